@@ -1,0 +1,63 @@
+//! The `sitrep` binary: parses arguments, dispatches to one module per command group,
+//! and maps every error to a message and an exit code in exactly one place.
+
+mod cmd;
+mod error;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+pub use error::CliError;
+pub use output::Ctx;
+
+/// Runbooks that run. Incidents you can prove.
+#[derive(Debug, Parser)]
+#[command(name = "sitrep", version, about, long_about = None)]
+struct Cli {
+    /// Print machine-readable JSON instead of human output.
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Import, lint and inspect Markdown runbooks.
+    #[command(subcommand)]
+    Runbook(cmd::runbook::RunbookCmd),
+    /// Classify the risk of a shell command (read, write, unknown, destructive).
+    Risk(cmd::risk::RiskArgs),
+    /// Signing keys for ledger checkpoints.
+    #[command(subcommand)]
+    Key(cmd::key::KeyCmd),
+    /// Verify an evidence pack offline against a pinned verifier key.
+    Verify(cmd::verify::VerifyArgs),
+    /// Print shell completions to standard output.
+    Completions {
+        /// The shell to generate completions for.
+        shell: clap_complete::Shell,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ctx = Ctx { json: cli.json };
+    let result = match cli.command {
+        Command::Runbook(c) => cmd::runbook::run(c, &ctx),
+        Command::Risk(a) => cmd::risk::run(a, &ctx),
+        Command::Key(c) => cmd::key::run(c, &ctx),
+        Command::Verify(a) => cmd::verify::run(a, &ctx),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "sitrep", &mut std::io::stdout());
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => e.report(&ctx),
+    }
+}
