@@ -1,1 +1,34 @@
-//! placeholder
+//! sitrep's tamper-evident ledger: an RFC 6962 Merkle log with C2SP checkpoints,
+//! signed notes, tlog-proof files, tlog-tiles and canonical event records.
+//!
+//! The crate is pure: storage is the [`LogStore`] trait ([`MemoryStore`] ships here;
+//! durable stores live in I/O crates), time is passed in as numbers and randomness as
+//! an RNG argument. Nothing here reads a disk, a clock or the environment.
+//!
+//! ```
+//! use sitrep_ledger::{MemoryStore, append, leaf_hash, prove_inclusion, tree_hash, verify_inclusion};
+//!
+//! let mut store = MemoryStore::new();
+//! append(&mut store, &[b"first".as_slice(), b"second", b"third"])?;
+//! let root = tree_hash(3, &store)?;
+//! let proof = prove_inclusion(3, 1, &store)?;
+//! verify_inclusion(&leaf_hash(b"second"), 1, 3, &proof, &root)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod error;
+mod hash;
+mod record;
+mod store;
+mod tree;
+mod verify;
+
+pub use error::Error;
+pub use hash::{Hash, HashParseError, empty_root, leaf_hash, node_hash};
+pub use record::{Evidence, MAX_RECORD_LEN, RECORD_VERSION, Record, RecordError};
+pub use store::{HashReader, LogStore, MemoryStore, StorageError};
+pub use tree::{
+    MAX_TREE_SIZE, append, prove_consistency, prove_inclusion, split_stored_hash_index,
+    stored_hash_count, stored_hash_index, stored_hashes, tree_hash,
+};
+pub use verify::{VerifyError, verify_consistency, verify_inclusion};

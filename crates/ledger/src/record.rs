@@ -1,0 +1,183 @@
+//! Canonical, versioned leaf records: what one event of an incident puts in the log.
+//!
+//! The encoding is canonical JSON (see docs/ledger-format.md): fixed field order, no
+//! whitespace, no floats, optional fields omitted when absent, payload keys sorted.
+//! Each record has exactly one encoding; [`Record::decode`] rejects every other byte
+//! string, so a leaf hash identifies a record.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::hash::{Hash, leaf_hash};
+
+/// The record format version this crate writes and reads.
+pub const RECORD_VERSION: u32 = 1;
+
+/// Largest encoded record in bytes; it keeps every record inside a tlog-tiles entry
+/// bundle, whose entries carry a 16-bit length.
+pub const MAX_RECORD_LEN: usize = 65_535;
+
+/// One event of an incident, as sealed into the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    /// Format version, [`RECORD_VERSION`].
+    pub v: u32,
+    /// Event type, e.g. `incident.declared`, `step.run`, `evidence.captured`:
+    /// lower-case ASCII letters, digits, `.`, `_` and `-`, starting with a letter.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// When the event happened, Unix time in milliseconds (passed in by the caller).
+    pub time_ms: u64,
+    /// Who caused the event (a user, `system`, a service account).
+    pub actor: String,
+    /// The incident the event belongs to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<String>,
+    /// The captured artifact's digest and metadata, for evidence events; never its bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
+    /// Small free-form string attributes (sorted by key in the encoding).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub payload: BTreeMap<String, String>,
+}
+
+/// What a record says about a piece of evidence held in the blob store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evidence {
+    /// SHA-256 of the artifact's bytes (lower-case hex in the encoding).
+    pub sha256: Hash,
+    /// The artifact's size in bytes.
+    pub size: u64,
+    /// Its media type, e.g. `text/plain`.
+    pub media_type: String,
+}
+
+/// Why a record cannot be encoded or decoded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// Not JSON of the record's shape (or unknown fields, wrong types, floats).
+    #[error("not a record: {0}")]
+    Malformed(#[from] serde_json::Error),
+    /// Well-formed but not the one canonical encoding of the record it describes.
+    #[error("record is not canonically encoded")]
+    NonCanonical,
+    /// A version this crate does not know.
+    #[error("unsupported record version {0}")]
+    UnsupportedVersion(u32),
+    /// A field whose value is not allowed.
+    #[error("invalid record field {field}: {reason}")]
+    InvalidField {
+        /// The field's name in the encoding.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The encoding would exceed [`MAX_RECORD_LEN`].
+    #[error("record is {len} bytes, more than the maximum of {MAX_RECORD_LEN}")]
+    TooLarge {
+        /// The encoded length.
+        len: usize,
+    },
+}
+
+impl Record {
+    /// A version-1 record with no incident, evidence or payload.
+    pub fn new(event_type: impl Into<String>, time_ms: u64, actor: impl Into<String>) -> Record {
+        Record {
+            v: RECORD_VERSION,
+            event_type: event_type.into(),
+            time_ms,
+            actor: actor.into(),
+            incident: None,
+            evidence: None,
+            payload: BTreeMap::new(),
+        }
+    }
+
+    /// The canonical encoding: the bytes that become the log entry.
+    pub fn encode(&self) -> Result<Vec<u8>, RecordError> {
+        self.validate()?;
+        // serde_json writes struct fields in declaration order, maps (BTreeMap) in key
+        // order, no whitespace, and escapes only what JSON requires: with the field
+        // checks above that is a single byte string per record.
+        let bytes = serde_json::to_vec(self)?;
+        if bytes.len() > MAX_RECORD_LEN {
+            return Err(RecordError::TooLarge { len: bytes.len() });
+        }
+        Ok(bytes)
+    }
+
+    /// Decodes a canonical encoding; any other byte string is rejected.
+    pub fn decode(bytes: &[u8]) -> Result<Record, RecordError> {
+        if bytes.len() > MAX_RECORD_LEN {
+            return Err(RecordError::TooLarge { len: bytes.len() });
+        }
+        let record: Record = serde_json::from_slice(bytes)?;
+        if record.encode()? != bytes {
+            return Err(RecordError::NonCanonical);
+        }
+        Ok(record)
+    }
+
+    /// The RFC 6962 leaf hash of the canonical encoding.
+    pub fn leaf_hash(&self) -> Result<Hash, RecordError> {
+        Ok(leaf_hash(&self.encode()?))
+    }
+
+    fn validate(&self) -> Result<(), RecordError> {
+        if self.v != RECORD_VERSION {
+            return Err(RecordError::UnsupportedVersion(self.v));
+        }
+        let t = self.event_type.as_bytes();
+        let well_formed = t.first().is_some_and(u8::is_ascii_lowercase)
+            && t.iter().all(|&b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+            });
+        if !well_formed {
+            return Err(RecordError::InvalidField {
+                field: "type",
+                reason: "must be lower-case ASCII letters, digits, '.', '_' or '-', starting with a letter",
+            });
+        }
+        if self.actor.is_empty() {
+            return Err(RecordError::InvalidField {
+                field: "actor",
+                reason: "must not be empty",
+            });
+        }
+        if self.incident.as_deref() == Some("") {
+            return Err(RecordError::InvalidField {
+                field: "incident",
+                reason: "must not be empty when present",
+            });
+        }
+        if let Some(e) = &self.evidence
+            && e.media_type.is_empty()
+        {
+            return Err(RecordError::InvalidField {
+                field: "evidence.media_type",
+                reason: "must not be empty",
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for Hash {
+    /// Lower-case hex.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for Hash {
+    /// Exactly 64 lower-case hex digits.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Hash, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Hash::from_hex(&s).map_err(serde::de::Error::custom)
+    }
+}
