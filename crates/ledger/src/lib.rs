@@ -16,17 +16,26 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod checkpoint;
 mod error;
 mod hash;
+mod note;
 mod record;
 mod store;
+mod tlog_proof;
 mod tree;
 mod verify;
 
+pub use checkpoint::{Checkpoint, CheckpointError, FormatError};
 pub use error::Error;
 pub use hash::{Hash, HashParseError, empty_root, leaf_hash, node_hash};
+pub use note::{
+    MAX_SIGNATURES, Note, NoteError, NoteSignature, OpenedNote, Signer, Verifier, open_note,
+    sign_note,
+};
 pub use record::{Evidence, MAX_RECORD_LEN, RECORD_VERSION, Record, RecordError};
 pub use store::{HashReader, LogStore, MemoryStore, StorageError};
+pub use tlog_proof::{TlogProof, TlogProofError};
 pub use tree::{
     MAX_TREE_SIZE, append, prove_consistency, prove_inclusion, split_stored_hash_index,
     stored_hash_count, stored_hash_index, stored_hashes, tree_hash,
