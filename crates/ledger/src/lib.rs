@@ -22,6 +22,7 @@ mod hash;
 mod note;
 mod record;
 mod store;
+mod tile;
 mod tlog_proof;
 mod tree;
 mod verify;
@@ -35,6 +36,7 @@ pub use note::{
 };
 pub use record::{Evidence, MAX_RECORD_LEN, RECORD_VERSION, Record, RecordError};
 pub use store::{HashReader, LogStore, MemoryStore, StorageError};
+pub use tile::{TILE_WIDTH, Tile, TileKind, new_tiles, read_tile, tiles};
 pub use tlog_proof::{TlogProof, TlogProofError};
 pub use tree::{
     MAX_TREE_SIZE, append, prove_consistency, prove_inclusion, split_stored_hash_index,
