@@ -5,6 +5,17 @@
 //! durable stores live in I/O crates), time is passed in as numbers and randomness as
 //! an RNG argument. Nothing here reads a disk, a clock or the environment.
 //!
+//! - Tree: [`append`], [`tree_hash`], [`prove_inclusion`], [`prove_consistency`] over a
+//!   [`LogStore`] in the stored-hash layout ([`stored_hash_index`]).
+//! - Verification, storage-free, as RFC 9162 specifies: [`verify_inclusion`],
+//!   [`verify_consistency`].
+//! - Entries: [`Record`], canonical and versioned.
+//! - Signing: [`Signer`] / [`Verifier`] keys, [`sign_note`] / [`open_note`],
+//!   [`Checkpoint`], [`TlogProof`].
+//! - Static serving: [`tiles`], [`new_tiles`], [`read_tile`].
+//!
+//! Formats are documented in `docs/ledger-format.md`.
+//!
 //! ```
 //! use sitrep_ledger::{MemoryStore, append, leaf_hash, prove_inclusion, tree_hash, verify_inclusion};
 //!
@@ -15,6 +26,8 @@
 //! verify_inclusion(&leaf_hash(b"second"), 1, 3, &proof, &root)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+
+#![warn(missing_docs)]
 
 mod checkpoint;
 mod error;

@@ -292,3 +292,20 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #[test]
+    fn layout_functions_are_inverse_over_the_whole_range(index in 0u64..(1 << 62)) {
+        let (level, n) = split_stored_hash_index(index);
+        prop_assert_eq!(stored_hash_index(level, n), index);
+    }
+
+    #[test]
+    fn each_leaf_adds_one_hash_per_completed_subtree(n in 0u64..(1 << 61)) {
+        prop_assert_eq!(
+            stored_hash_count(n + 1) - stored_hash_count(n),
+            1 + u64::from(n.trailing_ones())
+        );
+        prop_assert_eq!(stored_hash_index(0, n), stored_hash_count(n));
+    }
+}
