@@ -1,1 +1,73 @@
-//! placeholder
+//! `sitrep-runbook`: Markdown runbooks, as teams already write them, to a typed model
+//! (front matter, sections with roles, steps, tables, checklists, alert rules, links)
+//! plus diagnostics. Pure: no filesystem, no clock, no environment.
+//!
+//! [`parse`] never fails and never panics: any text gives a model and a list of
+//! [`Diagnostic`]s. Every byte range in the model points into the text given, on char
+//! boundaries, so a caller can edit the file by splicing. [`lint`] checks a model against
+//! the rules in `docs/lint-rules.md`; [`RunbookSet`] does the checks that need a whole
+//! directory (links between files, alerts handled twice) over `(path, text)` pairs.
+
+mod diag;
+mod frontmatter;
+mod lint;
+mod model;
+mod recover;
+mod risk;
+mod script;
+mod set;
+mod source;
+mod tables;
+mod text;
+mod walk;
+
+pub use diag::{Diagnostic, Severity};
+pub use lint::{RULES, Rule, lint};
+pub use model::*;
+pub use set::{RunbookSet, SetEntry};
+
+use diag::LineIndex;
+use source::SourceMap;
+
+/// Parses a Markdown runbook. Never fails, never panics.
+///
+/// Import diagnostics (what was guessed or repaired, invalid YAML) come back with the
+/// model; rule checks are [`lint`]'s job.
+pub fn parse(text: &str) -> (Runbook, Vec<Diagnostic>) {
+    let idx = LineIndex::new(text);
+    let mut diags = Vec::new();
+    let (front_matter, body_start) = frontmatter::split(text, &idx, &mut diags);
+    let body = text.get(body_start..).unwrap_or("");
+
+    // Repairs for scraped pages, each on the previous one's output.
+    let mut clean: std::borrow::Cow<'_, str> = body.into();
+    let mut map = SourceMap::identity(body_start, body.len());
+    if let Some((t, m)) = source::strip_preamble(&clean, &map, &idx, &mut diags) {
+        (clean, map) = (t.into(), m);
+    }
+    if let Some((t, m)) = source::strip_pipe_lines(&clean, &map, &idx, &mut diags) {
+        (clean, map) = (t.into(), m);
+    }
+    let mut recovered = walk::Recovered::default();
+    if let Some((t, m, r)) = recover::recover(&clean, &map, &idx, &mut diags) {
+        (clean, map, recovered) = (t.into(), m, r);
+    }
+
+    let rules = front_matter
+        .as_ref()
+        .map(|f| f.risk.as_slice())
+        .unwrap_or_default();
+    let classifier = risk::Classifier::with_custom(rules);
+    let input = walk::Input {
+        clean: &clean,
+        map: &map,
+        idx: &idx,
+        recovered: &recovered,
+        classifier: &classifier,
+    };
+    let (mut runbook, walk_diags) = walk::walk(&input);
+    runbook.front_matter = front_matter;
+    diags.extend(walk_diags);
+    diags.sort_by_key(|d| (d.span.start, d.code));
+    (runbook, diags)
+}

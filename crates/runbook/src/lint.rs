@@ -1,0 +1,279 @@
+//! Lint rules over a parsed runbook. Each rule has a stable kebab-case code documented in
+//! docs/lint-rules.md (a test keeps the two in step).
+
+use std::collections::{HashMap, HashSet};
+
+use crate::diag::{Diagnostic, LineIndex, Severity};
+use crate::model::{LinkTarget, Role, Runbook};
+use crate::risk::Level;
+use crate::script;
+
+/// A lint rule: its stable code, default severity and what it checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Rule {
+    /// Stable kebab-case code.
+    pub code: &'static str,
+    /// Severity of its findings (some rules report milder cases at a lower level).
+    pub severity: Severity,
+    /// One line on what it checks.
+    pub summary: &'static str,
+}
+
+/// Every lint rule, in documentation order.
+pub const RULES: &[Rule] = &[
+    Rule {
+        code: "unknown-attribute",
+        severity: Severity::Warning,
+        summary: "a step attribute sitrep does not know",
+    },
+    Rule {
+        code: "bad-attribute-value",
+        severity: Severity::Error,
+        summary: "a known step attribute with an unusable value",
+    },
+    Rule {
+        code: "not-shell",
+        severity: Severity::Error,
+        summary: "a shell-tagged block that is not shell (LogQL, PromQL, SQL, JSON, YAML)",
+    },
+    Rule {
+        code: "duplicate-step-name",
+        severity: Severity::Error,
+        summary: "two steps with the same `name`",
+    },
+    Rule {
+        code: "broken-link",
+        severity: Severity::Error,
+        summary: "a link to an anchor or runbook file that does not exist",
+    },
+    Rule {
+        code: "unbound-placeholder",
+        severity: Severity::Warning,
+        summary: "a placeholder with no entry in front matter `params`",
+    },
+    Rule {
+        code: "no-steps",
+        severity: Severity::Warning,
+        summary: "a runbook without a single shell step",
+    },
+    Rule {
+        code: "empty-section",
+        severity: Severity::Warning,
+        summary: "a heading with nothing under it",
+    },
+    Rule {
+        code: "stand-down-without-checklist",
+        severity: Severity::Warning,
+        summary: "a stand-down section without checklist items",
+    },
+    Rule {
+        code: "non-read-step-in-diagnosis",
+        severity: Severity::Error,
+        summary: "a step that changes state in a diagnosis or verification section",
+    },
+    Rule {
+        code: "duplicate-alert-handler",
+        severity: Severity::Warning,
+        summary: "an alert handled by more than one runbook (directory check)",
+    },
+];
+
+/// Checks a runbook parsed from `text` against every single-file rule.
+pub fn lint(runbook: &Runbook, text: &str) -> Vec<Diagnostic> {
+    let idx = LineIndex::new(text);
+    let mut out = Vec::new();
+    let d = |code, sev, span: std::ops::Range<usize>, msg: String| idx.diag(code, sev, span, msg);
+
+    for step in &runbook.steps {
+        let a = &step.attributes;
+        let aspan = a.span.clone().unwrap_or(step.span.clone());
+        for (key, value) in &a.unknown {
+            let (sev, why) = if script::RUNME_IGNORED.contains(&key.as_str()) {
+                (Severity::Info, "a Runme key sitrep ignores")
+            } else {
+                (
+                    Severity::Warning,
+                    "not a sitrep or Runme attribute; kept but unused",
+                )
+            };
+            out.push(d(
+                "unknown-attribute",
+                sev,
+                aspan.clone(),
+                format!(
+                    "step `{}`: unknown attribute `{key}` = {value} ({why})",
+                    step.id
+                ),
+            ));
+        }
+        for bad in &a.invalid {
+            out.push(d(
+                "bad-attribute-value",
+                Severity::Error,
+                aspan.clone(),
+                format!(
+                    "step `{}`: attribute `{}` = {}: {}",
+                    step.id, bad.key, bad.value, bad.problem
+                ),
+            ));
+        }
+        if step.lang.as_deref() != Some("console")
+            && let Some(what) = script::not_shell(&step.script)
+        {
+            let lang = step.lang.as_deref().unwrap_or("untagged");
+            out.push(d(
+                "not-shell",
+                Severity::Error,
+                step.span.clone(),
+                format!("step `{}` is tagged `{lang}` but reads as {what}: tag it with its own language so it is not run as shell", step.id),
+            ));
+        }
+        // `<artifact-id>` binds from `ARTIFACT_ID` and the other way round.
+        let key = |s: &str| s.to_ascii_uppercase().replace('-', "_");
+        let params: HashSet<String> = runbook
+            .front_matter
+            .iter()
+            .flat_map(|f| f.params.keys())
+            .map(|k| key(k))
+            .collect();
+        for p in &step.placeholders {
+            if params.contains(&key(&p.name)) {
+                continue;
+            }
+            let span = p.spans.first().cloned().unwrap_or(step.span.clone());
+            out.push(d(
+                "unbound-placeholder",
+                Severity::Warning,
+                span,
+                format!("step `{}` needs `{}`, which front matter `params` does not declare; it must come from the alert or the person running it", step.id, p.name),
+            ));
+        }
+        if matches!(step.role, Some(Role::Diagnosis | Role::Verification))
+            && step.risk.level > Level::Read
+        {
+            let sev = if step.risk.level == Level::Unknown {
+                Severity::Warning
+            } else {
+                Severity::Error
+            };
+            let worst = step
+                .risk
+                .commands
+                .iter()
+                .filter(|c| c.level == step.risk.level)
+                .map(|c| c.text.as_str())
+                .next()
+                .unwrap_or("");
+            let role = step.role.map_or("", Role::as_str);
+            out.push(d(
+                "non-read-step-in-diagnosis",
+                sev,
+                step.span.clone(),
+                format!("step `{}` in a {role} section is `{}` (`{worst}`): it will not run automatically; move it to a resolution section or make it read-only", step.id, step.risk.level),
+            ));
+        }
+    }
+
+    let mut names: HashMap<&str, usize> = HashMap::new();
+    for (i, step) in runbook.steps.iter().enumerate() {
+        if let Some(n) = step.attributes.name.as_deref() {
+            if let Some(first) = names.get(n).and_then(|&j| runbook.steps.get(j)) {
+                out.push(d(
+                    "duplicate-step-name",
+                    Severity::Error,
+                    step.attributes.span.clone().unwrap_or(step.span.clone()),
+                    format!("step name `{n}` is already used on line {}; names must be unique (this one is `{}`)", first.line, step.id),
+                ));
+            } else {
+                names.insert(n, i);
+            }
+        }
+    }
+
+    for link in &runbook.links {
+        if let LinkTarget::Anchor { anchor } = &link.target
+            && !anchor.is_empty()
+            && runbook.section_by_anchor(anchor).is_none()
+        {
+            out.push(d(
+                "broken-link",
+                Severity::Error,
+                link.span.clone(),
+                format!("link to `#{anchor}`: no heading has that anchor"),
+            ));
+        }
+    }
+    for rule in &runbook.alert_rules {
+        if let Some(a) = rule.action.as_deref().and_then(|a| a.strip_prefix('#'))
+            && runbook.section_by_anchor(a).is_none()
+            && !runbook
+                .links
+                .iter()
+                .any(|l| matches!(&l.target, LinkTarget::Anchor { anchor } if anchor == a))
+        {
+            out.push(d(
+                "broken-link",
+                Severity::Error,
+                rule.span.clone(),
+                format!(
+                    "alert `{}` points to `#{a}`: no heading has that anchor",
+                    rule.name
+                ),
+            ));
+        }
+    }
+
+    if runbook.steps.is_empty() {
+        out.push(d(
+            "no-steps",
+            Severity::Warning,
+            0..0,
+            "no shell steps: nothing in this runbook can run".to_string(),
+        ));
+    }
+
+    let parents: HashSet<usize> = runbook.sections.iter().filter_map(|s| s.parent).collect();
+    for (i, s) in runbook.sections.iter().enumerate() {
+        if !s.has_content && !parents.contains(&i) {
+            out.push(d(
+                "empty-section",
+                Severity::Warning,
+                s.span.clone(),
+                format!("section \"{}\" is empty", s.heading),
+            ));
+        }
+        if s.role == Some(Role::StandDown) {
+            let has = runbook
+                .checklist
+                .iter()
+                .any(|c| c.section.is_some_and(|cs| is_within(runbook, cs, i)));
+            if !has {
+                out.push(d(
+                    "stand-down-without-checklist",
+                    Severity::Warning,
+                    s.span.clone(),
+                    format!("\"{}\" has no checklist: write its conditions as `- [ ]` items so the incident can be gated on them", s.heading),
+                ));
+            }
+        }
+    }
+    out.sort_by_key(|d| (d.span.start, d.code));
+    out
+}
+
+/// Whether section `s` is `ancestor` or inside it.
+fn is_within(rb: &Runbook, s: usize, ancestor: usize) -> bool {
+    let mut cur = Some(s);
+    let mut guard = 0;
+    while let Some(i) = cur {
+        if i == ancestor {
+            return true;
+        }
+        cur = rb.sections.get(i).and_then(|x| x.parent);
+        guard += 1;
+        if guard > rb.sections.len() {
+            break;
+        }
+    }
+    false
+}

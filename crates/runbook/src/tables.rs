@@ -1,0 +1,187 @@
+//! Typed tables, recognised by their headers: severity levels, triage matrix, metric
+//! thresholds, contacts / escalation path. Anything else stays generic.
+
+use std::collections::BTreeMap;
+
+use crate::model::{Contact, SeverityLevel, TableData, Threshold, TriageRow};
+use crate::text;
+
+fn norm(h: &str) -> String {
+    h.trim()
+        .trim_end_matches(':')
+        .to_lowercase()
+        .replace(['_', '-'], " ")
+}
+
+/// Index of the first header cell equal to (or, for `fuzzy`, containing) one of `names`.
+fn col(header: &[String], names: &[&str]) -> Option<usize> {
+    let h: Vec<String> = header.iter().map(|c| norm(c)).collect();
+    h.iter()
+        .position(|c| names.contains(&c.as_str()))
+        .or_else(|| {
+            h.iter()
+                .position(|c| names.iter().any(|n| n.len() > 4 && c.contains(n)))
+        })
+}
+
+fn cell(row: &[String], i: Option<usize>) -> Option<String> {
+    i.and_then(|i| row.get(i))
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// Reads a table by its header.
+pub(crate) fn classify(header: &[String], rows: &[Vec<String>]) -> TableData {
+    let symptom = col(header, &["symptom", "symptoms"]);
+    let cause = col(
+        header,
+        &["likely cause", "cause", "probable cause", "possible cause"],
+    );
+    let action = col(
+        header,
+        &["first action", "action", "first step", "what to do"],
+    );
+    if let (Some(_), Some(_), Some(_)) = (symptom, cause, action) {
+        return TableData::Triage(
+            rows.iter()
+                .map(|r| TriageRow {
+                    symptom: cell(r, symptom).unwrap_or_default(),
+                    likely_cause: cell(r, cause),
+                    first_action: cell(r, action),
+                })
+                .collect(),
+        );
+    }
+    let metric = col(header, &["metric", "signal", "indicator"]);
+    let warning = col(header, &["warning", "warn"]);
+    let critical = col(header, &["critical", "crit"]);
+    if let (Some(_), Some(_), Some(_)) = (metric, warning, critical) {
+        let normal = col(header, &["normal", "healthy", "ok", "baseline"]);
+        return TableData::Thresholds(
+            rows.iter()
+                .map(|r| Threshold {
+                    metric: cell(r, metric).unwrap_or_default(),
+                    normal: cell(r, normal),
+                    warning: cell(r, warning),
+                    critical: cell(r, critical),
+                })
+                .collect(),
+        );
+    }
+    let reach = col(
+        header,
+        &[
+            "contact",
+            "email",
+            "phone",
+            "slack",
+            "pager",
+            "pagerduty",
+            "channel",
+            "how to reach",
+        ],
+    );
+    let who = col(
+        header,
+        &[
+            "name",
+            "team",
+            "role",
+            "who",
+            "owner",
+            "person",
+            "level",
+            "tier",
+            "escalate to",
+        ],
+    );
+    if let (Some(_), Some(w)) = (reach, who) {
+        return TableData::Contacts(
+            rows.iter()
+                .map(|r| Contact {
+                    who: cell(r, Some(w)).unwrap_or_default(),
+                    fields: header
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i != w)
+                        .filter_map(|(i, h)| Some((norm(h), cell(r, Some(i))?)))
+                        .collect::<BTreeMap<_, _>>(),
+                })
+                .collect(),
+        );
+    }
+    let level = col(header, &["level", "severity", "sev", "priority"]);
+    let response = col(
+        header,
+        &[
+            "response time",
+            "response",
+            "time to respond",
+            "ack time",
+            "sla",
+        ],
+    );
+    let description = col(
+        header,
+        &["description", "meaning", "definition", "impact", "criteria"],
+    );
+    let examples = col(header, &["examples", "example"]);
+    if let Some(l) = level
+        && (response.is_some() || description.is_some() || examples.is_some())
+    {
+        return TableData::Severity(
+            rows.iter()
+                .map(|r| {
+                    let response_time = cell(r, response);
+                    SeverityLevel {
+                        level: cell(r, Some(l)).unwrap_or_default(),
+                        description: cell(r, description),
+                        response: response_time.as_deref().and_then(text::duration),
+                        response_time,
+                        examples: cell(r, examples),
+                    }
+                })
+                .collect(),
+        );
+    }
+    TableData::Generic
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn headers_pick_the_kind() {
+        let sev = classify(
+            &s(&["Level", "Description", "Response Time", "Examples"]),
+            &[s(&["P1", "down", "Immediate", "x"])],
+        );
+        match sev {
+            TableData::Severity(rows) => {
+                assert_eq!(rows[0].response, Some(std::time::Duration::ZERO))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            classify(&s(&["Symptom", "Likely cause", "First action"]), &[]),
+            TableData::Triage(_)
+        ));
+        assert!(matches!(
+            classify(&s(&["Metric", "Normal", "Warning", "Critical"]), &[]),
+            TableData::Thresholds(_)
+        ));
+        assert!(matches!(
+            classify(&s(&["Role", "Name", "Slack"]), &[]),
+            TableData::Contacts(_)
+        ));
+        assert!(matches!(
+            classify(&s(&["Column", "Other"]), &[]),
+            TableData::Generic
+        ));
+    }
+}

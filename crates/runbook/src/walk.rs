@@ -1,0 +1,971 @@
+//! The Markdown walk: pulldown-cmark events (with offsets) to sections, steps, tables,
+//! checklists, alert rules and links.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Range;
+
+use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
+
+use crate::diag::{Diagnostic, LineIndex, Severity};
+use crate::model::{
+    AlertRule, Attributes, ChecklistItem, Command, Link, LinkTarget, Placeholder, Role, Runbook,
+    Section, SectionKind, Step, Table,
+};
+use crate::risk::Classifier;
+use crate::source::SourceMap;
+use crate::{script, tables, text};
+
+/// What the repair pass synthesised, so the walk can say "recovered".
+#[derive(Debug, Default)]
+pub(crate) struct Recovered {
+    /// Clean offsets of headings made from plain lines.
+    pub(crate) headings: HashSet<usize>,
+    /// Clean offsets of code fences made from bare command lines.
+    pub(crate) fences: HashSet<usize>,
+    /// Clean offsets of list items whose task marker was inserted.
+    pub(crate) items: HashSet<usize>,
+}
+
+pub(crate) struct Input<'a> {
+    pub(crate) clean: &'a str,
+    pub(crate) map: &'a SourceMap,
+    pub(crate) idx: &'a LineIndex<'a>,
+    pub(crate) recovered: &'a Recovered,
+    pub(crate) classifier: &'a Classifier,
+}
+
+#[derive(Default)]
+struct Para {
+    start: usize,
+    /// `Some` once the first inline was `**strong**`; its text.
+    strong: Option<String>,
+    strong_open: bool,
+    after_strong: String,
+    text: String,
+    first_link: Option<String>,
+    seen_inline: bool,
+}
+
+struct Item {
+    start: usize,
+    text: Para,
+    text_done: bool,
+    task: Option<bool>,
+    number: Option<u64>,
+}
+
+struct CodeBuild {
+    range: Range<usize>,
+    info: Option<String>,
+    text: String,
+    pieces: Vec<(usize, usize, usize)>,
+}
+
+#[derive(Default)]
+struct TableBuild {
+    range: Range<usize>,
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+    row: Vec<String>,
+    cell: Option<String>,
+}
+
+struct Walker<'a, 'b> {
+    inp: &'b Input<'a>,
+    rb: Runbook,
+    diags: Vec<Diagnostic>,
+    open: Vec<usize>,
+    anchors: HashMap<String, usize>,
+    heading: Option<(u8, usize, String)>,
+    para: Option<Para>,
+    lists: Vec<Option<u64>>,
+    items: Vec<Item>,
+    code: Option<CodeBuild>,
+    table: Option<TableBuild>,
+    link: Option<(String, usize, String)>,
+    /// Text ending with ':' just before a block, and where it ended (a step's title).
+    intro: Option<(String, usize)>,
+    ordinals: HashMap<Option<usize>, usize>,
+    /// List items in stand-down sections, in case the section has no task list.
+    plain_gates: Vec<ChecklistItem>,
+}
+
+pub(crate) fn walk(inp: &Input<'_>) -> (Runbook, Vec<Diagnostic>) {
+    let mut w = Walker {
+        inp,
+        rb: Runbook {
+            title: None,
+            front_matter: None,
+            sections: Vec::new(),
+            steps: Vec::new(),
+            tables: Vec::new(),
+            checklist: Vec::new(),
+            alert_rules: Vec::new(),
+            links: Vec::new(),
+        },
+        diags: Vec::new(),
+        open: Vec::new(),
+        anchors: HashMap::new(),
+        heading: None,
+        para: None,
+        lists: Vec::new(),
+        items: Vec::new(),
+        code: None,
+        table: None,
+        link: None,
+        intro: None,
+        ordinals: HashMap::new(),
+        plain_gates: Vec::new(),
+    };
+    let opts = Options::ENABLE_TABLES | Options::ENABLE_TASKLISTS | Options::ENABLE_STRIKETHROUGH;
+    for (ev, range) in Parser::new_ext(inp.clean, opts).into_offset_iter() {
+        w.event(ev, range);
+    }
+    w.finish()
+}
+
+impl Walker<'_, '_> {
+    fn orig(&self, r: &Range<usize>) -> Range<usize> {
+        self.inp.map.map_range(r)
+    }
+
+    fn current(&self) -> Option<usize> {
+        self.open.last().copied()
+    }
+
+    fn mark_content(&mut self) {
+        if let Some(s) = self.current().and_then(|i| self.rb.sections.get_mut(i)) {
+            s.has_content = true;
+        }
+    }
+
+    fn role(&self, section: Option<usize>) -> Option<Role> {
+        section.and_then(|s| self.rb.effective_role(s))
+    }
+
+    fn push_section(&mut self, heading: String, level: u8, kind: SectionKind, clean: Range<usize>) {
+        let span = self.orig(&clean);
+        while let Some(&top) = self.open.last() {
+            match self.rb.sections.get_mut(top) {
+                Some(s) if s.level >= level => {
+                    s.range.end = span.start.max(s.range.start);
+                    self.open.pop();
+                }
+                _ => break,
+            }
+        }
+        let anchor = matches!(kind, SectionKind::Heading | SectionKind::Recovered).then(|| {
+            let base = text::anchor(&heading);
+            let n = self.anchors.entry(base.clone()).or_insert(0);
+            let a = if *n == 0 { base } else { format!("{base}-{n}") };
+            *n += 1;
+            a
+        });
+        let line = self.inp.idx.line(span.start);
+        let heading = heading.trim().trim_end_matches(':').trim().to_string();
+        self.rb.sections.push(Section {
+            role: text::role_of(&heading),
+            heading,
+            level,
+            kind,
+            parent: self.current(),
+            anchor,
+            span: span.clone(),
+            range: span.start..span.end,
+            line,
+            has_content: false,
+        });
+        self.open.push(self.rb.sections.len() - 1);
+        if self.rb.title.is_none()
+            && self.rb.sections.len() == 1
+            && level == 1
+            && matches!(kind, SectionKind::Heading | SectionKind::Recovered)
+        {
+            self.rb.title = self.rb.sections.first().map(|s| s.heading.clone());
+        }
+    }
+
+    /// Level for a pseudo-heading: one below the innermost real heading (paragraphs) or
+    /// the innermost section that is not itself a bold list item (list items).
+    fn pseudo_level(&self, kind: SectionKind) -> u8 {
+        let base = self
+            .open
+            .iter()
+            .rev()
+            .filter_map(|&i| self.rb.sections.get(i))
+            .find(|s| match kind {
+                SectionKind::BoldParagraph => {
+                    matches!(s.kind, SectionKind::Heading | SectionKind::Recovered)
+                }
+                _ => s.kind != SectionKind::BoldListItem,
+            });
+        base.map_or(1, |s| s.level.saturating_add(1)).min(12)
+    }
+
+    fn inline_text(&mut self, t: &str) {
+        if let Some((_, _, buf)) = self.heading.as_mut() {
+            buf.push_str(t);
+        }
+        if let Some(c) = self.table.as_mut().and_then(|t| t.cell.as_mut()) {
+            c.push_str(t);
+        }
+        if let Some((_, _, buf)) = self.link.as_mut() {
+            buf.push_str(t);
+        }
+        let para = match self.para.as_mut() {
+            Some(p) => Some(p),
+            None => self
+                .items
+                .last_mut()
+                .filter(|i| !i.text_done)
+                .map(|i| &mut i.text),
+        };
+        if let Some(p) = para {
+            p.seen_inline = true;
+            p.text.push_str(t);
+            if p.strong_open {
+                if let Some(s) = p.strong.as_mut() {
+                    s.push_str(t);
+                }
+            } else if p.strong.is_some() {
+                p.after_strong.push_str(t);
+            }
+        }
+    }
+
+    /// The inline run being collected (a paragraph, or a tight list item's text).
+    fn inline_mut(&mut self) -> Option<&mut Para> {
+        match self.para.as_mut() {
+            Some(p) => Some(p),
+            None => self
+                .items
+                .last_mut()
+                .filter(|i| !i.text_done)
+                .map(|i| &mut i.text),
+        }
+    }
+
+    /// A block starts inside the innermost item: its leading text is complete.
+    fn close_item_text(&mut self, at: usize) {
+        let Some(item) = self.items.last_mut() else {
+            return;
+        };
+        if item.text_done {
+            return;
+        }
+        item.text_done = true;
+        let p = std::mem::take(&mut item.text);
+        if !p.seen_inline {
+            return;
+        }
+        let start = item.start;
+        if let Some(h) = pseudo_heading(&p) {
+            let level = self.pseudo_level(SectionKind::BoldListItem);
+            self.push_section(h, level, SectionKind::BoldListItem, start..at.max(start));
+        } else {
+            self.mark_content();
+        }
+        if let Some(i) = self.items.last_mut() {
+            i.text = p;
+        }
+    }
+
+    fn event(&mut self, ev: Event<'_>, range: Range<usize>) {
+        match ev {
+            Event::Start(tag) => self.start(tag, range),
+            Event::End(tag) => self.end(tag, range),
+            Event::Text(t) => {
+                if let Some(c) = self.code.as_mut() {
+                    let clean_piece = self.inp.clean.get(range.clone());
+                    if clean_piece == Some(&*t) {
+                        c.pieces.push((c.text.len(), range.start, t.len()));
+                    }
+                    c.text.push_str(&t);
+                } else {
+                    self.inline_text(&t);
+                }
+            }
+            Event::Code(t) => self.inline_text(&t),
+            Event::SoftBreak | Event::HardBreak => self.inline_text(" "),
+            Event::TaskListMarker(checked) => {
+                if let Some(i) = self.items.last_mut() {
+                    i.task = Some(checked);
+                }
+            }
+            Event::Html(_) | Event::Rule => {}
+            Event::InlineHtml(_)
+            | Event::FootnoteReference(_)
+            | Event::InlineMath(_)
+            | Event::DisplayMath(_) => {}
+        }
+    }
+
+    fn start(&mut self, tag: Tag<'_>, range: Range<usize>) {
+        let block = matches!(
+            tag,
+            Tag::Paragraph
+                | Tag::Heading { .. }
+                | Tag::BlockQuote(_)
+                | Tag::CodeBlock(_)
+                | Tag::List(_)
+                | Tag::Table(_)
+        ) || matches!(tag, Tag::HtmlBlock);
+        if block {
+            self.close_item_text(range.start);
+        }
+        match tag {
+            Tag::Heading { level, .. } => {
+                self.heading = Some((level as u8, range.start, String::new()))
+            }
+            Tag::Paragraph if self.heading.is_none() => {
+                self.para = Some(Para {
+                    start: range.start,
+                    ..Para::default()
+                });
+            }
+            Tag::Strong => {
+                if let Some(p) = self.inline_mut()
+                    && !p.seen_inline
+                    && p.strong.is_none()
+                {
+                    p.strong = Some(String::new());
+                    p.strong_open = true;
+                    p.seen_inline = true;
+                }
+            }
+            Tag::List(start) => self.lists.push(start),
+            Tag::Item => {
+                let number = match self.lists.last_mut() {
+                    Some(Some(n)) => {
+                        let v = *n;
+                        *n = n.saturating_add(1);
+                        Some(v)
+                    }
+                    _ => None,
+                };
+                self.items.push(Item {
+                    start: range.start,
+                    text: Para {
+                        start: range.start,
+                        ..Para::default()
+                    },
+                    text_done: false,
+                    task: None,
+                    number,
+                });
+            }
+            Tag::CodeBlock(kind) => {
+                self.mark_content();
+                let info = match kind {
+                    CodeBlockKind::Fenced(i) => Some(i.to_string()),
+                    CodeBlockKind::Indented => None,
+                };
+                self.code = Some(CodeBuild {
+                    range,
+                    info,
+                    text: String::new(),
+                    pieces: Vec::new(),
+                });
+            }
+            Tag::Table(_) => {
+                self.mark_content();
+                self.table = Some(TableBuild {
+                    range,
+                    ..TableBuild::default()
+                });
+            }
+            Tag::TableCell => {
+                if let Some(t) = self.table.as_mut() {
+                    t.cell = Some(String::new());
+                }
+            }
+            Tag::Link { dest_url, .. } => {
+                self.link = Some((dest_url.to_string(), range.start, String::new()))
+            }
+            Tag::BlockQuote(_) | Tag::HtmlBlock => self.mark_content(),
+            _ => {}
+        }
+    }
+
+    fn end(&mut self, tag: TagEnd, range: Range<usize>) {
+        match tag {
+            TagEnd::Heading(_) => {
+                if let Some((level, start, text)) = self.heading.take() {
+                    let kind = if self.inp.recovered.headings.contains(&start) {
+                        SectionKind::Recovered
+                    } else {
+                        SectionKind::Heading
+                    };
+                    self.push_section(text, level, kind, start..range.end);
+                }
+            }
+            TagEnd::Strong => {
+                if let Some(p) = self.inline_mut() {
+                    p.strong_open = false;
+                }
+            }
+            TagEnd::Paragraph => {
+                let Some(p) = self.para.take() else { return };
+                let in_item_first = self.items.last().is_some_and(|i| !i.text_done);
+                if in_item_first {
+                    // A loose list item's first paragraph is the item's text.
+                    if let Some(i) = self.items.last_mut() {
+                        i.text = p;
+                    }
+                    self.close_item_text(range.end);
+                    if let Some((t, link)) = self
+                        .items
+                        .last()
+                        .map(|i| (i.text.text.clone(), i.text.first_link.clone()))
+                    {
+                        self.note_intro(&t, range.end);
+                        self.note_action(&t, link);
+                    }
+                    return;
+                }
+                if let Some(h) = pseudo_heading(&p) {
+                    let level = self.pseudo_level(SectionKind::BoldParagraph);
+                    self.push_section(h, level, SectionKind::BoldParagraph, p.start..range.end);
+                } else {
+                    self.mark_content();
+                    self.note_intro(&p.text, range.end);
+                    self.note_action(&p.text, p.first_link);
+                }
+            }
+            TagEnd::List(_) => {
+                self.lists.pop();
+            }
+            TagEnd::Item => {
+                self.close_item_text(range.end);
+                if let Some(item) = self.items.pop() {
+                    self.note_intro(&item.text.text, range.end);
+                    self.note_action(&item.text.text, item.text.first_link.clone());
+                    self.finish_item(item, range);
+                }
+            }
+            TagEnd::CodeBlock => {
+                if let Some(c) = self.code.take() {
+                    self.finish_code(c);
+                }
+            }
+            TagEnd::TableCell => {
+                if let Some(t) = self.table.as_mut()
+                    && let Some(c) = t.cell.take()
+                {
+                    t.row.push(c.trim().to_string());
+                }
+            }
+            TagEnd::TableHead => {
+                if let Some(t) = self.table.as_mut() {
+                    t.header = std::mem::take(&mut t.row);
+                }
+            }
+            TagEnd::TableRow => {
+                if let Some(t) = self.table.as_mut() {
+                    let row = std::mem::take(&mut t.row);
+                    t.rows.push(row);
+                }
+            }
+            TagEnd::Table => {
+                if let Some(t) = self.table.take() {
+                    let data = tables::classify(&t.header, &t.rows);
+                    let span = self.orig(&t.range);
+                    self.rb.tables.push(Table {
+                        section: self.current(),
+                        header: t.header,
+                        rows: t.rows,
+                        data,
+                        span,
+                    });
+                }
+            }
+            TagEnd::Link => {
+                if let Some((dest, start, text)) = self.link.take() {
+                    if let Some(p) = self.inline_mut()
+                        && p.first_link.is_none()
+                    {
+                        p.first_link = Some(dest.clone());
+                    }
+                    let span = self.orig(&(start..range.end));
+                    self.rb.links.push(Link {
+                        text: text.trim().to_string(),
+                        target: link_target(&dest),
+                        section: self.current(),
+                        span,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn note_intro(&mut self, text: &str, end: usize) {
+        let t = text.trim();
+        if t.ends_with(':') && t.len() > 1 {
+            self.intro = Some((t.trim_end_matches(':').trim().to_string(), end));
+        }
+    }
+
+    /// "Action: see [Disk full](#disk-full)" after an alert rule names its handler.
+    fn note_action(&mut self, text: &str, link: Option<String>) {
+        let Some(link) = link else { return };
+        let t = text.trim_start().to_ascii_lowercase();
+        if !(t.starts_with("action:") || t.starts_with("action -") || t.starts_with("action ")) {
+            return;
+        }
+        let section = self.current();
+        // A note naming rules (`for IngestionLagHigh`) is about those rules only.
+        let named = self
+            .rb
+            .alert_rules
+            .iter()
+            .any(|r| r.action.is_none() && text.contains(&r.name));
+        let target = self
+            .rb
+            .alert_rules
+            .iter_mut()
+            .filter(|r| r.action.is_none() && r.section == section)
+            .filter(|r| !named || text.contains(&r.name))
+            .collect::<Vec<_>>();
+        if target.is_empty() {
+            if let Some(r) = self
+                .rb
+                .alert_rules
+                .iter_mut()
+                .rev()
+                .find(|r| r.action.is_none())
+            {
+                r.action = Some(link);
+            }
+        } else {
+            for r in target {
+                r.action = Some(link.clone());
+            }
+        }
+    }
+
+    fn finish_item(&mut self, item: Item, range: Range<usize>) {
+        let section = self.current();
+        let gate = self.role(section) == Some(Role::StandDown);
+        let text = item.text.text.trim().to_string();
+        let span = self.orig(&(item.start..range.end));
+        match item.task {
+            Some(checked) => self.rb.checklist.push(ChecklistItem {
+                text,
+                checked,
+                section,
+                gate,
+                number: item.number,
+                recovered: self.inp.recovered.items.contains(&item.start),
+                span,
+            }),
+            None if gate && self.items.is_empty() && !text.is_empty() => {
+                self.plain_gates.push(ChecklistItem {
+                    text,
+                    checked: false,
+                    section,
+                    gate,
+                    number: item.number,
+                    recovered: true,
+                    span,
+                })
+            }
+            None => {}
+        }
+    }
+
+    fn finish_code(&mut self, c: CodeBuild) {
+        let Some(info) = c.info else { return };
+        let (lang, attr_text) = script::split_info(&info);
+        let span = self.orig(&c.range);
+        let lang_s = lang.clone().unwrap_or_default();
+        let looks_alert = c.text.contains("alert:") && c.text.contains("expr:");
+        if matches!(lang_s.as_str(), "yaml" | "yml") || (lang_s.is_empty() && looks_alert) {
+            let found = self.alert_rules(&c.text, span.clone());
+            if found || lang.is_some() {
+                return;
+            }
+        }
+        if !text::is_shell_lang(&lang_s) {
+            return;
+        }
+        let script_map = SourceMap::from_pieces(c.pieces.iter().copied(), c.range.start);
+        let to_orig = |r: &Range<usize>| self.inp.map.map_range(&script_map.map_range(r));
+
+        let mut attributes = Attributes::default();
+        if let Some((brace, attr)) = attr_text {
+            let fence_line = self.inp.clean.get(c.range.clone()).unwrap_or("");
+            let at = fence_line.find(&info).map_or(0, |i| i + brace);
+            let aspan = self.orig(&(c.range.start + at..c.range.start + at + attr.len()));
+            match script::parse_attributes(attr) {
+                Ok(a) => attributes = a,
+                Err(e) => self.diags.push(self.inp.idx.diag(
+                    "attribute-syntax",
+                    Severity::Error,
+                    aspan.clone(),
+                    e,
+                )),
+            }
+            attributes.span = Some(aspan);
+        }
+
+        let raw = script::commands(&c.text, lang_s == "console");
+        let commands: Vec<Command> = raw
+            .iter()
+            .map(|r| Command {
+                text: r.text.clone(),
+                description: r.description.clone(),
+                span: to_orig(&r.range),
+            })
+            .collect();
+        let mut placeholders: Vec<Placeholder> = Vec::new();
+        for (name, syntax, r) in script::placeholders(&c.text, &raw) {
+            let s = to_orig(&r);
+            match placeholders.iter_mut().find(|p| p.name == name) {
+                Some(p) => p.spans.push(s),
+                None => placeholders.push(Placeholder {
+                    name,
+                    syntax,
+                    spans: vec![s],
+                }),
+            }
+        }
+
+        let section = self.current();
+        let title = self.step_title(&c.range, &commands, section);
+        let ordinal = {
+            let n = self.ordinals.entry(section).or_insert(0);
+            *n += 1;
+            *n
+        };
+        let id = match attributes.name.clone() {
+            Some(n) => n,
+            None => {
+                let path = self.heading_path(section);
+                if path.is_empty() {
+                    format!("step-{ordinal}")
+                } else {
+                    format!("{path}/{ordinal}")
+                }
+            }
+        };
+        let mut risk = self.inp.classifier.classify(&c.text);
+        for cr in &mut risk.commands {
+            cr.span = to_orig(&cr.span);
+        }
+        let line = self.inp.idx.line(span.start);
+        let end_line = self
+            .inp
+            .idx
+            .line(span.end.saturating_sub(1).max(span.start));
+        self.rb.steps.push(Step {
+            id,
+            title,
+            section,
+            role: self.role(section),
+            lang,
+            attributes,
+            script: c.text,
+            commands,
+            placeholders,
+            risk,
+            span,
+            line,
+            end_line,
+            recovered: self.inp.recovered.fences.contains(&c.range.start),
+        });
+    }
+
+    fn step_title(
+        &self,
+        block: &Range<usize>,
+        commands: &[Command],
+        section: Option<usize>,
+    ) -> String {
+        let clean_title = |s: &str| s.trim().trim_end_matches(':').trim().to_string();
+        if let Some(i) = self.items.last() {
+            let t = clean_title(&i.text.text);
+            if !t.is_empty() {
+                return t;
+            }
+        }
+        if let Some((t, end)) = &self.intro
+            && self
+                .inp
+                .clean
+                .get(*end..block.start)
+                .is_some_and(|g| g.trim().is_empty())
+        {
+            return t.clone();
+        }
+        if let Some(d) = commands
+            .first()
+            .and_then(|c| c.description.as_deref())
+            .and_then(|d| d.lines().next())
+        {
+            return clean_title(strip_numbering(d));
+        }
+        section
+            .and_then(|s| self.rb.sections.get(s))
+            .map_or_else(|| "Untitled step".to_string(), |s| s.heading.clone())
+    }
+
+    /// Slugged heading path of a section, without the document title.
+    fn heading_path(&self, section: Option<usize>) -> String {
+        let mut parts = Vec::new();
+        let mut cur = section;
+        let mut guard = 0;
+        while let Some(i) = cur {
+            let Some(s) = self.rb.sections.get(i) else {
+                break;
+            };
+            let is_title = i == 0 && s.level == 1 && self.rb.title.is_some();
+            if !is_title {
+                parts.push(text::slug(&s.heading));
+            }
+            cur = s.parent;
+            guard += 1;
+            if guard > self.rb.sections.len() {
+                break;
+            }
+        }
+        parts.reverse();
+        parts.retain(|p| !p.is_empty());
+        parts.join("/")
+    }
+
+    /// Reads alert rules from a YAML block; true when any were found.
+    fn alert_rules(&mut self, yaml: &str, span: Range<usize>) -> bool {
+        let value: serde_yaml_ng::Value = match serde_yaml_ng::from_str(yaml) {
+            Ok(v) => v,
+            Err(e) => {
+                if yaml.contains("alert:") {
+                    self.diags.push(self.inp.idx.diag(
+                        "alert-rule-yaml",
+                        Severity::Warning,
+                        span,
+                        format!(
+                            "this YAML block looks like an alert rule but is not valid YAML: {e}"
+                        ),
+                    ));
+                }
+                return false;
+            }
+        };
+        let mut found = Vec::new();
+        collect_rules(&value, None, &mut found, 0);
+        let section = self.current();
+        let n = found.len();
+        for (group, rule) in found {
+            let get = |k: &str| rule.get(k).and_then(scalar);
+            let name = get("alert").unwrap_or_default();
+            let expr = get("expr").unwrap_or_default();
+            if expr.is_empty() {
+                self.diags.push(self.inp.idx.diag(
+                    "alert-rule-yaml",
+                    Severity::Warning,
+                    span.clone(),
+                    format!("alert rule `{name}` has no `expr`"),
+                ));
+            }
+            let map = |k: &str| -> BTreeMap<String, String> {
+                rule.get(k)
+                    .and_then(|v| v.as_mapping())
+                    .map(|m| {
+                        m.iter()
+                            .filter_map(|(k, v)| Some((scalar(k)?, scalar(v)?)))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            let annotations = map("annotations");
+            let action = ["runbook", "runbook_url"]
+                .iter()
+                .filter_map(|k| annotations.get(*k))
+                .find(|v| v.starts_with('#'))
+                .cloned();
+            self.rb.alert_rules.push(AlertRule {
+                name,
+                expr,
+                for_: get("for"),
+                group,
+                labels: map("labels"),
+                annotations,
+                section,
+                action,
+                handler: None,
+                span: span.clone(),
+            });
+        }
+        n > 0
+    }
+
+    fn finish(mut self) -> (Runbook, Vec<Diagnostic>) {
+        let end = self.inp.map.map(self.inp.clean.len());
+        for &i in &self.open {
+            if let Some(s) = self.rb.sections.get_mut(i) {
+                s.range.end = end.max(s.range.start);
+            }
+        }
+        // Stand-down sections written as plain lists: their items are the gates.
+        let with_tasks: HashSet<Option<usize>> =
+            self.rb.checklist.iter().map(|c| c.section).collect();
+        let mut noted = HashSet::new();
+        for item in std::mem::take(&mut self.plain_gates) {
+            if with_tasks.contains(&item.section) {
+                continue;
+            }
+            if noted.insert(item.section) {
+                let heading = item
+                    .section
+                    .and_then(|s| self.rb.sections.get(s))
+                    .map_or("", |s| s.heading.as_str());
+                self.diags.push(self.inp.idx.diag(
+                    "recovered-checklist",
+                    Severity::Info,
+                    item.span.clone(),
+                    format!("\"{heading}\" has a plain list, not a task list: its items were read as checklist gates"),
+                ));
+            }
+            self.rb.checklist.push(item);
+        }
+        self.rb.checklist.sort_by_key(|c| c.span.start);
+        // Unique step ids: a repeated id gets `~2`, `~3` (lint reports duplicate names).
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for s in &mut self.rb.steps {
+            let n = seen.entry(s.id.clone()).or_insert(0);
+            *n += 1;
+            if *n > 1 {
+                s.id = format!("{}~{n}", s.id);
+            }
+        }
+        for i in 0..self.rb.alert_rules.len() {
+            let handler = self.rb.alert_rules.get(i).and_then(|r| {
+                r.action
+                    .as_deref()
+                    .and_then(|a| a.strip_prefix('#'))
+                    .and_then(|a| self.rb.section_by_anchor(a))
+            });
+            if let Some(r) = self.rb.alert_rules.get_mut(i) {
+                r.handler = handler.or(r.section);
+            }
+        }
+        (self.rb, self.diags)
+    }
+}
+
+/// The heading a bold-led paragraph or list item stands for, if it is one:
+/// `**Diagnosis:**`, `**Response**:`, `**Immediate** (< 5 min):`. Not a field such as
+/// `**Frequency:** daily` or `**Severity: P1**`.
+fn pseudo_heading(p: &Para) -> Option<String> {
+    let strong = p.strong.as_deref()?.trim();
+    if strong.is_empty() || strong.chars().count() > 60 {
+        return None;
+    }
+    if let Some((_, value)) = strong.split_once(':')
+        && !value.trim().is_empty()
+    {
+        return None;
+    }
+    let rest = p.after_strong.trim();
+    let rest_ok = rest.is_empty()
+        || rest == ":"
+        || (rest.starts_with('(')
+            && (rest.ends_with(')') || rest.ends_with("):"))
+            && rest.len() <= 40);
+    if !rest_ok {
+        return None;
+    }
+    let mut h = strong.trim_end_matches(':').trim().to_string();
+    if rest.starts_with('(') {
+        h = format!("{h} {}", rest.trim_end_matches(':'));
+    }
+    Some(h)
+}
+
+/// `1. Liveness` -> `Liveness`: the number is the comment's position, not its title.
+fn strip_numbering(s: &str) -> &str {
+    let t = s.trim_start();
+    let digits = t.chars().take_while(char::is_ascii_digit).count();
+    match t.get(digits..) {
+        Some(r) if digits > 0 && (r.starts_with(". ") || r.starts_with(") ")) => {
+            r.get(2..).unwrap_or(r)
+        }
+        _ => s,
+    }
+}
+
+fn link_target(dest: &str) -> LinkTarget {
+    if let Some(a) = dest.strip_prefix('#') {
+        return LinkTarget::Anchor {
+            anchor: a.to_string(),
+        };
+    }
+    let lower = dest.to_ascii_lowercase();
+    if lower.contains("://")
+        || lower.starts_with("mailto:")
+        || lower.starts_with("tel:")
+        || dest.starts_with('/')
+    {
+        return LinkTarget::External {
+            url: dest.to_string(),
+        };
+    }
+    match dest.split_once('#') {
+        Some((p, a)) => LinkTarget::File {
+            path: p.to_string(),
+            anchor: Some(a.to_string()),
+        },
+        None => LinkTarget::File {
+            path: dest.to_string(),
+            anchor: None,
+        },
+    }
+}
+
+fn scalar(v: &serde_yaml_ng::Value) -> Option<String> {
+    match v {
+        serde_yaml_ng::Value::String(s) => Some(s.trim_end().to_string()),
+        serde_yaml_ng::Value::Number(n) => Some(n.to_string()),
+        serde_yaml_ng::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+type Rule<'v> = (Option<String>, &'v serde_yaml_ng::Mapping);
+
+/// Alerting rules in a YAML value: a rule, a list of rules, `rules:`, or `groups:`.
+fn collect_rules<'v>(
+    v: &'v serde_yaml_ng::Value,
+    group: Option<String>,
+    out: &mut Vec<Rule<'v>>,
+    depth: u8,
+) {
+    if depth > 4 {
+        return;
+    }
+    match v {
+        serde_yaml_ng::Value::Mapping(m) => {
+            if m.get("alert").is_some() {
+                out.push((group, m));
+                return;
+            }
+            if let Some(groups) = m.get("groups").and_then(|g| g.as_sequence()) {
+                for g in groups {
+                    let name = g.get("name").and_then(scalar);
+                    if let Some(rules) = g.get("rules") {
+                        collect_rules(rules, name, out, depth + 1);
+                    }
+                }
+            } else if let Some(rules) = m.get("rules") {
+                collect_rules(rules, group, out, depth + 1);
+            }
+        }
+        serde_yaml_ng::Value::Sequence(s) => {
+            for r in s {
+                collect_rules(r, group.clone(), out, depth + 1);
+            }
+        }
+        _ => {}
+    }
+}
