@@ -298,3 +298,26 @@ fn tlog_proof_syntax_is_strict() {
         assert!(TlogProof::parse(&bad).is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn spec_example_note_splits_at_the_last_blank_line() {
+    // c2sp.org/signed-note's example. The spec does not publish the key, so its
+    // signature is checked against Go's vectors above; here the syntax: the text has a
+    // blank line of its own and ends at the *last* blank line.
+    let msg = "Ognuno sta solo sul cuor della terra\ntrafitto da un raggio di sole:\n\ned \u{e8} subito sera.\n\n\u{2014} quasimodo.example/salvatore NnugSzTjtVAewIS+Z/iJhUPeFDkO/5QQ2i5ddnGITLlC+EhfLW9oJKONrMouFSQU0xMcXxj99ihAQwaqP3ZekRwNtIc=\n";
+    let note = Note::parse(msg).unwrap();
+    assert_eq!(
+        note.text,
+        "Ognuno sta solo sul cuor della terra\ntrafitto da un raggio di sole:\n\ned \u{e8} subito sera.\n"
+    );
+    assert_eq!(note.signatures.len(), 1);
+    assert_eq!(note.signatures[0].name, "quasimodo.example/salvatore");
+    assert_eq!(note.signatures[0].key_id, 0x367b_a04b);
+    assert_eq!(note.signatures[0].signature.len(), 64);
+    assert_eq!(note.to_text(), msg);
+    // Nobody trusted: the note must be refused, never half-accepted.
+    assert_eq!(
+        open_note(msg, &[]).unwrap_err(),
+        NoteError::NoVerifiedSignature
+    );
+}
