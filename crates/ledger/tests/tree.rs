@@ -309,3 +309,60 @@ proptest! {
         prop_assert_eq!(stored_hash_index(0, n), stored_hash_count(n));
     }
 }
+
+/// A backend whose reads fail, standing in for a broken disk or database.
+struct FailingReads(MemoryStore);
+
+#[derive(Debug, thiserror::Error)]
+#[error("disk on fire")]
+struct DiskOnFire;
+
+impl sitrep_ledger::HashReader for FailingReads {
+    fn read_hashes(&self, _: &[u64]) -> Result<Vec<Hash>, sitrep_ledger::StorageError> {
+        Err(sitrep_ledger::StorageError::new(DiskOnFire))
+    }
+}
+
+impl LogStore for FailingReads {
+    fn tree_size(&self) -> Result<u64, sitrep_ledger::StorageError> {
+        self.0.tree_size()
+    }
+    fn read_entries(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<Vec<u8>>, sitrep_ledger::StorageError> {
+        self.0.read_entries(start, end)
+    }
+    fn append(
+        &mut self,
+        entries: &[&[u8]],
+        hashes: &[Hash],
+    ) -> Result<(), sitrep_ledger::StorageError> {
+        self.0.append(entries, hashes)
+    }
+}
+
+#[test]
+fn the_store_is_object_safe_and_backend_errors_reach_the_caller() {
+    let mut inner = MemoryStore::new();
+    let dyn_store: &mut dyn LogStore = &mut inner;
+    assert_eq!(append(dyn_store, &[b"a".as_slice()]).unwrap(), 0);
+    assert_eq!(append(dyn_store, &[b"b".as_slice(), b"c"]).unwrap(), 1);
+    assert_eq!(
+        tree_hash(3, dyn_store).unwrap(),
+        mth(&[b"a".to_vec(), b"b".to_vec(), b"c".to_vec()])
+    );
+
+    // Appending leaf 3 needs stored hashes from before the batch: the read fails, the
+    // error keeps its backend cause, and nothing is appended.
+    let mut failing = FailingReads(inner);
+    let err = append(&mut failing, &[b"d".as_slice()]).unwrap_err();
+    assert!(matches!(err, Error::Storage(_)));
+    assert_eq!(err.to_string(), "disk on fire");
+    let Error::Storage(storage) = err else {
+        unreachable!()
+    };
+    assert!(storage.into_inner().downcast::<DiskOnFire>().is_ok());
+    assert_eq!(failing.tree_size().unwrap(), 3);
+}
