@@ -321,3 +321,28 @@ fn spec_example_note_splits_at_the_last_blank_line() {
         NoteError::NoVerifiedSignature
     );
 }
+
+mod never_panic {
+    use proptest::prelude::*;
+    use sitrep_ledger::{Checkpoint, Note, Signer, Tile, TlogProof, Verifier, open_note};
+
+    /// Strings made of the characters these formats are built from, so random input
+    /// reaches deep into the parsers instead of failing on the first byte.
+    fn text() -> impl Strategy<Value = String> {
+        prop::string::string_regex("(c2sp.org/tlog-proof@v1\n|index |extra |tile/|entries/|x0|\\.p/|PRIVATE\\+KEY\\+|\u{2014} |[a-zA-Z0-9+/=. \n]){0,40}")
+            .expect("regex")
+    }
+
+    proptest! {
+        #[test]
+        fn parsers_return_errors_not_panics(s in text()) {
+            let _ = Note::parse(&s);
+            let _ = open_note(&s, &[]);
+            let _ = Checkpoint::parse(&s);
+            let _ = TlogProof::parse(&s);
+            let _ = Tile::parse_path(&s);
+            let _ = Verifier::parse(&s);
+            let _ = Signer::parse(&s);
+        }
+    }
+}
