@@ -12,7 +12,7 @@
 //! - Entries: [`Record`], canonical and versioned.
 //! - Signing: [`Signer`] / [`Verifier`] keys, [`sign_note`] / [`open_note`],
 //!   [`Checkpoint`], [`TlogProof`].
-//! - Static serving: [`tiles`], [`new_tiles`], [`read_tile`].
+//! - Static serving: [`tiles`], [`new_tiles`], [`read_tile`]; [`TileHashes`] for clients.
 //!
 //! Formats are documented in `docs/ledger-format.md`.
 //!
@@ -49,7 +49,7 @@ pub use note::{
 };
 pub use record::{Evidence, MAX_RECORD_LEN, RECORD_VERSION, Record, RecordError};
 pub use store::{HashReader, LogStore, MemoryStore, StorageError};
-pub use tile::{TILE_WIDTH, Tile, TileKind, new_tiles, read_tile, tiles};
+pub use tile::{TILE_WIDTH, Tile, TileHashes, TileKind, new_tiles, read_tile, tiles};
 pub use tlog_proof::{TlogProof, TlogProofError};
 pub use tree::{
     MAX_TREE_SIZE, append, prove_consistency, prove_inclusion, split_stored_hash_index,

@@ -4,12 +4,14 @@
 //! A hash tile at level `L` holds up to 256 consecutive hashes of tree level `8 * L`
 //! (level 0: leaf hashes); an entry bundle holds the matching entries, each prefixed
 //! by its length as a big-endian `u16`. Both come straight from stored hashes and
-//! entries: nothing is re-hashed.
+//! entries: nothing is re-hashed. [`TileHashes`] goes the other way, for clients: it
+//! serves stored hashes out of fetched tiles.
 
 use crate::checkpoint::{FormatError, parse_decimal};
 use crate::error::Error;
-use crate::store::LogStore;
-use crate::tree::{MAX_TREE_SIZE, read_exact, stored_hash_index};
+use crate::hash::{Hash, empty_root, node_hash};
+use crate::store::{HashReader, LogStore, StorageError};
+use crate::tree::{MAX_TREE_SIZE, read_exact, split_stored_hash_index, stored_hash_index};
 
 /// Hashes (or entries) in a full tile.
 pub const TILE_WIDTH: u16 = 256;
@@ -228,4 +230,90 @@ pub fn read_tile<S: LogStore + ?Sized>(
             Ok(out)
         }
     }
+}
+
+/// Stored hashes served from fetched hash tiles: a client holding the tiles of a tree
+/// builds roots and proofs with the same functions the log uses ([`crate::tree_hash`],
+/// [`crate::prove_inclusion`], ...), then verifies them against a signed checkpoint.
+///
+/// The tiles themselves are not trusted: anything built from them is only as good as
+/// its verification against a checkpoint root.
+#[derive(Debug, Clone, Default)]
+pub struct TileHashes {
+    /// (tile level, tile index) to the widest version of that tile seen.
+    tiles: std::collections::BTreeMap<(u8, u64), Vec<Hash>>,
+}
+
+impl TileHashes {
+    /// An empty set.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a hash tile's bytes (as served at `tile.path()`). Entry bundles are refused.
+    pub fn insert(&mut self, tile: &Tile, bytes: &[u8]) -> Result<(), FormatError> {
+        let err = |reason: &str| FormatError::new("tile", reason);
+        let TileKind::Hashes { level } = tile.kind else {
+            return Err(err("an entry bundle holds no hashes"));
+        };
+        if level > 7 || tile.width == 0 || tile.width > TILE_WIDTH {
+            return Err(err("tile out of range"));
+        }
+        if bytes.len() != usize::from(tile.width) * Hash::LEN {
+            return Err(err("length is not 32 bytes per hash of the tile's width"));
+        }
+        let hashes: Vec<Hash> = bytes
+            .chunks_exact(Hash::LEN)
+            .map(|c| Hash::from_slice(c).map_err(|_| err("bad hash")))
+            .collect::<Result<_, _>>()?;
+        let slot = self.tiles.entry((level, tile.index)).or_default();
+        // A wider version of a tile extends a narrower one; keep the widest.
+        if hashes.len() > slot.len() {
+            *slot = hashes;
+        }
+        Ok(())
+    }
+}
+
+impl HashReader for TileHashes {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StorageError> {
+        indexes
+            .iter()
+            .map(|&index| {
+                // Stored hash (level, n) is the root of 2^(level % 8) consecutive hashes
+                // of tile level level / 8.
+                let (level, n) = split_stored_hash_index(index);
+                let (tile_level, height) = (level / 8, level % 8);
+                let missing = || StorageError::new(format!("no tile holds stored hash {index}"));
+                let first = n.checked_shl(u32::from(height)).ok_or_else(missing)?;
+                let width = u64::from(TILE_WIDTH);
+                let pos = usize::try_from(first % width).map_err(|_| missing())?;
+                let count = 1usize << height;
+                let tile = self
+                    .tiles
+                    .get(&(tile_level, first / width))
+                    .ok_or_else(missing)?;
+                let span = tile.get(pos..pos + count).ok_or_else(missing)?;
+                Ok(perfect_root(span))
+            })
+            .collect()
+    }
+}
+
+/// Root of a perfect subtree over `hashes` (a power-of-two count).
+fn perfect_root(hashes: &[Hash]) -> Hash {
+    let mut level: Vec<Hash> = hashes.to_vec();
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|p| match p {
+                [l, r] => node_hash(l, r),
+                [only] => *only,
+                // chunks(2) yields one or two hashes; this arm cannot be reached.
+                _ => empty_root(),
+            })
+            .collect();
+    }
+    level.first().copied().unwrap_or_else(empty_root)
 }

@@ -3,8 +3,8 @@
 
 use proptest::prelude::*;
 use sitrep_ledger::{
-    Error, Hash, MemoryStore, Tile, TileKind, append, leaf_hash, new_tiles, node_hash, read_tile,
-    tiles, tree_hash,
+    Error, Hash, MemoryStore, Tile, TileHashes, TileKind, append, leaf_hash, new_tiles, node_hash,
+    prove_consistency, prove_inclusion, read_tile, tiles, tree_hash,
 };
 
 fn hashes(t: TileKind, index: u64, width: u16) -> Tile {
@@ -212,4 +212,69 @@ proptest! {
         got.sort();
         prop_assert_eq!(got, want);
     }
+}
+
+#[test]
+fn tiles_alone_rebuild_every_root_and_proof() {
+    // A client that fetched the hash tiles of a tree gets the same roots and proofs as
+    // the log's own store, for every smaller tree too.
+    let size = 256 * 256 + 256 * 2 + 77;
+    let (store, _) = build(size);
+    let mut fetched = TileHashes::new();
+    for tile in tiles(size) {
+        if tile.kind != TileKind::Entries {
+            fetched
+                .insert(&tile, &read_tile(&store, size, &tile).unwrap())
+                .unwrap();
+        }
+    }
+    for m in [
+        1,
+        2,
+        3,
+        255,
+        256,
+        257,
+        65_535,
+        65_536,
+        65_537,
+        size - 1,
+        size,
+    ] {
+        assert_eq!(
+            tree_hash(m, &fetched).unwrap(),
+            tree_hash(m, &store).unwrap(),
+            "root {m}"
+        );
+        let i = m / 3;
+        assert_eq!(
+            prove_inclusion(m, i, &fetched).unwrap(),
+            prove_inclusion(m, i, &store).unwrap()
+        );
+        assert_eq!(
+            prove_consistency(m, size, &fetched).unwrap(),
+            prove_consistency(m, size, &store).unwrap()
+        );
+    }
+    // A narrower copy of a tile never replaces a wider one; a missing tile is an error.
+    let l0 = TileKind::Hashes { level: 0 };
+    let narrow = hashes(l0, 0, 3);
+    fetched
+        .insert(&narrow, &read_tile(&store, size, &narrow).unwrap())
+        .unwrap();
+    assert_eq!(
+        tree_hash(size, &fetched).unwrap(),
+        tree_hash(size, &store).unwrap()
+    );
+    assert!(matches!(
+        tree_hash(size + 256, &fetched),
+        Err(Error::Storage(_))
+    ));
+    // Wrong lengths and entry bundles are refused.
+    assert!(fetched.insert(&hashes(l0, 0, 2), &[0u8; 63]).is_err());
+    assert!(
+        fetched
+            .insert(&hashes(TileKind::Entries, 0, 1), &[0u8; 32])
+            .is_err()
+    );
 }
