@@ -22,7 +22,7 @@ mod text;
 mod walk;
 
 pub use diag::{Diagnostic, Severity};
-pub use lint::{RULES, Rule, lint};
+pub use lint::{IMPORT_RULES, RULES, Rule, lint};
 pub use model::*;
 pub use set::{RunbookSet, SetEntry};
 

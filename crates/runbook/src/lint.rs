@@ -78,6 +78,65 @@ pub const RULES: &[Rule] = &[
     },
 ];
 
+/// Codes of the diagnostics `parse` itself returns (import problems and repairs).
+pub const IMPORT_RULES: &[Rule] = &[
+    Rule {
+        code: "front-matter",
+        severity: Severity::Error,
+        summary: "front matter that is not valid YAML, not a mapping, or has a wrongly typed key",
+    },
+    Rule {
+        code: "attribute-syntax",
+        severity: Severity::Error,
+        summary: "step attributes that cannot be read (bad JSON, unterminated quote)",
+    },
+    Rule {
+        code: "alert-rule-yaml",
+        severity: Severity::Warning,
+        summary: "a YAML block that looks like an alert rule but is broken or lacks `expr`",
+    },
+    Rule {
+        code: "scrape-preamble",
+        severity: Severity::Info,
+        summary: "a file viewer's header or git commit header was skipped",
+    },
+    Rule {
+        code: "scrape-pipe-lines",
+        severity: Severity::Info,
+        summary: "a scraper's `|` lines between every line were removed",
+    },
+    Rule {
+        code: "recovered-markdown",
+        severity: Severity::Info,
+        summary: "the page lost its Markdown and was read line by line",
+    },
+    Rule {
+        code: "recovered-heading",
+        severity: Severity::Info,
+        summary: "a plain line was read as a heading",
+    },
+    Rule {
+        code: "recovered-commands",
+        severity: Severity::Info,
+        summary: "bare lines were read as shell commands",
+    },
+    Rule {
+        code: "recovered-table-row",
+        severity: Severity::Info,
+        summary: "a broken table row was repaired",
+    },
+    Rule {
+        code: "recovered-list",
+        severity: Severity::Info,
+        summary: "flattened list items were split apart",
+    },
+    Rule {
+        code: "recovered-checklist",
+        severity: Severity::Info,
+        summary: "a stand-down section's plain list was read as checklist gates",
+    },
+];
+
 /// Checks a runbook parsed from `text` against every single-file rule.
 pub fn lint(runbook: &Runbook, text: &str) -> Vec<Diagnostic> {
     let idx = LineIndex::new(text);

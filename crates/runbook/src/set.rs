@@ -9,7 +9,7 @@ use crate::model::{LinkTarget, Runbook};
 /// One runbook of a set.
 #[derive(Debug, Clone)]
 pub struct SetEntry {
-    /// Path as given (use `/` separators, relative to the directory's root).
+    /// Path as given, with `.` and `..` folded and `/` separators.
     pub path: String,
     /// The model.
     pub runbook: Runbook,
@@ -39,7 +39,7 @@ impl RunbookSet {
             let (runbook, mut diagnostics) = crate::parse(text);
             diagnostics.extend(crate::lint(&runbook, text));
             entries.push(SetEntry {
-                path: path.into().replace('\\', "/"),
+                path: normalize(&path.into()),
                 runbook,
                 diagnostics,
             });
@@ -54,8 +54,9 @@ impl RunbookSet {
         set
     }
 
-    /// The entry for `path`.
+    /// The entry for `path` (compared after folding `.` and `..`).
     pub fn get(&self, path: &str) -> Option<&SetEntry> {
+        let path = normalize(path);
         self.entries.iter().find(|e| e.path == path)
     }
 
@@ -150,25 +151,35 @@ impl RunbookSet {
     }
 }
 
-/// `dir/of/from` + relative `link`, with `.` and `..` folded.
+/// `dir/of/from` + relative `link`, normalized.
 fn resolve(from: &str, link: &str) -> String {
-    let mut parts: Vec<&str> = from.split('/').collect();
-    parts.pop();
-    for p in link.split('/') {
+    let dir = from.rsplit_once('/').map_or("", |(d, _)| d);
+    if dir.is_empty() {
+        normalize(link)
+    } else {
+        normalize(&format!("{dir}/{link}"))
+    }
+}
+
+/// Folds `.` and `..` and repeated `/`; keeps a leading `/` and leading `..`s.
+fn normalize(path: &str) -> String {
+    let path = path.replace('\\', "/");
+    let mut parts: Vec<&str> = Vec::new();
+    for p in path.split('/') {
         match p {
             "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|l| *l != "..") && !parts.is_empty() {
-                    parts.pop();
-                } else {
-                    parts.push("..");
-                }
+            ".." if parts.last().is_some_and(|l| *l != "..") => {
+                parts.pop();
             }
             p => parts.push(p),
         }
     }
-    parts.retain(|p| !p.is_empty() && *p != ".");
-    parts.join("/")
+    let joined = parts.join("/");
+    if path.starts_with('/') {
+        format!("/{joined}")
+    } else {
+        joined
+    }
 }
 
 #[cfg(test)]
@@ -180,5 +191,7 @@ mod tests {
         assert_eq!(resolve("db/disk.md", "../net/dns.md"), "net/dns.md");
         assert_eq!(resolve("disk.md", "./dns.md"), "dns.md");
         assert_eq!(resolve("a/b.md", "c/d.md"), "a/c/d.md");
+        assert_eq!(resolve("/x/a/../b/c.md", "d.md"), "/x/b/d.md");
+        assert_eq!(normalize("./a//b/../c.md"), "a/c.md");
     }
 }

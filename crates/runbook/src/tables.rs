@@ -13,9 +13,9 @@ fn norm(h: &str) -> String {
         .replace(['_', '-'], " ")
 }
 
-/// Index of the first header cell equal to (or, for `fuzzy`, containing) one of `names`.
-fn col(header: &[String], names: &[&str]) -> Option<usize> {
-    let h: Vec<String> = header.iter().map(|c| norm(c)).collect();
+/// Index of the first (normalized) header cell equal to one of `names`, else the first
+/// containing one of the longer names.
+fn col(h: &[String], names: &[&str]) -> Option<usize> {
     h.iter()
         .position(|c| names.contains(&c.as_str()))
         .or_else(|| {
@@ -32,15 +32,14 @@ fn cell(row: &[String], i: Option<usize>) -> Option<String> {
 
 /// Reads a table by its header.
 pub(crate) fn classify(header: &[String], rows: &[Vec<String>]) -> TableData {
-    let symptom = col(header, &["symptom", "symptoms"]);
+    let normalized: Vec<String> = header.iter().map(|c| norm(c)).collect();
+    let h = normalized.as_slice();
+    let symptom = col(h, &["symptom", "symptoms"]);
     let cause = col(
-        header,
+        h,
         &["likely cause", "cause", "probable cause", "possible cause"],
     );
-    let action = col(
-        header,
-        &["first action", "action", "first step", "what to do"],
-    );
+    let action = col(h, &["first action", "action", "first step", "what to do"]);
     if let (Some(_), Some(_), Some(_)) = (symptom, cause, action) {
         return TableData::Triage(
             rows.iter()
@@ -52,11 +51,11 @@ pub(crate) fn classify(header: &[String], rows: &[Vec<String>]) -> TableData {
                 .collect(),
         );
     }
-    let metric = col(header, &["metric", "signal", "indicator"]);
-    let warning = col(header, &["warning", "warn"]);
-    let critical = col(header, &["critical", "crit"]);
+    let metric = col(h, &["metric", "signal", "indicator"]);
+    let warning = col(h, &["warning", "warn"]);
+    let critical = col(h, &["critical", "crit"]);
     if let (Some(_), Some(_), Some(_)) = (metric, warning, critical) {
-        let normal = col(header, &["normal", "healthy", "ok", "baseline"]);
+        let normal = col(h, &["normal", "healthy", "ok", "baseline"]);
         return TableData::Thresholds(
             rows.iter()
                 .map(|r| Threshold {
@@ -69,7 +68,7 @@ pub(crate) fn classify(header: &[String], rows: &[Vec<String>]) -> TableData {
         );
     }
     let reach = col(
-        header,
+        h,
         &[
             "contact",
             "email",
@@ -82,7 +81,7 @@ pub(crate) fn classify(header: &[String], rows: &[Vec<String>]) -> TableData {
         ],
     );
     let who = col(
-        header,
+        h,
         &[
             "name",
             "team",
@@ -110,9 +109,9 @@ pub(crate) fn classify(header: &[String], rows: &[Vec<String>]) -> TableData {
                 .collect(),
         );
     }
-    let level = col(header, &["level", "severity", "sev", "priority"]);
+    let level = col(h, &["level", "severity", "sev", "priority"]);
     let response = col(
-        header,
+        h,
         &[
             "response time",
             "response",
@@ -122,10 +121,10 @@ pub(crate) fn classify(header: &[String], rows: &[Vec<String>]) -> TableData {
         ],
     );
     let description = col(
-        header,
+        h,
         &["description", "meaning", "definition", "impact", "criteria"],
     );
-    let examples = col(header, &["examples", "example"]);
+    let examples = col(h, &["examples", "example"]);
     if let Some(l) = level
         && (response.is_some() || description.is_some() || examples.is_some())
     {

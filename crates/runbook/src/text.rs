@@ -36,7 +36,8 @@ pub(crate) fn slug(text: &str) -> String {
     out
 }
 
-/// Heading words with numbering (`1.`, `SP-001:`, `Step 2:`) and parentheticals removed.
+/// Heading words with numbering (`1.`, `SP-001:`, `Step 2:`) and parentheticals removed,
+/// lowercase, single spaces. One allocation: this runs for every heading.
 fn heading_words(heading: &str) -> String {
     let mut s = String::with_capacity(heading.len());
     let mut depth = 0u32;
@@ -45,18 +46,33 @@ fn heading_words(heading: &str) -> String {
             '(' => depth += 1,
             ')' => depth = depth.saturating_sub(1),
             _ if depth > 0 => {}
-            c if c.is_alphanumeric() => s.extend(c.to_lowercase()),
-            _ => s.push(' '),
+            c if c.is_alphanumeric() => {
+                if c.is_ascii() {
+                    s.push(c.to_ascii_lowercase());
+                } else {
+                    s.extend(c.to_lowercase());
+                }
+            }
+            _ => {
+                if !s.is_empty() && !s.ends_with(' ') {
+                    s.push(' ');
+                }
+            }
         }
     }
-    let words: Vec<&str> = s.split_whitespace().collect();
+    let t = s.trim_end();
     // Drop a leading id such as "1", "step 2", "inc 001", "sp 004".
-    let skip = match words.as_slice() {
-        [w, ..] if w.chars().all(|c| c.is_ascii_digit()) => 1,
-        [a, b, ..] if a.len() <= 4 && b.chars().all(|c| c.is_ascii_digit()) => 2,
-        _ => 0,
+    let mut words = t.splitn(3, ' ');
+    let (a, b) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let digits = |w: &str| !w.is_empty() && w.bytes().all(|c| c.is_ascii_digit());
+    let skip = if digits(a) {
+        a.len()
+    } else if a.len() <= 4 && digits(b) {
+        a.len() + 1 + b.len()
+    } else {
+        0
     };
-    words.get(skip..).unwrap_or(&[]).join(" ")
+    t.get(skip..).unwrap_or("").trim_start().to_string()
 }
 
 /// Phrases per role. A phrase matches the whole heading, its start or its end; a leading

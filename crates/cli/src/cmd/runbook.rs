@@ -549,11 +549,7 @@ fn lint(paths: &[PathBuf], format: Format, all: bool, ctx: &Ctx) -> Result<(), C
         }
     }
     let set = RunbookSet::from_sources(sources);
-    let entries: Vec<_> = set
-        .entries
-        .iter()
-        .filter(|e| reported.contains(&e.path))
-        .collect();
+    let entries: Vec<_> = reported.iter().filter_map(|p| set.get(p)).collect();
     let count = |s: Severity| {
         entries
             .iter()

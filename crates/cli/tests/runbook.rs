@@ -1,0 +1,153 @@
+//! `sitrep runbook show|list|lint` run as a user would: the real binary on the fixtures,
+//! the seeds and the examples, checking output, formats and exit codes.
+
+use std::process::{Command, Output};
+
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/runbooks");
+const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/runbooks");
+const SEEDS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/seeds");
+
+fn sitrep(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sitrep"))
+        .args(args)
+        .output()
+        .expect("the sitrep binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn show_prints_sections_steps_tables_and_checklists() {
+    let o = sitrep(&[
+        "runbook",
+        "show",
+        &format!("{SEEDS}/quicprochat-incident-response.txt"),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = stdout(&o);
+    let out = out.split_once('\n').map_or("", |(_, rest)| rest); // first line is the absolute path
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn show_json_is_the_whole_model() {
+    let o = sitrep(&[
+        "--json",
+        "runbook",
+        "show",
+        &format!("{DATA}/11-alert-rule-single.md"),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    assert_eq!(v["runbook"]["alert_rules"][0]["name"], "NodeDiskAlmostFull");
+    assert_eq!(v["runbook"]["alert_rules"][0]["action"], "#free-up-space");
+    assert_eq!(v["runbook"]["steps"][0]["id"], "free-up-space/1");
+    assert!(v["diagnostics"].is_array());
+}
+
+#[test]
+fn list_prints_one_line_per_runbook() {
+    let o = sitrep(&["runbook", "list", EXAMPLES]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert!(lines[0].starts_with("PATH"));
+    assert!(out.contains("checkout-api") && out.contains("CheckoutHighErrorRate"));
+
+    let o = sitrep(&["--json", "runbook", "list", EXAMPLES]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let rows = v.as_array().expect("an array of runbooks");
+    assert_eq!(rows.len(), 3);
+    assert!(
+        rows.iter()
+            .any(|r| r["service"] == "orders-db" && r["steps"] == 3)
+    );
+}
+
+#[test]
+fn examples_lint_clean() {
+    let o = sitrep(&["runbook", "lint", EXAMPLES]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("3 files checked: 0 errors"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn lint_errors_exit_1_in_every_format() {
+    let file = format!("{DATA}/16-duplicate-names.md");
+    let human = sitrep(&["runbook", "lint", &file]);
+    assert_eq!(human.status.code(), Some(1));
+    assert!(
+        stdout(&human).contains("error[duplicate-step-name]"),
+        "{}",
+        stdout(&human)
+    );
+
+    let gh = sitrep(&["runbook", "lint", "--format", "github", &file]);
+    assert_eq!(gh.status.code(), Some(1));
+    let line = stdout(&gh)
+        .lines()
+        .find(|l| l.contains("duplicate-step-name"))
+        .map(str::to_string)
+        .expect("an annotation");
+    assert!(line.starts_with("::error file="), "{line}");
+    assert!(
+        line.contains(",line=11,col=9,title=duplicate-step-name::"),
+        "{line}"
+    );
+
+    let json = sitrep(&["--json", "runbook", "lint", &file]);
+    assert_eq!(json.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON on stdout");
+    assert_eq!(v["errors"], 1);
+    let codes: Vec<&str> = v["files"][0]["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .filter_map(|d| d["code"].as_str())
+        .collect();
+    assert!(codes.contains(&"duplicate-step-name"));
+}
+
+#[test]
+fn lint_resolves_links_across_a_directory() {
+    let o = sitrep(&["runbook", "lint", &format!("{DATA}/13-linked")]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(
+        out.contains("no runbook") && out.contains("storage.md"),
+        "{out}"
+    );
+    assert!(out.contains("#no-such-heading"), "{out}");
+    assert!(out.contains("duplicate-alert-handler"), "{out}");
+    assert!(
+        !out.contains("network.md#diagnosis`"),
+        "a good link was reported: {out}"
+    );
+}
+
+#[test]
+fn unreadable_input_is_exit_2_naming_the_path() {
+    let o = sitrep(&["runbook", "show", "/nonexistent/runbook.md"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/runbook.md"));
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bad = dir.path().join("latin1.md");
+    std::fs::write(&bad, b"# Caf\xe9\n").expect("write");
+    let o = sitrep(&["runbook", "lint", bad.to_str().expect("utf-8 path")]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("latin1.md") && err.contains("UTF-8"), "{err}");
+}

@@ -1,0 +1,119 @@
+//! Import throughput: `sitrep_runbook::parse` next to raw pulldown-cmark event iteration
+//! over the same bytes, in the same run, on a corpus of generated runbooks.
+//! Run with `cargo bench -p sitrep-runbook --bench import`.
+
+// A benchmark measures time; the library itself stays clock-free (clippy.toml).
+#![allow(clippy::disallowed_types, clippy::disallowed_methods)]
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use pulldown_cmark::{Options, Parser};
+
+const TEMPLATES: &[&str] = &[
+    include_str!("../../../tests/data/runbooks/01-front-matter.md"),
+    include_str!("../../../tests/data/runbooks/02-section-roles.md"),
+    include_str!("../../../tests/data/runbooks/03-bold-pseudo-headings.md"),
+    include_str!("../../../tests/data/runbooks/04-nested-steps.md"),
+    include_str!("../../../tests/data/runbooks/05-attributes-json.md"),
+    include_str!("../../../tests/data/runbooks/06-attributes-legacy.md"),
+    include_str!("../../../tests/data/runbooks/07-severity-table.md"),
+    include_str!("../../../tests/data/runbooks/08-triage-thresholds.md"),
+    include_str!("../../../tests/data/runbooks/09-contacts-generic.md"),
+    include_str!("../../../tests/data/runbooks/10-task-lists.md"),
+    include_str!("../../../tests/data/runbooks/11-alert-rule-single.md"),
+    include_str!("../../../tests/data/runbooks/12-alert-rule-groups.md"),
+    include_str!("../../../tests/data/runbooks/13-linked/database.md"),
+    include_str!("../../../tests/data/runbooks/14-placeholders.md"),
+    include_str!("../../../tests/data/runbooks/15-not-shell.md"),
+    include_str!("../../../tests/data/runbooks/16-duplicate-names.md"),
+    include_str!("../../../tests/data/runbooks/19-commands-and-blocks.md"),
+    include_str!("../../../examples/runbooks/checkout-high-error-rate.md"),
+    include_str!("../../../examples/runbooks/node-disk-almost-full.md"),
+    include_str!("../../../examples/runbooks/postgres-replication-lag.md"),
+];
+
+const RUNBOOKS: usize = 1200;
+const ROUNDS: usize = 7;
+
+/// 1200 distinct runbooks: each template with its headings and step names made unique,
+/// and every fourth one doubled in length (two incidents in one file), as real runbook
+/// directories mix short and long files.
+fn corpus() -> Vec<String> {
+    (0..RUNBOOKS)
+        .map(|i| {
+            let t = TEMPLATES[i % TEMPLATES.len()];
+            let body = t
+                .replace("\n## ", &format!("\n## [{i}] "))
+                .replace("\"name\":\"", &format!("\"name\":\"n{i}-"));
+            if i % 4 == 0 {
+                format!(
+                    "{body}\n\n## Appendix {i}\n\n{}",
+                    body.trim_start_matches("---")
+                )
+            } else {
+                body
+            }
+        })
+        .collect()
+}
+
+/// Best of `ROUNDS` passes over the corpus (least disturbed by other work on the machine).
+fn best(corpus: &[String], f: impl Fn(&str) -> usize) -> (Duration, usize) {
+    let mut best = Duration::MAX;
+    let mut out = 0;
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        let mut n = 0;
+        for text in corpus {
+            n += f(black_box(text));
+        }
+        best = best.min(start.elapsed());
+        out = n;
+    }
+    (best, out)
+}
+
+fn main() {
+    let corpus = corpus();
+    let bytes: usize = corpus.iter().map(String::len).sum();
+    let mb = bytes as f64 / 1_000_000.0;
+
+    let opts = Options::ENABLE_TABLES | Options::ENABLE_TASKLISTS | Options::ENABLE_STRIKETHROUGH;
+    let (raw, events) = best(&corpus, |t| {
+        Parser::new_ext(t, opts).into_offset_iter().count()
+    });
+    let (import, steps) = best(&corpus, |t| {
+        let (rb, diags) = sitrep_runbook::parse(t);
+        black_box(diags);
+        rb.steps.len()
+    });
+
+    let raw_mbs = mb / raw.as_secs_f64();
+    let imp_mbs = mb / import.as_secs_f64();
+    println!(
+        "corpus: {} runbooks, {:.2} MB, {events} pulldown-cmark events, {steps} steps",
+        corpus.len(),
+        mb
+    );
+    println!("{:<34} {:>10} {:>10}", "pass (best of 7)", "time", "MB/s");
+    println!(
+        "{:<34} {:>8.1}ms {:>10.1}",
+        "pulldown-cmark events (offsets)",
+        raw.as_secs_f64() * 1e3,
+        raw_mbs
+    );
+    println!(
+        "{:<34} {:>8.1}ms {:>10.1}",
+        "sitrep_runbook::parse",
+        import.as_secs_f64() * 1e3,
+        imp_mbs
+    );
+    let ratio = imp_mbs / raw_mbs * 100.0;
+    let verdict = if ratio >= 50.0 {
+        "goal met"
+    } else {
+        "goal NOT met"
+    };
+    println!("parse runs at {ratio:.0}% of pulldown-cmark's speed ({verdict}: >= 50%)");
+}
