@@ -253,6 +253,9 @@ pub(crate) fn strip_pipe_lines(
     idx: &LineIndex<'_>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<(String, SourceMap)> {
+    if !input.contains("\n|\n") && !input.contains("\n|\r\n") {
+        return None;
+    }
     let lines: Vec<Range<usize>> = line_ranges(input).collect();
     let is_pipe = |r: &Range<usize>| line_text(input, r).trim() == "|";
     let pipes = lines.iter().filter(|r| is_pipe(r)).count();

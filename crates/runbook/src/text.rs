@@ -168,16 +168,23 @@ pub(crate) fn role_of(heading: &str) -> Option<Role> {
     if h.is_empty() {
         return None;
     }
+    let hb = h.as_bytes();
+    let (first, last) = (hb.first().copied(), hb.last().copied());
     for (role, phrases) in ROLES {
         for p in *phrases {
-            let hit = match p.strip_prefix('=') {
-                Some(exact) => h == exact,
-                None => {
-                    h == *p
-                        || h.strip_prefix(p).is_some_and(|r| r.starts_with(' '))
-                        || h.strip_suffix(p).is_some_and(|r| r.ends_with(' '))
-                }
+            let (exact, p) = match p.strip_prefix('=') {
+                Some(e) => (true, e),
+                None => (false, *p),
             };
+            let pb = p.as_bytes();
+            // Cheap filter before comparing: a match shares the first or the last byte.
+            if pb.first().copied() != first && pb.last().copied() != last {
+                continue;
+            }
+            let hit = h == p
+                || (!exact
+                    && (h.strip_prefix(p).is_some_and(|r| r.starts_with(' '))
+                        || h.strip_suffix(p).is_some_and(|r| r.ends_with(' '))));
             if hit {
                 return Some(*role);
             }

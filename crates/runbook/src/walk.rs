@@ -579,8 +579,9 @@ impl Walker<'_, '_> {
         let (lang, attr_text) = script::split_info(&info);
         let span = self.orig(&c.range);
         let lang_s = lang.clone().unwrap_or_default();
+        // Only blocks that mention both keys can hold alert rules: skip YAML parsing otherwise.
         let looks_alert = c.text.contains("alert:") && c.text.contains("expr:");
-        if matches!(lang_s.as_str(), "yaml" | "yml") || (lang_s.is_empty() && looks_alert) {
+        if looks_alert && (matches!(lang_s.as_str(), "yaml" | "yml") || lang_s.is_empty()) {
             let found = self.alert_rules(&c.text, span.clone());
             if found || lang.is_some() {
                 return;
