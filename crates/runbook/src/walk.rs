@@ -88,6 +88,8 @@ struct Walker<'a, 'b> {
     ordinals: HashMap<Option<usize>, usize>,
     /// List items in stand-down sections, in case the section has no task list.
     plain_gates: Vec<ChecklistItem>,
+    /// The section whose heading is the document's title (left out of step ids).
+    title_section: Option<usize>,
 }
 
 pub(crate) fn walk(inp: &Input<'_>) -> (Runbook, Vec<Diagnostic>) {
@@ -116,6 +118,7 @@ pub(crate) fn walk(inp: &Input<'_>) -> (Runbook, Vec<Diagnostic>) {
         intro: None,
         ordinals: HashMap::new(),
         plain_gates: Vec::new(),
+        title_section: None,
     };
     let opts = Options::ENABLE_TABLES | Options::ENABLE_TASKLISTS | Options::ENABLE_STRIKETHROUGH;
     for (ev, range) in Parser::new_ext(inp.clean, opts).into_offset_iter() {
@@ -175,13 +178,19 @@ impl Walker<'_, '_> {
             line,
             has_content: false,
         });
-        self.open.push(self.rb.sections.len() - 1);
-        if self.rb.title.is_none()
-            && self.rb.sections.len() == 1
-            && level == 1
-            && matches!(kind, SectionKind::Heading | SectionKind::Recovered)
-        {
-            self.rb.title = self.rb.sections.first().map(|s| s.heading.clone());
+        let idx = self.rb.sections.len() - 1;
+        self.open.push(idx);
+        // The title is the document's first level-1 heading; scraped pages sometimes
+        // start with empty ones (`# Sprint: ...`, `# Task: ...`), so the title moves on
+        // to the next level-1 heading while the previous one is still empty.
+        if level == 1 && matches!(kind, SectionKind::Heading | SectionKind::Recovered) {
+            let previous_empty =
+                |t: usize| t + 1 == idx && self.rb.sections.get(t).is_some_and(|s| !s.has_content);
+            match self.title_section {
+                None if idx == 0 => self.title_section = Some(idx),
+                Some(t) if previous_empty(t) => self.title_section = Some(idx),
+                _ => {}
+            }
         }
     }
 
@@ -720,7 +729,7 @@ impl Walker<'_, '_> {
             let Some(s) = self.rb.sections.get(i) else {
                 break;
             };
-            let is_title = i == 0 && s.level == 1 && self.rb.title.is_some();
+            let is_title = self.title_section == Some(i);
             if !is_title {
                 parts.push(text::slug(&s.heading));
             }
@@ -802,6 +811,10 @@ impl Walker<'_, '_> {
     }
 
     fn finish(mut self) -> (Runbook, Vec<Diagnostic>) {
+        self.rb.title = self
+            .title_section
+            .and_then(|t| self.rb.sections.get(t))
+            .map(|s| s.heading.clone());
         let end = self.inp.map.map(self.inp.clean.len());
         for &i in &self.open {
             if let Some(s) = self.rb.sections.get_mut(i) {
