@@ -554,6 +554,16 @@ pub(crate) fn not_shell(script: &str) -> Option<&'static str> {
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
         .collect();
+    const AGGREGATIONS: &[&str] = &[
+        "sum", "avg", "min", "max", "count", "topk", "bottomk", "quantile", "stddev", "stdvar",
+        "group",
+    ];
+    let rest = first.get(word.len()..).unwrap_or("");
+    if AGGREGATIONS.contains(&word.as_str())
+        && (rest.starts_with(" by (") || rest.starts_with(" without ("))
+    {
+        return Some("a PromQL expression");
+    }
     if !word.is_empty()
         && first
             .get(word.len()..)
@@ -672,6 +682,11 @@ mod tests {
             not_shell("rate(http_requests_total[5m])"),
             Some("a PromQL expression")
         );
+        assert_eq!(
+            not_shell("sum by (route) (rate(x[5m]))"),
+            Some("a PromQL expression")
+        );
+        assert_eq!(not_shell("sum /etc/hosts"), None);
         assert_eq!(not_shell("SELECT * FROM t;"), Some("SQL"));
         assert_eq!(not_shell("curl -s http://x | jq ."), None);
         assert_eq!(not_shell("systemctl status x"), None);

@@ -588,10 +588,10 @@ impl Walker<'_, '_> {
         let (lang, attr_text) = script::split_info(&info);
         let span = self.orig(&c.range);
         let lang_s = lang.clone().unwrap_or_default();
-        // Only blocks that mention both keys can hold alert rules: skip YAML parsing otherwise.
-        let looks_alert = c.text.contains("alert:") && c.text.contains("expr:");
+        // Only blocks that mention `alert:` can hold alert rules: skip YAML parsing otherwise.
+        let looks_alert = c.text.contains("alert:");
         if looks_alert && (matches!(lang_s.as_str(), "yaml" | "yml") || lang_s.is_empty()) {
-            let found = self.alert_rules(&c.text, span.clone());
+            let found = self.alert_rules(&c.text, span.clone(), lang.is_some());
             if found || lang.is_some() {
                 return;
             }
@@ -745,11 +745,12 @@ impl Walker<'_, '_> {
     }
 
     /// Reads alert rules from a YAML block; true when any were found.
-    fn alert_rules(&mut self, yaml: &str, span: Range<usize>) -> bool {
+    fn alert_rules(&mut self, yaml: &str, span: Range<usize>, tagged: bool) -> bool {
         let value: serde_yaml_ng::Value = match serde_yaml_ng::from_str(yaml) {
             Ok(v) => v,
             Err(e) => {
-                if yaml.contains("alert:") {
+                // An untagged block that fails as YAML is just a shell step.
+                if tagged {
                     self.diags.push(self.inp.idx.diag(
                         "alert-rule-yaml",
                         Severity::Warning,
