@@ -133,8 +133,7 @@ fn show(file: &Path, ctx: &Ctx) -> Result<(), CliError> {
             diagnostics: &e.diagnostics,
         });
     }
-    print!("{}", render(&path, &e.runbook, &e.diagnostics));
-    Ok(())
+    emit(&render(&path, &e.runbook, &e.diagnostics))
 }
 
 fn badge(level: impl std::fmt::Display) -> String {
@@ -451,8 +450,7 @@ fn list(dir: &Path, ctx: &Ctx) -> Result<(), CliError> {
         return ctx.print_json(&rows);
     }
     if rows.is_empty() {
-        println!("no runbooks (*.md) under {}", dir.display());
-        return Ok(());
+        return emit(&format!("no runbooks (*.md) under {}\n", dir.display()));
     }
     let w = rows
         .iter()
@@ -466,7 +464,12 @@ fn list(dir: &Path, ctx: &Ctx) -> Result<(), CliError> {
         .max()
         .unwrap_or(7)
         .max(7);
-    println!("{:<w$}  {:<sw$}  {:>5}  ALERTS", "PATH", "SERVICE", "STEPS");
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<w$}  {:<sw$}  {:>5}  ALERTS",
+        "PATH", "SERVICE", "STEPS"
+    );
     for r in &rows {
         let alerts = if r.alerts.is_empty() {
             "-".to_string()
@@ -478,14 +481,27 @@ fn list(dir: &Path, ctx: &Ctx) -> Result<(), CliError> {
         } else {
             String::new()
         };
-        println!(
+        let _ = writeln!(
+            out,
             "{:<w$}  {:<sw$}  {:>5}  {alerts}{warn}",
             r.path,
             r.service.as_deref().unwrap_or("-"),
             r.steps
         );
     }
-    Ok(())
+    emit(&out)
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error.
+fn emit(text: &str) -> Result<(), CliError> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::internal(
+            anyhow::Error::new(e).context("cannot write to standard output"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 #[derive(Serialize)]
@@ -580,6 +596,7 @@ fn lint(paths: &[PathBuf], format: Format, all: bool, ctx: &Ctx) -> Result<(), C
             })?;
         }
         Format::Github => {
+            let mut out = String::new();
             for e in &entries {
                 for d in e.diagnostics.iter().filter(|d| shown(d)) {
                     let level = match d.severity {
@@ -587,7 +604,8 @@ fn lint(paths: &[PathBuf], format: Format, all: bool, ctx: &Ctx) -> Result<(), C
                         Severity::Warning => "warning",
                         Severity::Info => "notice",
                     };
-                    println!(
+                    let _ = writeln!(
+                        out,
                         "::{level} file={},line={},col={},title={}::{}",
                         gh_escape_prop(&e.path),
                         d.line,
@@ -597,11 +615,14 @@ fn lint(paths: &[PathBuf], format: Format, all: bool, ctx: &Ctx) -> Result<(), C
                     );
                 }
             }
+            emit(&out)?;
         }
         Format::Human => {
+            let mut out = String::new();
             for e in &entries {
                 for d in e.diagnostics.iter().filter(|d| shown(d)) {
-                    println!(
+                    let _ = writeln!(
+                        out,
                         "{}:{}:{}: {}[{}]: {}",
                         e.path, d.line, d.column, d.severity, d.code, d.message
                     );
@@ -612,13 +633,15 @@ fn lint(paths: &[PathBuf], format: Format, all: bool, ctx: &Ctx) -> Result<(), C
             } else {
                 format!(" ({infos} info notes hidden: --all shows them)")
             };
-            println!(
+            let _ = writeln!(
+                out,
                 "{} file{} checked: {errors} error{}, {warnings} warning{}{hidden}",
                 entries.len(),
                 plural(entries.len()),
                 plural(errors),
                 plural(warnings)
             );
+            emit(&out)?;
         }
     }
     if errors > 0 {
