@@ -1,0 +1,53 @@
+//! Lint on fixtures: a config with every problem reports each one (snapshot), the example
+//! and the minimal config are clean.
+
+// Tests read fixtures from disk; the crate itself never does.
+#![allow(clippy::disallowed_methods)]
+
+use std::collections::BTreeSet;
+
+use sitrep_escalation::{Config, FindingLevel, lint};
+
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/escalation");
+const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/escalation.md");
+
+fn load(name: &str) -> Config {
+    let text = std::fs::read_to_string(format!("{DATA}/{name}")).expect("fixture");
+    Config::from_toml(&text).expect("fixture parses")
+}
+
+#[test]
+fn every_problem_is_found() {
+    let findings = lint(&load("lint-problems.toml"));
+    let lines: Vec<String> = findings
+        .iter()
+        .map(|f| format!("{}[{}] {}: {}", f.level, f.code, f.path, f.message))
+        .collect();
+    insta::assert_snapshot!(lines.join("\n"));
+}
+
+#[test]
+fn examples_are_clean() {
+    for name in ["example.toml", "clean.toml"] {
+        let findings = lint(&load(name));
+        assert!(findings.is_empty(), "{name}: {findings:#?}");
+    }
+}
+
+#[test]
+fn every_code_is_documented() {
+    let doc = std::fs::read_to_string(DOC).expect("docs/escalation.md");
+    let findings = lint(&load("lint-problems.toml"));
+    let codes: BTreeSet<&str> = findings.iter().map(|f| f.code).collect();
+    assert!(
+        codes.len() >= 14,
+        "the fixture exercises every code: {codes:?}"
+    );
+    for code in codes {
+        assert!(
+            doc.contains(&format!("`{code}`")),
+            "{code} is not in docs/escalation.md"
+        );
+    }
+    assert!(findings.iter().any(|f| f.level == FindingLevel::Warning));
+}
