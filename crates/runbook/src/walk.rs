@@ -26,6 +26,8 @@ pub(crate) struct Recovered {
     pub(crate) items: HashSet<usize>,
 }
 
+/// Everything the walk reads: the repaired text, its map to the original, the original's
+/// line index, what the repair inserted, and the risk classifier for steps.
 pub(crate) struct Input<'a> {
     pub(crate) clean: &'a str,
     pub(crate) map: &'a SourceMap,
@@ -34,6 +36,7 @@ pub(crate) struct Input<'a> {
     pub(crate) classifier: &'a Classifier,
 }
 
+/// Inline text being collected: a paragraph, or a tight list item's leading text.
 #[derive(Default)]
 struct Para {
     start: usize,
@@ -46,6 +49,7 @@ struct Para {
     seen_inline: bool,
 }
 
+/// An open list item.
 struct Item {
     start: usize,
     text: Para,
@@ -54,6 +58,7 @@ struct Item {
     number: Option<u64>,
 }
 
+/// An open fenced block; `pieces` map script offsets to clean offsets.
 struct CodeBuild {
     range: Range<usize>,
     info: Option<String>,
@@ -61,6 +66,7 @@ struct CodeBuild {
     pieces: Vec<(usize, usize, usize)>,
 }
 
+/// An open table.
 #[derive(Default)]
 struct TableBuild {
     range: Range<usize>,
@@ -70,6 +76,7 @@ struct TableBuild {
     cell: Option<String>,
 }
 
+/// State of one walk over the events; `open` is the stack of open sections.
 struct Walker<'a, 'b> {
     inp: &'b Input<'a>,
     rb: Runbook,
@@ -92,6 +99,7 @@ struct Walker<'a, 'b> {
     title_section: Option<usize>,
 }
 
+/// Walks the repaired text once and returns the model (without front matter) and notes.
 pub(crate) fn walk(inp: &Input<'_>) -> (Runbook, Vec<Diagnostic>) {
     let mut w = Walker {
         inp,
