@@ -36,6 +36,9 @@ enum Command {
     Key(cmd::key::KeyCmd),
     /// Verify an evidence pack offline against a pinned verifier key.
     Verify(cmd::verify::VerifyArgs),
+    /// Simulate and lint escalation policies (rotations, levels, repeats).
+    #[command(subcommand)]
+    Escalation(cmd::escalation::EscalationCmd),
     /// Print shell completions to standard output.
     Completions {
         /// The shell to generate completions for.
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         Command::Risk(a) => cmd::risk::run(a, &ctx),
         Command::Key(c) => cmd::key::run(c, &ctx),
         Command::Verify(a) => cmd::verify::run(a, &ctx),
+        Command::Escalation(c) => cmd::escalation::run(c, &ctx),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "sitrep", &mut std::io::stdout());
             Ok(())
