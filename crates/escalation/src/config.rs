@@ -395,6 +395,14 @@ impl Config {
         out
     }
 
+    /// The effective settings of one severity, without building the whole table.
+    pub fn severity(&self, name: &str) -> Option<SeveritySettings> {
+        if let Some(s) = self.severity_overrides.get(name) {
+            return Some(s.clone());
+        }
+        default_severity(self.severity_scheme, name)
+    }
+
     /// The person with this id.
     pub fn person(&self, id: &str) -> Option<&Person> {
         self.people.iter().find(|p| p.id == id)
@@ -427,30 +435,36 @@ impl Config {
 /// SEV1-SEV4 (or P0-P3): acknowledge within 5, 15, 30, 60 minutes; updates every 15, 30
 /// and 60 minutes and on resolution for the first three; the lowest has no cadence.
 pub fn default_severities(scheme: SeverityScheme) -> BTreeMap<String, SeveritySettings> {
-    let names = match scheme {
+    default_names(scheme)
+        .into_iter()
+        .filter_map(|name| Some((name.to_string(), default_severity(scheme, name)?)))
+        .collect()
+}
+
+/// (ack target, update cadence, final update) in minutes, worst severity first.
+const DEFAULTS: [(i64, Option<i64>, bool); 4] = [
+    (5, Some(15), true),
+    (15, Some(30), true),
+    (30, Some(60), true),
+    (60, None, false),
+];
+
+fn default_names(scheme: SeverityScheme) -> [&'static str; 4] {
+    match scheme {
         SeverityScheme::Sev => ["SEV1", "SEV2", "SEV3", "SEV4"],
         SeverityScheme::Priority => ["P0", "P1", "P2", "P3"],
-    };
-    let table = [
-        (5, Some(15), true),
-        (15, Some(30), true),
-        (30, Some(60), true),
-        (60, None, false),
-    ];
-    names
-        .into_iter()
-        .zip(table)
-        .map(|(n, (ack, every, on_resolve))| {
-            (
-                n.to_string(),
-                SeveritySettings {
-                    ack_target: Some(SignedDuration::from_mins(ack)),
-                    update_every: every.map(SignedDuration::from_mins),
-                    update_on_resolve: on_resolve,
-                },
-            )
-        })
-        .collect()
+    }
+}
+
+/// One default entry, without building the table (`due` looks one up per call).
+fn default_severity(scheme: SeverityScheme, name: &str) -> Option<SeveritySettings> {
+    let i = default_names(scheme).iter().position(|n| *n == name)?;
+    let (ack, every, on_resolve) = DEFAULTS.get(i)?;
+    Some(SeveritySettings {
+        ack_target: Some(SignedDuration::from_mins(*ack)),
+        update_every: every.map(SignedDuration::from_mins),
+        update_on_resolve: *on_resolve,
+    })
 }
 
 fn toml_error(text: &str, e: &toml::de::Error, path: String) -> ConfigError {

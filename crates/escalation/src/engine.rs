@@ -203,12 +203,11 @@ impl Config {
                 service: st.service.clone(),
                 policy: pid.to_string(),
             })?;
-        let mut sevs = self.severities();
-        let sev = sevs
-            .remove(&st.severity)
+        let sev = self
+            .severity(&st.severity)
             .ok_or_else(|| EscalationError::UnknownSeverity {
                 severity: st.severity.clone(),
-                known: sevs.keys().cloned().collect::<Vec<_>>().join(", "),
+                known: self.severities().into_keys().collect::<Vec<_>>().join(", "),
             })?;
         Ok((policy, sev))
     }
