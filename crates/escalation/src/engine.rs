@@ -354,11 +354,9 @@ fn reminders(
             .last_update_at
             .unwrap_or(st.declared_at)
             .max(st.declared_at);
-        let elapsed = now.duration_since(last);
-        let k = elapsed
-            .as_secs()
-            .checked_div(every.as_secs().max(1))
-            .unwrap_or(0);
+        // Whole cadences since the last update, exact to the nanosecond.
+        let k = now.duration_since(last).as_nanos() / every.as_nanos().max(1);
+        let k = i64::try_from(k).unwrap_or(i64::MAX);
         let point = |k: i64| -> Option<Timestamp> {
             let span = every.checked_mul(i32::try_from(k).ok()?)?;
             last.checked_add(span).ok()

@@ -43,7 +43,7 @@ impl Rotation {
     pub fn next_handoff(&self, at: Timestamp) -> Option<Timestamp> {
         let tz = &self.time_zone.tz;
         let mut d = at.to_zoned(tz.clone()).date();
-        // At most two periods ahead: today's hand-off may already be past.
+        // A weekly hand-off is at most 8 local dates ahead (today's may be past); 16 is slack.
         for _ in 0..16 {
             if self.is_handoff_date(d)
                 && let Some(h) = self.handoff_at(d)

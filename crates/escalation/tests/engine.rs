@@ -82,6 +82,17 @@ fn override_replaces_the_scheduled_person() {
 }
 
 #[test]
+fn turns_extend_backwards_before_the_rotation_starts() {
+    let cfg = example();
+    let r = cfg.rotation("primary").expect("primary");
+    // Alice's first week starts Monday 2 November 09:00 Berlin; the week before is bob's.
+    assert_eq!(r.on_call(ts("2026-11-02T09:00:00+01:00")), Some("alice"));
+    assert_eq!(r.on_call(ts("2026-11-02T08:59:59+01:00")), Some("bob"));
+    assert_eq!(r.on_call(ts("2026-10-26T09:00:00+01:00")), Some("bob"));
+    assert_eq!(r.on_call(ts("2026-10-26T08:59:59+01:00")), Some("alice"));
+}
+
+#[test]
 fn acknowledgement_stops_pages_but_not_update_reminders() {
     let cfg = example();
     let declared = ts("2026-11-23T10:00:00Z");

@@ -333,3 +333,45 @@ fn a_handoff_time_skipped_by_dst_happens_just_after_the_gap() {
     assert_eq!(r.on_call(after), Some("a"));
     assert_eq!(r.next_handoff(before), Some(after));
 }
+
+proptest! {
+    #[test]
+    fn a_status_update_reminder_is_due_once_per_missed_cadence(
+        sev in 1usize..5,
+        last in prop::option::of(0i64..300),
+        now in -60i64..600,
+        resolved in prop::option::of(0i64..700),
+    ) {
+        let cfg = Config::from_toml("default_policy = \"p\"\n[[policies]]\nid = \"p\"\n[[policies.levels]]\ntargets = [\"channel:none\"]\n")
+            .expect("parses");
+        let every = [15i64, 30, 60][..].get(sev - 1).copied();
+        let mut st = IncidentState::declared("i", "svc", format!("SEV{sev}"), base());
+        st.last_update_at = last.map(at);
+        st.resolved_at = resolved.map(at);
+        let d = due(&cfg, &st, at(now)).expect("due");
+        let updates: Vec<Timestamp> = d
+            .reminders
+            .iter()
+            .filter(|r| r.kind == sitrep_escalation::ReminderKind::StatusUpdate)
+            .map(|r| r.due_at)
+            .collect();
+        let from = last.unwrap_or(0);
+        match every {
+            // SEV4 has no cadence.
+            None => prop_assert!(updates.is_empty()),
+            Some(e) => {
+                let k = (now - from).div_euclid(e);
+                let point = from + k * e;
+                let live = resolved.is_none_or(|r| r > now || point < r);
+                if k >= 1 && live {
+                    prop_assert_eq!(updates, vec![at(point)], "latest missed point only");
+                } else {
+                    prop_assert!(updates.is_empty(), "{:?}", updates);
+                }
+            }
+        }
+        // Reminders and wake-ups are never in the past or the future respectively.
+        prop_assert!(d.reminders.iter().all(|r| r.due_at <= at(now)));
+        prop_assert!(d.next_wakeup.is_none_or(|w| w > at(now)));
+    }
+}
