@@ -51,3 +51,21 @@ fn every_code_is_documented() {
     }
     assert!(findings.iter().any(|f| f.level == FindingLevel::Warning));
 }
+
+#[test]
+fn the_documented_example_loads_lints_clean_and_matches_the_fixture() {
+    let doc = std::fs::read_to_string(DOC).expect("docs/escalation.md");
+    let block = doc
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a ```toml block in docs/escalation.md");
+    let documented = Config::from_toml(block).expect("the documented example parses");
+    assert!(lint(&documented).is_empty());
+    let from: sitrep_escalation::Timestamp = "2026-11-23T10:00:00Z".parse().expect("ts");
+    let hours = sitrep_escalation::SignedDuration::from_hours(3);
+    let pages = |cfg: &Config| {
+        sitrep_escalation::simulate(cfg, "checkout-api", "SEV1", from, hours).expect("simulate")
+    };
+    assert_eq!(pages(&documented), pages(&load("example.toml")));
+}
