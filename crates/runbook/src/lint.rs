@@ -222,13 +222,14 @@ pub fn lint(runbook: &Runbook, text: &str) -> Vec<Diagnostic> {
                 .filter(|c| c.level == step.risk.level)
                 .map(|c| c.text.as_str())
                 .next()
-                .unwrap_or("");
+                .map(|w| format!(" (`{w}`)"))
+                .unwrap_or_default();
             let role = step.role.map_or("", Role::as_str);
             out.push(d(
                 "non-read-step-in-diagnosis",
                 sev,
                 step.span.clone(),
-                format!("step `{}` in a {role} section is `{}` (`{worst}`): it will not run automatically; move it to a resolution section or make it read-only", step.id, step.risk.level),
+                format!("step `{}` in a {role} section is `{}`{worst}: it will not run automatically; move it to a resolution section or make it read-only", step.id, step.risk.level),
             ));
         }
     }
