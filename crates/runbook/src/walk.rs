@@ -700,7 +700,15 @@ impl Walker<'_, '_> {
         commands: &[Command],
         section: Option<usize>,
     ) -> String {
-        let clean_title = |s: &str| s.trim().trim_end_matches(':').trim().to_string();
+        // A title is a label: no trailing colon, and no full stop (but keep "..." and "?").
+        let clean_title = |s: &str| {
+            let t = s.trim().trim_end_matches(':').trim();
+            let t = match t.strip_suffix('.') {
+                Some(u) if !u.ends_with('.') => u,
+                _ => t,
+            };
+            t.trim().to_string()
+        };
         if let Some(i) = self.items.last() {
             let t = clean_title(&i.text.text);
             if !t.is_empty() {
