@@ -1,1 +1,139 @@
-//! placeholder
+//! Command risk classification: shell text in, one risk level per command out, with reasons.
+//!
+//! This crate is a safety boundary. Its one promise: a command is never reported below the
+//! level it deserves. Anything it does not understand is `unknown`, never `read`; parse errors
+//! and wrappers (`sudo`, `ssh host '...'`, `bash -c`) can only raise a level, never lower it.
+//! Pure: no I/O, no clock, no environment.
+
+mod shell;
+mod sql;
+mod table;
+mod tools;
+
+use serde::{Deserialize, Serialize};
+
+pub use table::RULES_TEXT;
+
+/// How much a command can change or lose. Ordered: `Read < Write < Unknown < Destructive`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Only observes state.
+    Read,
+    /// Changes state in a way that can be undone or re-done (start, apply, write a file).
+    Write,
+    /// No rule knows the command: treat as possibly destructive, but say we do not know.
+    Unknown,
+    /// Loses data, availability or configuration (delete, stop, drop, rm, reboot).
+    Destructive,
+}
+
+impl Level {
+    /// The lowercase name used in JSON, rule tables and human output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Read => "read",
+            Level::Write => "write",
+            Level::Unknown => "unknown",
+            Level::Destructive => "destructive",
+        }
+    }
+
+    /// Parses a lowercase level name.
+    pub fn parse(s: &str) -> Option<Level> {
+        match s {
+            "read" => Some(Level::Read),
+            "write" => Some(Level::Write),
+            "unknown" => Some(Level::Unknown),
+            "destructive" => Some(Level::Destructive),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a command got (at least) a level: which rule, on which text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reason {
+    /// Rule name, e.g. `kubectl delete`, `redirect`, `sql`, `wrapper:sudo`, `parse-error`.
+    pub rule: String,
+    /// The text the rule matched.
+    pub matched: String,
+    /// The level this reason asks for.
+    pub level: Level,
+}
+
+/// One command of a script and its risk.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CommandRisk {
+    /// The command's text as written in the script.
+    pub text: String,
+    /// Byte offsets of `text` in the classified script.
+    pub span: std::ops::Range<usize>,
+    /// The highest level among `reasons`.
+    pub level: Level,
+    /// Every rule that fired, in order.
+    pub reasons: Vec<Reason>,
+}
+
+/// A whole script's risk.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScriptRisk {
+    /// The maximum over `commands`; `Read` for an empty script.
+    pub level: Level,
+    /// Each command found, in source order.
+    pub commands: Vec<CommandRisk>,
+}
+
+/// A site's extension: a command prefix in words (`stella evidence cleanup`) and its level.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomRule {
+    /// Words the command must start with (after wrappers such as `sudo` are looked through).
+    #[serde(rename = "match")]
+    pub prefix: String,
+    /// The level of commands that match.
+    pub level: Level,
+    /// Why, shown in reasons.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// The classifier: the builtin rule table plus a site's custom rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Classifier {
+    builtin: Vec<table::Rule>,
+    custom: Vec<table::Rule>,
+}
+
+impl Classifier {
+    /// The builtin rules only.
+    pub fn builtin() -> Classifier {
+        Classifier {
+            builtin: table::builtin_rules(),
+            custom: Vec::new(),
+        }
+    }
+
+    /// Builtin rules plus `custom`; custom rules win over builtin for the commands they match.
+    pub fn with_custom(custom: &[CustomRule]) -> Classifier {
+        let mut c = Classifier::builtin();
+        c.custom = custom.iter().filter_map(table::Rule::from_custom).collect();
+        c
+    }
+
+    /// Classifies every command in `script`. Never panics; spans are byte offsets into `script`.
+    pub fn classify(&self, script: &str) -> ScriptRisk {
+        let commands = shell::classify_script(self, script, 0);
+        let level = commands
+            .iter()
+            .map(|c| c.level)
+            .max()
+            .unwrap_or(Level::Read);
+        ScriptRisk { level, commands }
+    }
+}

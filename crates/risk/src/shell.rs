@@ -1,0 +1,300 @@
+//! Parses shell text with tree-sitter-bash and walks every command, redirection, heredoc and
+//! substitution; unparsable regions are `unknown` at least.
+
+use std::ops::Range;
+
+use tree_sitter::{Node, Parser};
+
+use crate::tools::{self, Outcome};
+use crate::{Classifier, CommandRisk, Level, Reason};
+
+/// Deeper nesting (`bash -c "bash -c ..."`, `$($($(...)))`) is reported `unknown` rather than
+/// followed, so adversarial input cannot exhaust the stack.
+const MAX_DEPTH: usize = 12;
+const MAX_TREE_DEPTH: usize = 256;
+
+/// Classifies every command in `script`; spans are byte offsets into `script`.
+pub fn classify_script(c: &Classifier, script: &str, depth: usize) -> Vec<CommandRisk> {
+    if script.trim().is_empty() {
+        return Vec::new();
+    }
+    let whole = |why: &str| {
+        vec![CommandRisk {
+            text: script.to_string(),
+            span: 0..script.len(),
+            level: Level::Unknown,
+            reasons: vec![Reason {
+                rule: why.to_string(),
+                matched: script.to_string(),
+                level: Level::Unknown,
+            }],
+        }]
+    };
+    if depth > MAX_DEPTH {
+        return whole("nesting too deep");
+    }
+    let masked = mask_placeholders(script);
+    let mut parser = Parser::new();
+    if parser
+        .set_language(&tree_sitter_bash::LANGUAGE.into())
+        .is_err()
+    {
+        return whole("parser unavailable");
+    }
+    let Some(tree) = parser.parse(&masked, None) else {
+        return whole("parse failed");
+    };
+    let mut w = Walker {
+        c,
+        src: script,
+        depth,
+        out: Vec::new(),
+    };
+    w.walk(tree.root_node(), 0);
+    w.out.sort_by_key(|r| (r.span.start, r.span.end));
+    w.out
+}
+
+/// Replaces `<pod-name>`-style placeholders with same-length plain words: bash would read a
+/// bare `<x>` as a redirection, and equal length keeps byte spans valid.
+pub fn mask_placeholders(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = b.to_vec();
+    let mut i = 0;
+    while i < b.len() {
+        let prev_ok = i == 0
+            || matches!(b.get(i - 1), Some(c) if !(c.is_ascii_digit() || matches!(c, b'<' | b'>' | b'&')));
+        let starts = b.get(i) == Some(&b'<')
+            && prev_ok
+            && matches!(b.get(i + 1), Some(c) if c.is_ascii_alphabetic());
+        if starts {
+            let mut j = i + 1;
+            while j < b.len()
+                && j - i < 80
+                && matches!(b.get(j), Some(c) if c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b':' | b'/' | b'@'))
+            {
+                j += 1;
+            }
+            if b.get(j) == Some(&b'>') {
+                for o in out.iter_mut().take(j + 1).skip(i) {
+                    *o = b'X';
+                }
+                i = j + 1;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    // Only ASCII bytes were replaced by ASCII, so this cannot fail; fall back to the input.
+    String::from_utf8(out).unwrap_or_else(|_| s.to_string())
+}
+
+struct Walker<'a> {
+    c: &'a Classifier,
+    src: &'a str,
+    depth: usize,
+    out: Vec<CommandRisk>,
+}
+
+impl Walker<'_> {
+    fn text(&self, r: Range<usize>) -> &str {
+        self.src.get(r).unwrap_or("")
+    }
+
+    fn walk(&mut self, node: Node<'_>, tree_depth: usize) {
+        if tree_depth > MAX_TREE_DEPTH {
+            self.push_unknown(node.byte_range(), "nesting too deep");
+            return;
+        }
+        if node.is_error() || node.is_missing() {
+            self.parse_error(node);
+        }
+        match node.kind() {
+            "command" => self.command(node),
+            "file_redirect" => {
+                let owned = node
+                    .parent()
+                    .is_some_and(|p| p.kind() == "command" || redirected_command(p).is_some());
+                if !owned && let Some(r) = self.redirect(node) {
+                    self.push(node.byte_range(), vec![r]);
+                }
+            }
+            _ => {}
+        }
+        let mut cursor = node.walk();
+        for child in node.children(&mut cursor) {
+            self.walk(child, tree_depth + 1);
+        }
+    }
+
+    fn push(&mut self, span: Range<usize>, reasons: Vec<Reason>) {
+        let level = reasons.iter().map(|r| r.level).max().unwrap_or(Level::Read);
+        self.out.push(CommandRisk {
+            text: self.text(span.clone()).to_string(),
+            span,
+            level,
+            reasons,
+        });
+    }
+
+    fn push_unknown(&mut self, span: Range<usize>, why: &str) {
+        let matched = self.text(span.clone()).to_string();
+        self.push(
+            span,
+            vec![Reason {
+                rule: why.to_string(),
+                matched,
+                level: Level::Unknown,
+            }],
+        );
+    }
+
+    /// A region that does not parse is `unknown`, and raised further if its words look like a
+    /// known command (the parser may have failed to see `rm -rf /` as a command at all).
+    fn parse_error(&mut self, node: Node<'_>) {
+        let span = node.byte_range();
+        let text = self.text(span.clone()).to_string();
+        let mut reasons = vec![Reason {
+            rule: "parse-error".to_string(),
+            matched: text.clone(),
+            level: Level::Unknown,
+        }];
+        for piece in text.split(['\n', ';', '|', '&', '(', ')', '`', '{', '}']) {
+            let words: Vec<String> = piece
+                .split_whitespace()
+                .map(unquote)
+                .filter(|w| !w.is_empty())
+                .collect();
+            if words.is_empty() {
+                continue;
+            }
+            let o = tools::classify_words(self.c, &words, None, self.depth);
+            if o.level > Level::Unknown {
+                reasons.extend(o.reasons);
+            }
+        }
+        self.push(span, reasons);
+    }
+
+    fn command(&mut self, node: Node<'_>) {
+        let parent = node
+            .parent()
+            .filter(|p| redirected_command(*p) == Some(node.id()));
+        let span = parent.map_or(node.byte_range(), |p| p.byte_range());
+        let mut words = Vec::new();
+        let mut redirects = Vec::new();
+        let mut stdin: Option<String> = None;
+        let mut cursor = node.walk();
+        for child in node.named_children(&mut cursor) {
+            match child.kind() {
+                "variable_assignment" | "comment" => {}
+                "file_redirect" => redirects.push(child),
+                "herestring_redirect" | "heredoc_redirect" => {
+                    stdin = Some(self.stdin_text(child));
+                }
+                _ => words.push(unquote(self.text(child.byte_range()))),
+            }
+        }
+        if let Some(p) = parent {
+            let mut cursor = p.walk();
+            for child in p.children_by_field_name("redirect", &mut cursor) {
+                match child.kind() {
+                    "file_redirect" => redirects.push(child),
+                    "herestring_redirect" | "heredoc_redirect" => {
+                        stdin = Some(self.stdin_text(child));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let Outcome { mut reasons, .. } =
+            tools::classify_words(self.c, &words, stdin.as_deref(), self.depth);
+        for r in redirects {
+            if let Some(reason) = self.redirect(r) {
+                reasons.push(reason);
+            }
+        }
+        if reasons.is_empty() && !words.is_empty() {
+            // classify_words always explains itself; this keeps the invariant if it did not.
+            reasons.push(Reason {
+                rule: "no rule".to_string(),
+                matched: words.join(" "),
+                level: Level::Unknown,
+            });
+        }
+        if !reasons.is_empty() {
+            self.push(span, reasons);
+        }
+    }
+
+    fn stdin_text(&self, redirect: Node<'_>) -> String {
+        let mut body = String::new();
+        let mut cursor = redirect.walk();
+        for child in redirect.named_children(&mut cursor) {
+            match child.kind() {
+                "heredoc_body" => body.push_str(self.text(child.byte_range())),
+                "heredoc_start" | "heredoc_end" | "pipeline" | "command" | "list" => {}
+                _ if redirect.kind() == "herestring_redirect" => {
+                    body.push_str(&unquote(self.text(child.byte_range())));
+                }
+                _ => {}
+            }
+        }
+        body
+    }
+
+    /// `> file` / `>> file` / `&> file` write; `/dev/null` and fd duplications do not.
+    fn redirect(&self, node: Node<'_>) -> Option<Reason> {
+        let text = self.text(node.byte_range());
+        let op_start = text.trim_start_matches(|c: char| c.is_ascii_digit() || c == '{');
+        if op_start.starts_with('<') && !op_start.starts_with("<>") {
+            return None;
+        }
+        let dest = node
+            .child_by_field_name("destination")
+            .map(|d| unquote(self.text(d.byte_range())))
+            .unwrap_or_default();
+        let harmless = matches!(
+            dest.as_str(),
+            "/dev/null" | "/dev/stdout" | "/dev/stderr" | "-"
+        ) || ((op_start.starts_with(">&") || op_start.starts_with("<&"))
+            && dest.chars().all(|c| c.is_ascii_digit() || c == '-'));
+        if harmless {
+            return None;
+        }
+        Some(Reason {
+            rule: "redirect".to_string(),
+            matched: text.to_string(),
+            level: Level::Write,
+        })
+    }
+}
+
+/// If `node` is a `redirected_statement` whose body is a plain command, that command's id.
+fn redirected_command(node: Node<'_>) -> Option<usize> {
+    if node.kind() != "redirected_statement" {
+        return None;
+    }
+    let body = node.child_by_field_name("body")?;
+    (body.kind() == "command").then(|| body.id())
+}
+
+/// Removes shell quoting from one word: quotes and backslash escapes (expansions stay as text).
+pub fn unquote(w: &str) -> String {
+    let mut out = String::with_capacity(w.len());
+    let mut chars = w.chars();
+    let mut quote: Option<char> = None;
+    while let Some(ch) = chars.next() {
+        match (quote, ch) {
+            (None, '\'' | '"') => quote = Some(ch),
+            (Some(q), _) if ch == q => quote = None,
+            (None, '\\') | (Some('"'), '\\') => {
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                }
+            }
+            _ => out.push(ch),
+        }
+    }
+    out
+}

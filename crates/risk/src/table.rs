@@ -1,0 +1,263 @@
+//! The declarative rule table (`rules.txt`, embedded) and prefix/flag matching against words.
+
+use crate::{CustomRule, Level};
+
+/// The builtin rules, one per line: `LEVEL  WORD... [-FLAG[=VALUE]]...`. See docs/risk.md.
+pub const RULES_TEXT: &str = include_str!("rules.txt");
+
+/// One positional word of a pattern.
+#[derive(Debug, Clone, PartialEq)]
+enum Pat {
+    /// `*`: any word.
+    Any,
+    /// `describe-*`: a word starting with this.
+    Prefix(String),
+    /// A literal word (ASCII case-insensitive for custom rules' sake).
+    Exact(String),
+}
+
+impl Pat {
+    fn new(s: &str) -> Pat {
+        if s == "*" {
+            Pat::Any
+        } else if let Some(p) = s.strip_suffix('*') {
+            Pat::Prefix(p.to_string())
+        } else {
+            Pat::Exact(s.to_string())
+        }
+    }
+
+    fn matches(&self, w: &str) -> bool {
+        match self {
+            Pat::Any => true,
+            Pat::Prefix(p) => w.starts_with(p.as_str()),
+            Pat::Exact(e) => w == e,
+        }
+    }
+}
+
+/// A flag that must be present: `-f`, `--force`, `--vacuum-*`, `-X=DELETE` (flag with value).
+#[derive(Debug, Clone, PartialEq)]
+struct FlagPat {
+    name: Pat,
+    value: Option<String>,
+}
+
+/// One rule: positional words, required flags, the level, and how it is named in reasons.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    words: Vec<Pat>,
+    flags: Vec<FlagPat>,
+    pub level: Level,
+    pub name: String,
+    pub custom: bool,
+}
+
+impl Rule {
+    /// Parses one table line (without comment); `None` for blank or malformed lines.
+    pub fn parse_line(line: &str) -> Option<Rule> {
+        let line = line.split('#').next().unwrap_or("").trim();
+        let mut it = line.split_whitespace();
+        let level = Level::parse(it.next()?)?;
+        let pattern: Vec<&str> = it.collect();
+        Rule::from_pattern(&pattern, level, false)
+    }
+
+    /// A site rule: its prefix words become positional (and flag) patterns.
+    pub fn from_custom(c: &CustomRule) -> Option<Rule> {
+        let words: Vec<&str> = c.prefix.split_whitespace().collect();
+        let mut r = Rule::from_pattern(&words, c.level, true)?;
+        if let Some(why) = &c.reason {
+            r.name = format!("site: {} ({why})", r.name);
+        } else {
+            r.name = format!("site: {}", r.name);
+        }
+        Some(r)
+    }
+
+    fn from_pattern(pattern: &[&str], level: Level, custom: bool) -> Option<Rule> {
+        let mut words = Vec::new();
+        let mut flags = Vec::new();
+        for p in pattern {
+            if p.starts_with('-') && p.len() > 1 {
+                let (name, value) = match p.split_once('=') {
+                    Some((n, v)) => (n, Some(v.to_string())),
+                    None => (*p, None),
+                };
+                flags.push(FlagPat {
+                    name: Pat::new(name),
+                    value,
+                });
+            } else {
+                words.push(Pat::new(p));
+            }
+        }
+        // A rule must name its command: a leading `*` would match everything.
+        match words.first() {
+            Some(Pat::Exact(e)) if !e.is_empty() => {}
+            Some(Pat::Prefix(p)) if !p.is_empty() => {}
+            _ => return None,
+        }
+        Some(Rule {
+            words,
+            flags,
+            level,
+            name: pattern.join(" "),
+            custom,
+        })
+    }
+
+    fn positional_len(&self) -> usize {
+        self.words.len()
+    }
+
+    /// True when the rule's words match the command's positional words (option values may be
+    /// skipped) and every required flag is present.
+    fn matches(&self, words: &[String]) -> bool {
+        self.positional_matches(words) && self.flags.iter().all(|f| flag_present(f, words))
+    }
+
+    fn positional_matches(&self, words: &[String]) -> bool {
+        let mut pats = self.words.iter();
+        let Some(mut want) = pats.next() else {
+            return false;
+        };
+        let mut prev_was_flag = false;
+        let mut after_dashdash = false;
+        for (i, w) in words.iter().enumerate() {
+            let is_flag = !after_dashdash && w.starts_with('-') && w.len() > 1;
+            if w == "--" && i > 0 {
+                after_dashdash = true;
+                prev_was_flag = false;
+                continue;
+            }
+            if is_flag {
+                prev_was_flag = !w.contains('=');
+                continue;
+            }
+            if want.matches(w) {
+                match pats.next() {
+                    Some(p) => want = p,
+                    None => return true,
+                }
+            } else if i == 0 || !prev_was_flag {
+                // A positional word that is not an option's value and does not match.
+                return false;
+            }
+            prev_was_flag = false;
+        }
+        false
+    }
+}
+
+/// Is the flag present among the words? Handles `--flag`, `--flag=v`, `--flag v`, `-f`,
+/// combined short flags (`-rf` has `-f`) and `-XVALUE`.
+fn flag_present(f: &FlagPat, words: &[String]) -> bool {
+    let single_letter = match &f.name {
+        Pat::Exact(n) => n.len() == 2 && !n.starts_with("--"),
+        _ => false,
+    };
+    for (i, w) in words.iter().enumerate().skip(1) {
+        if w == "--" {
+            break;
+        }
+        if !w.starts_with('-') || w.len() < 2 {
+            continue;
+        }
+        let next = words.get(i + 1).map(String::as_str);
+        let (name, inline) = match w.split_once('=') {
+            Some((n, v)) if w.starts_with("--") => (n, Some(v)),
+            _ => (w.as_str(), None),
+        };
+        if f.name.matches(name) {
+            match &f.value {
+                None => return true,
+                Some(v) => {
+                    let got = inline.or(next).unwrap_or("");
+                    if got.eq_ignore_ascii_case(v) {
+                        return true;
+                    }
+                }
+            }
+        } else if single_letter && !w.starts_with("--") {
+            let Pat::Exact(n) = &f.name else { continue };
+            let letter = n.get(1..2).unwrap_or("");
+            let body = w.get(1..).unwrap_or("");
+            match &f.value {
+                // Combined short flags such as `-rf`: only letters, the letter among them.
+                None => {
+                    if body.chars().all(|c| c.is_ascii_alphabetic()) && body.contains(letter) {
+                        return true;
+                    }
+                }
+                // `-XDELETE`.
+                Some(v) => {
+                    if let Some(rest) = body.strip_prefix(letter)
+                        && rest.eq_ignore_ascii_case(v)
+                    {
+                        return true;
+                    }
+                }
+            }
+        }
+    }
+    false
+}
+
+/// Parses the builtin table. Malformed lines are skipped here; a unit test keeps the table
+/// free of them.
+pub fn builtin_rules() -> Vec<Rule> {
+    RULES_TEXT.lines().filter_map(Rule::parse_line).collect()
+}
+
+/// The outcome of a table lookup: the level and the names of the rules that decided it.
+pub struct Lookup {
+    pub level: Level,
+    pub rules: Vec<String>,
+}
+
+/// Looks `words` up. The longest positional match sets the base level; flag rules at least
+/// as specific then decide together, by their maximum (so `-L` with `-F` is destructive).
+pub fn lookup(rules: &[Rule], words: &[String]) -> Option<Lookup> {
+    let matching: Vec<&Rule> = rules.iter().filter(|r| r.matches(words)).collect();
+    let base_len = matching
+        .iter()
+        .filter(|r| r.flags.is_empty())
+        .map(|r| r.positional_len())
+        .max()
+        .unwrap_or(0);
+    let flagged: Vec<&&Rule> = matching
+        .iter()
+        .filter(|r| !r.flags.is_empty() && r.positional_len() >= base_len)
+        .collect();
+    let chosen: Vec<&Rule> = if flagged.is_empty() {
+        matching
+            .iter()
+            .filter(|r| r.flags.is_empty() && r.positional_len() == base_len)
+            .copied()
+            .collect()
+    } else {
+        flagged.into_iter().copied().collect()
+    };
+    let level = chosen.iter().map(|r| r.level).max()?;
+    Some(Lookup {
+        level,
+        rules: chosen.iter().map(|r| r.name.clone()).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_table_line_parses() {
+        for line in RULES_TEXT.lines() {
+            let body = line.split('#').next().unwrap_or("").trim();
+            if body.is_empty() {
+                continue;
+            }
+            assert!(Rule::parse_line(line).is_some(), "bad rule line: {line}");
+        }
+    }
+}

@@ -1,0 +1,761 @@
+//! Word-level classification of one simple command: wrappers looked through, tool-specific
+//! handlers (HTTP, SQL, redis-cli, find, dd, tee), then the rule table.
+
+use crate::shell::classify_script;
+use crate::table;
+use crate::{Classifier, Level, Reason, sql};
+
+/// A command's level and the reasons for it.
+pub struct Outcome {
+    pub level: Level,
+    pub reasons: Vec<Reason>,
+}
+
+impl Outcome {
+    fn new(reasons: Vec<Reason>) -> Outcome {
+        let level = reasons.iter().map(|r| r.level).max().unwrap_or(Level::Read);
+        Outcome { level, reasons }
+    }
+    fn one(rule: &str, matched: &str, level: Level) -> Outcome {
+        Outcome::new(vec![reason(rule, matched, level)])
+    }
+}
+
+fn reason(rule: &str, matched: &str, level: Level) -> Reason {
+    Reason {
+        rule: rule.to_string(),
+        matched: matched.to_string(),
+        level,
+    }
+}
+
+fn basename(w: &str) -> &str {
+    w.rsplit('/').next().unwrap_or(w)
+}
+
+/// Index of the first word at or after `start` that is not an option; options listed in
+/// `with_value` consume the next word too. `--` ends options.
+fn skip_opts(words: &[String], start: usize, with_value: &[&str]) -> usize {
+    let mut i = start;
+    while let Some(w) = words.get(i) {
+        if w == "--" {
+            return i + 1;
+        }
+        if !w.starts_with('-') || w.len() < 2 {
+            return i;
+        }
+        i += if with_value.contains(&w.as_str()) {
+            2
+        } else {
+            1
+        };
+    }
+    i
+}
+
+/// Classifies one simple command given as unquoted words; `stdin` is a heredoc/herestring.
+pub fn classify_words(
+    c: &Classifier,
+    words: &[String],
+    stdin: Option<&str>,
+    depth: usize,
+) -> Outcome {
+    let Some(first) = words.first() else {
+        return Outcome::new(Vec::new());
+    };
+    if depth > 12 {
+        return Outcome::one("nesting too deep", &words.join(" "), Level::Unknown);
+    }
+    let name = basename(first);
+    let mut norm: Vec<String> = words.to_vec();
+    if let Some(f) = norm.first_mut() {
+        *f = name.to_string();
+    }
+    if let Some(l) = table::lookup(&c.custom, &norm) {
+        let matched = words.join(" ");
+        return Outcome::new(
+            l.rules
+                .iter()
+                .map(|r| reason(r, &matched, l.level))
+                .collect(),
+        );
+    }
+    if name.is_empty() || name.contains(['$', '`']) {
+        return Outcome::one("dynamic command name", first, Level::Unknown);
+    }
+    let d = depth + 1;
+    match name {
+        "sudo" | "doas" => wrapper(
+            c,
+            words,
+            name,
+            skip_opts(
+                words,
+                1,
+                &[
+                    "-u", "-g", "-C", "-h", "-p", "-r", "-t", "-U", "-D", "--user", "--group",
+                ],
+            ),
+            stdin,
+            d,
+        ),
+        "env" => {
+            let mut i = skip_opts(words, 1, &["-u", "-C", "--unset", "--chdir", "-S"]);
+            while words
+                .get(i)
+                .is_some_and(|w| w.contains('=') && !w.starts_with('='))
+            {
+                i += 1;
+            }
+            wrapper(c, words, name, i, stdin, d)
+        }
+        "timeout" => {
+            let i = skip_opts(words, 1, &["-s", "-k", "--signal", "--kill-after"]);
+            wrapper(c, words, name, i + 1, stdin, d)
+        }
+        "nice" => wrapper(
+            c,
+            words,
+            name,
+            skip_opts(words, 1, &["-n", "--adjustment"]),
+            stdin,
+            d,
+        ),
+        "ionice" => wrapper(
+            c,
+            words,
+            name,
+            skip_opts(words, 1, &["-c", "-n", "--class", "--classdata"]),
+            stdin,
+            d,
+        ),
+        "nohup" | "exec" | "command" | "builtin" | "unbuffer" => {
+            wrapper(c, words, name, skip_opts(words, 1, &[]), stdin, d)
+        }
+        "time" => wrapper(
+            c,
+            words,
+            name,
+            skip_opts(words, 1, &["-f", "--format"]),
+            stdin,
+            d,
+        ),
+        "stdbuf" => wrapper(
+            c,
+            words,
+            name,
+            skip_opts(words, 1, &["-i", "-o", "-e"]),
+            stdin,
+            d,
+        ),
+        "watch" => {
+            // watch hands its words, joined, to `sh -c`.
+            let i = skip_opts(words, 1, &["-n", "--interval", "-q"]);
+            match words.get(i..).filter(|r| !r.is_empty()) {
+                Some(rest) => nested(c, "watch", &rest.join(" "), d),
+                None => Outcome::one("watch without a command", &words.join(" "), Level::Unknown),
+            }
+        }
+        "chroot" => wrapper(
+            c,
+            words,
+            name,
+            skip_opts(words, 1, &["--userspec", "--groups"]) + 1,
+            stdin,
+            d,
+        ),
+        "nsenter" => wrapper(
+            c,
+            words,
+            name,
+            skip_opts(
+                words,
+                1,
+                &["-t", "--target", "-S", "-G", "--setuid", "--setgid"],
+            ),
+            stdin,
+            d,
+        ),
+        "xargs" => {
+            let i = skip_opts(
+                words,
+                1,
+                &[
+                    "-I",
+                    "-i",
+                    "-n",
+                    "-P",
+                    "-L",
+                    "-d",
+                    "-E",
+                    "-s",
+                    "-a",
+                    "--arg-file",
+                    "--delimiter",
+                    "--max-args",
+                    "--max-procs",
+                    "--replace",
+                ],
+            );
+            if i >= words.len() {
+                // xargs with no command runs echo.
+                Outcome::one("xargs (echo)", &words.join(" "), Level::Read)
+            } else {
+                wrapper(c, words, name, i, stdin, d)
+            }
+        }
+        "bash" | "sh" | "zsh" | "dash" | "ksh" | "ash" => shell(c, words, stdin, d),
+        "ssh" => ssh(c, words, stdin, d),
+        "kubectl" | "oc" if positional(words, 1).as_deref() == Some("exec") => {
+            match words.iter().position(|w| w == "--") {
+                Some(i) => wrapper(c, words, "kubectl exec", i + 1, stdin, d),
+                None => Outcome::one("kubectl exec without --", &words.join(" "), Level::Unknown),
+            }
+        }
+        "docker" | "podman" | "docker-compose" | "nerdctl" => {
+            container_exec(c, words, stdin, d).unwrap_or_else(|| by_table(c, &norm))
+        }
+        "curl" | "wget" | "http" | "https" | "xh" | "xhs" => http(name, words),
+        "psql" | "sqlite3" | "mysql" | "mariadb" | "clickhouse-client" | "cqlsh" => {
+            sql_client(name, words, stdin)
+        }
+        "redis-cli" | "valkey-cli" => redis(c, words),
+        "find" => find(c, &norm, d),
+        "dd" => dd(words),
+        "tee" => tee(words),
+        _ => by_table(c, &norm),
+    }
+}
+
+/// The first positional word at or after `start` (skipping `-x value` pairs conservatively is
+/// not possible without knowing the tool, so this only skips flags).
+fn positional(words: &[String], start: usize) -> Option<String> {
+    words
+        .iter()
+        .skip(start)
+        .find(|w| !w.starts_with('-'))
+        .cloned()
+}
+
+fn by_table(c: &Classifier, words: &[String]) -> Outcome {
+    let matched = words.join(" ");
+    match table::lookup(&c.builtin, words) {
+        Some(l) => Outcome::new(
+            l.rules
+                .iter()
+                .map(|r| reason(r, &matched, l.level))
+                .collect(),
+        ),
+        None => Outcome::one(
+            "no rule",
+            words.first().map_or("", String::as_str),
+            Level::Unknown,
+        ),
+    }
+}
+
+/// A wrapper runs `words[inner..]`; it adds a read-level note and never lowers the inner level.
+fn wrapper(
+    c: &Classifier,
+    words: &[String],
+    name: &str,
+    inner: usize,
+    stdin: Option<&str>,
+    depth: usize,
+) -> Outcome {
+    let rest = words.get(inner..).unwrap_or(&[]);
+    if rest.is_empty() {
+        return Outcome::one(
+            &format!("wrapper:{name} without a command"),
+            &words.join(" "),
+            Level::Unknown,
+        );
+    }
+    let mut reasons = vec![reason(&format!("wrapper:{name}"), name, Level::Read)];
+    reasons.extend(classify_words(c, rest, stdin, depth).reasons);
+    Outcome::new(reasons)
+}
+
+/// The reasons of a nested script, each pointing at its inner command's text.
+fn nested(c: &Classifier, rule: &str, script: &str, depth: usize) -> Outcome {
+    let mut reasons = vec![reason(rule, script, Level::Read)];
+    for cmd in classify_script(c, script, depth) {
+        reasons.extend(cmd.reasons);
+    }
+    Outcome::new(reasons)
+}
+
+fn shell(c: &Classifier, words: &[String], stdin: Option<&str>, depth: usize) -> Outcome {
+    let name = basename(words.first().map_or("", String::as_str)).to_string();
+    let mut i = 1;
+    while let Some(w) = words.get(i) {
+        if w.starts_with('-') && !w.starts_with("--") && w.contains('c') {
+            return match words.get(i + 1) {
+                Some(script) => nested(c, &format!("{name} -c"), script, depth),
+                None => Outcome::one(
+                    &format!("{name} -c without a script"),
+                    &words.join(" "),
+                    Level::Unknown,
+                ),
+            };
+        }
+        if w.starts_with('-') {
+            i += if w == "-o" || w == "+o" { 2 } else { 1 };
+            continue;
+        }
+        // `bash script.sh`: the script's text is not in front of us.
+        return Outcome::one(
+            &format!("{name} runs a script file"),
+            &words.join(" "),
+            Level::Unknown,
+        );
+    }
+    match stdin {
+        Some(s) => nested(c, &format!("{name} <<heredoc"), s, depth),
+        None => Outcome::one(
+            &format!("interactive {name}"),
+            &words.join(" "),
+            Level::Unknown,
+        ),
+    }
+}
+
+fn ssh(c: &Classifier, words: &[String], stdin: Option<&str>, depth: usize) -> Outcome {
+    let with_value = [
+        "-b", "-c", "-D", "-E", "-e", "-F", "-I", "-i", "-J", "-L", "-l", "-m", "-O", "-o", "-p",
+        "-Q", "-R", "-S", "-W", "-w", "-B", "-P",
+    ];
+    let host = skip_opts(words, 1, &with_value);
+    let rest = words.get(host + 1..).unwrap_or(&[]);
+    if rest.is_empty() {
+        return match stdin {
+            Some(s) => nested(c, "ssh <<heredoc", s, depth),
+            None => Outcome::one("interactive ssh", &words.join(" "), Level::Unknown),
+        };
+    }
+    // ssh joins the remaining words with spaces and hands them to the remote shell.
+    nested(c, "ssh remote command", &rest.join(" "), depth)
+}
+
+fn container_exec(
+    c: &Classifier,
+    words: &[String],
+    stdin: Option<&str>,
+    depth: usize,
+) -> Option<Outcome> {
+    let opts = [
+        "-e",
+        "--env",
+        "--env-file",
+        "-u",
+        "--user",
+        "-w",
+        "--workdir",
+        "--detach-keys",
+        "--index",
+    ];
+    let mut i = 1;
+    if basename(words.first()?) != "docker-compose" && words.get(1).is_some_and(|w| w == "compose")
+    {
+        // `docker compose [-f file] [-p project] exec`.
+        i = skip_opts(
+            words,
+            2,
+            &[
+                "-f",
+                "--file",
+                "-p",
+                "--project-name",
+                "--env-file",
+                "--profile",
+            ],
+        );
+    } else if basename(words.first()?) == "docker-compose" {
+        i = skip_opts(
+            words,
+            1,
+            &[
+                "-f",
+                "--file",
+                "-p",
+                "--project-name",
+                "--env-file",
+                "--profile",
+            ],
+        );
+    }
+    if words.get(i)? != "exec" {
+        return None;
+    }
+    let target = skip_opts(words, i + 1, &opts);
+    Some(wrapper(c, words, "exec", target + 1, stdin, depth))
+}
+
+fn http(name: &str, words: &[String]) -> Outcome {
+    let matched = words.join(" ");
+    let mut reasons = vec![reason(&format!("{name} (GET)"), &matched, Level::Read)];
+    let is_wget = name == "wget";
+    let is_httpie = !is_wget && name != "curl";
+    let mut output_to_stdout = false;
+    let mut method: Option<String> = None;
+    let mut positionals = Vec::new();
+    let mut i = 1;
+    while let Some(w) = words.get(i) {
+        let next = words.get(i + 1).cloned().unwrap_or_default();
+        let (flag, inline) = match w.split_once('=') {
+            Some((f, v)) if w.starts_with("--") => (f, Some(v.to_string())),
+            _ => (w.as_str(), None),
+        };
+        let mut value = || {
+            inline.clone().unwrap_or_else(|| {
+                i += 1;
+                next.clone()
+            })
+        };
+        match flag {
+            "-X" | "--request" | "--method" => method = Some(value().to_ascii_uppercase()),
+            f if !is_httpie && f.starts_with("-X") && f.len() > 2 => {
+                method = Some(f.get(2..).unwrap_or("").to_ascii_uppercase());
+            }
+            "-d" | "--data" | "--data-raw" | "--data-binary" | "--data-urlencode"
+            | "--data-ascii" | "--json" | "-F" | "--form" | "--form-string" | "-T"
+            | "--upload-file" | "--post-data" | "--post-file" | "--body-data" | "--body-file" => {
+                if !(is_httpie && matches!(flag, "-F" | "--form" | "-d")) {
+                    let _ = value();
+                }
+                reasons.push(reason("http body", w, Level::Write));
+            }
+            "-o" | "--output" | "-O" | "--output-document" | "--download" => {
+                if is_wget && flag == "-O"
+                    || flag == "-o"
+                    || flag == "--output"
+                    || flag == "--output-document"
+                {
+                    let v = value();
+                    if matches!(v.as_str(), "-" | "/dev/null" | "/dev/stdout") {
+                        output_to_stdout = true;
+                    } else {
+                        reasons.push(reason("http output file", &v, Level::Write));
+                    }
+                } else {
+                    reasons.push(reason("http output file", w, Level::Write));
+                }
+            }
+            "--spider" | "-q" | "--quiet" | "-qO-" => {
+                if flag == "-qO-" {
+                    output_to_stdout = true;
+                }
+                if flag == "--spider" {
+                    output_to_stdout = true;
+                }
+            }
+            "-H" | "--header" | "-u" | "--user" | "-w" | "--write-out" | "-A" | "--user-agent"
+            | "-e" | "--referer" | "--cacert" | "--cert" | "--key" | "-m" | "--max-time"
+            | "--connect-timeout" | "-b" | "--cookie" | "--resolve" | "-x" | "--proxy"
+            | "--retry" | "-a" | "--auth" | "--timeout" | "-r" | "--range" => {
+                let _ = value();
+            }
+            "-c" | "--cookie-jar" if !is_httpie && !is_wget => {
+                let v = value();
+                reasons.push(reason("http cookie jar file", &v, Level::Write));
+            }
+            f if f.starts_with('-') => {}
+            _ => positionals.push(w.clone()),
+        }
+        i += 1;
+    }
+    if is_httpie {
+        let meth = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+        let mut items = positionals.iter();
+        if let Some(first) = positionals.first()
+            && meth.contains(&first.as_str())
+        {
+            method = Some(first.clone());
+            items.next();
+        }
+        items.next(); // URL
+        for item in items {
+            let data = (item.contains('=') && !item.contains("=="))
+                || item.contains(":=")
+                || item.contains('@');
+            if data && method.is_none() {
+                reasons.push(reason("http body", item, Level::Write));
+            }
+        }
+    }
+    if is_wget && !output_to_stdout && !reasons.iter().any(|r| r.rule == "http output file") {
+        reasons.push(reason("wget saves a file", &matched, Level::Write));
+    }
+    if let Some(m) = method {
+        let level = match m.as_str() {
+            "GET" | "HEAD" | "OPTIONS" => Level::Read,
+            "POST" | "PUT" | "PATCH" => Level::Write,
+            "DELETE" => Level::Destructive,
+            _ => Level::Unknown,
+        };
+        reasons.push(reason(&format!("http {m}"), &m, level));
+    }
+    Outcome::new(reasons)
+}
+
+fn sql_client(name: &str, words: &[String], stdin: Option<&str>) -> Outcome {
+    let matched = words.join(" ");
+    let mut sqls: Vec<String> = Vec::new();
+    let mut reasons = Vec::new();
+    let mut listing = false;
+    let (exec_flags, value_flags): (&[&str], &[&str]) = match name {
+        "psql" => (
+            &["-c", "--command"],
+            &[
+                "-h",
+                "--host",
+                "-p",
+                "--port",
+                "-U",
+                "--username",
+                "-d",
+                "--dbname",
+                "-v",
+                "--set",
+                "--variable",
+                "-P",
+                "--pset",
+                "-F",
+                "-R",
+                "-T",
+                "-L",
+                "--log-file",
+            ],
+        ),
+        "mysql" | "mariadb" => (
+            &["-e", "--execute"],
+            &[
+                "-h",
+                "--host",
+                "-P",
+                "--port",
+                "-u",
+                "--user",
+                "-D",
+                "--database",
+                "-S",
+                "--socket",
+                "--default-character-set",
+            ],
+        ),
+        "clickhouse-client" => (
+            &["-q", "--query"],
+            &[
+                "-h",
+                "--host",
+                "--port",
+                "-u",
+                "--user",
+                "-d",
+                "--database",
+                "--password",
+                "--format",
+                "-f",
+            ],
+        ),
+        "cqlsh" => (
+            &["-e", "--execute"],
+            &[
+                "-u",
+                "--username",
+                "-p",
+                "--password",
+                "-k",
+                "--keyspace",
+                "--cqlversion",
+                "--request-timeout",
+                "--connect-timeout",
+            ],
+        ),
+        _ => (
+            &["-cmd"],
+            &["-separator", "-nullvalue", "-newline", "-init"],
+        ),
+    };
+    let mut positionals = Vec::new();
+    let mut i = 1;
+    while let Some(w) = words.get(i) {
+        let (flag, inline) = match w.split_once('=') {
+            Some((f, v)) if w.starts_with("--") => (f, Some(v.to_string())),
+            _ => (w.as_str(), None),
+        };
+        let next = words.get(i + 1).cloned();
+        if exec_flags.contains(&flag) {
+            if let Some(v) = inline.or_else(|| {
+                i += 1;
+                next
+            }) {
+                sqls.push(v);
+            }
+        } else if name != "sqlite3"
+            && exec_flags.iter().any(|e| {
+                e.len() == 2 && flag.starts_with(e) && flag.len() > 2 && !flag.starts_with("--")
+            })
+        {
+            // `-e"SELECT 1"` / `-cSELECT`.
+            sqls.push(flag.get(2..).unwrap_or("").to_string());
+        } else if matches!(flag, "-f" | "--file" | "-i" | "-init" | "--init-file")
+            && name != "clickhouse-client"
+        {
+            reasons.push(reason("sql from a file", w, Level::Unknown));
+            if inline.is_none() {
+                i += 1;
+            }
+        } else if matches!(flag, "-o" | "--output") && name == "psql" {
+            reasons.push(reason("psql output file", w, Level::Write));
+            if inline.is_none() {
+                i += 1;
+            }
+        } else if matches!(flag, "-l" | "--list") && name == "psql" {
+            listing = true;
+        } else if value_flags.contains(&flag) {
+            if inline.is_none() {
+                i += 1;
+            }
+        } else if !w.starts_with('-') {
+            positionals.push(w.clone());
+        }
+        i += 1;
+    }
+    if name == "sqlite3" && positionals.len() > 1 {
+        sqls.push(positionals.get(1..).unwrap_or(&[]).join(" "));
+    }
+    if let Some(s) = stdin {
+        sqls.push(s.to_string());
+    }
+    for s in &sqls {
+        for st in sql::classify(s) {
+            reasons.push(reason(&format!("sql {}", st.keyword), &st.text, st.level));
+        }
+    }
+    if listing {
+        reasons.push(reason("psql --list", &matched, Level::Read));
+    }
+    if reasons.is_empty() {
+        reasons.push(reason(
+            &format!("{name} without visible SQL"),
+            &matched,
+            Level::Unknown,
+        ));
+    }
+    Outcome::new(reasons)
+}
+
+fn redis(c: &Classifier, words: &[String]) -> Outcome {
+    let with_value = [
+        "-h",
+        "-p",
+        "-a",
+        "-n",
+        "-u",
+        "-s",
+        "--user",
+        "--pass",
+        "-r",
+        "-i",
+        "-d",
+        "--pattern",
+        "--count",
+        "--tls-cert",
+        "--cacert",
+        "--key",
+        "--cert",
+        "--sni",
+        "--rdb",
+        "--functions-rdb",
+    ];
+    let matched = words.join(" ");
+    let mut reasons = Vec::new();
+    for (k, w) in words.iter().enumerate() {
+        match w.as_str() {
+            "--scan"
+            | "--bigkeys"
+            | "--memkeys"
+            | "--hotkeys"
+            | "--latency"
+            | "--latency-history"
+            | "--latency-dist"
+            | "--stat"
+            | "--intrinsic-latency" => {
+                reasons.push(reason(&format!("redis-cli {w}"), w, Level::Read));
+            }
+            "--rdb" | "--functions-rdb" => {
+                reasons.push(reason("redis-cli dump file", w, Level::Write))
+            }
+            "--pipe" | "--eval" => {
+                reasons.push(reason(&format!("redis-cli {w}"), w, Level::Unknown))
+            }
+            "-x" => reasons.push(reason("redis-cli stdin argument", w, Level::Unknown)),
+            _ => {}
+        }
+        let _ = k;
+    }
+    let i = skip_opts(words, 1, &with_value);
+    match words.get(i) {
+        Some(cmd) => {
+            let mut pseudo = vec!["redis".to_string(), cmd.to_ascii_lowercase()];
+            pseudo.extend(words.iter().skip(i + 1).map(|w| w.to_ascii_lowercase()));
+            let o = by_table(c, &pseudo);
+            reasons.extend(o.reasons.into_iter().map(|mut r| {
+                r.matched = matched.clone();
+                r
+            }));
+        }
+        None if reasons.is_empty() => {
+            reasons.push(reason("interactive redis-cli", &matched, Level::Unknown))
+        }
+        None => {}
+    }
+    Outcome::new(reasons)
+}
+
+fn find(c: &Classifier, words: &[String], depth: usize) -> Outcome {
+    let mut reasons = by_table(c, words).reasons;
+    let mut i = 0;
+    while let Some(w) = words.get(i) {
+        if matches!(w.as_str(), "-exec" | "-execdir" | "-ok" | "-okdir") {
+            let start = i + 1;
+            let mut end = start;
+            while words
+                .get(end)
+                .is_some_and(|x| x != ";" && x != "+" && x != "\\;")
+            {
+                end += 1;
+            }
+            let inner = words.get(start..end).unwrap_or(&[]);
+            reasons.push(reason(&format!("find {w}"), &inner.join(" "), Level::Read));
+            reasons.extend(classify_words(c, inner, None, depth).reasons);
+            i = end;
+        }
+        i += 1;
+    }
+    Outcome::new(reasons)
+}
+
+fn dd(words: &[String]) -> Outcome {
+    let mut reasons = vec![reason("dd", "dd", Level::Read)];
+    for w in words {
+        if let Some(of) = w.strip_prefix("of=")
+            && of != "/dev/null"
+        {
+            reasons.push(reason("dd of=", w, Level::Destructive));
+        }
+    }
+    Outcome::new(reasons)
+}
+
+fn tee(words: &[String]) -> Outcome {
+    let mut reasons = vec![reason("tee", "tee", Level::Read)];
+    for w in words.iter().skip(1) {
+        if !w.starts_with('-') && !matches!(w.as_str(), "/dev/null" | "/dev/stdout" | "/dev/stderr")
+        {
+            reasons.push(reason("tee FILE", w, Level::Write));
+        }
+    }
+    Outcome::new(reasons)
+}
