@@ -77,7 +77,7 @@ fn examples_lint_clean() {
     let o = sitrep(&["runbook", "lint", EXAMPLES]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     assert!(
-        stdout(&o).contains("3 files checked: 0 errors"),
+        stdout(&o).contains("3 files checked: 0 errors, 0 warnings"),
         "{}",
         stdout(&o)
     );

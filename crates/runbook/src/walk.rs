@@ -11,7 +11,6 @@ use crate::model::{
     AlertRule, Attributes, ChecklistItem, Command, Link, LinkTarget, Placeholder, Role, Runbook,
     Section, SectionKind, Step, Table,
 };
-use crate::risk::Classifier;
 use crate::source::SourceMap;
 use crate::{script, tables, text};
 
@@ -27,13 +26,12 @@ pub(crate) struct Recovered {
 }
 
 /// Everything the walk reads: the repaired text, its map to the original, the original's
-/// line index, what the repair inserted, and the risk classifier for steps.
+/// line index, and what the repair inserted.
 pub(crate) struct Input<'a> {
     pub(crate) clean: &'a str,
     pub(crate) map: &'a SourceMap,
     pub(crate) idx: &'a LineIndex<'a>,
     pub(crate) recovered: &'a Recovered,
-    pub(crate) classifier: &'a Classifier,
 }
 
 /// Inline text being collected: a paragraph, or a tight list item's leading text.
@@ -667,10 +665,6 @@ impl Walker<'_, '_> {
                 }
             }
         };
-        let mut risk = self.inp.classifier.classify(&c.text);
-        for cr in &mut risk.commands {
-            cr.span = to_orig(&cr.span);
-        }
         let line = self.inp.idx.line(span.start);
         let end_line = self
             .inp
@@ -686,7 +680,6 @@ impl Walker<'_, '_> {
             script: c.text,
             commands,
             placeholders,
-            risk,
             span,
             line,
             end_line,
