@@ -113,7 +113,7 @@ pub(crate) fn split(
                     "a mapping of NAME: default (or NAME: {default, description}) or a list of names",
                 ),
             },
-            "risk" => match serde_yaml_ng::from_value::<Vec<crate::model::RiskRule>>(v) {
+            "risk" => match serde_yaml_ng::from_value::<Vec<sitrep_risk::CustomRule>>(v) {
                 Ok(r) => fm.risk = r,
                 Err(e) => wrong(&format!("a list of {{match, level, reason}} rules ({e})")),
             },

@@ -52,11 +52,17 @@ pub fn parse(text: &str) -> (Runbook, Vec<Diagnostic>) {
         (clean, map, recovered) = (t.into(), m, r);
     }
 
+    let rules = front_matter
+        .as_ref()
+        .map(|f| f.risk.as_slice())
+        .unwrap_or_default();
+    let classifier = sitrep_risk::Classifier::with_custom(rules);
     let input = walk::Input {
         clean: &clean,
         map: &map,
         idx: &idx,
         recovered: &recovered,
+        classifier: &classifier,
     };
     let (mut runbook, walk_diags) = walk::walk(&input);
     runbook.front_matter = front_matter;

@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use crate::diag::{Diagnostic, LineIndex, Severity};
 use crate::model::{LinkTarget, Role, Runbook};
 use crate::script;
+use sitrep_risk::Level;
 
 /// A lint rule: its stable code, default severity and what it checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -64,6 +65,11 @@ pub const RULES: &[Rule] = &[
         code: "stand-down-without-checklist",
         severity: Severity::Warning,
         summary: "a stand-down section without checklist items",
+    },
+    Rule {
+        code: "non-read-step-in-diagnosis",
+        severity: Severity::Error,
+        summary: "a step that changes state in a diagnosis or verification section",
     },
     Rule {
         code: "duplicate-alert-handler",
@@ -199,6 +205,31 @@ pub fn lint(runbook: &Runbook, text: &str) -> Vec<Diagnostic> {
                 Severity::Warning,
                 span,
                 format!("step `{}` needs `{}`, which front matter `params` does not declare; it must come from the alert or the person running it", step.id, p.name),
+            ));
+        }
+        if matches!(step.role, Some(Role::Diagnosis | Role::Verification))
+            && step.risk.level > Level::Read
+        {
+            let sev = if step.risk.level == Level::Unknown {
+                Severity::Warning
+            } else {
+                Severity::Error
+            };
+            let worst = step
+                .risk
+                .commands
+                .iter()
+                .filter(|c| c.level == step.risk.level)
+                .map(|c| c.text.lines().next().unwrap_or(""))
+                .next()
+                .map(|w| format!(" (`{w}`)"))
+                .unwrap_or_default();
+            let role = step.role.map_or("", Role::as_str);
+            out.push(d(
+                "non-read-step-in-diagnosis",
+                sev,
+                step.span.clone(),
+                format!("step `{}` in a {role} section is `{}`{worst}: it will not run automatically; move it to a resolution section or make it read-only", step.id, step.risk.level),
             ));
         }
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Serialize, Serializer};
 
 /// A parsed runbook. Vectors are in document order; cross references are indices.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -92,41 +92,12 @@ pub struct FrontMatter {
     pub params: BTreeMap<String, Param>,
     /// Free tags.
     pub tags: Vec<String>,
-    /// Site risk rules (`risk:` list of `{match, level, reason}`), for the command
-    /// classifier.
-    pub risk: Vec<RiskRule>,
+    /// Site risk rules (`risk:` list of `{match, level, reason}`).
+    pub risk: Vec<sitrep_risk::CustomRule>,
     /// Keys we do not interpret, as JSON values.
     pub extra: BTreeMap<String, serde_json::Value>,
     /// The whole block including its `---` fences.
     pub span: Range<usize>,
-}
-
-/// A site rule for the command classifier, from front matter `risk:`. Same shape as
-/// `sitrep_risk::CustomRule`, which it becomes once steps are classified.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RiskRule {
-    /// A command prefix, in words (`stella evidence cleanup`).
-    #[serde(rename = "match")]
-    pub prefix: String,
-    /// The level of commands that match.
-    pub level: RiskLevel,
-    /// Why, for people.
-    #[serde(default)]
-    pub reason: Option<String>,
-}
-
-/// A risk level as written in front matter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RiskLevel {
-    /// Observes only.
-    Read,
-    /// Changes state, recoverably.
-    Write,
-    /// Not known.
-    Unknown,
-    /// Loses data or availability.
-    Destructive,
 }
 
 /// A runbook parameter declared in front matter.
@@ -239,6 +210,8 @@ pub struct Step {
     pub commands: Vec<Command>,
     /// Parameters the step needs.
     pub placeholders: Vec<Placeholder>,
+    /// Risk of the script, spans mapped to the original text.
+    pub risk: sitrep_risk::ScriptRisk,
     /// The whole block including fences.
     pub span: Range<usize>,
     /// 1-based line of the opening fence.

@@ -13,6 +13,7 @@ use crate::model::{
 };
 use crate::source::SourceMap;
 use crate::{script, tables, text};
+use sitrep_risk::Classifier;
 
 /// What the repair pass synthesised, so the walk can say "recovered".
 #[derive(Debug, Default)]
@@ -26,12 +27,13 @@ pub(crate) struct Recovered {
 }
 
 /// Everything the walk reads: the repaired text, its map to the original, the original's
-/// line index, and what the repair inserted.
+/// line index, what the repair inserted, and the risk classifier for steps.
 pub(crate) struct Input<'a> {
     pub(crate) clean: &'a str,
     pub(crate) map: &'a SourceMap,
     pub(crate) idx: &'a LineIndex<'a>,
     pub(crate) recovered: &'a Recovered,
+    pub(crate) classifier: &'a Classifier,
 }
 
 /// Inline text being collected: a paragraph, or a tight list item's leading text.
@@ -665,6 +667,10 @@ impl Walker<'_, '_> {
                 }
             }
         };
+        let mut risk = self.inp.classifier.classify(&c.text);
+        for cr in &mut risk.commands {
+            cr.span = to_orig(&cr.span);
+        }
         let line = self.inp.idx.line(span.start);
         let end_line = self
             .inp
@@ -680,6 +686,7 @@ impl Walker<'_, '_> {
             script: c.text,
             commands,
             placeholders,
+            risk,
             span,
             line,
             end_line,

@@ -136,6 +136,10 @@ fn show(file: &Path, ctx: &Ctx) -> Result<(), CliError> {
     emit(&render(&path, &e.runbook, &e.diagnostics))
 }
 
+fn badge(level: impl std::fmt::Display) -> String {
+    format!("[{level}]")
+}
+
 /// The human view of one runbook.
 fn render(path: &str, rb: &Runbook, diags: &[Diagnostic]) -> String {
     let mut o = String::new();
@@ -200,7 +204,7 @@ fn render(path: &str, rb: &Runbook, diags: &[Diagnostic]) -> String {
                 .role
                 .map(|r| format!(" ({})", r.as_str()))
                 .unwrap_or_default();
-            let _ = writeln!(o, "  {}  {}{role}", s.id, s.title);
+            let _ = writeln!(o, "  {} {}  {}{role}", badge(s.risk.level), s.id, s.title);
             let mut meta = vec![format!("lines {}-{}", s.line, s.end_line)];
             if let Some(l) = &s.lang {
                 meta.push(l.clone());
@@ -219,13 +223,30 @@ fn render(path: &str, rb: &Runbook, diags: &[Diagnostic]) -> String {
             }
             let _ = writeln!(o, "      {}", meta.join(" · "));
             for c in &s.commands {
+                let level = s
+                    .risk
+                    .commands
+                    .iter()
+                    .filter(|r| {
+                        r.span.start >= c.span.start
+                            && r.span.start < c.span.end.max(c.span.start + 1)
+                    })
+                    .map(|r| r.level)
+                    .max();
                 let first = c.text.lines().next().unwrap_or("");
                 let more = if c.text.lines().nth(1).is_some() {
                     " …"
                 } else {
                     ""
                 };
-                let _ = writeln!(o, "      $ {first}{more}");
+                match level {
+                    Some(l) => {
+                        let _ = writeln!(o, "      $ {first}{more}  {}", badge(l));
+                    }
+                    None => {
+                        let _ = writeln!(o, "      $ {first}{more}");
+                    }
+                }
             }
             if !s.placeholders.is_empty() {
                 let names: Vec<&str> = s.placeholders.iter().map(|p| p.name.as_str()).collect();
