@@ -95,6 +95,28 @@ fn main() {
         },
     );
 
+    // The share of `parse` spent in sitrep-risk: classify every step script of the corpus
+    // (the builtin classifier, built once, as `parse` does for runbooks without site rules).
+    let scripts: Vec<String> = corpus
+        .iter()
+        .flat_map(|t| {
+            sitrep_runbook::parse(t)
+                .0
+                .steps
+                .into_iter()
+                .map(|s| s.script)
+        })
+        .collect();
+    let classifier = sitrep_risk::Classifier::builtin();
+    let mut risk = Duration::MAX;
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        for s in &scripts {
+            black_box(classifier.classify(black_box(s)));
+        }
+        risk = risk.min(start.elapsed());
+    }
+
     let raw_mbs = mb / raw.as_secs_f64();
     let imp_mbs = mb / import.as_secs_f64();
     println!(
@@ -117,6 +139,19 @@ fn main() {
         "sitrep_runbook::parse",
         import.as_secs_f64() * 1e3,
         imp_mbs
+    );
+    let without = import.saturating_sub(risk);
+    println!(
+        "{:<34} {:>8.1}ms {:>10}",
+        "  of which risk (classify steps)",
+        risk.as_secs_f64() * 1e3,
+        ""
+    );
+    println!(
+        "{:<34} {:>8.1}ms {:>10.1}",
+        "  parse without risk (difference)",
+        without.as_secs_f64() * 1e3,
+        mb / without.as_secs_f64().max(1e-9)
     );
     let ratio = imp_mbs / raw_mbs * 100.0;
     let verdict = if ratio >= 50.0 {

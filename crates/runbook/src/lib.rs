@@ -56,17 +56,30 @@ pub fn parse(text: &str) -> (Runbook, Vec<Diagnostic>) {
         .as_ref()
         .map(|f| f.risk.as_slice())
         .unwrap_or_default();
-    let classifier = sitrep_risk::Classifier::with_custom(rules);
+    let classifier = classifier(rules);
     let input = walk::Input {
         clean: &clean,
         map: &map,
         idx: &idx,
         recovered: &recovered,
-        classifier: &classifier,
+        classifier: classifier.as_ref(),
     };
     let (mut runbook, walk_diags) = walk::walk(&input);
     runbook.front_matter = front_matter;
     diags.extend(walk_diags);
     diags.sort_by_key(|d| (d.span.start, d.code));
     (runbook, diags)
+}
+
+/// The classifier for a runbook. Building the builtin rule table costs far more than
+/// classifying a runbook's steps, so runbooks without site rules share one, built once.
+fn classifier(
+    rules: &[sitrep_risk::CustomRule],
+) -> std::borrow::Cow<'static, sitrep_risk::Classifier> {
+    static BUILTIN: std::sync::OnceLock<sitrep_risk::Classifier> = std::sync::OnceLock::new();
+    if rules.is_empty() {
+        std::borrow::Cow::Borrowed(BUILTIN.get_or_init(sitrep_risk::Classifier::builtin))
+    } else {
+        std::borrow::Cow::Owned(sitrep_risk::Classifier::with_custom(rules))
+    }
 }
