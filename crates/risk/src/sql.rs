@@ -16,8 +16,13 @@ pub fn classify(text: &str) -> Vec<Statement> {
     let mut buf = String::new();
     for line in text.lines() {
         let t = line.trim();
-        if t.starts_with('\\') && split(&buf).last().is_none_or(|s| s.trim().is_empty()) {
+        let at_statement_start = split(&buf).last().is_none_or(|s| s.trim().is_empty());
+        if t.starts_with('\\') && at_statement_start {
             out.push(meta(t));
+            continue;
+        }
+        if t.starts_with('.') && at_statement_start {
+            out.push(dot(t));
             continue;
         }
         buf.push_str(line);
@@ -41,6 +46,24 @@ fn meta(t: &str) -> Statement {
         "l" | "l+" | "x" | "timing" | "conninfo" | "q" | "c" | "connect" | "pset" | "echo"
         | "set" | "encoding" | "h" | "?" | "watch" | "z" | "sf" | "sv" => Level::Read,
         "copy" => Level::Write,
+        _ => Level::Unknown,
+    };
+    Statement {
+        keyword: cmd.to_string(),
+        text: t.to_string(),
+        level,
+    }
+}
+
+/// sqlite3 dot-commands.
+fn dot(t: &str) -> Statement {
+    let cmd = t.split_whitespace().next().unwrap_or(".");
+    let level = match cmd {
+        ".tables" | ".schema" | ".indexes" | ".indices" | ".dbinfo" | ".headers" | ".header"
+        | ".mode" | ".quit" | ".exit" | ".dump" | ".databases" | ".show" | ".timer" | ".width"
+        | ".help" | ".fullschema" | ".stats" | ".lint" | ".eqp" | ".expert" => Level::Read,
+        ".backup" | ".output" | ".once" | ".save" | ".import" | ".clone" => Level::Write,
+        ".restore" => Level::Destructive,
         _ => Level::Unknown,
     };
     Statement {
@@ -121,6 +144,12 @@ fn statement(st: &str) -> Statement {
     let lower = st.to_ascii_lowercase();
     let has = |k: &str| words.contains(&k);
     let mut level = match first {
+        "START" if !has("TRANSACTION") => Level::Write,
+        "RESET" if has("MASTER") || has("SLAVE") || has("REPLICA") || has("BINARY") => {
+            Level::Destructive
+        }
+        "STOP" => Level::Destructive,
+        "CHANGE" => Level::Write,
         "SELECT" | "VALUES" | "TABLE" | "SHOW" | "DESCRIBE" | "DESC" | "BEGIN" | "COMMIT"
         | "ROLLBACK" | "START" | "USE" | "LIST" | "CONSISTENCY" | "TRACING" | "PAGING"
         | "EXISTS" | "CHECK" | "ABORT" | "END" => Level::Read,
@@ -220,6 +249,9 @@ fn pragma(lower: &str) -> Level {
         "pragma_list",
         "module_list",
     ];
+    if name == "rekey" {
+        return Level::Destructive;
+    }
     if name == "wal_checkpoint"
         || name == "optimize"
         || name == "incremental_vacuum"

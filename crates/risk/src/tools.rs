@@ -66,7 +66,9 @@ pub fn classify_words(
     if depth > 12 {
         return Outcome::one("nesting too deep", &words.join(" "), Level::Unknown);
     }
-    let name = basename(first);
+    // `$(which rm)` / `` `command -v rm` `` name a command we can still see.
+    let resolved = resolve_lookup(first);
+    let name = basename(resolved.unwrap_or(first));
     let mut norm: Vec<String> = words.to_vec();
     if let Some(f) = norm.first_mut() {
         *f = name.to_string();
@@ -225,6 +227,20 @@ pub fn classify_words(
         "tee" => tee(words),
         _ => by_table(c, &norm),
     }
+}
+
+/// `$(which X)`, `$(command -v X)` and their backtick forms resolve to `X`.
+fn resolve_lookup(w: &str) -> Option<&str> {
+    let inner = w
+        .strip_prefix("$(")
+        .and_then(|r| r.strip_suffix(')'))
+        .or_else(|| w.strip_prefix('`').and_then(|r| r.strip_suffix('`')))?;
+    let inner = inner.trim();
+    let name = inner
+        .strip_prefix("which ")
+        .or_else(|| inner.strip_prefix("command -v "))?
+        .trim();
+    (!name.is_empty() && !name.contains(char::is_whitespace)).then_some(name)
 }
 
 /// The first positional word at or after `start` (skipping `-x value` pairs conservatively is
