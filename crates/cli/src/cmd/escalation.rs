@@ -11,6 +11,7 @@ use sitrep_escalation::{
     Config, Finding, FindingLevel, Page, SignedDuration, Timestamp, lint, simulate,
 };
 
+use crate::output::emit;
 use crate::{CliError, Ctx};
 
 #[derive(Debug, clap::Subcommand)]
@@ -230,18 +231,6 @@ fn lint_cmd(path: &Path, ctx: &Ctx) -> Result<(), CliError> {
         )));
     }
     Ok(())
-}
-
-/// Writes to stdout; a closed pipe (`| head`) is not an error.
-fn emit(text: &str) -> Result<(), CliError> {
-    use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::internal(
-            anyhow::Error::new(e).context("cannot write to standard output"),
-        )),
-        _ => Ok(()),
-    }
 }
 
 fn plural(n: usize) -> &'static str {

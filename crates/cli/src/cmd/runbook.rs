@@ -10,6 +10,7 @@ use sitrep_runbook::{
     Diagnostic, LinkTarget, Runbook, RunbookSet, SectionKind, Severity, TableData,
 };
 
+use crate::output::emit;
 use crate::{CliError, Ctx};
 
 #[derive(Debug, clap::Subcommand)]
@@ -493,18 +494,6 @@ fn list(dir: &Path, ctx: &Ctx) -> Result<(), CliError> {
         );
     }
     emit(&out)
-}
-
-/// Writes to stdout; a closed pipe (`| head`) is not an error.
-fn emit(text: &str) -> Result<(), CliError> {
-    use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::internal(
-            anyhow::Error::new(e).context("cannot write to standard output"),
-        )),
-        _ => Ok(()),
-    }
 }
 
 #[derive(Serialize)]
