@@ -294,8 +294,26 @@ fn wrapper(
 
 /// The reasons of a nested script, each pointing at its inner command's text.
 fn nested(c: &Classifier, rule: &str, script: &str, depth: usize) -> Outcome {
+    nested_with_stdin(c, rule, script, None, depth)
+}
+
+/// Like [`nested`], but the outer command's heredoc feeds the nested script's stdin: it is
+/// re-attached as a heredoc so `ssh db 'psql' <<SQL ... SQL` still sees the SQL.
+fn nested_with_stdin(
+    c: &Classifier,
+    rule: &str,
+    script: &str,
+    stdin: Option<&str>,
+    depth: usize,
+) -> Outcome {
     let mut reasons = vec![reason(rule, script, Level::Read)];
-    for cmd in classify_script(c, script, depth) {
+    let full = match stdin {
+        Some(input) if !script.contains('\n') => {
+            format!("{script} <<'__SITREP_STDIN__'\n{input}\n__SITREP_STDIN__\n")
+        }
+        _ => script.to_string(),
+    };
+    for cmd in classify_script(c, &full, depth) {
         reasons.extend(cmd.reasons);
     }
     Outcome::new(reasons)
@@ -307,7 +325,7 @@ fn shell(c: &Classifier, words: &[String], stdin: Option<&str>, depth: usize) ->
     while let Some(w) = words.get(i) {
         if w.starts_with('-') && !w.starts_with("--") && w.contains('c') {
             return match words.get(i + 1) {
-                Some(script) => nested(c, &format!("{name} -c"), script, depth),
+                Some(script) => nested_with_stdin(c, &format!("{name} -c"), script, stdin, depth),
                 None => Outcome::one(
                     &format!("{name} -c without a script"),
                     &words.join(" "),
@@ -350,7 +368,7 @@ fn ssh(c: &Classifier, words: &[String], stdin: Option<&str>, depth: usize) -> O
         };
     }
     // ssh joins the remaining words with spaces and hands them to the remote shell.
-    nested(c, "ssh remote command", &rest.join(" "), depth)
+    nested_with_stdin(c, "ssh remote command", &rest.join(" "), stdin, depth)
 }
 
 fn container_exec(
