@@ -288,11 +288,19 @@ pub fn unquote(w: &str) -> String {
         match (quote, ch) {
             (None, '\'' | '"') => quote = Some(ch),
             (Some(q), _) if ch == q => quote = None,
-            (None, '\\') | (Some('"'), '\\') => {
+            (None, '\\') => {
                 if let Some(n) = chars.next() {
                     out.push(n);
                 }
             }
+            // Inside double quotes a backslash only escapes $ ` " \ and newline.
+            (Some('"'), '\\') => match chars.clone().next() {
+                Some(n @ ('$' | '`' | '"' | '\\' | '\n')) => {
+                    out.push(n);
+                    chars.next();
+                }
+                _ => out.push('\\'),
+            },
             _ => out.push(ch),
         }
     }

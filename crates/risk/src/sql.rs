@@ -231,6 +231,8 @@ fn pragma(lower: &str) -> Level {
     const READ: &[&str] = &[
         "integrity_check",
         "quick_check",
+        "key",
+        "cipher_compatibility",
         "table_info",
         "table_xinfo",
         "index_list",

@@ -225,6 +225,8 @@ pub fn classify_words(
         "find" => find(c, &norm, d),
         "dd" => dd(words),
         "tee" => tee(words),
+        // `mount` alone lists mounts; with arguments it mounts (table rule).
+        "mount" if words.len() == 1 => Outcome::one("mount (list)", "mount", Level::Read),
         _ => by_table(c, &norm),
     }
 }
