@@ -16,7 +16,7 @@ use sitrep_alerts::{
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/alerts");
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 struct TestConfig {
     #[serde(flatten)]
     routing: RoutingConfig,
@@ -188,4 +188,20 @@ fn alertmanager_fingerprints_equal_computed_ones() {
     for a in &batch.alerts {
         assert_eq!(a.fingerprint, Fingerprint::of_labels(&a.labels));
     }
+}
+
+#[test]
+fn docs_toml_examples_load() {
+    // docs/alerts.md shows routing and silence config; every TOML block in it must load.
+    let docs =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/alerts.md"))
+            .expect("docs/alerts.md");
+    let mut blocks = 0;
+    for block in docs.split("```toml\n").skip(1) {
+        let text = block.split("```").next().unwrap_or_default();
+        let cfg: Result<TestConfig, _> = toml::from_str(text);
+        assert!(cfg.is_ok(), "docs example does not load: {cfg:?}\n{text}");
+        blocks += 1;
+    }
+    assert!(blocks >= 2, "docs lost their TOML examples");
 }
