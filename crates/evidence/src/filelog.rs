@@ -1,0 +1,1 @@
+//! The durable append-only file log (being written).
