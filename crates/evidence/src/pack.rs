@@ -174,7 +174,9 @@ pub fn write_pack<S: LogStore + ?Sized>(
             checkpoint: signed_checkpoint.to_owned(),
         };
         if let Some(ev) = &record.evidence {
-            if !manifest_blobs.contains_key(&ev.sha256) {
+            if let std::collections::btree_map::Entry::Vacant(slot) =
+                manifest_blobs.entry(ev.sha256)
+            {
                 let present = match blobs.get(&ev.sha256) {
                     Ok(bytes) => {
                         files.push((blob_path(&ev.sha256), bytes));
@@ -183,15 +185,12 @@ pub fn write_pack<S: LogStore + ?Sized>(
                     Err(BlobError::NotFound(_)) => false,
                     Err(e) => return Err(e.into()),
                 };
-                manifest_blobs.insert(
-                    ev.sha256,
-                    ManifestBlob {
-                        sha256: ev.sha256,
-                        size: ev.size,
-                        media_type: ev.media_type.clone(),
-                        present,
-                    },
-                );
+                slot.insert(ManifestBlob {
+                    sha256: ev.sha256,
+                    size: ev.size,
+                    media_type: ev.media_type.clone(),
+                    present,
+                });
             }
         }
         records.push(ManifestRecord {

@@ -1,13 +1,86 @@
-//! `sitrep verify PACK --key VERIFIER-KEY`: check an evidence pack fully offline.
+//! `sitrep verify PACK --key VERIFIER-KEY`: check an evidence pack fully offline against
+//! a key the user pins, and say exactly what failed.
 
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use sitrep_evidence::pack::{Limits, verify_pack};
+use sitrep_ledger::Verifier;
+
+use crate::output::emit;
 use crate::{CliError, Ctx};
 
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
-    /// The evidence pack to verify.
-    pub pack: std::path::PathBuf,
+    /// The evidence pack (`.tar.gz`) to verify.
+    pub pack: PathBuf,
+    /// A trusted verifier key (`name+keyid+base64`), or `@FILE` to read it from a file.
+    /// Repeat for several keys. Keys inside the pack are never trusted.
+    #[arg(long = "key", required = true, value_name = "VERIFIER-KEY")]
+    pub keys: Vec<String>,
 }
 
-pub fn run(args: VerifyArgs, _ctx: &Ctx) -> Result<(), CliError> {
-    Err(CliError::input(anyhow::anyhow!("not built yet: {}", args.pack.display())))
+fn parse_key(arg: &str) -> Result<Verifier, CliError> {
+    let text = match arg.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read key file {path}"))
+            .map_err(CliError::Input)?,
+        None => arg.to_owned(),
+    };
+    Verifier::parse(text.trim())
+        .with_context(|| format!("{arg} is not a verifier key (expected name+keyid+base64)"))
+        .map_err(CliError::Input)
+}
+
+pub fn run(args: VerifyArgs, ctx: &Ctx) -> Result<(), CliError> {
+    let keys = args
+        .keys
+        .iter()
+        .map(|k| parse_key(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    let file = std::fs::File::open(&args.pack)
+        .with_context(|| format!("cannot open {}", args.pack.display()))
+        .map_err(CliError::Input)?;
+    let report = verify_pack(std::io::BufReader::new(file), &keys, Limits::default())
+        .with_context(|| format!("{} is not a readable evidence pack", args.pack.display()))
+        .map_err(CliError::Input)?;
+
+    if ctx.json {
+        ctx.print_json(&serde_json::json!({ "ok": report.ok(), "report": report }))?;
+    } else {
+        let mut out = String::new();
+        if let (Some(origin), Some(size)) = (&report.origin, report.tree_size) {
+            out.push_str(&format!(
+                "checkpoint: {origin}, tree size {size}, signature OK\n"
+            ));
+        }
+        out.push_str(&format!(
+            "records verified: {}\nblobs verified: {}\n",
+            report.records_verified, report.blobs_verified
+        ));
+        for b in &report.blobs_deleted {
+            out.push_str(&format!(
+                "note: blob {} was deleted by retention; its record still proves its hash\n",
+                b.to_hex()
+            ));
+        }
+        for f in &report.failures {
+            out.push_str(&format!("FAILED {}: {}\n", f.subject, f.message));
+        }
+        out.push_str(if report.ok() {
+            "OK\n"
+        } else {
+            "NOT VERIFIED\n"
+        });
+        emit(&out)?;
+    }
+    if report.ok() {
+        Ok(())
+    } else {
+        Err(CliError::CheckFailed(format!(
+            "{}: {} failure(s)",
+            args.pack.display(),
+            report.failures.len()
+        )))
+    }
 }
