@@ -1,0 +1,135 @@
+//! Evidence benchmarks: SHA-256 of a 1 GiB file next to `sha256sum`, a full blob-store
+//! put of it, and verifying a 10,000-record evidence pack. Results: docs/benchmarks.md.
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use sitrep_evidence::BlobStore;
+use sitrep_evidence::pack::{Limits, verify_pack, write_pack};
+use sitrep_ledger::{Checkpoint, Evidence, MemoryStore, Record, Signer, append, tree_hash};
+
+const GIB: usize = 1 << 30;
+
+fn best<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
+    (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(f());
+            t.elapsed()
+        })
+        .min()
+        .unwrap_or_default()
+}
+
+fn main() {
+    let dir =
+        tempfile::tempdir_in(std::env::var("SITREP_BENCH_DIR").unwrap_or_else(|_| "/tmp".into()))
+            .expect("temp dir");
+
+    // A 1 GiB file of incompressible-ish bytes (xorshift), as evidence output rarely is.
+    let path = dir.path().join("one-gib");
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
+        let mut x = 0x9e3779b97f4a7c15u64;
+        let mut chunk = vec![0u8; 1 << 20];
+        for _ in 0..(GIB >> 20) {
+            for b in chunk.chunks_mut(8) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                b.copy_from_slice(&x.to_le_bytes()[..b.len()]);
+            }
+            f.write_all(&chunk).expect("write");
+        }
+        f.flush().expect("flush");
+    }
+
+    let coreutils = best(3, || {
+        let out = std::process::Command::new("sha256sum")
+            .arg(&path)
+            .output()
+            .expect("sha256sum");
+        assert!(out.status.success());
+    });
+    let ours = best(3, || {
+        // The blob store's hashing loop: 64 KiB reads into a streaming SHA-256.
+        let mut f = std::fs::File::open(&path).expect("open");
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = f.read(&mut buf).expect("read");
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        h.finalize()
+    });
+    let blobs = BlobStore::open(dir.path().join("blobs")).expect("blobs");
+    let put = best(1, || {
+        blobs
+            .put_reader(std::fs::File::open(&path).expect("open"))
+            .expect("put")
+    });
+    std::fs::remove_file(&path).expect("remove");
+    let gib_s = |d: Duration| 1.0 / d.as_secs_f64();
+    println!("SHA-256 of a 1 GiB file (best of 3)");
+    println!(
+        "  sha256sum (coreutils)        {:>8.2?}  {:.2} GiB/s",
+        coreutils,
+        gib_s(coreutils)
+    );
+    println!(
+        "  sitrep blob hashing loop     {:>8.2?}  {:.2} GiB/s  ({:.0}% of sha256sum)",
+        ours,
+        gib_s(ours),
+        100.0 * coreutils.as_secs_f64() / ours.as_secs_f64()
+    );
+    println!(
+        "  full blob put (hash + gzip fast + fsync + rename)  {:>8.2?}  {:.2} GiB/s",
+        put,
+        gib_s(put)
+    );
+
+    // A pack of 10,000 records, one in ten naming a small blob.
+    let n = 10_000u64;
+    let mut log = MemoryStore::new();
+    for i in 0..n {
+        let mut r = Record::new("step.run", 1_700_000_000_000 + i, "alice");
+        r.incident = Some("inc-1".into());
+        if i % 10 == 0 {
+            let b = blobs.put(format!("output {i}\n").as_bytes()).expect("put");
+            r.evidence = Some(Evidence {
+                sha256: b.sha256,
+                size: b.size,
+                media_type: "text/plain".into(),
+            });
+        }
+        append(&mut log, &[r.encode().expect("encode").as_slice()]).expect("append");
+    }
+    let signer = Signer::from_seed("bench/ledger", &[1; 32]).expect("signer");
+    let signed = Checkpoint::new("bench/ledger", n, tree_hash(n, &log).expect("root"))
+        .sign(&[&signer])
+        .expect("sign");
+    let all: Vec<u64> = (0..n).collect();
+    let mut pack = Vec::new();
+    let write = best(1, || {
+        pack.clear();
+        write_pack(&mut pack, &log, &signed, &all, &blobs).expect("write")
+    });
+    let key = signer.verifier();
+    let verify = best(3, || {
+        let r = verify_pack(
+            pack.as_slice(),
+            std::slice::from_ref(&key),
+            Limits::default(),
+        )
+        .expect("verify");
+        assert!(r.ok());
+        r.records_verified
+    });
+    println!("evidence pack of {n} records ({} KiB)", pack.len() / 1024);
+    println!("  write                        {write:>8.2?}");
+    println!("  verify (best of 3)           {verify:>8.2?}  (goal < 1 s)");
+}
