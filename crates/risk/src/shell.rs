@@ -55,8 +55,9 @@ pub fn classify_script(c: &Classifier, script: &str, depth: usize) -> Vec<Comman
     w.out
 }
 
-/// Replaces `<pod-name>`-style placeholders with same-length plain words: bash would read a
-/// bare `<x>` as a redirection, and equal length keeps byte spans valid.
+/// Replaces `<pod-name>`-style placeholders with same-length plain words (bash would read a
+/// bare `<x>` as a redirection) and non-ASCII bytes with `X`; equal length keeps byte spans
+/// valid.
 pub fn mask_placeholders(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = b.to_vec();
@@ -85,7 +86,16 @@ pub fn mask_placeholders(s: &str) -> String {
         }
         i += 1;
     }
-    // Only ASCII bytes were replaced by ASCII, so this cannot fail; fall back to the input.
+    // tree-sitter-bash's external scanner calls C `isdigit`/`isalpha` on the lookahead code
+    // point, which is undefined (and crashes glibc) above 255. Bash reads non-ASCII bytes
+    // as ordinary word characters, so an ASCII letter per byte parses the same and keeps
+    // every byte offset; the walker slices the original text, never this copy.
+    for o in &mut out {
+        if !o.is_ascii() {
+            *o = b'X';
+        }
+    }
+    // Every byte is ASCII now, so this cannot fail; the fallback is unreachable.
     String::from_utf8(out).unwrap_or_else(|_| s.to_string())
 }
 

@@ -52,3 +52,39 @@ fn unescape(s: &str) -> String {
     }
     out
 }
+
+/// Non-ASCII text once crashed the process inside tree-sitter-bash's C scanner (`isdigit`
+/// on a code point above 255). These inputs come from proptest failures and real runbooks.
+#[test]
+fn non_ascii_text_is_classified_not_a_crash() {
+    let c = sitrep_risk::Classifier::builtin();
+    for script in [
+        "echo \u{1F525} 1\u{0663}",
+        "ls ${x:-\u{00E9}9}",
+        "kubectl get pods -l app=caf\u{00E9} | grep \u{201C}Running\u{201D}",
+        "rm -rf /tmp/\u{65E5}\u{672C}",
+        "\u{0663}\u{0664} <<\u{00E9}\n\u{00E9}\n",
+        // Found by the property test; crashed tree-sitter-bash 0.25.1 before masking.
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/risk/crash-non-ascii.txt"
+        )),
+    ] {
+        let risk = c.classify(script);
+        for cmd in &risk.commands {
+            assert!(
+                script.get(cmd.span.clone()).is_some(),
+                "{script:?}: bad span {:?}",
+                cmd.span
+            );
+        }
+    }
+    assert_eq!(
+        c.classify("rm -rf /tmp/\u{65E5}\u{672C}").level,
+        sitrep_risk::Level::Destructive
+    );
+    assert_eq!(
+        c.classify("ls /srv/caf\u{00E9}").level,
+        sitrep_risk::Level::Read
+    );
+}
