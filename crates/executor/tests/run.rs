@@ -1,0 +1,412 @@
+//! The executor with real processes: timeouts kill the whole process group, output is
+//! capped and redacted before anyone sees it, values never become code, and the gate and
+//! batch limits hold.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sitrep_executor::{
+    BindError, Decision, Expect, GateRequest, Level, Mode, Outcome, Placeholder, Policy, Redactor,
+    RunConfig, RunSink, RunSpec, Stream, Values, Verdict, bind, gate, run, run_batch,
+    scan_placeholders,
+};
+
+/// Records everything a run reports, and how many runs were in flight at once.
+#[derive(Default)]
+struct Recorder {
+    output: Mutex<Vec<u8>>,
+    in_flight: Mutex<(usize, usize)>,
+    finished: Mutex<Vec<String>>,
+}
+
+impl RunSink for Recorder {
+    fn started(&self, _: &str, _: &str, _: u32) {
+        let mut f = self.in_flight.lock().unwrap();
+        f.0 += 1;
+        f.1 = f.1.max(f.0);
+    }
+    fn output(&self, _: &str, _: Stream, bytes: &[u8]) {
+        self.output.lock().unwrap().extend_from_slice(bytes);
+    }
+    fn finished(&self, step_id: &str, _: &Outcome) {
+        self.in_flight.lock().unwrap().0 -= 1;
+        self.finished.lock().unwrap().push(step_id.to_owned());
+    }
+}
+
+fn values(pairs: &[(&str, &str)]) -> Values {
+    let map: BTreeMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Values::new().with_source("--set", map)
+}
+
+fn spec(id: &str, script: &str, vals: &Values) -> RunSpec {
+    let placeholders = scan_placeholders(script);
+    RunSpec {
+        step_id: id.to_owned(),
+        bound: bind(script, &placeholders, vals).expect("bind"),
+        interpreter: None,
+        timeout: None,
+        cwd: None,
+        expect: None,
+    }
+}
+
+fn cfg() -> RunConfig {
+    RunConfig {
+        default_timeout: Duration::from_secs(30),
+        grace: Duration::from_millis(200),
+        ..RunConfig::default()
+    }
+}
+
+/// Alive means it exists and is not a zombie (this container's init may not reap).
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat
+                .rsplit(')')
+                .next()
+                .and_then(|s| s.split_whitespace().next());
+            !matches!(state, Some("Z" | "X"))
+        }
+        Err(_) => false,
+    }
+}
+
+#[tokio::test]
+async fn a_timeout_kills_the_whole_process_group_grandchildren_too() {
+    let dir = tempfile::tempdir().expect("temp");
+    let pids = dir.path().join("pids");
+    let script = r#"
+sleep 1000 & echo $! >> "$PIDS"
+( sleep 1000 & echo $! >> "$PIDS"; wait ) &
+echo $$ >> "$PIDS"
+sleep 1000
+"#;
+    let mut s = spec("slow", script, &values(&[("PIDS", pids.to_str().unwrap())]));
+    s.timeout = Some(Duration::from_millis(800));
+    let out = run(&s, &cfg(), Arc::new(Recorder::default()))
+        .await
+        .expect("run");
+    assert!(out.timed_out, "{out:?}");
+    assert_eq!(out.exit_code, None);
+    let recorded: Vec<i32> = std::fs::read_to_string(&pids)
+        .expect("pids written")
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    assert_eq!(recorded.len(), 3, "{recorded:?}");
+    // Killing is asynchronous; give the kernel a moment, then nothing may be left.
+    for _ in 0..50 {
+        if recorded.iter().all(|&p| !alive(p)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let left: Vec<_> = recorded.iter().filter(|&&p| alive(p)).collect();
+    assert!(left.is_empty(), "still running after the timeout: {left:?}");
+}
+
+#[tokio::test]
+async fn huge_output_is_capped_keeping_head_and_tail() {
+    let s = spec(
+        "flood",
+        // Not `yes | head`: under pipefail its SIGPIPE would fail the step.
+        "echo FIRST-LINE; seq 1 6000000; echo LAST-LINE",
+        &Values::new(),
+    );
+    let config = RunConfig {
+        capture_cap: 64 << 10,
+        ..cfg()
+    };
+    let out = run(&s, &config, Arc::new(sitrep_executor::NullSink))
+        .await
+        .expect("run");
+    assert_eq!(out.exit_code, Some(0));
+    let numbers: u64 = (1..=6_000_000u64)
+        .map(|i| i.to_string().len() as u64 + 1)
+        .sum();
+    let total = numbers + "FIRST-LINE\n".len() as u64 + "LAST-LINE\n".len() as u64;
+    assert_eq!(out.stdout.total_bytes, total);
+    assert!(
+        out.stdout.cut_bytes >= total - (64 << 10),
+        "{}",
+        out.stdout.cut_bytes
+    );
+    assert!(
+        out.stdout.text.len() < (64 << 10) + 200,
+        "{}",
+        out.stdout.text.len()
+    );
+    assert!(out.stdout.text.starts_with("FIRST-LINE"));
+    assert!(out.stdout.text.trim_end().ends_with("LAST-LINE"));
+}
+
+#[tokio::test]
+async fn secrets_are_redacted_in_the_sink_and_the_outcome() {
+    let script = r#"echo "Authorization: Bearer abcdefghijklmnopqrstuvwx"
+echo "db=postgres://app:hunter2hunter2@db:5432/app"
+echo "key AKIAIOSFODNN7EXAMPLE"
+echo "the token is $TOKEN" >&2"#;
+    let vals = values(&[("TOKEN", "s3cr3t-v4lue-no-pattern")]);
+    let placeholders: Vec<Placeholder> = scan_placeholders(script)
+        .into_iter()
+        .map(|p| if p.name == "TOKEN" { p.secret() } else { p })
+        .collect();
+    let s = RunSpec {
+        step_id: "leaky".into(),
+        bound: bind(script, &placeholders, &vals).expect("bind"),
+        interpreter: None,
+        timeout: None,
+        cwd: None,
+        expect: None,
+    };
+    let sink = Arc::new(Recorder::default());
+    let out = run(&s, &cfg(), sink.clone()).await.expect("run");
+    let streamed = String::from_utf8_lossy(&sink.output.lock().unwrap()).into_owned();
+    for text in [&streamed, &out.stdout.text, &out.stderr.text] {
+        for secret in [
+            "abcdefghijklmnopqrstuvwx",
+            "hunter2hunter2",
+            "AKIAIOSFODNN7EXAMPLE",
+            "s3cr3t-v4lue-no-pattern",
+        ] {
+            assert!(!text.contains(secret), "{secret} leaked into {text:?}");
+        }
+    }
+    assert!(streamed.contains("[REDACTED"), "{streamed}");
+    assert!(
+        out.stderr.text.contains("the token is [REDACTED"),
+        "{:?}",
+        out.stderr.text
+    );
+}
+
+#[test]
+fn unbound_placeholders_refuse_before_anything_runs() {
+    let script = "kubectl -n <namespace> logs <pod-name> --since=$SINCE";
+    let err = bind(
+        script,
+        &scan_placeholders(script),
+        &values(&[("namespace", "prod")]),
+    )
+    .expect_err("unbound");
+    assert_eq!(
+        err,
+        BindError::Unbound(vec!["SINCE".into(), "pod-name".into()])
+    );
+    // The shell and loader variables can never be parameters.
+    let err = bind(
+        "echo $LD_PRELOAD",
+        &scan_placeholders("echo $LD_PRELOAD"),
+        &values(&[("LD_PRELOAD", "/x.so")]),
+    )
+    .expect_err("reserved");
+    assert!(matches!(err, BindError::Reserved(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_value_with_shell_metacharacters_stays_one_literal_argument() {
+    let dir = tempfile::tempdir().expect("temp");
+    let marker = dir.path().join("pwned");
+    let evil = format!(
+        "x; touch {} $(touch {}) `touch {}`",
+        marker.display(),
+        marker.display(),
+        marker.display()
+    );
+    let s = spec(
+        "quote",
+        "printf '[%s]\\n' <pod-name>",
+        &values(&[("pod-name", &evil)]),
+    );
+    assert!(
+        s.bound.display.contains("'x; touch"),
+        "display shows the quoted value: {}",
+        s.bound.display
+    );
+    let out = run(&s, &cfg(), Arc::new(sitrep_executor::NullSink))
+        .await
+        .expect("run");
+    assert_eq!(out.stdout.text, format!("[{evil}]\n"));
+    assert!(!marker.exists(), "the value ran as code");
+}
+
+#[tokio::test]
+async fn exit_codes_signals_and_expectations_are_reported() {
+    let out = run(
+        &spec("three", "exit 3", &Values::new()),
+        &cfg(),
+        Arc::new(sitrep_executor::NullSink),
+    )
+    .await
+    .expect("run");
+    assert_eq!(
+        (out.exit_code, out.signal, out.timed_out),
+        (Some(3), None, false)
+    );
+
+    let out = run(
+        &spec("term", "kill -TERM $$", &Values::new()),
+        &cfg(),
+        Arc::new(sitrep_executor::NullSink),
+    )
+    .await
+    .expect("run");
+    assert_eq!((out.exit_code, out.signal), (None, Some(15)));
+
+    let mut s = spec("healthy", "echo status=ok", &Values::new());
+    s.expect = Some(
+        Expect::from_json(&serde_json::json!({"exit": 0, "contains": "status=ok"}))
+            .expect("expect"),
+    );
+    let out = run(&s, &cfg(), Arc::new(sitrep_executor::NullSink))
+        .await
+        .expect("run");
+    assert!(matches!(out.verdict, Verdict::Pass(_)), "{:?}", out.verdict);
+    s.expect = Some(Expect::from_json(&serde_json::json!("status=degraded")).expect("expect"));
+    let out = run(&s, &cfg(), Arc::new(sitrep_executor::NullSink))
+        .await
+        .expect("run");
+    assert!(matches!(out.verdict, Verdict::Fail(_)), "{:?}", out.verdict);
+}
+
+#[tokio::test]
+async fn a_batch_runs_read_steps_only_within_its_concurrency_bound() {
+    let steps: Vec<(Level, RunSpec)> = (0..6)
+        .map(|i| {
+            (
+                Level::Read,
+                spec(&format!("s{i}"), "sleep 0.2; echo done", &Values::new()),
+            )
+        })
+        .collect();
+    let sink = Arc::new(Recorder::default());
+    let results = run_batch(steps, 2, cfg(), sink.clone())
+        .await
+        .expect("batch");
+    assert_eq!(results.len(), 6);
+    assert!(
+        results
+            .iter()
+            .all(|r| r.as_ref().is_ok_and(|o| o.exit_code == Some(0)))
+    );
+    assert_eq!(sink.finished.lock().unwrap().len(), 6);
+    let max = sink.in_flight.lock().unwrap().1;
+    assert!(
+        (1..=2).contains(&max),
+        "{max} ran at once with a limit of 2"
+    );
+
+    let mixed = vec![
+        (Level::Read, spec("ok", "true", &Values::new())),
+        (Level::Write, spec("restart", "true", &Values::new())),
+    ];
+    assert!(
+        run_batch(mixed, 2, cfg(), sink).await.is_err(),
+        "a write step in a batch must refuse"
+    );
+}
+
+const DISPLAY: &str = "systemctl restart nginx";
+
+fn req<'a>(
+    level: Level,
+    mode: Mode,
+    confirmed: Option<&'a str>,
+    approvals: &'a [String],
+) -> GateRequest<'a> {
+    GateRequest {
+        level,
+        mode,
+        severity: Some("SEV1"),
+        actor: "alice",
+        display: DISPLAY,
+        confirmed,
+        approvals,
+    }
+}
+
+#[test]
+fn the_gate_runs_reads_confirms_writes_and_wants_a_second_person_where_policy_says() {
+    let display = DISPLAY;
+    let none = Policy::default();
+    assert_eq!(
+        gate(&req(Level::Read, Mode::Automatic, None, &[]), &none),
+        Decision::Allow
+    );
+    assert!(matches!(
+        gate(&req(Level::Write, Mode::Automatic, None, &[]), &none),
+        Decision::Deny { .. }
+    ));
+    assert!(matches!(
+        gate(&req(Level::Unknown, Mode::Automatic, None, &[]), &none),
+        Decision::Deny { .. }
+    ));
+    assert!(matches!(
+        gate(&req(Level::Write, Mode::Interactive, None, &[]), &none),
+        Decision::NeedsConfirmation { .. }
+    ));
+    assert!(matches!(
+        gate(
+            &req(
+                Level::Write,
+                Mode::Interactive,
+                Some("systemctl restart nginx "),
+                &[]
+            ),
+            &none
+        ),
+        Decision::NeedsConfirmation { .. }
+    ));
+    assert_eq!(
+        gate(
+            &req(Level::Write, Mode::Interactive, Some(display), &[]),
+            &none
+        ),
+        Decision::Allow
+    );
+
+    let two_person = Policy {
+        approvals: vec![(Level::Destructive, vec!["SEV1".into()])],
+    };
+    let (me, other) = (vec!["alice".to_string()], vec!["bob".to_string()]);
+    assert!(matches!(
+        gate(
+            &req(Level::Destructive, Mode::Interactive, Some(display), &me),
+            &two_person
+        ),
+        Decision::NeedsApproval { .. }
+    ));
+    assert_eq!(
+        gate(
+            &req(Level::Destructive, Mode::Interactive, Some(display), &other),
+            &two_person
+        ),
+        Decision::Allow
+    );
+}
+
+#[test]
+fn redaction_fixtures() {
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/executor/redact"
+    );
+    let redactor = Redactor::new(&[]);
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).expect("fixtures") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "in") {
+            let input = std::fs::read_to_string(&path).expect("read in");
+            let want = std::fs::read_to_string(path.with_extension("out")).expect("read out");
+            assert_eq!(redactor.redact_text(&input), want, "{}", path.display());
+            n += 1;
+        }
+    }
+    assert!(n >= 4, "only {n} fixtures");
+}
