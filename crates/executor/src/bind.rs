@@ -28,11 +28,19 @@ pub struct Placeholder {
 impl Placeholder {
     /// A non-secret `<name>` placeholder.
     pub fn angle(name: &str) -> Self {
-        Self { name: name.to_owned(), kind: PlaceholderKind::Angle, secret: false }
+        Self {
+            name: name.to_owned(),
+            kind: PlaceholderKind::Angle,
+            secret: false,
+        }
     }
     /// A non-secret `$NAME` placeholder.
     pub fn var(name: &str) -> Self {
-        Self { name: name.to_owned(), kind: PlaceholderKind::Var, secret: false }
+        Self {
+            name: name.to_owned(),
+            kind: PlaceholderKind::Var,
+            secret: false,
+        }
     }
     /// The same placeholder, marked secret.
     pub fn secret(mut self) -> Self {
@@ -130,8 +138,17 @@ pub enum BindError {
 /// Variables that must not come from runbook parameters: they change what runs.
 fn is_reserved(name: &str) -> bool {
     const RESERVED: &[&str] = &[
-        "PATH", "HOME", "IFS", "ENV", "BASH_ENV", "SHELLOPTS", "BASHOPTS", "PS4", "CDPATH",
-        "GLOBIGNORE", "PROMPT_COMMAND",
+        "PATH",
+        "HOME",
+        "IFS",
+        "ENV",
+        "BASH_ENV",
+        "SHELLOPTS",
+        "BASHOPTS",
+        "PS4",
+        "CDPATH",
+        "GLOBIGNORE",
+        "PROMPT_COMMAND",
     ];
     let upper = name.to_ascii_uppercase();
     RESERVED.contains(&upper.as_str()) || upper.starts_with("LD_") || upper.starts_with("BASH_FUNC")
@@ -140,18 +157,27 @@ fn is_reserved(name: &str) -> bool {
 /// The environment variable carrying an angle placeholder's value.
 pub fn angle_env_name(name: &str) -> String {
     let mut out = String::from("SITREP_P_");
-    out.extend(
-        name.chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }),
-    );
+    out.extend(name.chars().map(|c| {
+        if c.is_ascii_alphanumeric() {
+            c.to_ascii_uppercase()
+        } else {
+            '_'
+        }
+    }));
     out
 }
 
 /// Quotes a value for display so it reads as one literal shell word.
 pub fn shell_quote(value: &str) -> String {
     let plain = !value.is_empty()
-        && value.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
-    if plain { value.to_owned() } else { format!("'{}'", value.replace('\'', r"'\''")) }
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
+    if plain {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,7 +213,8 @@ fn occurrences(script: &str) -> (Vec<Occurrence>, Vec<(usize, String)>) {
     let mut assigned = Vec::new();
     let mut quote = Quote::None;
     let mut i = 0;
-    let at_word_start = |i: usize| i == 0 || b.get(i - 1).is_some_and(|c| b" \t\n;&|(`".contains(c));
+    let at_word_start =
+        |i: usize| i == 0 || b.get(i - 1).is_some_and(|c| b" \t\n;&|(`".contains(c));
     while let Some(&c) = b.get(i) {
         match (quote, c) {
             (Quote::Single, b'\'') => quote = Quote::None,
@@ -266,7 +293,10 @@ fn occurrences(script: &str) -> (Vec<Occurrence>, Vec<(usize, String)>) {
                 let word = &script[i..j];
                 if b.get(j) == Some(&b'=') {
                     assigned.push((i, word.to_owned()));
-                } else if matches!(word, "for" | "read" | "local" | "export" | "declare" | "readonly") {
+                } else if matches!(
+                    word,
+                    "for" | "read" | "local" | "export" | "declare" | "readonly"
+                ) {
                     // The names that follow are assigned by the shell itself.
                     let rest = &script[j..];
                     let line = rest.split(['\n', ';', '|', '&']).next().unwrap_or("");
@@ -294,8 +324,24 @@ fn occurrences(script: &str) -> (Vec<Occurrence>, Vec<(usize, String)>) {
 fn is_ambient(name: &str) -> bool {
     matches!(
         name,
-        "HOME" | "PATH" | "USER" | "PWD" | "OLDPWD" | "HOSTNAME" | "RANDOM" | "LINENO" | "SECONDS"
-            | "IFS" | "UID" | "EUID" | "PPID" | "SHELL" | "LANG" | "TERM" | "TMPDIR" | "REPLY"
+        "HOME"
+            | "PATH"
+            | "USER"
+            | "PWD"
+            | "OLDPWD"
+            | "HOSTNAME"
+            | "RANDOM"
+            | "LINENO"
+            | "SECONDS"
+            | "IFS"
+            | "UID"
+            | "EUID"
+            | "PPID"
+            | "SHELL"
+            | "LANG"
+            | "TERM"
+            | "TMPDIR"
+            | "REPLY"
     ) || name.starts_with("BASH")
         || name.starts_with("SITREP_")
 }
@@ -311,9 +357,15 @@ pub fn scan_placeholders(script: &str) -> Vec<Placeholder> {
         let skip = o.kind == PlaceholderKind::Var
             && (o.has_default
                 || is_ambient(&o.name)
-                || assigned.iter().any(|(pos, n)| *pos < o.start && *n == o.name));
+                || assigned
+                    .iter()
+                    .any(|(pos, n)| *pos < o.start && *n == o.name));
         if !skip && seen.insert((o.kind == PlaceholderKind::Angle, o.name.clone())) {
-            out.push(Placeholder { name: o.name, kind: o.kind, secret: false });
+            out.push(Placeholder {
+                name: o.name,
+                kind: o.kind,
+                secret: false,
+            });
         }
     }
     out
@@ -343,7 +395,11 @@ pub fn bind(
                 env.push((var, value.to_owned()));
                 bindings.push(Binding {
                     name: p.name.clone(),
-                    value: if p.secret { "[REDACTED:param]".into() } else { value.to_owned() },
+                    value: if p.secret {
+                        "[REDACTED:param]".into()
+                    } else {
+                        value.to_owned()
+                    },
                     source: source.to_owned(),
                     secret: p.secret,
                 });
@@ -358,7 +414,9 @@ pub fn bind(
     }
     let bound_value = |kind: PlaceholderKind, name: &str| {
         bindings.iter().zip(env.iter()).find_map(|(b, (var, _))| {
-            let same_kind = placeholders.iter().any(|p| p.name == b.name && p.kind == kind);
+            let same_kind = placeholders
+                .iter()
+                .any(|p| p.name == b.name && p.kind == kind);
             (b.name == name && same_kind).then_some((b, var))
         })
     };
@@ -367,7 +425,9 @@ pub fn bind(
     let mut display = String::with_capacity(script.len());
     let mut last = 0;
     for o in &occ {
-        let Some((binding, var)) = bound_value(o.kind, &o.name) else { continue };
+        let Some((binding, var)) = bound_value(o.kind, &o.name) else {
+            continue;
+        };
         let before = script.get(last..o.start).unwrap_or("");
         run.push_str(before);
         display.push_str(before);
@@ -381,7 +441,11 @@ pub fn bind(
             }),
             PlaceholderKind::Var => run.push_str(original),
         }
-        let shown = if binding.secret { "[REDACTED:param]" } else { binding.value.as_str() };
+        let shown = if binding.secret {
+            "[REDACTED:param]"
+        } else {
+            binding.value.as_str()
+        };
         match o.quote {
             Quote::None => display.push_str(&shell_quote(shown)),
             Quote::Double => {
@@ -399,5 +463,10 @@ pub fn bind(
     let rest = script.get(last..).unwrap_or("");
     run.push_str(rest);
     display.push_str(rest);
-    Ok(BoundScript { script: run, display, env, bindings })
+    Ok(BoundScript {
+        script: run,
+        display,
+        env,
+        bindings,
+    })
 }

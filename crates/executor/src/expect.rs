@@ -15,7 +15,9 @@ pub struct Expect {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExpectError {
     /// Not an int, a string or an object with `exit`/`contains`/`matches`.
-    #[error("expect must be an exit code, a string or {{\"exit\", \"contains\", \"matches\"}}: {0}")]
+    #[error(
+        "expect must be an exit code, a string or {{\"exit\", \"contains\", \"matches\"}}: {0}"
+    )]
     Shape(String),
     /// `matches` is not a valid regex.
     #[error("expect.matches is not a valid regex: {0}")]
@@ -43,7 +45,11 @@ impl Expect {
                 .and_then(|n| i32::try_from(n).ok())
                 .ok_or_else(|| ExpectError::Shape(v.to_string()))
         };
-        let mut e = Expect { exit: None, contains: None, matches: None };
+        let mut e = Expect {
+            exit: None,
+            contains: None,
+            matches: None,
+        };
         match v {
             Value::Number(_) => e.exit = Some(int(v)?),
             Value::String(s) => e.contains = Some(s.clone()),
@@ -53,8 +59,9 @@ impl Expect {
                         ("exit", _) => e.exit = Some(int(val)?),
                         ("contains", Value::String(s)) => e.contains = Some(s.clone()),
                         ("matches", Value::String(s)) => {
-                            e.matches =
-                                Some(Regex::new(s).map_err(|err| ExpectError::Regex(err.to_string()))?);
+                            e.matches = Some(
+                                Regex::new(s).map_err(|err| ExpectError::Regex(err.to_string()))?,
+                            );
                         }
                         _ => return Err(ExpectError::Shape(format!("{k}: {val}"))),
                     }

@@ -88,7 +88,9 @@ pub fn gate(req: &GateRequest<'_>, policy: &Policy) -> Decision {
     if req.confirmed != Some(req.display) {
         let mut reasons = vec![format!("this step is {level}: confirm the exact command")];
         if req.level == Level::Unknown {
-            reasons.push("no rule knows this command, so it is treated as possibly destructive".into());
+            reasons.push(
+                "no rule knows this command, so it is treated as possibly destructive".into(),
+            );
         }
         if req.confirmed.is_some() {
             reasons.push("the confirmed text differs from the command that would run".into());
@@ -96,9 +98,15 @@ pub fn gate(req: &GateRequest<'_>, policy: &Policy) -> Decision {
         return Decision::NeedsConfirmation { reasons };
     }
     if policy.needs_approval(req.level, req.severity) {
-        let others = req.approvals.iter().filter(|a| a.as_str() != req.actor).count();
+        let others = req
+            .approvals
+            .iter()
+            .filter(|a| a.as_str() != req.actor)
+            .count();
         if others == 0 {
-            let sev = req.severity.map_or(String::new(), |s| format!(" during a {s} incident"));
+            let sev = req
+                .severity
+                .map_or(String::new(), |s| format!(" during a {s} incident"));
             let own = if req.approvals.iter().any(|a| a == req.actor) {
                 "; the actor cannot approve their own run"
             } else {

@@ -160,7 +160,13 @@ struct Capture {
 
 impl Capture {
     fn new(cap: usize) -> Self {
-        Self { head: Vec::new(), tail: VecDeque::new(), half: cap / 2, total: 0, cut: 0 }
+        Self {
+            head: Vec::new(),
+            tail: VecDeque::new(),
+            half: cap / 2,
+            total: 0,
+            cut: 0,
+        }
     }
     fn push(&mut self, mut bytes: &[u8]) {
         self.total += bytes.len() as u64;
@@ -189,7 +195,11 @@ impl Capture {
         }
         let tail: Vec<u8> = self.tail.into_iter().collect();
         text.push_str(&String::from_utf8_lossy(&tail));
-        Captured { text, total_bytes: self.total, cut_bytes: self.cut }
+        Captured {
+            text,
+            total_bytes: self.total,
+            cut_bytes: self.cut,
+        }
     }
 }
 
@@ -233,7 +243,10 @@ pub async fn run(
     cfg: &RunConfig,
     sink: Arc<dyn RunSink>,
 ) -> Result<Outcome, RunError> {
-    let interpreter = spec.interpreter.clone().unwrap_or_else(|| "bash".to_owned());
+    let interpreter = spec
+        .interpreter
+        .clone()
+        .unwrap_or_else(|| "bash".to_owned());
     let mut cmd = Command::new(&interpreter);
     if interpreter == "bash" || interpreter.ends_with("/bash") {
         cmd.args(["--noprofile", "--norc", "-euo", "pipefail"]);
@@ -252,7 +265,9 @@ pub async fn run(
     if let Some(dir) = &spec.cwd {
         cmd.current_dir(dir);
     }
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     cmd.process_group(0).kill_on_drop(true);
 
     let redactor = Redactor::new(&spec.bound.secret_values());
@@ -260,19 +275,33 @@ pub async fn run(
 
     let started_at = SystemTime::now();
     let clock = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .map_err(|source| RunError::Spawn { interpreter: interpreter.clone(), source })?;
+    let mut child = cmd.spawn().map_err(|source| RunError::Spawn {
+        interpreter: interpreter.clone(),
+        source,
+    })?;
     let pid = child.id().unwrap_or(0);
-    let pgid = i32::try_from(pid).ok().filter(|p| *p > 0).map(Pid::from_raw);
+    let pgid = i32::try_from(pid)
+        .ok()
+        .filter(|p| *p > 0)
+        .map(Pid::from_raw);
     sink.started(&spec.step_id, &display, pid);
 
     let (tx, mut rx) = mpsc::channel(16);
     if let Some(out) = child.stdout.take() {
-        tokio::spawn(pump(out, Stream::Stdout, redactor.stream(cfg.max_line), tx.clone()));
+        tokio::spawn(pump(
+            out,
+            Stream::Stdout,
+            redactor.stream(cfg.max_line),
+            tx.clone(),
+        ));
     }
     if let Some(err) = child.stderr.take() {
-        tokio::spawn(pump(err, Stream::Stderr, redactor.stream(cfg.max_line), tx.clone()));
+        tokio::spawn(pump(
+            err,
+            Stream::Stderr,
+            redactor.stream(cfg.max_line),
+            tx.clone(),
+        ));
     }
     drop(tx);
 
@@ -283,8 +312,7 @@ pub async fn run(
     let mut timed_out = false;
     let mut status = None;
     let mut streams_open = true;
-    let (mut out_cap, mut err_cap) =
-        (Capture::new(cfg.capture_cap), Capture::new(cfg.capture_cap));
+    let (mut out_cap, mut err_cap) = (Capture::new(cfg.capture_cap), Capture::new(cfg.capture_cap));
 
     while status.is_none() || streams_open {
         let grace_left = kill_at.map(|t| t.saturating_duration_since(Instant::now()));
