@@ -4,7 +4,8 @@
 //!
 //! - [`BlobStore`]: SHA-256-addressed, compressed, atomically written, read back verified,
 //!   deletable by retention unless under legal hold.
-//! - [`filelog::FileLog`]: the durable [`sitrep_ledger::LogStore`].
+//! - [`filelog::FileLog`]: the durable [`sitrep_ledger::LogStore`]: group commit, torn-tail
+//!   recovery.
 //! - [`pack`]: write an evidence pack ([`pack::PackBuilder`]) and verify one
 //!   ([`pack::verify_pack`]).
 //!
