@@ -1,24 +1,11 @@
 //! `sitrep escalation simulate|lint` run as a user would: the real binary on the
 //! escalation fixtures, checking the table, the JSON, findings and exit codes.
 
-use std::process::{Command, Output};
+mod common;
+
+use common::{sitrep, stderr, stdout};
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/escalation");
-
-fn sitrep(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sitrep"))
-        .args(args)
-        .output()
-        .expect("the sitrep binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn fixture(name: &str) -> String {
     format!("{DATA}/{name}")

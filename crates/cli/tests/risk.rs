@@ -1,19 +1,10 @@
 //! `sitrep risk` run as a user would: the real binary, human and JSON output, site rules.
 
-use std::process::{Command, Output};
+mod common;
+
+use common::{sitrep, stdout};
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/risk");
-
-fn sitrep(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sitrep"))
-        .args(args)
-        .output()
-        .expect("the sitrep binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 #[test]
 fn human_output_names_level_command_and_reason() {

@@ -1,22 +1,13 @@
 //! `sitrep runbook show|list|lint` run as a user would: the real binary on the fixtures,
 //! the seeds and the examples, checking output, formats and exit codes.
 
-use std::process::{Command, Output};
+mod common;
+
+use common::{sitrep, stdout};
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/runbooks");
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/runbooks");
 const SEEDS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/seeds");
-
-fn sitrep(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sitrep"))
-        .args(args)
-        .output()
-        .expect("the sitrep binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 #[test]
 fn show_prints_sections_steps_tables_and_checklists() {
