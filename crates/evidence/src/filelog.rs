@@ -184,6 +184,23 @@ impl FileLog {
             .len();
         let whole_hashes = hashes_len / 32;
 
+        // Entries are fsynced before their hashes are written, so a crash can only tear
+        // a record that no stored hash covers yet. A "tear" the hashes already cover is
+        // damage (say, a length field pointing past the end): refuse, never cut
+        // acknowledged entries.
+        let good_end = ends.last().copied().unwrap_or(0);
+        let scanned = ends.len() as u64;
+        if entries_len > good_end && stored_hash_count(scanned + 1) <= whole_hashes {
+            return Err(FileLogError::Corrupt {
+                path: entries_path,
+                index: scanned,
+                offset: good_end,
+                reason: "the record is unreadable but its hashes were written, so it had been \
+                         acknowledged: not a torn write"
+                    .into(),
+            });
+        }
+
         // Keep the largest prefix of entries whose stored hashes are all present.
         let mut n = ends.len() as u64;
         while n > 0 && stored_hash_count(n) > whole_hashes {

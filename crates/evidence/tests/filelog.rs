@@ -81,11 +81,14 @@ fn a_torn_tail_at_any_byte_recovers_to_a_committed_prefix() {
     let entries = std::fs::read(dir.path().join("entries")).unwrap();
     let hashes = std::fs::read(dir.path().join("hashes")).unwrap();
     let last_two = entry(38).len() + entry(39).len() + 2 * 12;
+    // A crash while writing the last batch's entries (35..40) happens before any of its
+    // hashes are written: the hashes file still ends at entry 35.
+    let before_last_batch = sitrep_ledger::stored_hash_count(35) as usize * 32;
     for cut in entries.len() - last_two..=entries.len() {
         let d = tempfile::tempdir().expect("temp");
         std::fs::write(d.path().join("entries"), &entries[..cut]).unwrap();
-        std::fs::write(d.path().join("hashes"), &hashes).unwrap();
-        assert_committed_prefix(d.path(), &mem, 38);
+        std::fs::write(d.path().join("hashes"), &hashes[..before_last_batch]).unwrap();
+        assert_committed_prefix(d.path(), &mem, 35);
     }
     for cut in hashes.len() - 64..=hashes.len() {
         let d = tempfile::tempdir().expect("temp");
@@ -132,6 +135,35 @@ fn damage_before_the_tail_refuses_to_open() {
     assert_eq!(
         FileLog::open(dir.path())
             .expect("clean again")
+            .0
+            .tree_size()
+            .unwrap(),
+        30
+    );
+}
+
+#[test]
+fn a_damaged_length_is_refused_not_taken_for_a_torn_write() {
+    let dir = tempfile::tempdir().expect("temp");
+    let (log, _) = build(dir.path(), 30, 3);
+    drop(log);
+    // The first record's length now points far past the end of the file. Read as a
+    // tear, it would cut all 30 acknowledged entries; their hashes prove they were
+    // written, so open must refuse and leave the files alone.
+    let path = dir.path().join("entries");
+    let clean = std::fs::read(&path).unwrap();
+    let mut bytes = clean.clone();
+    bytes[..4].copy_from_slice(&60_000u32.to_be_bytes());
+    std::fs::write(&path, &bytes).unwrap();
+    match FileLog::open(dir.path()) {
+        Err(FileLogError::Corrupt { index, offset, .. }) => assert_eq!((index, offset), (0, 0)),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "nothing may be cut");
+    std::fs::write(&path, &clean).unwrap();
+    assert_eq!(
+        FileLog::open(dir.path())
+            .expect("clean")
             .0
             .tree_size()
             .unwrap(),
