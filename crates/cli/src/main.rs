@@ -20,12 +20,34 @@ struct Cli {
     #[arg(long, global = true)]
     json: bool,
 
+    #[command(flatten)]
+    app: cmd::appctx::AppArgs,
+
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Declare and work incidents: acknowledge, assign, note, severity, resolve.
+    #[command(subcommand)]
+    Incident(cmd::incident::IncidentCmd),
+    /// Run a runbook step (or a section's read steps) inside an incident.
+    Run(cmd::run::RunArgs),
+    /// An incident's stand-down checklist.
+    #[command(subcommand)]
+    Checklist(cmd::checklist::ChecklistCmd),
+    /// An incident's action items.
+    #[command(subcommand)]
+    Action(cmd::checklist::ActionCmd),
+    /// Write an incident's post-mortem (Markdown) from its record.
+    Postmortem(cmd::checklist::PostmortemArgs),
+    /// The tamper-evident log: status, verify, checkpoint, proofs.
+    #[command(subcommand)]
+    Ledger(cmd::ledger::LedgerCmd),
+    /// Export an incident's evidence pack.
+    #[command(subcommand)]
+    Evidence(cmd::ledger::EvidenceCmd),
     /// Import, lint and inspect Markdown runbooks.
     #[command(subcommand)]
     Runbook(cmd::runbook::RunbookCmd),
@@ -50,6 +72,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let ctx = Ctx { json: cli.json };
     let result = match cli.command {
+        Command::Incident(c) => cmd::incident::run(c, &cli.app, &ctx),
+        Command::Run(a) => cmd::run::run(a, &cli.app, &ctx),
+        Command::Checklist(c) => cmd::checklist::checklist(c, &cli.app, &ctx),
+        Command::Action(c) => cmd::checklist::action(c, &cli.app, &ctx),
+        Command::Postmortem(a) => cmd::checklist::postmortem(a, &cli.app, &ctx),
+        Command::Ledger(c) => cmd::ledger::ledger(c, &cli.app, &ctx),
+        Command::Evidence(c) => cmd::ledger::evidence(c, &cli.app, &ctx),
         Command::Runbook(c) => cmd::runbook::run(c, &ctx),
         Command::Risk(a) => cmd::risk::run(a, &ctx),
         Command::Key(c) => cmd::key::run(c, &ctx),

@@ -128,6 +128,17 @@ pub struct PackSummary {
     pub blobs_missing: usize,
 }
 
+/// One log entry to put in a pack, with its inclusion proof to the pack's checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackEntry {
+    /// Leaf index.
+    pub index: u64,
+    /// The entry bytes (a canonical record).
+    pub entry: Vec<u8>,
+    /// Inclusion proof of the leaf in the checkpoint's tree.
+    pub proof: Vec<Hash>,
+}
+
 /// Writes an evidence pack of the log entries at `indexes` to `out` as `.tar.gz`.
 ///
 /// `signed_checkpoint` is a signed checkpoint of `log` (every index must be below its
@@ -140,19 +151,14 @@ pub fn write_pack<S: LogStore + ?Sized>(
     indexes: &[u64],
     blobs: &BlobStore,
 ) -> Result<PackSummary, PackError> {
-    let note = Note::parse(signed_checkpoint).map_err(|e| PackError::Checkpoint(e.to_string()))?;
-    let checkpoint =
-        Checkpoint::parse(&note.text).map_err(|e| PackError::Checkpoint(e.to_string()))?;
+    let size = checkpoint_of(signed_checkpoint)?.size;
     let indexes: BTreeSet<u64> = indexes.iter().copied().collect();
-
-    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut records = Vec::new();
-    let mut manifest_blobs: BTreeMap<Hash, ManifestBlob> = BTreeMap::new();
+    let mut entries = Vec::with_capacity(indexes.len());
     for &index in &indexes {
-        if index >= checkpoint.size {
+        if index >= size {
             return Err(PackError::Record {
                 index,
-                message: format!("outside the checkpoint (tree size {})", checkpoint.size),
+                message: format!("outside the checkpoint (tree size {size})"),
             });
         }
         let entry = log
@@ -163,14 +169,68 @@ pub fn write_pack<S: LogStore + ?Sized>(
                 index,
                 message: "missing from the log".into(),
             })?;
+        let proof = prove_inclusion(size, index, log)?;
+        entries.push(PackEntry {
+            index,
+            entry,
+            proof,
+        });
+    }
+    write_pack_entries(out, signed_checkpoint, entries, blobs)
+}
+
+fn checkpoint_of(signed_checkpoint: &str) -> Result<Checkpoint, PackError> {
+    let note = Note::parse(signed_checkpoint).map_err(|e| PackError::Checkpoint(e.to_string()))?;
+    Checkpoint::parse(&note.text).map_err(|e| PackError::Checkpoint(e.to_string()))
+}
+
+/// Writes a pack of entries whose proofs the caller already has (a database-backed log
+/// reads them asynchronously). Each proof is checked against the checkpoint before it is
+/// written, so a pack that verifies is the only kind this writes.
+pub fn write_pack_entries(
+    out: impl Write,
+    signed_checkpoint: &str,
+    mut entries: Vec<PackEntry>,
+    blobs: &BlobStore,
+) -> Result<PackSummary, PackError> {
+    let checkpoint = checkpoint_of(signed_checkpoint)?;
+    entries.sort_by_key(|e| e.index);
+    entries.dedup_by_key(|e| e.index);
+
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut records = Vec::new();
+    let mut manifest_blobs: BTreeMap<Hash, ManifestBlob> = BTreeMap::new();
+    for PackEntry {
+        index,
+        entry,
+        proof,
+    } in entries
+    {
+        if index >= checkpoint.size {
+            return Err(PackError::Record {
+                index,
+                message: format!("outside the checkpoint (tree size {})", checkpoint.size),
+            });
+        }
         let record = Record::decode(&entry).map_err(|e| PackError::Record {
             index,
             message: e.to_string(),
         })?;
+        sitrep_ledger::verify_inclusion(
+            &leaf_hash(&entry),
+            index,
+            checkpoint.size,
+            &proof,
+            &checkpoint.root,
+        )
+        .map_err(|e| PackError::Record {
+            index,
+            message: format!("inclusion proof does not verify: {e}"),
+        })?;
         let proof = TlogProof {
             extra: None,
             index,
-            proof: prove_inclusion(checkpoint.size, index, log)?,
+            proof,
             checkpoint: signed_checkpoint.to_owned(),
         };
         if let Some(ev) = &record.evidence {

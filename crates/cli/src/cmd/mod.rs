@@ -1,7 +1,12 @@
 //! One module per command group; each exposes its clap arguments and a `run` function.
 
+pub mod appctx;
+pub mod checklist;
 pub mod escalation;
+pub mod incident;
 pub mod key;
+pub mod ledger;
 pub mod risk;
+pub mod run;
 pub mod runbook;
 pub mod verify;

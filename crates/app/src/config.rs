@@ -1,0 +1,323 @@
+//! sitrep's configuration: one TOML file plus `SITREP_*` environment overrides.
+//!
+//! Every field has a default, so no file at all is a valid configuration (the demo and a
+//! first `sitrep incident declare` need none). Unknown keys are errors that name the key
+//! and its line, because a misspelt setting silently ignored is a 3 a.m. surprise.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+use sitrep_escalation::SeverityScheme;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the SQLite database, blobs and the ledger key live.
+    #[serde(default)]
+    pub data_dir: Option<PathBuf>,
+    /// A `postgres://` URL to use instead of the SQLite file in `data_dir`.
+    #[serde(default)]
+    pub database_url: Option<String>,
+    /// The runbook directory.
+    #[serde(default)]
+    pub runbooks: Option<PathBuf>,
+    /// The checkpoint origin line: names this log (e.g. `sitrep.example.com/ledger`).
+    #[serde(default = "default_origin")]
+    pub origin: String,
+    /// `sev` (SEV1-SEV4) or `priority` (P0-P3); the escalation file may refine the table.
+    #[serde(default)]
+    pub severity_scheme: SeverityScheme,
+    /// The escalation policy file (people, rotations, policies), if paging is wanted.
+    #[serde(default)]
+    pub escalation: Option<PathBuf>,
+    /// How steps run.
+    #[serde(default)]
+    pub executor: ExecutorConfig,
+    /// Who must approve what.
+    #[serde(default)]
+    pub policy: PolicyConfig,
+    /// Alert routing (`[[alerts.route]]`, `[alerts.default]`).
+    #[serde(default)]
+    pub alerts: sitrep_alerts::RoutingConfig,
+    /// The HTTP server.
+    #[serde(default)]
+    pub server: ServerConfig,
+}
+
+/// How steps run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutorConfig {
+    /// Timeout of a step that sets none.
+    #[serde(default = "default_timeout", deserialize_with = "de_duration")]
+    pub default_timeout: Duration,
+    /// Bytes of output kept per stream (half head, half tail).
+    #[serde(default = "default_capture")]
+    pub capture_bytes: usize,
+    /// Read steps run together in a section run or auto-triage.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Literal values to redact from every output and record (e.g. a known password).
+    #[serde(default)]
+    pub redact: Vec<String>,
+    /// Extra environment for every run (e.g. `KUBECONFIG`).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+/// Approval and stand-down policy.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Which risk levels need a second person at which severities.
+    #[serde(default)]
+    pub approvals: Vec<ApprovalRule>,
+    /// Checklist items every incident must tick before it resolves, beside its runbooks'.
+    #[serde(default)]
+    pub stand_down: Vec<String>,
+}
+
+/// `{ level = "destructive", severities = ["SEV1", "SEV2"] }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalRule {
+    /// `write`, `unknown` or `destructive`.
+    pub level: String,
+    /// Severities at which it applies; empty = all.
+    #[serde(default)]
+    pub severities: Vec<String>,
+}
+
+/// The HTTP server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// The URL people reach the server at, for links in pages and the post-mortem.
+    #[serde(default)]
+    pub base_url: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: None,
+            database_url: None,
+            runbooks: None,
+            origin: default_origin(),
+            severity_scheme: SeverityScheme::default(),
+            escalation: None,
+            executor: ExecutorConfig::default(),
+            policy: PolicyConfig::default(),
+            alerts: sitrep_alerts::RoutingConfig::default(),
+            server: ServerConfig::default(),
+        }
+    }
+}
+
+impl Default for ExecutorConfig {
+    fn default() -> Self {
+        ExecutorConfig {
+            default_timeout: default_timeout(),
+            capture_bytes: default_capture(),
+            concurrency: default_concurrency(),
+            redact: Vec::new(),
+            env: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: default_listen(),
+            base_url: None,
+        }
+    }
+}
+
+fn default_origin() -> String {
+    "sitrep.local/ledger".to_owned()
+}
+fn default_timeout() -> Duration {
+    Duration::from_secs(300)
+}
+fn default_capture() -> usize {
+    1 << 20
+}
+fn default_concurrency() -> usize {
+    4
+}
+fn default_listen() -> String {
+    "127.0.0.1:8080".to_owned()
+}
+
+fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    humantime::parse_duration(&s)
+        .map_err(|e| serde::de::Error::custom(format!("bad duration {s:?}: {e}")))
+}
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid configuration.
+    #[error("{path}:{line}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the problem (1 when unknown).
+        line: usize,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+    /// An environment override has a bad value.
+    #[error("environment variable {name}: {message}")]
+    Env {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Parses TOML text; `path` names it in errors.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let de = toml::Deserializer::parse(text).map_err(|e| parse_error(text, path, &e, ""))?;
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            parse_error(text, path, e.inner(), &key)
+        })
+    }
+
+    /// Reads the file at `path`; relative paths inside it are taken from its directory.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut cfg = Config::from_toml(&text, path)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in [&mut cfg.data_dir, &mut cfg.runbooks, &mut cfg.escalation]
+            .into_iter()
+            .flatten()
+        {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// Applies `SITREP_DATA_DIR`, `SITREP_DATABASE_URL`, `SITREP_RUNBOOKS`,
+    /// `SITREP_ESCALATION`, `SITREP_LISTEN` and `SITREP_BASE_URL` from `env` (a lookup
+    /// function, so tests need not touch the process environment).
+    pub fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let non_empty = |name: &'static str| -> Result<Option<String>, ConfigError> {
+            match env(name) {
+                Some(v) if v.trim().is_empty() => Err(ConfigError::Env {
+                    name,
+                    message: "is set but empty".into(),
+                }),
+                other => Ok(other),
+            }
+        };
+        if let Some(v) = non_empty("SITREP_DATA_DIR")? {
+            self.data_dir = Some(v.into());
+        }
+        if let Some(v) = non_empty("SITREP_DATABASE_URL")? {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = non_empty("SITREP_RUNBOOKS")? {
+            self.runbooks = Some(v.into());
+        }
+        if let Some(v) = non_empty("SITREP_ESCALATION")? {
+            self.escalation = Some(v.into());
+        }
+        if let Some(v) = non_empty("SITREP_LISTEN")? {
+            self.server.listen = v;
+        }
+        if let Some(v) = non_empty("SITREP_BASE_URL")? {
+            self.server.base_url = Some(v);
+        }
+        Ok(())
+    }
+}
+
+fn parse_error(text: &str, path: &Path, e: &toml::de::Error, key: &str) -> ConfigError {
+    let line = e.span().map_or(1, |s| {
+        text[..s.start.min(text.len())].matches('\n').count() + 1
+    });
+    let msg = e.message().trim_end().to_owned();
+    let message = if key.is_empty() || key == "." {
+        msg
+    } else {
+        format!("{key}: {msg}")
+    };
+    ConfigError::Parse {
+        path: path.to_owned(),
+        line,
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_all_defaults() {
+        let c = Config::from_toml("", Path::new("sitrep.toml")).unwrap();
+        assert_eq!(c.origin, "sitrep.local/ledger");
+        assert_eq!(c.executor.default_timeout, Duration::from_secs(300));
+        assert_eq!(c.server.listen, "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_their_line() {
+        let text = "origin = \"x\"\n[executor]\ndefault_timout = \"5s\"\n";
+        let e = Config::from_toml(text, Path::new("sitrep.toml")).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with("sitrep.toml:3: "), "{msg}");
+        assert!(msg.contains("default_timout"), "{msg}");
+    }
+
+    #[test]
+    fn bad_duration_is_an_error() {
+        let e = Config::from_toml(
+            "[executor]\ndefault_timeout = \"soon\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("bad duration \"soon\""), "{e}");
+    }
+
+    #[test]
+    fn env_overrides_win_and_empty_values_are_refused() {
+        let mut c = Config::default();
+        c.apply_env(|k| (k == "SITREP_LISTEN").then(|| "0.0.0.0:9".to_owned()))
+            .unwrap();
+        assert_eq!(c.server.listen, "0.0.0.0:9");
+        let e = c
+            .apply_env(|k| (k == "SITREP_DATA_DIR").then(String::new))
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "environment variable SITREP_DATA_DIR: is set but empty"
+        );
+    }
+}

@@ -1,0 +1,136 @@
+//! The one error type of the use cases; the CLI and the HTTP layer each map it once.
+
+use std::path::{Path, PathBuf};
+
+use sitrep_store::StoreError;
+
+/// What can go wrong in a use case. Variants are grouped by who must act: the caller
+/// (bad input, not found, refused by a rule) or the operator (storage, keys).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppError {
+    /// A value the caller gave is not acceptable; `field` names it.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The argument or JSON field.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// No such thing.
+    #[error("{what} {id} not found")]
+    NotFound {
+        /// `incident`, `runbook`, `step`, `checklist item`, ...
+        what: &'static str,
+        /// What was looked up.
+        id: String,
+    },
+    /// The state machine does not allow it.
+    #[error(transparent)]
+    Transition(#[from] crate::lifecycle::TransitionError),
+    /// Resolution needs these stand-down items ticked first.
+    #[error("cannot resolve: {} stand-down item(s) not ticked: {}; tick them or resolve with --force and a reason", .open.len(), .open.join("; "))]
+    ChecklistOpen {
+        /// The texts of the items still open.
+        open: Vec<String>,
+    },
+    /// The step has placeholders no source could bind.
+    #[error("unbound placeholder(s): {}; pass --set NAME=VALUE", .names.join(", "))]
+    Unbound {
+        /// Every missing name.
+        names: Vec<String>,
+    },
+    /// The step needs the exact command confirmed.
+    #[error("confirmation needed: {}", .reasons.join("; "))]
+    NeedsConfirmation {
+        /// The exact command to confirm.
+        display: String,
+        /// Why.
+        reasons: Vec<String>,
+    },
+    /// The step needs a second person.
+    #[error("approval needed: {reason}")]
+    NeedsApproval {
+        /// Why.
+        reason: String,
+    },
+    /// Never in this mode.
+    #[error("refused: {reason}")]
+    Denied {
+        /// Why.
+        reason: String,
+    },
+    /// Someone else changed the incident at the same time, repeatedly.
+    #[error("incident {id} is changing too fast; try again")]
+    Busy {
+        /// The incident.
+        id: String,
+    },
+    /// The database or the ledger failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The blob store failed.
+    #[error(transparent)]
+    Blob(#[from] sitrep_evidence::BlobError),
+    /// The evidence pack could not be written.
+    #[error(transparent)]
+    Pack(#[from] sitrep_evidence::pack::PackError),
+    /// The signing key is missing, unreadable or unsafe.
+    #[error("ledger key: {0}")]
+    Key(String),
+    /// The configuration is not usable.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// A step could not be started.
+    #[error(transparent)]
+    Run(#[from] sitrep_executor::RunError),
+    /// A bug: a record we built does not encode, and similar.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        AppError::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+
+    pub(crate) fn invalid(field: &str, message: impl Into<String>) -> Self {
+        AppError::Invalid {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// True when the caller can fix it (bad input, refused, not found), false when the
+    /// operator must (storage, keys, bugs).
+    #[must_use]
+    pub fn is_caller_error(&self) -> bool {
+        !matches!(
+            self,
+            AppError::Store(_)
+                | AppError::Io { .. }
+                | AppError::Blob(_)
+                | AppError::Pack(_)
+                | AppError::Key(_)
+                | AppError::Run(_)
+                | AppError::Internal(_)
+        )
+    }
+}
+
+impl From<sitrep_ledger::RecordError> for AppError {
+    fn from(e: sitrep_ledger::RecordError) -> Self {
+        AppError::Internal(format!("record: {e}"))
+    }
+}

@@ -1,0 +1,69 @@
+//! Ledger status, proofs, the post-mortem and evidence packs of an incident.
+
+use std::io::Write;
+
+use serde::Serialize;
+use sitrep_evidence::pack::{PackEntry, PackSummary, write_pack_entries};
+use sitrep_ledger::Hash;
+use sitrep_store::StoredCheckpoint;
+
+use crate::app::App;
+use crate::error::AppError;
+
+/// The ledger's size and latest checkpoint.
+#[derive(Debug, Clone, Serialize)]
+pub struct LedgerStatus {
+    /// Leaves in the log.
+    pub tree_size: u64,
+    /// The latest signed checkpoint, if any.
+    pub checkpoint: Option<StoredCheckpoint>,
+    /// The key checkpoints are signed with, to pin when verifying.
+    pub verifier_key: String,
+}
+
+impl App {
+    /// The ledger's size and latest checkpoint.
+    pub async fn ledger_status(&self) -> Result<LedgerStatus, AppError> {
+        let s = self.store();
+        Ok(LedgerStatus {
+            tree_size: s.tree_size().await?,
+            checkpoint: s.latest_checkpoint().await?,
+            verifier_key: self.verifier().to_string(),
+        })
+    }
+
+    /// The post-mortem of an incident, as Markdown.
+    pub async fn postmortem(&self, id: &str) -> Result<String, AppError> {
+        let view = self.view(id).await?;
+        let timeline = self.store().timeline(&view.incident.id, None).await?;
+        Ok(crate::postmortem::render(&view, &timeline))
+    }
+
+    /// Writes an evidence pack of every event of the incident, with inclusion proofs to
+    /// a checkpoint signed now and the output blobs the events name.
+    pub async fn export_evidence(
+        &self,
+        id: &str,
+        out: impl Write,
+    ) -> Result<PackSummary, AppError> {
+        let incident = self.incident(id).await?;
+        let store = self.store();
+        let checkpoint = store.checkpoint_now().await?;
+        let events = store.timeline(&incident.id, None).await?;
+        let mut entries = Vec::with_capacity(events.len());
+        for e in events.into_iter().filter(|e| e.index < checkpoint.size) {
+            let proof: Vec<Hash> = store.inclusion_proof(e.index, checkpoint.size).await?;
+            entries.push(PackEntry {
+                index: e.index,
+                entry: e.record.encode()?,
+                proof,
+            });
+        }
+        Ok(write_pack_entries(
+            out,
+            &checkpoint.signed_note,
+            entries,
+            self.blobs(),
+        )?)
+    }
+}

@@ -1,0 +1,27 @@
+//! sitrep's use cases over the store: incidents, step runs, post-mortems and evidence.
+//!
+//! The CLI and the server are thin layers over [`App`]; everything worth testing without
+//! a terminal or a socket is here. Pure rules live in their own modules
+//! ([`lifecycle`], [`severity`], [`postmortem`]) and do no I/O.
+
+mod app;
+pub mod config;
+mod error;
+pub mod events;
+mod export;
+mod keys;
+mod library;
+pub mod lifecycle;
+pub mod postmortem;
+mod runs;
+pub mod severity;
+
+pub use app::{App, IncidentView, NewIncident, default_data_dir, now_ms};
+pub use config::Config;
+pub use error::AppError;
+pub use export::LedgerStatus;
+pub use keys::KEY_FILE;
+pub use library::Library;
+pub use runs::{Plan, RunReport, RunRequest};
+pub use sitrep_executor::{Mode, NullSink, RunSink};
+pub use sitrep_store as store;

@@ -1,0 +1,143 @@
+//! The runbook library: every Markdown file under the runbook directory, parsed and
+//! linted together. Loading never fails on a bad runbook: its diagnostics say what is
+//! wrong, and the rest of the library still works.
+
+use std::path::{Path, PathBuf};
+
+use sitrep_runbook::{RunbookSet, SetEntry};
+
+use crate::error::AppError;
+
+/// Largest runbook file read; bigger files are reported, not loaded.
+pub const MAX_RUNBOOK_BYTES: u64 = 4 << 20;
+
+/// A loaded runbook directory.
+#[derive(Debug, Clone, Default)]
+pub struct Library {
+    root: Option<PathBuf>,
+    set: RunbookSet,
+    /// Files that could not be read at all (too big, not UTF-8, I/O errors).
+    pub unreadable: Vec<(String, String)>,
+}
+
+impl Library {
+    /// An empty library (no runbook directory configured).
+    #[must_use]
+    pub fn empty() -> Self {
+        Library::default()
+    }
+
+    /// Reads every `*.md` / `*.markdown` file under `root` (recursively, skipping hidden
+    /// directories), in path order so ids and output are stable.
+    pub fn load(root: &Path) -> Result<Library, AppError> {
+        let mut files = Vec::new();
+        walk(root, root, &mut files).map_err(|e| AppError::io(root, e))?;
+        files.sort();
+        let mut sources = Vec::new();
+        let mut unreadable = Vec::new();
+        for rel in files {
+            let path = root.join(&rel);
+            match read_limited(&path) {
+                Ok(text) => sources.push((rel, text)),
+                Err(msg) => unreadable.push((rel, msg)),
+            }
+        }
+        Ok(Library {
+            root: Some(root.to_owned()),
+            set: RunbookSet::from_sources(sources),
+            unreadable,
+        })
+    }
+
+    /// Builds a library from in-memory sources (tests, the demo).
+    pub fn from_sources<P: Into<String>, T: AsRef<str>>(
+        sources: impl IntoIterator<Item = (P, T)>,
+    ) -> Library {
+        Library {
+            root: None,
+            set: RunbookSet::from_sources(sources),
+            unreadable: Vec::new(),
+        }
+    }
+
+    /// The directory it was loaded from.
+    #[must_use]
+    pub fn root(&self) -> Option<&Path> {
+        self.root.as_deref()
+    }
+
+    /// Every runbook, in path order.
+    pub fn entries(&self) -> &[SetEntry] {
+        &self.set.entries
+    }
+
+    /// The runbook at `path` (relative to the directory), or one whose file name or
+    /// front-matter service matches when no path does.
+    #[must_use]
+    pub fn get(&self, path: &str) -> Option<&SetEntry> {
+        self.set.get(path).or_else(|| {
+            let stem = path.trim_end_matches(".md");
+            self.set.entries.iter().find(|e| {
+                let file = e.path.rsplit('/').next().unwrap_or(&e.path);
+                file.trim_end_matches(".md") == stem
+            })
+        })
+    }
+
+    /// The runbooks handling an alert name, by path.
+    #[must_use]
+    pub fn handlers(&self, alert: &str) -> Vec<&str> {
+        self.set.handlers(alert)
+    }
+
+    /// The runbooks of a service (front matter `service:`), by path.
+    #[must_use]
+    pub fn for_service(&self, service: &str) -> Vec<&str> {
+        self.set
+            .entries
+            .iter()
+            .filter(|e| {
+                e.runbook
+                    .front_matter
+                    .as_ref()
+                    .and_then(|f| f.service.as_deref())
+                    == Some(service)
+            })
+            .map(|e| e.path.as_str())
+            .collect()
+    }
+}
+
+fn read_limited(path: &Path) -> Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if meta.len() > MAX_RUNBOOK_BYTES {
+        return Err(format!(
+            "{} bytes, more than the limit of {MAX_RUNBOOK_BYTES}",
+            meta.len()
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    String::from_utf8(bytes)
+        .map_err(|e| format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to()))
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') {
+            continue;
+        }
+        let ty = entry.file_type()?;
+        let path = entry.path();
+        if ty.is_dir() {
+            walk(root, &path, out)?;
+        } else if ty.is_file() && (name.ends_with(".md") || name.ends_with(".markdown")) {
+            if let Ok(rel) = path.strip_prefix(root) {
+                out.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,701 @@
+//! Running runbook steps inside an incident: plan (bind + gate), run, record.
+//!
+//! A run is recorded twice over: the `StepRun` row for queries, and ledger events
+//! (`step.run`, one `evidence.captured` per output stream) whose payloads hold the exact
+//! command, bound values, actor, approver, times, exit and output hashes. Output bytes go
+//! to the blob store; only redacted text ever reaches a sink, a row, a blob or a record.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde::Serialize;
+use sitrep_executor::{
+    Binding, Decision, Expect, GateRequest, Level, Mode, Outcome, Placeholder, Policy, RunConfig,
+    RunSink, RunSpec, Values, Verdict, bind, gate, scan_placeholders,
+};
+use sitrep_ledger::Evidence;
+use sitrep_runbook::{Role, Step};
+use sitrep_store::{Change, Incident, StepRun, Write};
+
+use crate::app::{App, check_actor, now_ms};
+use crate::error::AppError;
+use crate::events;
+
+/// Which step to run, for whom, with what.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// Incident id or number.
+    pub incident: String,
+    /// Runbook path in the library.
+    pub runbook: String,
+    /// Step id (see `sitrep runbook show`), or its 1-based number in the runbook.
+    pub step: String,
+    /// Who runs it.
+    pub actor: String,
+    /// Values given by the person (`--set K=V`); they win over every other source.
+    pub set: BTreeMap<String, String>,
+    /// The exact command text the actor confirmed (`Plan::display`).
+    pub confirmed: Option<String>,
+    /// People who approved this run.
+    pub approvals: Vec<String>,
+    /// Interactive (a person) or automatic (auto-triage: read steps only).
+    pub mode: Mode,
+}
+
+/// What would run: the bound command, its risk and what the gate says.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// Runbook path.
+    pub runbook: String,
+    /// Step id.
+    pub step_id: String,
+    /// Step title.
+    pub title: String,
+    /// The role of the step's section.
+    pub role: Option<Role>,
+    /// Risk level of the step.
+    pub risk: Level,
+    /// Why: one line per command that is not read.
+    pub reasons: Vec<String>,
+    /// The exact command that would run, values shell-quoted (empty when unbound).
+    pub display: String,
+    /// Where each value came from.
+    pub bindings: Vec<Binding>,
+    /// Placeholders no source could bind.
+    pub missing: Vec<String>,
+    /// The gate's decision (for the bound command).
+    pub decision: Option<Decision>,
+}
+
+/// A finished run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// The stored run.
+    pub run: StepRun,
+    /// Redacted, capped output and exit details.
+    pub outcome: Outcome,
+}
+
+/// Names that carry secrets: their values are passed to the process but never shown.
+fn is_secret_name(name: &str) -> bool {
+    let up = name.to_ascii_uppercase();
+    [
+        "PASSWORD",
+        "PASSWD",
+        "SECRET",
+        "TOKEN",
+        "API_KEY",
+        "APIKEY",
+        "PRIVATE_KEY",
+        "CREDENTIAL",
+    ]
+    .iter()
+    .any(|s| up.contains(s))
+}
+
+impl App {
+    /// Values for a step of `incident`: `--set`, then the incident's fields, then its
+    /// firing alerts' labels and annotations, then the runbook's `params` defaults.
+    async fn values(
+        &self,
+        incident: &Incident,
+        set: &BTreeMap<String, String>,
+        params: BTreeMap<String, String>,
+    ) -> Result<Values, AppError> {
+        let mut inc = BTreeMap::new();
+        inc.insert("incident".to_owned(), incident.id.clone());
+        inc.insert("incident_id".to_owned(), incident.id.clone());
+        inc.insert("incident_number".to_owned(), incident.number.to_string());
+        inc.insert("severity".to_owned(), incident.severity.clone());
+        inc.insert("title".to_owned(), incident.title.clone());
+        if let Some(s) = &incident.service {
+            inc.insert("service".to_owned(), s.clone());
+        }
+        let alerts = self.inner.store.alerts_for(&incident.id).await?;
+        let mut labels = BTreeMap::new();
+        let mut annotations = BTreeMap::new();
+        // Firing alerts first, newest first: their values describe the problem now.
+        let mut ordered: Vec<_> = alerts.iter().collect();
+        ordered.sort_by_key(|a| (a.status != "firing", -a.updated_ms));
+        for a in ordered {
+            for (k, v) in &a.labels {
+                labels.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+            for (k, v) in &a.annotations {
+                annotations.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        Ok(Values::new()
+            .with_source("--set", set.clone())
+            .with_source("incident", inc)
+            .with_source("alert label", labels)
+            .with_source("alert annotation", annotations)
+            .with_source("runbook params", params))
+    }
+
+    /// Finds the step: by id, else by 1-based number.
+    fn find_step(
+        &self,
+        runbook: &str,
+        step: &str,
+    ) -> Result<(String, Step, BTreeMap<String, String>), AppError> {
+        let library = self.library();
+        let entry = library.get(runbook).ok_or_else(|| AppError::NotFound {
+            what: "runbook",
+            id: runbook.to_owned(),
+        })?;
+        let rb = &entry.runbook;
+        let found = rb
+            .steps
+            .iter()
+            .find(|s| s.id == step)
+            .or_else(|| {
+                step.parse::<usize>()
+                    .ok()
+                    .and_then(|n| n.checked_sub(1))
+                    .and_then(|i| rb.steps.get(i))
+            })
+            .ok_or_else(|| AppError::NotFound {
+                what: "step",
+                id: format!("{step} in {}", entry.path),
+            })?;
+        let params = rb
+            .front_matter
+            .as_ref()
+            .map(|f| {
+                f.params
+                    .iter()
+                    .filter_map(|(k, p)| p.default.clone().map(|d| (k.clone(), d)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok((entry.path.clone(), found.clone(), params))
+    }
+
+    /// Binds and gates a step without running it (`sitrep run --dry-run`, the UI's
+    /// confirm dialog).
+    pub async fn plan(&self, req: &RunRequest) -> Result<Plan, AppError> {
+        let incident = self.incident(&req.incident).await?;
+        let (path, step, params) = self.find_step(&req.runbook, &req.step)?;
+        self.plan_for(&incident, &path, &step, params, req).await
+    }
+
+    async fn plan_for(
+        &self,
+        incident: &Incident,
+        path: &str,
+        step: &Step,
+        params: BTreeMap<String, String>,
+        req: &RunRequest,
+    ) -> Result<Plan, AppError> {
+        let level = step.risk.level;
+        let reasons: Vec<String> = step
+            .risk
+            .commands
+            .iter()
+            .filter(|c| c.level != Level::Read)
+            .map(|c| {
+                let why: Vec<_> = c
+                    .reasons
+                    .iter()
+                    .map(|r| format!("{} ({})", r.rule, r.level))
+                    .collect();
+                format!(
+                    "`{}` is {}: {}",
+                    c.text,
+                    c.level,
+                    if why.is_empty() {
+                        "no rule knows it".to_owned()
+                    } else {
+                        why.join(", ")
+                    }
+                )
+            })
+            .collect();
+        let placeholders: Vec<Placeholder> = scan_placeholders(&step.script)
+            .into_iter()
+            .map(|p| {
+                if is_secret_name(&p.name) {
+                    p.secret()
+                } else {
+                    p
+                }
+            })
+            .collect();
+        let values = self.values(incident, &req.set, params).await?;
+        let mut plan = Plan {
+            runbook: path.to_owned(),
+            step_id: step.id.clone(),
+            title: step.title.clone(),
+            role: step.role,
+            risk: level,
+            reasons,
+            display: String::new(),
+            bindings: Vec::new(),
+            missing: Vec::new(),
+            decision: None,
+        };
+        match bind(&step.script, &placeholders, &values) {
+            Ok(bound) => {
+                let approvals = req.approvals.clone();
+                let decision = gate(
+                    &GateRequest {
+                        level,
+                        mode: req.mode,
+                        severity: Some(&incident.severity),
+                        actor: &req.actor,
+                        display: &bound.display,
+                        confirmed: req.confirmed.as_deref(),
+                        approvals: &approvals,
+                    },
+                    &self.policy(),
+                );
+                plan.display = self.redact(&bound.display);
+                plan.bindings = bound.bindings;
+                plan.decision = Some(decision);
+            }
+            Err(sitrep_executor::BindError::Unbound(names)) => plan.missing = names,
+            Err(e) => return Err(AppError::invalid("step", e.to_string())),
+        }
+        Ok(plan)
+    }
+
+    fn policy(&self) -> Policy {
+        Policy {
+            approvals: self
+                .inner
+                .config
+                .policy
+                .approvals
+                .iter()
+                .filter_map(|r| Some((Level::parse(&r.level)?, r.severities.clone())))
+                .collect(),
+        }
+    }
+
+    /// Runs a step if the gate allows it, reporting live into `sink`, and records it.
+    pub async fn run_step(
+        &self,
+        req: &RunRequest,
+        sink: Arc<dyn RunSink>,
+    ) -> Result<RunReport, AppError> {
+        check_actor(&req.actor)?;
+        let incident = self.incident(&req.incident).await?;
+        let (path, step, params) = self.find_step(&req.runbook, &req.step)?;
+        self.run_found(&incident, &path, &step, params, req, sink)
+            .await
+    }
+
+    async fn run_found(
+        &self,
+        incident: &Incident,
+        path: &str,
+        step: &Step,
+        params: BTreeMap<String, String>,
+        req: &RunRequest,
+        sink: Arc<dyn RunSink>,
+    ) -> Result<RunReport, AppError> {
+        let plan = self
+            .plan_for(incident, path, step, params.clone(), req)
+            .await?;
+        if !plan.missing.is_empty() {
+            return Err(AppError::Unbound {
+                names: plan.missing,
+            });
+        }
+        match plan.decision.clone() {
+            Some(Decision::Allow) => {}
+            Some(Decision::NeedsConfirmation { reasons }) => {
+                return Err(AppError::NeedsConfirmation {
+                    display: plan.display,
+                    reasons,
+                });
+            }
+            Some(Decision::NeedsApproval { reason }) => {
+                return Err(AppError::NeedsApproval { reason });
+            }
+            Some(Decision::Deny { reason }) => {
+                self.record_refusal(incident, &plan, &req.actor, &reason)
+                    .await?;
+                return Err(AppError::Denied { reason });
+            }
+            None => return Err(AppError::Internal("plan without a decision".into())),
+        }
+        // Bind again for the real environment (the plan keeps only displayable text).
+        let placeholders: Vec<Placeholder> = scan_placeholders(&step.script)
+            .into_iter()
+            .map(|p| {
+                if is_secret_name(&p.name) {
+                    p.secret()
+                } else {
+                    p
+                }
+            })
+            .collect();
+        let values = self.values(incident, &req.set, params).await?;
+        let bound = bind(&step.script, &placeholders, &values)
+            .map_err(|e| AppError::invalid("step", e.to_string()))?;
+        let expect = step.attributes.expect.as_ref().and_then(|e| {
+            let mut m = serde_json::Map::new();
+            if let Some(x) = e.exit_code {
+                m.insert("exit".into(), x.into());
+            }
+            if let Some(c) = &e.contains {
+                m.insert("contains".into(), c.clone().into());
+            }
+            Expect::from_json(&serde_json::Value::Object(m)).ok()
+        });
+        let approver = req.approvals.iter().find(|a| **a != req.actor).cloned();
+        let run_id = uuid::Uuid::now_v7().to_string();
+        let started = now_ms();
+        let mut row = StepRun {
+            id: run_id.clone(),
+            incident_id: incident.id.clone(),
+            runbook: path.to_owned(),
+            step_id: step.id.clone(),
+            command: plan.display.clone(),
+            bound: plan
+                .bindings
+                .iter()
+                .map(|b| (b.name.clone(), b.value.clone()))
+                .collect(),
+            risk: plan.risk.as_str().to_owned(),
+            actor: req.actor.clone(),
+            approver: approver.clone(),
+            status: "running".to_owned(),
+            started_ms: started,
+            ended_ms: None,
+            exit_code: None,
+            verdict: None,
+            stdout_sha256: None,
+            stderr_sha256: None,
+        };
+        self.inner
+            .store
+            .commit(Change {
+                writes: vec![Write::PutRun(row.clone())],
+                events: Vec::new(),
+            })
+            .await?;
+        let mut cfg = RunConfig {
+            default_timeout: self.inner.config.executor.default_timeout,
+            capture_cap: self.inner.config.executor.capture_bytes,
+            extra_env: self.inner.config.executor.env.clone().into_iter().collect(),
+            ..RunConfig::default()
+        };
+        cfg.grace = cfg.grace.min(Duration::from_secs(5));
+        let spec = RunSpec {
+            step_id: step.id.clone(),
+            bound,
+            interpreter: step.attributes.interpreter.clone(),
+            timeout: step.attributes.timeout,
+            cwd: step.attributes.cwd.clone().map(Into::into),
+            expect,
+        };
+        let result = sitrep_executor::run(&spec, &cfg, sink).await;
+        let outcome = match result {
+            Ok(o) => o,
+            Err(e) => {
+                row.status = "error".to_owned();
+                row.ended_ms = Some(now_ms());
+                let rec = events::record(
+                    events::STEP_RUN,
+                    &incident.id,
+                    now_ms(),
+                    &req.actor,
+                    [
+                        ("run", run_id.clone()),
+                        ("runbook", path.to_owned()),
+                        ("step", step.id.clone()),
+                        ("command", plan.display.clone()),
+                        ("status", "error".to_owned()),
+                        ("error", self.redact(&e.to_string())),
+                    ],
+                );
+                self.inner
+                    .store
+                    .commit(Change {
+                        writes: vec![Write::PutRun(row)],
+                        events: vec![rec],
+                    })
+                    .await?;
+                return Err(e.into());
+            }
+        };
+        self.record_outcome(incident, &plan, row, &outcome, &req.actor)
+            .await
+    }
+
+    async fn record_outcome(
+        &self,
+        incident: &Incident,
+        plan: &Plan,
+        mut row: StepRun,
+        outcome: &Outcome,
+        actor: &str,
+    ) -> Result<RunReport, AppError> {
+        let ended = to_ms(outcome.ended_at);
+        let mut events_out = Vec::new();
+        let mut hashes = Vec::new();
+        for (stream, cap) in [("stdout", &outcome.stdout), ("stderr", &outcome.stderr)] {
+            // The executor already redacted; redacting again with our literals costs
+            // little and keeps the promise even if the configured list grew.
+            let text = self.redact(&cap.text);
+            let blob = self.inner.blobs.put(text.as_bytes())?;
+            let mut rec = events::record(
+                events::EVIDENCE,
+                &incident.id,
+                ended,
+                actor,
+                [
+                    ("run", row.id.clone()),
+                    ("stream", stream.to_owned()),
+                    ("total_bytes", cap.total_bytes.to_string()),
+                    ("cut_bytes", cap.cut_bytes.to_string()),
+                ],
+            );
+            rec.evidence = Some(Evidence {
+                sha256: blob.sha256,
+                size: blob.size,
+                media_type: "text/plain; charset=utf-8".to_owned(),
+            });
+            events_out.push(rec);
+            hashes.push(blob.sha256.to_string());
+        }
+        let status = if outcome.timed_out {
+            "timed-out"
+        } else if outcome.exit_code == Some(0) && !matches!(outcome.verdict, Verdict::Fail(_)) {
+            "succeeded"
+        } else {
+            "failed"
+        };
+        let verdict = match &outcome.verdict {
+            Verdict::Pass(r) => Some(format!("pass: {r}")),
+            Verdict::Fail(r) => Some(format!("fail: {r}")),
+            Verdict::None => None,
+        };
+        row.status = status.to_owned();
+        row.ended_ms = Some(ended);
+        row.exit_code = outcome.exit_code;
+        row.verdict = verdict.clone();
+        row.stdout_sha256 = hashes.first().cloned();
+        row.stderr_sha256 = hashes.get(1).cloned();
+        let mut payload = vec![
+            ("run", row.id.clone()),
+            ("runbook", row.runbook.clone()),
+            ("step", row.step_id.clone()),
+            ("command", row.command.clone()),
+            ("risk", row.risk.clone()),
+            ("status", status.to_owned()),
+            ("started_ms", row.started_ms.to_string()),
+            ("duration_ms", outcome.duration.as_millis().to_string()),
+            ("stdout_sha256", hashes[0].clone()),
+            ("stderr_sha256", hashes[1].clone()),
+        ];
+        if let Some(c) = outcome.exit_code {
+            payload.push(("exit_code", c.to_string()));
+        }
+        if let Some(s) = outcome.signal {
+            payload.push(("signal", s.to_string()));
+        }
+        if let Some(v) = verdict {
+            payload.push(("verdict", v));
+        }
+        if let Some(a) = &row.approver {
+            payload.push(("approver", a.clone()));
+        }
+        if !plan.bindings.is_empty() {
+            let b: Vec<String> = plan
+                .bindings
+                .iter()
+                .map(|b| format!("{}={} ({})", b.name, b.value, b.source))
+                .collect();
+            payload.push(("bound", self.redact(&b.join("\n"))));
+        }
+        events_out.push(events::record(
+            events::STEP_RUN,
+            &incident.id,
+            ended,
+            actor,
+            payload,
+        ));
+        self.inner
+            .store
+            .commit(Change {
+                writes: vec![Write::PutRun(row.clone())],
+                events: events_out,
+            })
+            .await?;
+        Ok(RunReport {
+            run: row,
+            outcome: outcome.clone(),
+        })
+    }
+
+    async fn record_refusal(
+        &self,
+        incident: &Incident,
+        plan: &Plan,
+        actor: &str,
+        reason: &str,
+    ) -> Result<(), AppError> {
+        let rec = events::record(
+            events::STEP_REFUSED,
+            &incident.id,
+            now_ms(),
+            actor,
+            [
+                ("runbook", plan.runbook.clone()),
+                ("step", plan.step_id.clone()),
+                ("risk", plan.risk.as_str().to_owned()),
+                ("reason", reason.to_owned()),
+            ],
+        );
+        self.inner
+            .store
+            .commit(Change {
+                writes: Vec::new(),
+                events: vec![rec],
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Runs every step of `roles` sections of the incident's runbooks that can run
+    /// unattended: read steps whose placeholders all bind. The others are noted on the
+    /// timeline as skipped, with the reason. At most `executor.concurrency` at a time.
+    pub async fn run_sections(
+        &self,
+        incident_id: &str,
+        roles: &[Role],
+        actor: &str,
+        mode: sitrep_executor::Mode,
+        sink: Arc<dyn RunSink>,
+    ) -> Result<Vec<Result<RunReport, AppError>>, AppError> {
+        let incident = self.incident(incident_id).await?;
+        let library = self.library();
+        let mut todo = Vec::new();
+        let mut skipped = Vec::new();
+        for path in &incident.runbooks {
+            let Some(entry) = library.get(path) else {
+                continue;
+            };
+            let params: BTreeMap<String, String> = entry
+                .runbook
+                .front_matter
+                .as_ref()
+                .map(|f| {
+                    f.params
+                        .iter()
+                        .filter_map(|(k, p)| p.default.clone().map(|d| (k.clone(), d)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for step in &entry.runbook.steps {
+                if !step.role.is_some_and(|r| roles.contains(&r))
+                    || step.attributes.exclude_from_run_all == Some(true)
+                {
+                    continue;
+                }
+                if step.risk.level != Level::Read {
+                    skipped.push((
+                        entry.path.clone(),
+                        step.id.clone(),
+                        format!("{} step: needs a person", step.risk.level),
+                    ));
+                    continue;
+                }
+                todo.push((entry.path.clone(), step.clone(), params.clone()));
+            }
+        }
+        let now = now_ms();
+        if !skipped.is_empty() {
+            let events: Vec<_> = skipped
+                .iter()
+                .map(|(rb, st, why)| {
+                    events::record(
+                        events::STEP_SKIPPED,
+                        &incident.id,
+                        now,
+                        actor,
+                        [
+                            ("runbook", rb.clone()),
+                            ("step", st.clone()),
+                            ("reason", why.clone()),
+                        ],
+                    )
+                })
+                .collect();
+            self.inner
+                .store
+                .commit(Change {
+                    writes: Vec::new(),
+                    events,
+                })
+                .await?;
+        }
+        let limit = Arc::new(tokio::sync::Semaphore::new(
+            self.inner.config.executor.concurrency.max(1),
+        ));
+        let mut set = tokio::task::JoinSet::new();
+        for (i, (path, step, params)) in todo.into_iter().enumerate() {
+            let app = self.clone();
+            let incident = incident.clone();
+            let sink = sink.clone();
+            let limit = limit.clone();
+            let req = RunRequest {
+                incident: incident.id.clone(),
+                runbook: path.clone(),
+                step: step.id.clone(),
+                actor: actor.to_owned(),
+                set: BTreeMap::new(),
+                confirmed: None,
+                approvals: Vec::new(),
+                mode,
+            };
+            set.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                let res = app
+                    .run_found(&incident, &path, &step, params, &req, sink)
+                    .await;
+                if let Err(AppError::Unbound { names }) = &res {
+                    let rec = events::record(
+                        events::STEP_SKIPPED,
+                        &incident.id,
+                        now_ms(),
+                        &req.actor,
+                        [
+                            ("runbook", path.clone()),
+                            ("step", step.id.clone()),
+                            ("reason", format!("unbound: {}", names.join(", "))),
+                        ],
+                    );
+                    let _ = app
+                        .inner
+                        .store
+                        .commit(Change {
+                            writes: Vec::new(),
+                            events: vec![rec],
+                        })
+                        .await;
+                }
+                (i, res)
+            });
+        }
+        let mut out: Vec<(usize, Result<RunReport, AppError>)> = Vec::new();
+        while let Some(joined) = set.join_next().await {
+            match joined {
+                Ok(r) => out.push(r),
+                Err(e) => return Err(AppError::Internal(format!("step task failed: {e}"))),
+            }
+        }
+        out.sort_by_key(|(i, _)| *i);
+        Ok(out.into_iter().map(|(_, r)| r).collect())
+    }
+}
+
+fn to_ms(t: std::time::SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

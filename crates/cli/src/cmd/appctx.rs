@@ -1,0 +1,99 @@
+//! Opening the application for commands that work on incidents: global options, the
+//! async runtime, and mapping `AppError` to `CliError` in one place.
+
+use std::path::PathBuf;
+
+use anyhow::anyhow;
+use sitrep_app::{App, AppError, Config};
+
+use crate::CliError;
+
+/// Where the data lives; shared by every incident command (also from `SITREP_*`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct AppArgs {
+    /// The configuration file (TOML). Default: none, every setting at its default.
+    #[arg(long, global = true, env = "SITREP_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The data dir (SQLite database, blobs, ledger key).
+    /// Default: `$XDG_DATA_HOME/sitrep` or `~/.local/share/sitrep`.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The runbook directory.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub runbooks: Option<PathBuf>,
+    /// Who you are, as recorded on the timeline. Default: `$SITREP_ACTOR`, else `$USER`.
+    #[arg(long = "as", global = true, value_name = "NAME")]
+    pub actor: Option<String>,
+}
+
+impl AppArgs {
+    /// The configuration: the file, then environment overrides, then flags.
+    pub fn config(&self) -> Result<Config, CliError> {
+        let mut cfg = match &self.config {
+            Some(path) => Config::load(path).map_err(CliError::input)?,
+            None => Config::default(),
+        };
+        cfg.apply_env(|k| std::env::var(k).ok())
+            .map_err(CliError::input)?;
+        if let Some(d) = &self.data_dir {
+            cfg.data_dir = Some(d.clone());
+        }
+        if let Some(r) = &self.runbooks {
+            cfg.runbooks = Some(r.clone());
+        }
+        Ok(cfg)
+    }
+
+    /// The actor name.
+    pub fn actor(&self) -> Result<String, CliError> {
+        self.actor
+            .clone()
+            .or_else(|| std::env::var("SITREP_ACTOR").ok())
+            .or_else(|| std::env::var("USER").ok())
+            .filter(|a| !a.trim().is_empty())
+            .ok_or_else(no_actor)
+    }
+}
+
+/// The error when no actor name is known.
+pub fn no_actor() -> CliError {
+    CliError::input(anyhow!("who are you? pass --as NAME or set SITREP_ACTOR"))
+}
+
+/// A multi-threaded runtime for one command.
+pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::internal(anyhow!(e).context("cannot start the async runtime")))
+}
+
+/// Opens the app, runs `f`, and closes the app (flushing a final checkpoint) whatever
+/// `f` returned.
+pub fn with_app<T, F, Fut>(args: &AppArgs, f: F) -> Result<T, CliError>
+where
+    F: FnOnce(App) -> Fut,
+    Fut: std::future::Future<Output = Result<T, CliError>>,
+{
+    let cfg = args.config()?;
+    runtime()?.block_on(async move {
+        let app = App::open(cfg).await.map_err(app_error)?;
+        let result = f(app.clone()).await;
+        app.close().await;
+        result
+    })
+}
+
+/// The one mapping from use-case errors to exit codes: what the caller can fix is bad
+/// input (2), refusals by a rule are failed checks (1), the rest is internal (3).
+pub fn app_error(e: AppError) -> CliError {
+    match &e {
+        AppError::ChecklistOpen { .. }
+        | AppError::NeedsConfirmation { .. }
+        | AppError::NeedsApproval { .. }
+        | AppError::Denied { .. }
+        | AppError::Transition(_) => CliError::CheckFailed(e.to_string()),
+        _ if e.is_caller_error() => CliError::Input(anyhow!(e)),
+        _ => CliError::Internal(anyhow!(e)),
+    }
+}
