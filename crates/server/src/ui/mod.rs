@@ -1,0 +1,732 @@
+//! The web UI: server-rendered pages (askama) with htmx for the live parts, vendored and
+//! embedded in the binary (no CDN). Every page works with the keyboard and on a phone;
+//! mutating forms carry the session's CSRF token, checked by `auth` like any API call.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use sitrep_app::store::{IncidentFilter, StepRun};
+use sitrep_app::{AppError, Mode, NewIncident, NullSink, Plan, RunRequest};
+use sitrep_executor::Decision;
+
+use crate::ServerState;
+use crate::auth::{Caller, Role, csrf_token};
+
+/// The UI's routes, merged at `/` by the server's router.
+pub fn routes() -> Router<ServerState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/incidents") }))
+        .route("/assets/htmx.min.js", get(|| asset(HTMX, "text/javascript; charset=utf-8")))
+        .route("/assets/sitrep.js", get(|| asset(JS, "text/javascript; charset=utf-8")))
+        .route("/assets/sitrep.css", get(|| asset(CSS, "text/css; charset=utf-8")))
+        .route("/login", get(login_page))
+        .route("/incidents", get(incidents).post(declare))
+        .route("/incidents/{n}", get(incident))
+        .route("/incidents/{n}/timeline", get(timeline_fragment))
+        .route("/incidents/{n}/plan", get(plan))
+        .route("/incidents/{n}/run", post(run))
+        .route("/incidents/{n}/checklist/{item}", post(tick))
+        .route("/incidents/{n}/note", post(note))
+        .route("/incidents/{n}/actions", post(add_action))
+        .route("/incidents/{n}/{action}", post(lifecycle))
+        .route("/incidents/{n}/postmortem", get(postmortem_page))
+        .route("/incidents/{n}/postmortem.md", get(postmortem_md))
+        .route("/runs/{id}", get(run_page))
+        .route("/runbooks", get(runbooks))
+        .route("/runbooks/{*path}", get(runbook))
+        .route("/ledger", get(ledger))
+}
+
+const HTMX: &str = include_str!("../../assets/htmx.min.js");
+const JS: &str = include_str!("../../assets/sitrep.js");
+const CSS: &str = include_str!("../../assets/sitrep.css");
+
+async fn asset(body: &'static str, ty: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(ty)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// A page's failure: log in again, or show the message.
+enum UiError {
+    Login,
+    Forbidden(String),
+    App(AppError),
+    Render(askama::Error),
+}
+
+impl From<AppError> for UiError {
+    fn from(e: AppError) -> Self {
+        UiError::App(e)
+    }
+}
+impl From<askama::Error> for UiError {
+    fn from(e: askama::Error) -> Self {
+        UiError::Render(e)
+    }
+}
+
+impl IntoResponse for UiError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            UiError::Login => return Redirect::to("/login").into_response(),
+            UiError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
+            UiError::App(e) => {
+                let status = match &e {
+                    AppError::NotFound { .. } => StatusCode::NOT_FOUND,
+                    e if e.is_caller_error() => StatusCode::UNPROCESSABLE_ENTITY,
+                    _ => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                if status == StatusCode::INTERNAL_SERVER_ERROR {
+                    tracing::error!(error = %e, "ui request failed");
+                }
+                (status, e.to_string())
+            }
+            UiError::Render(e) => {
+                tracing::error!(error = %e, "template failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "the page could not be rendered".into())
+            }
+        };
+        let body = ErrorTpl { message }.render().unwrap_or_default();
+        (status, Html(body)).into_response()
+    }
+}
+
+type Page = Result<Response, UiError>;
+
+fn user(c: Result<Caller, impl IntoResponse>) -> Result<Caller, UiError> {
+    c.map_err(|_| UiError::Login)
+}
+
+fn need(c: &Caller, role: Role) -> Result<(), UiError> {
+    if c.role >= role {
+        Ok(())
+    } else {
+        Err(UiError::Forbidden(format!(
+            "{} needs the {role:?} role; you are {:?}",
+            c.name, c.role
+        )))
+    }
+}
+
+fn html(t: &impl Template) -> Page {
+    Ok(Html(t.render()?).into_response())
+}
+
+fn utc(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map_or_else(|_| ms.to_string(), |t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorTpl {
+    message: String,
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginTpl {
+    user: String,
+    role: String,
+    csrf: String,
+    error: String,
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    #[serde(default)]
+    error: String,
+}
+
+async fn login_page(Query(q): Query<LoginQuery>) -> Page {
+    let error = if q.error.is_empty() { String::new() } else { "That token is not valid.".to_owned() };
+    html(&LoginTpl { user: String::new(), role: String::new(), csrf: String::new(), error })
+}
+
+struct Row {
+    number: i64,
+    severity: String,
+    status: String,
+    title: String,
+    service: Option<String>,
+    created: String,
+}
+
+#[derive(Template)]
+#[template(path = "incidents.html")]
+struct IncidentsTpl {
+    user: String,
+    role: String,
+    csrf: String,
+    incidents: Vec<Row>,
+    statuses: Vec<String>,
+    severities: Vec<String>,
+    runbooks: Vec<String>,
+    status: String,
+    severity: String,
+    service: String,
+    can_declare: bool,
+}
+
+#[derive(Deserialize, Default)]
+struct ListQuery {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    severity: String,
+    #[serde(default)]
+    service: String,
+}
+
+async fn incidents(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>, Query(q): Query<ListQuery>) -> Page {
+    let c = user(c)?;
+    let status = if q.status.is_empty() { "open".to_owned() } else { q.status.clone() };
+    let statuses = match status.as_str() {
+        "open" => vec!["triggered".into(), "acknowledged".into(), "mitigated".into()],
+        "all" => Vec::new(),
+        s => vec![s.to_owned()],
+    };
+    let filter = IncidentFilter {
+        statuses,
+        severity: (!q.severity.is_empty()).then(|| q.severity.clone()),
+        service: (!q.service.trim().is_empty()).then(|| q.service.trim().to_owned()),
+        limit: 200,
+    };
+    let rows = st.app.incidents(&filter).await?;
+    let lib = st.app.library();
+    html(&IncidentsTpl {
+        csrf: csrf_token(&c),
+        user: c.name.clone(),
+        role: format!("{:?}", c.role).to_lowercase(),
+        incidents: rows
+            .into_iter()
+            .map(|i| Row { number: i.number, severity: i.severity, status: i.status, title: i.title, service: i.service, created: utc(i.created_ms) })
+            .collect(),
+        statuses: ["triggered", "acknowledged", "mitigated", "resolved"].map(String::from).to_vec(),
+        severities: st.app.scale().names().map(str::to_owned).collect(),
+        runbooks: lib.entries().iter().map(|e| e.path.clone()).collect(),
+        status,
+        severity: q.severity,
+        service: q.service,
+        can_declare: c.role >= Role::Responder,
+    })
+}
+
+#[derive(Deserialize)]
+struct DeclareForm {
+    title: String,
+    #[serde(default)]
+    severity: String,
+    #[serde(default)]
+    service: String,
+    #[serde(default)]
+    runbook: String,
+}
+
+async fn declare(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>, Form(f): Form<DeclareForm>) -> Page {
+    let c = user(c)?;
+    need(&c, Role::Responder)?;
+    let inc = st
+        .app
+        .declare(
+            NewIncident {
+                title: f.title,
+                severity: (!f.severity.is_empty()).then_some(f.severity),
+                service: (!f.service.trim().is_empty()).then(|| f.service.trim().to_owned()),
+                runbooks: if f.runbook.is_empty() { Vec::new() } else { vec![f.runbook] },
+                commander: None,
+                group_key: None,
+            },
+            &c.name,
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/incidents/{}", inc.number)).into_response())
+}
+
+struct StepView {
+    runbook: String,
+    runbook_q: String,
+    id: String,
+    id_q: String,
+    dom_id: String,
+    title: String,
+    role: String,
+    risk: String,
+    script: String,
+}
+
+struct AlertView {
+    status: String,
+    name: String,
+    labels: String,
+}
+
+#[derive(Template)]
+#[template(path = "incident.html")]
+struct IncidentTpl {
+    user: String,
+    role: String,
+    csrf: String,
+    inc: sitrep_app::store::Incident,
+    steps: Vec<StepView>,
+    runs: Vec<StepRun>,
+    alerts: Vec<AlertView>,
+    actions: Vec<sitrep_app::store::ActionItem>,
+    open_items: usize,
+    checklist_html: String,
+    timeline_html: String,
+    flash: String,
+}
+
+#[derive(Deserialize, Default)]
+struct FlashQuery {
+    #[serde(default)]
+    flash: String,
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn incident(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>, Path(n): Path<String>, Query(q): Query<FlashQuery>) -> Page {
+    let c = user(c)?;
+    let view = st.app.view(&n).await?;
+    let lib = st.app.library();
+    let mut steps = Vec::new();
+    for path in &view.incident.runbooks {
+        let Some(e) = lib.get(path) else { continue };
+        for s in &e.runbook.steps {
+            steps.push(StepView {
+                runbook: e.path.clone(),
+                runbook_q: enc(&e.path),
+                id: s.id.clone(),
+                id_q: enc(&s.id),
+                dom_id: s.id.chars().map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '-' }).collect(),
+                title: s.title.clone(),
+                role: s.role.map_or(String::new(), |r| r.as_str().to_owned()),
+                risk: s.risk.level.as_str().to_owned(),
+                script: s.script.clone(),
+            });
+        }
+    }
+    let open_items = view.checklist.iter().filter(|i| i.required && !i.checked).count();
+    let checklist_html = ChecklistTpl { number: view.incident.number, items: view.checklist.clone(), can_tick: c.role >= Role::Responder && view.incident.status != "resolved" }.render()?;
+    let timeline_html = timeline_html(&st, &view.incident.id).await?;
+    html(&IncidentTpl {
+        csrf: csrf_token(&c),
+        user: c.name.clone(),
+        role: format!("{:?}", c.role).to_lowercase(),
+        alerts: view
+            .alerts
+            .iter()
+            .map(|a| AlertView {
+                status: a.status.clone(),
+                name: a.labels.get("alertname").cloned().unwrap_or_default(),
+                labels: a.labels.iter().filter(|(k, _)| *k != "alertname").map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "),
+            })
+            .collect(),
+        runs: view.runs,
+        actions: view.actions,
+        inc: view.incident,
+        steps,
+        open_items,
+        checklist_html,
+        timeline_html,
+        flash: q.flash,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "checklist.html")]
+struct ChecklistTpl {
+    number: i64,
+    items: Vec<sitrep_app::store::ChecklistItem>,
+    can_tick: bool,
+}
+
+struct EventView {
+    time: String,
+    kind: String,
+    actor: String,
+    detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "timeline.html")]
+struct TimelineTpl {
+    events: Vec<EventView>,
+}
+
+async fn timeline_html(st: &ServerState, id: &str) -> Result<String, UiError> {
+    let mut events = st.app.timeline(id, None).await?;
+    events.reverse();
+    let events = events
+        .into_iter()
+        .map(|e| {
+            let r = e.record;
+            let detail = r
+                .payload
+                .iter()
+                .filter(|(k, _)| !k.ends_with("sha256") && !matches!(k.as_str(), "bound" | "run" | "started_ms"))
+                .map(|(k, v)| format!("{k}: {}", v.lines().next().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(" · ");
+            EventView { time: utc(i64::try_from(r.time_ms).unwrap_or(0))[11..].to_owned(), kind: r.event_type, actor: r.actor, detail }
+        })
+        .collect();
+    Ok(TimelineTpl { events }.render()?)
+}
+
+async fn timeline_fragment(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>, Path(n): Path<String>) -> Page {
+    user(c)?;
+    let inc = st.app.incident(&n).await?;
+    Ok(Html(timeline_html(&st, &inc.id).await?).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "plan.html")]
+struct PlanTpl {
+    csrf: String,
+    number: i64,
+    plan: Plan,
+    set: BTreeMap<String, String>,
+    decision: String,
+    runnable: bool,
+}
+
+/// `runbook`, `step` and `set.NAME` fields, from a query or a form.
+fn run_fields(fields: &BTreeMap<String, String>) -> (String, String, BTreeMap<String, String>) {
+    let set = fields
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("set.").map(|k| (k.to_owned(), v.clone())))
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+    (
+        fields.get("runbook").cloned().unwrap_or_default(),
+        fields.get("step").cloned().unwrap_or_default(),
+        set,
+    )
+}
+
+async fn plan(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>, Path(n): Path<String>, Query(fields): Query<BTreeMap<String, String>>) -> Page {
+    let c = user(c)?;
+    need(&c, Role::Responder)?;
+    let inc = st.app.incident(&n).await?;
+    let (runbook, step, set) = run_fields(&fields);
+    let req = RunRequest { incident: inc.id.clone(), runbook, step, actor: c.name.clone(), set: set.clone(), confirmed: None, approvals: Vec::new(), mode: Mode::Interactive };
+    let plan = st.app.plan(&req).await?;
+    let (decision, runnable) = match &plan.decision {
+        Some(Decision::Allow) => ("Read only: runs without confirmation.".to_owned(), true),
+        Some(Decision::NeedsConfirmation { .. }) => (format!("This {} step changes things. Check the command above before you run it.", plan.risk), true),
+        Some(Decision::NeedsApproval { reason }) => (format!("Needs approval: {reason}"), false),
+        Some(Decision::Deny { reason }) => (format!("Refused: {reason}"), false),
+        None => (String::new(), false),
+    };
+    html(&PlanTpl { csrf: csrf_token(&c), number: inc.number, plan, set, decision, runnable })
+}
+
+#[derive(Template)]
+#[template(path = "run.html")]
+struct RunTpl {
+    number: i64,
+    run: StepRun,
+    stdout: String,
+    stderr: String,
+    duration_ms: i64,
+}
+
+async fn run(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>, Path(n): Path<String>, Form(fields): Form<BTreeMap<String, String>>) -> Page {
+    let c = user(c)?;
+    need(&c, Role::Responder)?;
+    let inc = st.app.incident(&n).await?;
+    let (runbook, step, set) = run_fields(&fields);
+    let req = RunRequest {
+        incident: inc.id.clone(),
+        runbook,
+        step,
+        actor: c.name.clone(),
+        set,
+        confirmed: fields.get("confirmed").cloned(),
+        approvals: Vec::new(),
+        mode: Mode::Interactive,
+    };
+    let report = st.app.run_step(&req, std::sync::Arc::new(NullSink)).await?;
+    html(&run_view(&st, inc.number, report.run)?)
+}
+
+fn run_view(st: &ServerState, number: i64, run: StepRun) -> Result<RunTpl, UiError> {
+    let read = |h: &Option<String>| -> String {
+        h.as_deref()
+            .and_then(|h| h.parse::<sitrep_ledger::Hash>().ok())
+            .and_then(|h| st.app.blobs().get(&h).ok())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    };
+    let duration_ms = run.ended_ms.map_or(0, |e| e - run.started_ms);
+    Ok(RunTpl { number, stdout: read(&run.stdout_sha256), stderr: read(&run.stderr_sha256), duration_ms, run })
+}
+
+#[derive(Template)]
+#[template(path = "run_page.html")]
+struct RunPageTpl {
+    user: String,
+    role: String,
+    csrf: String,
+    number: i64,
+    run: StepRun,
+    stdout: String,
+    stderr: String,
+    duration_ms: i64,
+}
+
+async fn run_page(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>, Path(id): Path<String>) -> Page {
+    let c = user(c)?;
+    let run = st.app.store().run(&id).await.map_err(AppError::from)?.ok_or(AppError::NotFound { what: "run", id })?;
+    let inc = st.app.incident(&run.incident_id).await?;
+    let v = run_view(&st, inc.number, run)?;
+    html(&RunPageTpl { csrf: csrf_token(&c), user: c.name.clone(), role: format!("{:?}", c.role).to_lowercase(), number: v.number, run: v.run, stdout: v.stdout, stderr: v.stderr, duration_ms: v.duration_ms })
+}
+
+#[derive(Deserialize)]
+struct TickForm {
+    checked: String,
+}
+
+async fn tick(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>, Path((n, item)): Path<(String, String)>, Form(f): Form<TickForm>) -> Page {
+    let c = user(c)?;
+    need(&c, Role::Responder)?;
+    let inc = st.app.incident(&n).await?;
+    st.app.tick(&inc.id, &item, f.checked == "true", &c.name).await?;
+    let view = st.app.view(&inc.id).await?;
+    let open = view.checklist.iter().filter(|i| i.required && !i.checked).count();
+    let body = ChecklistTpl { number: inc.number, items: view.checklist, can_tick: true }.render()?;
+    // The page refreshes so the resolve button follows the checklist.
+    let mut headers = HeaderMap::new();
+    if open == 0 || f.checked != "true" {
+        headers.insert("HX-Refresh", HeaderValue::from_static("true"));
+    }
+    Ok((headers, Html(body)).into_response())
+}
+
+#[derive(Deserialize)]
+struct TextForm {
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    owner: String,
+}
+
+async fn note(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>, Path(n): Path<String>, Form(f): Form<TextForm>) -> Page {
+    let c = user(c)?;
+    need(&c, Role::Responder)?;
+    st.app.note(&n, &f.text, &c.name).await?;
+    Ok(Redirect::to(&format!("/incidents/{n}")).into_response())
+}
+
+async fn add_action(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>, Path(n): Path<String>, Form(f): Form<TextForm>) -> Page {
+    let c = user(c)?;
+    need(&c, Role::Responder)?;
+    let owner = f.owner.trim();
+    st.app.add_action(&n, &f.title, (!owner.is_empty()).then_some(owner), None, &c.name).await?;
+    Ok(Redirect::to(&format!("/incidents/{n}")).into_response())
+}
+
+async fn lifecycle(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>, Path((n, action)): Path<(String, String)>, Form(f): Form<TextForm>) -> Page {
+    let c = user(c)?;
+    let result = match action.as_str() {
+        "ack" => {
+            need(&c, Role::Responder)?;
+            st.app.acknowledge(&n, &c.name).await
+        }
+        "mitigate" => {
+            need(&c, Role::Responder)?;
+            st.app.mitigate(&n, &c.name).await
+        }
+        "resolve" => {
+            need(&c, Role::Commander)?;
+            st.app.resolve(&n, &c.name, None).await
+        }
+        "reopen" => {
+            need(&c, Role::Commander)?;
+            st.app.reopen(&n, &c.name, &f.reason).await
+        }
+        _ => return Err(UiError::App(AppError::NotFound { what: "action", id: action })),
+    };
+    match result {
+        Ok(_) => Ok(Redirect::to(&format!("/incidents/{n}")).into_response()),
+        Err(e) if e.is_caller_error() => Ok(Redirect::to(&format!("/incidents/{n}?flash={}", enc(&e.to_string()))).into_response()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "postmortem.html")]
+struct PostmortemTpl {
+    user: String,
+    role: String,
+    csrf: String,
+    number: i64,
+    markdown: String,
+}
+
+async fn postmortem_page(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>, Path(n): Path<String>) -> Page {
+    let c = user(c)?;
+    let inc = st.app.incident(&n).await?;
+    let markdown = st.app.postmortem(&inc.id).await?;
+    html(&PostmortemTpl { csrf: csrf_token(&c), user: c.name.clone(), role: format!("{:?}", c.role).to_lowercase(), number: inc.number, markdown })
+}
+
+async fn postmortem_md(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>, Path(n): Path<String>) -> Page {
+    user(c)?;
+    let inc = st.app.incident(&n).await?;
+    let markdown = st.app.postmortem(&inc.id).await?;
+    let disposition = format!("attachment; filename=\"postmortem-{}.md\"", inc.number);
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/markdown; charset=utf-8")),
+            (header::CONTENT_DISPOSITION, HeaderValue::from_str(&disposition).unwrap_or(HeaderValue::from_static("attachment"))),
+        ],
+        markdown,
+    )
+        .into_response())
+}
+
+struct RunbookRow {
+    path: String,
+    service: String,
+    alerts: String,
+    steps: usize,
+    errors: usize,
+    warnings: usize,
+}
+
+#[derive(Template)]
+#[template(path = "runbooks.html")]
+struct RunbooksTpl {
+    user: String,
+    role: String,
+    csrf: String,
+    runbooks: Vec<RunbookRow>,
+    unreadable: Vec<(String, String)>,
+}
+
+async fn runbooks(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>) -> Page {
+    let c = user(c)?;
+    let lib = st.app.library();
+    let runbooks = lib
+        .entries()
+        .iter()
+        .map(|e| RunbookRow {
+            path: e.path.clone(),
+            service: e.runbook.front_matter.as_ref().and_then(|f| f.service.clone()).unwrap_or_default(),
+            alerts: e.runbook.alerts_handled().join(", "),
+            steps: e.runbook.steps.len(),
+            errors: e.diagnostics.iter().filter(|d| d.severity == sitrep_runbook::Severity::Error).count(),
+            warnings: e.diagnostics.iter().filter(|d| d.severity == sitrep_runbook::Severity::Warning).count(),
+        })
+        .collect();
+    html(&RunbooksTpl { csrf: csrf_token(&c), user: c.name.clone(), role: format!("{:?}", c.role).to_lowercase(), runbooks, unreadable: lib.unreadable.clone() })
+}
+
+struct DiagView {
+    severity: String,
+    line: usize,
+    code: String,
+    message: String,
+}
+
+#[derive(Template)]
+#[template(path = "runbook.html")]
+struct RunbookTpl {
+    user: String,
+    role: String,
+    csrf: String,
+    path: String,
+    title: String,
+    diagnostics: Vec<DiagView>,
+    steps: Vec<StepView>,
+}
+
+async fn runbook(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>, Path(path): Path<String>) -> Page {
+    let c = user(c)?;
+    let lib = st.app.library();
+    let e = lib.get(&path).ok_or(AppError::NotFound { what: "runbook", id: path.clone() })?;
+    let steps = e
+        .runbook
+        .steps
+        .iter()
+        .map(|s| StepView {
+            runbook: e.path.clone(),
+            runbook_q: enc(&e.path),
+            id: s.id.clone(),
+            id_q: enc(&s.id),
+            dom_id: String::new(),
+            title: s.title.clone(),
+            role: s.role.map_or(String::new(), |r| r.as_str().to_owned()),
+            risk: s.risk.level.as_str().to_owned(),
+            script: s.script.clone(),
+        })
+        .collect();
+    let diagnostics = e
+        .diagnostics
+        .iter()
+        .map(|d| DiagView { severity: format!("{:?}", d.severity).to_lowercase(), line: d.line, code: d.code.to_owned(), message: d.message.clone() })
+        .collect();
+    html(&RunbookTpl {
+        csrf: csrf_token(&c),
+        user: c.name.clone(),
+        role: format!("{:?}", c.role).to_lowercase(),
+        path: e.path.clone(),
+        title: e.runbook.title.clone().unwrap_or_else(|| e.path.clone()),
+        diagnostics,
+        steps,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "ledger.html")]
+struct LedgerTpl {
+    user: String,
+    role: String,
+    csrf: String,
+    tree_size: u64,
+    checkpoint: String,
+    checkpoint_size: u64,
+    checkpoint_age: String,
+    verifier: String,
+}
+
+async fn ledger(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>) -> Page {
+    let c = user(c)?;
+    let s = st.app.ledger_status().await?;
+    let (checkpoint, checkpoint_size, checkpoint_age) = match &s.checkpoint {
+        Some(cp) => (
+            cp.signed_note.clone(),
+            cp.size,
+            format!("signed {}s ago", (sitrep_app::now_ms() - cp.created_ms).max(0) / 1000),
+        ),
+        None => (String::new(), 0, String::new()),
+    };
+    html(&LedgerTpl { csrf: csrf_token(&c), user: c.name.clone(), role: format!("{:?}", c.role).to_lowercase(), tree_size: s.tree_size, checkpoint, checkpoint_size, checkpoint_age, verifier: s.verifier_key })
+}
