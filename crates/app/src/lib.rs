@@ -12,6 +12,7 @@ mod export;
 mod keys;
 mod library;
 pub mod lifecycle;
+pub mod paging;
 pub mod postmortem;
 mod runs;
 pub mod severity;

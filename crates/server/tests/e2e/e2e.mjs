@@ -1,0 +1,116 @@
+// End-to-end test of sitrep's web UI in headless Debian Chromium (playwright-core).
+// Usage: node e2e.mjs BASE_URL TOKEN SCREENSHOT_DIR MARKER_PATH
+// Exits non-zero with a message on the first expectation that fails.
+import { chromium } from "playwright-core";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+const [base, token, shots, marker] = process.argv.slice(2);
+if (!base || !token || !shots || !marker) {
+  console.error("usage: node e2e.mjs BASE_URL TOKEN SCREENSHOT_DIR MARKER_PATH");
+  process.exit(2);
+}
+mkdirSync(shots, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+let step = "start";
+const fail = (msg) => { throw new Error(`${step}: ${msg}`); };
+try {
+  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15000);
+  const shot = (name) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+
+  step = "login";
+  await page.goto(`${base}/incidents`);
+  if (!page.url().includes("/login")) fail(`expected a redirect to /login, got ${page.url()}`);
+  await page.fill("#token", token);
+  await shot("01-login");
+  await page.click("button[type=submit]");
+  await page.waitForURL(/\/incidents$/);
+
+  step = "open the incident the alert declared";
+  const link = page.locator("table a", { hasText: "LocalServiceDown" }).first();
+  await link.waitFor();
+  await shot("02-incidents");
+  await link.click();
+  await page.waitForURL(/\/incidents\/\d+$/);
+
+  step = "auto-triage results on the timeline";
+  await page.locator("#timeline", { hasText: "step.run" }).waitFor({ timeout: 20000 });
+  await shot("03-incident-after-triage");
+
+  step = "run a read step";
+  await page.click('button[data-step="greet"]');
+  await page.locator("#bound-command").waitFor();
+  const bound = await page.textContent("#bound-command");
+  if (!bound.includes("echo")) fail(`bound command not shown: ${bound}`);
+  await page.click("#confirm-run");
+  await page.locator("#stdout", { hasText: "checking web-1" }).waitFor();
+  await shot("04-read-step-output");
+  await page.click("#run-dialog form[method=dialog] button");
+
+  step = "confirm a write step";
+  await page.click('button[data-step="mark"]');
+  await page.fill('input[name="set.marker"]', marker);
+  await page.click('#dialog-body button:has-text("Bind")');
+  await page.locator("#bound-command").waitFor();
+  const writeCmd = await page.textContent("#bound-command");
+  if (!writeCmd.includes("touch")) fail(`write command not shown: ${writeCmd}`);
+  const risk = await page.textContent("#dialog-body .badge");
+  if (risk.trim() !== "write") fail(`expected a write badge, got ${risk}`);
+  await shot("05-write-confirm-dialog");
+  await page.click("#confirm-run");
+  await page.locator("#dialog-title", { hasText: "succeeded" }).waitFor();
+  try { readFileSync(marker); } catch { fail("the write step did not create the marker file"); }
+  await page.goto(page.url());
+
+  step = "resolve is disabled until the checklist holds";
+  if (!(await page.isDisabled("#resolve"))) fail("resolve enabled with open checklist items");
+  const boxes = page.locator("#checklist input[type=checkbox]");
+  const n = await boxes.count();
+  if (n < 1) fail("no checklist items");
+  for (let i = 0; i < n; i++) {
+    const box = page.locator("#checklist input[type=checkbox]").nth(i);
+    if (!(await box.isChecked())) {
+      await Promise.all([page.waitForLoadState("load"), box.check()]);
+      await page.waitForTimeout(300);
+    }
+  }
+  await page.goto(page.url());
+  await shot("06-checklist-done");
+  if (await page.isDisabled("#resolve")) fail("resolve still disabled after ticking every item");
+
+  step = "resolve";
+  await page.click("#resolve");
+  await page.locator("#status", { hasText: "resolved" }).waitFor();
+  await shot("07-resolved");
+
+  step = "post-mortem preview and download";
+  await page.click("#postmortem");
+  await page.locator("#postmortem-text", { hasText: "Post-mortem" }).waitFor();
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download-postmortem")]);
+  const path = join(shots, "postmortem.md");
+  await download.saveAs(path);
+  const md = readFileSync(path, "utf8");
+  for (const want of ["# Post-mortem", "## Timeline (UTC)", "step.run", "- [x]"]) {
+    if (!md.includes(want)) fail(`downloaded post-mortem lacks ${want}`);
+  }
+  await shot("08-postmortem");
+
+  step = "readable on a phone";
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goBack();
+  await shot("09-phone");
+
+  console.log("e2e ok");
+} catch (e) {
+  console.error(String(e && e.stack || e));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
