@@ -238,7 +238,19 @@ impl Notifier {
     /// One attempt to deliver `message` on `channel`, within the channel's timeout. Does
     /// not consult or change the breaker (see [`Notifier::deliver`]); `attempt` is 1.
     pub async fn send(&self, channel: &Channel, message: &Message) -> Attempt {
-        self.send_at(channel, message, unix_now_ms()).await
+        let attempt = self.send_at(channel, message, unix_now_ms()).await;
+        self.count(&channel.id, &attempt.outcome);
+        attempt
+    }
+
+    fn count(&self, channel: &str, outcome: &Outcome) {
+        let mut st = lock(&self.inner.state);
+        let c = st.counts.entry(channel.to_string()).or_default();
+        match outcome.kind() {
+            OutcomeKind::Delivered => c.delivered += 1,
+            OutcomeKind::Retry => c.retry += 1,
+            OutcomeKind::Permanent => c.permanent += 1,
+        }
     }
 
     async fn send_at(&self, channel: &Channel, message: &Message, now_ms: u64) -> Attempt {
@@ -463,13 +475,8 @@ impl Notifier {
                 .entry(channel.id.clone())
                 .or_insert_with(|| Breaker::new(cfg))
                 .record(ok, elapsed_now(now_ms, started));
-            let c = st.counts.entry(channel.id.clone()).or_default();
-            match attempt.outcome.kind() {
-                OutcomeKind::Delivered => c.delivered += 1,
-                OutcomeKind::Retry => c.retry += 1,
-                OutcomeKind::Permanent => c.permanent += 1,
-            }
         }
+        self.count(&channel.id, &attempt.outcome);
         let outcome = attempt.outcome.clone();
         report.attempts.push(attempt);
         Some(outcome)
@@ -638,7 +645,13 @@ fn classify_lettre_error(
         return Outcome::retry(format!("TLS with SMTP relay {relay} failed"));
     }
     if e.is_client() {
-        return Outcome::permanent(format!("SMTP client error talking to {relay}"));
+        // lettre's client errors are its own fixed texts (e.g. the relay does not offer
+        // STARTTLS), which say what to fix and hold no secret.
+        let what = e
+            .source()
+            .map(|s| one_line(&s.to_string(), 120))
+            .unwrap_or_else(|| "client error".to_string());
+        return Outcome::permanent(format!("SMTP relay {relay}: {what}"));
     }
     let cause = io_cause(e).unwrap_or_else(|| "connection error".to_string());
     Outcome::retry(format!("could not talk to SMTP relay {relay}: {cause}"))

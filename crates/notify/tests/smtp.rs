@@ -213,3 +213,28 @@ async fn a_bad_address_is_permanent_without_touching_the_network() {
         }
     );
 }
+
+#[tokio::test]
+async fn starttls_required_but_not_offered_is_refused_not_downgraded() {
+    let server = SmtpServer::start(free_port());
+    let mut cfg = relay(server.port);
+    cfg.security = SmtpSecurity::Starttls;
+    cfg.username = Some("sitrep".into());
+    cfg.password = Some("hunter2".into());
+    let a = notifier()
+        .send(&Channel::email("b", "bob@example.com", cfg), &page())
+        .await;
+    // A relay without STARTTLS is a configuration problem: permanent, and the password
+    // was never sent in clear.
+    assert_eq!(
+        a.outcome,
+        Outcome::Permanent {
+            reason: format!(
+                "SMTP relay 127.0.0.1:{}: STARTTLS is not supported on this server",
+                server.port
+            )
+        }
+    );
+    assert!(!format!("{a:?}").contains("hunter2"));
+    server.assert_no_message();
+}
