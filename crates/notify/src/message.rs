@@ -553,4 +553,33 @@ mod tests {
         assert_eq!(d1.digest[0].delivery_id, "inc-7:reminder");
         assert!(d1.text().contains("#7"));
     }
+
+    #[test]
+    fn digests_list_their_entries_in_every_rendering() {
+        let mut b = sample();
+        b.delivery_id = "inc-7:reminder".into();
+        b.incident_number = 7;
+        b.title = "Disk <full>".into();
+        let d = Message::digest("bob-email", &[sample(), b]);
+        assert_eq!(
+            d.subject(),
+            "[SEV1] Digest: 2 notifications held back by the rate limit (checkout-api)"
+        );
+        let att = d.slack_attachments_json();
+        let text = att["attachments"][0]["text"].as_str().unwrap();
+        assert!(
+            text.contains("• SEV1 page #42 Checkout error rate above 5% (triggered)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("• SEV1 page #7 Disk &lt;full&gt; (triggered)"),
+            "{text}"
+        );
+        let blocks = d.slack_blocks_json();
+        assert!(blocks.to_string().contains("#7 Disk &lt;full&gt;"));
+        let json = d.webhook_json();
+        assert_eq!(json["kind"], "digest");
+        assert_eq!(json["digest"][1]["delivery_id"], "inc-7:reminder");
+        assert_eq!(json["digest"][1]["incident_number"], 7);
+    }
 }

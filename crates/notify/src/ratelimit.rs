@@ -114,11 +114,8 @@ impl RateLimiter {
         let interval = self.interval_ms();
         let mut out = Vec::new();
         for (contact, bucket) in &mut self.buckets {
-            if bucket.held.is_empty() {
-                continue;
-            }
             refill(bucket, burst, interval, now_ms);
-            if bucket.tokens == 0 {
+            if bucket.held.is_empty() || bucket.tokens == 0 {
                 continue;
             }
             bucket.tokens -= 1;
@@ -245,5 +242,24 @@ mod tests {
             .collect();
         assert_eq!(ids, ["c", "d"]);
         assert_eq!(rl.waiting_total(), 0);
+    }
+
+    #[test]
+    fn idle_contacts_are_forgotten_once_their_bucket_is_full() {
+        let mut rl = RateLimiter::new(RateLimit {
+            burst: 2,
+            refill_every: Duration::from_secs(1),
+        });
+        for (i, c) in ["a", "b", "c"].iter().enumerate() {
+            assert!(matches!(
+                rl.offer(c, msg(&i.to_string()), 0),
+                Admission::Send(_)
+            ));
+        }
+        assert_eq!(rl.buckets.len(), 3);
+        rl.release(500);
+        assert_eq!(rl.buckets.len(), 3, "buckets not yet full are kept");
+        rl.release(1_000);
+        assert!(rl.buckets.is_empty());
     }
 }
