@@ -30,11 +30,17 @@ struct SmtpServer {
 
 impl SmtpServer {
     fn start(port: u16) -> Self {
+        Self::start_with(port, None)
+    }
+
+    /// With `Some("user:password")`, the server requires that login.
+    fn start_with(port: u16, auth: Option<&str>) -> Self {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp_server.py");
         let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
         let mut child = Command::new(&python)
             .arg(script)
             .arg(port.to_string())
+            .args(auth)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -237,4 +243,32 @@ async fn starttls_required_but_not_offered_is_refused_not_downgraded() {
     );
     assert!(!format!("{a:?}").contains("hunter2"));
     server.assert_no_message();
+}
+
+#[tokio::test]
+async fn smtp_auth_delivers_with_the_right_password_and_is_permanent_with_a_wrong_one() {
+    let server = SmtpServer::start_with(free_port(), Some("sitrep:s3cret-pw"));
+    let n = notifier();
+    let mut cfg = relay(server.port);
+    cfg.username = Some("sitrep".into());
+    cfg.password = Some("s3cret-pw".into());
+    let ok = Channel::email("ok", "bob@example.com", cfg.clone());
+    let a = n.send(&ok, &page()).await;
+    assert_eq!(a.outcome, Outcome::Delivered, "{a:?}");
+    assert_eq!(server.next_message()["to"][0], "bob@example.com");
+
+    cfg.password = Some("wrong-pw-XYZ".into());
+    let bad = Channel::email("bad", "bob@example.com", cfg);
+    let a = n.send(&bad, &page()).await;
+    let Outcome::Permanent { reason } = &a.outcome else {
+        panic!("{a:?}")
+    };
+    assert!(reason.starts_with("SMTP 535"), "{reason}");
+    assert!(!format!("{a:?}").contains("wrong-pw-XYZ"));
+    server.assert_no_message();
+
+    // Without credentials the relay refuses the mail: permanent too.
+    let anon = Channel::email("anon", "bob@example.com", relay(server.port));
+    let a = n.send(&anon, &page()).await;
+    assert_eq!(a.outcome.kind(), OutcomeKind::Permanent, "{a:?}");
 }

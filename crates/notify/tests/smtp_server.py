@@ -1,11 +1,13 @@
 """A real SMTP server for sitrep-notify's tests (aiosmtpd on 127.0.0.1).
 
-Usage: python3 smtp_server.py PORT
+Usage: python3 smtp_server.py PORT [USER:PASSWORD]
 
 Answers by recipient: `tempfail...@` gets 451 (transient), `permfail...@` gets 550
 (permanent), anyone else is accepted. Every accepted message is printed to stdout as one
 JSON line; "READY" is printed once the server listens. The server stops when stdin
-closes, so it never outlives the test that started it.
+closes, so it never outlives the test that started it. With USER:PASSWORD the server
+requires AUTH (PLAIN or LOGIN, allowed without TLS since this is loopback) and answers
+535 to other credentials.
 """
 
 import json
@@ -13,6 +15,7 @@ import sys
 
 try:
     from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
 except ImportError:
     print("MISSING aiosmtpd: install it with `python3 -m pip install aiosmtpd`", flush=True)
     sys.exit(3)
@@ -39,9 +42,30 @@ class Handler:
         return "250 Message accepted for delivery"
 
 
+def authenticator_for(user, password):
+    def authenticate(server, session, envelope, mechanism, auth_data):
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login.decode() == user
+            and auth_data.password.decode() == password
+        )
+        # handled=False: aiosmtpd then answers 535 itself (its default, True, sends nothing).
+        return AuthResult(success=ok, handled=False)
+
+    return authenticate
+
+
 def main():
     port = int(sys.argv[1])
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    kwargs = {}
+    if len(sys.argv) > 2:
+        user, password = sys.argv[2].split(":", 1)
+        kwargs = {
+            "authenticator": authenticator_for(user, password),
+            "auth_required": True,
+            "auth_require_tls": False,
+        }
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port, **kwargs)
     controller.start()
     print("READY", flush=True)
     try:
