@@ -616,7 +616,12 @@ fn io_cause(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut found = None;
     while let Some(err) = cur {
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            found = Some(io.kind().to_string());
+            // An I/O error wrapping another (rustls's handshake errors arrive this way)
+            // says more with it; these texts come from the TLS stack, never from the URL.
+            found = Some(match io.get_ref() {
+                Some(inner) => one_line(&format!("{}: {inner}", io.kind()), 120),
+                None => io.kind().to_string(),
+            });
         }
         cur = err.source();
     }

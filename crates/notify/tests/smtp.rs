@@ -272,3 +272,27 @@ async fn smtp_auth_delivers_with_the_right_password_and_is_permanent_with_a_wron
     let a = n.send(&anon, &page()).await;
     assert_eq!(a.outcome.kind(), OutcomeKind::Permanent, "{a:?}");
 }
+
+#[tokio::test]
+async fn tls_to_a_plain_relay_fails_the_handshake_and_is_retried() {
+    let server = SmtpServer::start(free_port());
+    let mut cfg = relay(server.port);
+    cfg.security = SmtpSecurity::Tls;
+    let a = notifier()
+        .send(
+            &Channel::email("b", "bob@example.com", cfg).with_timeout(Duration::from_secs(3)),
+            &page(),
+        )
+        .await;
+    let Outcome::Retry { reason, .. } = &a.outcome else {
+        panic!("{a:?}")
+    };
+    assert!(
+        reason.starts_with(&format!(
+            "could not talk to SMTP relay 127.0.0.1:{}",
+            server.port
+        )),
+        "{reason}"
+    );
+    server.assert_no_message();
+}
