@@ -45,6 +45,55 @@ pub struct Config {
     /// The HTTP server.
     #[serde(default)]
     pub server: ServerConfig,
+    /// How pages are delivered.
+    #[serde(default)]
+    pub notify: NotifyConfig,
+}
+
+/// How pages are delivered (the people and contacts are in the escalation file).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// The SMTP relay for email contacts.
+    #[serde(default)]
+    pub smtp: Option<sitrep_notify::SmtpConfig>,
+    /// `attachments` (Slack and Mattermost) or `blocks`.
+    #[serde(default)]
+    pub slack_style: sitrep_notify::SlackStyle,
+    /// Timeout of one delivery attempt.
+    #[serde(default = "default_notify_timeout", deserialize_with = "de_duration")]
+    pub timeout: Duration,
+    /// An escalation channel id that takes a page while the primary's breaker is open
+    /// or after it refused the page permanently.
+    #[serde(default)]
+    pub fallback: Option<String>,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            smtp: None,
+            slack_style: sitrep_notify::SlackStyle::default(),
+            timeout: default_notify_timeout(),
+            fallback: None,
+        }
+    }
+}
+
+impl NotifyConfig {
+    /// What channels built from escalation contacts get.
+    #[must_use]
+    pub fn channel_defaults(&self) -> sitrep_notify::ChannelDefaults {
+        sitrep_notify::ChannelDefaults {
+            timeout: self.timeout,
+            slack_style: self.slack_style,
+            smtp: self.smtp.clone(),
+        }
+    }
+}
+
+fn default_notify_timeout() -> Duration {
+    Duration::from_secs(10)
 }
 
 /// How steps run.
@@ -116,6 +165,7 @@ impl Default for Config {
             policy: PolicyConfig::default(),
             alerts: sitrep_alerts::RoutingConfig::default(),
             server: ServerConfig::default(),
+            notify: NotifyConfig::default(),
         }
     }
 }

@@ -11,6 +11,38 @@ use crate::error::AppError;
 /// File name of the key inside the data dir.
 pub const KEY_FILE: &str = "ledger.key";
 
+/// File name of the acknowledge-link secret inside the data dir.
+pub const ACK_KEY_FILE: &str = "ack.key";
+
+/// Loads the 32-byte secret at `path` (hex), creating it (mode 0600) when missing.
+pub fn load_or_create_secret(path: &Path) -> Result<Vec<u8>, AppError> {
+    use rand::RngCore as _;
+    match std::fs::read_to_string(path) {
+        Ok(text) => hex::decode(text.trim()).map_err(|e| AppError::Key(format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = vec![0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut key);
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path);
+            match &mut file {
+                Ok(f) => f
+                    .write_all(format!("{}\n", hex::encode(&key)).as_bytes())
+                    .and_then(|()| f.sync_all())
+                    .map_err(|e| AppError::io(path, e))?,
+                // Another process created it first: use theirs.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return load_or_create_secret(path),
+                Err(_) => {}
+            }
+            file.map_err(|e| AppError::io(path, e))?;
+            Ok(key)
+        }
+        Err(e) => Err(AppError::io(path, e)),
+    }
+}
+
 /// Loads the key at `path`, or creates one named after `origin` if there is none.
 ///
 /// A key readable by others is refused rather than used: whoever can read it can sign

@@ -163,3 +163,190 @@ impl App {
         Ok(report)
     }
 }
+
+/// What one delivery pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DeliverReport {
+    /// Jobs claimed.
+    pub claimed: usize,
+    /// Delivered now.
+    pub delivered: usize,
+    /// Scheduled for another pass.
+    pub retrying: usize,
+    /// Failed for good (every channel refused permanently).
+    pub failed: usize,
+    /// Dropped because the incident was acknowledged or resolved meanwhile.
+    pub cancelled: usize,
+}
+
+/// How long a claimed job stays locked to this worker before another may take it.
+const LOCK_MS: i64 = 60_000;
+
+impl App {
+    /// The secret behind acknowledge links (created on first use, mode 0600).
+    pub fn ack_key(&self) -> Result<Vec<u8>, AppError> {
+        crate::keys::load_or_create_secret(&self.data_dir().join(crate::keys::ACK_KEY_FILE))
+    }
+
+    /// A signed, expiring acknowledge link for an incident, when `server.base_url` is set.
+    pub fn ack_url(&self, incident_id: &str, now_ms: i64) -> Result<Option<String>, AppError> {
+        let Some(base) = &self.config().server.base_url else {
+            return Ok(None);
+        };
+        let key = self.ack_key()?;
+        let expires = u64::try_from(now_ms).unwrap_or(0) + 24 * 3600 * 1000;
+        let token = sitrep_notify::ack_token::issue(&key, incident_id, expires);
+        Ok(Some(format!("{}/ack/{token}", base.trim_end_matches('/'))))
+    }
+
+    /// Acknowledges the incident an acknowledge link names.
+    pub async fn acknowledge_by_link(&self, token: &str, now_ms: i64) -> Result<sitrep_store::Incident, AppError> {
+        let key = self.ack_key()?;
+        let id = sitrep_notify::ack_token::verify(&key, token, u64::try_from(now_ms).unwrap_or(0))
+            .map_err(|e| AppError::invalid("token", e.to_string()))?;
+        self.acknowledge(&id, "ack-link").await
+    }
+
+    /// Claims due page and reminder jobs and delivers them through `notifier`; every
+    /// attempt goes on the incident's timeline. Delivery is at least once: a worker that
+    /// dies leaves its jobs locked for a minute, then another worker delivers them again
+    /// with the same delivery id.
+    pub async fn deliver_due(
+        &self,
+        notifier: &sitrep_notify::Notifier,
+        worker: &str,
+        now_ms: i64,
+        limit: u32,
+    ) -> Result<DeliverReport, AppError> {
+        let store = self.store();
+        let jobs = store
+            .claim_jobs(worker, &[PAGE_JOB, REMINDER_JOB], now_ms, limit, LOCK_MS)
+            .await?;
+        let mut report = DeliverReport { claimed: jobs.len(), ..DeliverReport::default() };
+        for job in jobs {
+            let Ok(page) = serde_json::from_value::<PageJob>(job.payload.clone()) else {
+                // A reminder with nobody to send it to: it only goes on the timeline.
+                if let Some(inc) = &job.incident_id {
+                    let rec = crate::events::record("reminder.due", inc, now_ms, "escalation", [
+                        ("what", job.payload.get("what").and_then(|v| v.as_str()).unwrap_or("").to_owned()),
+                    ]);
+                    store.commit(Change { writes: Vec::new(), events: vec![rec] }).await?;
+                }
+                store.complete_job(&job.id, worker).await?;
+                continue;
+            };
+            let inc = self.incident(&page.incident_id).await?;
+            let paging_over = inc.acknowledged_ms.is_some() || inc.resolved_ms.is_some();
+            if job.kind == PAGE_JOB && paging_over {
+                store.complete_job(&job.id, worker).await?;
+                report.cancelled += 1;
+                continue;
+            }
+            let message = self.message_for(&inc, &page, now_ms)?;
+            let route = self.route_for(&page)?;
+            let pass = u32::try_from(job.attempts.max(1) - 1).unwrap_or(0);
+            let delivery = notifier
+                .deliver(&route, &message, u64::try_from(now_ms).unwrap_or(0), pass)
+                .await;
+            let mut events = Vec::new();
+            for a in &delivery.attempts {
+                let (outcome, reason) = match &a.outcome {
+                    sitrep_notify::Outcome::Delivered => ("delivered".to_owned(), String::new()),
+                    sitrep_notify::Outcome::Retry { reason, .. } => ("retry".to_owned(), reason.clone()),
+                    sitrep_notify::Outcome::Permanent { reason } => ("permanent".to_owned(), reason.clone()),
+                };
+                events.push(crate::events::record("page.attempt", &inc.id, now_ms, "escalation", [
+                    ("delivery", page.page_id.clone()),
+                    ("channel", a.channel.clone()),
+                    ("to", page.person.clone().unwrap_or_default()),
+                    ("what", page.what.clone()),
+                    ("outcome", outcome),
+                    ("reason", reason),
+                    ("attempt", a.attempt.to_string()),
+                    ("duration_ms", a.duration.as_millis().to_string()),
+                ]));
+            }
+            match &delivery.result {
+                sitrep_notify::DeliveryResult::Delivered { channel } => {
+                    events.push(crate::events::record("page.delivered", &inc.id, now_ms, "escalation", [
+                        ("delivery", page.page_id.clone()),
+                        ("channel", channel.clone()),
+                        ("to", page.person.clone().unwrap_or_default()),
+                        ("what", page.what.clone()),
+                    ]));
+                    store.commit(Change { writes: Vec::new(), events }).await?;
+                    store.complete_job(&job.id, worker).await?;
+                    report.delivered += 1;
+                }
+                sitrep_notify::DeliveryResult::RetryLater { after, reason } => {
+                    store.commit(Change { writes: Vec::new(), events }).await?;
+                    let next = now_ms + i64::try_from(after.as_millis()).unwrap_or(i64::MAX / 2);
+                    store.retry_job(&job.id, worker, next, reason).await?;
+                    report.retrying += 1;
+                }
+                sitrep_notify::DeliveryResult::Failed { reason } => {
+                    events.push(crate::events::record("page.failed", &inc.id, now_ms, "escalation", [
+                        ("delivery", page.page_id.clone()),
+                        ("reason", reason.clone()),
+                    ]));
+                    store.commit(Change { writes: Vec::new(), events }).await?;
+                    store.fail_job(&job.id, worker, reason).await?;
+                    report.failed += 1;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    fn message_for(&self, inc: &sitrep_store::Incident, page: &PageJob, now_ms: i64) -> Result<sitrep_notify::Message, AppError> {
+        use sitrep_notify::MessageKind;
+        let kind = match page.what.as_str() {
+            "page" => MessageKind::Page,
+            "FinalUpdate" => MessageKind::Resolved,
+            _ => MessageKind::Reminder,
+        };
+        let incident_url = self
+            .config()
+            .server
+            .base_url
+            .as_ref()
+            .map(|b| format!("{}/incidents/{}", b.trim_end_matches('/'), inc.number));
+        Ok(sitrep_notify::Message {
+            delivery_id: page.page_id.clone(),
+            kind,
+            incident_id: inc.id.clone(),
+            incident_number: u64::try_from(inc.number).unwrap_or(0),
+            title: inc.title.clone(),
+            severity: inc.severity.clone(),
+            status: inc.status.clone(),
+            service: inc.service.clone(),
+            runbook: inc.runbooks.first().cloned(),
+            diagnostics: Vec::new(),
+            ack_url: self.ack_url(&inc.id, now_ms)?,
+            incident_url,
+            digest: Vec::new(),
+        })
+    }
+
+    fn route_for(&self, page: &PageJob) -> Result<sitrep_notify::Route, AppError> {
+        let n = &self.config().notify;
+        let defaults = n.channel_defaults();
+        let method = match page.method.as_str() {
+            "email" => sitrep_escalation::ContactMethod::Email(page.to.clone()),
+            "slack_webhook" => sitrep_escalation::ContactMethod::SlackWebhook(page.to.clone()),
+            _ => sitrep_escalation::ContactMethod::Webhook(page.to.clone()),
+        };
+        let contact = sitrep_escalation::Contact { id: page.page_id.rsplit(':').next().unwrap_or("contact").to_owned(), method };
+        let primary = sitrep_notify::Channel::from_contact(&contact, &defaults)
+            .map_err(|e| AppError::invalid("notify", e.to_string()))?;
+        let mut route = sitrep_notify::Route::to(primary);
+        if let (Some(fb), Some(cfg)) = (&n.fallback, self.escalation()) {
+            if let Some(ch) = cfg.channel(fb) {
+                if let Ok(c) = sitrep_notify::Channel::from_escalation_channel(ch, &defaults) {
+                    route = route.with_fallback(c);
+                }
+            }
+        }
+        Ok(route)
+    }
+}
