@@ -18,7 +18,9 @@ pub const ACK_KEY_FILE: &str = "ack.key";
 pub fn load_or_create_secret(path: &Path) -> Result<Vec<u8>, AppError> {
     use rand::RngCore as _;
     match std::fs::read_to_string(path) {
-        Ok(text) => hex::decode(text.trim()).map_err(|e| AppError::Key(format!("{}: {e}", path.display()))),
+        Ok(text) => {
+            hex::decode(text.trim()).map_err(|e| AppError::Key(format!("{}: {e}", path.display())))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut key = vec![0u8; 32];
             rand::rngs::OsRng.fill_bytes(&mut key);
@@ -33,7 +35,9 @@ pub fn load_or_create_secret(path: &Path) -> Result<Vec<u8>, AppError> {
                     .and_then(|()| f.sync_all())
                     .map_err(|e| AppError::io(path, e))?,
                 // Another process created it first: use theirs.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return load_or_create_secret(path),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    return load_or_create_secret(path);
+                }
                 Err(_) => {}
             }
             file.map_err(|e| AppError::io(path, e))?;

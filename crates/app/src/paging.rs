@@ -65,18 +65,26 @@ impl App {
         let store = self.store();
         let open = store
             .incidents(&IncidentFilter {
-                statuses: vec!["triggered".into(), "acknowledged".into(), "mitigated".into()],
+                statuses: vec![
+                    "triggered".into(),
+                    "acknowledged".into(),
+                    "mitigated".into(),
+                ],
                 limit: 10_000,
                 ..IncidentFilter::default()
             })
             .await?;
-        let mut report = SweepReport { incidents: open.len(), ..SweepReport::default() };
+        let mut report = SweepReport {
+            incidents: open.len(),
+            ..SweepReport::default()
+        };
         for inc in open {
             let Some(service) = inc.service.clone() else {
                 report.unpaged += 1;
                 continue;
             };
-            let mut st = IncidentState::declared(&inc.id, &service, &inc.severity, ts(inc.created_ms));
+            let mut st =
+                IncidentState::declared(&inc.id, &service, &inc.severity, ts(inc.created_ms));
             st.acknowledged_at = inc.acknowledged_ms.map(ts);
             st.resolved_at = inc.resolved_ms.map(ts);
             st.commander = inc.roles.get("commander").cloned();
@@ -113,7 +121,8 @@ impl App {
                     kind: PAGE_JOB.to_owned(),
                     dedupe_key: p.id.0,
                     incident_id: Some(inc.id.clone()),
-                    payload: serde_json::to_value(&job).map_err(|e| AppError::Internal(e.to_string()))?,
+                    payload: serde_json::to_value(&job)
+                        .map_err(|e| AppError::Internal(e.to_string()))?,
                     due_ms: p.due_at.as_millisecond(),
                 }));
             }
@@ -150,14 +159,20 @@ impl App {
                         kind: REMINDER_JOB.to_owned(),
                         dedupe_key: job.page_id.clone(),
                         incident_id: Some(inc.id.clone()),
-                        payload: serde_json::to_value(&job).map_err(|e| AppError::Internal(e.to_string()))?,
+                        payload: serde_json::to_value(&job)
+                            .map_err(|e| AppError::Internal(e.to_string()))?,
                         due_ms: r.due_at.as_millisecond(),
                     }));
                 }
             }
             if !writes.is_empty() {
                 report.enqueued += writes.len();
-                store.commit(Change { writes, events: Vec::new() }).await?;
+                store
+                    .commit(Change {
+                        writes,
+                        events: Vec::new(),
+                    })
+                    .await?;
             }
         }
         Ok(report)
@@ -200,7 +215,11 @@ impl App {
     }
 
     /// Acknowledges the incident an acknowledge link names.
-    pub async fn acknowledge_by_link(&self, token: &str, now_ms: i64) -> Result<sitrep_store::Incident, AppError> {
+    pub async fn acknowledge_by_link(
+        &self,
+        token: &str,
+        now_ms: i64,
+    ) -> Result<sitrep_store::Incident, AppError> {
         let key = self.ack_key()?;
         let id = sitrep_notify::ack_token::verify(&key, token, u64::try_from(now_ms).unwrap_or(0))
             .map_err(|e| AppError::invalid("token", e.to_string()))?;
@@ -222,15 +241,34 @@ impl App {
         let jobs = store
             .claim_jobs(worker, &[PAGE_JOB, REMINDER_JOB], now_ms, limit, LOCK_MS)
             .await?;
-        let mut report = DeliverReport { claimed: jobs.len(), ..DeliverReport::default() };
+        let mut report = DeliverReport {
+            claimed: jobs.len(),
+            ..DeliverReport::default()
+        };
         for job in jobs {
             let Ok(page) = serde_json::from_value::<PageJob>(job.payload.clone()) else {
                 // A reminder with nobody to send it to: it only goes on the timeline.
                 if let Some(inc) = &job.incident_id {
-                    let rec = crate::events::record("reminder.due", inc, now_ms, "escalation", [
-                        ("what", job.payload.get("what").and_then(|v| v.as_str()).unwrap_or("").to_owned()),
-                    ]);
-                    store.commit(Change { writes: Vec::new(), events: vec![rec] }).await?;
+                    let rec = crate::events::record(
+                        "reminder.due",
+                        inc,
+                        now_ms,
+                        "escalation",
+                        [(
+                            "what",
+                            job.payload
+                                .get("what")
+                                .and_then(|v| v.as_str())
+                                .unwrap_or("")
+                                .to_owned(),
+                        )],
+                    );
+                    store
+                        .commit(Change {
+                            writes: Vec::new(),
+                            events: vec![rec],
+                        })
+                        .await?;
                 }
                 store.complete_job(&job.id, worker).await?;
                 continue;
@@ -252,44 +290,81 @@ impl App {
             for a in &delivery.attempts {
                 let (outcome, reason) = match &a.outcome {
                     sitrep_notify::Outcome::Delivered => ("delivered".to_owned(), String::new()),
-                    sitrep_notify::Outcome::Retry { reason, .. } => ("retry".to_owned(), reason.clone()),
-                    sitrep_notify::Outcome::Permanent { reason } => ("permanent".to_owned(), reason.clone()),
+                    sitrep_notify::Outcome::Retry { reason, .. } => {
+                        ("retry".to_owned(), reason.clone())
+                    }
+                    sitrep_notify::Outcome::Permanent { reason } => {
+                        ("permanent".to_owned(), reason.clone())
+                    }
                 };
-                events.push(crate::events::record("page.attempt", &inc.id, now_ms, "escalation", [
-                    ("delivery", page.page_id.clone()),
-                    ("channel", a.channel.clone()),
-                    ("to", page.person.clone().unwrap_or_default()),
-                    ("what", page.what.clone()),
-                    ("outcome", outcome),
-                    ("reason", reason),
-                    ("attempt", a.attempt.to_string()),
-                    ("duration_ms", a.duration.as_millis().to_string()),
-                ]));
+                events.push(crate::events::record(
+                    "page.attempt",
+                    &inc.id,
+                    now_ms,
+                    "escalation",
+                    [
+                        ("delivery", page.page_id.clone()),
+                        ("channel", a.channel.clone()),
+                        ("to", page.person.clone().unwrap_or_default()),
+                        ("what", page.what.clone()),
+                        ("outcome", outcome),
+                        ("reason", reason),
+                        ("attempt", a.attempt.to_string()),
+                        ("duration_ms", a.duration.as_millis().to_string()),
+                    ],
+                ));
             }
             match &delivery.result {
                 sitrep_notify::DeliveryResult::Delivered { channel } => {
-                    events.push(crate::events::record("page.delivered", &inc.id, now_ms, "escalation", [
-                        ("delivery", page.page_id.clone()),
-                        ("channel", channel.clone()),
-                        ("to", page.person.clone().unwrap_or_default()),
-                        ("what", page.what.clone()),
-                    ]));
-                    store.commit(Change { writes: Vec::new(), events }).await?;
+                    events.push(crate::events::record(
+                        "page.delivered",
+                        &inc.id,
+                        now_ms,
+                        "escalation",
+                        [
+                            ("delivery", page.page_id.clone()),
+                            ("channel", channel.clone()),
+                            ("to", page.person.clone().unwrap_or_default()),
+                            ("what", page.what.clone()),
+                        ],
+                    ));
+                    store
+                        .commit(Change {
+                            writes: Vec::new(),
+                            events,
+                        })
+                        .await?;
                     store.complete_job(&job.id, worker).await?;
                     report.delivered += 1;
                 }
                 sitrep_notify::DeliveryResult::RetryLater { after, reason } => {
-                    store.commit(Change { writes: Vec::new(), events }).await?;
+                    store
+                        .commit(Change {
+                            writes: Vec::new(),
+                            events,
+                        })
+                        .await?;
                     let next = now_ms + i64::try_from(after.as_millis()).unwrap_or(i64::MAX / 2);
                     store.retry_job(&job.id, worker, next, reason).await?;
                     report.retrying += 1;
                 }
                 sitrep_notify::DeliveryResult::Failed { reason } => {
-                    events.push(crate::events::record("page.failed", &inc.id, now_ms, "escalation", [
-                        ("delivery", page.page_id.clone()),
-                        ("reason", reason.clone()),
-                    ]));
-                    store.commit(Change { writes: Vec::new(), events }).await?;
+                    events.push(crate::events::record(
+                        "page.failed",
+                        &inc.id,
+                        now_ms,
+                        "escalation",
+                        [
+                            ("delivery", page.page_id.clone()),
+                            ("reason", reason.clone()),
+                        ],
+                    ));
+                    store
+                        .commit(Change {
+                            writes: Vec::new(),
+                            events,
+                        })
+                        .await?;
                     store.fail_job(&job.id, worker, reason).await?;
                     report.failed += 1;
                 }
@@ -298,7 +373,12 @@ impl App {
         Ok(report)
     }
 
-    fn message_for(&self, inc: &sitrep_store::Incident, page: &PageJob, now_ms: i64) -> Result<sitrep_notify::Message, AppError> {
+    fn message_for(
+        &self,
+        inc: &sitrep_store::Incident,
+        page: &PageJob,
+        now_ms: i64,
+    ) -> Result<sitrep_notify::Message, AppError> {
         use sitrep_notify::MessageKind;
         let kind = match page.what.as_str() {
             "page" => MessageKind::Page,
@@ -336,7 +416,15 @@ impl App {
             "slack_webhook" => sitrep_escalation::ContactMethod::SlackWebhook(page.to.clone()),
             _ => sitrep_escalation::ContactMethod::Webhook(page.to.clone()),
         };
-        let contact = sitrep_escalation::Contact { id: page.page_id.rsplit(':').next().unwrap_or("contact").to_owned(), method };
+        let contact = sitrep_escalation::Contact {
+            id: page
+                .page_id
+                .rsplit(':')
+                .next()
+                .unwrap_or("contact")
+                .to_owned(),
+            method,
+        };
         let primary = sitrep_notify::Channel::from_contact(&contact, &defaults)
             .map_err(|e| AppError::invalid("notify", e.to_string()))?;
         let mut route = sitrep_notify::Route::to(primary);

@@ -266,7 +266,7 @@ async fn steps_run_gated_recorded_and_redacted() {
         .run_step(&req(&id, "leaky"), std::sync::Arc::new(NullSink))
         .await
         .unwrap();
-    let sha: sitrep_ledger::Hash = rep.run.stdout_sha256.clone().unwrap().parse().unwrap();
+    let sha = sitrep_ledger::Hash::from_hex(rep.run.stdout_sha256.as_deref().unwrap()).unwrap();
     let blob = String::from_utf8(app.blobs().get(&sha).unwrap()).unwrap();
     assert!(
         !blob.contains("abcdefghijklmnopqrstuvwxyz0123456789"),

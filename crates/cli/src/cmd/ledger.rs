@@ -60,10 +60,34 @@ pub fn ledger(cmd: LedgerCmd, args: &AppArgs, ctx: &Ctx) -> Result<(), CliError>
                     .verify_ledger()
                     .await
                     .map_err(|e| app_error(e.into()))?;
+                let divergence = report.first_divergence.as_ref().map(
+                    |d| serde_json::json!({ "kind": d.kind, "index": d.index, "detail": d.detail }),
+                );
                 if ctx.json {
-                    ctx.print_json(&report)?;
+                    ctx.print_json(&serde_json::json!({
+                        "ok": report.ok(),
+                        "tree_size": report.tree_size,
+                        "entries_checked": report.entries_checked,
+                        "hashes_checked": report.hashes_checked,
+                        "checkpoints_checked": report.checkpoints_checked,
+                        "first_divergence": divergence,
+                    }))?;
                 } else {
-                    emit(&format!("{report}\n"))?;
+                    let mut out = format!(
+                        "tree size {}: {} entries re-hashed, {} stored hashes and {} checkpoints checked\n",
+                        report.tree_size,
+                        report.entries_checked,
+                        report.hashes_checked,
+                        report.checkpoints_checked
+                    );
+                    match &report.first_divergence {
+                        None => out.push_str("ledger OK\n"),
+                        Some(d) => out.push_str(&format!(
+                            "DIVERGED at {} {}: {}\n",
+                            d.kind, d.index, d.detail
+                        )),
+                    }
+                    emit(&out)?;
                 }
                 if report.ok() {
                     Ok(())

@@ -474,7 +474,7 @@ async fn run(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthR
 fn run_view(st: &ServerState, number: i64, run: StepRun) -> Result<RunTpl, UiError> {
     let read = |h: &Option<String>| -> String {
         h.as_deref()
-            .and_then(|h| h.parse::<sitrep_ledger::Hash>().ok())
+            .and_then(|h| sitrep_ledger::Hash::from_hex(h).ok())
             .and_then(|h| st.app.blobs().get(&h).ok())
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default()
