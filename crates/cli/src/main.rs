@@ -20,9 +20,6 @@ struct Cli {
     #[arg(long, global = true)]
     json: bool,
 
-    #[command(flatten)]
-    app: cmd::appctx::AppArgs,
-
     #[command(subcommand)]
     command: Command,
 }
@@ -30,24 +27,54 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Declare and work incidents: acknowledge, assign, note, severity, resolve.
-    #[command(subcommand)]
-    Incident(cmd::incident::IncidentCmd),
+    Incident {
+        #[command(flatten)]
+        app: cmd::appctx::AppArgs,
+        #[command(subcommand)]
+        cmd: cmd::incident::IncidentCmd,
+    },
     /// Run a runbook step (or a section's read steps) inside an incident.
-    Run(cmd::run::RunArgs),
+    Run {
+        #[command(flatten)]
+        app: cmd::appctx::AppArgs,
+        #[command(flatten)]
+        args: cmd::run::RunArgs,
+    },
     /// An incident's stand-down checklist.
-    #[command(subcommand)]
-    Checklist(cmd::checklist::ChecklistCmd),
+    Checklist {
+        #[command(flatten)]
+        app: cmd::appctx::AppArgs,
+        #[command(subcommand)]
+        cmd: cmd::checklist::ChecklistCmd,
+    },
     /// An incident's action items.
-    #[command(subcommand)]
-    Action(cmd::checklist::ActionCmd),
+    Action {
+        #[command(flatten)]
+        app: cmd::appctx::AppArgs,
+        #[command(subcommand)]
+        cmd: cmd::checklist::ActionCmd,
+    },
     /// Write an incident's post-mortem (Markdown) from its record.
-    Postmortem(cmd::checklist::PostmortemArgs),
+    Postmortem {
+        #[command(flatten)]
+        app: cmd::appctx::AppArgs,
+        #[command(flatten)]
+        args: cmd::checklist::PostmortemArgs,
+    },
     /// The tamper-evident log: status, verify, checkpoint, proofs.
-    #[command(subcommand)]
-    Ledger(cmd::ledger::LedgerCmd),
+    Ledger {
+        #[command(flatten)]
+        app: cmd::appctx::AppArgs,
+        #[command(subcommand)]
+        cmd: cmd::ledger::LedgerCmd,
+    },
     /// Export an incident's evidence pack.
-    #[command(subcommand)]
-    Evidence(cmd::ledger::EvidenceCmd),
+    Evidence {
+        #[command(flatten)]
+        app: cmd::appctx::AppArgs,
+        #[command(subcommand)]
+        cmd: cmd::ledger::EvidenceCmd,
+    },
     /// Import, lint and inspect Markdown runbooks.
     #[command(subcommand)]
     Runbook(cmd::runbook::RunbookCmd),
@@ -68,17 +95,26 @@ enum Command {
     },
 }
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_consistent() {
+        // Catches clashing ids and flags between global and subcommand arguments.
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let ctx = Ctx { json: cli.json };
     let result = match cli.command {
-        Command::Incident(c) => cmd::incident::run(c, &cli.app, &ctx),
-        Command::Run(a) => cmd::run::run(a, &cli.app, &ctx),
-        Command::Checklist(c) => cmd::checklist::checklist(c, &cli.app, &ctx),
-        Command::Action(c) => cmd::checklist::action(c, &cli.app, &ctx),
-        Command::Postmortem(a) => cmd::checklist::postmortem(a, &cli.app, &ctx),
-        Command::Ledger(c) => cmd::ledger::ledger(c, &cli.app, &ctx),
-        Command::Evidence(c) => cmd::ledger::evidence(c, &cli.app, &ctx),
+        Command::Incident { app, cmd } => cmd::incident::run(cmd, &app, &ctx),
+        Command::Run { app, args } => cmd::run::run(args, &app, &ctx),
+        Command::Checklist { app, cmd } => cmd::checklist::checklist(cmd, &app, &ctx),
+        Command::Action { app, cmd } => cmd::checklist::action(cmd, &app, &ctx),
+        Command::Postmortem { app, args } => cmd::checklist::postmortem(args, &app, &ctx),
+        Command::Ledger { app, cmd } => cmd::ledger::ledger(cmd, &app, &ctx),
+        Command::Evidence { app, cmd } => cmd::ledger::evidence(cmd, &app, &ctx),
         Command::Runbook(c) => cmd::runbook::run(c, &ctx),
         Command::Risk(a) => cmd::risk::run(a, &ctx),
         Command::Key(c) => cmd::key::run(c, &ctx),

@@ -12,17 +12,33 @@ use crate::CliError;
 #[derive(Debug, Clone, clap::Args)]
 pub struct AppArgs {
     /// The configuration file (TOML). Default: none, every setting at its default.
-    #[arg(long, global = true, env = "SITREP_CONFIG", value_name = "FILE")]
+    #[arg(
+        id = "app_config",
+        long = "config",
+        global = true,
+        env = "SITREP_CONFIG",
+        value_name = "FILE"
+    )]
     pub config: Option<PathBuf>,
     /// The data dir (SQLite database, blobs, ledger key).
     /// Default: `$XDG_DATA_HOME/sitrep` or `~/.local/share/sitrep`.
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(
+        id = "app_data_dir",
+        long = "data-dir",
+        global = true,
+        value_name = "DIR"
+    )]
     pub data_dir: Option<PathBuf>,
     /// The runbook directory.
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(
+        id = "app_runbooks",
+        long = "runbooks",
+        global = true,
+        value_name = "DIR"
+    )]
     pub runbooks: Option<PathBuf>,
     /// Who you are, as recorded on the timeline. Default: `$SITREP_ACTOR`, else `$USER`.
-    #[arg(long = "as", global = true, value_name = "NAME")]
+    #[arg(id = "app_actor", long = "as", global = true, value_name = "NAME")]
     pub actor: Option<String>,
 }
 

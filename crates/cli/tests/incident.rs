@@ -1,0 +1,196 @@
+//! `sitrep incident|run|checklist|action|postmortem|ledger|evidence` on a real data dir:
+//! what an on-call engineer types, what they see, and the exit codes scripts rely on.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{stderr, stdout};
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let runbooks = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/app/runbooks");
+        Command::new(env!("CARGO_BIN_EXE_sitrep"))
+            .args(args)
+            .env("SITREP_DATA_DIR", self.dir.path().join("data"))
+            .env("SITREP_RUNBOOKS", runbooks)
+            .env("SITREP_ACTOR", "ann")
+            .env_remove("SITREP_CONFIG")
+            .env_remove("SITREP_DATABASE_URL")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("sitrep runs")
+    }
+
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut a = vec!["--json"];
+        a.extend_from_slice(args);
+        let o = self.run(&a);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", stdout(&o)))
+    }
+}
+
+#[test]
+fn an_incident_from_declaration_to_a_verified_evidence_pack() {
+    let env = Env::new();
+    let inc = env.json(&[
+        "incident",
+        "declare",
+        "local service down",
+        "--service",
+        "local-svc",
+        "-s",
+        "2",
+    ]);
+    assert_eq!(inc["number"], 1);
+    assert_eq!(inc["severity"], "SEV2");
+    assert_eq!(inc["status"], "triggered");
+
+    let list = env.json(&["incident", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+
+    // A dry run shows the bound command and its risk, and runs nothing.
+    let plan = env.json(&[
+        "run",
+        "1",
+        "local-service.md",
+        "mark",
+        "--set",
+        "marker=/nonexistent/x",
+        "--dry-run",
+    ]);
+    assert_eq!(plan["risk"], "write");
+    assert_eq!(
+        plan["display"].as_str().unwrap().trim(),
+        "touch \"/nonexistent/x\""
+    );
+    assert_eq!(plan["decision"]["decision"], "needs_confirmation");
+
+    // Without a terminal or --yes a write step refuses: exit 1, nothing ran.
+    let marker = env.dir.path().join("marker");
+    let set = format!("marker={}", marker.display());
+    let o = env.run(&["run", "1", "local-service.md", "mark", "--set", &set]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("confirm with --yes"), "{}", stderr(&o));
+    assert!(!marker.exists());
+    let o = env.run(&[
+        "run",
+        "1",
+        "local-service.md",
+        "mark",
+        "--set",
+        &set,
+        "--yes",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(marker.exists());
+
+    // An unbound placeholder is bad input and names the placeholder.
+    let o = env.run(&["run", "1", "local-service.md", "greet"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unbound placeholder(s): instance"),
+        "{}",
+        stderr(&o)
+    );
+
+    // A failing step (the timeout) is a failed check: exit 1.
+    let o = env.run(&["run", "1", "local-service.md", "slow"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+
+    // Lifecycle, with the checklist gating resolution.
+    assert!(env.run(&["incident", "ack", "1"]).status.success());
+    let o = env.run(&["incident", "ack", "1"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("cannot acknowledge an incident that is acknowledged"));
+    let o = env.run(&["incident", "resolve", "1"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("2 stand-down item(s) not ticked"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(env.run(&["checklist", "tick", "1", "1"]).status.success());
+    assert!(
+        env.run(&["checklist", "tick", "1", "status page"])
+            .status
+            .success()
+    );
+    assert!(
+        env.run(&[
+            "action",
+            "add",
+            "1",
+            "Page on readiness",
+            "--owner",
+            "dave",
+            "--due",
+            "2026-12-01"
+        ])
+        .status
+        .success()
+    );
+    let done = env.json(&["incident", "resolve", "1"]);
+    assert_eq!(done["status"], "resolved");
+
+    let pm = env.run(&["postmortem", "1"]);
+    let md = stdout(&pm);
+    assert!(
+        md.contains("# Post-mortem: local service down (incident #1)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| `local-service.md` `mark` | write | ann | succeeded | 0 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| open | Page on readiness | dave | 2026-12-01 |"),
+        "{md}"
+    );
+
+    // The evidence pack verifies offline against the key the export names.
+    let pack = env.dir.path().join("pack.tar.gz");
+    let out = env.json(&["evidence", "export", "1", "-o", pack.to_str().unwrap()]);
+    let key = out["verifier_key"].as_str().unwrap().to_owned();
+    let o = env.run(&["verify", pack.to_str().unwrap(), "--key", &key]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let verify = env.json(&["ledger", "verify"]);
+    assert_eq!(verify["ok"], true);
+}
+
+#[test]
+fn unknown_things_are_bad_input() {
+    let env = Env::new();
+    let o = env.run(&["incident", "show", "7"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(stderr(&o).trim(), "error: incident 7 not found");
+    let o = env.run(&["incident", "declare", "x", "--severity", "critical"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unknown severity \"critical\"; this scale has SEV1, SEV2, SEV3, SEV4")
+    );
+    let o = env.run(&[
+        "--json",
+        "incident",
+        "declare",
+        "x",
+        "--runbook",
+        "missing.md",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err: serde_json::Value = serde_json::from_slice(&o.stderr).unwrap();
+    assert_eq!(err["error"]["message"], "runbook missing.md not found");
+}
