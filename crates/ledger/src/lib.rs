@@ -52,7 +52,8 @@ pub use store::{HashReader, LogStore, MemoryStore, StorageError};
 pub use tile::{TILE_WIDTH, Tile, TileHashes, TileKind, new_tiles, read_tile, tiles};
 pub use tlog_proof::{TlogProof, TlogProofError};
 pub use tree::{
-    MAX_TREE_SIZE, append, prove_consistency, prove_inclusion, split_stored_hash_index,
-    stored_hash_count, stored_hash_index, stored_hashes, tree_hash,
+    MAX_TREE_SIZE, append, append_indexes, consistency_proof_indexes, inclusion_proof_indexes,
+    prove_consistency, prove_inclusion, split_stored_hash_index, stored_hash_count,
+    stored_hash_index, stored_hashes, tree_hash, tree_hash_indexes,
 };
 pub use verify::{VerifyError, verify_consistency, verify_inclusion};

@@ -145,9 +145,7 @@ pub fn tree_hash<R: HashReader + ?Sized>(size: u64, reader: &R) -> Result<Hash, 
     if size > MAX_TREE_SIZE {
         return Err(Error::TreeTooLarge { size });
     }
-    let mut indexes = Vec::new();
-    subtree_indexes(0, size, &mut indexes)?;
-    let hashes = read_exact(reader, &indexes)?;
+    let hashes = read_exact(reader, &tree_hash_indexes(size)?)?;
     Ok(fold_subtrees(&hashes))
 }
 
@@ -158,6 +156,70 @@ pub fn prove_inclusion<R: HashReader + ?Sized>(
     index: u64,
     reader: &R,
 ) -> Result<Vec<Hash>, Error> {
+    read_ranges(&inclusion_ranges(size, index)?, reader)
+}
+
+/// The RFC 6962 consistency proof between the trees of `old` and `new` leaves
+/// (`0 < old <= new`; equal sizes give an empty proof).
+pub fn prove_consistency<R: HashReader + ?Sized>(
+    old: u64,
+    new: u64,
+    reader: &R,
+) -> Result<Vec<Hash>, Error> {
+    read_ranges(&consistency_ranges(old, new)?, reader)
+}
+
+/// The stored-hash indexes [`tree_hash`] reads for a tree of `size` leaves, in the
+/// order it reads them (empty for the empty tree).
+///
+/// For a store whose reads are asynchronous (a database): fetch these first, then call
+/// [`tree_hash`] over a reader that serves them from memory.
+pub fn tree_hash_indexes(size: u64) -> Result<Vec<u64>, Error> {
+    if size > MAX_TREE_SIZE {
+        return Err(Error::TreeTooLarge { size });
+    }
+    let mut indexes = Vec::new();
+    subtree_indexes(0, size, &mut indexes)?;
+    Ok(indexes)
+}
+
+/// The stored-hash indexes [`prove_inclusion`]`(size, index, _)` reads, in order.
+pub fn inclusion_proof_indexes(size: u64, index: u64) -> Result<Vec<u64>, Error> {
+    ranges_indexes(&inclusion_ranges(size, index)?).map(|(indexes, _)| indexes)
+}
+
+/// The stored-hash indexes [`prove_consistency`]`(old, new, _)` reads, in order.
+pub fn consistency_proof_indexes(old: u64, new: u64) -> Result<Vec<u64>, Error> {
+    ranges_indexes(&consistency_ranges(old, new)?).map(|(indexes, _)| indexes)
+}
+
+/// The stored-hash indexes [`append`] reads from a store of `size` leaves when it
+/// appends `count` entries, in the order it reads them.
+///
+/// They are the older left siblings of the subtrees the new leaves complete: at most
+/// one per level, all below `stored_hash_count(size)`. Hashes the batch itself adds
+/// are never read back from the store.
+pub fn append_indexes(size: u64, count: u64) -> Result<Vec<u64>, Error> {
+    let end = size.saturating_add(count);
+    if end > MAX_TREE_SIZE {
+        return Err(Error::TreeTooLarge { size: end });
+    }
+    let base = stored_hash_count(size);
+    let mut out = Vec::new();
+    for n in size..end {
+        for level in 0..n.trailing_ones() as u8 {
+            let index = stored_hash_index(level, (n >> level) - 1);
+            if index < base {
+                out.push(index);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The node ranges whose hashes make up the inclusion proof of `index` in `size`,
+/// from the leaf's sibling upwards.
+fn inclusion_ranges(size: u64, index: u64) -> Result<Vec<(u64, u64)>, Error> {
     if size > MAX_TREE_SIZE {
         return Err(Error::TreeTooLarge { size });
     }
@@ -178,16 +240,11 @@ pub fn prove_inclusion<R: HashReader + ?Sized>(
         }
     }
     siblings.reverse();
-    read_ranges(&siblings, reader)
+    Ok(siblings)
 }
 
-/// The RFC 6962 consistency proof between the trees of `old` and `new` leaves
-/// (`0 < old <= new`; equal sizes give an empty proof).
-pub fn prove_consistency<R: HashReader + ?Sized>(
-    old: u64,
-    new: u64,
-    reader: &R,
-) -> Result<Vec<Hash>, Error> {
+/// The node ranges whose hashes make up the consistency proof from `old` to `new`.
+fn consistency_ranges(old: u64, new: u64) -> Result<Vec<(u64, u64)>, Error> {
     if new > MAX_TREE_SIZE {
         return Err(Error::TreeTooLarge { size: new });
     }
@@ -215,7 +272,7 @@ pub fn prove_consistency<R: HashReader + ?Sized>(
         }
     }
     siblings.reverse();
-    read_ranges(&siblings, reader)
+    Ok(siblings)
 }
 
 /// Largest power of two strictly below `n` (`n >= 2`): RFC 6962's split point `k`.
@@ -248,11 +305,8 @@ fn fold_subtrees(hashes: &[Hash]) -> Hash {
     iter.fold(last, |right, left| node_hash(left, &right))
 }
 
-/// Reads the hashes of several ranges with a single storage call.
-fn read_ranges<R: HashReader + ?Sized>(
-    ranges: &[(u64, u64)],
-    reader: &R,
-) -> Result<Vec<Hash>, Error> {
+/// The stored-hash indexes of several ranges, and how many belong to each range.
+fn ranges_indexes(ranges: &[(u64, u64)]) -> Result<(Vec<u64>, Vec<usize>), Error> {
     let mut indexes = Vec::with_capacity(ranges.len() * 2);
     let mut counts = Vec::with_capacity(ranges.len());
     for &(lo, hi) in ranges {
@@ -260,6 +314,15 @@ fn read_ranges<R: HashReader + ?Sized>(
         subtree_indexes(lo, hi, &mut indexes)?;
         counts.push(indexes.len() - before);
     }
+    Ok((indexes, counts))
+}
+
+/// Reads the hashes of several ranges with a single storage call.
+fn read_ranges<R: HashReader + ?Sized>(
+    ranges: &[(u64, u64)],
+    reader: &R,
+) -> Result<Vec<Hash>, Error> {
+    let (indexes, counts) = ranges_indexes(ranges)?;
     let hashes = read_exact(reader, &indexes)?;
     let mut rest = hashes.as_slice();
     let mut out = Vec::with_capacity(ranges.len());
@@ -286,4 +349,110 @@ pub(crate) fn read_exact<R: HashReader + ?Sized>(
         });
     }
     Ok(hashes)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The `*_indexes` functions promise to list exactly what the readers read; these
+    //! tests record every read of the real functions and compare.
+
+    use std::cell::RefCell;
+
+    use super::*;
+    use crate::store::{LogStore, MemoryStore, StorageError};
+
+    /// A store that records the indexes of every hash read.
+    struct Recording {
+        inner: MemoryStore,
+        reads: RefCell<Vec<u64>>,
+    }
+
+    impl HashReader for Recording {
+        fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StorageError> {
+            self.reads.borrow_mut().extend_from_slice(indexes);
+            self.inner.read_hashes(indexes)
+        }
+    }
+
+    impl LogStore for Recording {
+        fn tree_size(&self) -> Result<u64, StorageError> {
+            self.inner.tree_size()
+        }
+        fn read_entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StorageError> {
+            self.inner.read_entries(start, end)
+        }
+        fn append(&mut self, entries: &[&[u8]], hashes: &[Hash]) -> Result<(), StorageError> {
+            self.inner.append(entries, hashes)
+        }
+    }
+
+    fn store(size: u64) -> Recording {
+        let mut inner = MemoryStore::new();
+        let entries: Vec<Vec<u8>> = (0..size).map(|i| i.to_be_bytes().to_vec()).collect();
+        let refs: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
+        append(&mut inner, &refs).expect("append");
+        Recording {
+            inner,
+            reads: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn take(s: &Recording) -> Vec<u64> {
+        std::mem::take(&mut *s.reads.borrow_mut())
+    }
+
+    #[test]
+    fn index_lists_equal_what_the_readers_read() {
+        let s = store(70);
+        for size in 0..=70u64 {
+            tree_hash(size, &s).expect("tree_hash");
+            assert_eq!(
+                take(&s),
+                tree_hash_indexes(size).expect("indexes"),
+                "size {size}"
+            );
+            for index in 0..size {
+                prove_inclusion(size, index, &s).expect("inclusion");
+                assert_eq!(
+                    take(&s),
+                    inclusion_proof_indexes(size, index).expect("indexes"),
+                    "inclusion {index} in {size}"
+                );
+            }
+            for old in 1..=size {
+                prove_consistency(old, size, &s).expect("consistency");
+                assert_eq!(
+                    take(&s),
+                    consistency_proof_indexes(old, size).expect("indexes"),
+                    "consistency {old} -> {size}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn append_indexes_equal_what_append_reads() {
+        for size in 0..40u64 {
+            for count in 0..40u64 {
+                let mut s = store(size);
+                let entries: Vec<Vec<u8>> = (0..count).map(|i| vec![i as u8; 3]).collect();
+                let refs: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
+                append(&mut s, &refs).expect("append");
+                assert_eq!(
+                    take(&s),
+                    append_indexes(size, count).expect("indexes"),
+                    "append {count} at {size}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn index_lists_reject_what_the_readers_reject() {
+        assert!(inclusion_proof_indexes(3, 3).is_err());
+        assert!(consistency_proof_indexes(0, 3).is_err());
+        assert!(consistency_proof_indexes(4, 3).is_err());
+        assert!(tree_hash_indexes(MAX_TREE_SIZE + 1).is_err());
+        assert!(append_indexes(MAX_TREE_SIZE, 1).is_err());
+    }
 }

@@ -1,0 +1,638 @@
+//! `Store`: opening and closing, commits through the group-commit writer, reads, the
+//! ledger API and background checkpoints.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sitrep_ledger::{Hash, Signer};
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::error::{StoreError, redact_url};
+use crate::ledger::{self, LedgerReport, LogKeys};
+use crate::model::{
+    ActionItem, Alert, Change, ChecklistItem, Committed, Event, Incident, IncidentFilter,
+    RawPayload, StepRun, StoredCheckpoint,
+};
+use crate::rows::{self, to_i64, to_u64};
+use crate::writer::{EncodedEvent, Msg, Prepared, Writer, head_size};
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite (WAL), the single-node default.
+    Sqlite,
+    /// PostgreSQL, shared by several replicas.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a connection URL names.
+    pub fn from_url(url: &str) -> Result<Backend, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl {
+                url: redact_url(url),
+            })
+        }
+    }
+}
+
+/// How to open a [`Store`].
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// `sqlite://...` (see [`sqlite_url`]) or `postgres://...`.
+    pub url: String,
+    /// The ledger's checkpoint signing key.
+    pub signer: Signer,
+    /// The checkpoint origin line, e.g. `sitrep.example.com/ledger`.
+    pub origin: String,
+    /// How often the background task signs a checkpoint when the tree grew.
+    pub checkpoint_every: Duration,
+    /// Most changes applied in one group-commit transaction.
+    pub max_batch: usize,
+    /// Connection pool size.
+    pub max_connections: u32,
+}
+
+impl StoreOptions {
+    /// Options with the defaults: a checkpoint every 5 s, batches of up to 1024
+    /// changes, 8 connections.
+    pub fn new(url: impl Into<String>, signer: Signer, origin: impl Into<String>) -> Self {
+        StoreOptions {
+            url: url.into(),
+            signer,
+            origin: origin.into(),
+            checkpoint_every: Duration::from_secs(5),
+            max_batch: 1024,
+            max_connections: 8,
+        }
+    }
+}
+
+/// The SQLite URL of the database file `<data_dir>/sitrep.db`, created if missing
+/// (the directory must exist). Relative directories are made absolute.
+#[must_use]
+pub fn sqlite_url(data_dir: &Path) -> String {
+    let dir = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    let file = dir.join("sitrep.db");
+    let mut url = String::from("sqlite://");
+    // Percent-encode everything but unreserved characters and '/', so '?', '#', '%'
+    // and spaces in a path survive URL parsing (sqlx decodes the path again).
+    for b in file.to_string_lossy().bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.' | b'~') {
+            url.push(char::from(b));
+        } else {
+            url.push_str(&format!("%{b:02X}"));
+        }
+    }
+    url.push_str("?mode=rwc");
+    url
+}
+
+/// A new id: a UUIDv7 (time-ordered) as text.
+#[must_use]
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Persistence for sitrep on SQLite or PostgreSQL. Cheap to clone; all clones share
+/// one pool and one group-commit writer.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    core: Arc<Core>,
+    tx: mpsc::Sender<Msg>,
+    closed: AtomicBool,
+    shutdown: watch::Sender<bool>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// What the background checkpoint task shares with the store (not the writer's
+/// channel, so dropping every `Store` still ends the writer).
+struct Core {
+    pool: AnyPool,
+    backend: Backend,
+    keys: LogKeys,
+    /// Serialises checkpoint signing within this process.
+    checkpointing: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.inner.core.backend)
+            .field("origin", &self.inner.core.keys.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Connects, runs the embedded migrations, checks the ledger against its latest
+    /// checkpoints (refusing to open on a regression or divergence), and starts the
+    /// group-commit writer and the checkpoint task. Needs a tokio runtime.
+    pub async fn open(opts: StoreOptions) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(&opts.url)?;
+        let connect_err = |source| StoreError::Connect {
+            url: redact_url(&opts.url),
+            source,
+        };
+        let mut pool_opts = AnyPoolOptions::new().max_connections(opts.max_connections.max(2));
+        if backend == Backend::Sqlite {
+            pool_opts = pool_opts.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    // Per connection. synchronous=FULL fsyncs the WAL at every commit:
+                    // an acknowledged event survives kill -9 and power loss.
+                    sqlx::query("PRAGMA synchronous = FULL")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA foreign_keys = ON")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA busy_timeout = 10000")
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = pool_opts.connect(&opts.url).await.map_err(connect_err)?;
+        if backend == Backend::Sqlite {
+            // WAL lets readers run beside the writer; it is a property of the file,
+            // so setting it once is enough.
+            let mode: String = sqlx::query_scalar("PRAGMA journal_mode = WAL")
+                .fetch_one(&pool)
+                .await?;
+            if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
+                return Err(StoreError::Corrupt(format!(
+                    "SQLite refused WAL mode (journal mode is {mode})"
+                )));
+            }
+        }
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        let keys = LogKeys {
+            verifier: opts.signer.verifier(),
+            signer: opts.signer,
+            origin: opts.origin,
+        };
+        {
+            let mut conn = pool.acquire().await?;
+            ledger::startup_check(&mut conn, &keys).await?;
+        }
+        let core = Arc::new(Core {
+            pool: pool.clone(),
+            backend,
+            keys,
+            checkpointing: tokio::sync::Mutex::new(()),
+        });
+        let max_batch = opts.max_batch.max(1);
+        let (tx, rx) = mpsc::channel(max_batch.saturating_mul(2));
+        let writer = Writer {
+            pool,
+            backend,
+            rx,
+            max_batch,
+            size: None,
+        };
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let tasks = vec![
+            tokio::spawn(writer.run()),
+            tokio::spawn(checkpoint_loop(
+                core.clone(),
+                opts.checkpoint_every,
+                shutdown_rx,
+            )),
+        ];
+        Ok(Store {
+            inner: Arc::new(Inner {
+                core,
+                tx,
+                closed: AtomicBool::new(false),
+                shutdown,
+                tasks: Mutex::new(tasks),
+            }),
+        })
+    }
+
+    /// The database this store runs on.
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        self.inner.core.backend
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.inner.core.pool
+    }
+
+    /// Applies everything committed before, stops the background tasks, signs a final
+    /// checkpoint if the tree grew, and closes the pool. Later commits fail with
+    /// [`StoreError::Closed`]. A failing final checkpoint is not fatal: the next
+    /// `open` re-hashes every entry after the latest checkpoint.
+    pub async fn close(&self) {
+        if self.inner.closed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let (ack, done) = oneshot::channel();
+        if self.inner.tx.send(Msg::Close(ack)).await.is_ok() {
+            let _ = done.await;
+        }
+        let _ = self.inner.shutdown.send(true);
+        let tasks = match self.inner.tasks.lock() {
+            Ok(mut t) => std::mem::take(&mut *t),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        };
+        for t in tasks {
+            let _ = t.await;
+        }
+        let _ = self.checkpoint_if_grown().await;
+        self.pool().close().await;
+    }
+
+    /// Commits a change: its writes and its events (as ledger leaves) atomically,
+    /// through the group-commit writer. Returns once the transaction is committed.
+    pub async fn commit(&self, change: Change) -> Result<Committed, StoreError> {
+        if self.inner.closed.load(Ordering::SeqCst) {
+            return Err(StoreError::Closed);
+        }
+        let mut events = Vec::with_capacity(change.events.len());
+        for r in &change.events {
+            events.push(EncodedEvent {
+                bytes: r.encode()?,
+                incident: r.incident.clone(),
+                event_type: r.event_type.clone(),
+                time_ms: i64::try_from(r.time_ms).map_err(|_| {
+                    StoreError::BadRecord(sitrep_ledger::RecordError::InvalidField {
+                        field: "time_ms",
+                        reason: "must fit a signed 64-bit integer",
+                    })
+                })?,
+                actor: r.actor.clone(),
+            });
+        }
+        let prepared = Prepared {
+            writes: change.writes,
+            events,
+        };
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .tx
+            .send(Msg::Commit(prepared, reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Keeps a raw webhook payload (idempotent by id). Written directly, not through
+    /// the ledger: the events derived from it are.
+    pub async fn put_raw_payload(&self, p: &RawPayload) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO raw_payloads (id, source, received_ms, body) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(p.id.as_str())
+        .bind(p.source.as_str())
+        .bind(p.received_ms)
+        .bind(p.body.as_slice())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A raw payload by id.
+    pub async fn raw_payload(&self, id: &str) -> Result<Option<RawPayload>, StoreError> {
+        let row: Option<(String, String, i64, Vec<u8>)> =
+            sqlx::query_as("SELECT id, source, received_ms, body FROM raw_payloads WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(row.map(|(id, source, received_ms, body)| RawPayload {
+            id,
+            source,
+            received_ms,
+            body,
+        }))
+    }
+
+    /// An incident by id, or by number when the argument is all digits.
+    pub async fn incident(&self, id_or_number: &str) -> Result<Option<Incident>, StoreError> {
+        let by_number =
+            !id_or_number.is_empty() && id_or_number.bytes().all(|b| b.is_ascii_digit());
+        let row = if by_number {
+            let Ok(number) = id_or_number.parse::<i64>() else {
+                return Ok(None);
+            };
+            let sql = format!(
+                "SELECT {} FROM incidents WHERE number = $1",
+                rows::INCIDENT_COLS
+            );
+            sqlx::query(&sql)
+                .bind(number)
+                .fetch_optional(self.pool())
+                .await?
+        } else {
+            let sql = format!(
+                "SELECT {} FROM incidents WHERE id = $1",
+                rows::INCIDENT_COLS
+            );
+            sqlx::query(&sql)
+                .bind(id_or_number)
+                .fetch_optional(self.pool())
+                .await?
+        };
+        row.as_ref().map(rows::incident).transpose()
+    }
+
+    /// Incidents matching `f`, newest first.
+    pub async fn incidents(&self, f: &IncidentFilter) -> Result<Vec<Incident>, StoreError> {
+        let mut sql = format!("SELECT {} FROM incidents WHERE 1 = 1", rows::INCIDENT_COLS);
+        let mut n = 1;
+        if !f.statuses.is_empty() {
+            sql.push_str(&format!(
+                " AND status IN ({})",
+                rows::placeholders(n, f.statuses.len())
+            ));
+            n += f.statuses.len();
+        }
+        if f.severity.is_some() {
+            sql.push_str(&format!(" AND severity = ${n}"));
+            n += 1;
+        }
+        if f.service.is_some() {
+            sql.push_str(&format!(" AND service = ${n}"));
+            n += 1;
+        }
+        sql.push_str(&format!(
+            " ORDER BY created_ms DESC, number DESC LIMIT ${n}"
+        ));
+        let mut q = sqlx::query(&sql);
+        for s in &f.statuses {
+            q = q.bind(s.as_str());
+        }
+        if let Some(s) = &f.severity {
+            q = q.bind(s.as_str());
+        }
+        if let Some(s) = &f.service {
+            q = q.bind(s.as_str());
+        }
+        let limit = if f.limit == 0 {
+            100
+        } else {
+            i64::from(f.limit)
+        };
+        q = q.bind(limit);
+        q.fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(rows::incident)
+            .collect()
+    }
+
+    /// The unresolved incident opened for an alert group, if any.
+    pub async fn open_incident_for_group(
+        &self,
+        group_key: &str,
+    ) -> Result<Option<Incident>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM incidents WHERE group_key = $1 AND status <> 'resolved'",
+            rows::INCIDENT_COLS
+        );
+        sqlx::query(&sql)
+            .bind(group_key)
+            .fetch_optional(self.pool())
+            .await?
+            .as_ref()
+            .map(rows::incident)
+            .transpose()
+    }
+
+    /// An incident's timeline: the ledger entries naming it, in ledger order, after
+    /// leaf index `after` if given (for live tails).
+    pub async fn timeline(
+        &self,
+        incident_id: &str,
+        after: Option<u64>,
+    ) -> Result<Vec<Event>, StoreError> {
+        let after = match after {
+            Some(a) => to_i64(a)?,
+            None => -1,
+        };
+        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT leaf_index, record FROM ledger_entries WHERE incident_id = $1 \
+             AND leaf_index > $2 ORDER BY leaf_index",
+        )
+        .bind(incident_id)
+        .bind(after)
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter().map(decode_event).collect()
+    }
+
+    /// Ledger entries `start..end` (end exclusive) as events.
+    pub async fn events(&self, start: u64, end: u64) -> Result<Vec<Event>, StoreError> {
+        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT leaf_index, record FROM ledger_entries WHERE leaf_index >= $1 \
+             AND leaf_index < $2 ORDER BY leaf_index",
+        )
+        .bind(to_i64(start)?)
+        .bind(to_i64(end)?)
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter().map(decode_event).collect()
+    }
+
+    /// The alert with this fingerprint.
+    pub async fn alert(&self, fingerprint: &str) -> Result<Option<Alert>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM alerts WHERE fingerprint = $1",
+            rows::ALERT_COLS
+        );
+        sqlx::query(&sql)
+            .bind(fingerprint)
+            .fetch_optional(self.pool())
+            .await?
+            .as_ref()
+            .map(rows::alert)
+            .transpose()
+    }
+
+    /// The alerts attached to an incident, oldest first.
+    pub async fn alerts_for(&self, incident_id: &str) -> Result<Vec<Alert>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM alerts WHERE incident_id = $1 ORDER BY starts_ms, fingerprint",
+            rows::ALERT_COLS
+        );
+        sqlx::query(&sql)
+            .bind(incident_id)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(rows::alert)
+            .collect()
+    }
+
+    /// A step run by id.
+    pub async fn run(&self, id: &str) -> Result<Option<StepRun>, StoreError> {
+        let sql = format!("SELECT {} FROM step_runs WHERE id = $1", rows::RUN_COLS);
+        sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .as_ref()
+            .map(rows::run)
+            .transpose()
+    }
+
+    /// An incident's step runs, in start order.
+    pub async fn runs_for(&self, incident_id: &str) -> Result<Vec<StepRun>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM step_runs WHERE incident_id = $1 ORDER BY started_ms, id",
+            rows::RUN_COLS
+        );
+        sqlx::query(&sql)
+            .bind(incident_id)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(rows::run)
+            .collect()
+    }
+
+    /// An incident's checklist, in the order items were first added.
+    pub async fn checklist(&self, incident_id: &str) -> Result<Vec<ChecklistItem>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM checklist_items WHERE incident_id = $1 ORDER BY position",
+            rows::CHECKLIST_COLS
+        );
+        sqlx::query(&sql)
+            .bind(incident_id)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(rows::checklist_item)
+            .collect()
+    }
+
+    /// An incident's action items, oldest first.
+    pub async fn action_items(&self, incident_id: &str) -> Result<Vec<ActionItem>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM action_items WHERE incident_id = $1 ORDER BY created_ms, id",
+            rows::ACTION_COLS
+        );
+        sqlx::query(&sql)
+            .bind(incident_id)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(rows::action_item)
+            .collect()
+    }
+
+    /// The number of ledger entries.
+    pub async fn tree_size(&self) -> Result<u64, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        head_size(&mut conn).await
+    }
+
+    /// The RFC 6962 root of the first `size` entries.
+    pub async fn root(&self, size: u64) -> Result<Hash, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        ledger::check_size(&mut conn, size).await?;
+        ledger::root_at(&mut conn, size).await
+    }
+
+    /// The inclusion proof of entry `index` in the tree of `size` entries.
+    pub async fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        ledger::check_size(&mut conn, size).await?;
+        ledger::inclusion(&mut conn, index, size).await
+    }
+
+    /// The consistency proof between the trees of `old` and `new` entries.
+    pub async fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        ledger::check_size(&mut conn, new).await?;
+        ledger::consistency(&mut conn, old, new).await
+    }
+
+    /// Signs a checkpoint of the current tree, or returns the latest one when the tree
+    /// has not grown since.
+    pub async fn checkpoint_now(&self) -> Result<StoredCheckpoint, StoreError> {
+        let core = &self.inner.core;
+        let _one = core.checkpointing.lock().await;
+        ledger::checkpoint_now(&core.pool, &core.keys).await
+    }
+
+    async fn checkpoint_if_grown(&self) -> Result<(), StoreError> {
+        let latest = self.latest_checkpoint().await?.map_or(0, |c| c.size);
+        if self.tree_size().await? > latest {
+            self.checkpoint_now().await?;
+        }
+        Ok(())
+    }
+
+    /// The latest stored checkpoint.
+    pub async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        Ok(ledger::latest_checkpoints(&mut conn, 1).await?.pop())
+    }
+
+    /// Recomputes every leaf and stored hash from the entries, checks every entry's
+    /// index columns against its record, and every checkpoint's signature, root and
+    /// consistency with the previous one. Reads the whole ledger; the report names the
+    /// first divergence.
+    pub async fn verify_ledger(&self) -> Result<LedgerReport, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        ledger::verify(&mut conn, &self.inner.core.keys).await
+    }
+}
+
+fn decode_event((index, bytes): (i64, Vec<u8>)) -> Result<Event, StoreError> {
+    let index = to_u64(index, "leaf index")?;
+    let record = sitrep_ledger::Record::decode(&bytes)
+        .map_err(|e| StoreError::Corrupt(format!("ledger entry {index}: {e}")))?;
+    Ok(Event { index, record })
+}
+
+/// Signs a checkpoint every `every` while the tree grows, until shutdown. Errors are
+/// retried at the next tick: a missed checkpoint only means a longer tail for the
+/// next startup check to re-hash.
+async fn checkpoint_loop(core: Arc<Core>, every: Duration, mut shutdown: watch::Receiver<bool>) {
+    let every = every.max(Duration::from_millis(10));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            changed = shutdown.changed() => {
+                // Shutdown requested, or every Store handle is gone.
+                if changed.is_err() || *shutdown.borrow() {
+                    return;
+                }
+            }
+        }
+        let Ok(mut conn) = core.pool.acquire().await else {
+            continue;
+        };
+        let size = head_size(&mut conn).await.ok();
+        let latest = ledger::latest_checkpoints(&mut conn, 1)
+            .await
+            .ok()
+            .map(|mut v| v.pop().map_or(0, |c| c.size));
+        drop(conn);
+        if let (Some(size), Some(latest)) = (size, latest)
+            && size > latest
+        {
+            let _one = core.checkpointing.lock().await;
+            let _ = ledger::checkpoint_now(&core.pool, &core.keys).await;
+        }
+    }
+}
