@@ -150,6 +150,39 @@ pub struct ServerConfig {
     /// The URL people reach the server at, for links in pages and the post-mortem.
     #[serde(default)]
     pub base_url: Option<String>,
+    /// How alert senders authenticate (`[server.receivers]`).
+    #[serde(default)]
+    pub receivers: ReceiversConfig,
+    /// Largest JSON API request body, in bytes.
+    #[serde(default = "default_api_body")]
+    pub api_body_limit: usize,
+    /// Largest alert webhook body, in bytes.
+    #[serde(default = "default_receiver_body")]
+    pub receiver_body_limit: usize,
+    /// Longest a request may take before it is answered 408 (streams excepted).
+    #[serde(default = "default_request_timeout", deserialize_with = "de_duration")]
+    pub request_timeout: Duration,
+    /// How long a browser session lasts after login.
+    #[serde(default = "default_session_ttl", deserialize_with = "de_duration")]
+    pub session_ttl: Duration,
+    /// Silences from configuration (`[[server.silences]]`), beside those made through
+    /// the API.
+    #[serde(default)]
+    pub silences: Vec<sitrep_alerts::Silence>,
+}
+
+/// Credentials alert senders present instead of an API token. Either works; with
+/// neither set, receivers accept only API tokens of role responder or above.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiversConfig {
+    /// A bearer token (`Authorization: Bearer ...`), as Alertmanager's
+    /// `http_config.authorization` sends it.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// `user:password` for HTTP basic auth, as Grafana's webhook contact point sends it.
+    #[serde(default)]
+    pub basic: Option<String>,
 }
 
 impl Default for Config {
@@ -187,6 +220,12 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: default_listen(),
             base_url: None,
+            receivers: ReceiversConfig::default(),
+            api_body_limit: default_api_body(),
+            receiver_body_limit: default_receiver_body(),
+            request_timeout: default_request_timeout(),
+            session_ttl: default_session_ttl(),
+            silences: Vec::new(),
         }
     }
 }
@@ -205,6 +244,19 @@ fn default_concurrency() -> usize {
 }
 fn default_listen() -> String {
     "127.0.0.1:8080".to_owned()
+}
+
+fn default_api_body() -> usize {
+    1 << 20
+}
+fn default_receiver_body() -> usize {
+    4 << 20
+}
+fn default_request_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_session_ttl() -> Duration {
+    Duration::from_secs(12 * 3600)
 }
 
 fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {

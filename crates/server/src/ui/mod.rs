@@ -16,15 +16,25 @@ use sitrep_app::{AppError, Mode, NewIncident, NullSink, Plan, RunRequest};
 use sitrep_executor::Decision;
 
 use crate::ServerState;
-use crate::auth::{Caller, Role, csrf_token};
+use crate::auth::Caller;
+use sitrep_app::AccessRole as Role;
 
 /// The UI's routes, merged at `/` by the server's router.
 pub fn routes() -> Router<ServerState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/incidents") }))
-        .route("/assets/htmx.min.js", get(|| asset(HTMX, "text/javascript; charset=utf-8")))
-        .route("/assets/sitrep.js", get(|| asset(JS, "text/javascript; charset=utf-8")))
-        .route("/assets/sitrep.css", get(|| asset(CSS, "text/css; charset=utf-8")))
+        .route(
+            "/assets/htmx.min.js",
+            get(|| asset(HTMX, "text/javascript; charset=utf-8")),
+        )
+        .route(
+            "/assets/sitrep.js",
+            get(|| asset(JS, "text/javascript; charset=utf-8")),
+        )
+        .route(
+            "/assets/sitrep.css",
+            get(|| asset(CSS, "text/css; charset=utf-8")),
+        )
         .route("/login", get(login_page))
         .route("/incidents", get(incidents).post(declare))
         .route("/incidents/{n}", get(incident))
@@ -51,7 +61,10 @@ async fn asset(body: &'static str, ty: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(ty)),
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
         ],
         body,
     )
@@ -95,7 +108,10 @@ impl IntoResponse for UiError {
             }
             UiError::Render(e) => {
                 tracing::error!(error = %e, "template failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, "the page could not be rendered".into())
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the page could not be rendered".into(),
+                )
             }
         };
         let body = ErrorTpl { message }.render().unwrap_or_default();
@@ -105,8 +121,12 @@ impl IntoResponse for UiError {
 
 type Page = Result<Response, UiError>;
 
-fn user(c: Result<Caller, impl IntoResponse>) -> Result<Caller, UiError> {
-    c.map_err(|_| UiError::Login)
+fn user(c: Option<Caller>) -> Result<Caller, UiError> {
+    c.ok_or(UiError::Login)
+}
+
+fn csrf_token(c: &Caller) -> String {
+    crate::auth::csrf_token(c).unwrap_or_default().to_owned()
 }
 
 fn need(c: &Caller, role: Role) -> Result<(), UiError> {
@@ -114,7 +134,7 @@ fn need(c: &Caller, role: Role) -> Result<(), UiError> {
         Ok(())
     } else {
         Err(UiError::Forbidden(format!(
-            "{} needs the {role:?} role; you are {:?}",
+            "this needs the {role} role; {} is {}",
             c.name, c.role
         )))
     }
@@ -125,8 +145,10 @@ fn html(t: &impl Template) -> Page {
 }
 
 fn utc(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map_or_else(|_| ms.to_string(), |t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
+    jiff::Timestamp::from_millisecond(ms).map_or_else(
+        |_| ms.to_string(),
+        |t| t.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+    )
 }
 
 #[derive(Template)]
@@ -151,8 +173,17 @@ struct LoginQuery {
 }
 
 async fn login_page(Query(q): Query<LoginQuery>) -> Page {
-    let error = if q.error.is_empty() { String::new() } else { "That token is not valid.".to_owned() };
-    html(&LoginTpl { user: String::new(), role: String::new(), csrf: String::new(), error })
+    let error = if q.error.is_empty() {
+        String::new()
+    } else {
+        "That token is not valid.".to_owned()
+    };
+    html(&LoginTpl {
+        user: String::new(),
+        role: String::new(),
+        csrf: String::new(),
+        error,
+    })
 }
 
 struct Row {
@@ -190,11 +221,23 @@ struct ListQuery {
     service: String,
 }
 
-async fn incidents(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>, Query(q): Query<ListQuery>) -> Page {
+async fn incidents(
+    State(st): State<ServerState>,
+    c: Option<Caller>,
+    Query(q): Query<ListQuery>,
+) -> Page {
     let c = user(c)?;
-    let status = if q.status.is_empty() { "open".to_owned() } else { q.status.clone() };
+    let status = if q.status.is_empty() {
+        "open".to_owned()
+    } else {
+        q.status.clone()
+    };
     let statuses = match status.as_str() {
-        "open" => vec!["triggered".into(), "acknowledged".into(), "mitigated".into()],
+        "open" => vec![
+            "triggered".into(),
+            "acknowledged".into(),
+            "mitigated".into(),
+        ],
         "all" => Vec::new(),
         s => vec![s.to_owned()],
     };
@@ -204,18 +247,27 @@ async fn incidents(State(st): State<ServerState>, c: Result<Caller, crate::auth:
         service: (!q.service.trim().is_empty()).then(|| q.service.trim().to_owned()),
         limit: 200,
     };
-    let rows = st.app.incidents(&filter).await?;
-    let lib = st.app.library();
+    let rows = st.app().incidents(&filter).await?;
+    let lib = st.app().library();
     html(&IncidentsTpl {
         csrf: csrf_token(&c),
         user: c.name.clone(),
-        role: format!("{:?}", c.role).to_lowercase(),
+        role: c.role.to_string(),
         incidents: rows
             .into_iter()
-            .map(|i| Row { number: i.number, severity: i.severity, status: i.status, title: i.title, service: i.service, created: utc(i.created_ms) })
+            .map(|i| Row {
+                number: i.number,
+                severity: i.severity,
+                status: i.status,
+                title: i.title,
+                service: i.service,
+                created: utc(i.created_ms),
+            })
             .collect(),
-        statuses: ["triggered", "acknowledged", "mitigated", "resolved"].map(String::from).to_vec(),
-        severities: st.app.scale().names().map(str::to_owned).collect(),
+        statuses: ["triggered", "acknowledged", "mitigated", "resolved"]
+            .map(String::from)
+            .to_vec(),
+        severities: st.app().scale().names().map(str::to_owned).collect(),
         runbooks: lib.entries().iter().map(|e| e.path.clone()).collect(),
         status,
         severity: q.severity,
@@ -235,17 +287,25 @@ struct DeclareForm {
     runbook: String,
 }
 
-async fn declare(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>, Form(f): Form<DeclareForm>) -> Page {
+async fn declare(
+    State(st): State<ServerState>,
+    c: Option<Caller>,
+    Form(f): Form<DeclareForm>,
+) -> Page {
     let c = user(c)?;
     need(&c, Role::Responder)?;
     let inc = st
-        .app
+        .app()
         .declare(
             NewIncident {
                 title: f.title,
                 severity: (!f.severity.is_empty()).then_some(f.severity),
                 service: (!f.service.trim().is_empty()).then(|| f.service.trim().to_owned()),
-                runbooks: if f.runbook.is_empty() { Vec::new() } else { vec![f.runbook] },
+                runbooks: if f.runbook.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![f.runbook]
+                },
                 commander: None,
                 group_key: None,
             },
@@ -299,16 +359,23 @@ struct FlashQuery {
 fn enc(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
 }
 
-async fn incident(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>, Path(n): Path<String>, Query(q): Query<FlashQuery>) -> Page {
+async fn incident(
+    State(st): State<ServerState>,
+    c: Option<Caller>,
+    Path(n): Path<String>,
+    Query(q): Query<FlashQuery>,
+) -> Page {
     let c = user(c)?;
-    let view = st.app.view(&n).await?;
-    let lib = st.app.library();
+    let view = st.app().view(&n).await?;
+    let lib = st.app().library();
     let mut steps = Vec::new();
     for path in &view.incident.runbooks {
         let Some(e) = lib.get(path) else { continue };
@@ -318,7 +385,11 @@ async fn incident(State(st): State<ServerState>, c: Result<Caller, crate::auth::
                 runbook_q: enc(&e.path),
                 id: s.id.clone(),
                 id_q: enc(&s.id),
-                dom_id: s.id.chars().map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '-' }).collect(),
+                dom_id: s
+                    .id
+                    .chars()
+                    .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '-' })
+                    .collect(),
                 title: s.title.clone(),
                 role: s.role.map_or(String::new(), |r| r.as_str().to_owned()),
                 risk: s.risk.level.as_str().to_owned(),
@@ -326,20 +397,35 @@ async fn incident(State(st): State<ServerState>, c: Result<Caller, crate::auth::
             });
         }
     }
-    let open_items = view.checklist.iter().filter(|i| i.required && !i.checked).count();
-    let checklist_html = ChecklistTpl { number: view.incident.number, items: view.checklist.clone(), can_tick: c.role >= Role::Responder && view.incident.status != "resolved" }.render()?;
+    let open_items = view
+        .checklist
+        .iter()
+        .filter(|i| i.required && !i.checked)
+        .count();
+    let checklist_html = ChecklistTpl {
+        number: view.incident.number,
+        items: view.checklist.clone(),
+        can_tick: c.role >= Role::Responder && view.incident.status != "resolved",
+    }
+    .render()?;
     let timeline_html = timeline_html(&st, &view.incident.id).await?;
     html(&IncidentTpl {
         csrf: csrf_token(&c),
         user: c.name.clone(),
-        role: format!("{:?}", c.role).to_lowercase(),
+        role: c.role.to_string(),
         alerts: view
             .alerts
             .iter()
             .map(|a| AlertView {
                 status: a.status.clone(),
                 name: a.labels.get("alertname").cloned().unwrap_or_default(),
-                labels: a.labels.iter().filter(|(k, _)| *k != "alertname").map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "),
+                labels: a
+                    .labels
+                    .iter()
+                    .filter(|(k, _)| *k != "alertname")
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
             })
             .collect(),
         runs: view.runs,
@@ -375,7 +461,7 @@ struct TimelineTpl {
 }
 
 async fn timeline_html(st: &ServerState, id: &str) -> Result<String, UiError> {
-    let mut events = st.app.timeline(id, None).await?;
+    let mut events = st.app().timeline(id, None).await?;
     events.reverse();
     let events = events
         .into_iter()
@@ -384,19 +470,30 @@ async fn timeline_html(st: &ServerState, id: &str) -> Result<String, UiError> {
             let detail = r
                 .payload
                 .iter()
-                .filter(|(k, _)| !k.ends_with("sha256") && !matches!(k.as_str(), "bound" | "run" | "started_ms"))
+                .filter(|(k, _)| {
+                    !k.ends_with("sha256") && !matches!(k.as_str(), "bound" | "run" | "started_ms")
+                })
                 .map(|(k, v)| format!("{k}: {}", v.lines().next().unwrap_or("")))
                 .collect::<Vec<_>>()
                 .join(" · ");
-            EventView { time: utc(i64::try_from(r.time_ms).unwrap_or(0))[11..].to_owned(), kind: r.event_type, actor: r.actor, detail }
+            EventView {
+                time: utc(i64::try_from(r.time_ms).unwrap_or(0))[11..].to_owned(),
+                kind: r.event_type,
+                actor: r.actor,
+                detail,
+            }
         })
         .collect();
     Ok(TimelineTpl { events }.render()?)
 }
 
-async fn timeline_fragment(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>, Path(n): Path<String>) -> Page {
+async fn timeline_fragment(
+    State(st): State<ServerState>,
+    c: Option<Caller>,
+    Path(n): Path<String>,
+) -> Page {
     user(c)?;
-    let inc = st.app.incident(&n).await?;
+    let inc = st.app().incident(&n).await?;
     Ok(Html(timeline_html(&st, &inc.id).await?).into_response())
 }
 
@@ -425,21 +522,48 @@ fn run_fields(fields: &BTreeMap<String, String>) -> (String, String, BTreeMap<St
     )
 }
 
-async fn plan(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>, Path(n): Path<String>, Query(fields): Query<BTreeMap<String, String>>) -> Page {
+async fn plan(
+    State(st): State<ServerState>,
+    c: Option<Caller>,
+    Path(n): Path<String>,
+    Query(fields): Query<BTreeMap<String, String>>,
+) -> Page {
     let c = user(c)?;
     need(&c, Role::Responder)?;
-    let inc = st.app.incident(&n).await?;
+    let inc = st.app().incident(&n).await?;
     let (runbook, step, set) = run_fields(&fields);
-    let req = RunRequest { incident: inc.id.clone(), runbook, step, actor: c.name.clone(), set: set.clone(), confirmed: None, approvals: Vec::new(), mode: Mode::Interactive };
-    let plan = st.app.plan(&req).await?;
+    let req = RunRequest {
+        incident: inc.id.clone(),
+        runbook,
+        step,
+        actor: c.name.clone(),
+        set: set.clone(),
+        confirmed: None,
+        approvals: Vec::new(),
+        mode: Mode::Interactive,
+    };
+    let plan = st.app().plan(&req).await?;
     let (decision, runnable) = match &plan.decision {
         Some(Decision::Allow) => ("Read only: runs without confirmation.".to_owned(), true),
-        Some(Decision::NeedsConfirmation { .. }) => (format!("This {} step changes things. Check the command above before you run it.", plan.risk), true),
+        Some(Decision::NeedsConfirmation { .. }) => (
+            format!(
+                "This {} step changes things. Check the command above before you run it.",
+                plan.risk
+            ),
+            true,
+        ),
         Some(Decision::NeedsApproval { reason }) => (format!("Needs approval: {reason}"), false),
         Some(Decision::Deny { reason }) => (format!("Refused: {reason}"), false),
         None => (String::new(), false),
     };
-    html(&PlanTpl { csrf: csrf_token(&c), number: inc.number, plan, set, decision, runnable })
+    html(&PlanTpl {
+        csrf: csrf_token(&c),
+        number: inc.number,
+        plan,
+        set,
+        decision,
+        runnable,
+    })
 }
 
 #[derive(Template)]
@@ -452,10 +576,15 @@ struct RunTpl {
     duration_ms: i64,
 }
 
-async fn run(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>, Path(n): Path<String>, Form(fields): Form<BTreeMap<String, String>>) -> Page {
+async fn run(
+    State(st): State<ServerState>,
+    c: Option<Caller>,
+    Path(n): Path<String>,
+    Form(fields): Form<BTreeMap<String, String>>,
+) -> Page {
     let c = user(c)?;
     need(&c, Role::Responder)?;
-    let inc = st.app.incident(&n).await?;
+    let inc = st.app().incident(&n).await?;
     let (runbook, step, set) = run_fields(&fields);
     let req = RunRequest {
         incident: inc.id.clone(),
@@ -467,7 +596,10 @@ async fn run(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthR
         approvals: Vec::new(),
         mode: Mode::Interactive,
     };
-    let report = st.app.run_step(&req, std::sync::Arc::new(NullSink)).await?;
+    let report = st
+        .app()
+        .run_step(&req, std::sync::Arc::new(NullSink))
+        .await?;
     html(&run_view(&st, inc.number, report.run)?)
 }
 
@@ -475,12 +607,18 @@ fn run_view(st: &ServerState, number: i64, run: StepRun) -> Result<RunTpl, UiErr
     let read = |h: &Option<String>| -> String {
         h.as_deref()
             .and_then(|h| sitrep_ledger::Hash::from_hex(h).ok())
-            .and_then(|h| st.app.blobs().get(&h).ok())
+            .and_then(|h| st.app().blobs().get(&h).ok())
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default()
     };
     let duration_ms = run.ended_ms.map_or(0, |e| e - run.started_ms);
-    Ok(RunTpl { number, stdout: read(&run.stdout_sha256), stderr: read(&run.stderr_sha256), duration_ms, run })
+    Ok(RunTpl {
+        number,
+        stdout: read(&run.stdout_sha256),
+        stderr: read(&run.stderr_sha256),
+        duration_ms,
+        run,
+    })
 }
 
 #[derive(Template)]
@@ -496,12 +634,31 @@ struct RunPageTpl {
     duration_ms: i64,
 }
 
-async fn run_page(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>, Path(id): Path<String>) -> Page {
+async fn run_page(
+    State(st): State<ServerState>,
+    c: Option<Caller>,
+    Path(id): Path<String>,
+) -> Page {
     let c = user(c)?;
-    let run = st.app.store().run(&id).await.map_err(AppError::from)?.ok_or(AppError::NotFound { what: "run", id })?;
-    let inc = st.app.incident(&run.incident_id).await?;
+    let run = st
+        .app()
+        .store()
+        .run(&id)
+        .await
+        .map_err(AppError::from)?
+        .ok_or(AppError::NotFound { what: "run", id })?;
+    let inc = st.app().incident(&run.incident_id).await?;
     let v = run_view(&st, inc.number, run)?;
-    html(&RunPageTpl { csrf: csrf_token(&c), user: c.name.clone(), role: format!("{:?}", c.role).to_lowercase(), number: v.number, run: v.run, stdout: v.stdout, stderr: v.stderr, duration_ms: v.duration_ms })
+    html(&RunPageTpl {
+        csrf: csrf_token(&c),
+        user: c.name.clone(),
+        role: c.role.to_string(),
+        number: v.number,
+        run: v.run,
+        stdout: v.stdout,
+        stderr: v.stderr,
+        duration_ms: v.duration_ms,
+    })
 }
 
 #[derive(Deserialize)]
@@ -509,14 +666,30 @@ struct TickForm {
     checked: String,
 }
 
-async fn tick(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>, Path((n, item)): Path<(String, String)>, Form(f): Form<TickForm>) -> Page {
+async fn tick(
+    State(st): State<ServerState>,
+    c: Option<Caller>,
+    Path((n, item)): Path<(String, String)>,
+    Form(f): Form<TickForm>,
+) -> Page {
     let c = user(c)?;
     need(&c, Role::Responder)?;
-    let inc = st.app.incident(&n).await?;
-    st.app.tick(&inc.id, &item, f.checked == "true", &c.name).await?;
-    let view = st.app.view(&inc.id).await?;
-    let open = view.checklist.iter().filter(|i| i.required && !i.checked).count();
-    let body = ChecklistTpl { number: inc.number, items: view.checklist, can_tick: true }.render()?;
+    let inc = st.app().incident(&n).await?;
+    st.app()
+        .tick(&inc.id, &item, f.checked == "true", &c.name)
+        .await?;
+    let view = st.app().view(&inc.id).await?;
+    let open = view
+        .checklist
+        .iter()
+        .filter(|i| i.required && !i.checked)
+        .count();
+    let body = ChecklistTpl {
+        number: inc.number,
+        items: view.checklist,
+        can_tick: true,
+    }
+    .render()?;
     // The page refreshes so the resolve button follows the checklist.
     let mut headers = HeaderMap::new();
     if open == 0 || f.checked != "true" {
@@ -537,45 +710,77 @@ struct TextForm {
     owner: String,
 }
 
-async fn note(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>, Path(n): Path<String>, Form(f): Form<TextForm>) -> Page {
+async fn note(
+    State(st): State<ServerState>,
+    c: Option<Caller>,
+    Path(n): Path<String>,
+    Form(f): Form<TextForm>,
+) -> Page {
     let c = user(c)?;
     need(&c, Role::Responder)?;
-    st.app.note(&n, &f.text, &c.name).await?;
+    st.app().note(&n, &f.text, &c.name).await?;
     Ok(Redirect::to(&format!("/incidents/{n}")).into_response())
 }
 
-async fn add_action(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>, Path(n): Path<String>, Form(f): Form<TextForm>) -> Page {
+async fn add_action(
+    State(st): State<ServerState>,
+    c: Option<Caller>,
+    Path(n): Path<String>,
+    Form(f): Form<TextForm>,
+) -> Page {
     let c = user(c)?;
     need(&c, Role::Responder)?;
     let owner = f.owner.trim();
-    st.app.add_action(&n, &f.title, (!owner.is_empty()).then_some(owner), None, &c.name).await?;
+    st.app()
+        .add_action(
+            &n,
+            &f.title,
+            (!owner.is_empty()).then_some(owner),
+            None,
+            &c.name,
+        )
+        .await?;
     Ok(Redirect::to(&format!("/incidents/{n}")).into_response())
 }
 
-async fn lifecycle(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>, Path((n, action)): Path<(String, String)>, Form(f): Form<TextForm>) -> Page {
+async fn lifecycle(
+    State(st): State<ServerState>,
+    c: Option<Caller>,
+    Path((n, action)): Path<(String, String)>,
+    Form(f): Form<TextForm>,
+) -> Page {
     let c = user(c)?;
     let result = match action.as_str() {
         "ack" => {
             need(&c, Role::Responder)?;
-            st.app.acknowledge(&n, &c.name).await
+            st.app().acknowledge(&n, &c.name).await
         }
         "mitigate" => {
             need(&c, Role::Responder)?;
-            st.app.mitigate(&n, &c.name).await
+            st.app().mitigate(&n, &c.name).await
         }
         "resolve" => {
             need(&c, Role::Commander)?;
-            st.app.resolve(&n, &c.name, None).await
+            st.app().resolve(&n, &c.name, None).await
         }
         "reopen" => {
             need(&c, Role::Commander)?;
-            st.app.reopen(&n, &c.name, &f.reason).await
+            st.app().reopen(&n, &c.name, &f.reason).await
         }
-        _ => return Err(UiError::App(AppError::NotFound { what: "action", id: action })),
+        _ => {
+            return Err(UiError::App(AppError::NotFound {
+                what: "action",
+                id: action,
+            }));
+        }
     };
     match result {
         Ok(_) => Ok(Redirect::to(&format!("/incidents/{n}")).into_response()),
-        Err(e) if e.is_caller_error() => Ok(Redirect::to(&format!("/incidents/{n}?flash={}", enc(&e.to_string()))).into_response()),
+        Err(e) if e.is_caller_error() => Ok(Redirect::to(&format!(
+            "/incidents/{n}?flash={}",
+            enc(&e.to_string())
+        ))
+        .into_response()),
         Err(e) => Err(e.into()),
     }
 }
@@ -590,22 +795,43 @@ struct PostmortemTpl {
     markdown: String,
 }
 
-async fn postmortem_page(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>, Path(n): Path<String>) -> Page {
+async fn postmortem_page(
+    State(st): State<ServerState>,
+    c: Option<Caller>,
+    Path(n): Path<String>,
+) -> Page {
     let c = user(c)?;
-    let inc = st.app.incident(&n).await?;
-    let markdown = st.app.postmortem(&inc.id).await?;
-    html(&PostmortemTpl { csrf: csrf_token(&c), user: c.name.clone(), role: format!("{:?}", c.role).to_lowercase(), number: inc.number, markdown })
+    let inc = st.app().incident(&n).await?;
+    let markdown = st.app().postmortem(&inc.id).await?;
+    html(&PostmortemTpl {
+        csrf: csrf_token(&c),
+        user: c.name.clone(),
+        role: c.role.to_string(),
+        number: inc.number,
+        markdown,
+    })
 }
 
-async fn postmortem_md(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>, Path(n): Path<String>) -> Page {
+async fn postmortem_md(
+    State(st): State<ServerState>,
+    c: Option<Caller>,
+    Path(n): Path<String>,
+) -> Page {
     user(c)?;
-    let inc = st.app.incident(&n).await?;
-    let markdown = st.app.postmortem(&inc.id).await?;
+    let inc = st.app().incident(&n).await?;
+    let markdown = st.app().postmortem(&inc.id).await?;
     let disposition = format!("attachment; filename=\"postmortem-{}.md\"", inc.number);
     Ok((
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/markdown; charset=utf-8")),
-            (header::CONTENT_DISPOSITION, HeaderValue::from_str(&disposition).unwrap_or(HeaderValue::from_static("attachment"))),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/markdown; charset=utf-8"),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_str(&disposition)
+                    .unwrap_or(HeaderValue::from_static("attachment")),
+            ),
         ],
         markdown,
     )
@@ -631,22 +857,41 @@ struct RunbooksTpl {
     unreadable: Vec<(String, String)>,
 }
 
-async fn runbooks(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>) -> Page {
+async fn runbooks(State(st): State<ServerState>, c: Option<Caller>) -> Page {
     let c = user(c)?;
-    let lib = st.app.library();
+    let lib = st.app().library();
     let runbooks = lib
         .entries()
         .iter()
         .map(|e| RunbookRow {
             path: e.path.clone(),
-            service: e.runbook.front_matter.as_ref().and_then(|f| f.service.clone()).unwrap_or_default(),
+            service: e
+                .runbook
+                .front_matter
+                .as_ref()
+                .and_then(|f| f.service.clone())
+                .unwrap_or_default(),
             alerts: e.runbook.alerts_handled().join(", "),
             steps: e.runbook.steps.len(),
-            errors: e.diagnostics.iter().filter(|d| d.severity == sitrep_runbook::Severity::Error).count(),
-            warnings: e.diagnostics.iter().filter(|d| d.severity == sitrep_runbook::Severity::Warning).count(),
+            errors: e
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == sitrep_runbook::Severity::Error)
+                .count(),
+            warnings: e
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == sitrep_runbook::Severity::Warning)
+                .count(),
         })
         .collect();
-    html(&RunbooksTpl { csrf: csrf_token(&c), user: c.name.clone(), role: format!("{:?}", c.role).to_lowercase(), runbooks, unreadable: lib.unreadable.clone() })
+    html(&RunbooksTpl {
+        csrf: csrf_token(&c),
+        user: c.name.clone(),
+        role: c.role.to_string(),
+        runbooks,
+        unreadable: lib.unreadable.clone(),
+    })
 }
 
 struct DiagView {
@@ -668,10 +913,17 @@ struct RunbookTpl {
     steps: Vec<StepView>,
 }
 
-async fn runbook(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>, Path(path): Path<String>) -> Page {
+async fn runbook(
+    State(st): State<ServerState>,
+    c: Option<Caller>,
+    Path(path): Path<String>,
+) -> Page {
     let c = user(c)?;
-    let lib = st.app.library();
-    let e = lib.get(&path).ok_or(AppError::NotFound { what: "runbook", id: path.clone() })?;
+    let lib = st.app().library();
+    let e = lib.get(&path).ok_or(AppError::NotFound {
+        what: "runbook",
+        id: path.clone(),
+    })?;
     let steps = e
         .runbook
         .steps
@@ -691,12 +943,17 @@ async fn runbook(State(st): State<ServerState>, c: Result<Caller, crate::auth::A
     let diagnostics = e
         .diagnostics
         .iter()
-        .map(|d| DiagView { severity: format!("{:?}", d.severity).to_lowercase(), line: d.line, code: d.code.to_owned(), message: d.message.clone() })
+        .map(|d| DiagView {
+            severity: format!("{:?}", d.severity).to_lowercase(),
+            line: d.line,
+            code: d.code.to_owned(),
+            message: d.message.clone(),
+        })
         .collect();
     html(&RunbookTpl {
         csrf: csrf_token(&c),
         user: c.name.clone(),
-        role: format!("{:?}", c.role).to_lowercase(),
+        role: c.role.to_string(),
         path: e.path.clone(),
         title: e.runbook.title.clone().unwrap_or_else(|| e.path.clone()),
         diagnostics,
@@ -717,16 +974,28 @@ struct LedgerTpl {
     verifier: String,
 }
 
-async fn ledger(State(st): State<ServerState>, c: Result<Caller, crate::auth::AuthRejection>) -> Page {
+async fn ledger(State(st): State<ServerState>, c: Option<Caller>) -> Page {
     let c = user(c)?;
-    let s = st.app.ledger_status().await?;
+    let s = st.app().ledger_status().await?;
     let (checkpoint, checkpoint_size, checkpoint_age) = match &s.checkpoint {
         Some(cp) => (
             cp.signed_note.clone(),
             cp.size,
-            format!("signed {}s ago", (sitrep_app::now_ms() - cp.created_ms).max(0) / 1000),
+            format!(
+                "signed {}s ago",
+                (sitrep_app::now_ms() - cp.created_ms).max(0) / 1000
+            ),
         ),
         None => (String::new(), 0, String::new()),
     };
-    html(&LedgerTpl { csrf: csrf_token(&c), user: c.name.clone(), role: format!("{:?}", c.role).to_lowercase(), tree_size: s.tree_size, checkpoint, checkpoint_size, checkpoint_age, verifier: s.verifier_key })
+    html(&LedgerTpl {
+        csrf: csrf_token(&c),
+        user: c.name.clone(),
+        role: c.role.to_string(),
+        tree_size: s.tree_size,
+        checkpoint,
+        checkpoint_size,
+        checkpoint_age,
+        verifier: s.verifier_key,
+    })
 }

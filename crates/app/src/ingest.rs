@@ -1,0 +1,498 @@
+//! Alert ingestion: a webhook payload becomes alert rows, timeline events and, for a new
+//! group, one incident.
+//!
+//! ```text
+//!  raw bytes ──► store_raw (durable first) ──► parse ──► silence ──► route + group
+//!     ──► per group, under the group's lock: diff against stored alerts
+//!     ──► open incident of the group (or declare one) ──► upsert alerts + events
+//! ```
+//!
+//! Repeats and duplicates change nothing (the alerts crate's `diff` is idempotent and
+//! only changes make events), so a sender retrying or re-sending its snapshot every
+//! minute adds nothing to the timeline. One group has at most one open incident: within
+//! a process a per-group lock serialises deliveries, and across processes the store's
+//! one-open-incident-per-group rule turns a lost race into a conflict we retry.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+
+use serde::Serialize;
+use sitrep_alerts::{
+    Alert, Batch, ChangeKind, Fingerprint, GroupKey, PayloadError, Routing, Silence, Source,
+    Status, Timestamp,
+};
+use sitrep_runbook::Role;
+use sitrep_store::{Change, Incident, RawPayload, StoreError, Write};
+
+use crate::app::{App, NewIncident, now_ms};
+use crate::error::AppError;
+use crate::events;
+use crate::runs::RunReport;
+
+/// The actor auto-triage runs are recorded under.
+pub const AUTO_TRIAGE_ACTOR: &str = "auto-triage";
+
+/// Sections auto-triage runs the read steps of.
+pub const AUTO_TRIAGE_ROLES: [Role; 2] = [Role::Diagnosis, Role::Symptoms];
+
+/// Times a group is retried after losing a race to another process.
+const RETRIES: usize = 4;
+
+/// What one delivery did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IngestReport {
+    /// The stored raw payload's id.
+    pub payload_id: String,
+    /// Alerts in the payload.
+    pub alerts: usize,
+    /// Alerts muted by a silence (not stored, no events).
+    pub silenced: usize,
+    /// Alerts that changed something (new, fired again, resolved, updated).
+    pub changed: usize,
+    /// Repeats and stale deliveries: nothing to do.
+    pub unchanged: usize,
+    /// Alert groups in the payload.
+    pub groups: usize,
+    /// Incidents opened by this delivery (auto-triage is due for these).
+    pub opened: Vec<String>,
+    /// Existing incidents that got alerts or events.
+    pub updated: Vec<String>,
+}
+
+/// Ingests payloads for one [`App`]: holds the per-group locks and the silences made
+/// through the API (configured silences are added at construction).
+pub struct Ingestor {
+    app: App,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    silences: RwLock<Vec<Silence>>,
+}
+
+/// The name a source is stored and labelled under.
+#[must_use]
+pub fn source_name(source: Source) -> &'static str {
+    match source {
+        Source::Alertmanager => "alertmanager",
+        Source::Grafana => "grafana",
+        Source::Generic => "generic",
+    }
+}
+
+fn parse_source(name: &str) -> Source {
+    match name {
+        "alertmanager" => Source::Alertmanager,
+        "grafana" => Source::Grafana,
+        _ => Source::Generic,
+    }
+}
+
+/// The field a payload error is about, for the API's `field`.
+fn payload_field(e: &PayloadError) -> String {
+    match e {
+        PayloadError::Json { path, .. }
+        | PayloadError::TooManyLabels { path, .. }
+        | PayloadError::TooLong { path, .. }
+        | PayloadError::Fingerprint { path, .. }
+        | PayloadError::NoLabels { path } => path.clone(),
+        PayloadError::Version { .. } => "version".to_owned(),
+        PayloadError::TooManyAlerts { .. } => "alerts".to_owned(),
+    }
+}
+
+/// Parses a payload of `source`; errors name the field.
+pub fn parse(source: Source, body: &[u8]) -> Result<Batch, AppError> {
+    let parsed = match source {
+        Source::Alertmanager => sitrep_alerts::parse_alertmanager(body),
+        Source::Grafana => sitrep_alerts::parse_grafana(body),
+        Source::Generic => sitrep_alerts::parse_generic(body),
+    };
+    parsed.map_err(|e| AppError::Invalid {
+        field: payload_field(&e),
+        message: e.to_string(),
+    })
+}
+
+fn ms_to_ts(ms: i64) -> Option<Timestamp> {
+    (ms != 0)
+        .then(|| Timestamp::from_millisecond(ms).ok())
+        .flatten()
+}
+
+/// Millisecond precision: the store keeps milliseconds, so a comparison with a stored
+/// alert must not see a difference in nanoseconds as a change.
+fn truncate(ts: Option<Timestamp>) -> Option<Timestamp> {
+    ts.and_then(|t| Timestamp::from_millisecond(t.as_millisecond()).ok())
+}
+
+/// The stored row as the alerts crate sees it (the generator URL is not stored).
+fn from_row(row: &sitrep_store::Alert, fingerprint: Fingerprint) -> Alert {
+    Alert {
+        source: parse_source(&row.source),
+        fingerprint,
+        status: if row.status == "resolved" {
+            Status::Resolved
+        } else {
+            Status::Firing
+        },
+        labels: row.labels.clone(),
+        annotations: row.annotations.clone(),
+        starts_at: ms_to_ts(row.starts_ms),
+        ends_at: row.ends_ms.and_then(ms_to_ts),
+        generator_url: None,
+    }
+}
+
+fn cut_title(text: &str) -> String {
+    events::cut(text, 400)
+}
+
+fn labels_text(labels: &BTreeMap<String, String>) -> String {
+    let parts: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    format!("{{{}}}", parts.join(","))
+}
+
+impl Ingestor {
+    /// An ingestor for `app`, muting with the configured silences.
+    #[must_use]
+    pub fn new(app: App) -> Ingestor {
+        let silences = app.config().server.silences.clone();
+        Ingestor {
+            app,
+            locks: Mutex::new(HashMap::new()),
+            silences: RwLock::new(silences),
+        }
+    }
+
+    /// The app it ingests into.
+    #[must_use]
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    /// Every silence, configured and API-made, expired ones included.
+    #[must_use]
+    pub fn silences(&self) -> Vec<Silence> {
+        self.silences
+            .read()
+            .map_or_else(|p| p.into_inner().clone(), |s| s.clone())
+    }
+
+    /// Adds a silence (kept in memory: a restart keeps only configured silences).
+    pub fn add_silence(&self, silence: Silence) -> Result<Silence, AppError> {
+        if silence.matchers.is_empty() {
+            return Err(AppError::invalid(
+                "matchers",
+                "a silence needs at least one matcher",
+            ));
+        }
+        if silence.ends_at <= silence.starts_at {
+            return Err(AppError::invalid("ends_at", "must be after starts_at"));
+        }
+        let mut all = self
+            .silences
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if all.iter().any(|s| s.id == silence.id) {
+            return Err(AppError::invalid("id", "a silence with this id exists"));
+        }
+        all.push(silence.clone());
+        Ok(silence)
+    }
+
+    /// Removes a silence by id; true when there was one.
+    pub fn remove_silence(&self, id: &str) -> bool {
+        let mut all = self
+            .silences
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let before = all.len();
+        all.retain(|s| s.id != id);
+        all.len() != before
+    }
+
+    fn lock_for(&self, key: &GroupKey) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self
+            .locks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Forget locks nobody holds, so the map does not grow with every group ever seen.
+        if map.len() > 4096 {
+            map.retain(|_, l| Arc::strong_count(l) > 1);
+        }
+        map.entry(key.0.clone()).or_default().clone()
+    }
+
+    /// Stores the raw payload durably; nothing received is lost even when it turns out
+    /// to be malformed or ingestion fails later.
+    pub async fn store_raw(&self, source: Source, body: &[u8]) -> Result<String, AppError> {
+        let id = uuid::Uuid::now_v7().to_string();
+        self.app
+            .store()
+            .put_raw_payload(&RawPayload {
+                id: id.clone(),
+                source: source_name(source).to_owned(),
+                received_ms: now_ms(),
+                body: body.to_vec(),
+            })
+            .await?;
+        Ok(id)
+    }
+
+    /// Interprets a stored payload: parse, silence, route, group, and per group update
+    /// the alerts and the group's incident.
+    pub async fn ingest(
+        &self,
+        source: Source,
+        payload_id: &str,
+        body: &[u8],
+    ) -> Result<IngestReport, AppError> {
+        let batch = parse(source, body)?;
+        let now = now_ms();
+        let now_ts = Timestamp::from_millisecond(now).unwrap_or(Timestamp::UNIX_EPOCH);
+        let silences = self.silences();
+        let config = &self.app.config().alerts;
+        let mut report = IngestReport {
+            payload_id: payload_id.to_owned(),
+            alerts: batch.alerts.len(),
+            ..IngestReport::default()
+        };
+        let mut groups: BTreeMap<GroupKey, Vec<(Alert, Routing)>> = BTreeMap::new();
+        for mut alert in batch.alerts.iter().cloned() {
+            if sitrep_alerts::is_silenced(&alert, &silences, now_ts) {
+                report.silenced += 1;
+                continue;
+            }
+            alert.starts_at = truncate(alert.starts_at);
+            alert.ends_at = truncate(alert.ends_at);
+            alert.generator_url = None;
+            let routing = sitrep_alerts::route(config, &alert.labels);
+            let key = sitrep_alerts::group_key(&batch, &alert, &routing);
+            groups.entry(key).or_default().push((alert, routing));
+        }
+        report.groups = groups.len();
+        for (key, items) in groups {
+            let lock = self.lock_for(&key);
+            let _held = lock.lock().await;
+            let mut tries = 0;
+            loop {
+                match self.ingest_group(source, &key, &items, &mut report).await {
+                    Err(AppError::Store(StoreError::Conflict { .. })) if tries < RETRIES => {
+                        tries += 1;
+                    }
+                    other => break other?,
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    async fn ingest_group(
+        &self,
+        source: Source,
+        key: &GroupKey,
+        items: &[(Alert, Routing)],
+        report: &mut IngestReport,
+    ) -> Result<(), AppError> {
+        let store = self.app.store();
+        let mut known = BTreeMap::new();
+        let mut rows = HashMap::new();
+        for (a, _) in items {
+            if rows.contains_key(&a.fingerprint) {
+                continue;
+            }
+            if let Some(row) = store.alert(&a.fingerprint.to_string()).await? {
+                known.insert(a.fingerprint, from_row(&row, a.fingerprint));
+                rows.insert(a.fingerprint, row);
+            }
+        }
+        let incoming: Vec<Alert> = items.iter().map(|(a, _)| a.clone()).collect();
+        let changes = sitrep_alerts::diff(&known, &incoming);
+        let routing_of: HashMap<Fingerprint, &Routing> =
+            items.iter().map(|(a, r)| (a.fingerprint, r)).collect();
+        let mut changed = Vec::new();
+        for c in changes {
+            if c.kind.changes_state() {
+                changed.push(c);
+            } else {
+                report.unchanged += 1;
+            }
+        }
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let fires = |k: ChangeKind, a: &Alert| {
+            matches!(k, ChangeKind::New | ChangeKind::Refired) && a.status == Status::Firing
+        };
+        let mut open = store.open_incident_for_group(&key.0).await?;
+        if open.is_none() {
+            if let Some(first) = changed.iter().find(|c| fires(c.kind, &c.alert)) {
+                let routing = routing_of.get(&first.fingerprint).copied();
+                let incident = self.declare_for(source, key, &first.alert, routing).await?;
+                report.opened.push(incident.id.clone());
+                open = Some(incident);
+            }
+        }
+        let now = now_ms();
+        let actor = format!("alerts:{}", source_name(source));
+        let mut writes = Vec::with_capacity(changed.len());
+        let mut records = Vec::new();
+        for c in &changed {
+            let a = &c.alert;
+            let fp = a.fingerprint.to_string();
+            let previous = rows.get(&a.fingerprint).and_then(|r| r.incident_id.clone());
+            // Firing alerts belong to the group's open incident; a resolution stays with
+            // the incident its alert was attached to.
+            let incident_id = if a.status == Status::Firing {
+                open.as_ref().map(|i| i.id.clone()).or(previous)
+            } else {
+                previous.or_else(|| open.as_ref().map(|i| i.id.clone()))
+            };
+            writes.push(Write::UpsertAlert(sitrep_store::Alert {
+                fingerprint: fp.clone(),
+                source: source_name(a.source).to_owned(),
+                status: match a.status {
+                    Status::Firing => "firing".to_owned(),
+                    Status::Resolved => "resolved".to_owned(),
+                },
+                labels: a.labels.clone(),
+                annotations: a.annotations.clone(),
+                starts_ms: a.starts_at.map_or(now, |t| t.as_millisecond()),
+                ends_ms: a.ends_at.map(|t| t.as_millisecond()),
+                incident_id: incident_id.clone(),
+                updated_ms: now,
+            }));
+            let kind = match (c.kind, a.status) {
+                (ChangeKind::New | ChangeKind::Refired, Status::Firing) => events::ALERT_FIRING,
+                (ChangeKind::Resolved, _) => events::ALERT_RESOLVED,
+                _ => continue,
+            };
+            let Some(inc) = incident_id else { continue };
+            let mut payload = vec![
+                ("fingerprint", fp),
+                ("labels", labels_text(&a.labels)),
+                ("group", key.0.clone()),
+            ];
+            if let Some(n) = a.labels.get("alertname") {
+                payload.push(("alertname", n.clone()));
+            }
+            if let Some(s) = a.annotations.get("summary") {
+                payload.push(("summary", self.app.redact(s)));
+            }
+            if !report.updated.contains(&inc) && !report.opened.contains(&inc) {
+                report.updated.push(inc.clone());
+            }
+            records.push(events::record(kind, &inc, now, &actor, payload));
+        }
+        report.changed += changed.len();
+        store
+            .commit(Change {
+                writes,
+                events: records,
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Declares the incident of a new group: runbook from the route or the runbooks
+    /// handling the alert's name, severity from the route, the `severity` label or the
+    /// runbook, service from the route or the runbook.
+    async fn declare_for(
+        &self,
+        source: Source,
+        key: &GroupKey,
+        alert: &Alert,
+        routing: Option<&Routing>,
+    ) -> Result<Incident, AppError> {
+        let library = self.app.library();
+        let alertname = alert.labels.get("alertname").cloned();
+        let runbook = routing
+            .and_then(|r| r.runbook.as_deref())
+            .and_then(|r| library.get(r))
+            .or_else(|| {
+                alertname
+                    .as_deref()
+                    .and_then(|n| library.handlers(n).first().and_then(|p| library.get(p)))
+            });
+        let front = runbook.and_then(|e| e.runbook.front_matter.as_ref());
+        let scale = self.app.scale();
+        let severity = [
+            routing.and_then(|r| r.severity.clone()),
+            alert.labels.get("severity").cloned(),
+            front.and_then(|f| f.severity.clone()),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(|s| scale.normalize(&s).ok());
+        let service = routing
+            .and_then(|r| r.service.clone())
+            .or_else(|| front.and_then(|f| f.service.clone()));
+        let summary = alert
+            .annotations
+            .get("summary")
+            .or_else(|| alert.annotations.get("title"));
+        let title = match (&alertname, summary) {
+            (Some(n), Some(s)) => format!("{n}: {s}"),
+            (Some(n), None) => n.clone(),
+            (None, Some(s)) => s.clone(),
+            (None, None) => format!("alert {}", labels_text(&alert.labels)),
+        };
+        let new = NewIncident {
+            title: cut_title(&title),
+            severity,
+            service,
+            runbooks: runbook.map(|e| vec![e.path.clone()]).unwrap_or_default(),
+            commander: None,
+            group_key: Some(key.0.clone()),
+        };
+        self.app
+            .declare(new, &format!("alerts:{}", source_name(source)))
+            .await
+    }
+}
+
+impl App {
+    /// Runs the read steps of the incident's diagnosis and symptoms sections unattended
+    /// (the executor refuses anything but read steps in this mode), as `auto-triage`.
+    pub async fn auto_triage(
+        &self,
+        incident_id: &str,
+        sink: Arc<dyn sitrep_executor::RunSink>,
+    ) -> Result<Vec<Result<RunReport, AppError>>, AppError> {
+        self.run_sections(
+            incident_id,
+            &AUTO_TRIAGE_ROLES,
+            AUTO_TRIAGE_ACTOR,
+            sitrep_executor::Mode::Automatic,
+            sink,
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_errors_name_their_field() {
+        let e = parse(Source::Alertmanager, br#"{"version":"3","alerts":[]}"#).unwrap_err();
+        assert!(
+            matches!(&e, AppError::Invalid { field, .. } if field == "version"),
+            "{e}"
+        );
+        let e = parse(Source::Generic, br#"{"alerts":[{"labels":{}}]}"#).unwrap_err();
+        assert!(
+            matches!(&e, AppError::Invalid { field, .. } if field == "alerts[0].labels"),
+            "{e}"
+        );
+        let e = parse(Source::Grafana, b"{").unwrap_err();
+        assert!(matches!(&e, AppError::Invalid { .. }), "{e}");
+    }
+
+    #[test]
+    fn timestamps_round_trip_through_milliseconds() {
+        let t: Timestamp = "2026-11-22T10:00:00.123456789Z".parse().unwrap();
+        let cut = truncate(Some(t)).unwrap();
+        assert_eq!(ms_to_ts(cut.as_millisecond()), Some(cut));
+        assert_eq!(ms_to_ts(0), None);
+    }
+}

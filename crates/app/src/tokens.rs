@@ -1,0 +1,266 @@
+//! API tokens: create (the secret is shown once), list, revoke, and authenticate a
+//! presented secret. Only the SHA-256 of a secret is stored, so a copy of the database
+//! does not hand out access.
+//!
+//! Roles are ordered, `viewer < responder < commander < admin`: a route names the least
+//! role it needs and every higher role passes.
+
+use std::fmt;
+use std::str::FromStr;
+
+use base64::Engine as _;
+use rand::RngCore as _;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use sitrep_ledger::Record;
+use sitrep_store::{ApiToken, Change};
+
+use crate::app::{App, check_actor, now_ms};
+use crate::error::AppError;
+
+/// Every secret starts with this, so a leaked one is easy to recognise (and to scan for).
+pub const TOKEN_PREFIX: &str = "sitrep_";
+
+/// Timeline type of a token creation (a ledger record with no incident).
+pub const TOKEN_CREATED: &str = "token.created";
+/// Timeline type of a token revocation.
+pub const TOKEN_REVOKED: &str = "token.revoked";
+
+/// What a token may do. Ordered: a higher role may do everything a lower one may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessRole {
+    /// Reads everything.
+    Viewer,
+    /// Works incidents: declare, acknowledge, note, run steps, tick checklists.
+    Responder,
+    /// Leads incidents: severity, roles, resolve, reopen, approvals.
+    Commander,
+    /// Manages tokens and the server.
+    Admin,
+}
+
+impl AccessRole {
+    /// Every role, lowest first.
+    pub const ALL: [AccessRole; 4] = [
+        AccessRole::Viewer,
+        AccessRole::Responder,
+        AccessRole::Commander,
+        AccessRole::Admin,
+    ];
+
+    /// The stored name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessRole::Viewer => "viewer",
+            AccessRole::Responder => "responder",
+            AccessRole::Commander => "commander",
+            AccessRole::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for AccessRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A role name that is not one of ours.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role {0:?} (expected viewer, responder, commander or admin)")]
+pub struct UnknownRole(pub String);
+
+impl FromStr for AccessRole {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AccessRole::ALL
+            .into_iter()
+            .find(|r| r.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| UnknownRole(s.to_owned()))
+    }
+}
+
+/// A token just created: the stored row and the secret, which exists nowhere else.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreatedToken {
+    /// The stored row (holds only the secret's hash).
+    pub token: ApiToken,
+    /// `sitrep_` + 32 random bytes, base64url without padding. Shown once.
+    pub secret: String,
+}
+
+/// Lower-case hex SHA-256 of a presented secret, the form tokens are looked up by.
+#[must_use]
+pub fn secret_sha256(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// A fresh secret: 256 bits from the OS, so guessing is hopeless.
+fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!(
+        "{TOKEN_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
+}
+
+fn token_record(kind: &str, actor: &str, token: &ApiToken, now: i64) -> Record {
+    let mut r = Record::new(kind, u64::try_from(now).unwrap_or(0), actor);
+    // Never the secret or its hash: the id and name are enough to audit who had access.
+    r.payload.insert("token".to_owned(), token.id.clone());
+    r.payload.insert("name".to_owned(), token.name.clone());
+    r.payload.insert("role".to_owned(), token.role.clone());
+    r
+}
+
+impl App {
+    /// Creates a token for `name` with `role`; the returned secret is never stored.
+    pub async fn create_token(
+        &self,
+        name: &str,
+        role: AccessRole,
+        actor: &str,
+    ) -> Result<CreatedToken, AppError> {
+        check_actor(actor)?;
+        let name = name.trim();
+        // The name is what the timeline records as the actor of every request made with
+        // the token, so it obeys the actor rules.
+        check_actor(name).map_err(|_| {
+            AppError::invalid(
+                "name",
+                "must be a non-empty name of at most 200 bytes without control characters",
+            )
+        })?;
+        let secret = new_secret();
+        let now = now_ms();
+        let token = ApiToken {
+            id: uuid::Uuid::now_v7().to_string(),
+            name: name.to_owned(),
+            role: role.as_str().to_owned(),
+            secret_sha256: secret_sha256(&secret),
+            created_ms: now,
+            revoked_ms: None,
+        };
+        self.inner.store.put_token(&token).await?;
+        self.inner
+            .store
+            .commit(Change {
+                writes: Vec::new(),
+                events: vec![token_record(TOKEN_CREATED, actor, &token, now)],
+            })
+            .await?;
+        Ok(CreatedToken { token, secret })
+    }
+
+    /// Every token, revoked ones included (their rows stay for the audit trail).
+    pub async fn tokens(&self) -> Result<Vec<ApiToken>, AppError> {
+        Ok(self.inner.store.tokens().await?)
+    }
+
+    /// Revokes the token `id` (or a unique id prefix); it stops working at once.
+    pub async fn revoke_token(&self, id: &str, actor: &str) -> Result<ApiToken, AppError> {
+        check_actor(actor)?;
+        let id = id.trim();
+        let all = self.inner.store.tokens().await?;
+        let hits: Vec<&ApiToken> = all
+            .iter()
+            .filter(|t| !id.is_empty() && (t.id == id || t.id.starts_with(id)))
+            .collect();
+        let token = match hits.as_slice() {
+            [one] => (*one).clone(),
+            [] => {
+                return Err(AppError::NotFound {
+                    what: "token",
+                    id: id.to_owned(),
+                });
+            }
+            many => {
+                return Err(AppError::invalid(
+                    "id",
+                    format!("{id:?} matches {} tokens; give more of the id", many.len()),
+                ));
+            }
+        };
+        if token.revoked_ms.is_some() {
+            return Ok(token);
+        }
+        let now = now_ms();
+        self.inner.store.revoke_token(&token.id, now).await?;
+        self.inner
+            .store
+            .commit(Change {
+                writes: Vec::new(),
+                events: vec![token_record(TOKEN_REVOKED, actor, &token, now)],
+            })
+            .await?;
+        Ok(ApiToken {
+            revoked_ms: Some(now),
+            ..token
+        })
+    }
+
+    /// The live token whose secret is `secret`, with its role; `None` for an unknown,
+    /// revoked or malformed secret (callers answer 401 without saying which).
+    pub async fn authenticate(
+        &self,
+        secret: &str,
+    ) -> Result<Option<(ApiToken, AccessRole)>, AppError> {
+        if !secret.starts_with(TOKEN_PREFIX) || secret.len() > 200 {
+            return Ok(None);
+        }
+        let Some(token) = self
+            .inner
+            .store
+            .token_by_secret_sha256(&secret_sha256(secret))
+            .await?
+        else {
+            return Ok(None);
+        };
+        if token.revoked_ms.is_some() {
+            return Ok(None);
+        }
+        // A row with a role this build does not know grants nothing.
+        let Ok(role) = token.role.parse::<AccessRole>() else {
+            return Ok(None);
+        };
+        Ok(Some((token, role)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_are_ordered_and_parse() {
+        assert!(AccessRole::Viewer < AccessRole::Responder);
+        assert!(AccessRole::Responder < AccessRole::Commander);
+        assert!(AccessRole::Commander < AccessRole::Admin);
+        assert_eq!("Commander".parse::<AccessRole>(), Ok(AccessRole::Commander));
+        assert!("root".parse::<AccessRole>().is_err());
+    }
+
+    #[test]
+    fn secrets_are_prefixed_random_and_hash_to_hex() {
+        let a = new_secret();
+        let b = new_secret();
+        assert_ne!(a, b);
+        assert!(a.starts_with(TOKEN_PREFIX));
+        // 32 bytes in base64url without padding is 43 characters.
+        assert_eq!(a.len(), TOKEN_PREFIX.len() + 43);
+        assert!(!a.contains('=') && !a.contains('+') && !a.contains('/'));
+        let h = secret_sha256(&a);
+        assert_eq!(h.len(), 64);
+        assert!(
+            h.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+        assert_eq!(
+            secret_sha256("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

@@ -1,0 +1,2 @@
+//! Placeholder; the ingest benchmark is written below.
+fn main() {}

@@ -1,0 +1,222 @@
+//! Tokens (admin), silences (commander) and `whoami`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use sitrep_alerts::{Matcher, Silence, Timestamp};
+use sitrep_app::AccessRole;
+use sitrep_store::ApiToken;
+
+use crate::ServerState;
+use crate::auth::{Admin, Commander, Via, Viewer, csrf_token};
+use crate::error::{ApiError, ApiJson, ApiResult};
+
+/// Who the caller is.
+#[derive(Debug, Serialize)]
+pub struct WhoAmI {
+    /// Token name (the actor recorded on the timeline).
+    pub name: String,
+    /// Role.
+    pub role: AccessRole,
+    /// `token` or `session`.
+    pub via: &'static str,
+    /// The session's CSRF token (cookie sessions only).
+    pub csrf: Option<String>,
+}
+
+/// `GET /api/v1/whoami`.
+pub async fn whoami(Viewer(caller): Viewer) -> Json<WhoAmI> {
+    Json(WhoAmI {
+        name: caller.name.clone(),
+        role: caller.role,
+        via: match caller.via {
+            Via::Token => "token",
+            Via::Session { .. } => "session",
+        },
+        csrf: csrf_token(&caller).map(str::to_owned),
+    })
+}
+
+/// A token as listed: never its hash.
+#[derive(Debug, Serialize)]
+pub struct TokenInfo {
+    /// Id (to revoke).
+    pub id: String,
+    /// Name (the actor it records).
+    pub name: String,
+    /// Role.
+    pub role: String,
+    /// Unix ms.
+    pub created_ms: i64,
+    /// Unix ms, when revoked.
+    pub revoked_ms: Option<i64>,
+}
+
+impl From<ApiToken> for TokenInfo {
+    fn from(t: ApiToken) -> Self {
+        TokenInfo {
+            id: t.id,
+            name: t.name,
+            role: t.role,
+            created_ms: t.created_ms,
+            revoked_ms: t.revoked_ms,
+        }
+    }
+}
+
+/// Every token.
+pub async fn tokens(
+    State(state): State<ServerState>,
+    Admin(_): Admin,
+) -> ApiResult<Json<Vec<TokenInfo>>> {
+    Ok(Json(
+        state
+            .app()
+            .tokens()
+            .await?
+            .into_iter()
+            .map(TokenInfo::from)
+            .collect(),
+    ))
+}
+
+/// `POST /api/v1/tokens` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    /// Name (recorded as the actor).
+    pub name: String,
+    /// Role.
+    pub role: AccessRole,
+}
+
+/// A created token: the secret is in this answer and nowhere else.
+#[derive(Debug, Serialize)]
+pub struct Created {
+    /// The token.
+    pub token: TokenInfo,
+    /// The secret, shown once.
+    pub secret: String,
+}
+
+/// Creates a token.
+pub async fn create_token(
+    State(state): State<ServerState>,
+    Admin(caller): Admin,
+    ApiJson(body): ApiJson<NewToken>,
+) -> ApiResult<(StatusCode, Json<Created>)> {
+    let c = state
+        .app()
+        .create_token(&body.name, body.role, &caller.name)
+        .await?;
+    state.changed();
+    Ok((
+        StatusCode::CREATED,
+        Json(Created {
+            token: c.token.into(),
+            secret: c.secret,
+        }),
+    ))
+}
+
+/// Revokes a token.
+pub async fn revoke_token(
+    State(state): State<ServerState>,
+    Admin(caller): Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TokenInfo>> {
+    let t = state.app().revoke_token(&id, &caller.name).await?;
+    state.changed();
+    Ok(Json(t.into()))
+}
+
+/// Every silence (configured and API-made).
+pub async fn silences(State(state): State<ServerState>, Viewer(_): Viewer) -> Json<Vec<Silence>> {
+    Json(state.ingestor().silences())
+}
+
+/// `POST /api/v1/silences` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSilence {
+    /// Matchers, Alertmanager syntax (`alertname="DiskFull"`, `instance=~"db.*"`).
+    pub matchers: Vec<Matcher>,
+    /// Start (default now).
+    #[serde(default)]
+    pub starts_at: Option<Timestamp>,
+    /// End; or give `duration`.
+    #[serde(default)]
+    pub ends_at: Option<Timestamp>,
+    /// How long from the start, e.g. `2h`.
+    #[serde(default)]
+    pub duration: Option<String>,
+    /// Why.
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// Adds a silence (in memory; configured silences survive restarts, these do not).
+pub async fn add_silence(
+    State(state): State<ServerState>,
+    Commander(caller): Commander,
+    ApiJson(body): ApiJson<NewSilence>,
+) -> ApiResult<(StatusCode, Json<Silence>)> {
+    let starts_at = body.starts_at.unwrap_or_else(|| {
+        Timestamp::from_millisecond(sitrep_app::now_ms()).unwrap_or(Timestamp::UNIX_EPOCH)
+    });
+    let ends_at = match (body.ends_at, body.duration.as_deref()) {
+        (Some(e), None) => e,
+        (None, Some(d)) => {
+            let d = humantime_like(d)
+                .ok_or_else(|| ApiError::invalid("duration", "a duration like 30m, 2h or 1d"))?;
+            starts_at
+                .checked_add(jiff::SignedDuration::from_secs(d))
+                .map_err(|e| ApiError::invalid("duration", e.to_string()))?
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                "ends_at",
+                "give exactly one of ends_at and duration",
+            ));
+        }
+    };
+    let s = state.ingestor().add_silence(Silence {
+        id: uuid::Uuid::now_v7().to_string(),
+        matchers: body.matchers,
+        starts_at,
+        ends_at,
+        created_by: caller.name,
+        comment: body.comment,
+    })?;
+    Ok((StatusCode::CREATED, Json(s)))
+}
+
+/// `30s`, `15m`, `2h`, `1d` to seconds.
+fn humantime_like(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit())?;
+    let (n, unit) = t.split_at(split);
+    let n: i64 = n.parse().ok()?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    n.checked_mul(mult).filter(|s| *s > 0)
+}
+
+/// Removes a silence.
+pub async fn remove_silence(
+    State(state): State<ServerState>,
+    Commander(_): Commander,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    if state.ingestor().remove_silence(&id) {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!("silence {id} not found")))
+    }
+}

@@ -1,0 +1,8 @@
+//! The JSON API under `/api/v1`, one module per area. Every handler names the least
+//! role it needs through its extractor (`Viewer`, `Responder`, `Commander`, `Admin`).
+
+pub mod admin;
+pub mod incidents;
+pub mod ledger;
+pub mod runbooks;
+pub mod runs;

@@ -1,0 +1,562 @@
+//! Who is calling: bearer tokens, browser sessions with CSRF tokens, receiver
+//! credentials, and the role extractors handlers declare their needs with.
+//!
+//! The [`authenticate`] middleware runs before every API and UI handler: it turns a
+//! bearer token or a session cookie into a [`Caller`] in the request's extensions, and
+//! refuses a mutating cookie-authenticated request without the session's CSRF token
+//! (header `X-CSRF-Token` or form field `csrf`). Handlers then take [`Viewer`],
+//! [`Responder`], [`Commander`] or [`Admin`] (401 without a caller, 403 below the role),
+//! or [`Caller`] / `Option<Caller>` for pages anyone may see.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{FromRequestParts, OptionalFromRequestParts, Request, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use rand::RngCore as _;
+use sitrep_app::AccessRole;
+use sitrep_app::tokens::secret_sha256;
+
+use crate::ServerState;
+use crate::error::{ApiError, ApiResult, body_bytes};
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "sitrep_session";
+/// The header carrying the CSRF token.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// The form field carrying the CSRF token.
+pub const CSRF_FIELD: &str = "csrf";
+/// Most live sessions kept; the oldest go first beyond it.
+const MAX_SESSIONS: usize = 10_000;
+
+/// How a caller authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    /// `Authorization: Bearer <token>`.
+    Token,
+    /// A browser session cookie; mutating requests must carry `csrf`.
+    Session {
+        /// The session's CSRF token.
+        csrf: String,
+    },
+}
+
+/// An authenticated caller. `name` is the token's name and is what the timeline
+/// records as the actor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The token's name.
+    pub name: String,
+    /// The token's role.
+    pub role: AccessRole,
+    /// Token or session.
+    pub via: Via,
+}
+
+impl Caller {
+    /// Whether the caller has at least `role`.
+    #[must_use]
+    pub fn can(&self, role: AccessRole) -> bool {
+        self.role >= role
+    }
+
+    /// 403 unless the caller has at least `role`.
+    pub fn require(&self, role: AccessRole) -> ApiResult<()> {
+        if self.can(role) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "forbidden",
+                format!(
+                    "this needs role {role} or above; {} is {}",
+                    self.name, self.role
+                ),
+            )
+            .with("required_role", role.as_str()))
+        }
+    }
+}
+
+/// The CSRF token a page must put in its forms (`csrf` field) or send as
+/// `X-CSRF-Token`; `None` for bearer-token callers, who need none.
+#[must_use]
+pub fn csrf_token(caller: &Caller) -> Option<&str> {
+    match &caller.via {
+        Via::Session { csrf } => Some(csrf),
+        Via::Token => None,
+    }
+}
+
+/// Server-side browser sessions: random id to caller, with an expiry. Sessions live in
+/// memory: a restart logs everyone out, which is the safe direction.
+pub struct Sessions {
+    ttl: Duration,
+    map: Mutex<HashMap<String, Session>>,
+}
+
+#[derive(Clone)]
+struct Session {
+    name: String,
+    role: AccessRole,
+    /// The token's hash, to notice a revocation while the session lives.
+    token_sha256: String,
+    csrf: String,
+    expires: Instant,
+    created: Instant,
+}
+
+fn random_id() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Equality whose time does not depend on where the inputs differ, for secrets.
+#[must_use]
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl Sessions {
+    /// Sessions lasting `ttl`.
+    #[must_use]
+    pub fn new(ttl: Duration) -> Sessions {
+        Sessions {
+            ttl,
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
+        self.map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Opens a session; returns its id.
+    fn create(&self, name: String, role: AccessRole, token_sha256: String) -> String {
+        let now = Instant::now();
+        let id = random_id();
+        let mut map = self.lock();
+        map.retain(|_, s| s.expires > now);
+        if map.len() >= MAX_SESSIONS {
+            if let Some(oldest) = map
+                .iter()
+                .min_by_key(|(_, s)| s.created)
+                .map(|(k, _)| k.clone())
+            {
+                map.remove(&oldest);
+            }
+        }
+        map.insert(
+            id.clone(),
+            Session {
+                name,
+                role,
+                token_sha256,
+                csrf: random_id(),
+                expires: now + self.ttl,
+                created: now,
+            },
+        );
+        id
+    }
+
+    fn get(&self, id: &str) -> Option<Session> {
+        let now = Instant::now();
+        let mut map = self.lock();
+        match map.get(id) {
+            Some(s) if s.expires > now => Some(s.clone()),
+            Some(_) => {
+                map.remove(id);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn remove(&self, id: &str) {
+        self.lock().remove(id);
+    }
+
+    /// Drops expired sessions.
+    pub fn sweep(&self) {
+        let now = Instant::now();
+        self.lock().retain(|_, s| s.expires > now);
+    }
+
+    /// Live sessions (for metrics and tests).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// True when nobody is logged in.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<Result<&str, ()>> {
+    let value = headers.get(AUTHORIZATION)?;
+    let text = value.to_str().map_err(|_| ());
+    Some(text.and_then(|t| {
+        let (scheme, rest) = t.split_once(' ').ok_or(())?;
+        if scheme.eq_ignore_ascii_case("bearer") {
+            Ok(rest.trim())
+        } else {
+            Err(())
+        }
+    }))
+}
+
+/// The value of cookie `name`.
+#[must_use]
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Middleware: resolves the caller (if any) into the request's extensions and enforces
+/// CSRF on cookie-authenticated mutations. Requests without credentials pass through
+/// anonymous; the role extractors answer 401 for them.
+pub async fn authenticate(State(state): State<ServerState>, req: Request, next: Next) -> Response {
+    match resolve(&state, req).await {
+        Ok(req) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn resolve(state: &ServerState, mut req: Request) -> ApiResult<Request> {
+    if let Some(presented) = bearer(req.headers()) {
+        // An explicit but wrong credential is refused outright rather than treated as
+        // anonymous, so a typo does not silently show a login page to a script.
+        let secret =
+            presented.map_err(|()| ApiError::unauthorized("malformed Authorization header"))?;
+        let (token, role) = state
+            .app()
+            .authenticate(secret)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("unknown or revoked token"))?;
+        req.extensions_mut().insert(Caller {
+            name: token.name,
+            role,
+            via: Via::Token,
+        });
+        return Ok(req);
+    }
+    let Some(id) = cookie(req.headers(), SESSION_COOKIE).map(str::to_owned) else {
+        return Ok(req);
+    };
+    let Some(session) = state.sessions().get(&id) else {
+        // An expired session is anonymous: pages show the login form again.
+        return Ok(req);
+    };
+    let live = state
+        .app()
+        .store()
+        .token_by_secret_sha256(&session.token_sha256)
+        .await?;
+    if !live.is_some_and(|t| t.revoked_ms.is_none()) {
+        state.sessions().remove(&id);
+        return Ok(req);
+    }
+    if !is_safe(req.method()) {
+        req = check_csrf(state, req, &session.csrf).await?;
+    }
+    req.extensions_mut().insert(Caller {
+        name: session.name,
+        role: session.role,
+        via: Via::Session { csrf: session.csrf },
+    });
+    Ok(req)
+}
+
+/// Accepts the request when its `X-CSRF-Token` header or its form field `csrf`
+/// matches; the form body is read and put back for the handler.
+async fn check_csrf(state: &ServerState, req: Request, expected: &str) -> ApiResult<Request> {
+    let refuse = || {
+        ApiError::forbidden(
+            "csrf",
+            "missing or wrong CSRF token: send the X-CSRF-Token header or the csrf form field",
+        )
+    };
+    if let Some(h) = req.headers().get(CSRF_HEADER) {
+        return if ct_eq(h.as_bytes(), expected.as_bytes()) {
+            Ok(req)
+        } else {
+            Err(refuse())
+        };
+    }
+    let is_form = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(refuse());
+    }
+    let (parts, body) = req.into_parts();
+    let limited = Request::from_parts(parts.clone(), body);
+    let bytes = body_bytes(limited, state).await?;
+    let found = form_urlencoded::parse(&bytes)
+        .find(|(k, _)| k == CSRF_FIELD)
+        .is_some_and(|(_, v)| ct_eq(v.as_bytes(), expected.as_bytes()));
+    if !found {
+        return Err(refuse());
+    }
+    Ok(Request::from_parts(parts, Body::from(bytes)))
+}
+
+fn caller_from(parts: &Parts) -> ApiResult<Caller> {
+    parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
+        ApiError::unauthorized("authentication required: send Authorization: Bearer <token>")
+    })
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        caller_from(parts)
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Caller {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts.extensions.get::<Caller>().cloned())
+    }
+}
+
+macro_rules! role_extractor {
+    ($(#[$doc:meta])* $name:ident, $role:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name(pub Caller);
+
+        impl<S: Send + Sync> FromRequestParts<S> for $name {
+            type Rejection = ApiError;
+            async fn from_request_parts(
+                parts: &mut Parts,
+                _: &S,
+            ) -> Result<Self, Self::Rejection> {
+                let caller = caller_from(parts)?;
+                caller.require($role)?;
+                Ok($name(caller))
+            }
+        }
+    };
+}
+
+role_extractor!(
+    /// A caller with role viewer or above (every read).
+    Viewer,
+    AccessRole::Viewer
+);
+role_extractor!(
+    /// A caller with role responder or above (incident actions, runs, checklist).
+    Responder,
+    AccessRole::Responder
+);
+role_extractor!(
+    /// A caller with role commander or above (severity, roles, resolve, reopen,
+    /// approvals, silences).
+    Commander,
+    AccessRole::Commander
+);
+role_extractor!(
+    /// A caller with role admin (tokens).
+    Admin,
+    AccessRole::Admin
+);
+
+/// The login form.
+#[derive(Debug, serde::Deserialize)]
+pub struct LoginForm {
+    /// An API token.
+    pub token: String,
+    /// Where to go after login (a local path).
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
+fn session_cookie(state: &ServerState, value: &str, max_age: u64) -> HeaderValue {
+    let secure = state
+        .app()
+        .config()
+        .server
+        .base_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"));
+    let text = format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
+        if secure { "; Secure" } else { "" }
+    );
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// A local path to go to, never another site (`//evil` or `https://...`).
+fn local_path(next: Option<&str>) -> &str {
+    match next {
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p,
+        _ => "/",
+    }
+}
+
+/// `POST /login` (form `token`, optional `next`): opens a session and redirects.
+pub async fn login(State(state): State<ServerState>, req: Request) -> ApiResult<Response> {
+    let bytes = body_bytes(req, &state).await?;
+    let form: LoginForm = serde_urlencoded::from_bytes(&bytes)
+        .map_err(|e| ApiError::invalid("token", format!("a form with a token field: {e}")))?;
+    let (token, role) = state
+        .app()
+        .authenticate(form.token.trim())
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("unknown or revoked token"))?;
+    let id = state
+        .sessions()
+        .create(token.name.clone(), role, token.secret_sha256.clone());
+    tracing::info!(name = %token.name, role = %role, "browser login");
+    let ttl = state.app().config().server.session_ttl.as_secs();
+    let mut resp = StatusCode::SEE_OTHER.into_response();
+    let h = resp.headers_mut();
+    h.insert(SET_COOKIE, session_cookie(&state, &id, ttl));
+    h.insert(
+        LOCATION,
+        HeaderValue::from_str(local_path(form.next.as_deref()))
+            .unwrap_or_else(|_| HeaderValue::from_static("/")),
+    );
+    Ok(resp)
+}
+
+/// `POST /logout`: ends the session (CSRF-checked like any mutation) and redirects.
+pub async fn logout(
+    State(state): State<ServerState>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> Response {
+    if let (Via::Session { .. }, Some(id)) = (&caller.via, cookie(&headers, SESSION_COOKIE)) {
+        state.sessions().remove(id);
+    }
+    let mut resp = StatusCode::SEE_OTHER.into_response();
+    let h = resp.headers_mut();
+    h.insert(SET_COOKIE, session_cookie(&state, "", 0));
+    h.insert(LOCATION, HeaderValue::from_static("/"));
+    resp
+}
+
+/// Whether a receiver request carries the configured receiver token or basic auth, or
+/// an API token of role responder or above.
+pub async fn receiver_allowed(state: &ServerState, headers: &HeaderMap) -> ApiResult<()> {
+    let cfg = &state.app().config().server.receivers;
+    let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return Err(ApiError::unauthorized(
+            "receivers need the configured bearer token, basic auth, or an API token",
+        ));
+    };
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    let rest = rest.trim();
+    if scheme.eq_ignore_ascii_case("basic") {
+        let ok = cfg.basic.as_deref().is_some_and(|expected| {
+            base64::engine::general_purpose::STANDARD
+                .decode(rest)
+                .is_ok_and(|d| ct_eq(&d, expected.as_bytes()))
+        });
+        return if ok {
+            Ok(())
+        } else {
+            Err(ApiError::unauthorized("wrong basic auth"))
+        };
+    }
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ApiError::unauthorized("unsupported Authorization scheme"));
+    }
+    if cfg
+        .token
+        .as_deref()
+        .is_some_and(|t| ct_eq(t.as_bytes(), rest.as_bytes()))
+    {
+        return Ok(());
+    }
+    match state.app().authenticate(rest).await? {
+        Some((_, role)) if role >= AccessRole::Responder => Ok(()),
+        Some((t, role)) => Err(ApiError::forbidden(
+            "forbidden",
+            format!(
+                "sending alerts needs role responder or above; {} is {role}",
+                t.name
+            ),
+        )),
+        None => Err(ApiError::unauthorized("unknown or revoked token")),
+    }
+}
+
+/// Hashes a presented secret the way tokens are stored (re-exported for the UI).
+#[must_use]
+pub fn token_hash(secret: &str) -> String {
+    secret_sha256(secret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirects_stay_local() {
+        assert_eq!(local_path(Some("/incidents/3")), "/incidents/3");
+        assert_eq!(local_path(Some("//evil.example")), "/");
+        assert_eq!(local_path(Some("https://evil.example")), "/");
+        assert_eq!(local_path(None), "/");
+    }
+
+    #[test]
+    fn cookies_are_found_among_others() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            COOKIE,
+            HeaderValue::from_static("a=1; sitrep_session=xyz; b=2"),
+        );
+        assert_eq!(cookie(&h, SESSION_COOKIE), Some("xyz"));
+        assert_eq!(cookie(&h, "c"), None);
+    }
+
+    #[test]
+    fn sessions_expire() {
+        let s = Sessions::new(Duration::from_millis(0));
+        let id = s.create("ann".into(), AccessRole::Viewer, "h".into());
+        assert!(s.get(&id).is_none());
+        let s = Sessions::new(Duration::from_secs(60));
+        let id = s.create("ann".into(), AccessRole::Viewer, "h".into());
+        assert_eq!(s.get(&id).map(|x| x.name), Some("ann".to_owned()));
+        s.remove(&id);
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn constant_time_eq_compares() {
+        assert!(ct_eq(b"abc", b"abc"));
+        assert!(!ct_eq(b"abc", b"abd"));
+        assert!(!ct_eq(b"abc", b"ab"));
+    }
+}

@@ -1,0 +1,288 @@
+//! The one HTTP error type, and the body extractors that produce it.
+//!
+//! Every failure answers `{"error": {"code", "message", "field", ...}}`; `AppError` is
+//! mapped to a status once, here, so a handler never picks a status by hand for a use
+//! case's refusal.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+use sitrep_app::AppError;
+use sitrep_store::StoreError;
+
+/// An HTTP error: status, a stable `code`, a sentence, the field it is about (if any)
+/// and extra members (the display to confirm, the open checklist items, ...).
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// Stable snake_case code clients may match on.
+    pub code: &'static str,
+    /// A sentence for a person.
+    pub message: String,
+    /// The request field at fault (JSON path, query or form name), if any.
+    pub field: Option<String>,
+    /// More members of the `error` object.
+    pub extra: Map<String, Value>,
+}
+
+impl ApiError {
+    /// An error with no field.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+            extra: Map::new(),
+        }
+    }
+
+    /// Names the field at fault.
+    #[must_use]
+    pub fn field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    /// Adds a member to the error object.
+    #[must_use]
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.extra.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// 400 for a bad value in `field`.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid", message).field(field)
+    }
+
+    /// 401: no or bad credentials.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    /// 403: known caller, not allowed.
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, code, message)
+    }
+
+    /// 404.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 503: the store cannot be used now.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+    }
+
+    /// 500; the detail goes to the log, the client gets a generic sentence.
+    pub fn internal(detail: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; the server log has the detail",
+        )
+    }
+
+    /// The JSON body.
+    #[must_use]
+    pub fn body(&self) -> Value {
+        let mut err = Map::new();
+        err.insert("code".into(), self.code.into());
+        err.insert("message".into(), self.message.clone().into());
+        err.insert(
+            "field".into(),
+            self.field.clone().map_or(Value::Null, Value::String),
+        );
+        for (k, v) in &self.extra {
+            err.insert(k.clone(), v.clone());
+        }
+        json!({ "error": err })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(self.body())).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::from(AppError::Store(e))
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        let msg = e.to_string();
+        match e {
+            AppError::Invalid { field, message } => ApiError::invalid(field, message),
+            AppError::NotFound { .. } => ApiError::not_found(msg),
+            AppError::Transition(_) => {
+                ApiError::new(StatusCode::CONFLICT, "invalid_transition", msg)
+            }
+            AppError::ChecklistOpen { open } => {
+                ApiError::new(StatusCode::CONFLICT, "checklist_open", msg).with("open", open)
+            }
+            AppError::Unbound { names } => ApiError::new(StatusCode::BAD_REQUEST, "unbound", msg)
+                .field("set")
+                .with("missing", names),
+            AppError::NeedsConfirmation { display, reasons } => ApiError::new(
+                StatusCode::PRECONDITION_REQUIRED,
+                "confirmation_needed",
+                msg,
+            )
+            .field("confirmed")
+            .with("display", display)
+            .with("reasons", reasons),
+            AppError::NeedsApproval { reason } => {
+                ApiError::forbidden("approval_needed", msg).with("reason", reason)
+            }
+            AppError::Denied { reason } => {
+                ApiError::forbidden("denied", msg).with("reason", reason)
+            }
+            AppError::Busy { .. } => ApiError::new(StatusCode::CONFLICT, "busy", msg),
+            AppError::Store(StoreError::Conflict { .. }) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", msg)
+            }
+            AppError::Store(ref inner) => {
+                tracing::error!(error = %inner, "store failure");
+                ApiError::unavailable(format!("the store is unavailable: {msg}"))
+            }
+            other => ApiError::internal(&other),
+        }
+    }
+}
+
+/// Handlers return this.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A JSON body parsed with the failing field's path named (`alerts[0].labels`), and
+/// size limits answered as 413 in our error shape. An empty body reads as `{}` so
+/// actions whose fields are all optional need no body at all.
+#[derive(Debug, Clone)]
+pub struct ApiJson<T>(pub T);
+
+/// Reads the body as bytes, mapping the body limit to a JSON 413.
+pub async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> ApiResult<Bytes> {
+    Bytes::from_request(req, state).await.map_err(|rej| {
+        if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            too_large()
+        } else {
+            ApiError::invalid(".", rej.body_text())
+        }
+    })
+}
+
+/// The 413 answer.
+#[must_use]
+pub fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        "the request body is larger than this endpoint accepts",
+    )
+}
+
+/// Parses JSON bytes into `T`, naming the failing field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        ApiError::invalid(path, inner.to_string())
+    })?;
+    de.end()
+        .map_err(|e| ApiError::invalid(".", format!("trailing data: {e}")))?;
+    Ok(value)
+}
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = body_bytes(req, state).await?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// A query string parsed into `T`; errors are 400 in our shape.
+#[derive(Debug, Clone)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let q = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(q));
+        serde_path_to_error::deserialize(de)
+            .map(ApiQuery)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                ApiError::invalid(path, e.into_inner().to_string())
+            })
+    }
+}
+
+fn form_urlencoded_parse(q: &str) -> form_urlencoded::Parse<'_> {
+    form_urlencoded::parse(q.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        title: String,
+        tags: Vec<u32>,
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        let e = parse_json::<Body>(br#"{"title":"x","tags":[1,"a"]}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("tags[1]"));
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        let e = parse_json::<Body>(br#"{"title":"x","tags":[],"nope":1}"#).unwrap_err();
+        assert!(e.message.contains("nope"), "{}", e.message);
+        let e = parse_json::<Body>(b"").unwrap_err();
+        assert!(e.message.contains("title"), "{}", e.message);
+    }
+
+    #[test]
+    fn confirmation_needed_carries_display_and_reasons() {
+        let e = ApiError::from(AppError::NeedsConfirmation {
+            display: "rm -rf x".into(),
+            reasons: vec!["destructive".into()],
+        });
+        assert_eq!(e.status, StatusCode::PRECONDITION_REQUIRED);
+        let body = e.body();
+        assert_eq!(body["error"]["display"], "rm -rf x");
+        assert_eq!(body["error"]["reasons"][0], "destructive");
+        assert_eq!(body["error"]["field"], "confirmed");
+    }
+}

@@ -1,0 +1,157 @@
+//! Probes: `/healthz` (the process answers), `/startupz` (startup finished), `/readyz`
+//! (each subsystem, required or optional; 503 when a required one fails).
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use sitrep_runbook::Severity;
+
+use crate::ServerState;
+
+/// Longest one check may take; a hung database must not hang the probe.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// One subsystem's state.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// Whether it works.
+    pub ok: bool,
+    /// Whether readiness depends on it.
+    pub required: bool,
+    /// What was seen.
+    pub detail: String,
+}
+
+/// The whole readiness answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Readiness {
+    /// `ready` or `not_ready`.
+    pub status: &'static str,
+    /// By subsystem: `database`, `ledger`, `blob_store`, `runbooks`.
+    pub checks: std::collections::BTreeMap<&'static str, Check>,
+}
+
+fn check(ok: bool, required: bool, detail: impl Into<String>) -> Check {
+    Check {
+        ok,
+        required,
+        detail: detail.into(),
+    }
+}
+
+async fn timed<T, E: std::fmt::Display>(
+    f: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(CHECK_TIMEOUT, f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {CHECK_TIMEOUT:?}")),
+    }
+}
+
+/// Runs every check.
+pub async fn readiness(state: &ServerState) -> Readiness {
+    let store = state.app().store();
+    let mut checks = std::collections::BTreeMap::new();
+    let size = timed(store.tree_size()).await;
+    checks.insert(
+        "database",
+        match &size {
+            Ok(n) => check(true, true, format!("reachable; {n} ledger entries")),
+            Err(e) => check(false, true, e.clone()),
+        },
+    );
+    let ledger = match (timed(store.latest_checkpoint()).await, &size) {
+        (Ok(Some(cp)), Ok(n)) if cp.size <= *n => {
+            check(true, true, format!("checkpoint at size {} of {n}", cp.size))
+        }
+        (Ok(Some(cp)), Ok(n)) => check(
+            false,
+            true,
+            format!("checkpoint covers {} entries but the tree has {n}", cp.size),
+        ),
+        (Ok(None), Ok(n)) => check(true, true, format!("no checkpoint yet; {n} entries")),
+        (Err(e), _) => check(false, true, e),
+        (_, Err(e)) => check(false, true, e.clone()),
+    };
+    checks.insert("ledger", ledger);
+    let blobs = state.app().data_dir().join("blobs");
+    let probe = tokio::task::spawn_blocking(move || -> Result<(), String> {
+        let path = blobs.join(".readyz-probe");
+        std::fs::write(&path, b"ok").map_err(|e| format!("{}: {e}", blobs.display()))?;
+        std::fs::remove_file(&path).map_err(|e| format!("{}: {e}", blobs.display()))
+    });
+    checks.insert(
+        "blob_store",
+        match tokio::time::timeout(CHECK_TIMEOUT, probe).await {
+            Ok(Ok(Ok(()))) => check(true, true, "writable"),
+            Ok(Ok(Err(e))) => check(false, true, e),
+            Ok(Err(e)) => check(false, true, e.to_string()),
+            Err(_) => check(false, true, "no answer in time"),
+        },
+    );
+    let lib = state.app().library();
+    let errors = lib
+        .entries()
+        .iter()
+        .flat_map(|e| &e.diagnostics)
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let runbooks = match (
+        state.runbook_error(),
+        state.app().config().runbooks.is_some(),
+    ) {
+        (Some(e), _) => check(false, false, format!("last reload failed: {e}")),
+        (None, false) => check(true, false, "no runbook directory configured"),
+        (None, true) => check(
+            lib.unreadable.is_empty(),
+            false,
+            format!(
+                "{} runbooks, {errors} lint errors, {} unreadable files",
+                lib.entries().len(),
+                lib.unreadable.len()
+            ),
+        ),
+    };
+    checks.insert("runbooks", runbooks);
+    let ready = !state.closing() && checks.values().all(|c| c.ok || !c.required);
+    Readiness {
+        status: if ready { "ready" } else { "not_ready" },
+        checks,
+    }
+}
+
+/// `GET /healthz`: the process is up and answering.
+pub async fn healthz() -> Response {
+    Json(serde_json::json!({ "status": "ok" })).into_response()
+}
+
+/// `GET /startupz`: 200 once the server accepts requests (the data dir is open and
+/// the ledger passed its startup check, which `App::open` does before serving).
+pub async fn startupz(State(state): State<ServerState>) -> Response {
+    if state.started() {
+        Json(serde_json::json!({ "status": "started" })).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "status": "starting" })),
+        )
+            .into_response()
+    }
+}
+
+/// `GET /readyz`: per-subsystem JSON; 503 when a required subsystem fails or the
+/// server is shutting down.
+pub async fn readyz(State(state): State<ServerState>) -> Response {
+    let r = readiness(&state).await;
+    let code = if r.status == "ready" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(r)).into_response()
+}

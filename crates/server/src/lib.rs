@@ -1,0 +1,223 @@
+//! sitrep's HTTP server: the JSON API under `/api/v1`, alert receivers, browser login,
+//! live timeline events (SSE), health probes and Prometheus metrics, over [`App`].
+//!
+//! ```text
+//!  serve(listener, state, shutdown)
+//!    └─ router(state)
+//!         ├─ /healthz /readyz /startupz /metrics        (no auth)
+//!         ├─ /api/v1/alerts/{alertmanager,grafana,generic} (receiver auth, 4 MiB)
+//!         ├─ /api/v1/...                                 (bearer or session, 1 MiB)
+//!         ├─ /api/v1/incidents/{id}/events               (SSE, no request timeout)
+//!         ├─ /login /logout
+//!         └─ /  ui::routes()                             (the web UI)
+//!  background: ledger tail → broadcast, runbook reload, session sweep
+//! ```
+//!
+//! Handlers are thin: they check the caller's role, call one `App` use case with the
+//! caller's token name as the actor, poke the live feed, and map errors through
+//! [`ApiError`] once.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sitrep_app::{App, Ingestor};
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod health;
+pub mod live;
+pub mod metrics;
+mod receivers;
+mod routes;
+pub mod ui;
+pub mod watch;
+
+pub use auth::{Caller, Via, csrf_token};
+pub use error::{ApiError, ApiResult};
+pub use routes::{route_table, router};
+
+/// Everything handlers share. Cheap to clone (one `Arc`).
+#[derive(Clone)]
+pub struct ServerState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    app: App,
+    ingestor: Ingestor,
+    metrics: metrics::Metrics,
+    live: live::Live,
+    sessions: auth::Sessions,
+    approvals: api::runs::Approvals,
+    started: AtomicBool,
+    closing: tokio::sync::watch::Sender<bool>,
+    runbook_error: Mutex<Option<String>>,
+}
+
+impl ServerState {
+    /// State over an opened app. The live feed starts at the ledger's current size.
+    pub async fn new(app: App) -> Result<ServerState, ApiError> {
+        let size = app.store().tree_size().await?;
+        let ttl = app.config().server.session_ttl;
+        let (closing, _) = tokio::sync::watch::channel(false);
+        Ok(ServerState {
+            inner: Arc::new(Inner {
+                ingestor: Ingestor::new(app.clone()),
+                app,
+                metrics: metrics::Metrics::default(),
+                live: live::Live::new(size),
+                sessions: auth::Sessions::new(ttl),
+                approvals: api::runs::Approvals::default(),
+                started: AtomicBool::new(false),
+                closing,
+                runbook_error: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// The application.
+    #[must_use]
+    pub fn app(&self) -> &App {
+        &self.inner.app
+    }
+
+    /// Alert ingestion and silences.
+    #[must_use]
+    pub fn ingestor(&self) -> &Ingestor {
+        &self.inner.ingestor
+    }
+
+    /// The metrics registry.
+    #[must_use]
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.inner.metrics
+    }
+
+    /// The live event feed (subscribe for SSE; poke after a commit).
+    #[must_use]
+    pub fn live(&self) -> &live::Live {
+        &self.inner.live
+    }
+
+    /// Browser sessions.
+    #[must_use]
+    pub fn sessions(&self) -> &auth::Sessions {
+        &self.inner.sessions
+    }
+
+    /// Pending run approvals.
+    #[must_use]
+    pub fn approvals(&self) -> &api::runs::Approvals {
+        &self.inner.approvals
+    }
+
+    /// Something was committed: wake the live feed now rather than at its next poll.
+    pub fn changed(&self) {
+        self.inner.live.poke();
+    }
+
+    /// True once [`serve`] accepts connections.
+    #[must_use]
+    pub fn started(&self) -> bool {
+        self.inner.started.load(Ordering::Acquire)
+    }
+
+    /// True once shutdown began (readiness fails, streams end).
+    #[must_use]
+    pub fn closing(&self) -> bool {
+        *self.inner.closing.borrow()
+    }
+
+    /// A receiver that changes to `true` when shutdown begins.
+    #[must_use]
+    pub fn closing_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.inner.closing.subscribe()
+    }
+
+    /// The last runbook reload error, if the last reload failed.
+    #[must_use]
+    pub fn runbook_error(&self) -> Option<String> {
+        self.inner
+            .runbook_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn set_runbook_error(&self, e: Option<String>) {
+        *self
+            .inner
+            .runbook_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = e;
+    }
+
+    /// Starts auto-triage of a new incident in the background; results land on its
+    /// timeline (and in the live feed) as they finish.
+    pub fn spawn_auto_triage(&self, incident_id: String) {
+        let state = self.clone();
+        tokio::spawn(async move {
+            let sink: Arc<dyn sitrep_app::RunSink> = Arc::new(live::LiveSink::new(state.clone()));
+            match state.app().auto_triage(&incident_id, sink).await {
+                Ok(results) => {
+                    for r in results {
+                        match r {
+                            Ok(report) => state
+                                .metrics()
+                                .step_run(&report.run.risk, &report.run.status),
+                            Err(e) => {
+                                state.metrics().step_run("read", "error");
+                                tracing::debug!(incident = %incident_id, error = %e, "auto-triage step not run");
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(incident = %incident_id, error = %e, "auto-triage failed"),
+            }
+            state.changed();
+        });
+    }
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then stops accepting, ends
+/// live streams, lets in-flight requests finish, and returns. Background tasks (live
+/// feed, runbook reload, session sweep) run for as long as it serves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: ServerState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state.clone());
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(live::tail(state.clone()));
+    tasks.spawn(watch::watch_runbooks(state.clone(), Duration::from_secs(2)));
+    tasks.spawn(sweep_sessions(state.clone()));
+    state.inner.started.store(true, Ordering::Release);
+    let closing = state.inner.closing.clone();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing requests in flight");
+        // Streams watch this and end, so graceful shutdown does not wait on them forever.
+        closing.send_replace(true);
+    };
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(signal)
+        .await;
+    state.inner.closing.send_replace(true);
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+    result
+}
+
+async fn sweep_sessions(state: ServerState) {
+    let mut closing = state.closing_signal();
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(60)) => state.sessions().sweep(),
+            _ = closing.wait_for(|c| *c) => return,
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! Prometheus metrics in the text exposition format, written by hand (a few counters
+//! and one histogram do not need a library).
+//!
+//! Counters live in memory and start at zero with the process; gauges that describe
+//! stored state (open incidents, ledger size, checkpoint age) are read from the store
+//! at scrape time, so they are right even after a restart or a change by another process.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sitrep_store::IncidentFilter;
+
+use crate::ServerState;
+
+/// Upper bounds of the request duration buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+#[derive(Debug, Clone, Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+/// The in-memory counters and histograms.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    alerts: Mutex<BTreeMap<(String, String), u64>>,
+    runs: Mutex<BTreeMap<(String, String), u64>>,
+    http: Mutex<BTreeMap<(String, String, String), Histogram>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A label value escaped as the text format requires.
+fn esc(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+impl Metrics {
+    /// One webhook delivery of `source` ended with `outcome` (`accepted`, `malformed`,
+    /// `unauthorized`, `too_large`, `unavailable`).
+    pub fn alert_received(&self, source: &str, outcome: &str) {
+        *lock(&self.alerts)
+            .entry((source.to_owned(), outcome.to_owned()))
+            .or_default() += 1;
+    }
+
+    /// One step run of `risk` ended with `outcome` (the run's status).
+    pub fn step_run(&self, risk: &str, outcome: &str) {
+        *lock(&self.runs)
+            .entry((risk.to_owned(), outcome.to_owned()))
+            .or_default() += 1;
+    }
+
+    /// One HTTP request on `route` answered `status` after `seconds`.
+    pub fn http_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        let mut map = lock(&self.http);
+        let h = map
+            .entry((route.to_owned(), method.to_owned(), status.to_string()))
+            .or_default();
+        for (i, le) in BUCKETS.iter().enumerate() {
+            if seconds <= *le {
+                h.counts[i] += 1;
+            }
+        }
+        h.sum += seconds;
+        h.count += 1;
+    }
+
+    /// The counter of alerts received (for tests).
+    #[must_use]
+    pub fn alerts_received(&self, source: &str, outcome: &str) -> u64 {
+        lock(&self.alerts)
+            .get(&(source.to_owned(), outcome.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Renders every metric; store-backed gauges are read now.
+    pub async fn render(&self, state: &ServerState) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP sitrep_alerts_received_total Webhook deliveries received, by source and outcome.\n");
+        out.push_str("# TYPE sitrep_alerts_received_total counter\n");
+        for ((source, outcome), n) in lock(&self.alerts).iter() {
+            let _ = writeln!(
+                out,
+                "sitrep_alerts_received_total{{source=\"{}\",outcome=\"{}\"}} {n}",
+                esc(source),
+                esc(outcome)
+            );
+        }
+        out.push_str("# HELP sitrep_step_runs_total Step runs by risk level and outcome.\n");
+        out.push_str("# TYPE sitrep_step_runs_total counter\n");
+        for ((risk, outcome), n) in lock(&self.runs).iter() {
+            let _ = writeln!(
+                out,
+                "sitrep_step_runs_total{{risk=\"{}\",outcome=\"{}\"}} {n}",
+                esc(risk),
+                esc(outcome)
+            );
+        }
+        let store = state.app().store();
+        out.push_str("# HELP sitrep_incidents_open Incidents not resolved, by severity.\n");
+        out.push_str("# TYPE sitrep_incidents_open gauge\n");
+        let filter = IncidentFilter {
+            statuses: ["triggered", "acknowledged", "mitigated"]
+                .map(str::to_owned)
+                .to_vec(),
+            limit: 100_000,
+            ..IncidentFilter::default()
+        };
+        let mut by_sev: BTreeMap<String, u64> = state
+            .app()
+            .scale()
+            .names()
+            .map(|s| (s.to_owned(), 0))
+            .collect();
+        if let Ok(open) = store.incidents(&filter).await {
+            for i in open {
+                *by_sev.entry(i.severity).or_default() += 1;
+            }
+        }
+        for (sev, n) in &by_sev {
+            let _ = writeln!(
+                out,
+                "sitrep_incidents_open{{severity=\"{}\"}} {n}",
+                esc(sev)
+            );
+        }
+        out.push_str("# HELP sitrep_ledger_size Entries in the ledger.\n");
+        out.push_str("# TYPE sitrep_ledger_size gauge\n");
+        if let Ok(size) = store.tree_size().await {
+            let _ = writeln!(out, "sitrep_ledger_size {size}");
+        }
+        out.push_str(
+            "# HELP sitrep_ledger_checkpoint_age_seconds Seconds since the latest signed checkpoint.\n",
+        );
+        out.push_str("# TYPE sitrep_ledger_checkpoint_age_seconds gauge\n");
+        if let Ok(Some(cp)) = store.latest_checkpoint().await {
+            let age = (sitrep_app::now_ms() - cp.created_ms).max(0) as f64 / 1000.0;
+            let _ = writeln!(out, "sitrep_ledger_checkpoint_age_seconds {age:.3}");
+        }
+        out.push_str(
+            "# HELP sitrep_http_request_duration_seconds HTTP request duration by route, method and status.\n",
+        );
+        out.push_str("# TYPE sitrep_http_request_duration_seconds histogram\n");
+        for ((route, method, status), h) in lock(&self.http).iter() {
+            let labels = format!(
+                "route=\"{}\",method=\"{}\",status=\"{}\"",
+                esc(route),
+                esc(method),
+                esc(status)
+            );
+            for (i, le) in BUCKETS.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "sitrep_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {}",
+                    h.counts[i]
+                );
+            }
+            let _ = writeln!(
+                out,
+                "sitrep_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "sitrep_http_request_duration_seconds_sum{{{labels}}} {:.6}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "sitrep_http_request_duration_seconds_count{{{labels}}} {}",
+                h.count
+            );
+        }
+        out
+    }
+}
+
+/// Middleware: times every routed request under its route template (`/api/v1/
+/// incidents/{id}`), never the raw path, so ids do not explode the label space.
+pub async fn track(State(state): State<ServerState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().as_str().to_owned();
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    state.metrics().http_request(
+        &route,
+        &method,
+        resp.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
+    resp
+}
+
+/// `GET /metrics`.
+pub async fn metrics(State(state): State<ServerState>) -> Response {
+    let body = state.metrics().render(&state).await;
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative() {
+        let m = Metrics::default();
+        m.http_request("/x", "GET", 200, 0.003);
+        m.http_request("/x", "GET", 200, 0.2);
+        let map = lock(&m.http);
+        let h = &map[&("/x".to_owned(), "GET".to_owned(), "200".to_owned())];
+        assert_eq!(h.count, 2);
+        assert_eq!(h.counts[0], 0); // <= 1 ms
+        assert_eq!(h.counts[2], 1); // <= 5 ms
+        assert_eq!(h.counts[BUCKETS.len() - 1], 2);
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(esc("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}

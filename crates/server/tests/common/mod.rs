@@ -1,0 +1,241 @@
+//! Test harness: a real server on 127.0.0.1:0 over a temporary data dir (SQLite) with
+//! the test runbooks, tokens for every role, and a reqwest client.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sitrep_app::{AccessRole, App, Config};
+use sitrep_server::ServerState;
+
+pub struct Server {
+    pub url: String,
+    pub state: ServerState,
+    pub dir: tempfile::TempDir,
+    pub viewer: String,
+    pub responder: String,
+    pub commander: String,
+    pub commander2: String,
+    pub admin: String,
+    pub http: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+pub fn runbooks_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/app/runbooks")
+}
+
+/// Starts a server; `tweak` adjusts the configuration first.
+pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = Config::default();
+    cfg.data_dir = Some(dir.path().join("data"));
+    cfg.runbooks = Some(runbooks_dir());
+    cfg.server.receivers.token = Some("receiver-secret".into());
+    cfg.server.receivers.basic = Some("grafana:hunter2".into());
+    tweak(&mut cfg);
+    let app = App::open(cfg).await.unwrap();
+    let mut secrets = Vec::new();
+    for (name, role) in [
+        ("vera", AccessRole::Viewer),
+        ("rita", AccessRole::Responder),
+        ("carl", AccessRole::Commander),
+        ("cleo", AccessRole::Commander),
+        ("ada", AccessRole::Admin),
+    ] {
+        secrets.push(app.create_token(name, role, "test").await.unwrap().secret);
+    }
+    let state = ServerState::new(app).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(sitrep_server::serve(listener, state.clone(), async move {
+        let _ = rx.await;
+    }));
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    Server {
+        url,
+        state,
+        dir,
+        viewer: secrets[0].clone(),
+        responder: secrets[1].clone(),
+        commander: secrets[2].clone(),
+        commander2: secrets[3].clone(),
+        admin: secrets[4].clone(),
+        http,
+        stop: Some(tx),
+        task: Some(task),
+    }
+}
+
+pub async fn start() -> Server {
+    start_with(|_| {}).await
+}
+
+impl Server {
+    pub fn u(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(self.u(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(self.u(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Posts raw bytes to a receiver with the configured receiver token.
+    pub async fn alert(&self, source: &str, body: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .post(self.u(&format!("/api/v1/alerts/{source}")))
+            .bearer_auth("receiver-secret")
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Declares an incident as the responder; returns its id.
+    pub async fn declare(&self, body: Value) -> String {
+        let (s, v) = self.post("/api/v1/incidents", &self.responder, body).await;
+        assert_eq!(s, 201, "{v}");
+        v["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn timeline(&self, id: &str) -> Vec<Value> {
+        let (s, v) = self
+            .get(&format!("/api/v1/incidents/{id}/timeline"), &self.viewer)
+            .await;
+        assert_eq!(s, 200, "{v}");
+        v.as_array().unwrap().clone()
+    }
+
+    pub async fn incidents(&self) -> Vec<Value> {
+        let (s, v) = self.get("/api/v1/incidents", &self.viewer).await;
+        assert_eq!(s, 200, "{v}");
+        v.as_array().unwrap().clone()
+    }
+
+    /// Polls `f` until it returns Some, for at most `secs` seconds.
+    pub async fn until<T, F, Fut>(&self, secs: u64, mut f: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(v) = f().await {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "condition not met within {secs}s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(10), t)
+                .await
+                .expect("graceful shutdown within 10s")
+                .unwrap()
+                .unwrap();
+        }
+        self.state.app().close().await;
+    }
+}
+
+/// Event types of a timeline.
+pub fn types(timeline: &[Value]) -> Vec<String> {
+    timeline
+        .iter()
+        .map(|e| e["record"]["type"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+/// An Alertmanager v4 payload.
+pub fn alertmanager(group_key: &str, alerts: &[(&str, &str, &str)]) -> String {
+    let alerts: Vec<Value> = alerts
+        .iter()
+        .map(|(name, instance, status)| {
+            serde_json::json!({
+                "status": status,
+                "labels": {"alertname": name, "instance": instance},
+                "annotations": {"summary": format!("{name} on {instance}")},
+                "startsAt": "2026-11-22T10:00:00Z",
+                "endsAt": if *status == "resolved" { "2026-11-22T10:05:00Z" } else { "0001-01-01T00:00:00Z" },
+                "generatorURL": "http://prometheus/graph",
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "version": "4",
+        "groupKey": group_key,
+        "status": "firing",
+        "receiver": "sitrep",
+        "groupLabels": {},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager",
+        "truncatedAlerts": 0,
+        "alerts": alerts,
+    })
+    .to_string()
+}
+
+/// Replaces ids, times and other run-specific values so JSON shapes snapshot stably.
+pub fn redact(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                let volatile = k == "id"
+                    || k == "incident_id"
+                    || k == "incident"
+                    || k.ends_with("_ms")
+                    || k == "number"
+                    || k == "index"
+                    || k == "fingerprint";
+                if volatile && !x.is_null() && !x.is_object() {
+                    *x = Value::String("[redacted]".into());
+                } else {
+                    redact(x);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
