@@ -1,0 +1,108 @@
+//! The web UI end to end in a real browser: headless Debian Chromium driven by
+//! playwright-core (tests/e2e/e2e.mjs) against a real server on loopback. Logs in, opens
+//! the incident an alert declared, runs a read step, confirms a write step, ticks the
+//! checklist, resolves and downloads the post-mortem. Screenshots of every stage are
+//! saved under the target directory's `e2e-screenshots/`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{alertmanager, start};
+
+fn e2e_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e")
+}
+
+/// Says exactly what is missing, instead of skipping: `.ci/run` installs all of it.
+fn preflight() {
+    let node = Command::new("node").arg("--version").output();
+    assert!(
+        node.is_ok_and(|o| o.status.success()),
+        "node is needed for the UI end-to-end test (Debian: apt-get install nodejs)"
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "{chromium} is missing: apt-get install chromium (or set CHROMIUM)"
+    );
+    assert!(
+        e2e_dir().join("node_modules/playwright-core").is_dir(),
+        "playwright-core is missing: (cd crates/server/tests/e2e && npm ci)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_responder_works_an_incident_in_the_browser() {
+    preflight();
+    let s = start().await;
+    let body = alertmanager(
+        "{}:{alertname=\"LocalServiceDown\"}",
+        &[("LocalServiceDown", "web-1", "firing")],
+    );
+    let (st, v) = s.alert("alertmanager", &body).await;
+    assert_eq!(st, 202, "{v}");
+
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-screenshots");
+    let marker = s.dir.path().join("marker");
+    let out = tokio::process::Command::new("node")
+        .arg(e2e_dir().join("e2e.mjs"))
+        .arg(&s.url)
+        .arg(&s.commander)
+        .arg(&shots)
+        .arg(&marker)
+        .current_dir(e2e_dir())
+        .output()
+        .await
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "browser test failed (screenshots in {}):\n{stdout}\n{stderr}",
+        shots.display()
+    );
+    assert!(stdout.contains("e2e ok"), "{stdout}");
+    assert!(marker.exists(), "the confirmed write step ran");
+    for shot in [
+        "01-login",
+        "03-incident-after-triage",
+        "05-write-confirm-dialog",
+        "07-resolved",
+        "09-phone",
+    ] {
+        assert!(
+            shots.join(format!("{shot}.png")).is_file(),
+            "screenshot {shot} saved"
+        );
+    }
+
+    // What the browser did is on the record.
+    let incidents = s.incidents().await;
+    let inc = incidents.iter().find(|i| {
+        i["title"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("LocalServiceDown")
+    });
+    let id = inc.map(|i| i["id"].as_str().unwrap().to_owned());
+    let (_, all) = s.get("/api/v1/incidents?status=resolved", &s.viewer).await;
+    let id = id
+        .or_else(|| all[0]["id"].as_str().map(str::to_owned))
+        .expect("the incident");
+    let timeline = s.timeline(&id).await;
+    let types = common::types(&timeline);
+    for want in [
+        "incident.declared",
+        "step.run",
+        "checklist.ticked",
+        "incident.resolved",
+    ] {
+        assert!(
+            types.iter().any(|t| t == want),
+            "{want} missing from {types:?}"
+        );
+    }
+    s.stop().await;
+}
