@@ -26,6 +26,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// A live demo: server, a failing simulated service, alerts and auto-triage.
+    Demo(cmd::demo::DemoArgs),
     /// Declare and work incidents: acknowledge, assign, note, severity, resolve.
     Incident {
         #[command(flatten)]
@@ -108,6 +110,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let ctx = Ctx { json: cli.json };
     let result = match cli.command {
+        Command::Demo(a) => cmd::demo::run(a, &ctx),
         Command::Incident { app, cmd } => cmd::incident::run(cmd, &app, &ctx),
         Command::Run { app, args } => cmd::run::run(args, &app, &ctx),
         Command::Checklist { app, cmd } => cmd::checklist::checklist(cmd, &app, &ctx),

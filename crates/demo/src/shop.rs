@@ -56,7 +56,10 @@ struct Shop {
 
 impl Shop {
     fn log(&self, line: impl Into<String>) {
-        let mut log = self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut log = self
+            .log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if log.len() >= 500 {
             log.pop_front();
         }
@@ -65,7 +68,9 @@ impl Shop {
     }
 
     fn faults(&self) -> std::sync::MutexGuard<'_, Faults> {
-        self.faults.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.faults
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -102,7 +107,9 @@ fn set_fault(shop: &Shop, fault: Fault, on: bool) {
     }
     if on {
         shop.log(match fault {
-            Fault::NotReady => "ERROR payment provider unreachable: dependency down, readiness failing",
+            Fault::NotReady => {
+                "ERROR payment provider unreachable: dependency down, readiness failing"
+            }
             Fault::Errors => "ERROR db pool exhausted (32/32 in use); checkout answers 500",
             Fault::DiskFilling => "WARN spool cleanup stopped: shipped orders are not deleted",
         });
@@ -175,14 +182,19 @@ fn simulate_checkout(shop: &Shop, n: u64) {
     if failing {
         shop.errors.fetch_add(1, Ordering::Relaxed);
         if n % 10 == 0 {
-            shop.log(format!("ERROR checkout {n} failed: 500 Internal Server Error"));
+            shop.log(format!(
+                "ERROR checkout {n} failed: 500 Internal Server Error"
+            ));
         }
     }
 }
 
 async fn readyz(State(shop): State<Arc<Shop>>) -> impl IntoResponse {
     if shop.faults().not_ready {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready: payment provider unreachable\n")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: payment provider unreachable\n",
+        )
     } else {
         (StatusCode::OK, "ready\n")
     }
@@ -204,7 +216,12 @@ async fn checkout(State(shop): State<Arc<Shop>>) -> impl IntoResponse {
 
 async fn metrics(State(shop): State<Arc<Shop>>) -> String {
     let spool_bytes: u64 = std::fs::read_dir(&shop.spool)
-        .map(|rd| rd.filter_map(Result::ok).filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
         .unwrap_or(0);
     let f = shop.faults();
     format!(
@@ -223,7 +240,10 @@ struct LogQuery {
 
 async fn log(State(shop): State<Arc<Shop>>, Query(q): Query<LogQuery>) -> String {
     let n = q.lines.unwrap_or(20).min(500);
-    let log = shop.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let log = shop
+        .log
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let start = log.len().saturating_sub(n);
     log.iter().skip(start).map(|l| format!("{l}\n")).collect()
 }
@@ -238,12 +258,18 @@ async fn restart(State(shop): State<Arc<Shop>>) -> &'static str {
     "restarted\n"
 }
 
-async fn inject(State(shop): State<Arc<Shop>>, axum::extract::Path(fault): axum::extract::Path<String>) -> impl IntoResponse {
+async fn inject(
+    State(shop): State<Arc<Shop>>,
+    axum::extract::Path(fault): axum::extract::Path<String>,
+) -> impl IntoResponse {
     match Fault::parse(&fault) {
         Some(f) => {
             set_fault(&shop, f, true);
             (StatusCode::OK, format!("{fault} broken\n"))
         }
-        None => (StatusCode::BAD_REQUEST, format!("unknown fault {fault:?}; one of readiness, errors, disk\n")),
+        None => (
+            StatusCode::BAD_REQUEST,
+            format!("unknown fault {fault:?}; one of readiness, errors, disk\n"),
+        ),
     }
 }

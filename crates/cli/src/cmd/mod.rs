@@ -2,6 +2,7 @@
 
 pub mod appctx;
 pub mod checklist;
+pub mod demo;
 pub mod escalation;
 pub mod incident;
 pub mod key;
