@@ -58,7 +58,11 @@ fn ts(ms: i64) -> Timestamp {
 
 impl App {
     /// Enqueues every page and reminder due at `now_ms` for open incidents. Idempotent.
-    pub async fn sweep_escalations(&self, now_ms: i64) -> Result<SweepReport, AppError> {
+    pub async fn sweep_escalations(
+        &self,
+        now_ms: i64,
+        fence: Option<&sitrep_store::Lease>,
+    ) -> Result<SweepReport, AppError> {
         let Some(cfg) = self.escalation() else {
             return Ok(SweepReport::default());
         };
@@ -167,6 +171,15 @@ impl App {
             }
             if !writes.is_empty() {
                 report.enqueued += writes.len();
+                // A sweeper that lost its lease must not enqueue: the fence fails the
+                // whole change if another holder took over meanwhile.
+                if let Some(l) = fence {
+                    writes.push(Write::Fence {
+                        lease: l.name.clone(),
+                        holder: l.holder.clone(),
+                        epoch: l.epoch,
+                    });
+                }
                 store
                     .commit(Change {
                         writes,

@@ -30,6 +30,7 @@ pub mod error;
 pub mod health;
 pub mod live;
 pub mod metrics;
+pub mod paging;
 mod receivers;
 mod routes;
 pub mod ui;
@@ -195,6 +196,7 @@ pub async fn serve(
     tasks.spawn(live::tail(state.clone()));
     tasks.spawn(watch::watch_runbooks(state.clone(), Duration::from_secs(2)));
     tasks.spawn(sweep_sessions(state.clone()));
+    tasks.spawn(paging::run(state.clone()));
     state.inner.started.store(true, Ordering::Release);
     let closing = state.inner.closing.clone();
     let signal = async move {

@@ -36,6 +36,8 @@ pub struct Metrics {
     alerts: Mutex<BTreeMap<(String, String), u64>>,
     runs: Mutex<BTreeMap<(String, String), u64>>,
     http: Mutex<BTreeMap<(String, String, String), Histogram>>,
+    pages: Mutex<BTreeMap<&'static str, u64>>,
+    notify: Mutex<sitrep_notify::MetricsSnapshot>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -80,6 +82,24 @@ impl Metrics {
         h.count += 1;
     }
 
+    /// One delivery pass of the paging loop, and the notifier's counters after it.
+    pub fn pages(
+        &self,
+        r: &sitrep_app::paging::DeliverReport,
+        notify: sitrep_notify::MetricsSnapshot,
+    ) {
+        let mut m = lock(&self.pages);
+        for (k, n) in [
+            ("delivered", r.delivered),
+            ("retrying", r.retrying),
+            ("failed", r.failed),
+            ("cancelled", r.cancelled),
+        ] {
+            *m.entry(k).or_default() += n as u64;
+        }
+        *lock(&self.notify) = notify;
+    }
+
     /// The counter of alerts received (for tests).
     #[must_use]
     pub fn alerts_received(&self, source: &str, outcome: &str) -> u64 {
@@ -111,6 +131,44 @@ impl Metrics {
                 esc(risk),
                 esc(outcome)
             );
+        }
+        out.push_str("# HELP sitrep_pages_total Page and reminder jobs handled by the paging loop, by outcome.\n");
+        out.push_str("# TYPE sitrep_pages_total counter\n");
+        for (outcome, n) in lock(&self.pages).iter() {
+            let _ = writeln!(out, "sitrep_pages_total{{outcome=\"{outcome}\"}} {n}");
+        }
+        {
+            let notify = lock(&self.notify);
+            out.push_str(
+                "# HELP sitrep_notifications_total Delivery attempts by channel and outcome.\n",
+            );
+            out.push_str("# TYPE sitrep_notifications_total counter\n");
+            for (channel, c) in &notify.notifications {
+                for (outcome, n) in [
+                    ("delivered", c.delivered),
+                    ("retry", c.retry),
+                    ("permanent", c.permanent),
+                    ("refused", c.refused),
+                ] {
+                    let _ = writeln!(
+                        out,
+                        "sitrep_notifications_total{{channel=\"{}\",outcome=\"{outcome}\"}} {n}",
+                        esc(channel)
+                    );
+                }
+            }
+            out.push_str(
+                "# HELP sitrep_notify_breaker_open 1 while a channel's circuit breaker is open.\n",
+            );
+            out.push_str("# TYPE sitrep_notify_breaker_open gauge\n");
+            for (channel, b) in &notify.breakers {
+                let open = u8::from(matches!(b, sitrep_notify::BreakerState::Open { .. }));
+                let _ = writeln!(
+                    out,
+                    "sitrep_notify_breaker_open{{channel=\"{}\"}} {open}",
+                    esc(channel)
+                );
+            }
         }
         let store = state.app().store();
         out.push_str("# HELP sitrep_incidents_open Incidents not resolved, by severity.\n");

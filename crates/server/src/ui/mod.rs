@@ -51,6 +51,55 @@ pub fn routes() -> Router<ServerState> {
         .route("/runbooks", get(runbooks))
         .route("/runbooks/{*path}", get(runbook))
         .route("/ledger", get(ledger))
+        .route("/ack/{token}", get(ack_page).post(ack_link))
+}
+
+#[derive(Template)]
+#[template(path = "ack.html")]
+struct AckTpl {
+    user: String,
+    role: String,
+    csrf: String,
+    token: String,
+    message: String,
+}
+
+/// An acknowledge link from a page opens this; a GET never changes anything, because
+/// mail and chat clients fetch links to preview them.
+async fn ack_page(Path(token): Path<String>) -> Page {
+    html(&AckTpl {
+        user: String::new(),
+        role: String::new(),
+        csrf: String::new(),
+        token,
+        message: String::new(),
+    })
+}
+
+/// The button on that page: the signed, expiring token is the authorisation.
+async fn ack_link(State(st): State<ServerState>, Path(token): Path<String>) -> Page {
+    let message = match st
+        .app()
+        .acknowledge_by_link(&token, sitrep_app::now_ms())
+        .await
+    {
+        Ok(inc) => {
+            st.changed();
+            format!("Incident #{} acknowledged. Escalation stopped.", inc.number)
+        }
+        Err(AppError::Transition(e)) => format!("Nothing to do: {e}."),
+        Err(e) if e.is_caller_error() => {
+            return Err(UiError::Forbidden(format!("This link does not work: {e}")));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    html(&AckTpl {
+        user: String::new(),
+        role: String::new(),
+        csrf: String::new(),
+        token: String::new(),
+        message,
+    })
 }
 
 const HTMX: &str = include_str!("../../assets/htmx.min.js");
