@@ -112,7 +112,9 @@ pub fn parse(source: Source, body: &[u8]) -> Result<Batch, AppError> {
 }
 
 fn ms_to_ts(ms: i64) -> Option<Timestamp> {
-    (ms != 0).then(|| Timestamp::from_millisecond(ms).ok()).flatten()
+    (ms != 0)
+        .then(|| Timestamp::from_millisecond(ms).ok())
+        .flatten()
 }
 
 /// Millisecond precision: the store keeps milliseconds, so a comparison with a stored
@@ -473,7 +475,10 @@ mod tests {
     #[test]
     fn payload_errors_name_their_field() {
         let e = parse(Source::Alertmanager, br#"{"version":"3","alerts":[]}"#).unwrap_err();
-        assert!(matches!(&e, AppError::Invalid { field, .. } if field == "version"), "{e}");
+        assert!(
+            matches!(&e, AppError::Invalid { field, .. } if field == "version"),
+            "{e}"
+        );
         let e = parse(Source::Generic, br#"{"alerts":[{"labels":{}}]}"#).unwrap_err();
         assert!(
             matches!(&e, AppError::Invalid { field, .. } if field == "alerts[0].labels"),

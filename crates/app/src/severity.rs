@@ -34,7 +34,7 @@ impl SeverityScale {
     #[must_use]
     pub fn from_table(table: BTreeMap<String, SeveritySettings>) -> Self {
         let mut levels: Vec<_> = table.into_iter().collect();
-        levels.sort_by(|a, b| natural_key(&a.0).cmp(&natural_key(&b.0)));
+        levels.sort_by_key(|a| natural_key(&a.0));
         SeverityScale { levels }
     }
 

@@ -239,10 +239,7 @@ mod tests {
         assert!(AccessRole::Viewer < AccessRole::Responder);
         assert!(AccessRole::Responder < AccessRole::Commander);
         assert!(AccessRole::Commander < AccessRole::Admin);
-        assert_eq!(
-            "Commander".parse::<AccessRole>(),
-            Ok(AccessRole::Commander)
-        );
+        assert_eq!("Commander".parse::<AccessRole>(), Ok(AccessRole::Commander));
         assert!("root".parse::<AccessRole>().is_err());
     }
 
@@ -257,7 +254,10 @@ mod tests {
         assert!(!a.contains('=') && !a.contains('+') && !a.contains('/'));
         let h = secret_sha256(&a);
         assert_eq!(h.len(), 64);
-        assert!(h.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(
+            h.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
         assert_eq!(
             secret_sha256("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

@@ -74,7 +74,10 @@ impl Caller {
         } else {
             Err(ApiError::forbidden(
                 "forbidden",
-                format!("this needs role {role} or above; {} is {}", self.name, self.role),
+                format!(
+                    "this needs role {role} or above; {} is {}",
+                    self.name, self.role
+                ),
             )
             .with("required_role", role.as_str()))
         }
@@ -238,11 +241,7 @@ fn is_safe(method: &Method) -> bool {
 /// Middleware: resolves the caller (if any) into the request's extensions and enforces
 /// CSRF on cookie-authenticated mutations. Requests without credentials pass through
 /// anonymous; the role extractors answer 401 for them.
-pub async fn authenticate(
-    State(state): State<ServerState>,
-    req: Request,
-    next: Next,
-) -> Response {
+pub async fn authenticate(State(state): State<ServerState>, req: Request, next: Next) -> Response {
     match resolve(&state, req).await {
         Ok(req) => next.run(req).await,
         Err(e) => e.into_response(),
@@ -253,8 +252,8 @@ async fn resolve(state: &ServerState, mut req: Request) -> ApiResult<Request> {
     if let Some(presented) = bearer(req.headers()) {
         // An explicit but wrong credential is refused outright rather than treated as
         // anonymous, so a typo does not silently show a login page to a script.
-        let secret = presented
-            .map_err(|()| ApiError::unauthorized("malformed Authorization header"))?;
+        let secret =
+            presented.map_err(|()| ApiError::unauthorized("malformed Authorization header"))?;
         let (token, role) = state
             .app()
             .authenticate(secret)
@@ -279,7 +278,7 @@ async fn resolve(state: &ServerState, mut req: Request) -> ApiResult<Request> {
         .store()
         .token_by_secret_sha256(&session.token_sha256)
         .await?;
-    if !live.is_some_and(|t| t.revoked_ms.is_none()) {
+    if live.is_none_or(|t| t.revoked_ms.is_some()) {
         state.sessions().remove(&id);
         return Ok(req);
     }
@@ -345,10 +344,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 
 impl<S: Send + Sync> OptionalFromRequestParts<S> for Caller {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(
-        parts: &mut Parts,
-        _: &S,
-    ) -> Result<Option<Self>, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
         Ok(parts.extensions.get::<Caller>().cloned())
     }
 }
@@ -429,10 +425,7 @@ fn local_path(next: Option<&str>) -> &str {
 }
 
 /// `POST /login` (form `token`, optional `next`): opens a session and redirects.
-pub async fn login(
-    State(state): State<ServerState>,
-    req: Request,
-) -> ApiResult<Response> {
+pub async fn login(State(state): State<ServerState>, req: Request) -> ApiResult<Response> {
     let bytes = body_bytes(req, &state).await?;
     let form: LoginForm = serde_urlencoded::from_bytes(&bytes)
         .map_err(|e| ApiError::invalid("token", format!("a form with a token field: {e}")))?;
@@ -510,7 +503,10 @@ pub async fn receiver_allowed(state: &ServerState, headers: &HeaderMap) -> ApiRe
         Some((_, role)) if role >= AccessRole::Responder => Ok(()),
         Some((t, role)) => Err(ApiError::forbidden(
             "forbidden",
-            format!("sending alerts needs role responder or above; {} is {role}", t.name),
+            format!(
+                "sending alerts needs role responder or above; {} is {role}",
+                t.name
+            ),
         )),
         None => Err(ApiError::unauthorized("unknown or revoked token")),
     }
@@ -537,7 +533,10 @@ mod tests {
     #[test]
     fn cookies_are_found_among_others() {
         let mut h = HeaderMap::new();
-        h.insert(COOKIE, HeaderValue::from_static("a=1; sitrep_session=xyz; b=2"));
+        h.insert(
+            COOKIE,
+            HeaderValue::from_static("a=1; sitrep_session=xyz; b=2"),
+        );
         assert_eq!(cookie(&h, SESSION_COOKIE), Some("xyz"));
         assert_eq!(cookie(&h, "c"), None);
     }

@@ -132,11 +132,9 @@ impl From<AppError> for ApiError {
             AppError::ChecklistOpen { open } => {
                 ApiError::new(StatusCode::CONFLICT, "checklist_open", msg).with("open", open)
             }
-            AppError::Unbound { names } => {
-                ApiError::new(StatusCode::BAD_REQUEST, "unbound", msg)
-                    .field("set")
-                    .with("missing", names)
-            }
+            AppError::Unbound { names } => ApiError::new(StatusCode::BAD_REQUEST, "unbound", msg)
+                .field("set")
+                .with("missing", names),
             AppError::NeedsConfirmation { display, reasons } => ApiError::new(
                 StatusCode::PRECONDITION_REQUIRED,
                 "confirmation_needed",

@@ -66,11 +66,9 @@ pub async fn readiness(state: &ServerState) -> Readiness {
         },
     );
     let ledger = match (timed(store.latest_checkpoint()).await, &size) {
-        (Ok(Some(cp)), Ok(n)) if cp.size <= *n => check(
-            true,
-            true,
-            format!("checkpoint at size {} of {n}", cp.size),
-        ),
+        (Ok(Some(cp)), Ok(n)) if cp.size <= *n => {
+            check(true, true, format!("checkpoint at size {} of {n}", cp.size))
+        }
         (Ok(Some(cp)), Ok(n)) => check(
             false,
             true,
@@ -103,7 +101,10 @@ pub async fn readiness(state: &ServerState) -> Readiness {
         .flat_map(|e| &e.diagnostics)
         .filter(|d| d.severity == Severity::Error)
         .count();
-    let runbooks = match (state.runbook_error(), state.app().config().runbooks.is_some()) {
+    let runbooks = match (
+        state.runbook_error(),
+        state.app().config().runbooks.is_some(),
+    ) {
         (Some(e), _) => check(false, false, format!("last reload failed: {e}")),
         (None, false) => check(true, false, "no runbook directory configured"),
         (None, true) => check(

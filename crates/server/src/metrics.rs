@@ -134,7 +134,11 @@ impl Metrics {
             }
         }
         for (sev, n) in &by_sev {
-            let _ = writeln!(out, "sitrep_incidents_open{{severity=\"{}\"}} {n}", esc(sev));
+            let _ = writeln!(
+                out,
+                "sitrep_incidents_open{{severity=\"{}\"}} {n}",
+                esc(sev)
+            );
         }
         out.push_str("# HELP sitrep_ledger_size Entries in the ledger.\n");
         out.push_str("# TYPE sitrep_ledger_size gauge\n");

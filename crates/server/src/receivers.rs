@@ -41,10 +41,8 @@ async fn receive(state: ServerState, source: Source, req: Request) -> Response {
         Err(e) => {
             metrics.alert_received(name, "unavailable");
             tracing::error!(source = name, error = %e, "cannot store an alert payload");
-            return ApiError::unavailable(
-                "the payload could not be stored; retry later",
-            )
-            .into_response();
+            return ApiError::unavailable("the payload could not be stored; retry later")
+                .into_response();
         }
     };
     match ingestor.ingest(source, &payload_id, &bytes).await {
@@ -60,13 +58,17 @@ async fn receive(state: ServerState, source: Source, req: Request) -> Response {
         }
         Err(e @ AppError::Invalid { .. }) => {
             metrics.alert_received(name, "malformed");
-            ApiError::from(e).with("payload_id", payload_id).into_response()
+            ApiError::from(e)
+                .with("payload_id", payload_id)
+                .into_response()
         }
         Err(e) => {
             // Stored but not interpreted: the sender's retry will be ingested again
             // (ingestion is idempotent), so 503 is the honest answer.
             metrics.alert_received(name, "unavailable");
-            ApiError::from(e).with("payload_id", payload_id).into_response()
+            ApiError::from(e)
+                .with("payload_id", payload_id)
+                .into_response()
         }
     }
 }

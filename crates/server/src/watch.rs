@@ -73,7 +73,11 @@ pub async fn reload(state: &ServerState) {
             state.set_runbook_error(None);
             let mut errors = 0;
             for entry in lib.entries() {
-                for d in entry.diagnostics.iter().filter(|d| d.severity == Severity::Error) {
+                for d in entry
+                    .diagnostics
+                    .iter()
+                    .filter(|d| d.severity == Severity::Error)
+                {
                     errors += 1;
                     tracing::warn!(runbook = %entry.path, line = d.line, code = d.code, "{}", d.message);
                 }
@@ -81,7 +85,11 @@ pub async fn reload(state: &ServerState) {
             for (path, why) in &lib.unreadable {
                 tracing::warn!(runbook = %path, "unreadable: {why}");
             }
-            tracing::info!(runbooks = lib.entries().len(), lint_errors = errors, "runbooks reloaded");
+            tracing::info!(
+                runbooks = lib.entries().len(),
+                lint_errors = errors,
+                "runbooks reloaded"
+            );
         }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "runbook reload failed; keeping the last good runbooks");

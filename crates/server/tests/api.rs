@@ -37,12 +37,23 @@ async fn errors_name_the_field_and_bodies_are_bounded() {
     assert_eq!(st, 400);
     assert_eq!(v["error"]["field"], "title");
     let (st, v) = s
-        .post("/api/v1/incidents", &s.responder, json!({"title": "x", "sevrity": "SEV1"}))
+        .post(
+            "/api/v1/incidents",
+            &s.responder,
+            json!({"title": "x", "sevrity": "SEV1"}),
+        )
         .await;
     assert_eq!(st, 400);
-    assert!(v["error"]["message"].as_str().unwrap().contains("sevrity"), "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("sevrity"),
+        "{v}"
+    );
     let (st, v) = s
-        .post("/api/v1/incidents", &s.responder, json!({"title": "x", "severity": "SEV9"}))
+        .post(
+            "/api/v1/incidents",
+            &s.responder,
+            json!({"title": "x", "severity": "SEV9"}),
+        )
         .await;
     assert_eq!(st, 400);
     assert_eq!(v["error"]["field"], "severity");
@@ -57,7 +68,11 @@ async fn errors_name_the_field_and_bodies_are_bounded() {
     let id = s.declare(json!({"title": "big notes"})).await;
     let big = "x".repeat(2 << 20);
     let (st, v) = s
-        .post(&format!("/api/v1/incidents/{id}/notes"), &s.responder, json!({"text": big}))
+        .post(
+            &format!("/api/v1/incidents/{id}/notes"),
+            &s.responder,
+            json!({"text": big}),
+        )
         .await;
     assert_eq!(st, 413, "{v}");
     assert_eq!(v["error"]["code"], "payload_too_large");
@@ -83,7 +98,11 @@ async fn write_steps_need_the_exact_command_confirmed() {
     let marker = s.dir.path().join("marker");
     let body = json!({"runbook": "local-service.md", "step": "mark", "set": {"marker": marker}});
     let (st, plan) = s
-        .post(&format!("/api/v1/incidents/{id}/plan"), &s.responder, body.clone())
+        .post(
+            &format!("/api/v1/incidents/{id}/plan"),
+            &s.responder,
+            body.clone(),
+        )
         .await;
     assert_eq!(st, 200, "{plan}");
     assert_eq!(plan["risk"], "write");
@@ -128,9 +147,14 @@ async fn destructive_steps_need_a_second_commander() {
         .await;
     let marker = s.dir.path().join("to-wipe");
     std::fs::write(&marker, "x").unwrap();
-    let mut body = json!({"runbook": "local-service.md", "step": "wipe", "set": {"marker": marker}});
+    let mut body =
+        json!({"runbook": "local-service.md", "step": "wipe", "set": {"marker": marker}});
     let (_, plan) = s
-        .post(&format!("/api/v1/incidents/{id}/plan"), &s.commander, body.clone())
+        .post(
+            &format!("/api/v1/incidents/{id}/plan"),
+            &s.commander,
+            body.clone(),
+        )
         .await;
     body["confirmed"] = plan["display"].clone();
     let runs = format!("/api/v1/incidents/{id}/runs");
@@ -196,7 +220,11 @@ async fn resolve_waits_for_the_checklist_and_the_record_is_provable() {
         .await;
     assert_eq!(st, 201, "{v}");
     let (st, v) = s
-        .post(&format!("/api/v1/incidents/{id}/actions/1/done"), &s.responder, json!({}))
+        .post(
+            &format!("/api/v1/incidents/{id}/actions/1/done"),
+            &s.responder,
+            json!({}),
+        )
         .await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["status"], "done");
@@ -206,7 +234,11 @@ async fn resolve_waits_for_the_checklist_and_the_record_is_provable() {
     // Resolving twice is a transition error.
     assert_eq!(s.post(&resolve, &s.commander, json!({})).await.0, 409);
     let (st, v) = s
-        .post(&format!("/api/v1/incidents/{id}/reopen"), &s.commander, json!({}))
+        .post(
+            &format!("/api/v1/incidents/{id}/reopen"),
+            &s.commander,
+            json!({}),
+        )
         .await;
     assert_eq!(st, 400);
     assert_eq!(v["error"]["field"], "reason");
@@ -220,7 +252,12 @@ async fn resolve_waits_for_the_checklist_and_the_record_is_provable() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/markdown"));
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/markdown")
+    );
     assert!(r.text().await.unwrap().contains("stand down"));
 
     // Evidence pack: gzip bytes.
@@ -297,9 +334,18 @@ async fn sse_delivers_new_events() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
     let (st, _) = s
-        .post(&format!("/api/v1/incidents/{id}/notes"), &s.responder, json!({"text": "hello stream"}))
+        .post(
+            &format!("/api/v1/incidents/{id}/notes"),
+            &s.responder,
+            json!({"text": "hello stream"}),
+        )
         .await;
     assert_eq!(st, 201);
     let mut seen = String::new();
@@ -348,7 +394,10 @@ async fn probes_and_metrics() {
     );
 
     let (st, _) = s
-        .alert("generic", &json!({"alerts": [{"labels": {"alertname": "M", "severity": "SEV3"}}]}).to_string())
+        .alert(
+            "generic",
+            &json!({"alerts": [{"labels": {"alertname": "M", "severity": "SEV3"}}]}).to_string(),
+        )
         .await;
     assert_eq!(st, 202);
     let text = s
@@ -374,7 +423,15 @@ async fn probes_and_metrics() {
 
     // Shutting down makes readiness fail before the listener closes.
     s.state.app().store().checkpoint_now().await.unwrap();
-    let t = s.http.get(s.u("/metrics")).send().await.unwrap().text().await.unwrap();
+    let t = s
+        .http
+        .get(s.u("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(t.contains("sitrep_ledger_checkpoint_age_seconds "), "{t}");
     s.stop().await;
 }

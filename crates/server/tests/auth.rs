@@ -26,8 +26,11 @@ async fn every_role_boundary_holds() {
     // Reads: viewer.
     assert_eq!(s.get("/api/v1/incidents", &s.viewer).await.0, 200);
     // Incident actions: responder.
-    let declare = json!({"title": "checkout is down", "severity": "SEV2", "runbooks": ["local-service.md"]});
-    let (st, v) = s.post("/api/v1/incidents", &s.viewer, declare.clone()).await;
+    let declare =
+        json!({"title": "checkout is down", "severity": "SEV2", "runbooks": ["local-service.md"]});
+    let (st, v) = s
+        .post("/api/v1/incidents", &s.viewer, declare.clone())
+        .await;
     assert_eq!(st, 403, "{v}");
     assert_eq!(v["error"]["required_role"], "responder");
     let id = s.declare(declare).await;
@@ -41,8 +44,18 @@ async fn every_role_boundary_holds() {
 
     // Severity, roles, resolve, reopen: commander.
     let sev = format!("/api/v1/incidents/{id}/severity");
-    assert_eq!(s.post(&sev, &s.responder, json!({"severity": "SEV1"})).await.0, 403);
-    assert_eq!(s.post(&sev, &s.commander, json!({"severity": "SEV1"})).await.0, 200);
+    assert_eq!(
+        s.post(&sev, &s.responder, json!({"severity": "SEV1"}))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        s.post(&sev, &s.commander, json!({"severity": "SEV1"}))
+            .await
+            .0,
+        200
+    );
     let roles = format!("/api/v1/incidents/{id}/roles");
     let body = json!({"role": "scribe", "person": "sam"});
     assert_eq!(s.post(&roles, &s.responder, body.clone()).await.0, 403);
@@ -57,7 +70,11 @@ async fn every_role_boundary_holds() {
     // Listing never shows a secret or its hash.
     assert!(!v.to_string().contains("secret"), "{v}");
     let (st, created) = s
-        .post("/api/v1/tokens", &s.admin, json!({"name": "bot", "role": "viewer"}))
+        .post(
+            "/api/v1/tokens",
+            &s.admin,
+            json!({"name": "bot", "role": "viewer"}),
+        )
         .await;
     assert_eq!(st, 201, "{created}");
     let secret = created["secret"].as_str().unwrap().to_owned();

@@ -59,7 +59,11 @@ async fn alertmanager_opens_one_incident_and_repeats_change_nothing() {
         assert_eq!(st, 202);
     }
     let tl = types(&s.timeline(&id).await);
-    assert_eq!(tl.iter().filter(|t| *t == "alert.resolved").count(), 1, "{tl:?}");
+    assert_eq!(
+        tl.iter().filter(|t| *t == "alert.resolved").count(),
+        1,
+        "{tl:?}"
+    );
     s.stop().await;
 }
 
@@ -120,7 +124,11 @@ async fn malformed_payloads_are_400_naming_the_field() {
             r#"{"version":"1","alerts":[{"status":"firing","labels":{"a":1}}]}"#,
             "alerts[0].labels.a",
         ),
-        ("generic", r#"{"alerts":[{"labels":{}}]}"#, "alerts[0].labels"),
+        (
+            "generic",
+            r#"{"alerts":[{"labels":{}}]}"#,
+            "alerts[0].labels",
+        ),
         ("generic", "not json", "."),
     ];
     for (source, body, field) in cases {
@@ -133,7 +141,9 @@ async fn malformed_payloads_are_400_naming_the_field() {
     }
     assert!(s.incidents().await.is_empty());
     assert_eq!(
-        s.state.metrics().alerts_received("alertmanager", "malformed"),
+        s.state
+            .metrics()
+            .alerts_received("alertmanager", "malformed"),
         2
     );
     s.stop().await;
@@ -144,7 +154,10 @@ async fn receivers_need_their_credentials() {
     let s = start().await;
     let body = json!({"alerts": [{"labels": {"alertname": "X"}}]}).to_string();
     let post = |auth: Option<(&str, &str)>| {
-        let mut r = s.http.post(s.u("/api/v1/alerts/generic")).body(body.clone());
+        let mut r = s
+            .http
+            .post(s.u("/api/v1/alerts/generic"))
+            .body(body.clone());
         match auth {
             Some(("bearer", t)) => r = r.bearer_auth(t),
             Some((user, pass)) => r = r.basic_auth(user, Some(pass)),
@@ -167,7 +180,8 @@ async fn receivers_need_their_credentials() {
 async fn alerts_without_a_group_key_group_by_alertname() {
     let s = start().await;
     for i in 0..3 {
-        let body = json!({"alerts": [{"labels": {"alertname": "DiskFull", "host": format!("db-{i}")}}]});
+        let body =
+            json!({"alerts": [{"labels": {"alertname": "DiskFull", "host": format!("db-{i}")}}]});
         let (st, v) = s.alert("generic", &body.to_string()).await;
         assert_eq!(st, 202, "{v}");
     }
@@ -264,9 +278,15 @@ async fn an_unavailable_store_is_503() {
     let s = start().await;
     s.state.app().close().await;
     let (st, v) = s
-        .alert("generic", &json!({"alerts": [{"labels": {"alertname": "X"}}]}).to_string())
+        .alert(
+            "generic",
+            &json!({"alerts": [{"labels": {"alertname": "X"}}]}).to_string(),
+        )
         .await;
     assert_eq!(st, 503, "{v}");
     assert_eq!(v["error"]["code"], "unavailable");
-    assert_eq!(s.state.metrics().alerts_received("generic", "unavailable"), 1);
+    assert_eq!(
+        s.state.metrics().alerts_received("generic", "unavailable"),
+        1
+    );
 }

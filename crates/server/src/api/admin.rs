@@ -168,9 +168,8 @@ pub async fn add_silence(
     let ends_at = match (body.ends_at, body.duration.as_deref()) {
         (Some(e), None) => e,
         (None, Some(d)) => {
-            let d = humantime_like(d).ok_or_else(|| {
-                ApiError::invalid("duration", "a duration like 30m, 2h or 1d")
-            })?;
+            let d = humantime_like(d)
+                .ok_or_else(|| ApiError::invalid("duration", "a duration like 30m, 2h or 1d"))?;
             starts_at
                 .checked_add(jiff::SignedDuration::from_secs(d))
                 .map_err(|e| ApiError::invalid("duration", e.to_string()))?

@@ -44,14 +44,16 @@ pub async fn list(
         let s = s.trim().to_ascii_lowercase();
         match s.as_str() {
             "" => {}
-            "open" => statuses.extend(
-                ["triggered", "acknowledged", "mitigated"].map(str::to_owned),
-            ),
+            "open" => {
+                statuses.extend(["triggered", "acknowledged", "mitigated"].map(str::to_owned))
+            }
             "triggered" | "acknowledged" | "mitigated" | "resolved" => statuses.push(s),
             _ => {
                 return Err(ApiError::invalid(
                     "status",
-                    format!("unknown status {s:?} (open, triggered, acknowledged, mitigated, resolved)"),
+                    format!(
+                        "unknown status {s:?} (open, triggered, acknowledged, mitigated, resolved)"
+                    ),
                 ));
             }
         }
@@ -407,7 +409,10 @@ pub async fn evidence(
     let mut buf = Vec::new();
     state.app().export_evidence(&incident.id, &mut buf).await?;
     state.changed();
-    let name = format!("attachment; filename=\"incident-{}.tar.gz\"", incident.number);
+    let name = format!(
+        "attachment; filename=\"incident-{}.tar.gz\"",
+        incident.number
+    );
     Ok((
         [
             (CONTENT_TYPE, "application/gzip".to_owned()),

@@ -118,7 +118,10 @@ pub async fn consistency(
     };
     let size = store.tree_size().await?;
     if new > size {
-        return Err(ApiError::invalid("new", format!("beyond the tree size {size}")));
+        return Err(ApiError::invalid(
+            "new",
+            format!("beyond the tree size {size}"),
+        ));
     }
     if q.old > new {
         return Err(ApiError::invalid("old", "must not exceed new"));

@@ -180,9 +180,9 @@ pub async fn run(
     let mut approvers = Vec::new();
     if let Some(aid) = &body.approval {
         let all = state.approvals().lock();
-        let a = all
-            .get(aid)
-            .ok_or_else(|| ApiError::invalid("approval", "no such pending approval (expired or used)"))?;
+        let a = all.get(aid).ok_or_else(|| {
+            ApiError::invalid("approval", "no such pending approval (expired or used)")
+        })?;
         let same = a.incident_id == incident.id
             && a.runbook == body.runbook
             && a.step == body.step
