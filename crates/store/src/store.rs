@@ -19,7 +19,7 @@ use crate::model::{
     RawPayload, StepRun, StoredCheckpoint,
 };
 use crate::rows::{self, to_i64, to_u64};
-use crate::writer::{EncodedEvent, Msg, Prepared, Writer, head_size};
+use crate::writer::{EncodedEvent, Msg, Prepared, Writer, begin_snapshot, head_size};
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,8 +187,9 @@ impl Store {
             origin: opts.origin,
         };
         {
-            let mut conn = pool.acquire().await?;
-            ledger::startup_check(&mut conn, &keys).await?;
+            let mut snapshot = begin_snapshot(&pool, backend).await?;
+            ledger::startup_check(&mut snapshot, &keys).await?;
+            snapshot.commit().await?;
         }
         let core = Arc::new(Core {
             pool: pool.clone(),
@@ -592,8 +593,10 @@ impl Store {
     /// consistency with the previous one. Reads the whole ledger; the report names the
     /// first divergence.
     pub async fn verify_ledger(&self) -> Result<LedgerReport, StoreError> {
-        let mut conn = self.pool().acquire().await?;
-        ledger::verify(&mut conn, &self.inner.core.keys).await
+        let mut snapshot = begin_snapshot(self.pool(), self.backend()).await?;
+        let report = ledger::verify(&mut snapshot, &self.inner.core.keys).await?;
+        snapshot.commit().await?;
+        Ok(report)
     }
 }
 
