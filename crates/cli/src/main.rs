@@ -45,6 +45,11 @@ enum Command {
     /// The tamper-evident log: status, verify, checkpoint, proofs.
     #[command(subcommand)]
     Ledger(cmd::ledger::LedgerCmd),
+    /// Serve the HTTP API, alert receivers and web UI until SIGTERM or Ctrl-C.
+    Serve(cmd::serve::ServeArgs),
+    /// API tokens: create (secret shown once), list, revoke.
+    #[command(subcommand)]
+    Token(cmd::token::TokenCmd),
     /// Export an incident's evidence pack.
     #[command(subcommand)]
     Evidence(cmd::ledger::EvidenceCmd),
@@ -78,6 +83,8 @@ fn main() -> ExitCode {
         Command::Action(c) => cmd::checklist::action(c, &cli.app, &ctx),
         Command::Postmortem(a) => cmd::checklist::postmortem(a, &cli.app, &ctx),
         Command::Ledger(c) => cmd::ledger::ledger(c, &cli.app, &ctx),
+        Command::Serve(a) => cmd::serve::run(a, &cli.app, &ctx),
+        Command::Token(c) => cmd::token::run(c, &cli.app, &ctx),
         Command::Evidence(c) => cmd::ledger::evidence(c, &cli.app, &ctx),
         Command::Runbook(c) => cmd::runbook::run(c, &ctx),
         Command::Risk(a) => cmd::risk::run(a, &ctx),

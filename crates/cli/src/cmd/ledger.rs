@@ -60,10 +60,31 @@ pub fn ledger(cmd: LedgerCmd, args: &AppArgs, ctx: &Ctx) -> Result<(), CliError>
                     .verify_ledger()
                     .await
                     .map_err(|e| app_error(e.into()))?;
+                // The store's report has no Serialize/Display; describe it here.
+                let divergence = report.first_divergence.as_ref().map(
+                    |d| serde_json::json!({ "kind": d.kind, "index": d.index, "detail": d.detail }),
+                );
                 if ctx.json {
-                    ctx.print_json(&report)?;
+                    ctx.print_json(&serde_json::json!({
+                        "ok": report.ok(),
+                        "tree_size": report.tree_size,
+                        "entries_checked": report.entries_checked,
+                        "hashes_checked": report.hashes_checked,
+                        "checkpoints_checked": report.checkpoints_checked,
+                        "first_divergence": divergence,
+                    }))?;
                 } else {
-                    emit(&format!("{report}\n"))?;
+                    let verdict = match &report.first_divergence {
+                        None => "ok".to_owned(),
+                        Some(d) => format!("DIVERGED: {} {}: {}", d.kind, d.index, d.detail),
+                    };
+                    emit(&format!(
+                        "ledger of {} entries: {} entries, {} hashes, {} checkpoints checked; {verdict}\n",
+                        report.tree_size,
+                        report.entries_checked,
+                        report.hashes_checked,
+                        report.checkpoints_checked
+                    ))?;
                 }
                 if report.ok() {
                     Ok(())
