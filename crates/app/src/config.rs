@@ -409,6 +409,33 @@ mod tests {
     }
 
     #[test]
+    fn server_receivers_limits_and_silences_parse() {
+        let text = r#"
+[server]
+request_timeout = "30s"
+api_body_limit = 1000
+[server.receivers]
+token = "t"
+basic = "u:p"
+[[server.silences]]
+id = "m"
+matchers = ['cluster="eu1"', 'alertname=~"Db.*"']
+starts_at = "2026-11-22T22:00:00Z"
+ends_at = "2026-11-23T02:00:00Z"
+created_by = "ops"
+"#;
+        let c = Config::from_toml(text, Path::new("c.toml")).unwrap();
+        assert_eq!(c.server.request_timeout, Duration::from_secs(30));
+        assert_eq!(c.server.api_body_limit, 1000);
+        assert_eq!(c.server.receiver_body_limit, 4 << 20);
+        assert_eq!(c.server.receivers.basic.as_deref(), Some("u:p"));
+        assert_eq!(c.server.silences[0].matchers.len(), 2);
+        let e = Config::from_toml("[server.receivers]\ntokn = \"x\"\n", Path::new("c.toml"))
+            .unwrap_err();
+        assert!(e.to_string().contains("tokn"), "{e}");
+    }
+
+    #[test]
     fn env_overrides_win_and_empty_values_are_refused() {
         let mut c = Config::default();
         c.apply_env(|k| (k == "SITREP_LISTEN").then(|| "0.0.0.0:9".to_owned()))

@@ -70,6 +70,20 @@ enum Command {
         #[command(subcommand)]
         cmd: cmd::ledger::LedgerCmd,
     },
+    /// Serve the HTTP API, alert receivers and web UI until SIGTERM or Ctrl-C.
+    Serve {
+        #[command(flatten)]
+        app: cmd::appctx::AppArgs,
+        #[command(flatten)]
+        args: cmd::serve::ServeArgs,
+    },
+    /// API tokens: create (secret shown once), list, revoke.
+    Token {
+        #[command(flatten)]
+        app: cmd::appctx::AppArgs,
+        #[command(subcommand)]
+        cmd: cmd::token::TokenCmd,
+    },
     /// Export an incident's evidence pack.
     Evidence {
         #[command(flatten)]
@@ -97,15 +111,6 @@ enum Command {
     },
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_command_line_is_consistent() {
-        // Catches clashing ids and flags between global and subcommand arguments.
-        <super::Cli as clap::CommandFactory>::command().debug_assert();
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let ctx = Ctx { json: cli.json };
@@ -118,6 +123,8 @@ fn main() -> ExitCode {
         Command::Postmortem { app, args } => cmd::checklist::postmortem(args, &app, &ctx),
         Command::Ledger { app, cmd } => cmd::ledger::ledger(cmd, &app, &ctx),
         Command::Evidence { app, cmd } => cmd::ledger::evidence(cmd, &app, &ctx),
+        Command::Serve { app, args } => cmd::serve::run(args, &app, &ctx),
+        Command::Token { app, cmd } => cmd::token::run(cmd, &app, &ctx),
         Command::Runbook(c) => cmd::runbook::run(c, &ctx),
         Command::Risk(a) => cmd::risk::run(a, &ctx),
         Command::Key(c) => cmd::key::run(c, &ctx),
@@ -131,5 +138,14 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => e.report(&ctx),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_consistent() {
+        // Catches clashing ids and flags between global and subcommand arguments.
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
     }
 }

@@ -117,10 +117,12 @@ impl Demo {
         let addr = listener.local_addr().map_err(io("server address"))?;
         let url = format!("http://{addr}");
         let receiver_token = random_token();
-        let mut cfg = Config::default();
-        cfg.data_dir = Some(root.join("data"));
-        cfg.runbooks = Some(runbooks.clone());
-        cfg.origin = "sitrep.demo/ledger".to_owned();
+        let mut cfg = Config {
+            data_dir: Some(root.join("data")),
+            runbooks: Some(runbooks.clone()),
+            origin: "sitrep.demo/ledger".to_owned(),
+            ..Config::default()
+        };
         cfg.server.base_url = Some(url.clone());
         cfg.server.receivers.token = Some(receiver_token.clone());
         cfg.executor.default_timeout = Duration::from_secs(20);

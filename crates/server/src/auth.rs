@@ -278,7 +278,7 @@ async fn resolve(state: &ServerState, mut req: Request) -> ApiResult<Request> {
         .store()
         .token_by_secret_sha256(&session.token_sha256)
         .await?;
-    if !live.is_some_and(|t| t.revoked_ms.is_none()) {
+    if live.is_none_or(|t| t.revoked_ms.is_some()) {
         state.sessions().remove(&id);
         return Ok(req);
     }

@@ -203,7 +203,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        ApiError::invalid(path, inner.to_string())
+        let message = inner.to_string();
+        ApiError::invalid(missing_field(&path, &message).unwrap_or(path), message)
     })?;
     de.end()
         .map_err(|e| ApiError::invalid(".", format!("trailing data: {e}")))?;
@@ -221,6 +222,17 @@ where
         let bytes = body_bytes(req, state).await?;
         parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// serde reports a missing field at its parent's path; name the field itself.
+fn missing_field(path: &str, message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing field `")?;
+    let name = &rest[..rest.find('`')?];
+    Some(if path == "." {
+        name.to_owned()
+    } else {
+        format!("{path}.{name}")
+    })
 }
 
 /// A query string parsed into `T`; errors are 400 in our shape.
@@ -241,7 +253,8 @@ where
             .map(ApiQuery)
             .map_err(|e| {
                 let path = e.path().to_string();
-                ApiError::invalid(path, e.into_inner().to_string())
+                let message = e.into_inner().to_string();
+                ApiError::invalid(missing_field(&path, &message).unwrap_or(path), message)
             })
     }
 }
@@ -270,7 +283,7 @@ mod tests {
         let e = parse_json::<Body>(br#"{"title":"x","tags":[],"nope":1}"#).unwrap_err();
         assert!(e.message.contains("nope"), "{}", e.message);
         let e = parse_json::<Body>(b"").unwrap_err();
-        assert!(e.message.contains("title"), "{}", e.message);
+        assert_eq!(e.field.as_deref(), Some("title"));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::model::{
     RawPayload, StepRun, StoredCheckpoint,
 };
 use crate::rows::{self, to_i64, to_u64};
-use crate::writer::{EncodedEvent, Msg, Prepared, Writer, head_size};
+use crate::writer::{EncodedEvent, Msg, Prepared, Writer, begin_snapshot, head_size};
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +126,8 @@ struct Core {
     keys: LogKeys,
     /// Serialises checkpoint signing within this process.
     checkpointing: tokio::sync::Mutex<()>,
+    /// Why the background checkpoint task last failed, cleared when it succeeds.
+    checkpoint_error: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -187,14 +189,16 @@ impl Store {
             origin: opts.origin,
         };
         {
-            let mut conn = pool.acquire().await?;
-            ledger::startup_check(&mut conn, &keys).await?;
+            let mut snapshot = begin_snapshot(&pool, backend).await?;
+            ledger::startup_check(&mut snapshot, &keys).await?;
+            snapshot.commit().await?;
         }
         let core = Arc::new(Core {
             pool: pool.clone(),
             backend,
             keys,
             checkpointing: tokio::sync::Mutex::new(()),
+            checkpoint_error: Mutex::new(None),
         });
         let max_batch = opts.max_batch.max(1);
         let (tx, rx) = mpsc::channel(max_batch.saturating_mul(2));
@@ -581,6 +585,18 @@ impl Store {
         Ok(())
     }
 
+    /// Why the background checkpoint task last failed (a lost connection, or a ledger
+    /// that no longer matches its latest checkpoint), or `None` when its last attempt
+    /// succeeded. For readiness checks: while this is set, new events are committed but
+    /// not signed.
+    #[must_use]
+    pub fn checkpoint_error(&self) -> Option<String> {
+        match self.inner.core.checkpoint_error.lock() {
+            Ok(e) => e.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
     /// The latest stored checkpoint.
     pub async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
         let mut conn = self.pool().acquire().await?;
@@ -592,8 +608,10 @@ impl Store {
     /// consistency with the previous one. Reads the whole ledger; the report names the
     /// first divergence.
     pub async fn verify_ledger(&self) -> Result<LedgerReport, StoreError> {
-        let mut conn = self.pool().acquire().await?;
-        ledger::verify(&mut conn, &self.inner.core.keys).await
+        let mut snapshot = begin_snapshot(self.pool(), self.backend()).await?;
+        let report = ledger::verify(&mut snapshot, &self.inner.core.keys).await?;
+        snapshot.commit().await?;
+        Ok(report)
     }
 }
 
@@ -605,8 +623,8 @@ fn decode_event((index, bytes): (i64, Vec<u8>)) -> Result<Event, StoreError> {
 }
 
 /// Signs a checkpoint every `every` while the tree grows, until shutdown. Errors are
-/// retried at the next tick: a missed checkpoint only means a longer tail for the
-/// next startup check to re-hash.
+/// kept for [`Store::checkpoint_error`] and retried at the next tick: a missed
+/// checkpoint only means a longer tail for the next startup check to re-hash.
 async fn checkpoint_loop(core: Arc<Core>, every: Duration, mut shutdown: watch::Receiver<bool>) {
     let every = every.max(Duration::from_millis(10));
     loop {
@@ -619,20 +637,93 @@ async fn checkpoint_loop(core: Arc<Core>, every: Duration, mut shutdown: watch::
                 }
             }
         }
-        let Ok(mut conn) = core.pool.acquire().await else {
-            continue;
-        };
-        let size = head_size(&mut conn).await.ok();
-        let latest = ledger::latest_checkpoints(&mut conn, 1)
+        let outcome = checkpoint_if_grown(&core)
             .await
-            .ok()
-            .map(|mut v| v.pop().map_or(0, |c| c.size));
-        drop(conn);
-        if let (Some(size), Some(latest)) = (size, latest)
-            && size > latest
-        {
-            let _one = core.checkpointing.lock().await;
-            let _ = ledger::checkpoint_now(&core.pool, &core.keys).await;
+            .err()
+            .map(|e| e.to_string());
+        match core.checkpoint_error.lock() {
+            Ok(mut slot) => *slot = outcome,
+            Err(poisoned) => *poisoned.into_inner() = outcome,
         }
+    }
+}
+
+async fn checkpoint_if_grown(core: &Core) -> Result<(), StoreError> {
+    let mut conn = core.pool.acquire().await?;
+    let size = head_size(&mut conn).await?;
+    let latest = ledger::latest_checkpoints(&mut conn, 1)
+        .await?
+        .pop()
+        .map_or(0, |c| c.size);
+    drop(conn);
+    if size > latest {
+        let _one = core.checkpointing.lock().await;
+        ledger::checkpoint_now(&core.pool, &core.keys).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The durability settings the crash test cannot observe (kill -9 keeps the OS
+    /// cache): every pooled SQLite connection runs WAL with synchronous=FULL.
+    #[tokio::test]
+    async fn sqlite_connections_are_durable() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        // A data directory whose name needs escaping in a URL.
+        let dir = tmp.path().join("data dir?#%");
+        std::fs::create_dir(&dir).expect("mkdir");
+        let signer = Signer::from_seed("t", &[1; 32]).expect("signer");
+        let store = Store::open(StoreOptions::new(sqlite_url(&dir), signer, "t/log"))
+            .await
+            .expect("open");
+        for _ in 0..3 {
+            let mut conn = store.pool().acquire().await.expect("conn");
+            let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(&mut *conn)
+                .await
+                .expect("pragma");
+            let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(&mut *conn)
+                .await
+                .expect("pragma");
+            let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+                .fetch_one(&mut *conn)
+                .await
+                .expect("pragma");
+            // 2 is FULL.
+            assert_eq!((sync, journal.as_str(), fk), (2, "wal", 1));
+        }
+        assert!(dir.join("sitrep.db").exists());
+        store.close().await;
+    }
+
+    #[test]
+    fn sqlite_urls_survive_odd_paths() {
+        let url = sqlite_url(Path::new("/tmp/a dir/w?x#y%z"));
+        assert_eq!(
+            url,
+            "sqlite:///tmp/a%20dir/w%3Fx%23y%25z/sitrep.db?mode=rwc"
+        );
+        assert!(sqlite_url(Path::new("rel")).starts_with("sqlite:///"));
+    }
+
+    #[test]
+    fn backends_come_from_the_url_scheme() {
+        assert_eq!(Backend::from_url("sqlite:///x").ok(), Some(Backend::Sqlite));
+        assert_eq!(
+            Backend::from_url("postgres://h/db").ok(),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            Backend::from_url("postgresql://h/db").ok(),
+            Some(Backend::Postgres)
+        );
+        let err = Backend::from_url("mysql://u:pw@h/db")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("u:***@h") && !err.contains("pw"), "{err}");
     }
 }

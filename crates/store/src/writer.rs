@@ -215,6 +215,23 @@ pub(crate) async fn begin_write(
     })
 }
 
+/// A read-only transaction that sees one snapshot throughout, for checks that read
+/// the head, the entries, the hashes and the checkpoints in several statements while
+/// other replicas keep appending (on SQLite a deferred transaction keeps its first
+/// read's snapshot).
+pub(crate) async fn begin_snapshot(
+    pool: &AnyPool,
+    backend: Backend,
+) -> Result<Transaction<'static, Any>, StoreError> {
+    Ok(match backend {
+        Backend::Sqlite => pool.begin().await?,
+        Backend::Postgres => {
+            pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .await?
+        }
+    })
+}
+
 pub(crate) async fn head_size(conn: &mut AnyConnection) -> Result<u64, StoreError> {
     let size: i64 = sqlx::query_scalar("SELECT size FROM ledger_head WHERE id = 1")
         .fetch_one(conn)

@@ -431,8 +431,10 @@ async fn tell(db: Db) {
         Err(StoreError::Closed)
     ));
 
-    // Reopen and find everything.
-    let store = db.open().await;
+    // Reopen and find everything (with the background checkpoint task running often).
+    let mut opts = db.options();
+    opts.checkpoint_every = std::time::Duration::from_millis(50);
+    let store = Store::open(opts).await.unwrap();
     assert_eq!(store.tree_size().await.unwrap(), size);
     assert_eq!(store.latest_checkpoint().await.unwrap().unwrap().size, size);
     assert_eq!(store.timeline(&inc.id, None).await.unwrap(), timeline);
@@ -450,8 +452,20 @@ async fn tell(db: Db) {
         .await
         .unwrap();
     assert_eq!(more.indexes, vec![size]);
+    // The background task signs the grown tree by itself.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while store.latest_checkpoint().await.unwrap().unwrap().size != size + 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no background checkpoint"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(store.checkpoint_error(), None);
 
-    tamper(&db, store).await;
+    store.close().await;
+    // Without the background task, so the tail below stays unsigned.
+    tamper(&db, db.open().await).await;
 }
 
 async fn jobs(store: &Store, incident_id: &str) {

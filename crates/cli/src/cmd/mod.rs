@@ -10,4 +10,6 @@ pub mod ledger;
 pub mod risk;
 pub mod run;
 pub mod runbook;
+pub mod serve;
+pub mod token;
 pub mod verify;

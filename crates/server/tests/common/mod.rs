@@ -31,9 +31,11 @@ pub fn runbooks_dir() -> PathBuf {
 /// Starts a server; `tweak` adjusts the configuration first.
 pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = Config::default();
-    cfg.data_dir = Some(dir.path().join("data"));
-    cfg.runbooks = Some(runbooks_dir());
+    let mut cfg = Config {
+        data_dir: Some(dir.path().join("data")),
+        runbooks: Some(runbooks_dir()),
+        ..Config::default()
+    };
     cfg.server.receivers.token = Some("receiver-secret".into());
     cfg.server.receivers.basic = Some("grafana:hunter2".into());
     tweak(&mut cfg);
