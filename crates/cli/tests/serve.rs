@@ -43,9 +43,9 @@ fn token_bootstrap_and_serve_until_sigterm() {
 
     let out = sitrep(&[
         "--json",
+        "token",
         "--data-dir",
         data,
-        "token",
         "create",
         "ops",
         "--role",
@@ -55,17 +55,17 @@ fn token_bootstrap_and_serve_until_sigterm() {
     let created: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let secret = created["secret"].as_str().unwrap().to_owned();
     assert!(secret.starts_with("sitrep_"));
-    let bad = sitrep(&["--data-dir", data, "token", "create", "x", "--role", "root"]);
+    let bad = sitrep(&["token", "create", "x", "--role", "root", "--data-dir", data]);
     assert_eq!(bad.status.code(), Some(2));
 
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_sitrep"))
         .args([
+            "serve",
             "--data-dir",
             data,
             "--runbooks",
             runbooks,
-            "serve",
             "--listen",
             "127.0.0.1:0",
         ])
@@ -107,15 +107,15 @@ fn token_bootstrap_and_serve_until_sigterm() {
     assert!(status.success(), "{status:?}");
 
     // The data dir is free again: token list and revoke work on it directly.
-    let out = sitrep(&["--json", "--data-dir", data, "token", "list"]);
+    let out = sitrep(&["--json", "token", "list", "--data-dir", data]);
     assert!(out.status.success(), "{out:?}");
     let list: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(list[0]["name"], "ops");
     assert!(!stdout(&out).contains(&secret));
     let id = list[0]["id"].as_str().unwrap();
-    let out = sitrep(&["--data-dir", data, "token", "revoke", id]);
+    let out = sitrep(&["token", "revoke", id, "--data-dir", data]);
     assert!(out.status.success(), "{out:?}");
-    let out = sitrep(&["--json", "--data-dir", data, "token", "list"]);
+    let out = sitrep(&["--json", "token", "list", "--data-dir", data]);
     let list: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert!(list[0]["revoked_ms"].is_i64());
 }
