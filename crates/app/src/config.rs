@@ -67,6 +67,10 @@ pub struct NotifyConfig {
     /// or after it refused the page permanently.
     #[serde(default)]
     pub fallback: Option<String>,
+    /// How long a claimed page stays with its worker before another may deliver it
+    /// (after a crash, the page goes out again this long after the claim).
+    #[serde(default = "default_claim_lock", deserialize_with = "de_duration")]
+    pub claim_lock: Duration,
 }
 
 impl Default for NotifyConfig {
@@ -76,6 +80,7 @@ impl Default for NotifyConfig {
             slack_style: sitrep_notify::SlackStyle::default(),
             timeout: default_notify_timeout(),
             fallback: None,
+            claim_lock: default_claim_lock(),
         }
     }
 }
@@ -90,6 +95,10 @@ impl NotifyConfig {
             smtp: self.smtp.clone(),
         }
     }
+}
+
+fn default_claim_lock() -> Duration {
+    Duration::from_secs(60)
 }
 
 fn default_notify_timeout() -> Duration {

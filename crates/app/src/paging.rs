@@ -207,9 +207,6 @@ pub struct DeliverReport {
     pub cancelled: usize,
 }
 
-/// How long a claimed job stays locked to this worker before another may take it.
-const LOCK_MS: i64 = 60_000;
-
 impl App {
     /// The secret behind acknowledge links (created on first use, mode 0600).
     pub fn ack_key(&self) -> Result<Vec<u8>, AppError> {
@@ -241,7 +238,7 @@ impl App {
 
     /// Claims due page and reminder jobs and delivers them through `notifier`; every
     /// attempt goes on the incident's timeline. Delivery is at least once: a worker that
-    /// dies leaves its jobs locked for a minute, then another worker delivers them again
+    /// dies leaves its jobs locked for `notify.claim_lock` (a minute), then another worker delivers them again
     /// with the same delivery id.
     pub async fn deliver_due(
         &self,
@@ -251,8 +248,9 @@ impl App {
         limit: u32,
     ) -> Result<DeliverReport, AppError> {
         let store = self.store();
+        let lock_ms = i64::try_from(self.config().notify.claim_lock.as_millis()).unwrap_or(60_000);
         let jobs = store
-            .claim_jobs(worker, &[PAGE_JOB, REMINDER_JOB], now_ms, limit, LOCK_MS)
+            .claim_jobs(worker, &[PAGE_JOB, REMINDER_JOB], now_ms, limit, lock_ms)
             .await?;
         let mut report = DeliverReport {
             claimed: jobs.len(),
