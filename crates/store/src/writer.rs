@@ -46,12 +46,31 @@ pub(crate) enum Msg {
 /// before giving up (each redo means someone else made progress).
 const MAX_HEAD_RETRIES: u32 = 1000;
 
-/// Rows per multi-row INSERT: well below SQLite's and PostgreSQL's parameter limits,
-/// and large enough that a 1024-event batch is a handful of statements.
-const ENTRY_ROWS: usize = 128;
-const HASH_ROWS: usize = 256;
+/// Rows per multi-row INSERT. Not larger: sqlx binds SQLite parameters by name
+/// (`$N`), and SQLite finds a parameter's name by walking the statement's parameter
+/// list, so binding costs grow with the square of the parameters per statement (at
+/// 128 six-column rows it was a quarter of the writer's CPU).
+const ENTRY_ROWS: usize = 32;
+const HASH_ROWS: usize = 64;
 /// Indexes per `IN (...)` read.
-const READ_CHUNK: usize = 256;
+const READ_CHUNK: usize = 64;
+
+/// Splits `len` rows into statements of `max` rows and then power-of-two remainders,
+/// so a batch of any size uses a handful of distinct SQL texts and the per-connection
+/// prepared-statement cache keeps hitting.
+pub(crate) fn chunk_sizes(mut len: usize, max: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    while len >= max {
+        out.push(max);
+        len -= max;
+    }
+    while len > 0 {
+        let p = 1 << (usize::BITS - 1 - len.leading_zeros());
+        out.push(p);
+        len -= p;
+    }
+    out
+}
 
 pub(crate) struct Writer {
     pub pool: AnyPool,
@@ -246,12 +265,19 @@ pub(crate) async fn fetch_hashes(
 ) -> Result<HashMap<u64, Hash>, StoreError> {
     let mut out = HashMap::with_capacity(indexes.len());
     for chunk in indexes.chunks(READ_CHUNK) {
+        // Pad the list to a power of two with its last index (a repeat in IN is
+        // harmless) so few distinct statements exist.
+        let width = chunk.len().next_power_of_two();
         let sql = format!(
             "SELECT hash_index, hash FROM ledger_hashes WHERE hash_index IN ({})",
-            placeholders(1, chunk.len())
+            placeholders(1, width)
         );
         let mut q = sqlx::query_as::<_, (i64, Vec<u8>)>(&sql);
-        for &i in chunk {
+        let last = chunk.last().copied().unwrap_or(0);
+        for &i in chunk
+            .iter()
+            .chain(std::iter::repeat_n(&last, width - chunk.len()))
+        {
             q = q.bind(to_i64(i)?);
         }
         for (index, bytes) in q.fetch_all(&mut *conn).await? {
@@ -335,7 +361,10 @@ async fn append_events(
         .ok_or_else(|| StoreError::Corrupt("append produced no hashes".into()))?;
 
     let mut index = old;
-    for chunk in events.chunks(ENTRY_ROWS) {
+    let mut rest = events;
+    for n in chunk_sizes(events.len(), ENTRY_ROWS) {
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
         let sql = format!(
             "INSERT INTO ledger_entries (leaf_index, incident_id, event_type, time_ms, actor, \
              record) VALUES {}",
@@ -355,7 +384,10 @@ async fn append_events(
         q.execute(&mut *tx).await?;
     }
     let mut hash_index = stored_hash_count(old);
-    for chunk in hashes.chunks(HASH_ROWS) {
+    let mut rest = hashes.as_slice();
+    for n in chunk_sizes(hashes.len(), HASH_ROWS) {
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
         let sql = format!(
             "INSERT INTO ledger_hashes (hash_index, hash) VALUES {}",
             value_rows(chunk.len(), 2)
@@ -693,5 +725,22 @@ async fn apply_write(tx: &mut AnyConnection, write: &Write, now: i64) -> Result<
             }
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunk_sizes;
+
+    #[test]
+    fn chunks_cover_every_row_with_few_distinct_sizes() {
+        let mut sizes = std::collections::BTreeSet::new();
+        for len in 0..2000 {
+            let c = chunk_sizes(len, 32);
+            assert_eq!(c.iter().sum::<usize>(), len);
+            assert!(c.iter().all(|&n| n > 0 && n <= 32 && n.is_power_of_two()));
+            sizes.extend(c);
+        }
+        assert_eq!(sizes.len(), 6);
     }
 }
