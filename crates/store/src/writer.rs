@@ -8,7 +8,9 @@
 
 use std::collections::HashMap;
 
-use sitrep_ledger::{Hash, HashReader, LogStore, StorageError, append_indexes, stored_hash_count};
+use sitrep_ledger::{
+    Hash, HashReader, LogStore, StorageError, append_indexes, stored_hash_count, tree_hash_indexes,
+};
 use sqlx::AnyConnection;
 use sqlx::error::ErrorKind;
 use sqlx::{Any, AnyPool, Transaction};
@@ -75,6 +77,10 @@ pub(crate) struct Writer {
     /// The tree size after our last commit; `None` after an error or before the first
     /// commit, meaning "read it from the head row".
     pub size: Option<u64>,
+    /// The stored hashes of the complete subtrees (`tree_hash_indexes`) of the tree of
+    /// the given size, kept from our last commit. `append` reads only these, so while
+    /// no other process appends, a group commit needs no hash reads at all.
+    pub peaks: Option<(u64, HashMap<u64, Hash>)>,
 }
 
 impl Writer {
@@ -150,6 +156,7 @@ impl Writer {
         let result = self.try_commit_group(changes).await;
         if result.is_err() {
             self.size = None;
+            self.peaks = None;
         }
         result
     }
@@ -190,12 +197,21 @@ impl Writer {
                     apply_write(&mut tx, write, now).await?;
                 }
             }
+            // The head moved from `old` under our lock, so peaks we kept for `old`
+            // are current; otherwise (first batch, another process appended) read them.
+            let peaks = match self.peaks.take() {
+                Some((size, peaks)) if size == old => peaks,
+                _ => fetch_hashes(&mut tx, &tree_hash_indexes(old)?).await?,
+            };
             let events: Vec<&EncodedEvent> = changes.iter().flat_map(|c| &c.events).collect();
-            if !events.is_empty() {
-                append_events(&mut tx, old, &events).await?;
-            }
+            let peaks = if events.is_empty() {
+                peaks
+            } else {
+                append_events(&mut tx, old, &events, &peaks).await?
+            };
             tx.commit().await?;
             self.size = Some(new);
+            self.peaks = Some((new, peaks));
             let mut next = old;
             return Ok(changes
                 .iter()
@@ -335,15 +351,22 @@ impl LogStore for Capture {
     }
 }
 
-/// Computes the stored hashes `events` add at tree size `old` and inserts entries and
-/// hashes.
+/// Computes the stored hashes `events` add at tree size `old` (reading only `peaks`,
+/// the complete subtrees of that tree), inserts entries and hashes, and returns the
+/// peaks of the grown tree.
 async fn append_events(
     tx: &mut AnyConnection,
     old: u64,
     events: &[&EncodedEvent],
-) -> Result<(), StoreError> {
-    let reads = append_indexes(old, events.len() as u64)?;
-    let reader = MapReader(fetch_hashes(tx, &reads).await?);
+    peaks: &HashMap<u64, Hash>,
+) -> Result<HashMap<u64, Hash>, StoreError> {
+    // `append` reads exactly `append_indexes`, all of them peaks of the old tree.
+    let reader = MapReader(
+        append_indexes(old, events.len() as u64)?
+            .into_iter()
+            .filter_map(|i| peaks.get(&i).map(|h| (i, *h)))
+            .collect(),
+    );
     let mut capture = Capture {
         size: old,
         reader,
@@ -354,6 +377,19 @@ async fn append_events(
     let hashes = capture
         .hashes
         .ok_or_else(|| StoreError::Corrupt("append produced no hashes".into()))?;
+    let base = stored_hash_count(old);
+    let new = old + events.len() as u64;
+    let mut new_peaks = HashMap::new();
+    for i in tree_hash_indexes(new)? {
+        let hash = match i.checked_sub(base) {
+            Some(k) => usize::try_from(k).ok().and_then(|k| hashes.get(k)).copied(),
+            None => peaks.get(&i).copied(),
+        };
+        let hash = hash.ok_or_else(|| {
+            StoreError::Corrupt(format!("peak {i} of tree size {new} is unknown"))
+        })?;
+        new_peaks.insert(i, hash);
+    }
 
     let mut index = old;
     let mut rest = events;
@@ -394,7 +430,7 @@ async fn append_events(
         }
         q.execute(&mut *tx).await?;
     }
-    Ok(())
+    Ok(new_peaks)
 }
 
 /// Maps a constraint violation of one write to a typed error.
