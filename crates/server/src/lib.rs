@@ -60,8 +60,12 @@ struct Inner {
 
 impl ServerState {
     /// State over an opened app. The live feed starts at the ledger's current size.
-    pub async fn new(app: App) -> Result<ServerState, ApiError> {
-        let size = app.store().tree_size().await?;
+    pub async fn new(app: App) -> Result<ServerState, sitrep_app::AppError> {
+        let size = app
+            .store()
+            .tree_size()
+            .await
+            .map_err(sitrep_app::AppError::Store)?;
         let ttl = app.config().server.session_ttl;
         let (closing, _) = tokio::sync::watch::channel(false);
         Ok(ServerState {

@@ -362,8 +362,19 @@ async fn sse_delivers_new_events() {
     assert_eq!(found, Ok(true), "{seen}");
     // Replay with ?after: the declaration (index 5, after the five token events) too.
     assert!(seen.contains("event: incident.declared"), "{seen}");
-    drop(r);
+    // Shutdown ends open streams instead of waiting on them (stop() asserts it
+    // finishes within 10 s), and the client sees the end of the stream.
     s.stop().await;
+    let end = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match r.chunk().await {
+                Ok(Some(_)) => continue,
+                _ => return,
+            }
+        }
+    })
+    .await;
+    assert!(end.is_ok(), "the stream did not end at shutdown");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

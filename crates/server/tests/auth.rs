@@ -196,3 +196,46 @@ async fn browser_login_uses_a_session_cookie_and_csrf() {
     assert_eq!(r.status().as_u16(), 401);
     s.stop().await;
 }
+
+/// Every API route: 401 without a token; every mutation (and the admin reads) 403 for a
+/// viewer, decided before the body or the path's target is looked at.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_route_table_is_guarded() {
+    let s = start().await;
+    let mut checked = 0;
+    for (method, path) in sitrep_server::route_table() {
+        if !path.starts_with("/api/v1/") {
+            continue;
+        }
+        let concrete = path
+            .replace("{*path}", "local-service.md")
+            .replace('{', "x")
+            .replace('}', "");
+        let req = |token: Option<&str>| {
+            let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let mut r = s.http.request(m, s.u(&concrete)).body("{}");
+            if let Some(t) = token {
+                r = r.bearer_auth(t);
+            }
+            async move { r.send().await.unwrap().status().as_u16() }
+        };
+        assert_eq!(req(None).await, 401, "{method} {path} without a token");
+        let admin_read = path == "/api/v1/tokens";
+        if method != "get" || admin_read {
+            assert_eq!(
+                req(Some(&s.viewer)).await,
+                403,
+                "{method} {path} as a viewer"
+            );
+        } else {
+            let st = req(Some(&s.viewer)).await;
+            assert!(
+                st == 200 || st == 404 || st == 400,
+                "{method} {path} as a viewer: {st}"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 30, "{checked}");
+    s.stop().await;
+}

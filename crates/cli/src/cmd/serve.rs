@@ -75,9 +75,7 @@ async fn serve(app: App, listen: &str, started: Instant, ctx: Ctx) -> Result<(),
     let addr = listener
         .local_addr()
         .map_err(|e| CliError::internal(anyhow!(e)))?;
-    let state = ServerState::new(app.clone())
-        .await
-        .map_err(|e| CliError::internal(anyhow!("{}", e.message)))?;
+    let state = ServerState::new(app.clone()).await.map_err(app_error)?;
     let url = format!("http://{addr}");
     let ready_ms = started.elapsed().as_millis();
     if ctx.json {
