@@ -207,6 +207,19 @@ pub struct DeliverReport {
     pub cancelled: usize,
 }
 
+/// Deliveries in flight at once in one pass.
+const DELIVERY_CONCURRENCY: usize = 64;
+
+/// How one claimed job ended, for the caller to finish it.
+enum Handled {
+    /// Delivered (or nothing to deliver any more): complete the job.
+    Done { delivered: bool },
+    /// Try again at `next_due_ms`.
+    Retry { next_due_ms: i64, reason: String },
+    /// Every channel refused for good.
+    Failed { reason: String },
+}
+
 impl App {
     /// The secret behind acknowledge links (created on first use, mode 0600).
     pub fn ack_key(&self) -> Result<Vec<u8>, AppError> {
@@ -256,132 +269,188 @@ impl App {
             claimed: jobs.len(),
             ..DeliverReport::default()
         };
+        // Deliveries run concurrently (bounded): one slow receiver must not hold up the
+        // pages behind it. Their events group-commit; completions are one batch.
+        let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(DELIVERY_CONCURRENCY));
+        let mut tasks = tokio::task::JoinSet::new();
         for job in jobs {
-            let Ok(page) = serde_json::from_value::<PageJob>(job.payload.clone()) else {
-                // A reminder with nobody to send it to: it only goes on the timeline.
-                if let Some(inc) = &job.incident_id {
-                    let rec = crate::events::record(
-                        "reminder.due",
-                        inc,
-                        now_ms,
-                        "escalation",
-                        [(
-                            "what",
-                            job.payload
-                                .get("what")
-                                .and_then(|v| v.as_str())
-                                .unwrap_or("")
-                                .to_owned(),
-                        )],
-                    );
-                    store
-                        .commit(Change {
-                            writes: Vec::new(),
-                            events: vec![rec],
-                        })
-                        .await?;
+            let (app, notifier, permits) = (self.clone(), notifier.clone(), permits.clone());
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                let id = job.id.clone();
+                (id, app.deliver_one(&notifier, job, now_ms).await)
+            });
+        }
+        let mut done = Vec::new();
+        let mut first_error = None;
+        while let Some(joined) = tasks.join_next().await {
+            let (id, outcome) = match joined {
+                Ok(r) => r,
+                Err(e) => {
+                    first_error.get_or_insert(AppError::Internal(format!("delivery task: {e}")));
+                    continue;
                 }
-                store.complete_job(&job.id, worker).await?;
-                continue;
             };
-            let inc = self.incident(&page.incident_id).await?;
-            let paging_over = inc.acknowledged_ms.is_some() || inc.resolved_ms.is_some();
-            if job.kind == PAGE_JOB && paging_over {
-                store.complete_job(&job.id, worker).await?;
-                report.cancelled += 1;
-                continue;
+            match outcome {
+                Ok(Handled::Done { delivered }) => {
+                    if delivered {
+                        report.delivered += 1;
+                    } else {
+                        report.cancelled += 1;
+                    }
+                    done.push(id);
+                }
+                Ok(Handled::Retry {
+                    next_due_ms,
+                    reason,
+                }) => {
+                    store.retry_job(&id, worker, next_due_ms, &reason).await?;
+                    report.retrying += 1;
+                }
+                Ok(Handled::Failed { reason }) => {
+                    store.fail_job(&id, worker, &reason).await?;
+                    report.failed += 1;
+                }
+                // Left locked: another pass takes it when the lock expires.
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
             }
-            let message = self.message_for(&inc, &page, now_ms)?;
-            let route = self.route_for(&page)?;
-            let pass = u32::try_from(job.attempts.max(1) - 1).unwrap_or(0);
-            let delivery = notifier
-                .deliver(&route, &message, u64::try_from(now_ms).unwrap_or(0), pass)
-                .await;
-            let mut events = Vec::new();
-            for a in &delivery.attempts {
-                let (outcome, reason) = match &a.outcome {
-                    sitrep_notify::Outcome::Delivered => ("delivered".to_owned(), String::new()),
-                    sitrep_notify::Outcome::Retry { reason, .. } => {
-                        ("retry".to_owned(), reason.clone())
-                    }
-                    sitrep_notify::Outcome::Permanent { reason } => {
-                        ("permanent".to_owned(), reason.clone())
-                    }
-                };
+        }
+        if !done.is_empty() {
+            store.complete_jobs(&done, worker).await?;
+        }
+        match first_error {
+            Some(e)
+                if report.delivered + report.retrying + report.failed + report.cancelled == 0 =>
+            {
+                Err(e)
+            }
+            Some(e) => {
+                // Partial progress is kept; the error is for the caller's log.
+                let _ = e;
+                Ok(report)
+            }
+            None => Ok(report),
+        }
+    }
+
+    /// Delivers one claimed job and records every attempt; the caller finishes the job.
+    async fn deliver_one(
+        &self,
+        notifier: &sitrep_notify::Notifier,
+        job: sitrep_store::Job,
+        now_ms: i64,
+    ) -> Result<Handled, AppError> {
+        let store = self.store();
+        let Ok(page) = serde_json::from_value::<PageJob>(job.payload.clone()) else {
+            // A reminder with nobody to send it to: it only goes on the timeline.
+            if let Some(inc) = &job.incident_id {
+                let rec = crate::events::record(
+                    "reminder.due",
+                    inc,
+                    now_ms,
+                    "escalation",
+                    [(
+                        "what",
+                        job.payload
+                            .get("what")
+                            .and_then(|v| v.as_str())
+                            .unwrap_or("")
+                            .to_owned(),
+                    )],
+                );
+                store
+                    .commit(Change {
+                        writes: Vec::new(),
+                        events: vec![rec],
+                    })
+                    .await?;
+            }
+            return Ok(Handled::Done { delivered: false });
+        };
+        let inc = self.incident(&page.incident_id).await?;
+        let paging_over = inc.acknowledged_ms.is_some() || inc.resolved_ms.is_some();
+        if job.kind == PAGE_JOB && paging_over {
+            return Ok(Handled::Done { delivered: false });
+        }
+        let message = self.message_for(&inc, &page, now_ms)?;
+        let route = self.route_for(&page)?;
+        let pass = u32::try_from(job.attempts.max(1) - 1).unwrap_or(0);
+        let delivery = notifier
+            .deliver(&route, &message, u64::try_from(now_ms).unwrap_or(0), pass)
+            .await;
+        let mut events = Vec::new();
+        for a in &delivery.attempts {
+            let (outcome, reason) = match &a.outcome {
+                sitrep_notify::Outcome::Delivered => ("delivered".to_owned(), String::new()),
+                sitrep_notify::Outcome::Retry { reason, .. } => {
+                    ("retry".to_owned(), reason.clone())
+                }
+                sitrep_notify::Outcome::Permanent { reason } => {
+                    ("permanent".to_owned(), reason.clone())
+                }
+            };
+            events.push(crate::events::record(
+                "page.attempt",
+                &inc.id,
+                now_ms,
+                "escalation",
+                [
+                    ("delivery", page.page_id.clone()),
+                    ("channel", a.channel.clone()),
+                    ("to", page.person.clone().unwrap_or_default()),
+                    ("what", page.what.clone()),
+                    ("outcome", outcome),
+                    ("reason", reason),
+                    ("attempt", a.attempt.to_string()),
+                    ("duration_ms", a.duration.as_millis().to_string()),
+                ],
+            ));
+        }
+        let handled = match &delivery.result {
+            sitrep_notify::DeliveryResult::Delivered { channel } => {
                 events.push(crate::events::record(
-                    "page.attempt",
+                    "page.delivered",
                     &inc.id,
                     now_ms,
                     "escalation",
                     [
                         ("delivery", page.page_id.clone()),
-                        ("channel", a.channel.clone()),
+                        ("channel", channel.clone()),
                         ("to", page.person.clone().unwrap_or_default()),
                         ("what", page.what.clone()),
-                        ("outcome", outcome),
-                        ("reason", reason),
-                        ("attempt", a.attempt.to_string()),
-                        ("duration_ms", a.duration.as_millis().to_string()),
                     ],
                 ));
+                Handled::Done { delivered: true }
             }
-            match &delivery.result {
-                sitrep_notify::DeliveryResult::Delivered { channel } => {
-                    events.push(crate::events::record(
-                        "page.delivered",
-                        &inc.id,
-                        now_ms,
-                        "escalation",
-                        [
-                            ("delivery", page.page_id.clone()),
-                            ("channel", channel.clone()),
-                            ("to", page.person.clone().unwrap_or_default()),
-                            ("what", page.what.clone()),
-                        ],
-                    ));
-                    store
-                        .commit(Change {
-                            writes: Vec::new(),
-                            events,
-                        })
-                        .await?;
-                    store.complete_job(&job.id, worker).await?;
-                    report.delivered += 1;
-                }
-                sitrep_notify::DeliveryResult::RetryLater { after, reason } => {
-                    store
-                        .commit(Change {
-                            writes: Vec::new(),
-                            events,
-                        })
-                        .await?;
-                    let next = now_ms + i64::try_from(after.as_millis()).unwrap_or(i64::MAX / 2);
-                    store.retry_job(&job.id, worker, next, reason).await?;
-                    report.retrying += 1;
-                }
-                sitrep_notify::DeliveryResult::Failed { reason } => {
-                    events.push(crate::events::record(
-                        "page.failed",
-                        &inc.id,
-                        now_ms,
-                        "escalation",
-                        [
-                            ("delivery", page.page_id.clone()),
-                            ("reason", reason.clone()),
-                        ],
-                    ));
-                    store
-                        .commit(Change {
-                            writes: Vec::new(),
-                            events,
-                        })
-                        .await?;
-                    store.fail_job(&job.id, worker, reason).await?;
-                    report.failed += 1;
+            sitrep_notify::DeliveryResult::RetryLater { after, reason } => Handled::Retry {
+                next_due_ms: now_ms + i64::try_from(after.as_millis()).unwrap_or(i64::MAX / 2),
+                reason: reason.clone(),
+            },
+            sitrep_notify::DeliveryResult::Failed { reason } => {
+                events.push(crate::events::record(
+                    "page.failed",
+                    &inc.id,
+                    now_ms,
+                    "escalation",
+                    [
+                        ("delivery", page.page_id.clone()),
+                        ("reason", reason.clone()),
+                    ],
+                ));
+                Handled::Failed {
+                    reason: reason.clone(),
                 }
             }
-        }
-        Ok(report)
+        };
+        store
+            .commit(Change {
+                writes: Vec::new(),
+                events,
+            })
+            .await?;
+        Ok(handled)
     }
 
     fn message_for(

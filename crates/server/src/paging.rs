@@ -16,6 +16,8 @@ use crate::ServerState;
 pub const SWEEPER_LEASE: &str = "escalation-sweeper";
 /// How long a sweeper's lease lasts without renewal.
 const LEASE_MS: i64 = 15_000;
+/// Jobs claimed per delivery pass.
+const BATCH: u32 = 500;
 /// Longest sleep between sweeps.
 const TICK: Duration = Duration::from_millis(500);
 
@@ -48,12 +50,14 @@ pub async fn run(state: ServerState) {
             Ok(None) => {} // another replica sweeps
             Err(e) => tracing::warn!(error = %e, "cannot take the sweeper lease"),
         }
+        let mut full = false;
         match state
             .app()
-            .deliver_due(&notifier, &holder, now_ms(), 200)
+            .deliver_due(&notifier, &holder, now_ms(), BATCH)
             .await
         {
             Ok(r) if r.claimed > 0 => {
+                full = r.claimed == BATCH as usize;
                 state.changed();
                 state.metrics().pages(&r, notifier.metrics());
                 tracing::info!(
@@ -65,6 +69,10 @@ pub async fn run(state: ServerState) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "page delivery pass failed; retrying"),
+        }
+        // A full batch means more are due now: go again without sleeping.
+        if full {
+            continue;
         }
         tokio::select! {
             () = tokio::time::sleep(TICK) => {}
