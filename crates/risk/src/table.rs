@@ -206,8 +206,67 @@ fn flag_present(f: &FlagPat, words: &[String]) -> bool {
 
 /// Parses the builtin table. Malformed lines are skipped here; a unit test keeps the table
 /// free of them.
-pub fn builtin_rules() -> Vec<Rule> {
-    RULES_TEXT.lines().filter_map(Rule::parse_line).collect()
+pub fn builtin_rules() -> Table {
+    Table::new(RULES_TEXT.lines().filter_map(Rule::parse_line).collect())
+}
+
+/// Rules in table order, indexed by their first word so a lookup only tries the rules that
+/// can match the command's name (the answer is the same as trying them all).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Table {
+    rules: Vec<Rule>,
+    /// Indices of rules whose first word is a literal, by that word.
+    by_name: std::collections::HashMap<String, Vec<u32>>,
+    /// Indices of rules whose first word is a prefix pattern (`describe-*`).
+    by_prefix: Vec<u32>,
+}
+
+impl Table {
+    pub fn new(rules: Vec<Rule>) -> Table {
+        let mut by_name: std::collections::HashMap<String, Vec<u32>> =
+            std::collections::HashMap::new();
+        let mut by_prefix = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
+            match r.words.first() {
+                Some(Pat::Exact(e)) => by_name.entry(e.clone()).or_default().push(i),
+                // `from_pattern` rejects rules without a first word or with `*` there; a
+                // prefix (or anything else) is tried on every lookup.
+                _ => by_prefix.push(i),
+            }
+        }
+        Table {
+            rules,
+            by_name,
+            by_prefix,
+        }
+    }
+
+    /// The rules that may match `words`, in table order. A rule's first word must match the
+    /// command's first word unless that word looks like a flag (flags are skipped when
+    /// matching positionals), in which case every rule is a candidate.
+    fn candidates<'t>(&'t self, words: &[String]) -> Vec<&'t Rule> {
+        let first = words.first().map_or("", String::as_str);
+        if first.starts_with('-') && first.len() > 1 {
+            return self.rules.iter().collect();
+        }
+        let named = self.by_name.get(first).map_or(&[][..], Vec::as_slice);
+        let mut out = Vec::with_capacity(named.len() + self.by_prefix.len());
+        let (mut a, mut b) = (named.iter().peekable(), self.by_prefix.iter().peekable());
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(&&x), Some(&&y)) if x < y => a.next(),
+                (Some(_), Some(_)) => b.next(),
+                (Some(_), None) => a.next(),
+                (None, Some(_)) => b.next(),
+                (None, None) => break,
+            };
+            if let Some(r) = next.and_then(|&i| self.rules.get(i as usize)) {
+                out.push(r);
+            }
+        }
+        out
+    }
 }
 
 /// The outcome of a table lookup: the level and the names of the rules that decided it.
@@ -218,8 +277,12 @@ pub struct Lookup {
 
 /// Looks `words` up. The longest positional match sets the base level; flag rules at least
 /// as specific then decide together, by their maximum (so `-L` with `-F` is destructive).
-pub fn lookup(rules: &[Rule], words: &[String]) -> Option<Lookup> {
-    let matching: Vec<&Rule> = rules.iter().filter(|r| r.matches(words)).collect();
+pub fn lookup(table: &Table, words: &[String]) -> Option<Lookup> {
+    let matching: Vec<&Rule> = table
+        .candidates(words)
+        .into_iter()
+        .filter(|r| r.matches(words))
+        .collect();
     let base_len = matching
         .iter()
         .filter(|r| r.flags.is_empty())
@@ -259,5 +322,40 @@ mod tests {
             }
             assert!(Rule::parse_line(line).is_some(), "bad rule line: {line}");
         }
+    }
+
+    /// The index only skips rules that cannot match: same answer as trying every rule.
+    #[test]
+    fn indexed_lookup_equals_full_scan() {
+        let table = builtin_rules();
+        let full = |words: &[String]| {
+            let all: Vec<&Rule> = table.rules.iter().filter(|r| r.matches(words)).collect();
+            all.iter().map(|r| r.name.clone()).collect::<Vec<_>>()
+        };
+        let mut tried = 0;
+        for rule in &table.rules {
+            // Each rule's own name (flags included) and variations of it.
+            let base: Vec<String> = rule.name.split_whitespace().map(str::to_string).collect();
+            let mut variants = vec![base.clone()];
+            let mut with_flag = base.clone();
+            with_flag.insert(1.min(with_flag.len()), "-n".to_string());
+            variants.push(with_flag);
+            let mut lead = base.clone();
+            lead.insert(0, "--x".to_string());
+            variants.push(lead);
+            variants.push(base.iter().map(|w| w.replace('*', "abc")).collect());
+            variants.push(vec!["-".to_string()]);
+            for words in variants {
+                let got: Vec<String> = table
+                    .candidates(&words)
+                    .into_iter()
+                    .filter(|r| r.matches(&words))
+                    .map(|r| r.name.clone())
+                    .collect();
+                assert_eq!(got, full(&words), "{words:?}");
+                tried += 1;
+            }
+        }
+        assert!(tried > 1000);
     }
 }
