@@ -3,7 +3,7 @@
 //! code (`tools::classify_words`) and the same redirect rule.
 //!
 //! The lexer accepts a deliberately small subset of shell: plain words, single quotes,
-//! double quotes with `$NAME`/`${NAME}` and backslash escapes, `NAME=value` prefixes,
+//! double quotes with `$NAME`/`${NAME}` and backslash escapes inside them, `NAME=value` prefixes,
 //! pipes, `&&`, `||`, `;`, `&`, newlines, backslash-newline continuations, comments and
 //! file redirections at the end of a command. Anything else (substitutions, backticks,
 //! heredocs, here-strings, brackets, braces, parentheses, keywords, declarations, `!`,
@@ -161,20 +161,6 @@ impl Lexer<'_> {
                         }
                     }
                 }
-                b'\\' => {
-                    // Only a few escapes, and at a word's start only `\;` (find -exec):
-                    // tree-sitter-bash reads `\ ` and others its own way.
-                    let n = self.peek(1)?;
-                    let ok = if self.i == start {
-                        n == b';'
-                    } else {
-                        matches!(n, b';' | b'$' | b'"' | b'\'' | b'\\' | b'*' | b'?')
-                    };
-                    if !ok {
-                        return None;
-                    }
-                    self.i += 2;
-                }
                 b'$' => self.dollar()?,
                 c if is_bare(c) => self.i += 1,
                 _ => return None,
@@ -292,10 +278,12 @@ fn lex(b: &[u8]) -> Option<Vec<Cmd>> {
     let mut cur = Cmd::default();
     // After `|`, `&&`, `||`: a command must follow (newlines may come first).
     let mut need = false;
-    // Commands joined by `|`, `&&`, `||` so far, and the most in any one chain.
+    // Commands joined by `|`, `&&`, `||` so far in this chain; whether a chain of three or
+    // more has ended. tree-sitter-bash 0.25 misparses such a chain when a redirection comes
+    // on a later line: `a | b | c\nd > out` comes out as `c d` (the newline swallowed),
+    // with no error node. Those scripts go to tree-sitter so the result stays identical.
     let mut chain = 0usize;
-    let mut longest = 0usize;
-    let mut redirected = false;
+    let mut long_chain_ended = false;
     loop {
         let joined = lx.blanks();
         let Some(ch) = lx.peek(0) else {
@@ -313,8 +301,7 @@ fn lex(b: &[u8]) -> Option<Vec<Cmd>> {
                 lx.i += 1;
                 if cur.start.is_some() {
                     cmds.push(std::mem::take(&mut cur));
-                    chain += 1;
-                    longest = longest.max(chain);
+                    long_chain_ended |= chain + 1 >= 3;
                     chain = 0;
                 }
             }
@@ -324,8 +311,7 @@ fn lex(b: &[u8]) -> Option<Vec<Cmd>> {
                 }
                 if cur.start.is_some() {
                     cmds.push(std::mem::take(&mut cur));
-                    chain += 1;
-                    longest = longest.max(chain);
+                    long_chain_ended |= chain + 1 >= 3;
                     chain = 0;
                 }
                 while lx.peek(0).is_some_and(|c| c != b'\n') {
@@ -348,7 +334,9 @@ fn lex(b: &[u8]) -> Option<Vec<Cmd>> {
                         return None;
                     }
                     let r = lx.redirect()?;
-                    redirected = true;
+                    if long_chain_ended {
+                        return None;
+                    }
                     cur.end = r.range.end;
                     cur.redirects.push(r);
                     continue;
@@ -361,8 +349,8 @@ fn lex(b: &[u8]) -> Option<Vec<Cmd>> {
                 need = matches!(op, b"&&" | b"|");
                 cur.chained = need;
                 chain += 1;
-                longest = longest.max(chain);
                 if !need {
+                    long_chain_ended |= chain >= 3;
                     chain = 0;
                 }
                 if need {
@@ -384,7 +372,9 @@ fn lex(b: &[u8]) -> Option<Vec<Cmd>> {
                     return None;
                 }
                 let r = lx.redirect()?;
-                redirected = true;
+                if long_chain_ended {
+                    return None;
+                }
                 cur.end = r.range.end;
                 cur.redirects.push(r);
             }
@@ -399,7 +389,9 @@ fn lex(b: &[u8]) -> Option<Vec<Cmd>> {
                             return None;
                         }
                         let r = lx.redirect()?;
-                        redirected = true;
+                        if long_chain_ended {
+                            return None;
+                        }
                         cur.end = r.range.end;
                         cur.redirects.push(r);
                         continue;
@@ -445,6 +437,16 @@ fn lex(b: &[u8]) -> Option<Vec<Cmd>> {
                 } else if text.first() == Some(&b'=') {
                     return None;
                 }
+                if text == b"-" {
+                    // tree-sitter-bash drops a `-` that a number follows (`x - 2>&1`).
+                    let mut j = lx.i;
+                    while matches!(b.get(j), Some(b' ' | b'\t')) {
+                        j += 1;
+                    }
+                    if b.get(j).is_some_and(u8::is_ascii_digit) {
+                        return None;
+                    }
+                }
                 cur.start.get_or_insert(w.start);
                 cur.end = w.end;
                 cur.words_end = w.end;
@@ -458,13 +460,6 @@ fn lex(b: &[u8]) -> Option<Vec<Cmd>> {
     }
     if cur.start.is_some() {
         cmds.push(cur);
-        longest = longest.max(chain + 1);
-    }
-    // tree-sitter-bash 0.25 misparses a chain of three or more commands followed, on a later
-    // line, by a redirection: `a | b | c\nd > out` comes out as `c d` (newline swallowed),
-    // with no error node. Such scripts go to tree-sitter so the result stays identical.
-    if redirected && longest >= 3 {
-        return None;
     }
     Some(cmds)
 }
@@ -733,7 +728,7 @@ mod tests {
         #[test]
         fn fast_path_equals_tree_sitter_on_simple_commands(
             lines in proptest::collection::vec(
-                (proptest::collection::vec(0..40usize, 1..6), 0..8usize, 0..6usize), 1..5)
+                (proptest::collection::vec(0..40usize, 1..6), 0..8usize, 0..6usize), 1..8)
         ) {
             // Well-formed simple commands: mostly taken by the fast path.
             const W: &[&str] = &[
