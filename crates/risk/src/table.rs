@@ -216,15 +216,15 @@ pub fn builtin_rules() -> Table {
 pub struct Table {
     rules: Vec<Rule>,
     /// Indices of rules whose first word is a literal, by that word.
-    by_name: std::collections::HashMap<String, Vec<u32>>,
+    by_name: std::collections::HashMap<String, Vec<u32>, FnvBuild>,
     /// Indices of rules whose first word is a prefix pattern (`describe-*`).
     by_prefix: Vec<u32>,
 }
 
 impl Table {
     pub fn new(rules: Vec<Rule>) -> Table {
-        let mut by_name: std::collections::HashMap<String, Vec<u32>> =
-            std::collections::HashMap::new();
+        let mut by_name: std::collections::HashMap<String, Vec<u32>, FnvBuild> =
+            std::collections::HashMap::default();
         let mut by_prefix = Vec::new();
         for (i, r) in rules.iter().enumerate() {
             let i = u32::try_from(i).unwrap_or(u32::MAX);
@@ -245,29 +245,77 @@ impl Table {
     /// The rules that may match `words`, in table order. A rule's first word must match the
     /// command's first word unless that word looks like a flag (flags are skipped when
     /// matching positionals), in which case every rule is a candidate.
-    fn candidates<'t>(&'t self, words: &[String]) -> Vec<&'t Rule> {
+    fn candidates<'t>(&'t self, words: &[String]) -> Candidates<'t> {
         let first = words.first().map_or("", String::as_str);
         if first.starts_with('-') && first.len() > 1 {
-            return self.rules.iter().collect();
+            return Candidates::All(self.rules.iter());
         }
         let named = self.by_name.get(first).map_or(&[][..], Vec::as_slice);
-        let mut out = Vec::with_capacity(named.len() + self.by_prefix.len());
-        let (mut a, mut b) = (named.iter().peekable(), self.by_prefix.iter().peekable());
-        loop {
-            let next = match (a.peek(), b.peek()) {
-                (Some(&&x), Some(&&y)) if x < y => a.next(),
-                (Some(_), Some(_)) => b.next(),
-                (Some(_), None) => a.next(),
-                (None, Some(_)) => b.next(),
-                (None, None) => break,
-            };
-            if let Some(r) = next.and_then(|&i| self.rules.get(i as usize)) {
-                out.push(r);
-            }
+        Candidates::Merge {
+            rules: &self.rules,
+            a: named,
+            b: &self.by_prefix,
         }
-        out
     }
 }
+
+/// [`Table::candidates`]: every rule, or two ascending index lists merged.
+enum Candidates<'t> {
+    All(std::slice::Iter<'t, Rule>),
+    Merge {
+        rules: &'t [Rule],
+        a: &'t [u32],
+        b: &'t [u32],
+    },
+}
+
+impl<'t> Iterator for Candidates<'t> {
+    type Item = &'t Rule;
+
+    fn next(&mut self) -> Option<&'t Rule> {
+        match self {
+            Candidates::All(it) => it.next(),
+            Candidates::Merge { rules, a, b } => {
+                let take_a = match (a.first(), b.first()) {
+                    (Some(x), Some(y)) => x < y,
+                    (Some(_), None) => true,
+                    (None, Some(_)) => false,
+                    (None, None) => return None,
+                };
+                let side = if take_a { a } else { b };
+                let (&i, rest) = side.split_first()?;
+                *side = rest;
+                rules.get(i as usize)
+            }
+        }
+    }
+}
+
+/// FNV-1a: the index is keyed by short command names, where SipHash costs more than the
+/// lookup it serves. Only the rule table inserts keys; input text is only looked up, so
+/// it cannot make the map degrade.
+#[derive(Default, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FnvBuild = std::hash::BuildHasherDefault<Fnv>;
 
 /// The outcome of a table lookup: the level and the names of the rules that decided it.
 pub struct Lookup {
@@ -280,7 +328,6 @@ pub struct Lookup {
 pub fn lookup(table: &Table, words: &[String]) -> Option<Lookup> {
     let matching: Vec<&Rule> = table
         .candidates(words)
-        .into_iter()
         .filter(|r| r.matches(words))
         .collect();
     let base_len = matching
@@ -348,7 +395,6 @@ mod tests {
             for words in variants {
                 let got: Vec<String> = table
                     .candidates(&words)
-                    .into_iter()
                     .filter(|r| r.matches(&words))
                     .map(|r| r.name.clone())
                     .collect();
