@@ -6,8 +6,7 @@
 //! double quotes with `$NAME`/`${NAME}` and backslash escapes inside them, `NAME=value` prefixes,
 //! pipes, `&&`, `||`, `;`, `&`, newlines, backslash-newline continuations, comments and
 //! file redirections at the end of a command. Anything else (substitutions, backticks,
-//! heredocs, here-strings, brackets, braces, parentheses, keywords, declarations, `!`,
-//! carriage returns...) makes it return `None`, and the caller parses with tree-sitter.
+//! heredocs, here-strings, brackets, braces, parentheses, keywords, declarations, `!`...) makes it return `None`, and the caller parses with tree-sitter.
 //! For the subset it accepts, the result is exactly what the tree-sitter walk returns
 //! (unit tests below compare both on the corpus and on generated scripts).
 
@@ -87,9 +86,14 @@ impl Lexer<'_> {
         let mut joined = false;
         loop {
             match self.peek(0) {
-                Some(b' ' | b'\t') => self.i += 1,
+                // tree-sitter-bash reads a carriage return as a blank (CRLF files).
+                Some(b' ' | b'\t' | b'\r') => self.i += 1,
                 Some(b'\\') if self.peek(1) == Some(b'\n') => {
                     self.i += 2;
+                    joined = true;
+                }
+                Some(b'\\') if self.peek(1) == Some(b'\r') && self.peek(2) == Some(b'\n') => {
+                    self.i += 3;
                     joined = true;
                 }
                 _ => return joined,
@@ -131,7 +135,7 @@ impl Lexer<'_> {
         let start = self.i;
         while let Some(c) = self.peek(0) {
             match c {
-                b' ' | b'\t' | b'\n' | b';' | b'&' | b'|' | b'<' | b'>' => break,
+                b' ' | b'\t' | b'\r' | b'\n' | b';' | b'&' | b'|' | b'<' | b'>' => break,
                 b'\'' => {
                     let close = self.b.get(self.i + 1..)?.iter().position(|&x| x == b'\'')?;
                     let body = self.b.get(self.i + 1..self.i + 1 + close)?;
@@ -440,7 +444,7 @@ fn lex(b: &[u8]) -> Option<Vec<Cmd>> {
                 if text == b"-" {
                     // tree-sitter-bash drops a `-` that a number follows (`x - 2>&1`).
                     let mut j = lx.i;
-                    while matches!(b.get(j), Some(b' ' | b'\t')) {
+                    while matches!(b.get(j), Some(b' ' | b'\t' | b'\r')) {
                         j += 1;
                     }
                     if b.get(j).is_some_and(u8::is_ascii_digit) {
@@ -706,6 +710,11 @@ mod tests {
         "<&0",
         ">(",
         "<(",
+        "\r\n",
+        "\\\r\n",
+        "'a\rb'",
+        "\"a\rb\"",
+        "x\r",
     ];
 
     proptest::proptest! {
@@ -728,7 +737,7 @@ mod tests {
         #[test]
         fn fast_path_equals_tree_sitter_on_simple_commands(
             lines in proptest::collection::vec(
-                (proptest::collection::vec(0..40usize, 1..6), 0..8usize, 0..6usize), 1..8)
+                (proptest::collection::vec(0..40usize, 1..6), 0..12usize, 0..6usize), 1..8)
         ) {
             // Well-formed simple commands: mostly taken by the fast path.
             const W: &[&str] = &[
@@ -738,7 +747,10 @@ mod tests {
                 "bash", "echo", "find", ".", "-delete", "xargs", "env", "X=1", "timeout", "10",
                 "tee", "dd", "of=/dev/sda", "<pod>",
             ];
-            const OPS: &[&str] = &["\n", " | ", " && ", " || ", "; ", " & ", " |\n  ", " \\\n  "];
+            const OPS: &[&str] = &[
+                "\n", " | ", " && ", " || ", "; ", " & ", " |\n  ", " \\\n  ", "\r\n", " \\\r\n ",
+                " |\r\n ", "\r\n\r\n",
+            ];
             const RED: &[&str] = &["", " > out", " 2>&1", " >/dev/null 2>&1", " >> log", " < in"];
             let mut s = String::new();
             for (k, (words, op, red)) in lines.iter().enumerate() {
@@ -753,7 +765,7 @@ mod tests {
         }
 
         #[test]
-        fn fast_path_equals_tree_sitter_on_noise(s in "[a-z0-9<>|&;$'\"# \\n=\\\\*?{}()-]{0,50}") {
+        fn fast_path_equals_tree_sitter_on_noise(s in "[a-z0-9<>|&;$'\"# \\r\\n=\\\\*?{}()-]{0,50}") {
             check(&Classifier::builtin(), &s);
         }
     }
