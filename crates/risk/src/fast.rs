@@ -130,11 +130,23 @@ impl Lexer<'_> {
         }
     }
 
-    /// One word at the cursor (the cursor is on a word character); its range.
-    fn word(&mut self) -> Option<Range<usize>> {
+    /// One word at the cursor (the cursor is on a word character); its range. `braces`:
+    /// `{}` may appear in it (an argument such as `{}` or `-I{}`).
+    fn word(&mut self, braces: bool) -> Option<Range<usize>> {
         let start = self.i;
         while let Some(c) = self.peek(0) {
             match c {
+                // Only an empty pair: tree-sitter-bash reads `{a,b}` and `{1..3}` as brace
+                // expressions, with their own word boundaries.
+                b'{' if braces && self.peek(1) == Some(b'}') => self.i += 2,
+                // `find ... -exec cmd {} \;`: a whole word `\;` only.
+                b'\\'
+                    if self.i == start
+                        && self.peek(1) == Some(b';')
+                        && matches!(self.peek(2), None | Some(b' ' | b'\t' | b'\r' | b'\n')) =>
+                {
+                    self.i += 2;
+                }
                 b' ' | b'\t' | b'\r' | b'\n' | b';' | b'&' | b'|' | b'<' | b'>' => break,
                 b'\'' => {
                     let close = self.b.get(self.i + 1..)?.iter().position(|&x| x == b'\'')?;
@@ -174,7 +186,8 @@ impl Lexer<'_> {
             // `a2>x`, `*2>x`: tree-sitter-bash splits such words its own way.
             return None;
         }
-        (self.i > start).then_some(start..self.i)
+        let w = self.b.get(start..self.i)?;
+        (!w.is_empty()).then_some(start..self.i)
     }
 
     /// A file redirection at the cursor (digits, then `<` or `>`), or `None` to give up.
@@ -203,7 +216,7 @@ impl Lexer<'_> {
             b'\n' | b';' | b'&' | b'|' | b'<' | b'>' | b'#' => return None,
             _ => {}
         }
-        let dest = self.word()?;
+        let dest = self.word(false)?;
         Some(Redirect {
             range: start..dest.end,
             dest,
@@ -406,7 +419,7 @@ fn lex(b: &[u8]) -> Option<Vec<Cmd>> {
                     // destination; not ours to imitate.
                     return None;
                 }
-                let w = lx.word()?;
+                let w = lx.word(!cur.words.is_empty())?;
                 let text = b.get(w.clone())?;
                 if cur.words.is_empty() {
                     if let Some(eq) = text.iter().position(|&x| x == b'=') {
@@ -715,6 +728,17 @@ mod tests {
         "'a\rb'",
         "\"a\rb\"",
         "x\r",
+        "{}",
+        "-I{}",
+        "{a,b}",
+        "{1..3}",
+        "a{b}c",
+        "{a}",
+        "}{",
+        "{}\\;",
+        "+",
+        "kubectl",
+        "{x}y",
     ];
 
     proptest::proptest! {
@@ -737,7 +761,7 @@ mod tests {
         #[test]
         fn fast_path_equals_tree_sitter_on_simple_commands(
             lines in proptest::collection::vec(
-                (proptest::collection::vec(0..40usize, 1..6), 0..12usize, 0..6usize), 1..8)
+                (proptest::collection::vec(0..45usize, 1..6), 0..12usize, 0..6usize), 1..8)
         ) {
             // Well-formed simple commands: mostly taken by the fast path.
             const W: &[&str] = &[
@@ -745,7 +769,7 @@ mod tests {
                 "systemctl", "stop", "nginx", "curl", "-X", "DELETE", "http://x", "sudo",
                 "'a b'", "\"a $X\"", "$Z", "psql", "-c", "'DROP TABLE x'", "ssh", "host",
                 "bash", "echo", "find", ".", "-delete", "xargs", "env", "X=1", "timeout", "10",
-                "tee", "dd", "of=/dev/sda", "<pod>",
+                "tee", "dd", "of=/dev/sda", "<pod>", "{}", "\\;", "-exec", "-I{}", "{a,b}",
             ];
             const OPS: &[&str] = &[
                 "\n", " | ", " && ", " || ", "; ", " & ", " |\n  ", " \\\n  ", "\r\n", " \\\r\n ",
