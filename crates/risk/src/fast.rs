@@ -2,11 +2,13 @@
 //! hand-written lexer instead of tree-sitter-bash, then classified by the same word-level
 //! code (`tools::classify_words`) and the same redirect rule.
 //!
-//! The lexer accepts a deliberately small subset of shell: plain words, single quotes,
-//! double quotes with `$NAME`/`${NAME}` and backslash escapes inside them, `NAME=value` prefixes,
-//! pipes, `&&`, `||`, `;`, `&`, newlines, backslash-newline continuations, comments and
-//! file redirections at the end of a command. Anything else (substitutions, backticks,
-//! heredocs, here-strings, brackets, braces, parentheses, keywords, declarations, `!`...) makes it return `None`, and the caller parses with tree-sitter.
+//! The lexer accepts a deliberately small subset of shell: plain words (`{}` inside
+//! arguments, a lone `\;`), single quotes, double quotes with `$NAME`/`${NAME}` and
+//! backslash escapes inside them, `NAME=value` prefixes, pipes, `&&`, `||`, `;`, `&`,
+//! newlines (CRLF too), backslash-newline continuations, comments and file redirections at
+//! the end of a command. Anything else (substitutions, backticks, heredocs, here-strings,
+//! brackets, other braces, parentheses, keywords, declarations, `!`...) makes it return
+//! `None`, and the caller parses with tree-sitter.
 //! For the subset it accepts, the result is exactly what the tree-sitter walk returns
 //! (unit tests below compare both on the corpus and on generated scripts).
 
