@@ -744,7 +744,7 @@ mod tests {
     ];
 
     proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20000))]
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(5000))]
 
         #[test]
         fn fast_path_equals_tree_sitter_on_token_soup(
