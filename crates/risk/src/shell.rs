@@ -34,15 +34,65 @@ pub fn classify_script(c: &Classifier, script: &str, depth: usize) -> Vec<Comman
         return whole("nesting too deep");
     }
     let masked = mask_placeholders(script);
-    let mut parser = Parser::new();
-    if parser
-        .set_language(&tree_sitter_bash::LANGUAGE.into())
-        .is_err()
-    {
-        return whole("parser unavailable");
+    if let Some(out) = crate::fast::classify(c, script, &masked, depth) {
+        return out;
     }
-    let Some(tree) = parser.parse(&masked, None) else {
-        return whole("parse failed");
+    classify_tree_sitter(c, script, &masked, depth)
+}
+
+/// The full path: tree-sitter-bash parses `masked` (the script with placeholders masked)
+/// and the walker classifies every command node; spans and text come from `script`.
+pub fn classify_tree_sitter(
+    c: &Classifier,
+    script: &str,
+    masked: &str,
+    depth: usize,
+) -> Vec<CommandRisk> {
+    thread_local! {
+        // One parser per thread: creating one and loading the language costs more than
+        // parsing a typical step.
+        static PARSER: std::cell::RefCell<Option<Parser>> = const { std::cell::RefCell::new(None) };
+    }
+    let whole = |why: &str| {
+        vec![CommandRisk {
+            text: script.to_string(),
+            span: 0..script.len(),
+            level: Level::Unknown,
+            reasons: vec![Reason {
+                rule: why.to_string(),
+                matched: script.to_string(),
+                level: Level::Unknown,
+            }],
+        }]
+    };
+    let parsed = PARSER.with(|cell| {
+        let mut slot = cell.try_borrow_mut().ok()?;
+        if slot.is_none() {
+            let mut p = Parser::new();
+            p.set_language(&tree_sitter_bash::LANGUAGE.into()).ok()?;
+            *slot = Some(p);
+        }
+        let p = slot.as_mut()?;
+        p.reset();
+        Some(p.parse(masked, None))
+    });
+    let tree = match parsed {
+        Some(Some(tree)) => tree,
+        Some(None) => return whole("parse failed"),
+        // The language did not load (or, impossibly, the parser is busy): a fresh one.
+        None => {
+            let mut parser = Parser::new();
+            if parser
+                .set_language(&tree_sitter_bash::LANGUAGE.into())
+                .is_err()
+            {
+                return whole("parser unavailable");
+            }
+            let Some(tree) = parser.parse(masked, None) else {
+                return whole("parse failed");
+            };
+            tree
+        }
     };
     let mut w = Walker {
         c,
@@ -256,28 +306,32 @@ impl Walker<'_> {
     /// `> file` / `>> file` / `&> file` write; `/dev/null` and fd duplications do not.
     fn redirect(&self, node: Node<'_>) -> Option<Reason> {
         let text = self.text(node.byte_range());
-        let op_start = text.trim_start_matches(|c: char| c.is_ascii_digit() || c == '{');
-        if op_start.starts_with('<') && !op_start.starts_with("<>") {
-            return None;
-        }
         let dest = node
             .child_by_field_name("destination")
             .map(|d| unquote(self.text(d.byte_range())))
             .unwrap_or_default();
-        let harmless = matches!(
-            dest.as_str(),
-            "/dev/null" | "/dev/stdout" | "/dev/stderr" | "-"
-        ) || ((op_start.starts_with(">&") || op_start.starts_with("<&"))
-            && dest.chars().all(|c| c.is_ascii_digit() || c == '-'));
-        if harmless {
-            return None;
-        }
-        Some(Reason {
-            rule: "redirect".to_string(),
-            matched: text.to_string(),
-            level: Level::Write,
-        })
+        redirect_reason(text, &dest)
     }
+}
+
+/// The reason a redirection `text` (fd, operator, destination) to the unquoted `dest` gives:
+/// `> file` / `>> file` / `&> file` write; `/dev/null`, fd duplications and input do not.
+pub fn redirect_reason(text: &str, dest: &str) -> Option<Reason> {
+    let op_start = text.trim_start_matches(|c: char| c.is_ascii_digit() || c == '{');
+    if op_start.starts_with('<') && !op_start.starts_with("<>") {
+        return None;
+    }
+    let harmless = matches!(dest, "/dev/null" | "/dev/stdout" | "/dev/stderr" | "-")
+        || ((op_start.starts_with(">&") || op_start.starts_with("<&"))
+            && dest.chars().all(|c| c.is_ascii_digit() || c == '-'));
+    if harmless {
+        return None;
+    }
+    Some(Reason {
+        rule: "redirect".to_string(),
+        matched: text.to_string(),
+        level: Level::Write,
+    })
 }
 
 /// If `node` is a `redirected_statement` whose body is a plain command, that command's id.

@@ -111,6 +111,16 @@ impl Rule {
         self.words.len()
     }
 
+    /// A cheap necessary condition for [`Rule::matches`]: a literal second word must be
+    /// among the command's words after the first (positional matching only ever matches a
+    /// pattern word against an equal word).
+    fn may_match(&self, words: &[String]) -> bool {
+        match self.words.get(1) {
+            Some(Pat::Exact(e)) => words.iter().skip(1).any(|w| w == e),
+            _ => true,
+        }
+    }
+
     /// True when the rule's words match the command's positional words (option values may be
     /// skipped) and every required flag is present.
     fn matches(&self, words: &[String]) -> bool {
@@ -206,9 +216,125 @@ fn flag_present(f: &FlagPat, words: &[String]) -> bool {
 
 /// Parses the builtin table. Malformed lines are skipped here; a unit test keeps the table
 /// free of them.
-pub fn builtin_rules() -> Vec<Rule> {
-    RULES_TEXT.lines().filter_map(Rule::parse_line).collect()
+pub fn builtin_rules() -> Table {
+    Table::new(RULES_TEXT.lines().filter_map(Rule::parse_line).collect())
 }
+
+/// Rules in table order, indexed by their first word so a lookup only tries the rules that
+/// can match the command's name (the answer is the same as trying them all).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Table {
+    rules: Vec<Rule>,
+    /// Indices of rules whose first word is a literal, by that word.
+    by_name: std::collections::HashMap<String, Vec<u32>, FnvBuild>,
+    /// Indices of rules whose first word is a prefix pattern (`describe-*`).
+    by_prefix: Vec<u32>,
+}
+
+impl Table {
+    pub fn new(rules: Vec<Rule>) -> Table {
+        let mut by_name: std::collections::HashMap<String, Vec<u32>, FnvBuild> =
+            std::collections::HashMap::default();
+        let mut by_prefix = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
+            match r.words.first() {
+                Some(Pat::Exact(e)) => by_name.entry(e.clone()).or_default().push(i),
+                // `from_pattern` rejects rules without a first word or with `*` there; a
+                // prefix (or anything else) is tried on every lookup.
+                _ => by_prefix.push(i),
+            }
+        }
+        Table {
+            rules,
+            by_name,
+            by_prefix,
+        }
+    }
+
+    /// The rules that may match `words`, in table order. A rule's first word must match the
+    /// command's first word unless that word looks like a flag (flags are skipped when
+    /// matching positionals), in which case every rule is a candidate.
+    fn candidates<'t>(&'t self, words: &[String]) -> Candidates<'t> {
+        let first = words.first().map_or("", String::as_str);
+        if first.starts_with('-') && first.len() > 1 {
+            return Candidates::All(self.rules.iter());
+        }
+        let named = self.by_name.get(first).map_or(&[][..], Vec::as_slice);
+        Candidates::Merge {
+            rules: &self.rules,
+            a: named,
+            b: &self.by_prefix,
+        }
+    }
+}
+
+impl Table {
+    /// The rules matching `words`, in table order.
+    fn matching<'t>(&'t self, words: &'t [String]) -> impl Iterator<Item = &'t Rule> + 't {
+        self.candidates(words)
+            .filter(|r| r.may_match(words))
+            .filter(|r| r.matches(words))
+    }
+}
+
+/// [`Table::candidates`]: every rule, or two ascending index lists merged.
+enum Candidates<'t> {
+    All(std::slice::Iter<'t, Rule>),
+    Merge {
+        rules: &'t [Rule],
+        a: &'t [u32],
+        b: &'t [u32],
+    },
+}
+
+impl<'t> Iterator for Candidates<'t> {
+    type Item = &'t Rule;
+
+    fn next(&mut self) -> Option<&'t Rule> {
+        match self {
+            Candidates::All(it) => it.next(),
+            Candidates::Merge { rules, a, b } => {
+                let take_a = match (a.first(), b.first()) {
+                    (Some(x), Some(y)) => x < y,
+                    (Some(_), None) => true,
+                    (None, Some(_)) => false,
+                    (None, None) => return None,
+                };
+                let side = if take_a { a } else { b };
+                let (&i, rest) = side.split_first()?;
+                *side = rest;
+                rules.get(i as usize)
+            }
+        }
+    }
+}
+
+/// FNV-1a: the index is keyed by short command names, where SipHash costs more than the
+/// lookup it serves. Only the rule table inserts keys; input text is only looked up, so
+/// it cannot make the map degrade.
+#[derive(Default, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FnvBuild = std::hash::BuildHasherDefault<Fnv>;
 
 /// The outcome of a table lookup: the level and the names of the rules that decided it.
 pub struct Lookup {
@@ -218,8 +344,8 @@ pub struct Lookup {
 
 /// Looks `words` up. The longest positional match sets the base level; flag rules at least
 /// as specific then decide together, by their maximum (so `-L` with `-F` is destructive).
-pub fn lookup(rules: &[Rule], words: &[String]) -> Option<Lookup> {
-    let matching: Vec<&Rule> = rules.iter().filter(|r| r.matches(words)).collect();
+pub fn lookup(table: &Table, words: &[String]) -> Option<Lookup> {
+    let matching: Vec<&Rule> = table.matching(words).collect();
     let base_len = matching
         .iter()
         .filter(|r| r.flags.is_empty())
@@ -259,5 +385,36 @@ mod tests {
             }
             assert!(Rule::parse_line(line).is_some(), "bad rule line: {line}");
         }
+    }
+
+    /// The index and the second-word filter only skip rules that cannot match: same answer
+    /// as trying every rule.
+    #[test]
+    fn indexed_lookup_equals_full_scan() {
+        let table = builtin_rules();
+        let full = |words: &[String]| {
+            let all: Vec<&Rule> = table.rules.iter().filter(|r| r.matches(words)).collect();
+            all.iter().map(|r| r.name.clone()).collect::<Vec<_>>()
+        };
+        let mut tried = 0;
+        for rule in &table.rules {
+            // Each rule's own name (flags included) and variations of it.
+            let base: Vec<String> = rule.name.split_whitespace().map(str::to_string).collect();
+            let mut variants = vec![base.clone()];
+            let mut with_flag = base.clone();
+            with_flag.insert(1.min(with_flag.len()), "-n".to_string());
+            variants.push(with_flag);
+            let mut lead = base.clone();
+            lead.insert(0, "--x".to_string());
+            variants.push(lead);
+            variants.push(base.iter().map(|w| w.replace('*', "abc")).collect());
+            variants.push(vec!["-".to_string()]);
+            for words in variants {
+                let got: Vec<String> = table.matching(&words).map(|r| r.name.clone()).collect();
+                assert_eq!(got, full(&words), "{words:?}");
+                tried += 1;
+            }
+        }
+        assert!(tried > 1000);
     }
 }

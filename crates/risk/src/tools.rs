@@ -69,11 +69,18 @@ pub fn classify_words(
     // `$(which rm)` / `` `command -v rm` `` name a command we can still see.
     let resolved = resolve_lookup(first);
     let name = basename(resolved.unwrap_or(first));
-    let mut norm: Vec<String> = words.to_vec();
-    if let Some(f) = norm.first_mut() {
-        *f = name.to_string();
-    }
-    if let Some(l) = table::lookup(&c.custom, &norm) {
+    // The words with the command name normalised (`/usr/bin/rm` -> `rm`); borrowed when
+    // it already is.
+    let norm: std::borrow::Cow<'_, [String]> = if name == first.as_str() {
+        std::borrow::Cow::Borrowed(words)
+    } else {
+        let mut v = words.to_vec();
+        if let Some(f) = v.first_mut() {
+            *f = name.to_string();
+        }
+        std::borrow::Cow::Owned(v)
+    };
+    if let Some(l) = table::lookup(&c.custom, &norm[..]) {
         let matched = words.join(" ");
         return Outcome::new(
             l.rules
@@ -215,19 +222,19 @@ pub fn classify_words(
             }
         }
         "docker" | "podman" | "docker-compose" | "nerdctl" => {
-            container_exec(c, words, stdin, d).unwrap_or_else(|| by_table(c, &norm))
+            container_exec(c, words, stdin, d).unwrap_or_else(|| by_table(c, &norm[..]))
         }
         "curl" | "wget" | "http" | "https" | "xh" | "xhs" => http(name, words),
         "psql" | "sqlite3" | "mysql" | "mariadb" | "clickhouse-client" | "cqlsh" => {
             sql_client(name, words, stdin)
         }
         "redis-cli" | "valkey-cli" => redis(c, words),
-        "find" => find(c, &norm, d),
+        "find" => find(c, &norm[..], d),
         "dd" => dd(words),
         "tee" => tee(words),
         // `mount` alone lists mounts; with arguments it mounts (table rule).
         "mount" if words.len() == 1 => Outcome::one("mount (list)", "mount", Level::Read),
-        _ => by_table(c, &norm),
+        _ => by_table(c, &norm[..]),
     }
 }
 
@@ -256,14 +263,16 @@ fn positional(words: &[String], start: usize) -> Option<String> {
 }
 
 fn by_table(c: &Classifier, words: &[String]) -> Outcome {
-    let matched = words.join(" ");
     match table::lookup(&c.builtin, words) {
-        Some(l) => Outcome::new(
-            l.rules
-                .iter()
-                .map(|r| reason(r, &matched, l.level))
-                .collect(),
-        ),
+        Some(l) => {
+            let matched = words.join(" ");
+            Outcome::new(
+                l.rules
+                    .iter()
+                    .map(|r| reason(r, &matched, l.level))
+                    .collect(),
+            )
+        }
         None => Outcome::one(
             "no rule",
             words.first().map_or("", String::as_str),

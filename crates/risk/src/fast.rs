@@ -1,0 +1,893 @@
+//! The fast path: scripts made only of simple commands are split into words by a small
+//! hand-written lexer instead of tree-sitter-bash, then classified by the same word-level
+//! code (`tools::classify_words`) and the same redirect rule.
+//!
+//! The lexer accepts a deliberately small subset of shell: plain words (`{}` inside
+//! arguments, a lone `\;`), single quotes, double quotes with `$NAME`/`${NAME}` and
+//! backslash escapes inside them, `NAME=value` prefixes, pipes, `&&`, `||`, `;`, `&`,
+//! newlines (CRLF too), backslash-newline continuations, comments and file redirections at
+//! the end of a command. Anything else (substitutions, backticks, heredocs, here-strings,
+//! brackets, other braces, parentheses, keywords, declarations, `!`...) makes it return
+//! `None`, and the caller parses with tree-sitter.
+//! For the subset it accepts, the result is exactly what the tree-sitter walk returns
+//! (unit tests below compare both on the corpus and on generated scripts).
+
+use std::ops::Range;
+
+use crate::shell::{redirect_reason, unquote};
+use crate::tools::{self, Outcome};
+use crate::{Classifier, CommandRisk, Level, Reason};
+
+/// Words that start something other than a simple command in bash (or in tree-sitter-bash's
+/// grammar): never handled here.
+const KEYWORDS: &[&str] = &[
+    "if", "then", "else", "elif", "fi", "for", "while", "until", "do", "done", "case", "esac",
+    "in", "function", "select", "coproc", "declare", "typeset", "export", "readonly", "local",
+    "unset", "unsetenv", "time",
+];
+
+struct Redirect {
+    range: Range<usize>,
+    dest: Range<usize>,
+}
+
+#[derive(Default)]
+struct Cmd {
+    start: Option<usize>,
+    end: usize,
+    /// End of the last word or assignment: the command without its redirections.
+    words_end: usize,
+    /// Follows `|`, `&&` or `||`. tree-sitter-bash then attaches the command's
+    /// redirections to the whole pipeline or list before it, not to the command.
+    chained: bool,
+    words: Vec<Range<usize>>,
+    redirects: Vec<Redirect>,
+}
+
+struct Lexer<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+fn is_name_start(c: u8) -> bool {
+    c.is_ascii_alphabetic() || c == b'_'
+}
+
+fn is_name(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+/// Characters allowed unquoted inside a word.
+fn is_bare(c: u8) -> bool {
+    c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            b'-' | b'_'
+                | b'.'
+                | b'/'
+                | b':'
+                | b'='
+                | b','
+                | b'@'
+                | b'%'
+                | b'+'
+                | b'~'
+                | b'^'
+                | b'*'
+                | b'?'
+        )
+}
+
+impl Lexer<'_> {
+    fn peek(&self, k: usize) -> Option<u8> {
+        self.b.get(self.i + k).copied()
+    }
+
+    /// Spaces, tabs and backslash-newline continuations; true if it skipped a continuation.
+    fn blanks(&mut self) -> bool {
+        let mut joined = false;
+        loop {
+            match self.peek(0) {
+                // tree-sitter-bash reads a carriage return as a blank (CRLF files).
+                Some(b' ' | b'\t' | b'\r') => self.i += 1,
+                Some(b'\\') if self.peek(1) == Some(b'\n') => {
+                    self.i += 2;
+                    joined = true;
+                }
+                Some(b'\\') if self.peek(1) == Some(b'\r') && self.peek(2) == Some(b'\n') => {
+                    self.i += 3;
+                    joined = true;
+                }
+                _ => return joined,
+            }
+        }
+    }
+
+    /// `$NAME` or `${NAME}` at the cursor; `None` for anything else after a `$`.
+    fn dollar(&mut self) -> Option<()> {
+        match self.peek(1)? {
+            b'{' => {
+                let mut j = self.i + 2;
+                if !is_name_start(*self.b.get(j)?) {
+                    return None;
+                }
+                while self.b.get(j).copied().is_some_and(is_name) {
+                    j += 1;
+                }
+                if self.b.get(j) != Some(&b'}') {
+                    return None;
+                }
+                self.i = j + 1;
+                Some(())
+            }
+            c if is_name_start(c) => {
+                let mut j = self.i + 1;
+                while self.b.get(j).copied().is_some_and(is_name) {
+                    j += 1;
+                }
+                self.i = j;
+                Some(())
+            }
+            _ => None,
+        }
+    }
+
+    /// One word at the cursor (the cursor is on a word character); its range. `braces`:
+    /// `{}` may appear in it (an argument such as `{}` or `-I{}`).
+    fn word(&mut self, braces: bool) -> Option<Range<usize>> {
+        let start = self.i;
+        while let Some(c) = self.peek(0) {
+            match c {
+                // Only an empty pair: tree-sitter-bash reads `{a,b}` and `{1..3}` as brace
+                // expressions, with their own word boundaries.
+                b'{' if braces && self.peek(1) == Some(b'}') => self.i += 2,
+                // `find ... -exec cmd {} \;`: a whole word `\;` only.
+                b'\\'
+                    if self.i == start
+                        && self.peek(1) == Some(b';')
+                        && matches!(self.peek(2), None | Some(b' ' | b'\t' | b'\r' | b'\n')) =>
+                {
+                    self.i += 2;
+                }
+                b' ' | b'\t' | b'\r' | b'\n' | b';' | b'&' | b'|' | b'<' | b'>' => break,
+                b'\'' => {
+                    let close = self.b.get(self.i + 1..)?.iter().position(|&x| x == b'\'')?;
+                    let body = self.b.get(self.i + 1..self.i + 1 + close)?;
+                    if body.contains(&b'\n') {
+                        return None;
+                    }
+                    self.i += close + 2;
+                }
+                b'"' => {
+                    self.i += 1;
+                    loop {
+                        match self.peek(0)? {
+                            b'"' => {
+                                self.i += 1;
+                                break;
+                            }
+                            b'\\' => {
+                                let n = self.peek(1)?;
+                                if n == b'\n' || n == b'\r' {
+                                    return None;
+                                }
+                                self.i += 2;
+                            }
+                            b'$' => self.dollar()?,
+                            b'`' | b'\n' | b'\r' | b'!' => return None,
+                            _ => self.i += 1,
+                        }
+                    }
+                }
+                b'$' => self.dollar()?,
+                c if is_bare(c) => self.i += 1,
+                _ => return None,
+            }
+        }
+        if matches!(self.peek(0), Some(b'<' | b'>')) {
+            // `a2>x`, `*2>x`: tree-sitter-bash splits such words its own way.
+            return None;
+        }
+        let w = self.b.get(start..self.i)?;
+        (!w.is_empty()).then_some(start..self.i)
+    }
+
+    /// A file redirection at the cursor (digits, then `<` or `>`), or `None` to give up.
+    fn redirect(&mut self) -> Option<Redirect> {
+        let start = self.i;
+        while self.peek(0).is_some_and(|c| c.is_ascii_digit()) {
+            self.i += 1;
+        }
+        match (self.peek(0)?, self.peek(1)) {
+            (b'&', Some(b'>')) if self.i == start => {
+                self.i += 2;
+                if self.peek(0) == Some(b'>') {
+                    self.i += 1;
+                }
+            }
+            (b'>', Some(b'>' | b'&')) | (b'<', Some(b'&')) => self.i += 2,
+            (b'>', Some(b'|' | b'(')) => return None,
+            (b'<', Some(b'<' | b'>' | b'(')) => return None,
+            (b'>' | b'<', _) => self.i += 1,
+            _ => return None,
+        }
+        if self.blanks() {
+            return None;
+        }
+        match self.peek(0)? {
+            b'\n' | b';' | b'&' | b'|' | b'<' | b'>' | b'#' => return None,
+            _ => {}
+        }
+        let dest = self.word(false)?;
+        Some(Redirect {
+            range: start..dest.end,
+            dest,
+        })
+    }
+}
+
+/// Classifies `script` if it is within the simple subset; `masked` is
+/// [`crate::shell::mask_placeholders`]'s copy (same length, ASCII).
+pub fn classify(
+    c: &Classifier,
+    script: &str,
+    masked: &str,
+    depth: usize,
+) -> Option<Vec<CommandRisk>> {
+    let b = masked.as_bytes();
+    if b.len() != script.len() {
+        return None;
+    }
+    let cmds = lex(b)?;
+    let mut out = Vec::with_capacity(cmds.len());
+    for cmd in cmds {
+        let Some(start) = cmd.start else { continue };
+        if cmd.words.is_empty() {
+            // Only assignments: refused by `lex`.
+            return None;
+        }
+        let detached = cmd.chained && !cmd.redirects.is_empty();
+        let span = start..if detached { cmd.words_end } else { cmd.end };
+        let words: Vec<String> = cmd
+            .words
+            .iter()
+            .map(|r| unquote(script.get(r.clone()).unwrap_or("")))
+            .collect();
+        let Outcome { mut reasons, .. } = tools::classify_words(c, &words, None, depth);
+        let mut loose = Vec::new();
+        for r in &cmd.redirects {
+            let text = script.get(r.range.clone()).unwrap_or("");
+            let dest = unquote(script.get(r.dest.clone()).unwrap_or(""));
+            if let Some(reason) = redirect_reason(text, &dest) {
+                if detached {
+                    loose.push(CommandRisk {
+                        text: text.to_string(),
+                        span: r.range.clone(),
+                        level: reason.level,
+                        reasons: vec![reason],
+                    });
+                } else {
+                    reasons.push(reason);
+                }
+            }
+        }
+        if reasons.is_empty() {
+            reasons.push(Reason {
+                rule: "no rule".to_string(),
+                matched: words.join(" "),
+                level: Level::Unknown,
+            });
+        }
+        let level = reasons.iter().map(|r| r.level).max().unwrap_or(Level::Read);
+        out.push(CommandRisk {
+            text: script.get(span.clone()).unwrap_or("").to_string(),
+            span,
+            level,
+            reasons,
+        });
+        out.extend(loose);
+    }
+    Some(out)
+}
+
+/// Splits the script into simple commands, or `None` when it holds anything else.
+fn lex(b: &[u8]) -> Option<Vec<Cmd>> {
+    let mut lx = Lexer { b, i: 0 };
+    let mut cmds = Vec::new();
+    let mut cur = Cmd::default();
+    // After `|`, `&&`, `||`: a command must follow (newlines may come first).
+    let mut need = false;
+    // Commands joined by `|`, `&&`, `||` so far in this chain; whether a chain of three or
+    // more has ended. tree-sitter-bash 0.25 misparses such a chain when a redirection comes
+    // on a later line: `a | b | c\nd > out` comes out as `c d` (the newline swallowed),
+    // with no error node. Those scripts go to tree-sitter so the result stays identical.
+    let mut chain = 0usize;
+    let mut long_chain_ended = false;
+    loop {
+        let joined = lx.blanks();
+        let Some(ch) = lx.peek(0) else {
+            if joined {
+                return None;
+            }
+            break;
+        };
+        if joined && (cur.start.is_none() || matches!(ch, b'\n' | b'#')) {
+            // A continuation must join two parts of one command.
+            return None;
+        }
+        match ch {
+            b'\n' => {
+                lx.i += 1;
+                if cur.start.is_some() {
+                    cmds.push(std::mem::take(&mut cur));
+                    long_chain_ended |= chain + 1 >= 3;
+                    chain = 0;
+                }
+            }
+            b'#' => {
+                if need {
+                    return None;
+                }
+                if cur.start.is_some() {
+                    cmds.push(std::mem::take(&mut cur));
+                    long_chain_ended |= chain + 1 >= 3;
+                    chain = 0;
+                }
+                while lx.peek(0).is_some_and(|c| c != b'\n') {
+                    lx.i += 1;
+                }
+            }
+            b';' | b'&' | b'|' => {
+                let two = lx.peek(1);
+                let op: &[u8] = match (ch, two) {
+                    (b'&', Some(b'&')) | (b'|', Some(b'|')) => b"&&",
+                    (b'&', Some(b'>')) => b">",
+                    (b';', Some(b';' | b'&')) | (b'|', Some(b'&')) => return None,
+                    (b'&', _) => b"&",
+                    (b'|', _) => b"|",
+                    _ => b";",
+                };
+                if op == b">" {
+                    // `&>` / `&>>`.
+                    if cur.words.is_empty() {
+                        return None;
+                    }
+                    let r = lx.redirect()?;
+                    if long_chain_ended {
+                        return None;
+                    }
+                    cur.end = r.range.end;
+                    cur.redirects.push(r);
+                    continue;
+                }
+                if cur.words.is_empty() || need {
+                    return None;
+                }
+                lx.i += if op == b"&&" { 2 } else { 1 };
+                cmds.push(std::mem::take(&mut cur));
+                need = matches!(op, b"&&" | b"|");
+                cur.chained = need;
+                chain += 1;
+                if !need {
+                    long_chain_ended |= chain >= 3;
+                    chain = 0;
+                }
+                if need {
+                    // Newlines (and blank continuations) may follow a pipe or `&&`.
+                    loop {
+                        if lx.blanks() {
+                            return None;
+                        }
+                        if lx.peek(0) == Some(b'\n') {
+                            lx.i += 1;
+                        } else {
+                            break;
+                        }
+                    }
+                }
+            }
+            b'<' | b'>' => {
+                if cur.words.is_empty() {
+                    return None;
+                }
+                let r = lx.redirect()?;
+                if long_chain_ended {
+                    return None;
+                }
+                cur.end = r.range.end;
+                cur.redirects.push(r);
+            }
+            _ => {
+                if ch.is_ascii_digit() {
+                    let mut j = lx.i;
+                    while b.get(j).is_some_and(u8::is_ascii_digit) {
+                        j += 1;
+                    }
+                    if matches!(b.get(j), Some(b'<' | b'>')) {
+                        if cur.words.is_empty() {
+                            return None;
+                        }
+                        let r = lx.redirect()?;
+                        if long_chain_ended {
+                            return None;
+                        }
+                        cur.end = r.range.end;
+                        cur.redirects.push(r);
+                        continue;
+                    }
+                }
+                if !cur.redirects.is_empty() {
+                    // A word after a redirection: tree-sitter reads it as a second
+                    // destination; not ours to imitate.
+                    return None;
+                }
+                let w = lx.word(!cur.words.is_empty())?;
+                let text = b.get(w.clone())?;
+                if cur.words.is_empty() {
+                    if let Some(eq) = text.iter().position(|&x| x == b'=') {
+                        let name = text.get(..eq)?;
+                        let name = name.strip_suffix(b"+").unwrap_or(name);
+                        let value = text.get(eq + 1..)?;
+                        let ok = name.first().copied().is_some_and(is_name_start)
+                            && name.iter().all(|&x| is_name(x))
+                            && !value.is_empty()
+                            && !value.contains(&b'\\');
+                        if !ok {
+                            return None;
+                        }
+                        // An assignment prefix.
+                        cur.start.get_or_insert(w.start);
+                        cur.end = w.end;
+                        cur.words_end = w.end;
+                        need = false;
+                        continue;
+                    }
+                    // tree-sitter-bash reads some names oddly (`2%s`, `a:b` after an
+                    // assignment): only plain names are taken here.
+                    let plain = text.first().is_some_and(|&x| {
+                        x.is_ascii_alphabetic() || matches!(x, b'_' | b'.' | b'/')
+                    }) && text.iter().all(|&x| {
+                        x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'/' | b'-')
+                    });
+                    let s = std::str::from_utf8(text).ok()?;
+                    if !plain || KEYWORDS.contains(&s) {
+                        return None;
+                    }
+                } else if text.first() == Some(&b'=') {
+                    return None;
+                }
+                if text == b"-" {
+                    // tree-sitter-bash drops a `-` that a number follows (`x - 2>&1`).
+                    let mut j = lx.i;
+                    while matches!(b.get(j), Some(b' ' | b'\t' | b'\r')) {
+                        j += 1;
+                    }
+                    if b.get(j).is_some_and(u8::is_ascii_digit) {
+                        return None;
+                    }
+                }
+                cur.start.get_or_insert(w.start);
+                cur.end = w.end;
+                cur.words_end = w.end;
+                cur.words.push(w);
+                need = false;
+            }
+        }
+    }
+    if need {
+        return None;
+    }
+    if cur.start.is_some() {
+        cmds.push(cur);
+    }
+    Some(cmds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shell::{classify_tree_sitter, mask_placeholders};
+
+    fn both(c: &Classifier, s: &str) -> (Option<Vec<CommandRisk>>, Vec<CommandRisk>) {
+        let masked = mask_placeholders(s);
+        (
+            classify(c, s, &masked, 0),
+            classify_tree_sitter(c, s, &masked, 0),
+        )
+    }
+
+    const DATA: &[&str] = &[
+        include_str!("../../../tests/data/risk/corpus.tsv"),
+        include_str!("../../../tests/data/risk/cases.tsv"),
+        include_str!("../../../tests/data/risk/stella.tsv"),
+    ];
+    const RUNBOOKS: &[&str] = &[
+        include_str!("../../../tests/data/runbooks/01-front-matter.md"),
+        include_str!("../../../tests/data/runbooks/02-section-roles.md"),
+        include_str!("../../../tests/data/runbooks/03-bold-pseudo-headings.md"),
+        include_str!("../../../tests/data/runbooks/04-nested-steps.md"),
+        include_str!("../../../tests/data/runbooks/05-attributes-json.md"),
+        include_str!("../../../tests/data/runbooks/06-attributes-legacy.md"),
+        include_str!("../../../tests/data/runbooks/07-severity-table.md"),
+        include_str!("../../../tests/data/runbooks/08-triage-thresholds.md"),
+        include_str!("../../../tests/data/runbooks/09-contacts-generic.md"),
+        include_str!("../../../tests/data/runbooks/10-task-lists.md"),
+        include_str!("../../../tests/data/runbooks/11-alert-rule-single.md"),
+        include_str!("../../../tests/data/runbooks/12-alert-rule-groups.md"),
+        include_str!("../../../tests/data/runbooks/13-linked/database.md"),
+        include_str!("../../../tests/data/runbooks/13-linked/network.md"),
+        include_str!("../../../tests/data/runbooks/14-placeholders.md"),
+        include_str!("../../../tests/data/runbooks/15-not-shell.md"),
+        include_str!("../../../tests/data/runbooks/16-duplicate-names.md"),
+        include_str!("../../../tests/data/runbooks/17-empty-section.md"),
+        include_str!("../../../tests/data/runbooks/18-stand-down-without-checklist.md"),
+        include_str!("../../../tests/data/runbooks/19-commands-and-blocks.md"),
+        include_str!("../../../tests/data/runbooks/20-crlf-setext-unicode.md"),
+        include_str!("../../../tests/data/runbooks/21-broken-front-matter.md"),
+        include_str!("../../../tests/data/runbooks/22-front-matter-types-and-broken-rules.md"),
+        include_str!("../../../examples/runbooks/checkout-high-error-rate.md"),
+        include_str!("../../../examples/runbooks/node-disk-almost-full.md"),
+        include_str!("../../../examples/runbooks/postgres-replication-lag.md"),
+    ];
+
+    /// Every command of the risk corpora (each alone, and all of a file's commands as one
+    /// script) and the body of every fenced block of the runbook fixtures.
+    fn scripts() -> Vec<String> {
+        let mut out = Vec::new();
+        for data in DATA {
+            let mut all = String::new();
+            for line in data.lines().filter(|l| !l.starts_with('#')) {
+                for field in line.split('\t') {
+                    if Level::parse(field).is_some() || field.starts_with("seeds/") {
+                        continue;
+                    }
+                    let cmd = field.replace("\\n", "\n").replace("\\\\", "\\");
+                    all.push_str(&cmd);
+                    all.push('\n');
+                    out.push(cmd);
+                }
+            }
+            out.push(all);
+        }
+        for rb in RUNBOOKS {
+            for (k, part) in rb.split("```").enumerate() {
+                if k % 2 == 1 {
+                    let body = part.split_once('\n').map_or("", |(_, b)| b);
+                    out.push(body.to_string());
+                    out.push(body.replace("\r\n", "\n"));
+                }
+            }
+        }
+        out
+    }
+
+    fn check(c: &Classifier, s: &str) -> bool {
+        let (fast, tree) = both(c, s);
+        if let Some(f) = &fast {
+            assert_eq!(f, &tree, "fast path differs from tree-sitter on {s:?}");
+        }
+        fast.is_some()
+    }
+
+    #[test]
+    fn fast_path_equals_tree_sitter_on_the_corpus_and_fixtures() {
+        let custom = [crate::CustomRule {
+            prefix: "stella evidence".to_string(),
+            level: Level::Read,
+            reason: None,
+        }];
+        let mut fast = 0;
+        let all = scripts();
+        for c in [Classifier::builtin(), Classifier::with_custom(&custom)] {
+            for s in &all {
+                fast += usize::from(check(&c, s));
+            }
+        }
+        println!("fast path took {fast} of {} scripts", 2 * all.len());
+        // Not vacuous: most real commands are simple.
+        assert!(fast * 2 > all.len(), "fast path took only {fast}");
+    }
+
+    const TOKENS: &[&str] = &[
+        "ls",
+        "rm",
+        "-rf",
+        "/tmp/x",
+        "kubectl",
+        "delete",
+        "get",
+        "pod",
+        "-n",
+        "prod",
+        "systemctl",
+        "stop",
+        "nginx",
+        "curl",
+        "-X",
+        "DELETE",
+        "http://x/y?z=1",
+        "sudo",
+        "X=1",
+        "FOO+=bar",
+        "'a b'",
+        "'rm -rf /'",
+        "\"a $X\"",
+        "\"${Y}\"",
+        "\"\\$x\\n\"",
+        "$Z",
+        "${W}",
+        "2>&1",
+        ">",
+        "out",
+        ">>",
+        "/dev/null",
+        "<",
+        "in",
+        "|",
+        "&&",
+        "||",
+        ";",
+        "&",
+        "\n",
+        "# c",
+        "\\\n",
+        "*",
+        "?",
+        "=x",
+        "a=b",
+        "2",
+        "1",
+        ">&",
+        "&>",
+        "&>>",
+        "-",
+        "--",
+        " ",
+        "\t",
+        "psql",
+        "-c",
+        "'DROP TABLE x'",
+        "ssh",
+        "host",
+        "bash",
+        "sh",
+        "echo",
+        "find",
+        ".",
+        "-delete",
+        "-exec",
+        "\\;",
+        "xargs",
+        "env",
+        "timeout",
+        "10",
+        "(",
+        ")",
+        "{",
+        "}",
+        "$(",
+        "`",
+        "<<",
+        "<<<",
+        "EOF",
+        "!",
+        "[",
+        "]",
+        "[[",
+        "if",
+        "then",
+        "fi",
+        "for",
+        "do",
+        "done",
+        "export",
+        "local",
+        "time",
+        "tee",
+        "dd",
+        "of=/dev/sda",
+        "x\\ y",
+        "%s",
+        "~/x",
+        "<pod>",
+        "é",
+        "\r",
+        "$",
+        "$1",
+        "$?",
+        "==",
+        "=~",
+        "\\",
+        "\"",
+        "'",
+        "#",
+        "a#b",
+        "docker",
+        "exec",
+        "redis-cli",
+        "FLUSHALL",
+        "wget",
+        "-O",
+        "-",
+        "watch",
+        "mount",
+        "nice",
+        "-o",
+        "x.sql",
+        ">|",
+        "<>",
+        "-f",
+        "2>",
+        "3>",
+        "10>",
+        "&>-",
+        ">&2",
+        "<&0",
+        ">(",
+        "<(",
+        "\r\n",
+        "\\\r\n",
+        "'a\rb'",
+        "\"a\rb\"",
+        "x\r",
+        "{}",
+        "-I{}",
+        "{a,b}",
+        "{1..3}",
+        "a{b}c",
+        "{a}",
+        "}{",
+        "{}\\;",
+        "+",
+        "kubectl",
+        "{x}y",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(5000))]
+
+        #[test]
+        fn fast_path_equals_tree_sitter_on_token_soup(
+            toks in proptest::collection::vec((0..TOKENS.len(), 0u8..4), 0..14)
+        ) {
+            let mut s = String::new();
+            for (t, sep) in toks {
+                s.push_str(TOKENS[t]);
+                if sep > 0 {
+                    s.push(' ');
+                }
+            }
+            check(&Classifier::builtin(), &s);
+        }
+
+        #[test]
+        fn fast_path_equals_tree_sitter_on_simple_commands(
+            lines in proptest::collection::vec(
+                (proptest::collection::vec(0..45usize, 1..6), 0..12usize, 0..6usize), 1..8)
+        ) {
+            // Well-formed simple commands: mostly taken by the fast path.
+            const W: &[&str] = &[
+                "ls", "rm", "-rf", "/tmp/x", "kubectl", "delete", "get", "pod", "-n", "prod",
+                "systemctl", "stop", "nginx", "curl", "-X", "DELETE", "http://x", "sudo",
+                "'a b'", "\"a $X\"", "$Z", "psql", "-c", "'DROP TABLE x'", "ssh", "host",
+                "bash", "echo", "find", ".", "-delete", "xargs", "env", "X=1", "timeout", "10",
+                "tee", "dd", "of=/dev/sda", "<pod>", "{}", "\\;", "-exec", "-I{}", "{a,b}",
+            ];
+            const OPS: &[&str] = &[
+                "\n", " | ", " && ", " || ", "; ", " & ", " |\n  ", " \\\n  ", "\r\n", " \\\r\n ",
+                " |\r\n ", "\r\n\r\n",
+            ];
+            const RED: &[&str] = &["", " > out", " 2>&1", " >/dev/null 2>&1", " >> log", " < in"];
+            let mut s = String::new();
+            for (k, (words, op, red)) in lines.iter().enumerate() {
+                if k > 0 {
+                    s.push_str(OPS[*op]);
+                }
+                let ws: Vec<&str> = words.iter().map(|w| W[*w]).collect();
+                s.push_str(&ws.join(" "));
+                s.push_str(RED[*red]);
+            }
+            check(&Classifier::builtin(), &s);
+        }
+
+        #[test]
+        fn fast_path_equals_tree_sitter_on_noise(s in "[a-z0-9<>|&;$'\"# \\r\\n=\\\\*?{}()-]{0,50}") {
+            check(&Classifier::builtin(), &s);
+        }
+    }
+
+    #[test]
+    fn tricky_cases_match_or_fall_back() {
+        let c = Classifier::builtin();
+        for s in [
+            "ls # comment",
+            "ls > out # c",
+            "a | b > out | c",
+            "a | b 2>&1",
+            "a | b > out && c > x",
+            "a > out | b | c > d",
+            "a > out && b",
+            "a 2>&1 > out",
+            "X=1 ls",
+            "X=1",
+            "X= ls",
+            "ls &\nrm x",
+            "ls;",
+            "ls ;\n",
+            "\\\n",
+            "\\ ",
+            "2%s",
+            "a &> out",
+            "a &>> out",
+            "a < in > out",
+            "a 10>out",
+            "cmd & cmd2",
+            "a &&\n b",
+            "a |\n b",
+            "ls \\\n  -la",
+            "x 5m",
+            "x 10.0.0.1",
+            "x 2%s",
+            "x 1:2",
+            "x 1/2",
+            "x 1-2",
+            "x 1,2",
+            "x 1=2",
+            "x 1+2",
+            "x 1@2",
+            "x 1~2",
+            "x 1^2",
+            "x 1*",
+            "x 1?",
+            "x -1",
+            "x -1%",
+            "x 0x1F",
+            "x 1_000",
+            "x 1.5",
+            "x 2#3",
+            "x 1a",
+            "x 1$X",
+            "x 1'a'",
+            "x 1\"a\"",
+            "x a%s",
+            "X=1 http://x",
+            "X=1 a:b",
+            "X=1 ls a:b",
+            "http://x",
+            "X=a:b ls",
+            "X=1 1ls",
+            "x \\;",
+            "x a\\ b",
+            "x a\\:b",
+            "\\ls",
+            "x -%",
+            "x %1",
+            "x :1",
+            "x 1 2>&1",
+            "x 12>out",
+            "x 1a>out",
+            "X=1 a@b",
+            "X=1 a+b",
+            "X=1 a%b",
+            "X=1 a=b",
+            "X=1 a~b",
+            "X=1 a,b",
+            "x ~ ~/a ~a",
+            "x 1%",
+            "x 1-",
+            "x 1.",
+            "x 1e5",
+            "x -1h",
+            "x --1",
+            "x -0.5",
+            "x 5m2s",
+            "x 1x2",
+            "x 1/s",
+            "x 09",
+            "x 1#",
+            "x 1#a",
+        ] {
+            check(&c, s);
+        }
+    }
+}
