@@ -71,6 +71,30 @@ pub struct NotifyConfig {
     /// (after a crash, the page goes out again this long after the claim).
     #[serde(default = "default_claim_lock", deserialize_with = "de_duration")]
     pub claim_lock: Duration,
+    /// At most `burst` messages to one contact per `per`; more are held (as durable
+    /// jobs) and sent as one digest.
+    #[serde(default)]
+    pub rate_limit: ContactRateLimit,
+}
+
+/// `{ burst = 5, per = "10m" }`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactRateLimit {
+    /// Messages allowed in one window (0: no limit).
+    pub burst: u32,
+    /// The window.
+    #[serde(deserialize_with = "de_duration")]
+    pub per: Duration,
+}
+
+impl Default for ContactRateLimit {
+    fn default() -> Self {
+        ContactRateLimit {
+            burst: 5,
+            per: Duration::from_secs(600),
+        }
+    }
 }
 
 impl Default for NotifyConfig {
@@ -81,6 +105,7 @@ impl Default for NotifyConfig {
             timeout: default_notify_timeout(),
             fallback: None,
             claim_lock: default_claim_lock(),
+            rate_limit: ContactRateLimit::default(),
         }
     }
 }

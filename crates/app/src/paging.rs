@@ -273,24 +273,36 @@ impl App {
         // pages behind it. Their events group-commit; completions are one batch.
         let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(DELIVERY_CONCURRENCY));
         let mut tasks = tokio::task::JoinSet::new();
+        // Pages for one contact claimed in one pass go out as one digest: a storm must
+        // not flood a phone or an inbox.
+        let mut groups: std::collections::BTreeMap<String, Vec<sitrep_store::Job>> =
+            std::collections::BTreeMap::new();
         for job in jobs {
+            let key = serde_json::from_value::<PageJob>(job.payload.clone()).map_or_else(
+                |_| format!("job:{}", job.id),
+                |p| format!("{}:{}", p.method, p.to),
+            );
+            groups.entry(key).or_default().push(job);
+        }
+        for (contact, group) in groups {
             let (app, notifier, permits) = (self.clone(), notifier.clone(), permits.clone());
             tasks.spawn(async move {
                 let _permit = permits.acquire_owned().await;
-                let id = job.id.clone();
-                (id, app.deliver_one(&notifier, job, now_ms).await)
+                app.deliver_group(&notifier, &contact, group, now_ms).await
             });
         }
         let mut done = Vec::new();
         let mut first_error = None;
+        let mut results = Vec::new();
         while let Some(joined) = tasks.join_next().await {
-            let (id, outcome) = match joined {
-                Ok(r) => r,
+            match joined {
+                Ok(r) => results.extend(r),
                 Err(e) => {
                     first_error.get_or_insert(AppError::Internal(format!("delivery task: {e}")));
-                    continue;
                 }
-            };
+            }
+        }
+        for (id, outcome) in results {
             match outcome {
                 Ok(Handled::Done { delivered }) => {
                     if delivered {
@@ -335,6 +347,169 @@ impl App {
         }
     }
 
+    /// Delivers the jobs of one contact: alone when there is one, as one digest when
+    /// there are several, or later when the contact's rate limit is spent (the jobs stay
+    /// durable and are bundled by a later pass).
+    async fn deliver_group(
+        &self,
+        notifier: &sitrep_notify::Notifier,
+        contact: &str,
+        group: Vec<sitrep_store::Job>,
+        now_ms: i64,
+    ) -> Vec<(String, Result<Handled, AppError>)> {
+        if let Some(wait_until) = self.rate_limited(contact, now_ms) {
+            return group
+                .into_iter()
+                .map(|j| {
+                    let h = Handled::Retry {
+                        next_due_ms: wait_until,
+                        reason: format!("rate limit for {contact}: held to be bundled"),
+                    };
+                    (j.id, Ok(h))
+                })
+                .collect();
+        }
+        if group.len() == 1 {
+            let job = group.into_iter().next().expect("one job");
+            let id = job.id.clone();
+            return vec![(id, self.deliver_one(notifier, job, now_ms).await)];
+        }
+        match self.deliver_digest(notifier, &group, now_ms).await {
+            Ok(results) => results,
+            Err(e) => {
+                let msg = e.to_string();
+                group
+                    .into_iter()
+                    .map(|j| (j.id, Err(AppError::Internal(msg.clone()))))
+                    .collect()
+            }
+        }
+    }
+
+    /// `Some(when)` if `contact` may not be sent to now; otherwise records a send.
+    fn rate_limited(&self, contact: &str, now_ms: i64) -> Option<i64> {
+        let limit = self.config().notify.rate_limit;
+        let window = i64::try_from(limit.per.as_millis()).unwrap_or(i64::MAX);
+        if limit.burst == 0 || window == 0 {
+            return None;
+        }
+        let mut sent = self
+            .inner
+            .sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let times = sent.entry(contact.to_owned()).or_default();
+        times.retain(|t| now_ms - *t < window);
+        if times.len() >= limit.burst as usize {
+            return times.first().map(|first| first + window);
+        }
+        times.push(now_ms);
+        None
+    }
+
+    /// Several pages for one contact as one digest message; every job shares its fate.
+    async fn deliver_digest(
+        &self,
+        notifier: &sitrep_notify::Notifier,
+        group: &[sitrep_store::Job],
+        now_ms: i64,
+    ) -> Result<Vec<(String, Result<Handled, AppError>)>, AppError> {
+        let mut out = Vec::new();
+        let mut live = Vec::new();
+        for job in group {
+            let Ok(page) = serde_json::from_value::<PageJob>(job.payload.clone()) else {
+                out.push((job.id.clone(), Ok(Handled::Done { delivered: false })));
+                continue;
+            };
+            let inc = self.incident(&page.incident_id).await?;
+            if job.kind == PAGE_JOB && (inc.acknowledged_ms.is_some() || inc.resolved_ms.is_some())
+            {
+                out.push((job.id.clone(), Ok(Handled::Done { delivered: false })));
+                continue;
+            }
+            let mut message = self.message_for(&inc, &page, now_ms)?;
+            message.diagnostics = self.first_diagnostics(&inc.id).await;
+            live.push((job, page, inc, message));
+        }
+        let Some((_, first_page, _, _)) = live.first() else {
+            return Ok(out);
+        };
+        let route = self.route_for(first_page)?;
+        let messages: Vec<_> = live.iter().map(|(_, _, _, m)| m.clone()).collect();
+        let contact = format!("{}:{}", first_page.method, first_page.to);
+        let digest = sitrep_notify::Message::digest(&contact, &messages);
+        let pass = live
+            .iter()
+            .map(|(j, _, _, _)| u32::try_from(j.attempts.max(1) - 1).unwrap_or(0))
+            .max()
+            .unwrap_or(0);
+        let delivery = notifier
+            .deliver(&route, &digest, u64::try_from(now_ms).unwrap_or(0), pass)
+            .await;
+        let (handled, outcome, reason) = match &delivery.result {
+            sitrep_notify::DeliveryResult::Delivered { channel } => (
+                Handled::Done { delivered: true },
+                "page.delivered",
+                channel.clone(),
+            ),
+            sitrep_notify::DeliveryResult::RetryLater { after, reason } => (
+                Handled::Retry {
+                    next_due_ms: now_ms + i64::try_from(after.as_millis()).unwrap_or(i64::MAX / 2),
+                    reason: reason.clone(),
+                },
+                "page.attempt",
+                reason.clone(),
+            ),
+            sitrep_notify::DeliveryResult::Failed { reason } => (
+                Handled::Failed {
+                    reason: reason.clone(),
+                },
+                "page.failed",
+                reason.clone(),
+            ),
+        };
+        let mut events = Vec::new();
+        for (job, page, inc, _) in &live {
+            events.push(crate::events::record(
+                outcome,
+                &inc.id,
+                now_ms,
+                "escalation",
+                [
+                    ("delivery", page.page_id.clone()),
+                    ("digest", digest.delivery_id.clone()),
+                    ("bundled", live.len().to_string()),
+                    ("to", page.person.clone().unwrap_or_default()),
+                    ("what", page.what.clone()),
+                    ("detail", reason.clone()),
+                ],
+            ));
+            let h = match &handled {
+                Handled::Done { delivered } => Handled::Done {
+                    delivered: *delivered,
+                },
+                Handled::Retry {
+                    next_due_ms,
+                    reason,
+                } => Handled::Retry {
+                    next_due_ms: *next_due_ms,
+                    reason: reason.clone(),
+                },
+                Handled::Failed { reason } => Handled::Failed {
+                    reason: reason.clone(),
+                },
+            };
+            out.push((job.id.clone(), Ok(h)));
+        }
+        self.store()
+            .commit(Change {
+                writes: Vec::new(),
+                events,
+            })
+            .await?;
+        Ok(out)
+    }
+
     /// Delivers one claimed job and records every attempt; the caller finishes the job.
     async fn deliver_one(
         &self,
@@ -374,7 +549,8 @@ impl App {
         if job.kind == PAGE_JOB && paging_over {
             return Ok(Handled::Done { delivered: false });
         }
-        let message = self.message_for(&inc, &page, now_ms)?;
+        let mut message = self.message_for(&inc, &page, now_ms)?;
+        message.diagnostics = self.first_diagnostics(&inc.id).await;
         let route = self.route_for(&page)?;
         let pass = u32::try_from(job.attempts.max(1) - 1).unwrap_or(0);
         let delivery = notifier
@@ -451,6 +627,37 @@ impl App {
             })
             .await?;
         Ok(handled)
+    }
+
+    /// One line per diagnosis run so far (auto-triage runs first): what the responder
+    /// would look at first, in the page itself.
+    async fn first_diagnostics(&self, incident_id: &str) -> Vec<String> {
+        let runs = self.store().runs_for(incident_id).await.unwrap_or_default();
+        runs.iter()
+            .take(5)
+            .map(|r| {
+                let out = r
+                    .stdout_sha256
+                    .as_deref()
+                    .and_then(|h| sitrep_ledger::Hash::from_hex(h).ok())
+                    .and_then(|h| self.blobs().get(&h).ok())
+                    .map(|b| {
+                        String::from_utf8_lossy(&b)
+                            .lines()
+                            .find(|l| !l.trim().is_empty())
+                            .unwrap_or("")
+                            .to_owned()
+                    })
+                    .unwrap_or_default();
+                let exit = r
+                    .exit_code
+                    .map_or_else(|| "-".to_owned(), |c| c.to_string());
+                crate::events::cut(
+                    &format!("{}: {} (exit {exit}) {out}", r.step_id, r.status),
+                    200,
+                )
+            })
+            .collect()
     }
 
     fn message_for(

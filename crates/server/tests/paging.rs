@@ -44,6 +44,62 @@ async fn receiver() -> (String, Received) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storm_of_pages_to_one_person_arrives_bundled() {
+    let (hook, got) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("escalation.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "[[people]]\nid = \"oncall\"\nname = \"On Call\"\ncontacts = [{{ id = \"oncall-hook\", webhook = \"{hook}/hook/oncall\" }}]\n\n\
+             [[policies]]\nid = \"p\"\n[[policies.levels]]\ntargets = [\"person:oncall\"]\n\n\
+             [[services]]\nid = \"local-svc\"\npolicy = \"p\"\n"
+        ),
+    )
+    .unwrap();
+    let s = start_with(|c| c.escalation = Some(policy.clone())).await;
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        let new = sitrep_app::NewIncident {
+            title: format!("storm {n}"),
+            service: Some("local-svc".into()),
+            ..sitrep_app::NewIncident::default()
+        };
+        ids.push(s.state.app().declare(new, "ann").await.unwrap().id);
+    }
+    // Every incident's page is delivered...
+    for id in &ids {
+        s.until(10, || {
+            let s = &s;
+            let id = id.clone();
+            async move {
+                let t = s.timeline(&id).await;
+                common::types(&t)
+                    .iter()
+                    .any(|t| t == "page.delivered")
+                    .then_some(())
+            }
+        })
+        .await;
+    }
+    // ...in fewer requests than pages: one digest per pass for the same person.
+    let bodies: Vec<serde_json::Value> = got
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, v)| v.clone())
+        .collect();
+    assert!(bodies.len() <= 2, "{} requests for 6 pages", bodies.len());
+    let digest = bodies
+        .iter()
+        .find(|b| b["kind"] == "digest")
+        .expect("a digest");
+    assert!(digest["digest"].as_array().unwrap().len() >= 3, "{digest}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_on_call_is_paged_and_acknowledging_stops_escalation() {
     let (hook, got) = receiver().await;
     let dir = tempfile::tempdir().unwrap();
