@@ -65,6 +65,17 @@ async fn a_responder_works_an_incident_in_the_browser() {
     );
     assert!(stdout.contains("e2e ok"), "{stdout}");
     assert!(marker.exists(), "the confirmed write step ran");
+    // The pack the browser downloaded verifies offline against the server's key.
+    let pack = std::fs::read(shots.join("evidence.tar.gz")).expect("evidence pack saved");
+    let key = s.state.app().verifier().clone();
+    let report = sitrep_evidence::pack::verify_pack(
+        &pack[..],
+        &[key],
+        sitrep_evidence::pack::Limits::default(),
+    )
+    .expect("a readable pack");
+    assert!(report.ok(), "{report:?}");
+    assert!(report.records_verified > 5, "{report:?}");
     for shot in [
         "01-login",
         "03-incident-after-triage",

@@ -90,6 +90,15 @@ try {
   await page.locator("#status", { hasText: "resolved" }).waitFor();
   await shot("07-resolved");
 
+  step = "evidence pack download";
+  {
+    const [pack] = await Promise.all([page.waitForEvent("download"), page.click("#evidence")]);
+    const packPath = join(shots, "evidence.tar.gz");
+    await pack.saveAs(packPath);
+    const bytes = readFileSync(packPath);
+    if (bytes.length < 100 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) fail(`evidence pack is not gzip (${bytes.length} bytes)`);
+  }
+
   step = "post-mortem preview and download";
   await page.click("#postmortem");
   await page.locator("#postmortem-text", { hasText: "Post-mortem" }).waitFor();
