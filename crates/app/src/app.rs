@@ -119,7 +119,7 @@ impl App {
         let store = Store::open(StoreOptions::new(url, signer, config.origin.clone())).await?;
         let blobs = BlobStore::open(data_dir.join("blobs"))?;
         let library = match &config.runbooks {
-            Some(dir) => Library::load(dir)?,
+            Some(dir) => Library::load(dir, &config.risk)?,
             None => Library::empty(),
         };
         let escalation =
@@ -222,7 +222,7 @@ impl App {
     /// Re-reads the configured runbook directory.
     pub fn reload_library(&self) -> Result<Arc<Library>, AppError> {
         let lib = match &self.inner.config.runbooks {
-            Some(dir) => Library::load(dir)?,
+            Some(dir) => Library::load(dir, &self.inner.config.risk)?,
             None => Library::empty(),
         };
         self.set_library(lib);

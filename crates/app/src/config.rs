@@ -33,6 +33,10 @@ pub struct Config {
     /// The escalation policy file (people, rotations, policies), if paging is wanted.
     #[serde(default)]
     pub escalation: Option<PathBuf>,
+    /// Site risk rules for every runbook (`[[risk]] match = "stella evidence verify"
+    /// level = "read"`), e.g. for a team's own CLIs in runbooks imported unchanged.
+    #[serde(default)]
+    pub risk: Vec<sitrep_risk::CustomRule>,
     /// How steps run.
     #[serde(default)]
     pub executor: ExecutorConfig,
@@ -228,6 +232,7 @@ impl Default for Config {
             origin: default_origin(),
             severity_scheme: SeverityScheme::default(),
             escalation: None,
+            risk: Vec::new(),
             executor: ExecutorConfig::default(),
             policy: PolicyConfig::default(),
             alerts: sitrep_alerts::RoutingConfig::default(),

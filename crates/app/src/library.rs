@@ -27,9 +27,9 @@ impl Library {
         Library::default()
     }
 
-    /// Reads every `*.md` / `*.markdown` file under `root` (recursively, skipping hidden
+    /// Reads every `*.md`, `*.markdown` and `*.txt` file under `root` (recursively, skipping hidden
     /// directories), in path order so ids and output are stable.
-    pub fn load(root: &Path) -> Result<Library, AppError> {
+    pub fn load(root: &Path, site_rules: &[sitrep_risk::CustomRule]) -> Result<Library, AppError> {
         let mut files = Vec::new();
         walk(root, root, &mut files).map_err(|e| AppError::io(root, e))?;
         files.sort();
@@ -44,7 +44,7 @@ impl Library {
         }
         Ok(Library {
             root: Some(root.to_owned()),
-            set: RunbookSet::from_sources(sources),
+            set: RunbookSet::from_sources_with_rules(sources, site_rules),
             unreadable,
         })
     }
@@ -133,11 +133,19 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
         let path = entry.path();
         if ty.is_dir() {
             walk(root, &path, out)?;
-        } else if ty.is_file() && (name.ends_with(".md") || name.ends_with(".markdown")) {
+        } else if ty.is_file() && is_runbook_file(&name) {
             if let Ok(rel) = path.strip_prefix(root) {
                 out.push(rel.to_string_lossy().replace('\\', "/"));
             }
         }
     }
     Ok(())
+}
+
+/// Markdown files, and `.txt` pages saved from the web (scraped runbooks lose their
+/// `.md` on the way; the importer repairs what it can and says so).
+fn is_runbook_file(name: &str) -> bool {
+    [".md", ".markdown", ".txt"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
 }

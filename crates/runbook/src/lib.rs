@@ -33,6 +33,18 @@ use source::SourceMap;
 /// Import diagnostics (what was guessed or repaired, invalid YAML) come back with the
 /// model; rule checks are [`lint`]'s job.
 pub fn parse(text: &str) -> (Runbook, Vec<Diagnostic>) {
+    parse_with_rules(text, &[])
+}
+
+/// [`parse`] with a site's risk rules (from configuration) applied to every step together
+/// with the front matter's own `risk:` rules: the most specific prefix decides, and
+/// between equally specific rules the higher level (one source can never lower what the
+/// other raised). Lets a team teach sitrep its own CLIs without editing runbooks it
+/// imported unchanged.
+pub fn parse_with_rules(
+    text: &str,
+    site_rules: &[sitrep_risk::CustomRule],
+) -> (Runbook, Vec<Diagnostic>) {
     let idx = LineIndex::new(text);
     let mut diags = Vec::new();
     let (front_matter, body_start) = frontmatter::split(text, &idx, &mut diags);
@@ -52,10 +64,17 @@ pub fn parse(text: &str) -> (Runbook, Vec<Diagnostic>) {
         (clean, map, recovered) = (t.into(), m, r);
     }
 
-    let rules = front_matter
+    let own = front_matter
         .as_ref()
         .map(|f| f.risk.as_slice())
         .unwrap_or_default();
+    let merged: Vec<sitrep_risk::CustomRule>;
+    let rules = if site_rules.is_empty() {
+        own
+    } else {
+        merged = site_rules.iter().chain(own).cloned().collect();
+        &merged
+    };
     let classifier = classifier(rules);
     let input = walk::Input {
         clean: &clean,

@@ -32,11 +32,25 @@ impl RunbookSet {
         P: Into<String>,
         T: AsRef<str>,
     {
+        Self::from_sources_with_rules(sources, &[])
+    }
+
+    /// [`RunbookSet::from_sources`] with a site's risk rules (see
+    /// [`crate::parse_with_rules`]).
+    pub fn from_sources_with_rules<I, P, T>(
+        sources: I,
+        site_rules: &[sitrep_risk::CustomRule],
+    ) -> Self
+    where
+        I: IntoIterator<Item = (P, T)>,
+        P: Into<String>,
+        T: AsRef<str>,
+    {
         let mut texts = Vec::new();
         let mut entries = Vec::new();
         for (path, text) in sources {
             let text = text.as_ref();
-            let (runbook, mut diagnostics) = crate::parse(text);
+            let (runbook, mut diagnostics) = crate::parse_with_rules(text, site_rules);
             diagnostics.extend(crate::lint(&runbook, text));
             entries.push(SetEntry {
                 path: normalize(&path.into()),
