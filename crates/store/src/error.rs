@@ -147,9 +147,26 @@ impl StoreError {
     }
 }
 
-/// `url` with the password (if any) replaced by `***`, for error messages and logs.
+/// `url` with the password (if any) replaced by `***`, for error messages and logs:
+/// the userinfo password and a `password=` query parameter.
 #[must_use]
 pub fn redact_url(url: &str) -> String {
+    let url = redact_userinfo(url);
+    let Some(q) = url.find('?') else {
+        return url;
+    };
+    let (base, query) = url.split_at(q + 1);
+    let params: Vec<String> = query
+        .split('&')
+        .map(|p| match p.split_once('=') {
+            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+            _ => p.to_owned(),
+        })
+        .collect();
+    format!("{base}{}", params.join("&"))
+}
+
+fn redact_userinfo(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {
         return url.to_owned();
     };
@@ -190,5 +207,9 @@ mod tests {
         );
         assert_eq!(redact_url("sqlite:///tmp/a.db"), "sqlite:///tmp/a.db");
         assert_eq!(redact_url("not a url"), "not a url");
+        assert_eq!(
+            redact_url("postgres://db/x?user=u&password=pw&sslmode=require"),
+            "postgres://db/x?user=u&password=***&sslmode=require"
+        );
     }
 }

@@ -208,6 +208,7 @@ impl Store {
             rx,
             max_batch,
             size: None,
+            peaks: None,
         };
         let (shutdown, shutdown_rx) = watch::channel(false);
         let tasks = vec![

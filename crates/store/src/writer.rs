@@ -8,7 +8,9 @@
 
 use std::collections::HashMap;
 
-use sitrep_ledger::{Hash, HashReader, LogStore, StorageError, append_indexes, stored_hash_count};
+use sitrep_ledger::{
+    Hash, HashReader, LogStore, StorageError, append_indexes, stored_hash_count, tree_hash_indexes,
+};
 use sqlx::AnyConnection;
 use sqlx::error::ErrorKind;
 use sqlx::{Any, AnyPool, Transaction};
@@ -46,12 +48,26 @@ pub(crate) enum Msg {
 /// before giving up (each redo means someone else made progress).
 const MAX_HEAD_RETRIES: u32 = 1000;
 
-/// Rows per multi-row INSERT: well below SQLite's and PostgreSQL's parameter limits,
-/// and large enough that a 1024-event batch is a handful of statements.
-const ENTRY_ROWS: usize = 128;
-const HASH_ROWS: usize = 256;
+/// Rows per multi-row INSERT. Not larger: sqlx binds SQLite parameters by name
+/// (`$N`), and SQLite finds a parameter's name by walking the statement's parameter
+/// list, so binding costs grow with the square of the parameters per statement (at
+/// 128 six-column rows it was a quarter of the writer's CPU).
+const ENTRY_ROWS: usize = 32;
+const HASH_ROWS: usize = 64;
 /// Indexes per `IN (...)` read.
-const READ_CHUNK: usize = 256;
+const READ_CHUNK: usize = 64;
+
+/// Splits `len` rows into statements of `max` rows and one remainder. The full-size
+/// statement is prepared once per connection and cached; the remainder's text varies
+/// with the batch, so it is prepared without caching (see `persistent(false)` below)
+/// rather than evicting the full-size statements from the cache.
+pub(crate) fn chunk_sizes(len: usize, max: usize) -> Vec<usize> {
+    let mut out = vec![max; len / max];
+    if len % max != 0 {
+        out.push(len % max);
+    }
+    out
+}
 
 pub(crate) struct Writer {
     pub pool: AnyPool,
@@ -61,6 +77,10 @@ pub(crate) struct Writer {
     /// The tree size after our last commit; `None` after an error or before the first
     /// commit, meaning "read it from the head row".
     pub size: Option<u64>,
+    /// The stored hashes of the complete subtrees (`tree_hash_indexes`) of the tree of
+    /// the given size, kept from our last commit. `append` reads only these, so while
+    /// no other process appends, a group commit needs no hash reads at all.
+    pub peaks: Option<(u64, HashMap<u64, Hash>)>,
 }
 
 impl Writer {
@@ -136,6 +156,7 @@ impl Writer {
         let result = self.try_commit_group(changes).await;
         if result.is_err() {
             self.size = None;
+            self.peaks = None;
         }
         result
     }
@@ -176,12 +197,21 @@ impl Writer {
                     apply_write(&mut tx, write, now).await?;
                 }
             }
+            // The head moved from `old` under our lock, so peaks we kept for `old`
+            // are current; otherwise (first batch, another process appended) read them.
+            let peaks = match self.peaks.take() {
+                Some((size, peaks)) if size == old => peaks,
+                _ => fetch_hashes(&mut tx, &tree_hash_indexes(old)?).await?,
+            };
             let events: Vec<&EncodedEvent> = changes.iter().flat_map(|c| &c.events).collect();
-            if !events.is_empty() {
-                append_events(&mut tx, old, &events).await?;
-            }
+            let peaks = if events.is_empty() {
+                peaks
+            } else {
+                append_events(&mut tx, old, &events, &peaks).await?
+            };
             tx.commit().await?;
             self.size = Some(new);
+            self.peaks = Some((new, peaks));
             let mut next = old;
             return Ok(changes
                 .iter()
@@ -246,12 +276,19 @@ pub(crate) async fn fetch_hashes(
 ) -> Result<HashMap<u64, Hash>, StoreError> {
     let mut out = HashMap::with_capacity(indexes.len());
     for chunk in indexes.chunks(READ_CHUNK) {
+        // Pad the list to a power of two with its last index (a repeat in IN is
+        // harmless) so few distinct statements exist.
+        let width = chunk.len().next_power_of_two();
         let sql = format!(
             "SELECT hash_index, hash FROM ledger_hashes WHERE hash_index IN ({})",
-            placeholders(1, chunk.len())
+            placeholders(1, width)
         );
         let mut q = sqlx::query_as::<_, (i64, Vec<u8>)>(&sql);
-        for &i in chunk {
+        let last = chunk.last().copied().unwrap_or(0);
+        for &i in chunk
+            .iter()
+            .chain(std::iter::repeat_n(&last, width - chunk.len()))
+        {
             q = q.bind(to_i64(i)?);
         }
         for (index, bytes) in q.fetch_all(&mut *conn).await? {
@@ -314,15 +351,22 @@ impl LogStore for Capture {
     }
 }
 
-/// Computes the stored hashes `events` add at tree size `old` and inserts entries and
-/// hashes.
+/// Computes the stored hashes `events` add at tree size `old` (reading only `peaks`,
+/// the complete subtrees of that tree), inserts entries and hashes, and returns the
+/// peaks of the grown tree.
 async fn append_events(
     tx: &mut AnyConnection,
     old: u64,
     events: &[&EncodedEvent],
-) -> Result<(), StoreError> {
-    let reads = append_indexes(old, events.len() as u64)?;
-    let reader = MapReader(fetch_hashes(tx, &reads).await?);
+    peaks: &HashMap<u64, Hash>,
+) -> Result<HashMap<u64, Hash>, StoreError> {
+    // `append` reads exactly `append_indexes`, all of them peaks of the old tree.
+    let reader = MapReader(
+        append_indexes(old, events.len() as u64)?
+            .into_iter()
+            .filter_map(|i| peaks.get(&i).map(|h| (i, *h)))
+            .collect(),
+    );
     let mut capture = Capture {
         size: old,
         reader,
@@ -333,15 +377,31 @@ async fn append_events(
     let hashes = capture
         .hashes
         .ok_or_else(|| StoreError::Corrupt("append produced no hashes".into()))?;
+    let base = stored_hash_count(old);
+    let new = old + events.len() as u64;
+    let mut new_peaks = HashMap::new();
+    for i in tree_hash_indexes(new)? {
+        let hash = match i.checked_sub(base) {
+            Some(k) => usize::try_from(k).ok().and_then(|k| hashes.get(k)).copied(),
+            None => peaks.get(&i).copied(),
+        };
+        let hash = hash.ok_or_else(|| {
+            StoreError::Corrupt(format!("peak {i} of tree size {new} is unknown"))
+        })?;
+        new_peaks.insert(i, hash);
+    }
 
     let mut index = old;
-    for chunk in events.chunks(ENTRY_ROWS) {
+    let mut rest = events;
+    for n in chunk_sizes(events.len(), ENTRY_ROWS) {
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
         let sql = format!(
             "INSERT INTO ledger_entries (leaf_index, incident_id, event_type, time_ms, actor, \
              record) VALUES {}",
             value_rows(chunk.len(), 6)
         );
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query(&sql).persistent(n == ENTRY_ROWS);
         for e in chunk {
             q = q
                 .bind(to_i64(index)?)
@@ -355,19 +415,22 @@ async fn append_events(
         q.execute(&mut *tx).await?;
     }
     let mut hash_index = stored_hash_count(old);
-    for chunk in hashes.chunks(HASH_ROWS) {
+    let mut rest = hashes.as_slice();
+    for n in chunk_sizes(hashes.len(), HASH_ROWS) {
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
         let sql = format!(
             "INSERT INTO ledger_hashes (hash_index, hash) VALUES {}",
             value_rows(chunk.len(), 2)
         );
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query(&sql).persistent(n == HASH_ROWS);
         for h in chunk {
             q = q.bind(to_i64(hash_index)?).bind(h.as_bytes().as_slice());
             hash_index += 1;
         }
         q.execute(&mut *tx).await?;
     }
-    Ok(())
+    Ok(new_peaks)
 }
 
 /// Maps a constraint violation of one write to a typed error.
@@ -692,6 +755,21 @@ async fn apply_write(tx: &mut AnyConnection, write: &Write, now: i64) -> Result<
                 });
             }
             Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunk_sizes;
+
+    #[test]
+    fn chunks_cover_every_row() {
+        for len in 0..200 {
+            let c = chunk_sizes(len, 32);
+            assert_eq!(c.iter().sum::<usize>(), len);
+            assert!(c.iter().all(|&n| n > 0 && n <= 32));
+            assert!(c.iter().rev().skip(1).all(|&n| n == 32));
         }
     }
 }

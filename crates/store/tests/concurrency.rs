@@ -62,8 +62,8 @@ async fn commits(db: Db) {
         // Two replicas on one database: their writers serialise on the ledger head.
         let second = db.open().await;
         let before = store.tree_size().await.unwrap();
-        let indexes = hammer(&[store.clone(), second.clone()], 8, 150).await;
-        assert_eq!(indexes, (before..before + 1200).collect::<Vec<_>>());
+        let indexes = hammer(&[store.clone(), second.clone()], 6, 100).await;
+        assert_eq!(indexes, (before..before + 600).collect::<Vec<_>>());
         store.checkpoint_now().await.unwrap();
         second.checkpoint_now().await.unwrap();
         let report = second.verify_ledger().await.unwrap();
