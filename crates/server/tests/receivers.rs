@@ -264,6 +264,43 @@ async fn auto_triage_results_reach_the_timeline() {
             .contains("instance=web-7 (alert label)"),
         "{greet}"
     );
+    // Its captured output, redacted, by run id.
+    let run = payload["run"].as_str().unwrap();
+    let r = s
+        .http
+        .get(s.u(&format!("/api/v1/incidents/{id}/runs/{run}/output/stdout")))
+        .bearer_auth(&s.viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.text().await.unwrap(), "checking web-7 with hello\n");
+    let leaky = runs
+        .iter()
+        .find(|e| e["record"]["payload"]["step"] == "leaky")
+        .expect("leaky ran");
+    let run = leaky["record"]["payload"]["run"].as_str().unwrap();
+    let r = s
+        .http
+        .get(s.u(&format!("/api/v1/incidents/{id}/runs/{run}/output/stdout")))
+        .bearer_auth(&s.viewer)
+        .send()
+        .await
+        .unwrap();
+    let text = r.text().await.unwrap();
+    assert!(!text.contains("hunter2secret"), "{text}");
+    assert!(
+        !text.contains("abcdefghijklmnopqrstuvwxyz0123456789"),
+        "{text}"
+    );
+    let (st, v) = s
+        .get(
+            &format!("/api/v1/incidents/{id}/runs/{run}/output/stdin"),
+            &s.viewer,
+        )
+        .await;
+    assert_eq!(st, 400, "{v}");
+    assert_eq!(v["error"]["field"], "stream");
     // Nothing but read steps ran: the resolution section's steps are not touched.
     let (_, inc) = s.get(&format!("/api/v1/incidents/{id}"), &s.viewer).await;
     for r in inc["runs"].as_array().unwrap() {
