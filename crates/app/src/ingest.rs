@@ -309,14 +309,16 @@ impl Ingestor {
         let routing_of: HashMap<Fingerprint, &Routing> =
             items.iter().map(|(a, r)| (a.fingerprint, r)).collect();
         let mut changed = Vec::new();
+        let mut unchanged = 0;
         for c in changes {
             if c.kind.changes_state() {
                 changed.push(c);
             } else {
-                report.unchanged += 1;
+                unchanged += 1;
             }
         }
         if changed.is_empty() {
+            report.unchanged += unchanged;
             return Ok(());
         }
         let fires = |k: ChangeKind, a: &Alert| {
@@ -382,13 +384,15 @@ impl Ingestor {
             }
             records.push(events::record(kind, &inc, now, &actor, payload));
         }
-        report.changed += changed.len();
         store
             .commit(Change {
                 writes,
                 events: records,
             })
             .await?;
+        // Counted after the commit, so a retried group is not counted twice.
+        report.changed += changed.len();
+        report.unchanged += unchanged;
         Ok(())
     }
 

@@ -425,15 +425,33 @@ fn local_path(next: Option<&str>) -> &str {
 }
 
 /// `POST /login` (form `token`, optional `next`): opens a session and redirects.
+///
+/// A wrong token answers 401 JSON, or, for a browser (`Accept: text/html`), a 303 back
+/// to `/login?failed=1&next=...` so the UI's login page can say so.
 pub async fn login(State(state): State<ServerState>, req: Request) -> ApiResult<Response> {
+    let browser = req
+        .headers()
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
     let bytes = body_bytes(req, &state).await?;
     let form: LoginForm = serde_urlencoded::from_bytes(&bytes)
         .map_err(|e| ApiError::invalid("token", format!("a form with a token field: {e}")))?;
-    let (token, role) = state
-        .app()
-        .authenticate(form.token.trim())
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("unknown or revoked token"))?;
+    let Some((token, role)) = state.app().authenticate(form.token.trim()).await? else {
+        if browser {
+            let next: String =
+                form_urlencoded::byte_serialize(local_path(form.next.as_deref()).as_bytes())
+                    .collect();
+            let mut resp = StatusCode::SEE_OTHER.into_response();
+            resp.headers_mut().insert(
+                LOCATION,
+                HeaderValue::from_str(&format!("/login?failed=1&next={next}"))
+                    .unwrap_or_else(|_| HeaderValue::from_static("/login?failed=1")),
+            );
+            return Ok(resp);
+        }
+        return Err(ApiError::unauthorized("unknown or revoked token"));
+    };
     let id = state
         .sessions()
         .create(token.name.clone(), role, token.secret_sha256.clone());

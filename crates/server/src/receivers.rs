@@ -64,9 +64,11 @@ async fn receive(state: ServerState, source: Source, req: Request) -> Response {
         }
         Err(e) => {
             // Stored but not interpreted: the sender's retry will be ingested again
-            // (ingestion is idempotent), so 503 is the honest answer.
+            // (ingestion is idempotent). Always 503, never 409 or 500: Alertmanager and
+            // Grafana retry only on 5xx and connection errors, and a retry is wanted.
             metrics.alert_received(name, "unavailable");
-            ApiError::from(e)
+            tracing::error!(source = name, payload = %payload_id, error = %e, "alert payload stored but not ingested");
+            ApiError::unavailable(format!("stored but not ingested; retry: {e}"))
                 .with("payload_id", payload_id)
                 .into_response()
         }

@@ -87,6 +87,10 @@ fn api() -> Routes {
         .post("/api/v1/incidents/{id}/plan", runs::plan)
         .get("/api/v1/incidents/{id}/runs", runs::list)
         .post("/api/v1/incidents/{id}/runs", runs::run)
+        .get(
+            "/api/v1/incidents/{id}/runs/{run}/output/{stream}",
+            runs::output,
+        )
         .get("/api/v1/incidents/{id}/approvals", runs::approvals)
         .post(
             "/api/v1/incidents/{id}/approvals/{approval}/approve",

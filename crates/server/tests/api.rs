@@ -25,6 +25,27 @@ async fn incident_shapes_are_stable() {
         .await;
     redact(&mut tl);
     insta::assert_json_snapshot!("timeline_declared", tl);
+
+    // The error shape, with the display to confirm and the reasons.
+    let body = json!({"runbook": "local-service.md", "step": "wipe", "set": {"marker": "/nonexistent/sitrep-marker"}});
+    let (st, mut v) = s
+        .post(&format!("/api/v1/incidents/{id}/runs"), &s.responder, body)
+        .await;
+    assert_eq!(st, 428);
+    redact(&mut v);
+    insta::assert_json_snapshot!("confirmation_needed", v);
+
+    // An ingest report.
+    let (st, mut v) = s
+        .alert(
+            "generic",
+            &json!({"alerts": [{"labels": {"alertname": "Shape", "a": "1"}}, {"labels": {"alertname": "Shape", "a": "2"}}]}).to_string(),
+        )
+        .await;
+    assert_eq!(st, 202);
+    v["payload_id"] = json!("[redacted]");
+    v["opened"] = json!(["[redacted]"]);
+    insta::assert_json_snapshot!("ingest_report", v);
     s.stop().await;
 }
 

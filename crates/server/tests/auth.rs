@@ -109,6 +109,21 @@ async fn browser_login_uses_a_session_cookie_and_csrf() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 401);
+    // A browser is sent back to the login page instead.
+    let r = s
+        .http
+        .post(s.u("/login"))
+        .header("accept", "text/html")
+        .form(&[("token", "sitrep_wrong"), ("next", "/incidents/3")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(
+        r.headers()["location"],
+        "/login?failed=1&next=%2Fincidents%2F3"
+    );
+    assert!(r.headers().get("set-cookie").is_none());
 
     let r = s
         .http

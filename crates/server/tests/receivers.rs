@@ -264,6 +264,43 @@ async fn auto_triage_results_reach_the_timeline() {
             .contains("instance=web-7 (alert label)"),
         "{greet}"
     );
+    // Its captured output, redacted, by run id.
+    let run = payload["run"].as_str().unwrap();
+    let r = s
+        .http
+        .get(s.u(&format!("/api/v1/incidents/{id}/runs/{run}/output/stdout")))
+        .bearer_auth(&s.viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.text().await.unwrap(), "checking web-7 with hello\n");
+    let leaky = runs
+        .iter()
+        .find(|e| e["record"]["payload"]["step"] == "leaky")
+        .expect("leaky ran");
+    let run = leaky["record"]["payload"]["run"].as_str().unwrap();
+    let r = s
+        .http
+        .get(s.u(&format!("/api/v1/incidents/{id}/runs/{run}/output/stdout")))
+        .bearer_auth(&s.viewer)
+        .send()
+        .await
+        .unwrap();
+    let text = r.text().await.unwrap();
+    assert!(!text.contains("hunter2secret"), "{text}");
+    assert!(
+        !text.contains("abcdefghijklmnopqrstuvwxyz0123456789"),
+        "{text}"
+    );
+    let (st, v) = s
+        .get(
+            &format!("/api/v1/incidents/{id}/runs/{run}/output/stdin"),
+            &s.viewer,
+        )
+        .await;
+    assert_eq!(st, 400, "{v}");
+    assert_eq!(v["error"]["field"], "stream");
     // Nothing but read steps ran: the resolution section's steps are not touched.
     let (_, inc) = s.get(&format!("/api/v1/incidents/{id}"), &s.viewer).await;
     for r in inc["runs"].as_array().unwrap() {
@@ -289,4 +326,55 @@ async fn an_unavailable_store_is_503() {
         s.state.metrics().alerts_received("generic", "unavailable"),
         1
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silences_mute_matching_alerts() {
+    let s = start().await;
+    let body = json!({"matchers": ["alertname=\"Noisy\""], "duration": "1h", "comment": "known"});
+    assert_eq!(
+        s.post("/api/v1/silences", &s.responder, body.clone())
+            .await
+            .0,
+        403
+    );
+    let (st, silence) = s.post("/api/v1/silences", &s.commander, body).await;
+    assert_eq!(st, 201, "{silence}");
+    assert_eq!(silence["created_by"], "carl");
+    let (st, v) = s
+        .alert("generic", &json!({"alerts": [{"labels": {"alertname": "Noisy"}}, {"labels": {"alertname": "Real"}}]}).to_string())
+        .await;
+    assert_eq!(st, 202, "{v}");
+    assert_eq!(v["silenced"], 1);
+    let incidents = s.incidents().await;
+    assert_eq!(incidents.len(), 1);
+    assert!(incidents[0]["title"].as_str().unwrap().starts_with("Real"));
+    // Removed: the alert opens its incident.
+    let sid = silence["id"].as_str().unwrap();
+    let r = s
+        .http
+        .delete(s.u(&format!("/api/v1/silences/{sid}")))
+        .bearer_auth(&s.commander)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let (_, v) = s
+        .alert(
+            "generic",
+            &json!({"alerts": [{"labels": {"alertname": "Noisy"}}]}).to_string(),
+        )
+        .await;
+    assert_eq!(v["silenced"], 0);
+    assert_eq!(s.incidents().await.len(), 2);
+    let (st, v) = s
+        .post(
+            "/api/v1/silences",
+            &s.commander,
+            json!({"matchers": ["alertname=~\"(\""], "duration": "1h"}),
+        )
+        .await;
+    assert_eq!(st, 400, "{v}");
+    assert_eq!(v["error"]["field"], "matchers[0]");
+    s.stop().await;
 }

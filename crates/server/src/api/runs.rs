@@ -294,3 +294,47 @@ pub async fn approve(
     tracing::info!(approval = %approval, approver = %caller.name, "run approved");
     Ok(Json(a.clone()))
 }
+
+/// A run's captured output (redacted, capped), `stream` = `stdout` or `stderr`, as text.
+pub async fn output(
+    State(state): State<ServerState>,
+    Viewer(_): Viewer,
+    Path((id, run, stream)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    let incident = state.app().incident(&id).await?;
+    let row = state
+        .app()
+        .store()
+        .run(&run)
+        .await?
+        .filter(|r| r.incident_id == incident.id)
+        .ok_or_else(|| ApiError::not_found(format!("run {run} not found in this incident")))?;
+    let sha = match stream.as_str() {
+        "stdout" => row.stdout_sha256,
+        "stderr" => row.stderr_sha256,
+        _ => return Err(ApiError::invalid("stream", "stdout or stderr")),
+    }
+    .ok_or_else(|| ApiError::not_found("no output was captured (the run has not finished)"))?;
+    let hash = sitrep_ledger::Hash::from_hex(&sha).map_err(|e| ApiError::internal(&e))?;
+    let blobs = state.app().blobs().clone();
+    let bytes = tokio::task::spawn_blocking(move || blobs.get(&hash))
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|e| match e {
+            // Retention may have deleted the bytes; the hash stays in the ledger.
+            sitrep_evidence::BlobError::NotFound(_) => ApiError::new(
+                StatusCode::GONE,
+                "gone",
+                "the output was deleted by retention",
+            ),
+            other => ApiError::internal(&other),
+        })?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
+        bytes,
+    )
+        .into_response())
+}
