@@ -211,6 +211,9 @@ pub enum Write {
     EnqueueJob(NewJob),
     /// Cancels every pending job of this incident whose kind is `kind`.
     CancelJobs { incident_id: String, kind: String },
+    /// Keeps a raw webhook payload (ignored if its id is already stored). Through the
+    /// group commit, concurrent deliveries share one fsync.
+    PutRawPayload(RawPayload),
     /// Fails the whole change unless `lease` is held by `holder` at `epoch` (fencing).
     Fence {
         lease: String,

@@ -301,15 +301,12 @@ impl Store {
     /// Keeps a raw webhook payload (idempotent by id). Written directly, not through
     /// the ledger: the events derived from it are.
     pub async fn put_raw_payload(&self, p: &RawPayload) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO raw_payloads (id, source, received_ms, body) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(p.id.as_str())
-        .bind(p.source.as_str())
-        .bind(p.received_ms)
-        .bind(p.body.as_slice())
-        .execute(self.pool())
+        // Through the group commit: many deliveries at once share one transaction and
+        // one fsync instead of contending for SQLite's write lock one by one.
+        self.commit(Change {
+            writes: vec![crate::model::Write::PutRawPayload(p.clone())],
+            events: Vec::new(),
+        })
         .await?;
         Ok(())
     }

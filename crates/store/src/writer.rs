@@ -721,6 +721,19 @@ async fn apply_write(tx: &mut AnyConnection, write: &Write, now: i64) -> Result<
                 })?;
             Ok(())
         }
+        Write::PutRawPayload(p) => {
+            sqlx::query(
+                "INSERT INTO raw_payloads (id, source, received_ms, body) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(p.id.as_str())
+            .bind(p.source.as_str())
+            .bind(p.received_ms)
+            .bind(p.body.as_slice())
+            .execute(&mut *tx)
+            .await?;
+            Ok(())
+        }
         Write::CancelJobs { incident_id, kind } => {
             sqlx::query(
                 "UPDATE jobs SET state = 'cancelled', updated_ms = $1 \
