@@ -198,6 +198,48 @@ impl Metrics {
                 esc(sev)
             );
         }
+        // Time to acknowledge, over the most recent incidents (the store keeps the times;
+        // recomputing keeps the metric right across restarts and replicas).
+        let recent = IncidentFilter {
+            limit: 10_000,
+            ..IncidentFilter::default()
+        };
+        if let Ok(all) = store.incidents(&recent).await {
+            const ACK_BUCKETS: [f64; 8] = [
+                60.0, 300.0, 900.0, 1800.0, 3600.0, 14400.0, 43200.0, 86400.0,
+            ];
+            let acks: Vec<f64> = all
+                .iter()
+                .filter_map(|i| {
+                    i.acknowledged_ms
+                        .map(|a| (a - i.created_ms).max(0) as f64 / 1000.0)
+                })
+                .collect();
+            out.push_str("# HELP sitrep_time_to_acknowledge_seconds Declaration to acknowledgement, over the latest 10,000 incidents.\n");
+            out.push_str("# TYPE sitrep_time_to_acknowledge_seconds histogram\n");
+            for le in ACK_BUCKETS {
+                let n = acks.iter().filter(|s| **s <= le).count();
+                let _ = writeln!(
+                    out,
+                    "sitrep_time_to_acknowledge_seconds_bucket{{le=\"{le}\"}} {n}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "sitrep_time_to_acknowledge_seconds_bucket{{le=\"+Inf\"}} {}",
+                acks.len()
+            );
+            let _ = writeln!(
+                out,
+                "sitrep_time_to_acknowledge_seconds_sum {:.3}",
+                acks.iter().sum::<f64>()
+            );
+            let _ = writeln!(
+                out,
+                "sitrep_time_to_acknowledge_seconds_count {}",
+                acks.len()
+            );
+        }
         out.push_str("# HELP sitrep_ledger_size Entries in the ledger.\n");
         out.push_str("# TYPE sitrep_ledger_size gauge\n");
         if let Ok(size) = store.tree_size().await {
