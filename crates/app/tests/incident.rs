@@ -13,12 +13,45 @@ fn fixtures() -> PathBuf {
 }
 
 async fn open(dir: &Path) -> App {
+    open_on(dir, None).await
+}
+
+/// The app on SQLite in `dir`, or on `database_url` (blobs and key still in `dir`).
+async fn open_on(dir: &Path, database_url: Option<&str>) -> App {
     let cfg = Config {
         data_dir: Some(dir.join("data")),
         runbooks: Some(fixtures()),
+        database_url: database_url.map(str::to_owned),
         ..Config::default()
     };
     App::open(cfg).await.expect("open app")
+}
+
+/// SQLite always; a fresh PostgreSQL schema too when `SITREP_TEST_DATABASE_URL` is set.
+/// Returns `(label, database URL)` pairs and the schema to drop.
+async fn backends() -> (
+    Vec<(&'static str, Option<String>)>,
+    Option<(sqlx::AnyPool, String)>,
+) {
+    let mut out = vec![("sqlite", None)];
+    let Ok(base) = std::env::var("SITREP_TEST_DATABASE_URL") else {
+        return (out, None);
+    };
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::AnyPool::connect(&base)
+        .await
+        .expect("connect to PostgreSQL");
+    let schema = format!("sitrep_app_{}", uuid::Uuid::now_v7().simple());
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&admin)
+        .await
+        .expect("create schema");
+    let sep = if base.contains('?') { '&' } else { '?' };
+    out.push((
+        "postgres",
+        Some(format!("{base}{sep}options=-c%20search_path%3D{schema}")),
+    ));
+    (out, Some((admin, schema)))
 }
 
 fn req(incident: &str, step: &str) -> RunRequest {
@@ -57,8 +90,22 @@ async fn declare(app: &App) -> sitrep_app::store::Incident {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn lifecycle_checklist_and_postmortem() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = open(dir.path()).await;
+    let (backends, cleanup) = backends().await;
+    for (label, url) in backends {
+        let dir = tempfile::tempdir().unwrap();
+        eprintln!("lifecycle story on {label}");
+        lifecycle_story(dir.path(), url.as_deref()).await;
+    }
+    if let Some((admin, schema)) = cleanup {
+        sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
+}
+
+async fn lifecycle_story(dir: &Path, url: Option<&str>) {
+    let app = open_on(dir, url).await;
     let inc = declare(&app).await;
     assert_eq!(inc.number, 1);
     assert_eq!(inc.severity, "SEV2");
@@ -175,7 +222,7 @@ async fn lifecycle_checklist_and_postmortem() {
     app.close().await;
 
     // Everything is there after a restart, and the ledger verifies.
-    let app = open(dir.path()).await;
+    let app = open_on(dir, url).await;
     assert_eq!(app.view("1").await.unwrap().incident.status, "resolved");
     let report = app.store().verify_ledger().await.unwrap();
     assert!(report.ok(), "{report:?}");
