@@ -77,6 +77,33 @@ pub struct RunReport {
     pub outcome: Outcome,
 }
 
+/// The placeholders a step needs, secret ones marked.
+fn placeholders_of(step: &Step) -> Vec<Placeholder> {
+    scan_placeholders(&step.script)
+        .into_iter()
+        .map(|p| {
+            if is_secret_name(&p.name) {
+                p.secret()
+            } else {
+                p
+            }
+        })
+        .collect()
+}
+
+/// The runbook's `params` defaults, as a binding source.
+fn param_defaults(rb: &sitrep_runbook::Runbook) -> BTreeMap<String, String> {
+    rb.front_matter
+        .as_ref()
+        .map(|f| {
+            f.params
+                .iter()
+                .filter_map(|(k, p)| p.default.clone().map(|d| (k.clone(), d)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Names that carry secrets: their values are passed to the process but never shown.
 fn is_secret_name(name: &str) -> bool {
     let up = name.to_ascii_uppercase();
@@ -160,16 +187,7 @@ impl App {
                 what: "step",
                 id: format!("{step} in {}", entry.path),
             })?;
-        let params = rb
-            .front_matter
-            .as_ref()
-            .map(|f| {
-                f.params
-                    .iter()
-                    .filter_map(|(k, p)| p.default.clone().map(|d| (k.clone(), d)))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let params = param_defaults(rb);
         Ok((entry.path.clone(), found.clone(), params))
     }
 
@@ -213,16 +231,7 @@ impl App {
                 )
             })
             .collect();
-        let placeholders: Vec<Placeholder> = scan_placeholders(&step.script)
-            .into_iter()
-            .map(|p| {
-                if is_secret_name(&p.name) {
-                    p.secret()
-                } else {
-                    p
-                }
-            })
-            .collect();
+        let placeholders = placeholders_of(step);
         let values = self.values(incident, &req.set, params).await?;
         let mut plan = Plan {
             runbook: path.to_owned(),
@@ -323,16 +332,7 @@ impl App {
             None => return Err(AppError::Internal("plan without a decision".into())),
         }
         // Bind again for the real environment (the plan keeps only displayable text).
-        let placeholders: Vec<Placeholder> = scan_placeholders(&step.script)
-            .into_iter()
-            .map(|p| {
-                if is_secret_name(&p.name) {
-                    p.secret()
-                } else {
-                    p
-                }
-            })
-            .collect();
+        let placeholders = placeholders_of(step);
         let values = self.values(incident, &req.set, params).await?;
         let bound = bind(&step.script, &placeholders, &values)
             .map_err(|e| AppError::invalid("step", e.to_string()))?;
@@ -581,17 +581,7 @@ impl App {
             let Some(entry) = library.get(path) else {
                 continue;
             };
-            let params: BTreeMap<String, String> = entry
-                .runbook
-                .front_matter
-                .as_ref()
-                .map(|f| {
-                    f.params
-                        .iter()
-                        .filter_map(|(k, p)| p.default.clone().map(|d| (k.clone(), d)))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let params = param_defaults(&entry.runbook);
             for step in &entry.runbook.steps {
                 if !step.role.is_some_and(|r| roles.contains(&r))
                     || step.attributes.exclude_from_run_all == Some(true)

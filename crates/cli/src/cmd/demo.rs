@@ -51,7 +51,7 @@ pub fn run(args: DemoArgs, ctx: &Ctx) -> Result<(), CliError> {
         } else {
             emit(&sitrep_demo::instructions(&demo))?;
         }
-        wait_for_stop().await;
+        crate::cmd::appctx::shutdown_signal().await;
         if !quiet {
             eprintln!("  stopping...");
         }
@@ -59,20 +59,4 @@ pub fn run(args: DemoArgs, ctx: &Ctx) -> Result<(), CliError> {
             .await
             .map_err(|e| CliError::internal(anyhow!(e).context("stopping the demo")))
     })
-}
-
-/// Ctrl-C or SIGTERM, whichever comes first.
-async fn wait_for_stop() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
-    }
 }

@@ -33,23 +33,6 @@ fn init_logging() {
         .try_init();
 }
 
-/// Resolves on SIGTERM or Ctrl-C (SIGINT).
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            // Without a SIGTERM handler, Ctrl-C still works.
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = term => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
-}
-
 pub fn run(args: ServeArgs, app_args: &AppArgs, ctx: &Ctx) -> Result<(), CliError> {
     let ctx = *ctx;
     let mut cfg = app_args.config()?;
@@ -84,7 +67,7 @@ async fn serve(app: App, listen: &str, started: Instant, ctx: Ctx) -> Result<(),
         emit(&format!("sitrep serving on {url}\n"))?;
     }
     tracing::info!(%url, ready_ms, runbooks = app.library().entries().len(), "serving");
-    sitrep_server::serve(listener, state, shutdown_signal())
+    sitrep_server::serve(listener, state, crate::cmd::appctx::shutdown_signal())
         .await
         .map_err(|e| CliError::internal(anyhow!(e).context("the server failed")))?;
     tracing::info!("stopped");

@@ -57,9 +57,7 @@ pub fn routes() -> Router<ServerState> {
 #[derive(Template)]
 #[template(path = "ack.html")]
 struct AckTpl {
-    user: String,
-    role: String,
-    csrf: String,
+    chrome: Chrome,
     token: String,
     message: String,
 }
@@ -68,9 +66,7 @@ struct AckTpl {
 /// mail and chat clients fetch links to preview them.
 async fn ack_page(Path(token): Path<String>) -> Page {
     html(&AckTpl {
-        user: String::new(),
-        role: String::new(),
-        csrf: String::new(),
+        chrome: Chrome::default(),
         token,
         message: String::new(),
     })
@@ -94,9 +90,7 @@ async fn ack_link(State(st): State<ServerState>, Path(token): Path<String>) -> P
         Err(e) => return Err(e.into()),
     };
     html(&AckTpl {
-        user: String::new(),
-        role: String::new(),
-        csrf: String::new(),
+        chrome: Chrome::default(),
         token: String::new(),
         message,
     })
@@ -174,6 +168,23 @@ fn user(c: Option<Caller>) -> Result<Caller, UiError> {
     c.ok_or(UiError::Login)
 }
 
+/// What every full page shows in its header: who is logged in, and the CSRF token its
+/// forms carry.
+#[derive(Debug, Clone, Default)]
+struct Chrome {
+    user: String,
+    role: String,
+    csrf: String,
+}
+
+fn chrome(c: &Caller) -> Chrome {
+    Chrome {
+        user: c.name.clone(),
+        role: c.role.to_string(),
+        csrf: csrf_token(c),
+    }
+}
+
 fn csrf_token(c: &Caller) -> String {
     crate::auth::csrf_token(c).unwrap_or_default().to_owned()
 }
@@ -209,9 +220,7 @@ struct ErrorTpl {
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginTpl {
-    user: String,
-    role: String,
-    csrf: String,
+    chrome: Chrome,
     error: String,
 }
 
@@ -228,9 +237,7 @@ async fn login_page(Query(q): Query<LoginQuery>) -> Page {
         "That token is not valid.".to_owned()
     };
     html(&LoginTpl {
-        user: String::new(),
-        role: String::new(),
-        csrf: String::new(),
+        chrome: Chrome::default(),
         error,
     })
 }
@@ -247,9 +254,7 @@ struct Row {
 #[derive(Template)]
 #[template(path = "incidents.html")]
 struct IncidentsTpl {
-    user: String,
-    role: String,
-    csrf: String,
+    chrome: Chrome,
     incidents: Vec<Row>,
     statuses: Vec<String>,
     severities: Vec<String>,
@@ -299,9 +304,7 @@ async fn incidents(
     let rows = st.app().incidents(&filter).await?;
     let lib = st.app().library();
     html(&IncidentsTpl {
-        csrf: csrf_token(&c),
-        user: c.name.clone(),
-        role: c.role.to_string(),
+        chrome: chrome(&c),
         incidents: rows
             .into_iter()
             .map(|i| Row {
@@ -385,9 +388,7 @@ struct AlertView {
 #[derive(Template)]
 #[template(path = "incident.html")]
 struct IncidentTpl {
-    user: String,
-    role: String,
-    csrf: String,
+    chrome: Chrome,
     inc: sitrep_app::store::Incident,
     steps: Vec<StepView>,
     runs: Vec<StepRun>,
@@ -459,9 +460,7 @@ async fn incident(
     .render()?;
     let timeline_html = timeline_html(&st, &view.incident.id).await?;
     html(&IncidentTpl {
-        csrf: csrf_token(&c),
-        user: c.name.clone(),
-        role: c.role.to_string(),
+        chrome: chrome(&c),
         alerts: view
             .alerts
             .iter()
@@ -673,9 +672,7 @@ fn run_view(st: &ServerState, number: i64, run: StepRun) -> Result<RunTpl, UiErr
 #[derive(Template)]
 #[template(path = "run_page.html")]
 struct RunPageTpl {
-    user: String,
-    role: String,
-    csrf: String,
+    chrome: Chrome,
     number: i64,
     run: StepRun,
     stdout: String,
@@ -699,9 +696,7 @@ async fn run_page(
     let inc = st.app().incident(&run.incident_id).await?;
     let v = run_view(&st, inc.number, run)?;
     html(&RunPageTpl {
-        csrf: csrf_token(&c),
-        user: c.name.clone(),
-        role: c.role.to_string(),
+        chrome: chrome(&c),
         number: v.number,
         run: v.run,
         stdout: v.stdout,
@@ -837,9 +832,7 @@ async fn lifecycle(
 #[derive(Template)]
 #[template(path = "postmortem.html")]
 struct PostmortemTpl {
-    user: String,
-    role: String,
-    csrf: String,
+    chrome: Chrome,
     number: i64,
     markdown: String,
 }
@@ -853,9 +846,7 @@ async fn postmortem_page(
     let inc = st.app().incident(&n).await?;
     let markdown = st.app().postmortem(&inc.id).await?;
     html(&PostmortemTpl {
-        csrf: csrf_token(&c),
-        user: c.name.clone(),
-        role: c.role.to_string(),
+        chrome: chrome(&c),
         number: inc.number,
         markdown,
     })
@@ -899,9 +890,7 @@ struct RunbookRow {
 #[derive(Template)]
 #[template(path = "runbooks.html")]
 struct RunbooksTpl {
-    user: String,
-    role: String,
-    csrf: String,
+    chrome: Chrome,
     runbooks: Vec<RunbookRow>,
     unreadable: Vec<(String, String)>,
 }
@@ -935,9 +924,7 @@ async fn runbooks(State(st): State<ServerState>, c: Option<Caller>) -> Page {
         })
         .collect();
     html(&RunbooksTpl {
-        csrf: csrf_token(&c),
-        user: c.name.clone(),
-        role: c.role.to_string(),
+        chrome: chrome(&c),
         runbooks,
         unreadable: lib.unreadable.clone(),
     })
@@ -953,9 +940,7 @@ struct DiagView {
 #[derive(Template)]
 #[template(path = "runbook.html")]
 struct RunbookTpl {
-    user: String,
-    role: String,
-    csrf: String,
+    chrome: Chrome,
     path: String,
     title: String,
     diagnostics: Vec<DiagView>,
@@ -1000,9 +985,7 @@ async fn runbook(
         })
         .collect();
     html(&RunbookTpl {
-        csrf: csrf_token(&c),
-        user: c.name.clone(),
-        role: c.role.to_string(),
+        chrome: chrome(&c),
         path: e.path.clone(),
         title: e.runbook.title.clone().unwrap_or_else(|| e.path.clone()),
         diagnostics,
@@ -1013,9 +996,7 @@ async fn runbook(
 #[derive(Template)]
 #[template(path = "ledger.html")]
 struct LedgerTpl {
-    user: String,
-    role: String,
-    csrf: String,
+    chrome: Chrome,
     tree_size: u64,
     checkpoint: String,
     checkpoint_size: u64,
@@ -1038,9 +1019,7 @@ async fn ledger(State(st): State<ServerState>, c: Option<Caller>) -> Page {
         None => (String::new(), 0, String::new()),
     };
     html(&LedgerTpl {
-        csrf: csrf_token(&c),
-        user: c.name.clone(),
-        role: c.role.to_string(),
+        chrome: chrome(&c),
         tree_size: s.tree_size,
         checkpoint,
         checkpoint_size,
