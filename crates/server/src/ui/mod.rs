@@ -556,18 +556,30 @@ struct PlanTpl {
     runnable: bool,
 }
 
-/// `runbook`, `step` and `set.NAME` fields, from a query or a form.
-fn run_fields(fields: &BTreeMap<String, String>) -> (String, String, BTreeMap<String, String>) {
-    let set = fields
+/// The run request a query or form describes (`runbook`, `step`, `set.NAME`,
+/// `confirmed`), for `incident` as `actor`. Also returns the `set` values, which the
+/// plan dialog carries forward.
+fn run_request(
+    incident: &str,
+    actor: &str,
+    fields: &BTreeMap<String, String>,
+) -> (RunRequest, BTreeMap<String, String>) {
+    let set: BTreeMap<String, String> = fields
         .iter()
         .filter_map(|(k, v)| k.strip_prefix("set.").map(|k| (k.to_owned(), v.clone())))
         .filter(|(_, v)| !v.is_empty())
         .collect();
-    (
-        fields.get("runbook").cloned().unwrap_or_default(),
-        fields.get("step").cloned().unwrap_or_default(),
-        set,
-    )
+    let req = RunRequest {
+        incident: incident.to_owned(),
+        runbook: fields.get("runbook").cloned().unwrap_or_default(),
+        step: fields.get("step").cloned().unwrap_or_default(),
+        actor: actor.to_owned(),
+        set: set.clone(),
+        confirmed: fields.get("confirmed").cloned(),
+        approvals: Vec::new(),
+        mode: Mode::Interactive,
+    };
+    (req, set)
 }
 
 async fn plan(
@@ -579,17 +591,7 @@ async fn plan(
     let c = user(c)?;
     need(&c, Role::Responder)?;
     let inc = st.app().incident(&n).await?;
-    let (runbook, step, set) = run_fields(&fields);
-    let req = RunRequest {
-        incident: inc.id.clone(),
-        runbook,
-        step,
-        actor: c.name.clone(),
-        set: set.clone(),
-        confirmed: None,
-        approvals: Vec::new(),
-        mode: Mode::Interactive,
-    };
+    let (req, set) = run_request(&inc.id, &c.name, &fields);
     let plan = st.app().plan(&req).await?;
     let (decision, runnable) = match &plan.decision {
         Some(Decision::Allow) => ("Read only: runs without confirmation.".to_owned(), true),
@@ -633,17 +635,7 @@ async fn run(
     let c = user(c)?;
     need(&c, Role::Responder)?;
     let inc = st.app().incident(&n).await?;
-    let (runbook, step, set) = run_fields(&fields);
-    let req = RunRequest {
-        incident: inc.id.clone(),
-        runbook,
-        step,
-        actor: c.name.clone(),
-        set,
-        confirmed: fields.get("confirmed").cloned(),
-        approvals: Vec::new(),
-        mode: Mode::Interactive,
-    };
+    let (req, _) = run_request(&inc.id, &c.name, &fields);
     let report = st
         .app()
         .run_step(&req, std::sync::Arc::new(NullSink))
