@@ -221,20 +221,45 @@ impl Ingestor {
         map.entry(key.0.clone()).or_default().clone()
     }
 
-    /// Stores the raw payload durably; nothing received is lost even when it turns out
-    /// to be malformed or ingestion fails later.
-    pub async fn store_raw(&self, source: Source, body: &[u8]) -> Result<String, AppError> {
+    /// Redacts secrets in a payload before it is stored anywhere (an annotation with a
+    /// password in a URL, a bearer token in a label). The result stays valid JSON: if
+    /// redacting the text would break it, the string values are redacted one by one.
+    #[must_use]
+    pub fn redact_payload(&self, body: &[u8]) -> Vec<u8> {
+        let text = String::from_utf8_lossy(body);
+        let red = self.app.redact(&text);
+        if red == text {
+            return body.to_vec();
+        }
+        let parses = |t: &str| serde_json::from_str::<serde_json::Value>(t).is_ok();
+        if parses(&red) || !parses(&text) {
+            return red.into_bytes();
+        }
+        let mut value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        redact_strings(&mut value, &|s| self.app.redact(s));
+        serde_json::to_vec(&value).unwrap_or_else(|_| red.into_bytes())
+    }
+
+    /// Stores the raw payload durably, redacted; nothing received is lost even when it
+    /// turns out to be malformed or ingestion fails later. Returns its id and the
+    /// redacted bytes, which are what ingestion must read.
+    pub async fn store_raw(
+        &self,
+        source: Source,
+        body: &[u8],
+    ) -> Result<(String, Vec<u8>), AppError> {
         let id = uuid::Uuid::now_v7().to_string();
+        let body = self.redact_payload(body);
         self.app
             .store()
             .put_raw_payload(&RawPayload {
                 id: id.clone(),
                 source: source_name(source).to_owned(),
                 received_ms: now_ms(),
-                body: body.to_vec(),
+                body: body.clone(),
             })
             .await?;
-        Ok(id)
+        Ok((id, body))
     }
 
     /// Interprets a stored payload: parse, silence, route, group, and per group update
@@ -498,5 +523,15 @@ mod tests {
         let cut = truncate(Some(t)).unwrap();
         assert_eq!(ms_to_ts(cut.as_millisecond()), Some(cut));
         assert_eq!(ms_to_ts(0), None);
+    }
+}
+
+/// Applies `f` to every string (keys excepted) in a JSON value.
+fn redact_strings(v: &mut serde_json::Value, f: &dyn Fn(&str) -> String) {
+    match v {
+        serde_json::Value::String(s) => *s = f(s),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| redact_strings(x, f)),
+        serde_json::Value::Object(o) => o.values_mut().for_each(|x| redact_strings(x, f)),
+        _ => {}
     }
 }

@@ -36,8 +36,8 @@ async fn receive(state: ServerState, source: Source, req: Request) -> Response {
         }
     };
     let ingestor = state.ingestor();
-    let payload_id = match ingestor.store_raw(source, &bytes).await {
-        Ok(id) => id,
+    let (payload_id, bytes) = match ingestor.store_raw(source, &bytes).await {
+        Ok(stored) => stored,
         Err(e) => {
             metrics.alert_received(name, "unavailable");
             tracing::error!(source = name, error = %e, "cannot store an alert payload");

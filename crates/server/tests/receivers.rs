@@ -378,3 +378,70 @@ async fn silences_mute_matching_alerts() {
     assert_eq!(v["error"]["field"], "matchers[0]");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_in_alerts_never_reach_the_database() {
+    let s = start().await;
+    let body = serde_json::json!({
+        "version": "4",
+        "groupKey": "{}:{alertname=\"LocalServiceDown\"}",
+        "status": "firing",
+        "receiver": "sitrep",
+        "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
+        "externalURL": "http://alertmanager",
+        "alerts": [{
+            "status": "firing",
+            "labels": {"alertname": "LocalServiceDown", "instance": "web-1"},
+            "annotations": {
+                "summary": "db at postgres://app:hunter2secret@db.internal:5432/app is down",
+                "debug": "curl -H 'Authorization: Bearer abcdefghijklmnopqrstuvwxyz0123456789'",
+            },
+            "startsAt": "2026-11-22T10:00:00Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+        }],
+    })
+    .to_string();
+    let (st, v) = s.alert("alertmanager", &body).await;
+    assert_eq!(st, 202, "{v}");
+    let id = v["opened"][0].as_str().unwrap().to_owned();
+    // The alert is ingested (redacted values still parse) and opened its incident.
+    let (_, inc) = s.get(&format!("/api/v1/incidents/{id}"), &s.viewer).await;
+    let summary = inc["alerts"][0]["annotations"]["summary"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(summary.starts_with("db at postgres://app:"), "{summary}");
+    assert!(!summary.contains("hunter2secret"), "{summary}");
+    // The raw payload as stored is redacted too.
+    let raw = s
+        .state
+        .app()
+        .store()
+        .raw_payload(v["payload_id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let raw = String::from_utf8(raw.body).unwrap();
+    assert!(
+        !raw.contains("hunter2secret") && !raw.contains("abcdefghijklmnopqrstuvwxyz0123456789"),
+        "{raw}"
+    );
+    // And nothing in the database files holds either secret.
+    s.state.app().close().await;
+    for entry in std::fs::read_dir(s.dir.path().join("data")).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_file() {
+            let hay = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
+            assert!(
+                !hay.contains("hunter2secret"),
+                "{} holds a secret",
+                p.display()
+            );
+            assert!(
+                !hay.contains("abcdefghijklmnopqrstuvwxyz0123456789"),
+                "{} holds a token",
+                p.display()
+            );
+        }
+    }
+}
