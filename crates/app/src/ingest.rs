@@ -497,6 +497,16 @@ impl App {
     }
 }
 
+/// Applies `f` to every string (keys excepted) in a JSON value.
+fn redact_strings(v: &mut serde_json::Value, f: &dyn Fn(&str) -> String) {
+    match v {
+        serde_json::Value::String(s) => *s = f(s),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| redact_strings(x, f)),
+        serde_json::Value::Object(o) => o.values_mut().for_each(|x| redact_strings(x, f)),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -523,15 +533,5 @@ mod tests {
         let cut = truncate(Some(t)).unwrap();
         assert_eq!(ms_to_ts(cut.as_millisecond()), Some(cut));
         assert_eq!(ms_to_ts(0), None);
-    }
-}
-
-/// Applies `f` to every string (keys excepted) in a JSON value.
-fn redact_strings(v: &mut serde_json::Value, f: &dyn Fn(&str) -> String) {
-    match v {
-        serde_json::Value::String(s) => *s = f(s),
-        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| redact_strings(x, f)),
-        serde_json::Value::Object(o) => o.values_mut().for_each(|x| redact_strings(x, f)),
-        _ => {}
     }
 }
