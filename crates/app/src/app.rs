@@ -116,7 +116,10 @@ impl App {
             .database_url
             .clone()
             .unwrap_or_else(|| sitrep_store::sqlite_url(&data_dir));
-        let store = Store::open(StoreOptions::new(url, signer, config.origin.clone())).await?;
+        // The log's origin is fixed when its key is created (the key carries it as its
+        // name); a later config or another tool on the same data dir cannot rename it.
+        let origin = signer.name().to_owned();
+        let store = Store::open(StoreOptions::new(url, signer, origin)).await?;
         let blobs = BlobStore::open(data_dir.join("blobs"))?;
         let library = match &config.runbooks {
             Some(dir) => Library::load(dir, &config.risk)?,

@@ -25,6 +25,7 @@ pub struct Config {
     #[serde(default)]
     pub runbooks: Option<PathBuf>,
     /// The checkpoint origin line: names this log (e.g. `sitrep.example.com/ledger`).
+    /// Used when the data dir's key is created; afterwards the key's name is the origin.
     #[serde(default = "default_origin")]
     pub origin: String,
     /// `sev` (SEV1-SEV4) or `priority` (P0-P3); the escalation file may refine the table.

@@ -456,3 +456,40 @@ async fn section_runs_and_evidence_pack_verifies() {
     assert!(!report.ok());
     app.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_log_keeps_the_origin_it_was_created_with() {
+    // The demo creates its data dir with its own origin; the CLI opening the same data
+    // dir with a default config must use that log, not refuse it as foreign.
+    let dir = tempfile::tempdir().unwrap();
+    let first = Config {
+        data_dir: Some(dir.path().join("data")),
+        origin: "sitrep.example/ledger".into(),
+        ..Config::default()
+    };
+    let app = App::open(first).await.unwrap();
+    app.declare(
+        NewIncident {
+            title: "x".into(),
+            ..NewIncident::default()
+        },
+        "ann",
+    )
+    .await
+    .unwrap();
+    app.close().await;
+    let app = open(dir.path()).await;
+    assert_eq!(app.verifier().name(), "sitrep.example/ledger");
+    assert_eq!(
+        app.ledger_status()
+            .await
+            .unwrap()
+            .checkpoint
+            .unwrap()
+            .signed_note
+            .lines()
+            .next(),
+        Some("sitrep.example/ledger")
+    );
+    app.close().await;
+}

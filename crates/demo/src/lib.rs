@@ -185,14 +185,14 @@ impl Demo {
                 .await?;
             let mut triaged = 0;
             for inc in &list {
-                if !state
+                // A run counts once it finished: its output is on the timeline.
+                let runs = state
                     .app()
                     .store()
                     .runs_for(&inc.id)
                     .await
-                    .map_err(sitrep_app::AppError::from)?
-                    .is_empty()
-                {
+                    .map_err(sitrep_app::AppError::from)?;
+                if runs.iter().any(|r| r.ended_ms.is_some()) {
                     triaged += 1;
                 }
             }
@@ -307,6 +307,7 @@ pub fn instructions(d: &Demo) -> String {
          Try: run \"restart\" (a write step: you confirm the exact command), tick the\n  \
          checklist, resolve, and download the post-mortem. From another terminal:\n\n    \
          sitrep incident list --data-dir {data}\n    \
+         sitrep run {first} shopfront-checkout-errors.md restart --yes --data-dir {data} --runbooks {rb}\n    \
          sitrep run {first} shopfront-checkout-errors.md verify --data-dir {data} --runbooks {rb}\n\n  \
          Ctrl-C stops the demo{keep}.\n",
         url = d.url,
