@@ -331,6 +331,7 @@ impl App {
             acknowledged_ms: None,
             mitigated_ms: None,
             resolved_ms: None,
+            last_update_ms: None,
             updated_ms: now,
             version: 1,
         };
@@ -396,7 +397,19 @@ impl App {
 
     /// Reads the incident, lets `f` build the new row and events, and commits with the
     /// version check, retrying when someone else changed the incident in between.
-    pub(crate) async fn update<F>(&self, id: &str, mut f: F) -> Result<Incident, AppError>
+    pub(crate) async fn update<F>(&self, id: &str, f: F) -> Result<Incident, AppError>
+    where
+        F: FnMut(&mut Incident, i64) -> Result<(Vec<Write>, Vec<Record>), AppError>,
+    {
+        Ok(self.update_committed(id, f).await?.0)
+    }
+
+    /// [`App::update`], also returning what the commit got (the events' indexes).
+    pub(crate) async fn update_committed<F>(
+        &self,
+        id: &str,
+        mut f: F,
+    ) -> Result<(Incident, sitrep_store::Committed), AppError>
     where
         F: FnMut(&mut Incident, i64) -> Result<(Vec<Write>, Vec<Record>), AppError>,
     {
@@ -413,7 +426,7 @@ impl App {
             }];
             writes.extend(extra);
             match self.inner.store.commit(Change { writes, events }).await {
-                Ok(_) => return self.incident(&real_id).await,
+                Ok(c) => return Ok((self.incident(&real_id).await?, c)),
                 Err(StoreError::Conflict { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -633,29 +646,25 @@ impl App {
         .await
     }
 
-    /// Adds a note to the timeline (redacted).
+    /// Adds a note to the timeline (redacted). A note is a status update: the
+    /// update-cadence reminders count from the latest one.
     pub async fn note(&self, id: &str, text: &str, actor: &str) -> Result<Event, AppError> {
         check_actor(actor)?;
         let text = self.redact(text.trim());
         if text.is_empty() {
             return Err(AppError::invalid("text", "a note must not be empty"));
         }
-        let incident = self.incident(id).await?;
-        let record = events::record(
-            events::NOTE,
-            &incident.id,
-            now_ms(),
-            actor,
-            [("text", text)],
-        );
-        let committed = self
-            .inner
-            .store
-            .commit(Change {
-                writes: Vec::new(),
-                events: vec![record.clone()],
+        let mut recorded = None;
+        let (_, committed) = self
+            .update_committed(id, |inc, now| {
+                inc.last_update_ms = Some(now);
+                let record =
+                    events::record(events::NOTE, &inc.id, now, actor, [("text", text.clone())]);
+                recorded = Some(record.clone());
+                Ok((Vec::new(), vec![record]))
             })
             .await?;
+        let record = recorded.ok_or_else(|| AppError::Internal("note not recorded".into()))?;
         Ok(Event {
             index: committed.indexes.first().copied().unwrap_or_default(),
             record,

@@ -92,11 +92,20 @@ impl App {
             st.acknowledged_at = inc.acknowledged_ms.map(ts);
             st.resolved_at = inc.resolved_ms.map(ts);
             st.commander = inc.roles.get("commander").cloned();
+            st.last_update_at = inc.last_update_ms.map(ts);
+            // What is already enqueued. A reminder's job key is the engine's id plus the
+            // contact (`…:update:…:carol-hook`); contact ids have no `:`, so the
+            // engine's id is the key without its last segment.
             st.sent = store
                 .jobs_for(&inc.id)
                 .await?
                 .into_iter()
-                .map(|j| j.dedupe_key)
+                .flat_map(|j| {
+                    let engine_id = (j.kind == REMINDER_JOB)
+                        .then(|| j.dedupe_key.rsplit_once(':').map(|(id, _)| id.to_owned()))
+                        .flatten();
+                    std::iter::once(j.dedupe_key).chain(engine_id)
+                })
                 .collect();
             let d = match due(cfg, &st, ts(now_ms)) {
                 Ok(d) => d,

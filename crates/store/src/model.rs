@@ -29,6 +29,9 @@ pub struct Incident {
     pub acknowledged_ms: Option<i64>,
     pub mitigated_ms: Option<i64>,
     pub resolved_ms: Option<i64>,
+    /// The last status update (a note), which the update-cadence reminders count from.
+    #[serde(default)]
+    pub last_update_ms: Option<i64>,
     pub updated_ms: i64,
     pub version: i64,
 }

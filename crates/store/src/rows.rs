@@ -53,7 +53,8 @@ fn get_i32(row: &AnyRow, col: &str) -> Result<Option<i32>, StoreError> {
 }
 
 pub(crate) const INCIDENT_COLS: &str = "id, number, title, severity, status, service, runbooks, \
-    roles, group_key, created_ms, acknowledged_ms, mitigated_ms, resolved_ms, updated_ms, version";
+    roles, group_key, created_ms, acknowledged_ms, mitigated_ms, resolved_ms, last_update_ms, \
+    updated_ms, version";
 
 pub(crate) fn incident(row: &AnyRow) -> Result<Incident, StoreError> {
     Ok(Incident {
@@ -70,6 +71,7 @@ pub(crate) fn incident(row: &AnyRow) -> Result<Incident, StoreError> {
         acknowledged_ms: get(row, "acknowledged_ms")?,
         mitigated_ms: get(row, "mitigated_ms")?,
         resolved_ms: get(row, "resolved_ms")?,
+        last_update_ms: get(row, "last_update_ms")?,
         updated_ms: get(row, "updated_ms")?,
         version: get(row, "version")?,
     })

@@ -484,9 +484,9 @@ async fn apply_write(tx: &mut AnyConnection, write: &Write, now: i64) -> Result<
             // the ledger head: no other writer can pick the same number.
             let sql = "INSERT INTO incidents (id, number, title, severity, status, service, \
                 runbooks, roles, group_key, created_ms, acknowledged_ms, mitigated_ms, \
-                resolved_ms, updated_ms, version) \
+                resolved_ms, updated_ms, last_update_ms, version) \
                 SELECT $1, COALESCE(MAX(number), 0) + 1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-                $11, $12, $13, 1 FROM incidents";
+                $11, $12, $13, $14, 1 FROM incidents";
             sqlx::query(sql)
                 .bind(i.id.as_str())
                 .bind(i.title.as_str())
@@ -501,6 +501,7 @@ async fn apply_write(tx: &mut AnyConnection, write: &Write, now: i64) -> Result<
                 .bind(i.mitigated_ms)
                 .bind(i.resolved_ms)
                 .bind(i.updated_ms)
+                .bind(i.last_update_ms)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| {
@@ -519,7 +520,7 @@ async fn apply_write(tx: &mut AnyConnection, write: &Write, now: i64) -> Result<
             let sql = "UPDATE incidents SET title = $1, severity = $2, status = $3, service = $4, \
                 runbooks = $5, roles = $6, group_key = $7, created_ms = $8, \
                 acknowledged_ms = $9, mitigated_ms = $10, resolved_ms = $11, updated_ms = $12, \
-                version = $13 WHERE id = $14 AND version = $15";
+                version = $13, last_update_ms = $16 WHERE id = $14 AND version = $15";
             let r = sqlx::query(sql)
                 .bind(i.title.as_str())
                 .bind(i.severity.as_str())
@@ -536,6 +537,7 @@ async fn apply_write(tx: &mut AnyConnection, write: &Write, now: i64) -> Result<
                 .bind(expected_version + 1)
                 .bind(i.id.as_str())
                 .bind(*expected_version)
+                .bind(i.last_update_ms)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| {

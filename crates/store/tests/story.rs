@@ -33,6 +33,7 @@ fn incident(id: &str, title: &str, group: Option<&str>) -> Incident {
         acknowledged_ms: None,
         mitigated_ms: None,
         resolved_ms: None,
+        last_update_ms: None,
         updated_ms: T0,
         version: 0,
     }
