@@ -397,6 +397,8 @@ struct IncidentTpl {
     open_items: usize,
     checklist_html: String,
     timeline_html: String,
+    /// The newest ledger index on the page: the live stream starts after it.
+    last_index: u64,
     flash: String,
 }
 
@@ -458,7 +460,7 @@ async fn incident(
         can_tick: c.role >= Role::Responder && view.incident.status != "resolved",
     }
     .render()?;
-    let timeline_html = timeline_html(&st, &view.incident.id).await?;
+    let (timeline_html, last_index) = timeline_html(&st, &view.incident.id).await?;
     html(&IncidentTpl {
         chrome: chrome(&c),
         alerts: view
@@ -483,6 +485,7 @@ async fn incident(
         open_items,
         checklist_html,
         timeline_html,
+        last_index,
         flash: q.flash,
     })
 }
@@ -508,8 +511,10 @@ struct TimelineTpl {
     events: Vec<EventView>,
 }
 
-async fn timeline_html(st: &ServerState, id: &str) -> Result<String, UiError> {
+/// The timeline fragment, and the newest ledger index in it.
+async fn timeline_html(st: &ServerState, id: &str) -> Result<(String, u64), UiError> {
     let mut events = st.app().timeline(id, None).await?;
+    let last = events.last().map_or(0, |e| e.index);
     events.reverse();
     let events = events
         .into_iter()
@@ -532,7 +537,7 @@ async fn timeline_html(st: &ServerState, id: &str) -> Result<String, UiError> {
             }
         })
         .collect();
-    Ok(TimelineTpl { events }.render()?)
+    Ok((TimelineTpl { events }.render()?, last))
 }
 
 async fn timeline_fragment(
@@ -542,7 +547,7 @@ async fn timeline_fragment(
 ) -> Page {
     user(c)?;
     let inc = st.app().incident(&n).await?;
-    Ok(Html(timeline_html(&st, &inc.id).await?).into_response())
+    Ok(Html(timeline_html(&st, &inc.id).await?.0).into_response())
 }
 
 #[derive(Template)]

@@ -67,6 +67,11 @@ try {
   await page.click("#confirm-run");
   await page.locator("#dialog-title", { hasText: "succeeded" }).waitFor();
   try { readFileSync(marker); } catch { fail("the write step did not create the marker file"); }
+
+  step = "the timeline updates live (server-sent events)";
+  if ((await page.getAttribute("#timeline", "data-live")) !== "sse") fail("the live stream is not connected");
+  // The fallback poll is every 10 s; seeing the run within 4 s means the stream pushed it.
+  await page.locator("#timeline", { hasText: "touch" }).waitFor({ timeout: 4000 });
   await page.goto(page.url());
 
   step = "resolve is disabled until the checklist holds";
