@@ -70,7 +70,7 @@ impl ServerState {
         let (closing, _) = tokio::sync::watch::channel(false);
         Ok(ServerState {
             inner: Arc::new(Inner {
-                ingestor: Ingestor::new(app.clone()),
+                ingestor: Ingestor::load(app.clone()).await?,
                 app,
                 metrics: metrics::Metrics::default(),
                 live: live::Live::new(size),

@@ -217,6 +217,14 @@ pub enum Write {
     /// Keeps a raw webhook payload (ignored if its id is already stored). Through the
     /// group commit, concurrent deliveries share one fsync.
     PutRawPayload(RawPayload),
+    /// Keeps a silence (`body` is its JSON); an existing id is a conflict.
+    PutSilence {
+        id: String,
+        body: String,
+        created_ms: i64,
+    },
+    /// Removes a silence; a missing id fails the change with `NotFound`.
+    DeleteSilence { id: String },
     /// Fails the whole change unless `lease` is held by `holder` at `epoch` (fencing).
     Fence {
         lease: String,

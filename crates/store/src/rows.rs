@@ -39,7 +39,7 @@ fn from_json<T: DeserializeOwned>(s: &str, what: &str) -> Result<T, StoreError> 
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("{what}: bad JSON: {e}")))
 }
 
-fn get<'r, T>(row: &'r AnyRow, col: &str) -> Result<T, StoreError>
+pub(crate) fn get<'r, T>(row: &'r AnyRow, col: &str) -> Result<T, StoreError>
 where
     T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
 {

@@ -311,6 +311,16 @@ impl Store {
         Ok(())
     }
 
+    /// Every stored silence as `(id, JSON body)`, oldest first.
+    pub async fn silences(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT id, body FROM silences ORDER BY created_ms, id")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| Ok((rows::get(r, "id")?, rows::get(r, "body")?)))
+            .collect()
+    }
+
     /// A raw payload by id.
     pub async fn raw_payload(&self, id: &str) -> Result<Option<RawPayload>, StoreError> {
         let row: Option<(String, String, i64, Vec<u8>)> =

@@ -723,6 +723,45 @@ async fn apply_write(tx: &mut AnyConnection, write: &Write, now: i64) -> Result<
                 })?;
             Ok(())
         }
+        Write::PutSilence {
+            id,
+            body,
+            created_ms,
+        } => {
+            sqlx::query("INSERT INTO silences (id, body, created_ms) VALUES ($1, $2, $3)")
+                .bind(id.as_str())
+                .bind(body.as_str())
+                .bind(*created_ms)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| {
+                    constraint(
+                        e,
+                        StoreError::Conflict {
+                            what: "silence",
+                            id: id.clone(),
+                        },
+                        StoreError::Conflict {
+                            what: "silence",
+                            id: id.clone(),
+                        },
+                    )
+                })?;
+            Ok(())
+        }
+        Write::DeleteSilence { id } => {
+            let r = sqlx::query("DELETE FROM silences WHERE id = $1")
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
+            if r.rows_affected() != 1 {
+                return Err(StoreError::NotFound {
+                    what: "silence",
+                    id: id.clone(),
+                });
+            }
+            Ok(())
+        }
         Write::PutRawPayload(p) => {
             sqlx::query(
                 "INSERT INTO raw_payloads (id, source, received_ms, body) VALUES ($1, $2, $3, $4) \

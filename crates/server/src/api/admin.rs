@@ -156,7 +156,7 @@ pub struct NewSilence {
     pub comment: String,
 }
 
-/// Adds a silence (in memory; configured silences survive restarts, these do not).
+/// Adds a silence: stored (it survives restarts) and sealed in the ledger.
 pub async fn add_silence(
     State(state): State<ServerState>,
     Commander(caller): Commander,
@@ -181,14 +181,17 @@ pub async fn add_silence(
             ));
         }
     };
-    let s = state.ingestor().add_silence(Silence {
-        id: uuid::Uuid::now_v7().to_string(),
-        matchers: body.matchers,
-        starts_at,
-        ends_at,
-        created_by: caller.name,
-        comment: body.comment,
-    })?;
+    let s = state
+        .ingestor()
+        .create_silence(Silence {
+            id: uuid::Uuid::now_v7().to_string(),
+            matchers: body.matchers,
+            starts_at,
+            ends_at,
+            created_by: caller.name,
+            comment: body.comment,
+        })
+        .await?;
     Ok((StatusCode::CREATED, Json(s)))
 }
 
@@ -211,10 +214,10 @@ fn humantime_like(text: &str) -> Option<i64> {
 /// Removes a silence.
 pub async fn remove_silence(
     State(state): State<ServerState>,
-    Commander(_): Commander,
+    Commander(caller): Commander,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    if state.ingestor().remove_silence(&id) {
+    if state.ingestor().delete_silence(&id, &caller.name).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!("silence {id} not found")))
