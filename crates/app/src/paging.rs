@@ -214,12 +214,17 @@ pub struct DeliverReport {
     pub failed: usize,
     /// Dropped because the incident was acknowledged or resolved meanwhile.
     pub cancelled: usize,
+    /// Left locked after an error (another pass takes them when the lock expires).
+    pub errors: usize,
+    /// The first of those errors, for the log.
+    pub first_error: Option<String>,
 }
 
 /// Deliveries in flight at once in one pass.
 const DELIVERY_CONCURRENCY: usize = 64;
 
 /// How one claimed job ended, for the caller to finish it.
+#[derive(Clone)]
 enum Handled {
     /// Delivered (or nothing to deliver any more): complete the job.
     Done { delivered: bool },
@@ -301,13 +306,15 @@ impl App {
             });
         }
         let mut done = Vec::new();
-        let mut first_error = None;
         let mut results = Vec::new();
         while let Some(joined) = tasks.join_next().await {
             match joined {
                 Ok(r) => results.extend(r),
                 Err(e) => {
-                    first_error.get_or_insert(AppError::Internal(format!("delivery task: {e}")));
+                    report.errors += 1;
+                    report
+                        .first_error
+                        .get_or_insert(format!("delivery task: {e}"));
                 }
             }
         }
@@ -334,31 +341,20 @@ impl App {
                 }
                 // Left locked: another pass takes it when the lock expires.
                 Err(e) => {
-                    first_error.get_or_insert(e);
+                    report.errors += 1;
+                    report.first_error.get_or_insert(e.to_string());
                 }
             }
         }
         if !done.is_empty() {
             store.complete_jobs(&done, worker).await?;
         }
-        match first_error {
-            Some(e)
-                if report.delivered + report.retrying + report.failed + report.cancelled == 0 =>
-            {
-                Err(e)
-            }
-            Some(e) => {
-                // Partial progress is kept; the error is for the caller's log.
-                let _ = e;
-                Ok(report)
-            }
-            None => Ok(report),
-        }
+        Ok(report)
     }
 
-    /// Delivers the jobs of one contact: alone when there is one, as one digest when
-    /// there are several, or later when the contact's rate limit is spent (the jobs stay
-    /// durable and are bundled by a later pass).
+    /// Delivers the jobs of one contact (see [`App::deliver_jobs`]), or later when the
+    /// contact's rate limit is spent (the jobs stay durable and are bundled by a later
+    /// pass).
     async fn deliver_group(
         &self,
         notifier: &sitrep_notify::Notifier,
@@ -378,13 +374,8 @@ impl App {
                 })
                 .collect();
         }
-        if group.len() == 1 {
-            let job = group.into_iter().next().expect("one job");
-            let id = job.id.clone();
-            return vec![(id, self.deliver_one(notifier, job, now_ms).await)];
-        }
-        match self.deliver_digest(notifier, &group, now_ms).await {
-            Ok(results) => results,
+        match self.deliver_jobs(notifier, &group, now_ms).await {
+            Ok(results) => results.into_iter().map(|(id, h)| (id, Ok(h))).collect(),
             Err(e) => {
                 let msg = e.to_string();
                 group
@@ -416,226 +407,147 @@ impl App {
         None
     }
 
-    /// Several pages for one contact as one digest message; every job shares its fate.
-    async fn deliver_digest(
+    /// Delivers the jobs of one contact in one message: the page itself when one is
+    /// live, a digest when several are; every job shares the outcome, and every attempt
+    /// goes on each incident's timeline. Jobs that no longer need sending (a reminder
+    /// without a contact, a page whose incident was acknowledged) just finish.
+    async fn deliver_jobs(
         &self,
         notifier: &sitrep_notify::Notifier,
         group: &[sitrep_store::Job],
         now_ms: i64,
-    ) -> Result<Vec<(String, Result<Handled, AppError>)>, AppError> {
+    ) -> Result<Vec<(String, Handled)>, AppError> {
         let mut out = Vec::new();
+        let mut events = Vec::new();
         let mut live = Vec::new();
         for job in group {
             let Ok(page) = serde_json::from_value::<PageJob>(job.payload.clone()) else {
-                out.push((job.id.clone(), Ok(Handled::Done { delivered: false })));
+                // A reminder with nobody to send it to: it only goes on the timeline.
+                if let Some(inc) = &job.incident_id {
+                    let what = job
+                        .payload
+                        .get("what")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("");
+                    events.push(crate::events::record(
+                        "reminder.due",
+                        inc,
+                        now_ms,
+                        "escalation",
+                        [("what", what.to_owned())],
+                    ));
+                }
+                out.push((job.id.clone(), Handled::Done { delivered: false }));
                 continue;
             };
             let inc = self.incident(&page.incident_id).await?;
             if job.kind == PAGE_JOB && (inc.acknowledged_ms.is_some() || inc.resolved_ms.is_some())
             {
-                out.push((job.id.clone(), Ok(Handled::Done { delivered: false })));
+                out.push((job.id.clone(), Handled::Done { delivered: false }));
                 continue;
             }
             let mut message = self.message_for(&inc, &page, now_ms)?;
             message.diagnostics = self.first_diagnostics(&inc.id).await;
             live.push((job, page, inc, message));
         }
-        let Some((_, first_page, _, _)) = live.first() else {
-            return Ok(out);
-        };
-        let route = self.route_for(first_page)?;
-        let messages: Vec<_> = live.iter().map(|(_, _, _, m)| m.clone()).collect();
-        let contact = format!("{}:{}", first_page.method, first_page.to);
-        let digest = sitrep_notify::Message::digest(&contact, &messages);
-        let pass = live
-            .iter()
-            .map(|(j, _, _, _)| u32::try_from(j.attempts.max(1) - 1).unwrap_or(0))
-            .max()
-            .unwrap_or(0);
-        let delivery = notifier
-            .deliver(&route, &digest, u64::try_from(now_ms).unwrap_or(0), pass)
-            .await;
-        let (handled, outcome, reason) = match &delivery.result {
-            sitrep_notify::DeliveryResult::Delivered { channel } => (
-                Handled::Done { delivered: true },
-                "page.delivered",
-                channel.clone(),
-            ),
-            sitrep_notify::DeliveryResult::RetryLater { after, reason } => (
-                Handled::Retry {
+        if let Some((_, first_page, _, first_message)) = live.first() {
+            let route = self.route_for(first_page)?;
+            let message = if live.len() == 1 {
+                first_message.clone()
+            } else {
+                let messages: Vec<_> = live.iter().map(|(_, _, _, m)| m.clone()).collect();
+                let contact = format!("{}:{}", first_page.method, first_page.to);
+                sitrep_notify::Message::digest(&contact, &messages)
+            };
+            let pass = live
+                .iter()
+                .map(|(j, _, _, _)| u32::try_from(j.attempts.max(1) - 1).unwrap_or(0))
+                .max()
+                .unwrap_or(0);
+            let delivery = notifier
+                .deliver(&route, &message, u64::try_from(now_ms).unwrap_or(0), pass)
+                .await;
+            let handled = match &delivery.result {
+                sitrep_notify::DeliveryResult::Delivered { .. } => {
+                    Handled::Done { delivered: true }
+                }
+                sitrep_notify::DeliveryResult::RetryLater { after, reason } => Handled::Retry {
                     next_due_ms: now_ms + i64::try_from(after.as_millis()).unwrap_or(i64::MAX / 2),
                     reason: reason.clone(),
                 },
-                "page.attempt",
-                reason.clone(),
-            ),
-            sitrep_notify::DeliveryResult::Failed { reason } => (
-                Handled::Failed {
-                    reason: reason.clone(),
-                },
-                "page.failed",
-                reason.clone(),
-            ),
-        };
-        let mut events = Vec::new();
-        for (job, page, inc, _) in &live {
-            events.push(crate::events::record(
-                outcome,
-                &inc.id,
-                now_ms,
-                "escalation",
-                [
-                    ("delivery", page.page_id.clone()),
-                    ("digest", digest.delivery_id.clone()),
-                    ("bundled", live.len().to_string()),
-                    ("to", page.person.clone().unwrap_or_default()),
-                    ("what", page.what.clone()),
-                    ("detail", reason.clone()),
-                ],
-            ));
-            let h = match &handled {
-                Handled::Done { delivered } => Handled::Done {
-                    delivered: *delivered,
-                },
-                Handled::Retry {
-                    next_due_ms,
-                    reason,
-                } => Handled::Retry {
-                    next_due_ms: *next_due_ms,
-                    reason: reason.clone(),
-                },
-                Handled::Failed { reason } => Handled::Failed {
+                sitrep_notify::DeliveryResult::Failed { reason } => Handled::Failed {
                     reason: reason.clone(),
                 },
             };
-            out.push((job.id.clone(), Ok(h)));
-        }
-        self.store()
-            .commit(Change {
-                writes: Vec::new(),
-                events,
-            })
-            .await?;
-        Ok(out)
-    }
-
-    /// Delivers one claimed job and records every attempt; the caller finishes the job.
-    async fn deliver_one(
-        &self,
-        notifier: &sitrep_notify::Notifier,
-        job: sitrep_store::Job,
-        now_ms: i64,
-    ) -> Result<Handled, AppError> {
-        let store = self.store();
-        let Ok(page) = serde_json::from_value::<PageJob>(job.payload.clone()) else {
-            // A reminder with nobody to send it to: it only goes on the timeline.
-            if let Some(inc) = &job.incident_id {
-                let rec = crate::events::record(
-                    "reminder.due",
-                    inc,
-                    now_ms,
-                    "escalation",
-                    [(
-                        "what",
-                        job.payload
-                            .get("what")
-                            .and_then(|v| v.as_str())
-                            .unwrap_or("")
-                            .to_owned(),
-                    )],
-                );
-                store
-                    .commit(Change {
-                        writes: Vec::new(),
-                        events: vec![rec],
-                    })
-                    .await?;
-            }
-            return Ok(Handled::Done { delivered: false });
-        };
-        let inc = self.incident(&page.incident_id).await?;
-        let paging_over = inc.acknowledged_ms.is_some() || inc.resolved_ms.is_some();
-        if job.kind == PAGE_JOB && paging_over {
-            return Ok(Handled::Done { delivered: false });
-        }
-        let mut message = self.message_for(&inc, &page, now_ms)?;
-        message.diagnostics = self.first_diagnostics(&inc.id).await;
-        let route = self.route_for(&page)?;
-        let pass = u32::try_from(job.attempts.max(1) - 1).unwrap_or(0);
-        let delivery = notifier
-            .deliver(&route, &message, u64::try_from(now_ms).unwrap_or(0), pass)
-            .await;
-        let mut events = Vec::new();
-        for a in &delivery.attempts {
-            let (outcome, reason) = match &a.outcome {
-                sitrep_notify::Outcome::Delivered => ("delivered".to_owned(), String::new()),
-                sitrep_notify::Outcome::Retry { reason, .. } => {
-                    ("retry".to_owned(), reason.clone())
-                }
-                sitrep_notify::Outcome::Permanent { reason } => {
-                    ("permanent".to_owned(), reason.clone())
-                }
-            };
-            events.push(crate::events::record(
-                "page.attempt",
-                &inc.id,
-                now_ms,
-                "escalation",
-                [
-                    ("delivery", page.page_id.clone()),
-                    ("channel", a.channel.clone()),
-                    ("to", page.person.clone().unwrap_or_default()),
-                    ("what", page.what.clone()),
-                    ("outcome", outcome),
-                    ("reason", reason),
-                    ("attempt", a.attempt.to_string()),
-                    ("duration_ms", a.duration.as_millis().to_string()),
-                ],
-            ));
-        }
-        let handled = match &delivery.result {
-            sitrep_notify::DeliveryResult::Delivered { channel } => {
-                events.push(crate::events::record(
-                    "page.delivered",
-                    &inc.id,
-                    now_ms,
-                    "escalation",
-                    [
+            for (job, page, inc, _) in &live {
+                let common = |mut extra: Vec<(&'static str, String)>| {
+                    let mut p = vec![
                         ("delivery", page.page_id.clone()),
-                        ("channel", channel.clone()),
                         ("to", page.person.clone().unwrap_or_default()),
                         ("what", page.what.clone()),
-                    ],
-                ));
-                Handled::Done { delivered: true }
-            }
-            sitrep_notify::DeliveryResult::RetryLater { after, reason } => Handled::Retry {
-                next_due_ms: now_ms + i64::try_from(after.as_millis()).unwrap_or(i64::MAX / 2),
-                reason: reason.clone(),
-            },
-            sitrep_notify::DeliveryResult::Failed { reason } => {
-                events.push(crate::events::record(
-                    "page.failed",
-                    &inc.id,
-                    now_ms,
-                    "escalation",
-                    [
-                        ("delivery", page.page_id.clone()),
-                        ("reason", reason.clone()),
-                    ],
-                ));
-                Handled::Failed {
-                    reason: reason.clone(),
+                    ];
+                    if live.len() > 1 {
+                        p.push(("digest", message.delivery_id.clone()));
+                        p.push(("bundled", live.len().to_string()));
+                    }
+                    p.append(&mut extra);
+                    p
+                };
+                for a in &delivery.attempts {
+                    let (outcome, reason) = match &a.outcome {
+                        sitrep_notify::Outcome::Delivered => ("delivered", String::new()),
+                        sitrep_notify::Outcome::Retry { reason, .. } => ("retry", reason.clone()),
+                        sitrep_notify::Outcome::Permanent { reason } => {
+                            ("permanent", reason.clone())
+                        }
+                    };
+                    events.push(crate::events::record(
+                        "page.attempt",
+                        &inc.id,
+                        now_ms,
+                        "escalation",
+                        common(vec![
+                            ("channel", a.channel.clone()),
+                            ("outcome", outcome.to_owned()),
+                            ("reason", reason),
+                            ("attempt", a.attempt.to_string()),
+                            ("duration_ms", a.duration.as_millis().to_string()),
+                        ]),
+                    ));
                 }
+                match &delivery.result {
+                    sitrep_notify::DeliveryResult::Delivered { channel } => {
+                        events.push(crate::events::record(
+                            "page.delivered",
+                            &inc.id,
+                            now_ms,
+                            "escalation",
+                            common(vec![("channel", channel.clone())]),
+                        ))
+                    }
+                    sitrep_notify::DeliveryResult::Failed { reason } => {
+                        events.push(crate::events::record(
+                            "page.failed",
+                            &inc.id,
+                            now_ms,
+                            "escalation",
+                            common(vec![("reason", reason.clone())]),
+                        ))
+                    }
+                    sitrep_notify::DeliveryResult::RetryLater { .. } => {}
+                }
+                out.push((job.id.clone(), handled.clone()));
             }
-        };
-        store
-            .commit(Change {
-                writes: Vec::new(),
-                events,
-            })
-            .await?;
-        Ok(handled)
+        }
+        if !events.is_empty() {
+            self.store()
+                .commit(Change {
+                    writes: Vec::new(),
+                    events,
+                })
+                .await?;
+        }
+        Ok(out)
     }
 
     /// One line per diagnosis run so far (auto-triage runs first): what the responder

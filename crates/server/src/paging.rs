@@ -58,6 +58,9 @@ pub async fn run(state: ServerState) {
         {
             Ok(r) if r.claimed > 0 => {
                 full = r.claimed == BATCH as usize;
+                if let Some(e) = &r.first_error {
+                    tracing::warn!(errors = r.errors, first = %e, "some pages stay locked for a later pass");
+                }
                 state.changed();
                 state.metrics().pages(&r, notifier.metrics());
                 tracing::info!(
