@@ -408,15 +408,29 @@ struct FlashQuery {
     flash: String,
 }
 
+/// `s` percent-encoded for a query-string value.
 fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+impl StepView {
+    fn new(path: &str, s: &sitrep_runbook::Step) -> StepView {
+        StepView {
+            runbook: path.to_owned(),
+            runbook_q: enc(path),
+            id: s.id.clone(),
+            id_q: enc(&s.id),
+            dom_id: s
+                .id
+                .chars()
+                .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '-' })
+                .collect(),
+            title: s.title.clone(),
+            role: s.role.map_or(String::new(), |r| r.as_str().to_owned()),
+            risk: s.risk.level.as_str().to_owned(),
+            script: s.script.clone(),
+        }
+    }
 }
 
 async fn incident(
@@ -431,23 +445,7 @@ async fn incident(
     let mut steps = Vec::new();
     for path in &view.incident.runbooks {
         let Some(e) = lib.get(path) else { continue };
-        for s in &e.runbook.steps {
-            steps.push(StepView {
-                runbook: e.path.clone(),
-                runbook_q: enc(&e.path),
-                id: s.id.clone(),
-                id_q: enc(&s.id),
-                dom_id: s
-                    .id
-                    .chars()
-                    .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '-' })
-                    .collect(),
-                title: s.title.clone(),
-                role: s.role.map_or(String::new(), |r| r.as_str().to_owned()),
-                risk: s.risk.level.as_str().to_owned(),
-                script: s.script.clone(),
-            });
-        }
+        steps.extend(e.runbook.steps.iter().map(|s| StepView::new(&e.path, s)));
     }
     let open_items = view
         .checklist
@@ -959,17 +957,7 @@ async fn runbook(
         .runbook
         .steps
         .iter()
-        .map(|s| StepView {
-            runbook: e.path.clone(),
-            runbook_q: enc(&e.path),
-            id: s.id.clone(),
-            id_q: enc(&s.id),
-            dom_id: String::new(),
-            title: s.title.clone(),
-            role: s.role.map_or(String::new(), |r| r.as_str().to_owned()),
-            risk: s.risk.level.as_str().to_owned(),
-            script: s.script.clone(),
-        })
+        .map(|s| StepView::new(&e.path, s))
         .collect();
     let diagnostics = e
         .diagnostics
