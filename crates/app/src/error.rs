@@ -53,7 +53,13 @@ pub enum AppError {
     NeedsApproval {
         /// Why.
         reason: String,
+        /// The pending approval to ask a second person for (none when the run was only
+        /// planned).
+        approval: Option<Box<crate::approvals::Approval>>,
     },
+    /// The person who asked for a run cannot be its second person.
+    #[error("the person who asked for a run cannot approve it")]
+    SelfApproval,
     /// Never in this mode.
     #[error("refused: {reason}")]
     Denied {

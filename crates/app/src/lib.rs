@@ -5,6 +5,7 @@
 //! ([`lifecycle`], [`severity`], [`postmortem`]) and do no I/O.
 
 mod app;
+pub mod approvals;
 pub mod config;
 mod error;
 pub mod events;
@@ -20,6 +21,7 @@ pub mod severity;
 pub mod tokens;
 
 pub use app::{App, IncidentView, NewIncident, default_data_dir, now_ms};
+pub use approvals::Approval;
 pub use config::Config;
 pub use error::AppError;
 pub use export::LedgerStatus;

@@ -37,8 +37,10 @@ pub struct RunRequest {
     pub set: BTreeMap<String, String>,
     /// The exact command text the actor confirmed (`Plan::display`).
     pub confirmed: Option<String>,
-    /// People who approved this run.
-    pub approvals: Vec<String>,
+    /// A granted approval's id (see [`App::approvals`]), for a run the policy holds
+    /// for a second person. Approvers come only from a stored approval, never from
+    /// the request.
+    pub approval: Option<String>,
     /// Interactive (a person) or automatic (auto-triage: read steps only).
     pub mode: Mode,
 }
@@ -105,7 +107,7 @@ fn param_defaults(rb: &sitrep_runbook::Runbook) -> BTreeMap<String, String> {
 }
 
 /// Names that carry secrets: their values are passed to the process but never shown.
-fn is_secret_name(name: &str) -> bool {
+pub(crate) fn is_secret_name(name: &str) -> bool {
     let up = name.to_ascii_uppercase();
     [
         "PASSWORD",
@@ -196,7 +198,41 @@ impl App {
     pub async fn plan(&self, req: &RunRequest) -> Result<Plan, AppError> {
         let incident = self.incident(&req.incident).await?;
         let (path, step, params) = self.find_step(&req.runbook, &req.step)?;
-        self.plan_for(&incident, &path, &step, params, req).await
+        Ok(self
+            .plan_approved(&incident, &path, &step, params, req)
+            .await?
+            .0)
+    }
+
+    /// The plan with the approvers of the approval the request presents (checked to be
+    /// granted and for exactly this run), and that approval.
+    async fn plan_approved(
+        &self,
+        incident: &Incident,
+        path: &str,
+        step: &Step,
+        params: BTreeMap<String, String>,
+        req: &RunRequest,
+    ) -> Result<(Plan, Option<crate::Approval>), AppError> {
+        let plan = self
+            .plan_for(incident, path, step, params.clone(), req, &[])
+            .await?;
+        let Some(id) = &req.approval else {
+            return Ok((plan, None));
+        };
+        let subject = self.approval_subject(
+            incident,
+            path,
+            &step.id,
+            &req.set,
+            &plan.display,
+            &req.actor,
+        );
+        let approval = self.approval_for_run(incident, id, &subject).await?;
+        let plan = self
+            .plan_for(incident, path, step, params, req, &approval.approvers)
+            .await?;
+        Ok((plan, Some(approval)))
     }
 
     async fn plan_for(
@@ -206,6 +242,7 @@ impl App {
         step: &Step,
         params: BTreeMap<String, String>,
         req: &RunRequest,
+        approvers: &[String],
     ) -> Result<Plan, AppError> {
         let level = step.risk.level;
         let reasons: Vec<String> = step
@@ -247,7 +284,6 @@ impl App {
         };
         match bind(&step.script, &placeholders, &values) {
             Ok(bound) => {
-                let approvals = req.approvals.clone();
                 let decision = gate(
                     &GateRequest {
                         level,
@@ -256,7 +292,7 @@ impl App {
                         actor: &req.actor,
                         display: &bound.display,
                         confirmed: req.confirmed.as_deref(),
-                        approvals: &approvals,
+                        approvals: approvers,
                     },
                     &self.policy(),
                 );
@@ -305,8 +341,8 @@ impl App {
         req: &RunRequest,
         sink: Arc<dyn RunSink>,
     ) -> Result<RunReport, AppError> {
-        let plan = self
-            .plan_for(incident, path, step, params.clone(), req)
+        let (plan, approval) = self
+            .plan_approved(incident, path, step, params.clone(), req)
             .await?;
         if !plan.missing.is_empty() {
             return Err(AppError::Unbound {
@@ -322,7 +358,19 @@ impl App {
                 });
             }
             Some(Decision::NeedsApproval { reason }) => {
-                return Err(AppError::NeedsApproval { reason });
+                let subject = self.approval_subject(
+                    incident,
+                    path,
+                    &step.id,
+                    &req.set,
+                    &plan.display,
+                    &req.actor,
+                );
+                let pending = self.request_approval(subject, &reason).await?;
+                return Err(AppError::NeedsApproval {
+                    reason,
+                    approval: Some(Box::new(pending)),
+                });
             }
             Some(Decision::Deny { reason }) => {
                 self.record_refusal(incident, &plan, &req.actor, &reason)
@@ -346,7 +394,9 @@ impl App {
             }
             Expect::from_json(&serde_json::Value::Object(m)).ok()
         });
-        let approver = req.approvals.iter().find(|a| **a != req.actor).cloned();
+        let approver = approval
+            .as_ref()
+            .and_then(|a| a.approvers.iter().find(|x| **x != req.actor).cloned());
         let run_id = uuid::Uuid::now_v7().to_string();
         let started = now_ms();
         let mut row = StepRun {
@@ -371,13 +421,28 @@ impl App {
             stdout_sha256: None,
             stderr_sha256: None,
         };
+        let mut writes = vec![Write::PutRun(row.clone())];
+        if let Some(a) = &approval {
+            // In the same transaction as the run row: two runs racing with one
+            // approval (on two replicas, say) cannot both start.
+            writes.push(Write::UseApproval {
+                id: a.id.clone(),
+                run: run_id.clone(),
+            });
+        }
         self.inner
             .store
             .commit(Change {
-                writes: vec![Write::PutRun(row.clone())],
+                writes,
                 events: Vec::new(),
             })
-            .await?;
+            .await
+            .map_err(|e| match e {
+                sitrep_store::StoreError::Conflict {
+                    what: "approval", ..
+                } => AppError::invalid("approval", "the approval was used by another run"),
+                e => e.into(),
+            })?;
         let mut cfg = RunConfig {
             default_timeout: self.inner.config.executor.default_timeout,
             capture_cap: self.inner.config.executor.capture_bytes,
@@ -641,7 +706,7 @@ impl App {
                 actor: actor.to_owned(),
                 set: BTreeMap::new(),
                 confirmed: None,
-                approvals: Vec::new(),
+                approval: None,
                 mode,
             };
             set.spawn(async move {

@@ -62,7 +62,7 @@ fn req(incident: &str, step: &str) -> RunRequest {
         actor: "ann".to_owned(),
         set: BTreeMap::new(),
         confirmed: None,
-        approvals: Vec::new(),
+        approval: None,
         mode: Mode::Interactive,
     }
 }

@@ -56,7 +56,7 @@ async fn every_seed_imports_plans_and_triages() {
                 actor: "drill".into(),
                 set: Default::default(),
                 confirmed: None,
-                approvals: Vec::new(),
+                approval: None,
                 mode: Mode::Interactive,
             };
             let plan = app

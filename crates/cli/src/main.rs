@@ -49,6 +49,13 @@ enum Command {
         #[command(subcommand)]
         cmd: cmd::checklist::ChecklistCmd,
     },
+    /// Approvals for runs that policy holds for a second person.
+    Approval {
+        #[command(flatten)]
+        app: cmd::appctx::AppArgs,
+        #[command(subcommand)]
+        cmd: cmd::approval::ApprovalCmd,
+    },
     /// An incident's action items.
     Action {
         #[command(flatten)]
@@ -120,6 +127,7 @@ fn main() -> ExitCode {
         Command::Run { app, args } => cmd::run::run(args, &app, &ctx),
         Command::Checklist { app, cmd } => cmd::checklist::checklist(cmd, &app, &ctx),
         Command::Action { app, cmd } => cmd::checklist::action(cmd, &app, &ctx),
+        Command::Approval { app, cmd } => cmd::approval::run(cmd, &app, &ctx),
         Command::Postmortem { app, args } => cmd::checklist::postmortem(args, &app, &ctx),
         Command::Ledger { app, cmd } => cmd::ledger::ledger(cmd, &app, &ctx),
         Command::Evidence { app, cmd } => cmd::ledger::evidence(cmd, &app, &ctx),

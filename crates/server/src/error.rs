@@ -143,9 +143,14 @@ impl From<AppError> for ApiError {
             .field("confirmed")
             .with("display", display)
             .with("reasons", reasons),
-            AppError::NeedsApproval { reason } => {
-                ApiError::forbidden("approval_needed", msg).with("reason", reason)
+            AppError::NeedsApproval { reason, approval } => {
+                let e = ApiError::forbidden("approval_needed", msg).with("reason", reason);
+                match approval {
+                    Some(a) => e.with("approval", serde_json::to_value(&*a).unwrap_or(Value::Null)),
+                    None => e,
+                }
             }
+            AppError::SelfApproval => ApiError::forbidden("self_approval", msg),
             AppError::Denied { reason } => {
                 ApiError::forbidden("denied", msg).with("reason", reason)
             }

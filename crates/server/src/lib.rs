@@ -52,7 +52,6 @@ struct Inner {
     metrics: metrics::Metrics,
     live: live::Live,
     sessions: auth::Sessions,
-    approvals: api::runs::Approvals,
     started: AtomicBool,
     closing: tokio::sync::watch::Sender<bool>,
     runbook_error: Mutex<Option<String>>,
@@ -75,7 +74,6 @@ impl ServerState {
                 metrics: metrics::Metrics::default(),
                 live: live::Live::new(size),
                 sessions: auth::Sessions::new(ttl),
-                approvals: api::runs::Approvals::default(),
                 started: AtomicBool::new(false),
                 closing,
                 runbook_error: Mutex::new(None),
@@ -111,12 +109,6 @@ impl ServerState {
     #[must_use]
     pub fn sessions(&self) -> &auth::Sessions {
         &self.inner.sessions
-    }
-
-    /// Pending run approvals.
-    #[must_use]
-    pub fn approvals(&self) -> &api::runs::Approvals {
-        &self.inner.approvals
     }
 
     /// Something was committed: wake the live feed now rather than at its next poll.

@@ -1,11 +1,12 @@
-//! Durable jobs (claimed at least once), leases with fencing epochs, and API tokens.
+//! Durable jobs (claimed at least once), leases with fencing epochs, API tokens and
+//! browser sessions.
 //!
 //! These bypass the group-commit writer: they are not ledger events, and each is one
 //! statement (or one short transaction) that is atomic on its own.
 
 use crate::error::StoreError;
-use crate::model::{ApiToken, Job, Lease};
-use crate::rows::{self, JOB_COLS, LEASE_COLS, TOKEN_COLS, now_ms, placeholders};
+use crate::model::{ApiToken, Job, Lease, SessionRow};
+use crate::rows::{self, JOB_COLS, LEASE_COLS, SESSION_COLS, TOKEN_COLS, now_ms, placeholders};
 use crate::store::{Backend, Store};
 use crate::writer::begin_write;
 
@@ -305,5 +306,91 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(r.rows_affected() == 1)
+    }
+
+    /// Keeps a new session; at most `max` stay live, so the oldest go first beyond it
+    /// (and expired ones, whose time is before `now_ms`, go now).
+    pub async fn put_session(
+        &self,
+        s: &SessionRow,
+        max: u32,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE expires_ms <= $1")
+            .bind(now_ms)
+            .execute(self.pool())
+            .await?;
+        let live: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions")
+            .fetch_one(self.pool())
+            .await?;
+        let over = live - i64::from(max) + 1;
+        if over > 0 {
+            sqlx::query(
+                "DELETE FROM sessions WHERE id_sha256 IN \
+                 (SELECT id_sha256 FROM sessions ORDER BY created_ms, id_sha256 LIMIT $1)",
+            )
+            .bind(over)
+            .execute(self.pool())
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO sessions (id_sha256, name, role, token_sha256, csrf, created_ms, \
+             expires_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(s.id_sha256.as_str())
+        .bind(s.name.as_str())
+        .bind(s.role.as_str())
+        .bind(s.token_sha256.as_str())
+        .bind(s.csrf.as_str())
+        .bind(s.created_ms)
+        .bind(s.expires_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The session whose cookie hashes to `id_sha256`, if it expires after `now_ms`.
+    pub async fn session(
+        &self,
+        id_sha256: &str,
+        now_ms: i64,
+    ) -> Result<Option<SessionRow>, StoreError> {
+        let sql =
+            format!("SELECT {SESSION_COLS} FROM sessions WHERE id_sha256 = $1 AND expires_ms > $2");
+        sqlx::query(&sql)
+            .bind(id_sha256)
+            .bind(now_ms)
+            .fetch_optional(self.pool())
+            .await?
+            .as_ref()
+            .map(rows::session)
+            .transpose()
+    }
+
+    /// Ends a session; false when there was none.
+    pub async fn delete_session(&self, id_sha256: &str) -> Result<bool, StoreError> {
+        let r = sqlx::query("DELETE FROM sessions WHERE id_sha256 = $1")
+            .bind(id_sha256)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Deletes sessions that expired by `now_ms`; returns how many.
+    pub async fn sweep_sessions(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let r = sqlx::query("DELETE FROM sessions WHERE expires_ms <= $1")
+            .bind(now_ms)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Sessions that expire after `now_ms`.
+    pub async fn live_sessions(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE expires_ms > $1")
+            .bind(now_ms)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 }

@@ -179,6 +179,37 @@ pub struct ApiToken {
     pub revoked_ms: Option<i64>,
 }
 
+/// A run approval as stored. `body` is the app's JSON; `version` is bumped by every
+/// update, which names the version it read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRow {
+    pub id: String,
+    pub incident_id: String,
+    pub body: String,
+    pub requested_ms: i64,
+    pub expires_ms: i64,
+    /// The run that used the approval up.
+    pub used_run: Option<String>,
+    pub version: i64,
+}
+
+/// A browser session. The cookie value is never stored, only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRow {
+    /// SHA-256 of the cookie value, lower-case hex.
+    pub id_sha256: String,
+    /// The token's name (the caller).
+    pub name: String,
+    /// The token's role when the session opened.
+    pub role: String,
+    /// The token's secret hash, to notice a revocation while the session lives.
+    pub token_sha256: String,
+    /// The session's CSRF token.
+    pub csrf: String,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+}
+
 /// A stored signed checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredCheckpoint {
@@ -225,6 +256,18 @@ pub enum Write {
     },
     /// Removes a silence; a missing id fails the change with `NotFound`.
     DeleteSilence { id: String },
+    /// Inserts a new approval (`version` 1); an existing id is a conflict.
+    InsertApproval(ApprovalRow),
+    /// Replaces an unused approval's body if its stored version is `expected_version`;
+    /// otherwise (or when it was used meanwhile) the change fails with `Conflict`.
+    UpdateApproval {
+        id: String,
+        body: String,
+        expected_version: i64,
+    },
+    /// Marks an approval used by `run`; an approval already used (by another replica,
+    /// say) fails the whole change with `Conflict`, so it is never used twice.
+    UseApproval { id: String, run: String },
     /// Fails the whole change unless `lease` is held by `holder` at `epoch` (fencing).
     Fence {
         lease: String,

@@ -8,7 +8,8 @@ use sqlx::any::AnyRow;
 
 use crate::error::StoreError;
 use crate::model::{
-    ActionItem, Alert, ApiToken, ChecklistItem, Incident, Job, Lease, StepRun, StoredCheckpoint,
+    ActionItem, Alert, ApiToken, ApprovalRow, ChecklistItem, Incident, Job, Lease, SessionRow,
+    StepRun, StoredCheckpoint,
 };
 
 /// Unix time in milliseconds from the system clock (for `updated_ms` of rows the store
@@ -192,6 +193,36 @@ pub(crate) fn token(row: &AnyRow) -> Result<ApiToken, StoreError> {
         secret_sha256: get(row, "secret_sha256")?,
         created_ms: get(row, "created_ms")?,
         revoked_ms: get(row, "revoked_ms")?,
+    })
+}
+
+pub(crate) const APPROVAL_COLS: &str =
+    "id, incident_id, body, requested_ms, expires_ms, used_run, version";
+
+pub(crate) fn approval(row: &AnyRow) -> Result<ApprovalRow, StoreError> {
+    Ok(ApprovalRow {
+        id: get(row, "id")?,
+        incident_id: get(row, "incident_id")?,
+        body: get(row, "body")?,
+        requested_ms: get(row, "requested_ms")?,
+        expires_ms: get(row, "expires_ms")?,
+        used_run: get(row, "used_run")?,
+        version: get(row, "version")?,
+    })
+}
+
+pub(crate) const SESSION_COLS: &str =
+    "id_sha256, name, role, token_sha256, csrf, created_ms, expires_ms";
+
+pub(crate) fn session(row: &AnyRow) -> Result<SessionRow, StoreError> {
+    Ok(SessionRow {
+        id_sha256: get(row, "id_sha256")?,
+        name: get(row, "name")?,
+        role: get(row, "role")?,
+        token_sha256: get(row, "token_sha256")?,
+        csrf: get(row, "csrf")?,
+        created_ms: get(row, "created_ms")?,
+        expires_ms: get(row, "expires_ms")?,
     })
 }
 

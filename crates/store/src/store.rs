@@ -15,8 +15,8 @@ use tokio::task::JoinHandle;
 use crate::error::{StoreError, redact_url};
 use crate::ledger::{self, LedgerReport, LogKeys};
 use crate::model::{
-    ActionItem, Alert, Change, ChecklistItem, Committed, Event, Incident, IncidentFilter,
-    RawPayload, StepRun, StoredCheckpoint,
+    ActionItem, Alert, ApprovalRow, Change, ChecklistItem, Committed, Event, Incident,
+    IncidentFilter, RawPayload, StepRun, StoredCheckpoint,
 };
 use crate::rows::{self, to_i64, to_u64};
 use crate::writer::{EncodedEvent, Msg, Prepared, Writer, begin_snapshot, head_size};
@@ -517,6 +517,42 @@ impl Store {
             .await?
             .iter()
             .map(rows::run)
+            .collect()
+    }
+
+    /// An approval by id.
+    pub async fn approval(&self, id: &str) -> Result<Option<ApprovalRow>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM approvals WHERE id = $1",
+            rows::APPROVAL_COLS
+        );
+        sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .as_ref()
+            .map(rows::approval)
+            .transpose()
+    }
+
+    /// An incident's approvals that are unused and expire after `now_ms`, oldest first.
+    pub async fn open_approvals(
+        &self,
+        incident_id: &str,
+        now_ms: i64,
+    ) -> Result<Vec<ApprovalRow>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM approvals WHERE incident_id = $1 AND used_run IS NULL \
+             AND expires_ms > $2 ORDER BY requested_ms, id",
+            rows::APPROVAL_COLS
+        );
+        sqlx::query(&sql)
+            .bind(incident_id)
+            .bind(now_ms)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(rows::approval)
             .collect()
     }
 

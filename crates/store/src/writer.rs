@@ -749,6 +749,69 @@ async fn apply_write(tx: &mut AnyConnection, write: &Write, now: i64) -> Result<
                 })?;
             Ok(())
         }
+        Write::InsertApproval(a) => {
+            sqlx::query(
+                "INSERT INTO approvals (id, incident_id, body, requested_ms, expires_ms, \
+                 used_run, version) VALUES ($1, $2, $3, $4, $5, NULL, 1)",
+            )
+            .bind(a.id.as_str())
+            .bind(a.incident_id.as_str())
+            .bind(a.body.as_str())
+            .bind(a.requested_ms)
+            .bind(a.expires_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| {
+                constraint(
+                    e,
+                    StoreError::Conflict {
+                        what: "approval",
+                        id: a.id.clone(),
+                    },
+                    incident_missing(&a.incident_id),
+                )
+            })?;
+            Ok(())
+        }
+        Write::UpdateApproval {
+            id,
+            body,
+            expected_version,
+        } => {
+            let r = sqlx::query(
+                "UPDATE approvals SET body = $1, version = version + 1 \
+                 WHERE id = $2 AND version = $3 AND used_run IS NULL",
+            )
+            .bind(body.as_str())
+            .bind(id.as_str())
+            .bind(*expected_version)
+            .execute(&mut *tx)
+            .await?;
+            if r.rows_affected() != 1 {
+                return Err(StoreError::Conflict {
+                    what: "approval",
+                    id: id.clone(),
+                });
+            }
+            Ok(())
+        }
+        Write::UseApproval { id, run } => {
+            let r = sqlx::query(
+                "UPDATE approvals SET used_run = $1, version = version + 1 \
+                 WHERE id = $2 AND used_run IS NULL",
+            )
+            .bind(run.as_str())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+            if r.rows_affected() != 1 {
+                return Err(StoreError::Conflict {
+                    what: "approval",
+                    id: id.clone(),
+                });
+            }
+            Ok(())
+        }
         Write::DeleteSilence { id } => {
             let r = sqlx::query("DELETE FROM silences WHERE id = $1")
                 .bind(id.as_str())

@@ -108,6 +108,7 @@ pub fn app_error(e: AppError) -> CliError {
         | AppError::NeedsConfirmation { .. }
         | AppError::NeedsApproval { .. }
         | AppError::Denied { .. }
+        | AppError::SelfApproval
         | AppError::Transition(_) => CliError::CheckFailed(e.to_string()),
         _ if e.is_caller_error() => CliError::Input(anyhow!(e)),
         _ => CliError::Internal(anyhow!(e)),

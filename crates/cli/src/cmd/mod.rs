@@ -1,6 +1,7 @@
 //! One module per command group; each exposes its clap arguments and a `run` function.
 
 pub mod appctx;
+pub mod approval;
 pub mod checklist;
 pub mod demo;
 pub mod escalation;

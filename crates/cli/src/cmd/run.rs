@@ -32,9 +32,10 @@ pub struct RunArgs {
     /// Confirm write and destructive steps without asking (for scripts).
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Someone who approved this run (policy may require a second person).
-    #[arg(long = "approved-by", value_name = "NAME")]
-    pub approved_by: Vec<String>,
+    /// A granted approval for this run, when policy asks for a second person (see
+    /// `sitrep approval`).
+    #[arg(long, value_name = "ID")]
+    pub approval: Option<String>,
     /// Print the bound command and its risk, run nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -99,7 +100,7 @@ async fn step(app: &App, args: &RunArgs, actor: &str, ctx: Ctx) -> Result<(), Cl
         actor: actor.to_owned(),
         set: args.set.iter().cloned().collect::<BTreeMap<_, _>>(),
         confirmed: None,
-        approvals: args.approved_by.clone(),
+        approval: args.approval.clone(),
         mode: Mode::Interactive,
     };
     let interactive = std::io::stdin().is_terminal() && !ctx.json;
@@ -148,7 +149,20 @@ async fn step(app: &App, args: &RunArgs, actor: &str, ctx: Ctx) -> Result<(), Cl
         quiet: ctx.json,
         prefix: false,
     });
-    let report = app.run_step(&req, sink).await.map_err(app_error)?;
+    let report = app.run_step(&req, sink).await.map_err(|e| match e {
+        AppError::NeedsApproval {
+            reason,
+            approval: Some(a),
+        } => CliError::CheckFailed(format!(
+            "approval needed: {reason}; nothing ran.\n\
+             Approval {id} is requested: someone else runs \
+             `sitrep approval grant {inc} {id} --as NAME`, then run this again with \
+             `--approval {id}` (valid until it is used or expires)",
+            id = a.id,
+            inc = args.incident,
+        )),
+        e => app_error(e),
+    })?;
     finish(&[report], ctx)
 }
 

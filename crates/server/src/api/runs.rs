@@ -11,110 +11,21 @@
 //! step, values and display, same requester), expires after 30 minutes and is used up
 //! by the run.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
-use sitrep_app::{AppError, Mode, Plan, RunRequest};
+use serde::Deserialize;
+use sitrep_app::{AppError, Approval, Mode, Plan, RunRequest};
 use sitrep_store::StepRun;
 
 use crate::ServerState;
 use crate::auth::{Commander, Responder, Viewer};
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::live::LiveSink;
-
-/// How long a pending approval stays valid.
-const APPROVAL_TTL: Duration = Duration::from_secs(30 * 60);
-/// Most pending approvals kept.
-const MAX_APPROVALS: usize = 1000;
-
-/// A run waiting for a second person.
-#[derive(Debug, Clone, Serialize)]
-pub struct PendingApproval {
-    /// Its id, to approve and to name in the run request.
-    pub id: String,
-    /// Incident id.
-    pub incident_id: String,
-    /// Runbook path.
-    pub runbook: String,
-    /// Step id.
-    pub step: String,
-    /// The values given.
-    pub set: BTreeMap<String, String>,
-    /// The exact command (as confirmed).
-    pub display: String,
-    /// Why an approval is needed.
-    pub reason: String,
-    /// Who asked to run it.
-    pub requested_by: String,
-    /// Who approved so far.
-    pub approvers: Vec<String>,
-    /// Unix ms when it was requested.
-    pub requested_ms: i64,
-    #[serde(skip)]
-    expires: Option<Instant>,
-}
-
-/// Pending approvals, in memory (a restart asks again, the safe direction).
-#[derive(Default)]
-pub struct Approvals {
-    map: Mutex<HashMap<String, PendingApproval>>,
-}
-
-impl Approvals {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, PendingApproval>> {
-        let mut m = self
-            .map
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = Instant::now();
-        m.retain(|_, a| a.expires.is_none_or(|e| e > now));
-        m
-    }
-
-    /// Pending approvals of an incident.
-    #[must_use]
-    pub fn for_incident(&self, incident_id: &str) -> Vec<PendingApproval> {
-        let mut v: Vec<_> = self
-            .lock()
-            .values()
-            .filter(|a| a.incident_id == incident_id)
-            .cloned()
-            .collect();
-        v.sort_by_key(|a| a.requested_ms);
-        v
-    }
-
-    fn find_or_add(&self, p: PendingApproval) -> PendingApproval {
-        let mut m = self.lock();
-        if let Some(existing) = m.values().find(|a| {
-            a.incident_id == p.incident_id
-                && a.runbook == p.runbook
-                && a.step == p.step
-                && a.set == p.set
-                && a.display == p.display
-                && a.requested_by == p.requested_by
-        }) {
-            return existing.clone();
-        }
-        if m.len() >= MAX_APPROVALS {
-            if let Some(oldest) = m
-                .values()
-                .min_by_key(|a| a.requested_ms)
-                .map(|a| a.id.clone())
-            {
-                m.remove(&oldest);
-            }
-        }
-        m.insert(p.id.clone(), p.clone());
-        p
-    }
-}
 
 /// `plan` and `runs` body.
 #[derive(Debug, Clone, Deserialize)]
@@ -135,7 +46,7 @@ pub struct RunBody {
     pub approval: Option<String>,
 }
 
-fn request(incident: &str, body: &RunBody, actor: &str, approvals: Vec<String>) -> RunRequest {
+fn request(incident: &str, body: &RunBody, actor: &str) -> RunRequest {
     RunRequest {
         incident: incident.to_owned(),
         runbook: body.runbook.clone(),
@@ -143,7 +54,7 @@ fn request(incident: &str, body: &RunBody, actor: &str, approvals: Vec<String>) 
         actor: actor.to_owned(),
         set: body.set.clone(),
         confirmed: body.confirmed.clone(),
-        approvals,
+        approval: body.approval.clone(),
         mode: Mode::Interactive,
     }
 }
@@ -155,7 +66,7 @@ pub async fn plan(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<RunBody>,
 ) -> ApiResult<Json<Plan>> {
-    let req = request(&id, &body, &caller.name, Vec::new());
+    let req = request(&id, &body, &caller.name);
     Ok(Json(state.app().plan(&req).await?))
 }
 
@@ -177,27 +88,7 @@ pub async fn run(
     ApiJson(body): ApiJson<RunBody>,
 ) -> ApiResult<Response> {
     let incident = state.app().incident(&id).await?;
-    let mut approvers = Vec::new();
-    if let Some(aid) = &body.approval {
-        let all = state.approvals().lock();
-        let a = all.get(aid).ok_or_else(|| {
-            ApiError::invalid("approval", "no such pending approval (expired or used)")
-        })?;
-        let same = a.incident_id == incident.id
-            && a.runbook == body.runbook
-            && a.step == body.step
-            && a.set == body.set
-            && Some(&a.display) == body.confirmed.as_ref()
-            && a.requested_by == caller.name;
-        if !same {
-            return Err(ApiError::invalid(
-                "approval",
-                "the approval is for another run (step, values, command or requester differ)",
-            ));
-        }
-        approvers.clone_from(&a.approvers);
-    }
-    let req = request(&incident.id, &body, &caller.name, approvers);
+    let req = request(&incident.id, &body, &caller.name);
     let app = state.app().clone();
     let sink = Arc::new(LiveSink::for_incident(state.clone(), incident.id.clone()));
     let task_req = req.clone();
@@ -228,31 +119,10 @@ pub async fn run(
         }
     };
     match joined {
-        Ok(report) => {
-            if let Some(aid) = &body.approval {
-                state.approvals().lock().remove(aid);
-            }
-            Ok(Json(report).into_response())
-        }
-        Err(AppError::NeedsApproval { reason }) => {
-            let pending = state.approvals().find_or_add(PendingApproval {
-                id: uuid::Uuid::now_v7().to_string(),
-                incident_id: incident.id.clone(),
-                runbook: body.runbook.clone(),
-                step: body.step.clone(),
-                set: body.set.clone(),
-                display: body.confirmed.clone().unwrap_or_default(),
-                reason: reason.clone(),
-                requested_by: caller.name.clone(),
-                approvers: Vec::new(),
-                requested_ms: sitrep_app::now_ms(),
-                expires: Some(Instant::now() + APPROVAL_TTL),
-            });
-            let value = serde_json::to_value(&pending).unwrap_or_default();
-            Err(ApiError::from(AppError::NeedsApproval { reason }).with("approval", value))
-        }
+        Ok(report) => Ok(Json(report).into_response()),
         Err(e) => {
-            if matches!(e, AppError::Denied { .. }) {
+            if matches!(e, AppError::Denied { .. } | AppError::NeedsApproval { .. }) {
+                // A refusal or an approval request is on the timeline now.
                 state.changed();
             }
             Err(e.into())
@@ -260,14 +130,13 @@ pub async fn run(
     }
 }
 
-/// Pending approvals of an incident.
+/// Open approvals of an incident (pending or granted, not yet used or expired).
 pub async fn approvals(
     State(state): State<ServerState>,
     Viewer(_): Viewer,
     Path(id): Path<String>,
-) -> ApiResult<Json<Vec<PendingApproval>>> {
-    let incident = state.app().incident(&id).await?;
-    Ok(Json(state.approvals().for_incident(&incident.id)))
+) -> ApiResult<Json<Vec<Approval>>> {
+    Ok(Json(state.app().approvals(&id).await?))
 }
 
 /// Approves a pending run (a commander who is not the requester).
@@ -275,24 +144,11 @@ pub async fn approve(
     State(state): State<ServerState>,
     Commander(caller): Commander,
     Path((id, approval)): Path<(String, String)>,
-) -> ApiResult<Json<PendingApproval>> {
-    let incident = state.app().incident(&id).await?;
-    let mut all = state.approvals().lock();
-    let a = all
-        .get_mut(&approval)
-        .filter(|a| a.incident_id == incident.id)
-        .ok_or_else(|| ApiError::not_found(format!("approval {approval} not found")))?;
-    if a.requested_by == caller.name {
-        return Err(ApiError::forbidden(
-            "self_approval",
-            "the person who asked for a run cannot approve it",
-        ));
-    }
-    if !a.approvers.contains(&caller.name) {
-        a.approvers.push(caller.name.clone());
-    }
+) -> ApiResult<Json<Approval>> {
+    let a = state.app().approve(&id, &approval, &caller.name).await?;
     tracing::info!(approval = %approval, approver = %caller.name, "run approved");
-    Ok(Json(a.clone()))
+    state.changed();
+    Ok(Json(a))
 }
 
 /// A run's captured output (redacted, capped), `stream` = `stdout` or `stderr`, as text.

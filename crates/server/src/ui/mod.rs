@@ -579,7 +579,7 @@ fn run_request(
         actor: actor.to_owned(),
         set: set.clone(),
         confirmed: fields.get("confirmed").cloned(),
-        approvals: Vec::new(),
+        approval: None,
         mode: Mode::Interactive,
     };
     (req, set)

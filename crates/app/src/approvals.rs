@@ -1,0 +1,315 @@
+//! Second-person approvals for gated runs: requested by a run the policy holds back,
+//! granted by someone else, used up by exactly one run.
+//!
+//! Approvals are stored (they survive a restart and every replica sees them) and sealed
+//! in the ledger: `approval.requested` and `approval.granted`, and the run's own
+//! `step.run` names the approval it used. What is stored is what the approver could
+//! see: the runbook, the step, the command as displayed and the values, with secret
+//! values masked and everything redacted. A repeat of the same run (same step, same
+//! shown command and values, same requester) finds the pending approval instead of
+//! asking again; a run presenting an approval must match it the same way.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sitrep_store::{ApprovalRow, Change, Incident, StoreError, Write};
+
+use crate::app::{App, check_actor, now_ms};
+use crate::error::AppError;
+use crate::events;
+
+/// How long an approval request stays valid, granted or not.
+pub const APPROVAL_TTL_MS: i64 = 30 * 60 * 1000;
+/// Most open approvals one incident may have; more is refused rather than stored.
+pub const MAX_OPEN_PER_INCIDENT: usize = 100;
+/// What a secret value is shown (and stored) as.
+const SECRET_MASK: &str = "[secret]";
+
+/// A run waiting for, or given, a second person's approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    /// Its id, to approve and to name in the run request.
+    pub id: String,
+    /// Incident id.
+    pub incident_id: String,
+    /// Runbook path.
+    pub runbook: String,
+    /// Step id.
+    pub step: String,
+    /// The values given for the run, secret ones masked, all redacted.
+    pub set: BTreeMap<String, String>,
+    /// The exact command as shown to the requester and the approver (redacted).
+    pub display: String,
+    /// Why the policy asks for an approval.
+    pub reason: String,
+    /// Who asked to run it.
+    pub requested_by: String,
+    /// Who approved it so far.
+    pub approvers: Vec<String>,
+    /// Unix ms when it was requested.
+    pub requested_ms: i64,
+    /// Unix ms after which it can no longer be granted or used.
+    pub expires_ms: i64,
+    /// The run that used it up, if one did.
+    #[serde(default)]
+    pub used_by_run: Option<String>,
+}
+
+/// The part of a run request an approval is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Subject {
+    pub(crate) incident_id: String,
+    pub(crate) runbook: String,
+    pub(crate) step: String,
+    pub(crate) set: BTreeMap<String, String>,
+    pub(crate) display: String,
+    pub(crate) requested_by: String,
+}
+
+impl Approval {
+    fn from_row(row: &ApprovalRow) -> Result<Approval, AppError> {
+        let mut a: Approval = serde_json::from_str(&row.body).map_err(|e| {
+            AppError::Internal(format!("stored approval {} does not parse: {e}", row.id))
+        })?;
+        // The row's columns are the truth for what the store itself maintains.
+        a.id.clone_from(&row.id);
+        a.incident_id.clone_from(&row.incident_id);
+        a.used_by_run.clone_from(&row.used_run);
+        Ok(a)
+    }
+
+    fn is_for(&self, s: &Subject) -> bool {
+        self.incident_id == s.incident_id
+            && self.runbook == s.runbook
+            && self.step == s.step
+            && self.set == s.set
+            && self.display == s.display
+            && self.requested_by == s.requested_by
+    }
+
+    /// True when someone other than the requester approved it.
+    #[must_use]
+    pub fn is_granted(&self) -> bool {
+        self.approvers.iter().any(|a| *a != self.requested_by)
+    }
+}
+
+impl App {
+    /// What an approval must match: `set` as stored (secret values masked, redacted).
+    pub(crate) fn approval_subject(
+        &self,
+        incident: &Incident,
+        runbook: &str,
+        step: &str,
+        set: &BTreeMap<String, String>,
+        display: &str,
+        requested_by: &str,
+    ) -> Subject {
+        let set = set
+            .iter()
+            .map(|(k, v)| {
+                let shown = if crate::runs::is_secret_name(k) {
+                    SECRET_MASK.to_owned()
+                } else {
+                    self.redact(v)
+                };
+                (k.clone(), shown)
+            })
+            .collect();
+        Subject {
+            incident_id: incident.id.clone(),
+            runbook: runbook.to_owned(),
+            step: step.to_owned(),
+            set,
+            display: display.to_owned(),
+            requested_by: requested_by.to_owned(),
+        }
+    }
+
+    /// The open approval for exactly this run, or a new one (stored, with an
+    /// `approval.requested` event).
+    pub(crate) async fn request_approval(
+        &self,
+        subject: Subject,
+        reason: &str,
+    ) -> Result<Approval, AppError> {
+        let now = now_ms();
+        let open = self
+            .inner
+            .store
+            .open_approvals(&subject.incident_id, now)
+            .await?;
+        for row in &open {
+            let a = Approval::from_row(row)?;
+            if a.is_for(&subject) {
+                return Ok(a);
+            }
+        }
+        if open.len() >= MAX_OPEN_PER_INCIDENT {
+            return Err(AppError::invalid(
+                "approval",
+                format!(
+                    "incident has {MAX_OPEN_PER_INCIDENT} open approval requests; \
+                     use or let some expire first"
+                ),
+            ));
+        }
+        let a = Approval {
+            id: uuid::Uuid::now_v7().to_string(),
+            incident_id: subject.incident_id,
+            runbook: subject.runbook,
+            step: subject.step,
+            set: subject.set,
+            display: subject.display,
+            reason: self.redact(reason),
+            requested_by: subject.requested_by,
+            approvers: Vec::new(),
+            requested_ms: now,
+            expires_ms: now + APPROVAL_TTL_MS,
+            used_by_run: None,
+        };
+        let rec = events::record(
+            events::APPROVAL_REQUESTED,
+            &a.incident_id,
+            now,
+            &a.requested_by,
+            [
+                ("approval", a.id.clone()),
+                ("runbook", a.runbook.clone()),
+                ("step", a.step.clone()),
+                ("command", a.display.clone()),
+                ("reason", a.reason.clone()),
+            ],
+        );
+        self.inner
+            .store
+            .commit(Change {
+                writes: vec![Write::InsertApproval(ApprovalRow {
+                    id: a.id.clone(),
+                    incident_id: a.incident_id.clone(),
+                    body: to_body(&a)?,
+                    requested_ms: a.requested_ms,
+                    expires_ms: a.expires_ms,
+                    used_run: None,
+                    version: 1,
+                })],
+                events: vec![rec],
+            })
+            .await?;
+        Ok(a)
+    }
+
+    /// The incident's approvals that can still be granted or used, oldest first.
+    pub async fn approvals(&self, incident: &str) -> Result<Vec<Approval>, AppError> {
+        let incident = self.incident(incident).await?;
+        self.inner
+            .store
+            .open_approvals(&incident.id, now_ms())
+            .await?
+            .iter()
+            .map(Approval::from_row)
+            .collect()
+    }
+
+    /// Approves a pending run as `approver`, who must not be the requester (the caller
+    /// checks the approver's role). Approving twice is harmless.
+    pub async fn approve(
+        &self,
+        incident: &str,
+        approval: &str,
+        approver: &str,
+    ) -> Result<Approval, AppError> {
+        check_actor(approver)?;
+        let incident = self.incident(incident).await?;
+        for _ in 0..8 {
+            let row = self
+                .open_approval(&incident, approval)
+                .await?
+                .ok_or_else(|| AppError::NotFound {
+                    what: "open approval",
+                    id: approval.to_owned(),
+                })?;
+            let mut a = Approval::from_row(&row)?;
+            if a.requested_by == approver {
+                return Err(AppError::SelfApproval);
+            }
+            if a.approvers.iter().any(|x| x == approver) {
+                return Ok(a);
+            }
+            a.approvers.push(approver.to_owned());
+            let rec = events::record(
+                events::APPROVAL_GRANTED,
+                &incident.id,
+                now_ms(),
+                approver,
+                [
+                    ("approval", a.id.clone()),
+                    ("runbook", a.runbook.clone()),
+                    ("step", a.step.clone()),
+                    ("requested_by", a.requested_by.clone()),
+                ],
+            );
+            let change = Change {
+                writes: vec![Write::UpdateApproval {
+                    id: a.id.clone(),
+                    body: to_body(&a)?,
+                    expected_version: row.version,
+                }],
+                events: vec![rec],
+            };
+            match self.inner.store.commit(change).await {
+                Ok(_) => return Ok(a),
+                // Someone approved or used it meanwhile: read it again.
+                Err(StoreError::Conflict { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Busy { id: incident.id })
+    }
+
+    /// The approval a run presents, checked against the run: open, granted by someone
+    /// else, and for exactly this run.
+    pub(crate) async fn approval_for_run(
+        &self,
+        incident: &Incident,
+        id: &str,
+        subject: &Subject,
+    ) -> Result<Approval, AppError> {
+        let row = self.open_approval(incident, id).await?.ok_or_else(|| {
+            AppError::invalid(
+                "approval",
+                format!("no open approval {id} (expired, used or never requested)"),
+            )
+        })?;
+        let a = Approval::from_row(&row)?;
+        if !a.is_for(subject) {
+            return Err(AppError::invalid(
+                "approval",
+                "the approval is for another run (step, values, command or requester differ)",
+            ));
+        }
+        if !a.is_granted() {
+            return Err(AppError::invalid(
+                "approval",
+                "nobody has approved this run yet",
+            ));
+        }
+        Ok(a)
+    }
+
+    /// An approval of `incident` that is neither used nor expired.
+    async fn open_approval(
+        &self,
+        incident: &Incident,
+        id: &str,
+    ) -> Result<Option<ApprovalRow>, AppError> {
+        let row = self.inner.store.approval(id).await?;
+        Ok(row.filter(|r| {
+            r.incident_id == incident.id && r.used_run.is_none() && r.expires_ms > now_ms()
+        }))
+    }
+}
+
+fn to_body(a: &Approval) -> Result<String, AppError> {
+    serde_json::to_string(a).map_err(|e| AppError::Internal(e.to_string()))
+}

@@ -1,0 +1,192 @@
+//! Two-person control: a run the policy holds back asks for an approval that is stored
+//! (it survives a restart), granted by someone else, matched to exactly that run, used
+//! once, and sealed in the ledger; secret values never reach the database.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sitrep_app::config::ApprovalRule;
+use sitrep_app::{App, AppError, Config, Mode, NewIncident, NullSink, RunRequest};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/app/runbooks")
+}
+
+async fn open(dir: &Path) -> App {
+    let mut cfg = Config {
+        data_dir: Some(dir.join("data")),
+        runbooks: Some(fixtures()),
+        ..Config::default()
+    };
+    cfg.policy.approvals = vec![ApprovalRule {
+        level: "destructive".into(),
+        severities: Vec::new(),
+    }];
+    App::open(cfg).await.expect("open app")
+}
+
+fn wipe(incident: &str, marker: &Path, actor: &str) -> RunRequest {
+    let mut set = BTreeMap::new();
+    set.insert("marker".to_owned(), marker.display().to_string());
+    set.insert("API_TOKEN".to_owned(), "hunter2-very-secret".to_owned());
+    RunRequest {
+        incident: incident.to_owned(),
+        runbook: "local-service.md".to_owned(),
+        step: "wipe".to_owned(),
+        actor: actor.to_owned(),
+        set,
+        confirmed: None,
+        approval: None,
+        mode: Mode::Interactive,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_approval_is_durable_granted_by_another_and_used_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("to-wipe");
+    std::fs::write(&marker, "x").unwrap();
+    let app = open(dir.path()).await;
+    let inc = app
+        .declare(
+            NewIncident {
+                title: "approve me".into(),
+                runbooks: vec!["local-service.md".into()],
+                ..NewIncident::default()
+            },
+            "ann",
+        )
+        .await
+        .unwrap();
+    let id = inc.id.clone();
+
+    let mut req = wipe(&id, &marker, "ann");
+    req.confirmed = Some(app.plan(&req).await.unwrap().display);
+    let err = app
+        .run_step(&req, std::sync::Arc::new(NullSink))
+        .await
+        .unwrap_err();
+    let AppError::NeedsApproval {
+        approval: Some(pending),
+        ..
+    } = err
+    else {
+        panic!("expected an approval request, got {err}");
+    };
+    assert_eq!(pending.requested_by, "ann");
+    assert_eq!(pending.step, "wipe");
+    assert_eq!(pending.set["API_TOKEN"], "[secret]");
+    assert!(pending.approvers.is_empty());
+    // Asking again finds the same request instead of piling up new ones.
+    let again = app
+        .run_step(&req, std::sync::Arc::new(NullSink))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&again, AppError::NeedsApproval { approval: Some(a), .. } if a.id == pending.id),
+        "{again}"
+    );
+    assert!(marker.exists(), "nothing ran");
+    app.close().await;
+
+    // A restart keeps the request.
+    let app = open(dir.path()).await;
+    let open_now = app.approvals(&id).await.unwrap();
+    assert_eq!(open_now.len(), 1);
+    assert_eq!(open_now[0].id, pending.id);
+
+    // Not granted yet: presenting it does not run anything.
+    req.approval = Some(pending.id.clone());
+    let err = app
+        .run_step(&req, std::sync::Arc::new(NullSink))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("nobody has approved"), "{err}");
+
+    // The requester cannot approve; someone else can, once.
+    let err = app.approve(&id, &pending.id, "ann").await.unwrap_err();
+    assert!(matches!(err, AppError::SelfApproval), "{err}");
+    let granted = app.approve(&id, &pending.id, "cleo").await.unwrap();
+    assert_eq!(granted.approvers, ["cleo"]);
+    assert!(granted.is_granted());
+    let twice = app.approve(&id, &pending.id, "cleo").await.unwrap();
+    assert_eq!(twice.approvers, ["cleo"]);
+
+    // It is for exactly that run: other values or another requester do not match.
+    let mut other = req.clone();
+    other
+        .set
+        .insert("marker".to_owned(), "/tmp/somewhere-else".to_owned());
+    other.confirmed = Some(
+        app.plan(&wipe(&id, Path::new("/tmp/somewhere-else"), "ann"))
+            .await
+            .unwrap()
+            .display,
+    );
+    let err = app
+        .run_step(&other, std::sync::Arc::new(NullSink))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("another run"), "{err}");
+    let mut thief = req.clone();
+    thief.actor = "mallory".to_owned();
+    let err = app
+        .run_step(&thief, std::sync::Arc::new(NullSink))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("another run"), "{err}");
+    assert!(marker.exists());
+
+    // The real run: approver recorded, the approval used up.
+    let report = app
+        .run_step(&req, std::sync::Arc::new(NullSink))
+        .await
+        .unwrap();
+    assert_eq!(report.run.approver.as_deref(), Some("cleo"));
+    assert_eq!(report.run.status, "succeeded");
+    assert!(!marker.exists());
+    let err = app
+        .run_step(&req, std::sync::Arc::new(NullSink))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no open approval"), "{err}");
+    assert!(app.approvals(&id).await.unwrap().is_empty());
+    let err = app.approve(&id, &pending.id, "dora").await.unwrap_err();
+    assert!(matches!(err, AppError::NotFound { .. }), "{err}");
+
+    // On the record, in order, with the right people.
+    let size = app.store().tree_size().await.unwrap();
+    let events = app.store().events(0, size).await.unwrap();
+    let kinds: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| (e.record.event_type.as_str(), e.record.actor.as_str()))
+        .filter(|(k, _)| k.starts_with("approval.") || *k == "step.run")
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("approval.requested", "ann"),
+            ("approval.granted", "cleo"),
+            ("step.run", "ann"),
+        ]
+    );
+    let run = events
+        .iter()
+        .find(|e| e.record.event_type == "step.run")
+        .unwrap();
+    assert_eq!(run.record.payload["approver"], "cleo");
+    app.close().await;
+
+    // The secret value reached the process, never the database.
+    for entry in std::fs::read_dir(dir.path().join("data")).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_file() {
+            let hay = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
+            assert!(
+                !hay.contains("hunter2-very-secret"),
+                "{} holds the secret",
+                p.display()
+            );
+        }
+    }
+}
