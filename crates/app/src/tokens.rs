@@ -1,6 +1,7 @@
 //! API tokens: create (the secret is shown once), list, revoke, and authenticate a
-//! presented secret. Only the SHA-256 of a secret is stored, so a copy of the database
-//! does not hand out access.
+//! presented secret; and browser sessions opened with a token. Only the SHA-256 of a
+//! secret or a session cookie is stored, so a copy of the database does not hand out
+//! access.
 //!
 //! Roles are ordered, `viewer < responder < commander < admin`: a route names the least
 //! role it needs and every higher role passes.
@@ -13,7 +14,7 @@ use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use sitrep_ledger::Record;
-use sitrep_store::{ApiToken, Change};
+use sitrep_store::{ApiToken, Change, SessionRow};
 
 use crate::app::{App, check_actor, now_ms};
 use crate::error::AppError;
@@ -227,6 +228,112 @@ impl App {
             return Ok(None);
         };
         Ok(Some((token, role)))
+    }
+}
+
+/// Most live browser sessions; opening one beyond it ends the oldest.
+pub const MAX_SESSIONS: u32 = 10_000;
+
+/// A live browser session (stored, so a restart or another replica keeps it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The token's name: who is calling.
+    pub name: String,
+    /// The token's role.
+    pub role: AccessRole,
+    /// The session's CSRF token, which every mutating request must carry.
+    pub csrf: String,
+    /// Unix ms when it ends.
+    pub expires_ms: i64,
+}
+
+/// 32 random bytes, URL-safe base64: session cookies and CSRF tokens.
+fn random_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl App {
+    /// Opens a browser session for an authenticated token, lasting `ttl_ms`; returns the
+    /// cookie value (shown once, stored only hashed) and the session.
+    pub async fn open_session(
+        &self,
+        token: &ApiToken,
+        role: AccessRole,
+        ttl_ms: i64,
+    ) -> Result<(String, Session), AppError> {
+        let cookie = random_secret();
+        let now = now_ms();
+        let session = Session {
+            name: token.name.clone(),
+            role,
+            csrf: random_secret(),
+            expires_ms: now.saturating_add(ttl_ms),
+        };
+        self.inner
+            .store
+            .put_session(
+                &SessionRow {
+                    id_sha256: secret_sha256(&cookie),
+                    name: session.name.clone(),
+                    role: role.as_str().to_owned(),
+                    token_sha256: token.secret_sha256.clone(),
+                    csrf: session.csrf.clone(),
+                    created_ms: now,
+                    expires_ms: session.expires_ms,
+                },
+                MAX_SESSIONS,
+                now,
+            )
+            .await?;
+        Ok((cookie, session))
+    }
+
+    /// The live session a cookie opens: none when it is unknown, expired, or its token
+    /// was revoked meanwhile (which also ends the session).
+    pub async fn session(&self, cookie: &str) -> Result<Option<Session>, AppError> {
+        if cookie.is_empty() || cookie.len() > 200 {
+            return Ok(None);
+        }
+        let id = secret_sha256(cookie);
+        let Some(row) = self.inner.store.session(&id, now_ms()).await? else {
+            return Ok(None);
+        };
+        let live = self
+            .inner
+            .store
+            .token_by_secret_sha256(&row.token_sha256)
+            .await?;
+        let (Some(_), Ok(role)) = (live, row.role.parse::<AccessRole>()) else {
+            self.inner.store.delete_session(&id).await?;
+            return Ok(None);
+        };
+        Ok(Some(Session {
+            name: row.name,
+            role,
+            csrf: row.csrf,
+            expires_ms: row.expires_ms,
+        }))
+    }
+
+    /// Ends the session a cookie opens; false when there was none.
+    pub async fn close_session(&self, cookie: &str) -> Result<bool, AppError> {
+        Ok(self
+            .inner
+            .store
+            .delete_session(&secret_sha256(cookie))
+            .await?)
+    }
+
+    /// Deletes expired sessions; returns how many.
+    pub async fn sweep_sessions(&self) -> Result<u64, AppError> {
+        Ok(self.inner.store.sweep_sessions(now_ms()).await?)
+    }
+
+    /// Sessions live now.
+    pub async fn live_sessions(&self) -> Result<u64, AppError> {
+        Ok(self.inner.store.live_sessions(now_ms()).await?)
     }
 }
 

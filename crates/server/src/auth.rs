@@ -8,10 +8,6 @@
 //! [`Responder`], [`Commander`] or [`Admin`] (401 without a caller, 403 below the role),
 //! or [`Caller`] / `Option<Caller>` for pages anyone may see.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
 use axum::body::Body;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts, Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
@@ -20,7 +16,6 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use rand::RngCore as _;
 use sitrep_app::AccessRole;
 use sitrep_app::tokens::secret_sha256;
 
@@ -33,8 +28,6 @@ pub const SESSION_COOKIE: &str = "sitrep_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// The form field carrying the CSRF token.
 pub const CSRF_FIELD: &str = "csrf";
-/// Most live sessions kept; the oldest go first beyond it.
-const MAX_SESSIONS: usize = 10_000;
 
 /// How a caller authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,30 +87,6 @@ pub fn csrf_token(caller: &Caller) -> Option<&str> {
     }
 }
 
-/// Server-side browser sessions: random id to caller, with an expiry. Sessions live in
-/// memory: a restart logs everyone out, which is the safe direction.
-pub struct Sessions {
-    ttl: Duration,
-    map: Mutex<HashMap<String, Session>>,
-}
-
-#[derive(Clone)]
-struct Session {
-    name: String,
-    role: AccessRole,
-    /// The token's hash, to notice a revocation while the session lives.
-    token_sha256: String,
-    csrf: String,
-    expires: Instant,
-    created: Instant,
-}
-
-fn random_id() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
 /// Equality whose time does not depend on where the inputs differ, for secrets.
 #[must_use]
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
@@ -125,87 +94,6 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-impl Sessions {
-    /// Sessions lasting `ttl`.
-    #[must_use]
-    pub fn new(ttl: Duration) -> Sessions {
-        Sessions {
-            ttl,
-            map: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
-        self.map
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Opens a session; returns its id.
-    fn create(&self, name: String, role: AccessRole, token_sha256: String) -> String {
-        let now = Instant::now();
-        let id = random_id();
-        let mut map = self.lock();
-        map.retain(|_, s| s.expires > now);
-        if map.len() >= MAX_SESSIONS {
-            if let Some(oldest) = map
-                .iter()
-                .min_by_key(|(_, s)| s.created)
-                .map(|(k, _)| k.clone())
-            {
-                map.remove(&oldest);
-            }
-        }
-        map.insert(
-            id.clone(),
-            Session {
-                name,
-                role,
-                token_sha256,
-                csrf: random_id(),
-                expires: now + self.ttl,
-                created: now,
-            },
-        );
-        id
-    }
-
-    fn get(&self, id: &str) -> Option<Session> {
-        let now = Instant::now();
-        let mut map = self.lock();
-        match map.get(id) {
-            Some(s) if s.expires > now => Some(s.clone()),
-            Some(_) => {
-                map.remove(id);
-                None
-            }
-            None => None,
-        }
-    }
-
-    fn remove(&self, id: &str) {
-        self.lock().remove(id);
-    }
-
-    /// Drops expired sessions.
-    pub fn sweep(&self) {
-        let now = Instant::now();
-        self.lock().retain(|_, s| s.expires > now);
-    }
-
-    /// Live sessions (for metrics and tests).
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// True when nobody is logged in.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 fn bearer(headers: &HeaderMap) -> Option<Result<&str, ()>> {
@@ -269,19 +157,10 @@ async fn resolve(state: &ServerState, mut req: Request) -> ApiResult<Request> {
     let Some(id) = cookie(req.headers(), SESSION_COOKIE).map(str::to_owned) else {
         return Ok(req);
     };
-    let Some(session) = state.sessions().get(&id) else {
-        // An expired session is anonymous: pages show the login form again.
+    // Unknown, expired or revoked: anonymous, so pages show the login form again.
+    let Some(session) = state.app().session(&id).await? else {
         return Ok(req);
     };
-    let live = state
-        .app()
-        .store()
-        .token_by_secret_sha256(&session.token_sha256)
-        .await?;
-    if live.is_none_or(|t| t.revoked_ms.is_some()) {
-        state.sessions().remove(&id);
-        return Ok(req);
-    }
     if !is_safe(req.method()) {
         req = check_csrf(state, req, &session.csrf).await?;
     }
@@ -452,11 +331,10 @@ pub async fn login(State(state): State<ServerState>, req: Request) -> ApiResult<
         }
         return Err(ApiError::unauthorized("unknown or revoked token"));
     };
-    let id = state
-        .sessions()
-        .create(token.name.clone(), role, token.secret_sha256.clone());
-    tracing::info!(name = %token.name, role = %role, "browser login");
     let ttl = state.app().config().server.session_ttl.as_secs();
+    let ttl_ms = i64::try_from(ttl.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let (id, _) = state.app().open_session(&token, role, ttl_ms).await?;
+    tracing::info!(name = %token.name, role = %role, "browser login");
     let mut resp = StatusCode::SEE_OTHER.into_response();
     let h = resp.headers_mut();
     h.insert(SET_COOKIE, session_cookie(&state, &id, ttl));
@@ -473,15 +351,15 @@ pub async fn logout(
     State(state): State<ServerState>,
     caller: Caller,
     headers: HeaderMap,
-) -> Response {
+) -> ApiResult<Response> {
     if let (Via::Session { .. }, Some(id)) = (&caller.via, cookie(&headers, SESSION_COOKIE)) {
-        state.sessions().remove(id);
+        state.app().close_session(id).await?;
     }
     let mut resp = StatusCode::SEE_OTHER.into_response();
     let h = resp.headers_mut();
     h.insert(SET_COOKIE, session_cookie(&state, "", 0));
     h.insert(LOCATION, HeaderValue::from_static("/"));
-    resp
+    Ok(resp)
 }
 
 /// Whether a receiver request carries the configured receiver token or basic auth, or
@@ -557,18 +435,6 @@ mod tests {
         );
         assert_eq!(cookie(&h, SESSION_COOKIE), Some("xyz"));
         assert_eq!(cookie(&h, "c"), None);
-    }
-
-    #[test]
-    fn sessions_expire() {
-        let s = Sessions::new(Duration::from_millis(0));
-        let id = s.create("ann".into(), AccessRole::Viewer, "h".into());
-        assert!(s.get(&id).is_none());
-        let s = Sessions::new(Duration::from_secs(60));
-        let id = s.create("ann".into(), AccessRole::Viewer, "h".into());
-        assert_eq!(s.get(&id).map(|x| x.name), Some("ann".to_owned()));
-        s.remove(&id);
-        assert!(s.is_empty());
     }
 
     #[test]

@@ -51,7 +51,6 @@ struct Inner {
     ingestor: Ingestor,
     metrics: metrics::Metrics,
     live: live::Live,
-    sessions: auth::Sessions,
     started: AtomicBool,
     closing: tokio::sync::watch::Sender<bool>,
     runbook_error: Mutex<Option<String>>,
@@ -65,7 +64,6 @@ impl ServerState {
             .tree_size()
             .await
             .map_err(sitrep_app::AppError::Store)?;
-        let ttl = app.config().server.session_ttl;
         let (closing, _) = tokio::sync::watch::channel(false);
         Ok(ServerState {
             inner: Arc::new(Inner {
@@ -73,7 +71,6 @@ impl ServerState {
                 app,
                 metrics: metrics::Metrics::default(),
                 live: live::Live::new(size),
-                sessions: auth::Sessions::new(ttl),
                 started: AtomicBool::new(false),
                 closing,
                 runbook_error: Mutex::new(None),
@@ -103,12 +100,6 @@ impl ServerState {
     #[must_use]
     pub fn live(&self) -> &live::Live {
         &self.inner.live
-    }
-
-    /// Browser sessions.
-    #[must_use]
-    pub fn sessions(&self) -> &auth::Sessions {
-        &self.inner.sessions
     }
 
     /// Something was committed: wake the live feed now rather than at its next poll.
@@ -214,8 +205,11 @@ async fn sweep_sessions(state: ServerState) {
     let mut closing = state.closing_signal();
     loop {
         tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs(60)) => state.sessions().sweep(),
+            () = tokio::time::sleep(Duration::from_secs(60)) => {}
             _ = closing.wait_for(|c| *c) => return,
+        }
+        if let Err(e) = state.app().sweep_sessions().await {
+            tracing::warn!(error = %e, "could not delete expired sessions");
         }
     }
 }

@@ -254,3 +254,112 @@ async fn the_whole_route_table_is_guarded() {
     assert!(checked > 30, "{checked}");
     s.stop().await;
 }
+
+/// A second server over the same data dir: a replica behind a load balancer, or the
+/// same server after a restart.
+async fn replica(s: &common::Server) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let cfg = sitrep_app::Config {
+        data_dir: Some(s.dir.path().join("data")),
+        runbooks: Some(common::runbooks_dir()),
+        ..sitrep_app::Config::default()
+    };
+    let app = sitrep_app::App::open(cfg).await.unwrap();
+    let state = sitrep_server::ServerState::new(app).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(sitrep_server::serve(listener, state, async move {
+        let _ = rx.await;
+    }));
+    (url, tx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_is_stored_so_every_replica_knows_it_and_revocation_ends_it() {
+    let s = start().await;
+    let r = s
+        .http
+        .post(s.u("/login"))
+        .form(&[("token", s.responder.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let session = set.split(';').next().unwrap().to_owned();
+    let cookie_value = session.split_once('=').unwrap().1.to_owned();
+
+    // The cookie is never stored, only its hash.
+    let db = std::fs::read(s.dir.path().join("data/sitrep.db")).unwrap();
+    let wal = std::fs::read(s.dir.path().join("data/sitrep.db-wal")).unwrap_or_default();
+    for bytes in [&db, &wal] {
+        assert!(
+            !bytes
+                .windows(cookie_value.len())
+                .any(|w| w == cookie_value.as_bytes()),
+            "the session cookie is stored in clear"
+        );
+    }
+
+    // Another server over the same store accepts the session, CSRF token included.
+    let (other, stop_other) = replica(&s).await;
+    let whoami = |base: String| {
+        let http = s.http.clone();
+        let session = session.clone();
+        async move {
+            let r = http
+                .get(format!("{base}/api/v1/whoami"))
+                .header("cookie", &session)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (
+                status,
+                r.json::<serde_json::Value>().await.unwrap_or_default(),
+            )
+        }
+    };
+    let (st, me) = whoami(other.clone()).await;
+    assert_eq!(st, 200, "{me}");
+    assert_eq!(me["name"], "rita");
+    let csrf = me["csrf"].as_str().unwrap().to_owned();
+    let id = s
+        .declare(json!({"title": "replica test", "runbooks": ["local-service.md"]}))
+        .await;
+    let r = s
+        .http
+        .post(format!("{other}/api/v1/incidents/{id}/notes"))
+        .header("cookie", &session)
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"text": "from the other replica"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+
+    // Revoking the token ends the session on every server.
+    let (st, tokens) = s.get("/api/v1/tokens", &s.admin).await;
+    assert_eq!(st, 200, "{tokens}");
+    let rita = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "rita")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = s
+        .http
+        .delete(s.u(&format!("/api/v1/tokens/{rita}")))
+        .bearer_auth(&s.admin)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    assert_eq!(whoami(other.clone()).await.0, 401);
+    assert_eq!(whoami(s.url.clone()).await.0, 401);
+    let _ = stop_other.send(());
+    s.stop().await;
+}
