@@ -7,7 +7,8 @@
 //! see: the runbook, the step, the command as displayed and the values, with secret
 //! values masked and everything redacted. A repeat of the same run (same step, same
 //! shown command and values, same requester) finds the pending approval instead of
-//! asking again; a run presenting an approval must match it the same way.
+//! asking again, and once it is granted uses it, with or without naming its id; a run
+//! presenting an approval must match it the same way.
 
 use std::collections::BTreeMap;
 
@@ -295,6 +296,26 @@ impl App {
             ));
         }
         Ok(a)
+    }
+
+    /// The open approval for exactly this run, if someone other than the requester
+    /// granted it.
+    pub(crate) async fn granted_approval(
+        &self,
+        subject: &Subject,
+    ) -> Result<Option<Approval>, AppError> {
+        for row in self
+            .inner
+            .store
+            .open_approvals(&subject.incident_id, now_ms())
+            .await?
+        {
+            let a = Approval::from_row(&row)?;
+            if a.is_for(subject) && a.is_granted() {
+                return Ok(Some(a));
+            }
+        }
+        Ok(None)
     }
 
     /// An approval of `incident` that is neither used nor expired.

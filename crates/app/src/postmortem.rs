@@ -189,6 +189,16 @@ fn describe(e: &Event) -> String {
             get("duration_ms")
         ),
         "step.refused" | "step.skipped" => format!("`{}`: {}", get("step"), get("reason")),
+        "approval.requested" => format!(
+            "`{}` held for a second person: {}",
+            get("step"),
+            get("reason")
+        ),
+        "approval.granted" => format!(
+            "`{}` approved (asked by {})",
+            get("step"),
+            get("requested_by")
+        ),
         "evidence.captured" => match &e.record.evidence {
             Some(ev) => format!(
                 "{} of run {} ({} bytes, sha256 `{}…`)",

@@ -217,9 +217,10 @@ impl App {
         let plan = self
             .plan_for(incident, path, step, params.clone(), req, &[])
             .await?;
-        let Some(id) = &req.approval else {
+        let held = matches!(plan.decision, Some(Decision::NeedsApproval { .. }));
+        if req.approval.is_none() && !held {
             return Ok((plan, None));
-        };
+        }
         let subject = self.approval_subject(
             incident,
             path,
@@ -228,7 +229,15 @@ impl App {
             &plan.display,
             &req.actor,
         );
-        let approval = self.approval_for_run(incident, id, &subject).await?;
+        let approval = match &req.approval {
+            Some(id) => self.approval_for_run(incident, id, &subject).await?,
+            // Running the held run again once someone granted it needs no id: the
+            // granted approval for exactly this run applies.
+            None => match self.granted_approval(&subject).await? {
+                Some(a) => a,
+                None => return Ok((plan, None)),
+            },
+        };
         let plan = self
             .plan_for(incident, path, step, params, req, &approval.approvers)
             .await?;

@@ -135,11 +135,24 @@ async fn an_approval_is_durable_granted_by_another_and_used_once() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("another run"), "{err}");
+    // Without naming it, someone else's identical run gets a request of its own.
+    thief.approval = None;
+    let err = app
+        .run_step(&thief, std::sync::Arc::new(NullSink))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AppError::NeedsApproval { approval: Some(a), .. } if a.id != pending.id),
+        "{err}"
+    );
     assert!(marker.exists());
 
-    // The real run: approver recorded, the approval used up.
+    // The real run, the held run simply run again (the granted approval for exactly
+    // this run applies without its id): approver recorded, the approval used up.
+    let mut plain = req.clone();
+    plain.approval = None;
     let report = app
-        .run_step(&req, std::sync::Arc::new(NullSink))
+        .run_step(&plain, std::sync::Arc::new(NullSink))
         .await
         .unwrap();
     assert_eq!(report.run.approver.as_deref(), Some("cleo"));
@@ -150,7 +163,18 @@ async fn an_approval_is_durable_granted_by_another_and_used_once() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("no open approval"), "{err}");
-    assert!(app.approvals(&id).await.unwrap().is_empty());
+    let left: Vec<String> = app
+        .approvals(&id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.requested_by)
+        .collect();
+    assert_eq!(
+        left,
+        ["mallory"],
+        "only the other requester's is still open"
+    );
     let err = app.approve(&id, &pending.id, "dora").await.unwrap_err();
     assert!(matches!(err, AppError::NotFound { .. }), "{err}");
 
@@ -167,6 +191,7 @@ async fn an_approval_is_durable_granted_by_another_and_used_once() {
         [
             ("approval.requested", "ann"),
             ("approval.granted", "cleo"),
+            ("approval.requested", "mallory"),
             ("step.run", "ann"),
         ]
     );
@@ -175,6 +200,9 @@ async fn an_approval_is_durable_granted_by_another_and_used_once() {
         .find(|e| e.record.event_type == "step.run")
         .unwrap();
     assert_eq!(run.record.payload["approver"], "cleo");
+    let pm = app.postmortem(&id).await.unwrap();
+    assert!(pm.contains("`wipe` approved (asked by ann)"), "{pm}");
+    assert!(pm.contains("ann (approved by cleo)"), "{pm}");
     app.close().await;
 
     // The secret value reached the process, never the database.

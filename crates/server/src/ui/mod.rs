@@ -12,7 +12,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use sitrep_app::store::{IncidentFilter, StepRun};
-use sitrep_app::{AppError, Mode, NewIncident, NullSink, Plan, RunRequest};
+use sitrep_app::{AppError, Approval, Mode, NewIncident, NullSink, Plan, RunRequest};
 use sitrep_executor::Decision;
 
 use crate::ServerState;
@@ -44,6 +44,7 @@ pub fn routes() -> Router<ServerState> {
         .route("/incidents/{n}/checklist/{item}", post(tick))
         .route("/incidents/{n}/note", post(note))
         .route("/incidents/{n}/actions", post(add_action))
+        .route("/incidents/{n}/approvals/{id}/approve", post(approve))
         .route("/incidents/{n}/{action}", post(lifecycle))
         .route("/incidents/{n}/postmortem", get(postmortem_page))
         .route("/incidents/{n}/postmortem.md", get(postmortem_md))
@@ -385,6 +386,13 @@ struct AlertView {
     labels: String,
 }
 
+/// An open approval on the incident page, and whether the viewer may grant it.
+struct ApprovalView {
+    a: Approval,
+    granted: bool,
+    can_approve: bool,
+}
+
 #[derive(Template)]
 #[template(path = "incident.html")]
 struct IncidentTpl {
@@ -394,6 +402,7 @@ struct IncidentTpl {
     runs: Vec<StepRun>,
     alerts: Vec<AlertView>,
     actions: Vec<sitrep_app::store::ActionItem>,
+    approvals: Vec<ApprovalView>,
     open_items: usize,
     checklist_html: String,
     timeline_html: String,
@@ -459,6 +468,19 @@ async fn incident(
     }
     .render()?;
     let (timeline_html, last_index) = timeline_html(&st, &view.incident.id).await?;
+    let approvals = st
+        .app()
+        .approvals(&view.incident.id)
+        .await?
+        .into_iter()
+        .map(|a| ApprovalView {
+            granted: a.is_granted(),
+            can_approve: c.role >= Role::Commander
+                && a.requested_by != c.name
+                && !a.approvers.contains(&c.name),
+            a,
+        })
+        .collect();
     html(&IncidentTpl {
         chrome: chrome(&c),
         alerts: view
@@ -478,6 +500,7 @@ async fn incident(
             .collect(),
         runs: view.runs,
         actions: view.actions,
+        approvals,
         inc: view.incident,
         steps,
         open_items,
@@ -639,11 +662,52 @@ async fn run(
     need(&c, Role::Responder)?;
     let inc = st.app().incident(&n).await?;
     let (req, _) = run_request(&inc.id, &c.name, &fields);
-    let report = st
-        .app()
-        .run_step(&req, std::sync::Arc::new(NullSink))
-        .await?;
+    let report = match st.app().run_step(&req, std::sync::Arc::new(NullSink)).await {
+        Ok(r) => r,
+        Err(AppError::NeedsApproval {
+            reason,
+            approval: Some(a),
+        }) => {
+            st.changed();
+            return html(&ApprovalNeededTpl {
+                number: inc.number,
+                reason,
+                a: *a,
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
     html(&run_view(&st, inc.number, report.run)?)
+}
+
+#[derive(Template)]
+#[template(path = "approval_needed.html")]
+struct ApprovalNeededTpl {
+    number: i64,
+    reason: String,
+    a: Approval,
+}
+
+/// A commander (not the requester) approves a held run; back to the incident page.
+async fn approve(
+    State(st): State<ServerState>,
+    c: Option<Caller>,
+    Path((n, id)): Path<(String, String)>,
+) -> Page {
+    let c = user(c)?;
+    need(&c, Role::Commander)?;
+    match st.app().approve(&n, &id, &c.name).await {
+        Ok(_) => {
+            st.changed();
+            Ok(Redirect::to(&format!("/incidents/{n}")).into_response())
+        }
+        Err(e) if e.is_caller_error() => Ok(Redirect::to(&format!(
+            "/incidents/{n}?flash={}",
+            enc(&e.to_string())
+        ))
+        .into_response()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn run_view(st: &ServerState, number: i64, run: StepRun) -> Result<RunTpl, UiError> {
