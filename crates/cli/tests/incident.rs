@@ -194,3 +194,93 @@ fn unknown_things_are_bad_input() {
     let err: serde_json::Value = serde_json::from_slice(&o.stderr).unwrap();
     assert_eq!(err["error"]["message"], "runbook missing.md not found");
 }
+
+#[test]
+fn two_person_control_on_the_cli() {
+    let env = Env::new();
+    let runbooks = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/app/runbooks");
+    let config = env.dir.path().join("sitrep.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\nrunbooks = {:?}\n\n[policy]\napprovals = [{{ level = \"destructive\" }}]\n",
+            env.dir.path().join("data").display().to_string(),
+            runbooks.display().to_string()
+        ),
+    )
+    .unwrap();
+    let cfg = config.to_str().unwrap();
+    env.json(&["incident", "declare", "wipe it", "--config", cfg]);
+    let marker = env.dir.path().join("to-wipe");
+    std::fs::write(&marker, "x").unwrap();
+    let set = format!("marker={}", marker.display());
+    let wipe = [
+        "run",
+        "1",
+        "local-service.md",
+        "wipe",
+        "--set",
+        &set,
+        "--yes",
+        "--config",
+        cfg,
+    ];
+
+    // Held: exit 1, nothing ran, and it says how to go on.
+    let o = env.run(&wipe);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("sitrep approval grant 1"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(marker.exists());
+    let open = env.json(&["approval", "list", "1", "--config", cfg]);
+    let id = open[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(open[0]["requested_by"], "ann");
+
+    // The requester cannot approve; someone else can.
+    let o = env.run(&["approval", "grant", "1", &id, "--config", cfg]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cannot approve"), "{}", stderr(&o));
+    let granted = env.json(&[
+        "approval", "grant", "1", &id, "--as", "cleo", "--config", cfg,
+    ]);
+    assert_eq!(granted["approvers"], serde_json::json!(["cleo"]));
+
+    // The same command again runs, once.
+    let run = env.json(&wipe);
+    assert_eq!(run[0]["run"]["approver"], "cleo");
+    assert!(!marker.exists());
+    let open = env.json(&["approval", "list", "1", "--config", cfg]);
+    assert_eq!(open, serde_json::json!([]));
+}
+
+#[test]
+fn a_dry_run_needs_no_name() {
+    let env = Env::new();
+    env.json(&["incident", "declare", "who am i"]);
+    let runbooks = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/app/runbooks");
+    let o = Command::new(env!("CARGO_BIN_EXE_sitrep"))
+        .args([
+            "--json",
+            "run",
+            "1",
+            "local-service.md",
+            "mark",
+            "--set",
+            "marker=/x",
+            "--dry-run",
+        ])
+        .env("SITREP_DATA_DIR", env.dir.path().join("data"))
+        .env("SITREP_RUNBOOKS", runbooks)
+        .env_remove("SITREP_ACTOR")
+        .env_remove("USER")
+        .env_remove("SITREP_CONFIG")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let plan: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(plan["risk"], "write");
+}

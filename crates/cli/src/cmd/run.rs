@@ -83,7 +83,12 @@ impl RunSink for PrintSink {
 
 pub fn run(args: RunArgs, app_args: &AppArgs, ctx: &Ctx) -> Result<(), CliError> {
     let ctx = *ctx;
-    let actor = app_args.actor()?;
+    // A dry run records nothing, so it needs no name.
+    let actor = match app_args.actor() {
+        Ok(a) => a,
+        Err(_) if args.dry_run => "(dry run)".to_owned(),
+        Err(e) => return Err(e),
+    };
     with_app(app_args, move |app| async move {
         match &args.section {
             Some(role) => section(&app, &args, role, &actor, ctx).await,
