@@ -105,7 +105,7 @@ async fn a_held_run_is_approved_on_the_incident_page_and_then_runs() {
 
     // The requester (a responder) sees the request but no button; a commander does.
     let own = page(&s, &rita, &format!("/incidents/{n}")).await;
-    assert!(own.contains("<h2>Approvals</h2>"), "{own}");
+    assert!(own.contains(r#"<h2 id="approvals">"#), "{own}");
     assert!(!own.contains("Approve this command"));
     let theirs = page(&s, &carl, &format!("/incidents/{n}")).await;
     let at = theirs
