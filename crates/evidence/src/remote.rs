@@ -8,13 +8,14 @@
 
 use std::io::Read as _;
 use std::sync::Arc;
+use std::time::Duration;
 
 use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt as _, PutPayload};
+use object_store::{ClientOptions, ObjectStore, ObjectStoreExt as _, PutPayload, RetryConfig};
 use sha2::{Digest as _, Sha256};
 use sitrep_ledger::Hash;
 
@@ -85,9 +86,21 @@ impl RemoteBlobs {
         }
         // The TLS provider: ring, as everywhere in sitrep (a no-op if one is installed).
         let _ = rustls::crypto::ring::default_provider().install_default();
+        // A bucket that is down must not hold up recording a run for minutes (the
+        // library's defaults): a failed upload becomes a durable retry job instead.
+        let retry = RetryConfig {
+            max_retries: 2,
+            retry_timeout: Duration::from_secs(10),
+            ..RetryConfig::default()
+        };
+        let client = ClientOptions::new()
+            .with_allow_http(cfg.allow_http)
+            .with_connect_timeout(Duration::from_secs(5))
+            .with_timeout(Duration::from_secs(30));
         let mut b = AmazonS3Builder::from_env()
             .with_bucket_name(bucket)
-            .with_allow_http(cfg.allow_http);
+            .with_client_options(client)
+            .with_retry(retry);
         match &cfg.credentials {
             Some((id, secret)) => {
                 b = b.with_access_key_id(id).with_secret_access_key(secret);
