@@ -38,6 +38,10 @@ pub struct App {
 pub(crate) struct Inner {
     pub(crate) store: Store,
     pub(crate) blobs: BlobStore,
+    /// The shared bucket the blobs are mirrored to, when configured.
+    pub(crate) remote: Option<sitrep_evidence::remote::RemoteBlobs>,
+    /// This data dir's replica id (names its upload jobs).
+    pub(crate) replica: String,
     pub(crate) config: Config,
     pub(crate) data_dir: PathBuf,
     pub(crate) scale: SeverityScale,
@@ -121,6 +125,12 @@ impl App {
         let origin = signer.name().to_owned();
         let store = Store::open(StoreOptions::new(url, signer, origin)).await?;
         let blobs = BlobStore::open(data_dir.join("blobs"))?;
+        let remote = crate::blobs::remote(&config.evidence)?;
+        let replica = hex::encode(
+            keys::load_or_create_secret(&data_dir.join(crate::blobs::REPLICA_FILE))?
+                .get(..8)
+                .unwrap_or_default(),
+        );
         let library = match &config.runbooks {
             Some(dir) => Library::load(dir, &config.risk)?,
             None => Library::empty(),
@@ -144,6 +154,8 @@ impl App {
             inner: Arc::new(Inner {
                 store,
                 blobs,
+                remote,
+                replica,
                 config,
                 data_dir,
                 scale,

@@ -53,6 +53,51 @@ pub struct Config {
     /// How pages are delivered.
     #[serde(default)]
     pub notify: NotifyConfig,
+    /// Where evidence bytes are kept besides the data dir.
+    #[serde(default)]
+    pub evidence: EvidenceConfig,
+}
+
+/// Evidence bytes: always in the data dir's blob store; with `remote`, also in a shared
+/// S3-compatible bucket, so replicas (each with its own data dir) read each other's.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceConfig {
+    /// `s3://bucket[/prefix]`.
+    #[serde(default)]
+    pub remote: Option<String>,
+    /// An S3-compatible endpoint URL (MinIO, Ceph, R2...); AWS when absent.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// The bucket's region.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Allow a plain-HTTP endpoint (tests, a bucket on the same host).
+    #[serde(default)]
+    pub allow_http: bool,
+    /// Access key id; `AWS_ACCESS_KEY_ID` when absent.
+    #[serde(default)]
+    pub access_key_id: Option<String>,
+    /// Secret access key; `AWS_SECRET_ACCESS_KEY` when absent.
+    #[serde(default)]
+    pub secret_access_key: Option<String>,
+}
+
+// By hand, so the secret never reaches a log line.
+impl std::fmt::Debug for EvidenceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EvidenceConfig")
+            .field("remote", &self.remote)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("allow_http", &self.allow_http)
+            .field("access_key_id", &self.access_key_id)
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "[redacted]"),
+            )
+            .finish()
+    }
 }
 
 /// How pages are delivered (the people and contacts are in the escalation file).
@@ -239,6 +284,7 @@ impl Default for Config {
             alerts: sitrep_alerts::RoutingConfig::default(),
             server: ServerConfig::default(),
             notify: NotifyConfig::default(),
+            evidence: EvidenceConfig::default(),
         }
     }
 }
@@ -436,6 +482,21 @@ mod tests {
         let msg = e.to_string();
         assert!(msg.starts_with("sitrep.toml:3: "), "{msg}");
         assert!(msg.contains("default_timout"), "{msg}");
+    }
+
+    #[test]
+    fn the_evidence_bucket_parses_and_its_secret_never_prints() {
+        let text = "[evidence]\nremote = \"s3://ev/prod\"\nendpoint = \"http://127.0.0.1:9000\"\n\
+                    allow_http = true\naccess_key_id = \"AKIA1\"\nsecret_access_key = \"s3cr3t-value\"\n";
+        let c = Config::from_toml(text, Path::new("c.toml")).unwrap();
+        assert_eq!(c.evidence.remote.as_deref(), Some("s3://ev/prod"));
+        assert!(c.evidence.allow_http);
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cr3t-value"), "{shown}");
+        assert!(shown.contains("AKIA1"));
+        let e =
+            Config::from_toml("[evidence]\nremot = \"s3://x\"\n", Path::new("c.toml")).unwrap_err();
+        assert!(e.to_string().starts_with("c.toml:2: "), "{e}");
     }
 
     #[test]

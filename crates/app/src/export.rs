@@ -50,6 +50,12 @@ impl App {
         let store = self.store();
         let checkpoint = store.checkpoint_now().await?;
         let events = store.timeline(&incident.id, None).await?;
+        // Output captured on another replica is fetched from the shared bucket first.
+        let wanted: Vec<Hash> = events
+            .iter()
+            .filter_map(|e| e.record.evidence.as_ref().map(|ev| ev.sha256))
+            .collect();
+        self.fetch_missing(&wanted).await?;
         let mut entries = Vec::with_capacity(events.len());
         for e in events.into_iter().filter(|e| e.index < checkpoint.size) {
             let proof: Vec<Hash> = store.inclusion_proof(e.index, checkpoint.size).await?;

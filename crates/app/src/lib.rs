@@ -6,6 +6,7 @@
 
 mod app;
 pub mod approvals;
+pub mod blobs;
 pub mod config;
 mod error;
 pub mod events;

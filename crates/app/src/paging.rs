@@ -554,31 +554,34 @@ impl App {
     /// would look at first, in the page itself.
     async fn first_diagnostics(&self, incident_id: &str) -> Vec<String> {
         let runs = self.store().runs_for(incident_id).await.unwrap_or_default();
-        runs.iter()
-            .take(5)
-            .map(|r| {
-                let out = r
-                    .stdout_sha256
-                    .as_deref()
-                    .and_then(|h| sitrep_ledger::Hash::from_hex(h).ok())
-                    .and_then(|h| self.blobs().get(&h).ok())
-                    .map(|b| {
-                        String::from_utf8_lossy(&b)
-                            .lines()
-                            .find(|l| !l.trim().is_empty())
-                            .unwrap_or("")
-                            .to_owned()
-                    })
-                    .unwrap_or_default();
-                let exit = r
-                    .exit_code
-                    .map_or_else(|| "-".to_owned(), |c| c.to_string());
-                crate::events::cut(
-                    &format!("{}: {} (exit {exit}) {out}", r.step_id, r.status),
-                    200,
-                )
+        let mut lines = Vec::new();
+        for r in runs.iter().take(5) {
+            // Output may have been captured on another replica: `blob` fetches it.
+            let hash = r
+                .stdout_sha256
+                .as_deref()
+                .and_then(|h| sitrep_ledger::Hash::from_hex(h).ok());
+            let out = match hash {
+                Some(h) => self.blob(&h).await.ok(),
+                None => None,
+            }
+            .map(|b| {
+                String::from_utf8_lossy(&b)
+                    .lines()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("")
+                    .to_owned()
             })
-            .collect()
+            .unwrap_or_default();
+            let exit = r
+                .exit_code
+                .map_or_else(|| "-".to_owned(), |c| c.to_string());
+            lines.push(crate::events::cut(
+                &format!("{}: {} (exit {exit}) {out}", r.step_id, r.status),
+                200,
+            ));
+        }
+        lines
     }
 
     fn message_for(

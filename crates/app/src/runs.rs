@@ -512,11 +512,13 @@ impl App {
         let ended = to_ms(outcome.ended_at);
         let mut events_out = Vec::new();
         let mut hashes = Vec::new();
+        let mut retries = Vec::new();
         for (stream, cap) in [("stdout", &outcome.stdout), ("stderr", &outcome.stderr)] {
             // The executor already redacted; redacting again with our literals costs
             // little and keeps the promise even if the configured list grew.
             let text = self.redact(&cap.text);
-            let blob = self.inner.blobs.put(text.as_bytes())?;
+            let (blob, retry) = self.keep_blob(text.as_bytes(), &incident.id).await?;
+            retries.extend(retry);
             let mut rec = events::record(
                 events::EVIDENCE,
                 &incident.id,
@@ -597,7 +599,9 @@ impl App {
         self.inner
             .store
             .commit(Change {
-                writes: vec![Write::PutRun(row.clone())],
+                writes: std::iter::once(Write::PutRun(row.clone()))
+                    .chain(retries)
+                    .collect(),
                 events: events_out,
             })
             .await?;

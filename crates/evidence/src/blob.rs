@@ -38,6 +38,14 @@ pub enum BlobError {
         /// The file on disk.
         path: PathBuf,
     },
+    /// The shared (remote) blob store failed or served bytes that do not match.
+    #[error("remote blob store: {op}: {message}")]
+    Remote {
+        /// What was being done.
+        op: &'static str,
+        /// What went wrong (never credentials).
+        message: String,
+    },
     /// Retention may not delete a blob under legal hold.
     #[error("blob {0} is under legal hold and cannot be deleted")]
     LegalHold(Hash),

@@ -6,6 +6,8 @@
 //!   deletable by retention unless under legal hold.
 //! - [`filelog::FileLog`]: the durable [`sitrep_ledger::LogStore`]: group commit, torn-tail
 //!   recovery.
+//! - [`remote::RemoteBlobs`]: the same blobs in S3-compatible object storage, shared by
+//!   every replica; downloads are verified against their names.
 //! - [`pack`]: write an evidence pack ([`pack::PackBuilder`]) and verify one
 //!   ([`pack::verify_pack`]).
 //!
@@ -14,5 +16,6 @@
 mod blob;
 pub mod filelog;
 pub mod pack;
+pub mod remote;
 
 pub use blob::{BlobError, BlobStore, StoredBlob};

@@ -158,6 +158,10 @@ impl From<AppError> for ApiError {
             AppError::Store(StoreError::Conflict { .. }) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", msg)
             }
+            AppError::Blob(sitrep_evidence::BlobError::Remote { .. }) => {
+                tracing::error!(error = %msg, "remote blob store failure");
+                ApiError::unavailable(format!("the evidence store is unavailable: {msg}"))
+            }
             AppError::Store(ref inner) => {
                 tracing::error!(error = %inner, "store failure");
                 ApiError::unavailable(format!("the store is unavailable: {msg}"))

@@ -183,6 +183,7 @@ pub async fn serve(
     tasks.spawn(live::tail(state.clone()));
     tasks.spawn(watch::watch_runbooks(state.clone(), Duration::from_secs(2)));
     tasks.spawn(sweep_sessions(state.clone()));
+    tasks.spawn(upload_blobs(state.clone()));
     tasks.spawn(paging::run(state.clone()));
     state.inner.started.store(true, Ordering::Release);
     let closing = state.inner.closing.clone();
@@ -199,6 +200,24 @@ pub async fn serve(
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
     result
+}
+
+/// Retries evidence uploads to the shared bucket that failed when the output was
+/// captured (a durable job each, so a restart resumes them).
+async fn upload_blobs(state: ServerState) {
+    let worker = format!("blobs-{}-{}", std::process::id(), uuid::Uuid::now_v7());
+    let mut closing = state.closing_signal();
+    loop {
+        match state.app().upload_pending(&worker, 100).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(uploaded = n, "evidence uploads retried"),
+            Err(e) => tracing::warn!(error = %e, "evidence upload retry failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(5)) => {}
+            _ = closing.wait_for(|c| *c) => return,
+        }
+    }
 }
 
 async fn sweep_sessions(state: ServerState) {

@@ -172,19 +172,16 @@ pub async fn output(
     }
     .ok_or_else(|| ApiError::not_found("no output was captured (the run has not finished)"))?;
     let hash = sitrep_ledger::Hash::from_hex(&sha).map_err(|e| ApiError::internal(&e))?;
-    let blobs = state.app().blobs().clone();
-    let bytes = tokio::task::spawn_blocking(move || blobs.get(&hash))
-        .await
-        .map_err(|e| ApiError::internal(&e))?
-        .map_err(|e| match e {
-            // Retention may have deleted the bytes; the hash stays in the ledger.
-            sitrep_evidence::BlobError::NotFound(_) => ApiError::new(
-                StatusCode::GONE,
-                "gone",
-                "the output was deleted by retention",
-            ),
-            other => ApiError::internal(&other),
-        })?;
+    // Local, else from the shared bucket (output captured on another replica).
+    let bytes = state.app().blob(&hash).await.map_err(|e| match e {
+        // Retention may have deleted the bytes; the hash stays in the ledger.
+        AppError::Blob(sitrep_evidence::BlobError::NotFound(_)) => ApiError::new(
+            StatusCode::GONE,
+            "gone",
+            "the output was deleted by retention",
+        ),
+        other => ApiError::from(other),
+    })?;
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,

@@ -677,7 +677,7 @@ async fn run(
         }
         Err(e) => return Err(e.into()),
     };
-    html(&run_view(&st, inc.number, report.run)?)
+    html(&run_view(&st, inc.number, report.run).await?)
 }
 
 #[derive(Template)]
@@ -710,19 +710,24 @@ async fn approve(
     }
 }
 
-fn run_view(st: &ServerState, number: i64, run: StepRun) -> Result<RunTpl, UiError> {
-    let read = |h: &Option<String>| -> String {
-        h.as_deref()
-            .and_then(|h| sitrep_ledger::Hash::from_hex(h).ok())
-            .and_then(|h| st.app().blobs().get(&h).ok())
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
-    };
+async fn run_view(st: &ServerState, number: i64, run: StepRun) -> Result<RunTpl, UiError> {
+    // Output captured on another replica comes from the shared bucket.
+    async fn read(st: &ServerState, h: Option<&str>) -> String {
+        match h.and_then(|h| sitrep_ledger::Hash::from_hex(h).ok()) {
+            Some(h) => st
+                .app()
+                .blob(&h)
+                .await
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default(),
+            None => String::new(),
+        }
+    }
     let duration_ms = run.ended_ms.map_or(0, |e| e - run.started_ms);
     Ok(RunTpl {
         number,
-        stdout: read(&run.stdout_sha256),
-        stderr: read(&run.stderr_sha256),
+        stdout: read(st, run.stdout_sha256.as_deref()).await,
+        stderr: read(st, run.stderr_sha256.as_deref()).await,
         duration_ms,
         run,
     })
@@ -753,7 +758,7 @@ async fn run_page(
         .map_err(AppError::from)?
         .ok_or(AppError::NotFound { what: "run", id })?;
     let inc = st.app().incident(&run.incident_id).await?;
-    let v = run_view(&st, inc.number, run)?;
+    let v = run_view(&st, inc.number, run).await?;
     html(&RunPageTpl {
         chrome: chrome(&c),
         number: v.number,

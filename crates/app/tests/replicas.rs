@@ -1,0 +1,158 @@
+//! Two replicas, each with its own data dir, sharing one database and one S3-compatible
+//! bucket (moto on loopback): output captured on one is read, paged and exported by the
+//! other; an upload that fails while the bucket is unreachable becomes a durable job and
+//! goes up later, so nothing captured is lost to the other replicas.
+
+#[path = "../../evidence/tests/support/moto.rs"]
+mod moto;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sitrep_app::config::EvidenceConfig;
+use sitrep_app::{App, Config, Mode, NewIncident, NullSink, RunRequest};
+use sitrep_evidence::pack::{Limits, verify_pack};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/app/runbooks")
+}
+
+fn evidence(endpoint: &str) -> EvidenceConfig {
+    EvidenceConfig {
+        remote: Some("s3://evidence/prod".into()),
+        endpoint: Some(endpoint.into()),
+        region: Some("us-east-1".into()),
+        allow_http: true,
+        access_key_id: Some("test".into()),
+        secret_access_key: Some("test-secret".into()),
+    }
+}
+
+/// A replica with its own data dir over the shared database file.
+async fn replica(root: &Path, name: &str, endpoint: &str) -> App {
+    let data = root.join(name);
+    std::fs::create_dir_all(&data).unwrap();
+    // Replicas sign with one key: the operator copies it to each (docs/deploy.md).
+    let shared_key = root.join("a").join(sitrep_app::KEY_FILE);
+    if name != "a" && shared_key.exists() && !data.join(sitrep_app::KEY_FILE).exists() {
+        std::fs::copy(&shared_key, data.join(sitrep_app::KEY_FILE)).unwrap();
+    }
+    App::open(Config {
+        data_dir: Some(data),
+        database_url: Some(sitrep_app::store::sqlite_url(&root.join("shared"))),
+        runbooks: Some(fixtures()),
+        evidence: evidence(endpoint),
+        ..Config::default()
+    })
+    .await
+    .expect("open replica")
+}
+
+fn leaky(incident: &str) -> RunRequest {
+    RunRequest {
+        incident: incident.to_owned(),
+        runbook: "local-service.md".into(),
+        step: "leaky".into(),
+        actor: "ann".into(),
+        set: Default::default(),
+        confirmed: None,
+        approval: None,
+        mode: Mode::Interactive,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_captured_on_one_replica_is_read_and_exported_by_another() {
+    let m = moto::Moto::start("evidence");
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("shared")).unwrap();
+    let a = replica(root.path(), "a", &m.endpoint()).await;
+    let inc = a
+        .declare(
+            NewIncident {
+                title: "replicas".into(),
+                runbooks: vec!["local-service.md".into()],
+                ..NewIncident::default()
+            },
+            "ann",
+        )
+        .await
+        .unwrap();
+    let run = a
+        .run_step(&leaky(&inc.id), Arc::new(NullSink))
+        .await
+        .unwrap();
+    let sha = sitrep_ledger::Hash::from_hex(run.run.stdout_sha256.as_deref().unwrap()).unwrap();
+    let on_a = a.blob(&sha).await.unwrap();
+    assert!(String::from_utf8_lossy(&on_a).contains("[REDACTED:"));
+
+    // Replica b never ran it, yet shows it: from the bucket, verified, then kept.
+    let b = replica(root.path(), "b", &m.endpoint()).await;
+    assert!(!b.blobs().contains(&sha));
+    assert_eq!(b.blob(&sha).await.unwrap(), on_a);
+    assert!(
+        b.blobs().contains(&sha),
+        "kept locally after the first read"
+    );
+
+    // An evidence pack written on a third replica holds every blob and verifies.
+    let c = replica(root.path(), "c", &m.endpoint()).await;
+    let pack = root.path().join("pack.tar.gz");
+    let summary = c
+        .export_evidence(&inc.id, std::fs::File::create(&pack).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(summary.blobs_missing, 0, "{summary:?}");
+    let report = verify_pack(
+        std::fs::File::open(&pack).unwrap(),
+        &[c.verifier().clone()],
+        Limits::default(),
+    )
+    .unwrap();
+    assert!(report.ok(), "{report:?}");
+    c.close().await;
+    b.close().await;
+    a.close().await;
+
+    // The bucket is unreachable (a closed port): the run is recorded all the same and
+    // the upload waits as a durable job.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let a = replica(root.path(), "a", &dead).await;
+    let mut again = leaky(&inc.id);
+    again.step = "chatty".into();
+    let run = a.run_step(&again, Arc::new(NullSink)).await.unwrap();
+    assert_eq!(run.run.status, "succeeded");
+    let sha2 = sitrep_ledger::Hash::from_hex(run.run.stdout_sha256.as_deref().unwrap()).unwrap();
+    let jobs = a.store().jobs_for(&inc.id).await.unwrap();
+    let uploads: Vec<_> = jobs
+        .iter()
+        .filter(|j| j.kind.starts_with("blob.upload:") && j.state == "pending")
+        .collect();
+    // One per stream (stdout and the empty stderr).
+    assert_eq!(uploads.len(), 2, "{jobs:?}");
+    assert!(
+        uploads.iter().any(|j| j.payload["sha256"] == sha2.to_hex()),
+        "{jobs:?}"
+    );
+    a.close().await;
+
+    // Back with the bucket reachable, the replica that holds the bytes uploads them
+    // (another replica's worker does not claim the job), and everyone can read them.
+    let b = replica(root.path(), "b", &m.endpoint()).await;
+    assert_eq!(b.upload_pending("b-worker", 10).await.unwrap(), 0);
+    let a = replica(root.path(), "a", &m.endpoint()).await;
+    // The job is due a few seconds after the failure.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while a.upload_pending("a-worker", 10).await.unwrap() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upload was never retried"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(b.blob(&sha2).await.unwrap(), a.blob(&sha2).await.unwrap());
+    a.close().await;
+    b.close().await;
+}
