@@ -81,6 +81,10 @@ pub struct EvidenceConfig {
     /// Secret access key; `AWS_SECRET_ACCESS_KEY` when absent.
     #[serde(default)]
     pub secret_access_key: Option<String>,
+    /// How long after an incident resolves its evidence bytes are kept (`"400d"`);
+    /// kept forever when absent. Ledger records are always kept; a legal hold wins.
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    pub retention: Option<Duration>,
 }
 
 // By hand, so the secret never reaches a log line.
@@ -92,6 +96,7 @@ impl std::fmt::Debug for EvidenceConfig {
             .field("region", &self.region)
             .field("allow_http", &self.allow_http)
             .field("access_key_id", &self.access_key_id)
+            .field("retention", &self.retention)
             .field(
                 "secret_access_key",
                 &self.secret_access_key.as_ref().map(|_| "[redacted]"),
@@ -343,6 +348,10 @@ fn default_request_timeout() -> Duration {
 }
 fn default_session_ttl() -> Duration {
     Duration::from_secs(12 * 3600)
+}
+
+fn de_opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    de_duration(d).map(Some)
 }
 
 fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {

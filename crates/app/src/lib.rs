@@ -17,6 +17,7 @@ mod library;
 pub mod lifecycle;
 pub mod paging;
 pub mod postmortem;
+pub mod retention;
 mod runs;
 pub mod severity;
 pub mod tokens;

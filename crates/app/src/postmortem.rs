@@ -194,6 +194,11 @@ fn describe(e: &Event) -> String {
             get("step"),
             get("reason")
         ),
+        "evidence.held" => format!("legal hold: {}", one_line(get("reason"))),
+        "evidence.expired" => format!(
+            "retention deleted {} output blob(s); their records remain",
+            get("blobs_deleted")
+        ),
         "approval.granted" => format!(
             "`{}` approved (asked by {})",
             get("step"),

@@ -25,6 +25,7 @@ fn evidence(endpoint: &str) -> EvidenceConfig {
         allow_http: true,
         access_key_id: Some("test".into()),
         secret_access_key: Some("test-secret".into()),
+        retention: None,
     }
 }
 
@@ -153,6 +154,27 @@ async fn output_captured_on_one_replica_is_read_and_exported_by_another() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     assert_eq!(b.blob(&sha2).await.unwrap(), a.blob(&sha2).await.unwrap());
+
+    // Retention on one replica deletes the bytes in the bucket too, and every other
+    // replica drops its own copy at its next sweep; the records stay.
+    a.resolve(&inc.id, "ann", Some("drill over")).await.unwrap();
+    let later = sitrep_app::now_ms() + 2 * 24 * 3600 * 1000;
+    let day = 24 * 3600 * 1000;
+    let r = a.apply_retention(later, day, false, "ops").await.unwrap();
+    assert_eq!(r.incidents.len(), 1, "{r:?}");
+    assert!(b.blobs().contains(&sha), "b fetched it earlier");
+    let r = b.apply_retention(later, day, false, "ops").await.unwrap();
+    assert!(r.incidents.is_empty(), "already expired by a");
+    assert!(r.local_copies_deleted >= 1, "{r:?}");
+    assert!(!b.blobs().contains(&sha));
+    let d = replica(root.path(), "d", &m.endpoint()).await;
+    assert!(matches!(
+        d.blob(&sha).await,
+        Err(sitrep_app::AppError::Blob(
+            sitrep_evidence::BlobError::NotFound(_)
+        ))
+    ));
+    d.close().await;
     a.close().await;
     b.close().await;
 }

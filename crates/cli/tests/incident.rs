@@ -284,3 +284,45 @@ fn a_dry_run_needs_no_name() {
     let plan: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(plan["risk"], "write");
 }
+
+#[test]
+fn evidence_retention_with_a_legal_hold() {
+    let env = Env::new();
+    env.json(&["incident", "declare", "old drill"]);
+    env.json(&[
+        "run",
+        "1",
+        "local-service.md",
+        "greet",
+        "--set",
+        "instance=db-7",
+    ]);
+    env.json(&["incident", "resolve", "1", "--force", "drill over"]);
+
+    // Without a configured retention or --older-than there is nothing to apply.
+    let o = env.run(&["evidence", "retain"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--older-than"), "{}", stderr(&o));
+
+    // Held: kept.
+    let o = env.run(&["evidence", "hold", "1", "--reason", "case 114"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = env.json(&["evidence", "retain", "--older-than", "0s"]);
+    assert_eq!(r["incidents"], serde_json::json!([]));
+
+    // Released: a dry run names the blobs, the real run deletes them.
+    let o = env.run(&["evidence", "release", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dry = env.json(&["evidence", "retain", "--older-than", "0s", "--dry-run"]);
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["incidents"][0]["number"], 1);
+    let done = env.json(&["evidence", "retain", "--older-than", "0s"]);
+    let deleted = done["incidents"][0]["blobs"].as_array().unwrap().len();
+    assert!(deleted >= 1, "{done}");
+    let o = env.run(&["evidence", "retain", "--older-than", "0s"]);
+    assert!(
+        stdout(&o).contains("no incident is past retention"),
+        "{}",
+        stdout(&o)
+    );
+}

@@ -192,4 +192,12 @@ impl RemoteBlobs {
         }
         Ok(out)
     }
+
+    /// Deletes a blob (retention); deleting one that is not there is not an error.
+    pub async fn delete(&self, sha256: &Hash) -> Result<(), BlobError> {
+        match self.store.delete(&self.location(sha256)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(remote_err("delete", &self.shown, e)),
+        }
+    }
 }

@@ -184,6 +184,7 @@ pub async fn serve(
     tasks.spawn(watch::watch_runbooks(state.clone(), Duration::from_secs(2)));
     tasks.spawn(sweep_sessions(state.clone()));
     tasks.spawn(upload_blobs(state.clone()));
+    tasks.spawn(retention(state.clone()));
     tasks.spawn(paging::run(state.clone()));
     state.inner.started.store(true, Ordering::Release);
     let closing = state.inner.closing.clone();
@@ -215,6 +216,43 @@ async fn upload_blobs(state: ServerState) {
         }
         tokio::select! {
             () = tokio::time::sleep(Duration::from_secs(5)) => {}
+            _ = closing.wait_for(|c| *c) => return,
+        }
+    }
+}
+
+/// With `[evidence] retention`, deletes expired evidence bytes once an hour (one replica
+/// at a time, by lease; each replica also drops its own copies of expired blobs).
+async fn retention(state: ServerState) {
+    let Some(keep) = state.app().config().evidence.retention else {
+        return;
+    };
+    let keep_ms = i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
+    let holder = format!("retention-{}-{}", std::process::id(), uuid::Uuid::now_v7());
+    let mut closing = state.closing_signal();
+    loop {
+        let now = sitrep_app::now_ms();
+        let lease = state
+            .app()
+            .store()
+            .acquire_lease("evidence-retention", &holder, now, 600_000)
+            .await;
+        if let Ok(Some(_)) = lease {
+            match state
+                .app()
+                .apply_retention(now, keep_ms, false, "retention")
+                .await
+            {
+                Ok(r) if !r.incidents.is_empty() => {
+                    tracing::info!(incidents = r.incidents.len(), "evidence retention applied");
+                    state.changed();
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "evidence retention failed; retrying"),
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
             _ = closing.wait_for(|c| *c) => return,
         }
     }

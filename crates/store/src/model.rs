@@ -210,6 +210,15 @@ pub struct SessionRow {
     pub expires_ms: i64,
 }
 
+/// A legal hold on an incident's evidence: retention keeps its bytes while it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceHold {
+    pub incident_id: String,
+    pub reason: String,
+    pub held_by: String,
+    pub held_ms: i64,
+}
+
 /// A stored signed checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredCheckpoint {
@@ -264,6 +273,16 @@ pub enum Write {
         id: String,
         body: String,
         expected_version: i64,
+    },
+    /// Puts a legal hold on an incident's evidence; one already held is a conflict.
+    PutHold(EvidenceHold),
+    /// Releases a hold; none is `NotFound`.
+    DeleteHold { incident_id: String },
+    /// Records that retention deleted an incident's evidence bytes; twice is a conflict.
+    MarkExpired {
+        incident_id: String,
+        expired_ms: i64,
+        blobs_deleted: i64,
     },
     /// Marks an approval used by `run`; an approval already used (by another replica,
     /// say) fails the whole change with `Conflict`, so it is never used twice.

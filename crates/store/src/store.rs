@@ -15,8 +15,8 @@ use tokio::task::JoinHandle;
 use crate::error::{StoreError, redact_url};
 use crate::ledger::{self, LedgerReport, LogKeys};
 use crate::model::{
-    ActionItem, Alert, ApprovalRow, Change, ChecklistItem, Committed, Event, Incident,
-    IncidentFilter, RawPayload, StepRun, StoredCheckpoint,
+    ActionItem, Alert, ApprovalRow, Change, ChecklistItem, Committed, Event, EvidenceHold,
+    Incident, IncidentFilter, RawPayload, StepRun, StoredCheckpoint,
 };
 use crate::rows::{self, to_i64, to_u64};
 use crate::writer::{EncodedEvent, Msg, Prepared, Writer, begin_snapshot, head_size};
@@ -554,6 +554,83 @@ impl Store {
             .iter()
             .map(rows::approval)
             .collect()
+    }
+
+    /// The legal hold on an incident's evidence, if any.
+    pub async fn hold(&self, incident_id: &str) -> Result<Option<EvidenceHold>, StoreError> {
+        let row: Option<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT incident_id, reason, held_by, held_ms FROM evidence_holds \
+             WHERE incident_id = $1",
+        )
+        .bind(incident_id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(
+            row.map(|(incident_id, reason, held_by, held_ms)| EvidenceHold {
+                incident_id,
+                reason,
+                held_by,
+                held_ms,
+            }),
+        )
+    }
+
+    /// Resolved before `cutoff_ms`, not held, evidence not yet expired: the incidents
+    /// retention may act on, oldest first, at most `limit`.
+    pub async fn retention_due(
+        &self,
+        cutoff_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<Incident>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM incidents WHERE status = 'resolved' AND resolved_ms < $1 \
+             AND id NOT IN (SELECT incident_id FROM evidence_holds) \
+             AND id NOT IN (SELECT incident_id FROM evidence_expiry) \
+             ORDER BY resolved_ms, id LIMIT $2",
+            rows::INCIDENT_COLS
+        );
+        sqlx::query(&sql)
+            .bind(cutoff_ms)
+            .bind(i64::from(limit))
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(rows::incident)
+            .collect()
+    }
+
+    /// The incidents whose runs captured the blob `sha256_hex` (stdout or stderr).
+    pub async fn incidents_using_blob(&self, sha256_hex: &str) -> Result<Vec<String>, StoreError> {
+        let ids: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT incident_id FROM step_runs \
+             WHERE stdout_sha256 = $1 OR stderr_sha256 = $1",
+        )
+        .bind(sha256_hex)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(ids.into_iter().map(|(i,)| i).collect())
+    }
+
+    /// Incidents whose evidence retention deleted after `since_ms`, as
+    /// `(incident id, expired_ms)`, oldest first (for replicas cleaning their copies).
+    pub async fn expired_since(&self, since_ms: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT incident_id, expired_ms FROM evidence_expiry WHERE expired_ms > $1 \
+             ORDER BY expired_ms, incident_id",
+        )
+        .bind(since_ms)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Whether retention already deleted this incident's evidence bytes.
+    pub async fn evidence_expired(&self, incident_id: &str) -> Result<bool, StoreError> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM evidence_expiry WHERE incident_id = $1")
+                .bind(incident_id)
+                .fetch_one(self.pool())
+                .await?;
+        Ok(n > 0)
     }
 
     /// An incident's checklist, in the order items were first added.

@@ -812,6 +812,68 @@ async fn apply_write(tx: &mut AnyConnection, write: &Write, now: i64) -> Result<
             }
             Ok(())
         }
+        Write::PutHold(h) => {
+            sqlx::query(
+                "INSERT INTO evidence_holds (incident_id, reason, held_by, held_ms) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(h.incident_id.as_str())
+            .bind(h.reason.as_str())
+            .bind(h.held_by.as_str())
+            .bind(h.held_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| {
+                constraint(
+                    e,
+                    StoreError::Conflict {
+                        what: "evidence hold",
+                        id: h.incident_id.clone(),
+                    },
+                    incident_missing(&h.incident_id),
+                )
+            })?;
+            Ok(())
+        }
+        Write::DeleteHold { incident_id } => {
+            let r = sqlx::query("DELETE FROM evidence_holds WHERE incident_id = $1")
+                .bind(incident_id.as_str())
+                .execute(&mut *tx)
+                .await?;
+            if r.rows_affected() != 1 {
+                return Err(StoreError::NotFound {
+                    what: "evidence hold",
+                    id: incident_id.clone(),
+                });
+            }
+            Ok(())
+        }
+        Write::MarkExpired {
+            incident_id,
+            expired_ms,
+            blobs_deleted,
+        } => {
+            sqlx::query(
+                "INSERT INTO evidence_expiry (incident_id, expired_ms, blobs_deleted) \
+                 VALUES ($1, $2, $3)",
+            )
+            .bind(incident_id.as_str())
+            .bind(*expired_ms)
+            .bind(*blobs_deleted)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| {
+                constraint(
+                    e,
+                    StoreError::Conflict {
+                        what: "evidence expiry",
+                        id: incident_id.clone(),
+                    },
+                    incident_missing(incident_id),
+                )
+            })?;
+            Ok(())
+        }
         Write::DeleteSilence { id } => {
             let r = sqlx::query("DELETE FROM silences WHERE id = $1")
                 .bind(id.as_str())

@@ -418,6 +418,7 @@ async fn tell(db: Db) {
     leases(&store, &inc.id).await;
     tokens_and_payloads(&store).await;
     approvals_and_sessions(&store, &inc.id).await;
+    holds_and_expiry(&store, &inc.id).await;
 
     let report = store.verify_ledger().await.unwrap();
     assert!(report.ok(), "{report:?}");
@@ -871,6 +872,86 @@ async fn approvals_and_sessions(store: &Store, incident_id: &str) {
     assert!(!store.delete_session(&format!("{:064}", 3)).await.unwrap());
     assert_eq!(store.sweep_sessions(now + 100).await.unwrap(), 1);
     assert_eq!(store.live_sessions(now).await.unwrap(), 0);
+}
+
+/// Legal holds and retention's bookkeeping, with their events in the same commit.
+async fn holds_and_expiry(store: &Store, incident_id: &str) {
+    use sitrep_store::EvidenceHold;
+    let hold = EvidenceHold {
+        incident_id: incident_id.into(),
+        reason: "case 114".into(),
+        held_by: "lena".into(),
+        held_ms: T0,
+    };
+    store
+        .commit(change(
+            vec![Write::PutHold(hold.clone())],
+            vec![event("evidence.held", incident_id, 3, "lena")],
+        ))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .commit(change(vec![Write::PutHold(hold.clone())], vec![]))
+            .await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(store.hold(incident_id).await.unwrap(), Some(hold));
+    // Resolved or not, a held incident is never due.
+    assert!(
+        store
+            .retention_due(i64::MAX, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|i| i.id != incident_id)
+    );
+    let release = || Write::DeleteHold {
+        incident_id: incident_id.into(),
+    };
+    store.commit(change(vec![release()], vec![])).await.unwrap();
+    assert!(matches!(
+        store.commit(change(vec![release()], vec![])).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(store.hold(incident_id).await.unwrap(), None);
+    // The run written earlier captured this blob.
+    assert_eq!(
+        store.incidents_using_blob(&"ab".repeat(32)).await.unwrap(),
+        vec![incident_id.to_owned()]
+    );
+    assert!(
+        store
+            .incidents_using_blob(&"cd".repeat(32))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(!store.evidence_expired(incident_id).await.unwrap());
+    let expire = || Write::MarkExpired {
+        incident_id: incident_id.into(),
+        expired_ms: T0 + 5,
+        blobs_deleted: 2,
+    };
+    store.commit(change(vec![expire()], vec![])).await.unwrap();
+    assert!(matches!(
+        store.commit(change(vec![expire()], vec![])).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert!(store.evidence_expired(incident_id).await.unwrap());
+    assert_eq!(
+        store.expired_since(T0).await.unwrap(),
+        vec![(incident_id.to_owned(), T0 + 5)]
+    );
+    assert!(store.expired_since(T0 + 5).await.unwrap().is_empty());
+    assert!(
+        store
+            .retention_due(i64::MAX, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|i| i.id != incident_id)
+    );
 }
 
 /// Damage the ledger behind the store's back and watch `open` refuse.

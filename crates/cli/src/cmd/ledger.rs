@@ -35,6 +35,29 @@ pub enum EvidenceCmd {
         #[arg(long, short)]
         output: PathBuf,
     },
+    /// Put a legal hold on an incident's evidence: retention keeps its bytes.
+    Hold {
+        /// Incident number or id.
+        incident: String,
+        /// Why (a case number, a request); recorded in the ledger.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Release a legal hold; retention applies again.
+    Release {
+        /// Incident number or id.
+        incident: String,
+    },
+    /// Delete the evidence bytes of incidents resolved longer ago than the retention
+    /// (`[evidence] retention`, or --older-than); ledger records stay.
+    Retain {
+        /// Keep evidence this long after resolution instead of the configured time.
+        #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+        older_than: Option<std::time::Duration>,
+        /// Say what would be deleted, delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 pub fn ledger(cmd: LedgerCmd, args: &AppArgs, ctx: &Ctx) -> Result<(), CliError> {
@@ -139,7 +162,10 @@ pub fn ledger(cmd: LedgerCmd, args: &AppArgs, ctx: &Ctx) -> Result<(), CliError>
 
 pub fn evidence(cmd: EvidenceCmd, args: &AppArgs, ctx: &Ctx) -> Result<(), CliError> {
     let ctx = *ctx;
-    let EvidenceCmd::Export { incident, output } = cmd;
+    let (incident, output) = match cmd {
+        EvidenceCmd::Export { incident, output } => (incident, output),
+        other => return retention(other, args, ctx),
+    };
     with_app(args, move |app| async move {
         // Write to a temporary file beside the target and rename, so a failed export
         // never leaves a half pack that looks complete.
@@ -179,6 +205,80 @@ pub fn evidence(cmd: EvidenceCmd, args: &AppArgs, ctx: &Ctx) -> Result<(), CliEr
                 output.display(),
                 key
             ))
+        }
+    })
+}
+
+/// `evidence hold|release|retain`.
+fn retention(cmd: EvidenceCmd, args: &AppArgs, ctx: Ctx) -> Result<(), CliError> {
+    let actor = args.actor();
+    with_app(args, move |app| async move {
+        match cmd {
+            EvidenceCmd::Export { .. } => Ok(()),
+            EvidenceCmd::Hold { incident, reason } => {
+                let hold = app
+                    .hold_evidence(&incident, &reason, &actor?)
+                    .await
+                    .map_err(app_error)?;
+                if ctx.json {
+                    return ctx.print_json(&hold);
+                }
+                emit(&format!(
+                    "evidence of incident {incident} is held: {}\n",
+                    hold.reason
+                ))
+            }
+            EvidenceCmd::Release { incident } => {
+                app.release_evidence(&incident, &actor?)
+                    .await
+                    .map_err(app_error)?;
+                if ctx.json {
+                    return ctx.print_json(&serde_json::json!({"released": incident}));
+                }
+                emit(&format!(
+                    "evidence of incident {incident} is no longer held\n"
+                ))
+            }
+            EvidenceCmd::Retain {
+                older_than,
+                dry_run,
+            } => {
+                let keep = older_than
+                    .or(app.config().evidence.retention)
+                    .ok_or_else(|| {
+                        CliError::input(anyhow!(
+                            "no retention: set [evidence] retention in the config or pass --older-than"
+                        ))
+                    })?;
+                let keep_ms = i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
+                let actor = actor.unwrap_or_else(|_| "retention".to_owned());
+                let report = app
+                    .apply_retention(sitrep_app::now_ms(), keep_ms, dry_run, &actor)
+                    .await
+                    .map_err(app_error)?;
+                if ctx.json {
+                    return ctx.print_json(&report);
+                }
+                let verb = if dry_run { "would delete" } else { "deleted" };
+                let mut o = String::new();
+                for i in &report.incidents {
+                    o.push_str(&format!(
+                        "incident {}: {verb} {} blob(s)\n",
+                        i.number,
+                        i.blobs.len()
+                    ));
+                }
+                if report.incidents.is_empty() {
+                    o.push_str("no incident is past retention\n");
+                }
+                if report.shared_kept > 0 {
+                    o.push_str(&format!(
+                        "{} blob(s) kept: another incident still needs or holds them\n",
+                        report.shared_kept
+                    ));
+                }
+                emit(&o)
+            }
         }
     })
 }

@@ -1,0 +1,276 @@
+//! Evidence retention and legal holds.
+//!
+//! `[evidence] retention` says how long after an incident resolves its captured output
+//! is kept. A sweep deletes the bytes (in the data dir and the shared bucket) and seals
+//! an `evidence.expired` event naming what went; the ledger records stay, so every
+//! record still proves what its blob hashed to, and an evidence pack says which blobs
+//! retention removed. A legal hold (`evidence.held`, `evidence.released`) keeps an
+//! incident's bytes whatever its age. Output is content-addressed, so one blob can
+//! belong to several incidents: it is deleted only when every incident that captured it
+//! is expired (or expiring in this sweep) and none is held.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+use sitrep_evidence::BlobError;
+use sitrep_ledger::Hash;
+use sitrep_store::{Change, EvidenceHold, StoreError, Write};
+
+use crate::app::{App, check_actor, now_ms};
+use crate::error::AppError;
+use crate::events;
+
+/// Most incidents one sweep expires; the next sweep takes the rest.
+const BATCH: u32 = 200;
+/// File in the data dir: the latest expiry whose local copies this replica deleted.
+pub const RETENTION_MARK_FILE: &str = "retention.mark";
+
+/// What a sweep did (or, dry, would do).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RetentionReport {
+    /// Whether anything was deleted.
+    pub dry_run: bool,
+    /// Incidents whose evidence expired, with the blobs deleted for each.
+    pub incidents: Vec<ExpiredIncident>,
+    /// Blobs kept because another incident still needs them or holds them.
+    pub shared_kept: usize,
+    /// This data dir's copies of blobs expired earlier (by any replica) now deleted.
+    pub local_copies_deleted: usize,
+}
+
+/// One incident's expiry.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExpiredIncident {
+    /// Incident id.
+    pub id: String,
+    /// Its number.
+    pub number: i64,
+    /// Blobs deleted (hex SHA-256).
+    pub blobs: Vec<String>,
+}
+
+impl App {
+    /// Puts a legal hold on an incident's evidence.
+    pub async fn hold_evidence(
+        &self,
+        incident: &str,
+        reason: &str,
+        actor: &str,
+    ) -> Result<EvidenceHold, AppError> {
+        check_actor(actor)?;
+        if reason.trim().is_empty() {
+            return Err(AppError::invalid("reason", "say why the evidence is held"));
+        }
+        let inc = self.incident(incident).await?;
+        if self.inner.store.evidence_expired(&inc.id).await? {
+            return Err(AppError::invalid(
+                "incident",
+                format!(
+                    "incident {} is past retention: its evidence bytes were already deleted",
+                    inc.number
+                ),
+            ));
+        }
+        let hold = EvidenceHold {
+            incident_id: inc.id.clone(),
+            reason: events::cut(&self.redact(reason), 4096),
+            held_by: actor.to_owned(),
+            held_ms: now_ms(),
+        };
+        let rec = events::record(
+            events::EVIDENCE_HELD,
+            &inc.id,
+            hold.held_ms,
+            actor,
+            [("reason", hold.reason.clone())],
+        );
+        self.inner
+            .store
+            .commit(Change {
+                writes: vec![Write::PutHold(hold.clone())],
+                events: vec![rec],
+            })
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict { .. } => AppError::invalid(
+                    "incident",
+                    format!("incident {}'s evidence is already held", inc.number),
+                ),
+                e => e.into(),
+            })?;
+        Ok(hold)
+    }
+
+    /// Releases a legal hold; retention applies again from the next sweep.
+    pub async fn release_evidence(&self, incident: &str, actor: &str) -> Result<(), AppError> {
+        check_actor(actor)?;
+        let inc = self.incident(incident).await?;
+        let rec = events::record(
+            events::EVIDENCE_RELEASED,
+            &inc.id,
+            now_ms(),
+            actor,
+            [("incident_number", inc.number.to_string())],
+        );
+        self.inner
+            .store
+            .commit(Change {
+                writes: vec![Write::DeleteHold {
+                    incident_id: inc.id.clone(),
+                }],
+                events: vec![rec],
+            })
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound { .. } => AppError::invalid(
+                    "incident",
+                    format!("incident {}'s evidence is not held", inc.number),
+                ),
+                e => e.into(),
+            })?;
+        Ok(())
+    }
+
+    /// The legal hold on an incident's evidence, if any.
+    pub async fn evidence_hold(&self, incident: &str) -> Result<Option<EvidenceHold>, AppError> {
+        let inc = self.incident(incident).await?;
+        Ok(self.inner.store.hold(&inc.id).await?)
+    }
+
+    /// Deletes the evidence bytes of incidents resolved more than `keep_ms` before
+    /// `now_ms` (not held, not expired yet), and seals one `evidence.expired` event per
+    /// incident. Bytes go first, then the record: after a crash in between, the next
+    /// sweep finds the incident again, deletes nothing more and writes the record.
+    pub async fn apply_retention(
+        &self,
+        now_ms: i64,
+        keep_ms: i64,
+        dry_run: bool,
+        actor: &str,
+    ) -> Result<RetentionReport, AppError> {
+        check_actor(actor)?;
+        let cutoff = now_ms.saturating_sub(keep_ms);
+        let due = self.inner.store.retention_due(cutoff, BATCH).await?;
+        let expiring: BTreeSet<&str> = due.iter().map(|i| i.id.as_str()).collect();
+        let mut report = RetentionReport {
+            dry_run,
+            ..RetentionReport::default()
+        };
+        for inc in &due {
+            let mut hashes = BTreeSet::new();
+            for r in self.inner.store.runs_for(&inc.id).await? {
+                hashes.extend(r.stdout_sha256);
+                hashes.extend(r.stderr_sha256);
+            }
+            let mut deleted = Vec::new();
+            for hex in hashes {
+                if !self.blob_unneeded(&hex, &expiring).await? {
+                    report.shared_kept += 1;
+                    continue;
+                }
+                if !dry_run {
+                    let Ok(h) = Hash::from_hex(&hex) else {
+                        continue;
+                    };
+                    self.delete_blob(&h).await?;
+                }
+                deleted.push(hex);
+            }
+            if !dry_run {
+                let rec = events::record(
+                    events::EVIDENCE_EXPIRED,
+                    &inc.id,
+                    now_ms,
+                    actor,
+                    [
+                        ("blobs_deleted", deleted.len().to_string()),
+                        ("sha256", deleted.join(" ")),
+                        ("kept_ms", keep_ms.to_string()),
+                    ],
+                );
+                self.inner
+                    .store
+                    .commit(Change {
+                        writes: vec![Write::MarkExpired {
+                            incident_id: inc.id.clone(),
+                            expired_ms: now_ms,
+                            blobs_deleted: i64::try_from(deleted.len()).unwrap_or(i64::MAX),
+                        }],
+                        events: vec![rec],
+                    })
+                    .await?;
+            }
+            report.incidents.push(ExpiredIncident {
+                id: inc.id.clone(),
+                number: inc.number,
+                blobs: deleted,
+            });
+        }
+        if !dry_run {
+            report.local_copies_deleted = self.drop_expired_copies().await?;
+        }
+        Ok(report)
+    }
+
+    /// Deletes this data dir's copies of blobs that retention expired since this
+    /// replica last looked (another replica may have run the sweep; this one may have
+    /// fetched those blobs from the bucket meanwhile). Remembers where it got to in
+    /// the data dir.
+    async fn drop_expired_copies(&self) -> Result<usize, AppError> {
+        let mark_file = self.data_dir().join(RETENTION_MARK_FILE);
+        let mark: i64 = std::fs::read_to_string(&mark_file)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(i64::MIN);
+        let expired = self.inner.store.expired_since(mark).await?;
+        let none: BTreeSet<&str> = BTreeSet::new();
+        let mut deleted = 0;
+        let mut last = mark;
+        for (id, at) in expired {
+            for r in self.inner.store.runs_for(&id).await? {
+                for hex in r.stdout_sha256.iter().chain(r.stderr_sha256.iter()) {
+                    let Ok(h) = Hash::from_hex(hex) else { continue };
+                    if self.inner.blobs.contains(&h) && self.blob_unneeded(hex, &none).await? {
+                        match self.inner.blobs.delete(&h) {
+                            Ok(()) => deleted += 1,
+                            Err(BlobError::NotFound(_)) => {}
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                }
+            }
+            last = last.max(at);
+        }
+        if last > mark {
+            std::fs::write(&mark_file, format!("{last}\n"))
+                .map_err(|e| AppError::io(&mark_file, e))?;
+        }
+        Ok(deleted)
+    }
+
+    /// True when no incident still needs the blob: every incident that captured it is
+    /// expired or expiring now, and none of them is held.
+    async fn blob_unneeded(&self, hex: &str, expiring: &BTreeSet<&str>) -> Result<bool, AppError> {
+        for id in self.inner.store.incidents_using_blob(hex).await? {
+            if self.inner.store.hold(&id).await?.is_some() {
+                return Ok(false);
+            }
+            if !expiring.contains(id.as_str()) && !self.inner.store.evidence_expired(&id).await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Deletes a blob here and in the shared bucket; already gone is fine.
+    async fn delete_blob(&self, h: &Hash) -> Result<(), AppError> {
+        match self.inner.blobs.delete(h) {
+            Ok(()) | Err(BlobError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        if let Some(remote) = &self.inner.remote {
+            remote.delete(h).await?;
+        }
+        Ok(())
+    }
+}
