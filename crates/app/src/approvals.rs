@@ -101,12 +101,12 @@ impl App {
         &self,
         incident: &Incident,
         runbook: &str,
-        step: &str,
-        set: &BTreeMap<String, String>,
+        step: &sitrep_runbook::Step,
+        req: &crate::RunRequest,
         display: &str,
-        requested_by: &str,
     ) -> Subject {
-        let set = set
+        let set = req
+            .set
             .iter()
             .map(|(k, v)| {
                 let shown = if crate::runs::is_secret_name(k) {
@@ -120,10 +120,10 @@ impl App {
         Subject {
             incident_id: incident.id.clone(),
             runbook: runbook.to_owned(),
-            step: step.to_owned(),
+            step: step.id.clone(),
             set,
             display: display.to_owned(),
-            requested_by: requested_by.to_owned(),
+            requested_by: req.actor.clone(),
         }
     }
 

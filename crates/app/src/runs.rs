@@ -221,14 +221,7 @@ impl App {
         if req.approval.is_none() && !held {
             return Ok((plan, None));
         }
-        let subject = self.approval_subject(
-            incident,
-            path,
-            &step.id,
-            &req.set,
-            &plan.display,
-            &req.actor,
-        );
+        let subject = self.approval_subject(incident, path, step, req, &plan.display);
         let approval = match &req.approval {
             Some(id) => self.approval_for_run(incident, id, &subject).await?,
             // Running the held run again once someone granted it needs no id: the
@@ -367,14 +360,7 @@ impl App {
                 });
             }
             Some(Decision::NeedsApproval { reason }) => {
-                let subject = self.approval_subject(
-                    incident,
-                    path,
-                    &step.id,
-                    &req.set,
-                    &plan.display,
-                    &req.actor,
-                );
+                let subject = self.approval_subject(incident, path, step, req, &plan.display);
                 let pending = self.request_approval(subject, &reason).await?;
                 return Err(AppError::NeedsApproval {
                     reason,

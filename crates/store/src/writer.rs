@@ -445,6 +445,30 @@ fn constraint(e: sqlx::Error, unique: StoreError, foreign: StoreError) -> StoreE
     StoreError::Database(e)
 }
 
+fn conflict(what: &'static str, id: &str) -> StoreError {
+    StoreError::Conflict {
+        what,
+        id: id.to_owned(),
+    }
+}
+
+/// Deletes the one row `sql` names by `key`; no such row fails the change.
+async fn delete_one(
+    tx: &mut AnyConnection,
+    sql: &str,
+    key: &str,
+    what: &'static str,
+) -> Result<(), StoreError> {
+    let r = sqlx::query(sql).bind(key).execute(&mut *tx).await?;
+    if r.rows_affected() != 1 {
+        return Err(StoreError::NotFound {
+            what,
+            id: key.to_owned(),
+        });
+    }
+    Ok(())
+}
+
 fn incident_missing(id: &str) -> StoreError {
     StoreError::NotFound {
         what: "incident",
@@ -764,10 +788,7 @@ async fn apply_write(tx: &mut AnyConnection, write: &Write, now: i64) -> Result<
             .map_err(|e| {
                 constraint(
                     e,
-                    StoreError::Conflict {
-                        what: "approval",
-                        id: a.id.clone(),
-                    },
+                    conflict("approval", &a.id),
                     incident_missing(&a.incident_id),
                 )
             })?;
@@ -788,10 +809,7 @@ async fn apply_write(tx: &mut AnyConnection, write: &Write, now: i64) -> Result<
             .execute(&mut *tx)
             .await?;
             if r.rows_affected() != 1 {
-                return Err(StoreError::Conflict {
-                    what: "approval",
-                    id: id.clone(),
-                });
+                return Err(conflict("approval", id));
             }
             Ok(())
         }
@@ -805,10 +823,7 @@ async fn apply_write(tx: &mut AnyConnection, write: &Write, now: i64) -> Result<
             .execute(&mut *tx)
             .await?;
             if r.rows_affected() != 1 {
-                return Err(StoreError::Conflict {
-                    what: "approval",
-                    id: id.clone(),
-                });
+                return Err(conflict("approval", id));
             }
             Ok(())
         }
@@ -826,27 +841,15 @@ async fn apply_write(tx: &mut AnyConnection, write: &Write, now: i64) -> Result<
             .map_err(|e| {
                 constraint(
                     e,
-                    StoreError::Conflict {
-                        what: "evidence hold",
-                        id: h.incident_id.clone(),
-                    },
+                    conflict("evidence hold", &h.incident_id),
                     incident_missing(&h.incident_id),
                 )
             })?;
             Ok(())
         }
         Write::DeleteHold { incident_id } => {
-            let r = sqlx::query("DELETE FROM evidence_holds WHERE incident_id = $1")
-                .bind(incident_id.as_str())
-                .execute(&mut *tx)
-                .await?;
-            if r.rows_affected() != 1 {
-                return Err(StoreError::NotFound {
-                    what: "evidence hold",
-                    id: incident_id.clone(),
-                });
-            }
-            Ok(())
+            let sql = "DELETE FROM evidence_holds WHERE incident_id = $1";
+            delete_one(tx, sql, incident_id, "evidence hold").await
         }
         Write::MarkExpired {
             incident_id,
@@ -865,27 +868,14 @@ async fn apply_write(tx: &mut AnyConnection, write: &Write, now: i64) -> Result<
             .map_err(|e| {
                 constraint(
                     e,
-                    StoreError::Conflict {
-                        what: "evidence expiry",
-                        id: incident_id.clone(),
-                    },
+                    conflict("evidence expiry", incident_id),
                     incident_missing(incident_id),
                 )
             })?;
             Ok(())
         }
         Write::DeleteSilence { id } => {
-            let r = sqlx::query("DELETE FROM silences WHERE id = $1")
-                .bind(id.as_str())
-                .execute(&mut *tx)
-                .await?;
-            if r.rows_affected() != 1 {
-                return Err(StoreError::NotFound {
-                    what: "silence",
-                    id: id.clone(),
-                });
-            }
-            Ok(())
+            delete_one(tx, "DELETE FROM silences WHERE id = $1", id, "silence").await
         }
         Write::PutRawPayload(p) => {
             sqlx::query(
