@@ -84,6 +84,12 @@ fn api() -> Routes {
         )
         .get("/api/v1/incidents/{id}/postmortem", incidents::postmortem)
         .get("/api/v1/incidents/{id}/evidence", incidents::evidence)
+        .get("/api/v1/incidents/{id}/evidence/hold", incidents::hold)
+        .post("/api/v1/incidents/{id}/evidence/hold", incidents::put_hold)
+        .delete(
+            "/api/v1/incidents/{id}/evidence/hold",
+            incidents::release_hold,
+        )
         .post("/api/v1/incidents/{id}/plan", runs::plan)
         .get("/api/v1/incidents/{id}/runs", runs::list)
         .post("/api/v1/incidents/{id}/runs", runs::run)

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{redact, start, start_with};
+use common::{redact, start, start_with, types};
 use serde_json::json;
 use sitrep_app::config::ApprovalRule;
 
@@ -465,5 +465,69 @@ async fn probes_and_metrics() {
         .await
         .unwrap();
     assert!(t.contains("sitrep_ledger_checkpoint_age_seconds "), "{t}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commander_puts_and_releases_a_legal_hold() {
+    let s = start().await;
+    let id = s
+        .declare(json!({"title": "hold me", "runbooks": ["local-service.md"]}))
+        .await;
+    let hold = format!("/api/v1/incidents/{id}/evidence/hold");
+    assert_eq!(s.get(&hold, &s.viewer).await.0, 404);
+    let body = json!({"reason": "case 114"});
+    assert_eq!(s.post(&hold, &s.responder, body.clone()).await.0, 403);
+    let (st, v) = s.post(&hold, &s.commander, body.clone()).await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["held_by"], "carl");
+    let (st, v) = s.get(&hold, &s.viewer).await;
+    assert_eq!((st, v["reason"].as_str()), (200, Some("case 114")));
+    // The incident page says so, next to the evidence download.
+    let r = s
+        .http
+        .post(s.u("/login"))
+        .form(&[("token", s.viewer.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = s
+        .http
+        .get(s.u(&format!("/incidents/{id}")))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Evidence under legal hold (case 114, by carl)"),
+        "{page}"
+    );
+    let (st, v) = s.post(&hold, &s.commander, body).await;
+    assert_eq!(st, 400, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already held")
+    );
+    let (st, v) = s.post(&hold, &s.commander, json!({"reason": " "})).await;
+    assert_eq!((st, v["error"]["field"].as_str()), (400, Some("reason")));
+    let release = || s.http.delete(s.u(&hold)).bearer_auth(&s.commander).send();
+    assert_eq!(release().await.unwrap().status().as_u16(), 204);
+    assert_eq!(release().await.unwrap().status().as_u16(), 400);
+    assert_eq!(s.get(&hold, &s.viewer).await.0, 404);
+    let kinds = types(&s.timeline(&id).await);
+    assert!(kinds.contains(&"evidence.held".to_owned()), "{kinds:?}");
+    assert!(kinds.contains(&"evidence.released".to_owned()), "{kinds:?}");
     s.stop().await;
 }

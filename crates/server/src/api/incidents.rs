@@ -422,3 +422,51 @@ pub async fn evidence(
     )
         .into_response())
 }
+
+/// `evidence/hold` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoldBody {
+    /// Why (a case number, a request); recorded in the ledger.
+    pub reason: String,
+}
+
+/// The legal hold on the incident's evidence; 404 when there is none.
+pub async fn hold(
+    State(state): State<ServerState>,
+    Viewer(_): Viewer,
+    Path(id): Path<String>,
+) -> ApiResult<Json<sitrep_store::EvidenceHold>> {
+    state
+        .app()
+        .evidence_hold(&id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("the incident's evidence is not held"))
+}
+
+/// Puts a legal hold on the incident's evidence: retention keeps its bytes.
+pub async fn put_hold(
+    State(state): State<ServerState>,
+    Commander(caller): Commander,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<HoldBody>,
+) -> ApiResult<(StatusCode, Json<sitrep_store::EvidenceHold>)> {
+    let hold = state
+        .app()
+        .hold_evidence(&id, &body.reason, &caller.name)
+        .await?;
+    state.changed();
+    Ok((StatusCode::CREATED, Json(hold)))
+}
+
+/// Releases the legal hold; retention applies again.
+pub async fn release_hold(
+    State(state): State<ServerState>,
+    Commander(caller): Commander,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    state.app().release_evidence(&id, &caller.name).await?;
+    state.changed();
+    Ok(StatusCode::NO_CONTENT)
+}

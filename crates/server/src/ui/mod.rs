@@ -403,6 +403,8 @@ struct IncidentTpl {
     alerts: Vec<AlertView>,
     actions: Vec<sitrep_app::store::ActionItem>,
     approvals: Vec<ApprovalView>,
+    /// A legal hold or retention, said next to the evidence download.
+    evidence_note: String,
     open_items: usize,
     checklist_html: String,
     timeline_html: String,
@@ -481,6 +483,19 @@ async fn incident(
             a,
         })
         .collect();
+    let evidence_note = match st.app().evidence_hold(&view.incident.id).await? {
+        Some(h) => format!("Evidence under legal hold ({}, by {})", h.reason, h.held_by),
+        None if st
+            .app()
+            .store()
+            .evidence_expired(&view.incident.id)
+            .await
+            .map_err(AppError::from)? =>
+        {
+            "Output deleted by retention; the records remain and verify".to_owned()
+        }
+        None => String::new(),
+    };
     html(&IncidentTpl {
         chrome: chrome(&c),
         alerts: view
@@ -501,6 +516,7 @@ async fn incident(
         runs: view.runs,
         actions: view.actions,
         approvals,
+        evidence_note,
         inc: view.incident,
         steps,
         open_items,
