@@ -133,19 +133,11 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
         let path = entry.path();
         if ty.is_dir() {
             walk(root, &path, out)?;
-        } else if ty.is_file() && is_runbook_file(&name) {
+        } else if ty.is_file() && sitrep_runbook::is_runbook_file_name(&name) {
             if let Ok(rel) = path.strip_prefix(root) {
                 out.push(rel.to_string_lossy().replace('\\', "/"));
             }
         }
     }
     Ok(())
-}
-
-/// Markdown files, and `.txt` pages saved from the web (scraped runbooks lose their
-/// `.md` on the way; the importer repairs what it can and says so).
-fn is_runbook_file(name: &str) -> bool {
-    [".md", ".markdown", ".txt"]
-        .iter()
-        .any(|ext| name.ends_with(ext))
 }

@@ -64,6 +64,18 @@ fn list_prints_one_line_per_runbook() {
 }
 
 #[test]
+fn a_directory_of_scraped_pages_lists_and_lints() {
+    // The seeds are .txt pages saved from the web: the same walk as the server's library.
+    let o = sitrep(&["--json", "runbook", "list", SEEDS]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let rows = v.as_array().expect("an array of runbooks");
+    assert_eq!(rows.len(), 3, "{v}");
+    let o = sitrep(&["runbook", "lint", SEEDS]);
+    assert!(stdout(&o).contains("3 files checked"), "{}", stdout(&o));
+}
+
+#[test]
 fn examples_lint_clean() {
     let o = sitrep(&["runbook", "lint", EXAMPLES]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));

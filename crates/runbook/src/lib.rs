@@ -28,6 +28,18 @@ pub use set::{RunbookSet, SetEntry};
 use diag::LineIndex;
 use source::SourceMap;
 
+/// File names read as runbooks: Markdown (`.md`, `.markdown`) and `.txt` pages saved
+/// from the web (scraped runbooks lose their `.md` on the way; the importer repairs what
+/// it can and says so). One rule for every directory walk: the library, `runbook list`
+/// and `runbook lint`.
+#[must_use]
+pub fn is_runbook_file_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    [".md", ".markdown", ".txt"]
+        .iter()
+        .any(|ext| lower.ends_with(ext) && lower.len() > ext.len())
+}
+
 /// Parses a Markdown runbook. Never fails, never panics.
 ///
 /// Import diagnostics (what was guessed or repaired, invalid YAML) come back with the
@@ -100,5 +112,18 @@ fn classifier(
         std::borrow::Cow::Borrowed(BUILTIN.get_or_init(sitrep_risk::Classifier::builtin))
     } else {
         std::borrow::Cow::Owned(sitrep_risk::Classifier::with_custom(rules))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn runbook_file_names() {
+        for yes in ["a.md", "B.MD", "x/y.markdown", "page.txt"] {
+            assert!(super::is_runbook_file_name(yes), "{yes}");
+        }
+        for no in ["a.rs", "md", ".md", "notes.mdx", "README"] {
+            assert!(!super::is_runbook_file_name(no), "{no}");
+        }
     }
 }

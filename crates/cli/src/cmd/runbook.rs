@@ -22,12 +22,13 @@ pub enum RunbookCmd {
     },
     /// One line per runbook in a directory: service, alerts handled, steps.
     List {
-        /// The directory (searched recursively for *.md).
+        /// The directory (searched recursively for *.md, *.markdown and *.txt).
         dir: PathBuf,
     },
     /// Check runbooks against the lint rules (docs/lint-rules.md); exit 1 on errors.
     Lint {
-        /// Files or directories (directories are searched recursively for *.md).
+        /// Files or directories (directories are searched recursively for *.md,
+        /// *.markdown and *.txt).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// Output format; `--json` means `--format json`.
@@ -85,7 +86,8 @@ fn display_path(p: &Path) -> String {
     }
 }
 
-/// Every `*.md` under `dir`, sorted, so output is stable.
+/// Every runbook file under `dir` (`*.md`, `*.markdown`, `*.txt`), sorted, so output is
+/// stable.
 fn markdown_files(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -104,7 +106,7 @@ fn markdown_files(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
             }
             if path.is_dir() {
                 stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "md") {
+            } else if sitrep_runbook::is_runbook_file_name(&name.to_string_lossy()) {
                 out.push(path);
             }
         }
@@ -454,7 +456,10 @@ fn list(dir: &Path, ctx: &Ctx) -> Result<(), CliError> {
         return ctx.print_json(&rows);
     }
     if rows.is_empty() {
-        return emit(&format!("no runbooks (*.md) under {}\n", dir.display()));
+        return emit(&format!(
+            "no runbooks (*.md, *.markdown, *.txt) under {}\n",
+            dir.display()
+        ));
     }
     let w = rows
         .iter()
@@ -526,11 +531,11 @@ fn lint(paths: &[PathBuf], format: Format, all: bool, ctx: &Ctx) -> Result<(), C
                     parent
                 };
                 if let Ok(rd) = std::fs::read_dir(parent) {
-                    context.extend(
-                        rd.flatten()
-                            .map(|e| e.path())
-                            .filter(|p| p.extension().is_some_and(|e| e == "md")),
-                    );
+                    context.extend(rd.flatten().map(|e| e.path()).filter(|p| {
+                        p.file_name().is_some_and(|n| {
+                            sitrep_runbook::is_runbook_file_name(&n.to_string_lossy())
+                        })
+                    }));
                 }
             }
         }
