@@ -117,3 +117,47 @@ async fn a_responder_works_an_incident_in_the_browser() {
     }
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_people_approve_a_destructive_step_in_the_browser() {
+    preflight();
+    let s = common::start_with(|c| {
+        c.policy.approvals = vec![sitrep_app::config::ApprovalRule {
+            level: "destructive".into(),
+            severities: Vec::new(),
+        }];
+    })
+    .await;
+    let id = s
+        .declare(serde_json::json!({"title": "two people", "runbooks": ["local-service.md"]}))
+        .await;
+    let (_, inc) = s.get(&format!("/api/v1/incidents/{id}"), &s.viewer).await;
+    let number = inc["incident"]["number"].to_string();
+    let marker = s.dir.path().join("to-wipe");
+    std::fs::write(&marker, "x").unwrap();
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-screenshots");
+    let out = tokio::process::Command::new("node")
+        .arg(e2e_dir().join("approve.mjs"))
+        .arg(&s.url)
+        .arg(&number)
+        .arg(&s.responder)
+        .arg(&s.commander)
+        .arg(&shots)
+        .arg(&marker)
+        .current_dir(e2e_dir())
+        .output()
+        .await
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("approve ok"),
+        "browser test failed (screenshots in {}):\n{stdout}\n{stderr}",
+        shots.display()
+    );
+    assert!(!marker.exists(), "the approved step ran");
+    let run = s.state.app().view(&id).await.unwrap().runs;
+    assert_eq!(run.len(), 1, "exactly one run: the held one did not run");
+    assert_eq!(run[0].approver.as_deref(), Some("carl"));
+    s.stop().await;
+}
