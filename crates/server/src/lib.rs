@@ -10,7 +10,8 @@
 //!         ├─ /api/v1/incidents/{id}/events               (SSE, no request timeout)
 //!         ├─ /login /logout
 //!         └─ /  ui::routes()                             (the web UI)
-//!  background: ledger tail → broadcast, runbook reload, session sweep
+//!  background: ledger tail → broadcast, runbook reload, session sweep, paging,
+//!              evidence upload retries, evidence retention (hourly, by lease)
 //! ```
 //!
 //! Handlers are thin: they check the caller's role, call one `App` use case with the
