@@ -49,9 +49,6 @@ pub(crate) struct Inner {
     pub(crate) redactor: Redactor,
     pub(crate) verifier: Verifier,
     pub(crate) escalation: Option<sitrep_escalation::Config>,
-    /// Recent send times per contact, for `[notify] rate_limit` (in memory: a held
-    /// page stays a durable job, so forgetting this on restart only lets one more out).
-    pub(crate) sent: std::sync::Mutex<std::collections::HashMap<String, Vec<i64>>>,
 }
 
 /// What a new incident starts with.
@@ -163,7 +160,6 @@ impl App {
                 redactor,
                 verifier,
                 escalation,
-                sent: std::sync::Mutex::default(),
             }),
         })
     }

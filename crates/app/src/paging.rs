@@ -362,7 +362,18 @@ impl App {
         group: Vec<sitrep_store::Job>,
         now_ms: i64,
     ) -> Vec<(String, Result<Handled, AppError>)> {
-        if let Some(wait_until) = self.rate_limited(contact, now_ms) {
+        let limited = match self.rate_limited(contact, now_ms).await {
+            Ok(l) => l,
+            Err(e) => {
+                // Left locked: another pass takes them when the lock expires.
+                let msg = e.to_string();
+                return group
+                    .into_iter()
+                    .map(|j| (j.id, Err(AppError::Internal(msg.clone()))))
+                    .collect();
+            }
+        };
+        if let Some(wait_until) = limited {
             return group
                 .into_iter()
                 .map(|j| {
@@ -386,25 +397,18 @@ impl App {
         }
     }
 
-    /// `Some(when)` if `contact` may not be sent to now; otherwise records a send.
-    fn rate_limited(&self, contact: &str, now_ms: i64) -> Option<i64> {
+    /// `Some(when)` if `contact` may not be sent to now; otherwise records a send. The
+    /// window is in the store, so it holds across restarts and replicas.
+    async fn rate_limited(&self, contact: &str, now_ms: i64) -> Result<Option<i64>, AppError> {
         let limit = self.config().notify.rate_limit;
         let window = i64::try_from(limit.per.as_millis()).unwrap_or(i64::MAX);
         if limit.burst == 0 || window == 0 {
-            return None;
+            return Ok(None);
         }
-        let mut sent = self
-            .inner
-            .sent
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let times = sent.entry(contact.to_owned()).or_default();
-        times.retain(|t| now_ms - *t < window);
-        if times.len() >= limit.burst as usize {
-            return times.first().map(|first| first + window);
-        }
-        times.push(now_ms);
-        None
+        Ok(self
+            .store()
+            .take_send(contact, limit.burst, window, now_ms)
+            .await?)
     }
 
     /// Delivers the jobs of one contact in one message: the page itself when one is

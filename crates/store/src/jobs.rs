@@ -393,4 +393,42 @@ impl Store {
             .await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
+
+    /// The per-contact rate limit: when `contact` had `burst` or more sends in the
+    /// `window_ms` before `now_ms`, the time the oldest of them leaves the window;
+    /// otherwise records a send now (and forgets the contact's sends older than the
+    /// window) and returns `None`. One transaction, so replicas sharing the database
+    /// share the window (on SQLite, writers are serialised; on PostgreSQL two replicas
+    /// racing may each let one more through).
+    pub async fn take_send(
+        &self,
+        contact: &str,
+        burst: u32,
+        window_ms: i64,
+        now_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let since = now_ms.saturating_sub(window_ms);
+        let mut tx = begin_write(self.pool(), self.backend()).await?;
+        sqlx::query("DELETE FROM contact_sends WHERE contact = $1 AND sent_ms <= $2")
+            .bind(contact)
+            .bind(since)
+            .execute(&mut *tx)
+            .await?;
+        let (n, first): (i64, Option<i64>) =
+            sqlx::query_as("SELECT COUNT(*), MIN(sent_ms) FROM contact_sends WHERE contact = $1")
+                .bind(contact)
+                .fetch_one(&mut *tx)
+                .await?;
+        if n >= i64::from(burst) {
+            tx.commit().await?;
+            return Ok(Some(first.unwrap_or(now_ms).saturating_add(window_ms)));
+        }
+        sqlx::query("INSERT INTO contact_sends (contact, sent_ms) VALUES ($1, $2)")
+            .bind(contact)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(None)
+    }
 }

@@ -419,6 +419,7 @@ async fn tell(db: Db) {
     tokens_and_payloads(&store).await;
     approvals_and_sessions(&store, &inc.id).await;
     holds_and_expiry(&store, &inc.id).await;
+    contact_sends(&store).await;
 
     let report = store.verify_ledger().await.unwrap();
     assert!(report.ok(), "{report:?}");
@@ -951,6 +952,52 @@ async fn holds_and_expiry(store: &Store, incident_id: &str) {
             .unwrap()
             .iter()
             .all(|i| i.id != incident_id)
+    );
+}
+
+/// The per-contact send window behind `[notify] rate_limit`: `burst` sends per window,
+/// then the time the oldest leaves it; contacts do not share a window.
+async fn contact_sends(store: &Store) {
+    let t = T0 + 50_000;
+    assert_eq!(
+        store.take_send("carol-sms", 2, 1_000, t).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .take_send("carol-sms", 2, 1_000, t + 10)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .take_send("carol-sms", 2, 1_000, t + 20)
+            .await
+            .unwrap(),
+        Some(t + 1_000)
+    );
+    assert_eq!(
+        store
+            .take_send("dave-mail", 2, 1_000, t + 20)
+            .await
+            .unwrap(),
+        None
+    );
+    // Refused sends are not counted; once the first leaves the window one more goes.
+    assert_eq!(
+        store
+            .take_send("carol-sms", 2, 1_000, t + 1_000)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .take_send("carol-sms", 2, 1_000, t + 1_001)
+            .await
+            .unwrap(),
+        Some(t + 1_010)
     );
 }
 
