@@ -216,7 +216,7 @@ impl App {
     /// replica last looked (another replica may have run the sweep; this one may have
     /// fetched those blobs from the bucket meanwhile). Remembers where it got to in
     /// the data dir.
-    async fn drop_expired_copies(&self) -> Result<usize, AppError> {
+    pub async fn drop_expired_copies(&self) -> Result<usize, AppError> {
         let mark_file = self.data_dir().join(RETENTION_MARK_FILE);
         let mark: i64 = std::fs::read_to_string(&mark_file)
             .ok()

@@ -251,6 +251,9 @@ async fn retention(state: ServerState) {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "evidence retention failed; retrying"),
             }
+        } else if let Err(e) = state.app().drop_expired_copies().await {
+            // Another replica sweeps; this one still drops its own copies.
+            tracing::warn!(error = %e, "could not drop expired evidence copies");
         }
         tokio::select! {
             () = tokio::time::sleep(Duration::from_secs(3600)) => {}
