@@ -130,7 +130,8 @@ impl App {
     }
 
     /// Retries this replica's failed uploads; returns how many went up. A job whose
-    /// bytes are gone from the data dir (retention) is done: there is nothing to share.
+    /// bytes are gone from the data dir, or whose incident retention expired, is done:
+    /// there is nothing to share.
     pub async fn upload_pending(&self, worker: &str, limit: u32) -> Result<usize, AppError> {
         let Some(remote) = &self.inner.remote else {
             return Ok(0);
@@ -153,6 +154,14 @@ impl App {
                     .await?;
                 continue;
             };
+            // Retention got there first (a bucket down for longer than the retention
+            // time): uploading now would bring deleted evidence back.
+            if let Some(inc) = &job.incident_id {
+                if store.evidence_expired(inc).await? {
+                    store.complete_job(&job.id, worker).await?;
+                    continue;
+                }
+            }
             let bytes = match self.inner.blobs.get(&hash) {
                 Ok(b) => b,
                 Err(BlobError::NotFound(_)) => {
