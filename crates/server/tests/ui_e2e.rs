@@ -33,6 +33,31 @@ fn preflight() {
     );
 }
 
+/// Where the browser tests save their screenshots.
+fn shots_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-screenshots")
+}
+
+/// Runs a browser script with node; fails the test with its output unless it exits 0
+/// and prints `done`. Returns its standard output.
+async fn browser(script: &str, args: &[&std::ffi::OsStr], done: &str) -> String {
+    let out = tokio::process::Command::new("node")
+        .arg(e2e_dir().join(script))
+        .args(args)
+        .current_dir(e2e_dir())
+        .output()
+        .await
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains(done),
+        "browser test {script} failed (screenshots in {}):\n{stdout}\n{stderr}",
+        shots_dir().display()
+    );
+    stdout
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_responder_works_an_incident_in_the_browser() {
     preflight();
@@ -44,26 +69,19 @@ async fn a_responder_works_an_incident_in_the_browser() {
     let (st, v) = s.alert("alertmanager", &body).await;
     assert_eq!(st, 202, "{v}");
 
-    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-screenshots");
+    let shots = shots_dir();
     let marker = s.dir.path().join("marker");
-    let out = tokio::process::Command::new("node")
-        .arg(e2e_dir().join("e2e.mjs"))
-        .arg(&s.url)
-        .arg(&s.commander)
-        .arg(&shots)
-        .arg(&marker)
-        .current_dir(e2e_dir())
-        .output()
-        .await
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "browser test failed (screenshots in {}):\n{stdout}\n{stderr}",
-        shots.display()
-    );
-    assert!(stdout.contains("e2e ok"), "{stdout}");
+    browser(
+        "e2e.mjs",
+        &[
+            s.url.as_ref(),
+            s.commander.as_ref(),
+            shots.as_os_str(),
+            marker.as_os_str(),
+        ],
+        "e2e ok",
+    )
+    .await;
     assert!(marker.exists(), "the confirmed write step ran");
     // The pack the browser downloaded verifies offline against the server's key.
     let pack = std::fs::read(shots.join("evidence.tar.gz")).expect("evidence pack saved");
@@ -135,26 +153,19 @@ async fn two_people_approve_a_destructive_step_in_the_browser() {
     let number = inc["incident"]["number"].to_string();
     let marker = s.dir.path().join("to-wipe");
     std::fs::write(&marker, "x").unwrap();
-    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-screenshots");
-    let out = tokio::process::Command::new("node")
-        .arg(e2e_dir().join("approve.mjs"))
-        .arg(&s.url)
-        .arg(&number)
-        .arg(&s.responder)
-        .arg(&s.commander)
-        .arg(&shots)
-        .arg(&marker)
-        .current_dir(e2e_dir())
-        .output()
-        .await
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("approve ok"),
-        "browser test failed (screenshots in {}):\n{stdout}\n{stderr}",
-        shots.display()
-    );
+    browser(
+        "approve.mjs",
+        &[
+            s.url.as_ref(),
+            number.as_ref(),
+            s.responder.as_ref(),
+            s.commander.as_ref(),
+            shots_dir().as_os_str(),
+            marker.as_os_str(),
+        ],
+        "approve ok",
+    )
+    .await;
     assert!(!marker.exists(), "the approved step ran");
     let run = s.state.app().view(&id).await.unwrap().runs;
     assert_eq!(run.len(), 1, "exactly one run: the held one did not run");

@@ -2,7 +2,7 @@
 // approves it on the incident page in another browser session, and the responder's same
 // run then goes through. Headless Debian Chromium driven by playwright-core.
 // Usage: node approve.mjs BASE_URL INCIDENT_NUMBER RESPONDER_TOKEN COMMANDER_TOKEN SCREENSHOT_DIR MARKER_PATH
-import { chromium } from "playwright-core";
+import { launch } from "./browser.mjs";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 
@@ -13,11 +13,7 @@ if (!marker) {
 }
 mkdirSync(shots, { recursive: true });
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 let step = "start";
 const fail = (msg) => { throw new Error(`${step}: ${msg}`); };
 

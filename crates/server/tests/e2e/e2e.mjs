@@ -1,7 +1,7 @@
 // End-to-end test of sitrep's web UI in headless Debian Chromium (playwright-core).
 // Usage: node e2e.mjs BASE_URL TOKEN SCREENSHOT_DIR MARKER_PATH
 // Exits non-zero with a message on the first expectation that fails.
-import { chromium } from "playwright-core";
+import { launch } from "./browser.mjs";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -12,11 +12,7 @@ if (!base || !token || !shots || !marker) {
 }
 mkdirSync(shots, { recursive: true });
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 let step = "start";
 const fail = (msg) => { throw new Error(`${step}: ${msg}`); };
 try {
