@@ -8,14 +8,18 @@ use std::path::{Path, PathBuf};
 use sitrep_app::config::ApprovalRule;
 use sitrep_app::{App, AppError, Config, Mode, NewIncident, NullSink, RunRequest};
 
+#[path = "support/backends.rs"]
+mod support;
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/app/runbooks")
 }
 
-async fn open(dir: &Path) -> App {
+async fn open(dir: &Path, url: Option<&str>) -> App {
     let mut cfg = Config {
         data_dir: Some(dir.join("data")),
         runbooks: Some(fixtures()),
+        database_url: url.map(str::to_owned),
         ..Config::default()
     };
     cfg.policy.approvals = vec![ApprovalRule {
@@ -43,10 +47,19 @@ fn wipe(incident: &str, marker: &Path, actor: &str) -> RunRequest {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_approval_is_durable_granted_by_another_and_used_once() {
+    let backends = support::backends().await;
+    for (label, url) in &backends.list {
+        eprintln!("approvals on {label}");
+        approval_story(url.as_deref()).await;
+    }
+    backends.done().await;
+}
+
+async fn approval_story(url: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("to-wipe");
     std::fs::write(&marker, "x").unwrap();
-    let app = open(dir.path()).await;
+    let app = open(dir.path(), url).await;
     let inc = app
         .declare(
             NewIncident {
@@ -90,7 +103,7 @@ async fn an_approval_is_durable_granted_by_another_and_used_once() {
     app.close().await;
 
     // A restart keeps the request.
-    let app = open(dir.path()).await;
+    let app = open(dir.path(), url).await;
     let open_now = app.approvals(&id).await.unwrap();
     assert_eq!(open_now.len(), 1);
     assert_eq!(open_now[0].id, pending.id);

@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use sitrep_app::{App, AppError, Config, Mode, NewIncident, NullSink, RunRequest};
 use sitrep_evidence::pack::{Limits, verify_pack};
 
+#[path = "support/backends.rs"]
+mod support;
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/app/runbooks")
 }
@@ -25,33 +28,6 @@ async fn open_on(dir: &Path, database_url: Option<&str>) -> App {
         ..Config::default()
     };
     App::open(cfg).await.expect("open app")
-}
-
-/// SQLite always; a fresh PostgreSQL schema too when `SITREP_TEST_DATABASE_URL` is set.
-/// Returns `(label, database URL)` pairs and the schema to drop.
-async fn backends() -> (
-    Vec<(&'static str, Option<String>)>,
-    Option<(sqlx::AnyPool, String)>,
-) {
-    let mut out = vec![("sqlite", None)];
-    let Ok(base) = std::env::var("SITREP_TEST_DATABASE_URL") else {
-        return (out, None);
-    };
-    sqlx::any::install_default_drivers();
-    let admin = sqlx::AnyPool::connect(&base)
-        .await
-        .expect("connect to PostgreSQL");
-    let schema = format!("sitrep_app_{}", uuid::Uuid::now_v7().simple());
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&admin)
-        .await
-        .expect("create schema");
-    let sep = if base.contains('?') { '&' } else { '?' };
-    out.push((
-        "postgres",
-        Some(format!("{base}{sep}options=-c%20search_path%3D{schema}")),
-    ));
-    (out, Some((admin, schema)))
 }
 
 fn req(incident: &str, step: &str) -> RunRequest {
@@ -90,18 +66,13 @@ async fn declare(app: &App) -> sitrep_app::store::Incident {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn lifecycle_checklist_and_postmortem() {
-    let (backends, cleanup) = backends().await;
-    for (label, url) in backends {
+    let backends = support::backends().await;
+    for (label, url) in &backends.list {
         let dir = tempfile::tempdir().unwrap();
         eprintln!("lifecycle story on {label}");
         lifecycle_story(dir.path(), url.as_deref()).await;
     }
-    if let Some((admin, schema)) = cleanup {
-        sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-            .execute(&admin)
-            .await
-            .unwrap();
-    }
+    backends.done().await;
 }
 
 async fn lifecycle_story(dir: &Path, url: Option<&str>) {

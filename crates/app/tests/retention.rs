@@ -12,6 +12,9 @@ use sitrep_ledger::Hash;
 
 const DAY: i64 = 24 * 3600 * 1000;
 
+#[path = "support/backends.rs"]
+mod support;
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/app/runbooks")
 }
@@ -63,10 +66,20 @@ async fn gone(app: &App, h: &Hash) -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn retention_deletes_old_bytes_keeps_held_and_shared_ones_and_says_so() {
+    let backends = support::backends().await;
+    for (label, url) in &backends.list {
+        eprintln!("retention on {label}");
+        retention_story(url.as_deref()).await;
+    }
+    backends.done().await;
+}
+
+async fn retention_story(url: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let app = App::open(Config {
         data_dir: Some(dir.path().join("data")),
         runbooks: Some(fixtures()),
+        database_url: url.map(str::to_owned),
         ..Config::default()
     })
     .await
