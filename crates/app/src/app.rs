@@ -111,7 +111,12 @@ impl App {
     pub async fn open(config: Config) -> Result<App, AppError> {
         let data_dir = config.data_dir.clone().unwrap_or_else(default_data_dir);
         std::fs::create_dir_all(&data_dir).map_err(|e| AppError::io(&data_dir, e))?;
-        let signer = keys::load_or_create(&data_dir.join(keys::KEY_FILE), &config.origin)?;
+        let key_path = config
+            .keys
+            .ledger
+            .clone()
+            .unwrap_or_else(|| data_dir.join(keys::KEY_FILE));
+        let signer = keys::load_or_create(&key_path, &config.origin)?;
         let verifier = signer.verifier();
         let url = config
             .database_url

@@ -56,6 +56,24 @@ pub struct Config {
     /// Where evidence bytes are kept besides the data dir.
     #[serde(default)]
     pub evidence: EvidenceConfig,
+    /// Key files outside the data dir (a secret every replica mounts).
+    #[serde(default)]
+    pub keys: KeysConfig,
+}
+
+/// Where the keys are, when not in the data dir: replicas with their own data dirs
+/// must sign as one log and accept each other's acknowledge links, so they read the same
+/// files (a mounted secret). A missing file is created (mode 0600) as in the data dir.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysConfig {
+    /// The ledger signing key (`sitrep key generate` writes one); default
+    /// `<data_dir>/ledger.key`.
+    #[serde(default)]
+    pub ledger: Option<PathBuf>,
+    /// The acknowledge-link secret; default `<data_dir>/ack.key`.
+    #[serde(default)]
+    pub ack: Option<PathBuf>,
 }
 
 /// Evidence bytes: always in the data dir's blob store; with `remote`, also in a shared
@@ -290,6 +308,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             notify: NotifyConfig::default(),
             evidence: EvidenceConfig::default(),
+            keys: KeysConfig::default(),
         }
     }
 }
@@ -409,9 +428,15 @@ impl Config {
         })?;
         let mut cfg = Config::from_toml(&text, path)?;
         let base = path.parent().unwrap_or(Path::new("."));
-        for p in [&mut cfg.data_dir, &mut cfg.runbooks, &mut cfg.escalation]
-            .into_iter()
-            .flatten()
+        for p in [
+            &mut cfg.data_dir,
+            &mut cfg.runbooks,
+            &mut cfg.escalation,
+            &mut cfg.keys.ledger,
+            &mut cfg.keys.ack,
+        ]
+        .into_iter()
+        .flatten()
         {
             if p.is_relative() {
                 *p = base.join(&*p);
@@ -506,6 +531,20 @@ mod tests {
         let e =
             Config::from_toml("[evidence]\nremot = \"s3://x\"\n", Path::new("c.toml")).unwrap_err();
         assert!(e.to_string().starts_with("c.toml:2: "), "{e}");
+    }
+
+    #[test]
+    fn key_paths_are_taken_from_the_config_files_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sitrep.toml");
+        std::fs::write(
+            &path,
+            "[keys]\nledger = \"secrets/ledger.key\"\nack = \"/run/secrets/ack.key\"\n",
+        )
+        .unwrap();
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.keys.ledger, Some(dir.path().join("secrets/ledger.key")));
+        assert_eq!(c.keys.ack, Some(PathBuf::from("/run/secrets/ack.key")));
     }
 
     #[test]

@@ -237,7 +237,13 @@ enum Handled {
 impl App {
     /// The secret behind acknowledge links (created on first use, mode 0600).
     pub fn ack_key(&self) -> Result<Vec<u8>, AppError> {
-        crate::keys::load_or_create_secret(&self.data_dir().join(crate::keys::ACK_KEY_FILE))
+        let path = self
+            .config()
+            .keys
+            .ack
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join(crate::keys::ACK_KEY_FILE));
+        crate::keys::load_or_create_secret(&path)
     }
 
     /// A signed, expiring acknowledge link for an incident, when `server.base_url` is set.

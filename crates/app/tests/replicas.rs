@@ -33,20 +33,18 @@ fn evidence(endpoint: &str) -> EvidenceConfig {
 async fn replica(root: &Path, name: &str, endpoint: &str) -> App {
     let data = root.join(name);
     std::fs::create_dir_all(&data).unwrap();
-    // Replicas sign with one key: the operator copies it to each (docs/deploy.md).
-    let shared_key = root.join("a").join(sitrep_app::KEY_FILE);
-    if name != "a" && shared_key.exists() && !data.join(sitrep_app::KEY_FILE).exists() {
-        std::fs::copy(&shared_key, data.join(sitrep_app::KEY_FILE)).unwrap();
-    }
-    App::open(Config {
+    // Replicas sign as one log and accept each other's acknowledge links: they read the
+    // same key files (a mounted secret; docs/deploy.md), made by whichever starts first.
+    let mut cfg = Config {
         data_dir: Some(data),
         database_url: Some(sitrep_app::store::sqlite_url(&root.join("shared"))),
         runbooks: Some(fixtures()),
         evidence: evidence(endpoint),
         ..Config::default()
-    })
-    .await
-    .expect("open replica")
+    };
+    cfg.keys.ledger = Some(root.join("shared/ledger.key"));
+    cfg.keys.ack = Some(root.join("shared/ack.key"));
+    App::open(cfg).await.expect("open replica")
 }
 
 fn leaky(incident: &str) -> RunRequest {
@@ -89,6 +87,20 @@ async fn output_captured_on_one_replica_is_read_and_exported_by_another() {
 
     // Replica b never ran it, yet shows it: from the bucket, verified, then kept.
     let b = replica(root.path(), "b", &m.endpoint()).await;
+    assert_eq!(
+        a.verifier().to_string(),
+        b.verifier().to_string(),
+        "one log, one key"
+    );
+    // A page's acknowledge link made on a works on b.
+    let now = sitrep_app::now_ms();
+    let token = sitrep_notify::ack_token::issue(
+        &a.ack_key().unwrap(),
+        &inc.id,
+        u64::try_from(now).unwrap() + 60_000,
+    );
+    let acked = b.acknowledge_by_link(&token, now).await.unwrap();
+    assert_eq!(acked.status, "acknowledged");
     assert!(!b.blobs().contains(&sha));
     assert_eq!(b.blob(&sha).await.unwrap(), on_a);
     assert!(
