@@ -2,6 +2,9 @@
 //! (it survives a restart), granted by someone else, matched to exactly that run, used
 //! once, and sealed in the ledger; secret values never reach the database.
 
+#[path = "support/secrets.rs"]
+mod secrets;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -219,15 +222,5 @@ async fn approval_story(url: Option<&str>) {
     app.close().await;
 
     // The secret value reached the process, never the database.
-    for entry in std::fs::read_dir(dir.path().join("data")).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_file() {
-            let hay = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
-            assert!(
-                !hay.contains("hunter2-very-secret"),
-                "{} holds the secret",
-                p.display()
-            );
-        }
-    }
+    secrets::assert_no_file_holds(&dir.path().join("data"), "hunter2-very-secret");
 }

@@ -1,6 +1,9 @@
 //! Silences made through the API are durable and audited: they survive a restart, and
 //! their creation and removal are ledger events.
 
+#[path = "support/secrets.rs"]
+mod secrets;
+
 use sitrep_alerts::Silence;
 use sitrep_app::ingest::Ingestor;
 use sitrep_app::{App, Config};
@@ -67,15 +70,5 @@ async fn a_silence_survives_a_restart_and_is_on_the_record() {
             .is_empty()
     );
     app.close().await;
-    for entry in std::fs::read_dir(dir.path().join("data")).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_file() {
-            let hay = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
-            assert!(
-                !hay.contains("abc123secret"),
-                "{} holds the secret",
-                p.display()
-            );
-        }
-    }
+    secrets::assert_no_file_holds(&dir.path().join("data"), "abc123secret");
 }

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use common::{redact, start, start_with, types};
 use serde_json::json;
-use sitrep_app::config::ApprovalRule;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incident_shapes_are_stable() {
@@ -156,13 +155,7 @@ async fn write_steps_need_the_exact_command_confirmed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn destructive_steps_need_a_second_commander() {
-    let s = start_with(|c| {
-        c.policy.approvals = vec![ApprovalRule {
-            level: "destructive".into(),
-            severities: Vec::new(),
-        }];
-    })
-    .await;
+    let s = start_with(common::destructive_needs_approval).await;
     let id = s
         .declare(json!({"title": "approve me", "runbooks": ["local-service.md"]}))
         .await;
@@ -484,20 +477,7 @@ async fn a_commander_puts_and_releases_a_legal_hold() {
     let (st, v) = s.get(&hold, &s.viewer).await;
     assert_eq!((st, v["reason"].as_str()), (200, Some("case 114")));
     // The incident page says so, next to the evidence download.
-    let r = s
-        .http
-        .post(s.u("/login"))
-        .form(&[("token", s.viewer.as_str())])
-        .send()
-        .await
-        .unwrap();
-    let cookie = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let (cookie, _) = s.login(&s.viewer).await;
     let page = s
         .http
         .get(s.u(&format!("/incidents/{id}")))

@@ -277,16 +277,7 @@ async fn replica(s: &common::Server) -> (String, tokio::sync::oneshot::Sender<()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_is_stored_so_every_replica_knows_it_and_revocation_ends_it() {
     let s = start().await;
-    let r = s
-        .http
-        .post(s.u("/login"))
-        .form(&[("token", s.responder.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 303);
-    let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
-    let session = set.split(';').next().unwrap().to_owned();
+    let (session, _) = s.login(&s.responder).await;
     let cookie_value = session.split_once('=').unwrap().1.to_owned();
 
     // The cookie is never stored, only its hash.

@@ -6,32 +6,6 @@ mod common;
 
 use common::{Server, start_with};
 use serde_json::json;
-use sitrep_app::config::ApprovalRule;
-
-/// Logs in with `token`; returns the session cookie and its CSRF token.
-async fn login(s: &Server, token: &str) -> (String, String) {
-    let r = s
-        .http
-        .post(s.u("/login"))
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 303);
-    let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
-    let cookie = set.split(';').next().unwrap().to_owned();
-    let me: serde_json::Value = s
-        .http
-        .get(s.u("/api/v1/whoami"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (cookie, me["csrf"].as_str().unwrap().to_owned())
-}
 
 async fn page(s: &Server, cookie: &str, path: &str) -> String {
     let r = s
@@ -47,13 +21,7 @@ async fn page(s: &Server, cookie: &str, path: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_held_run_is_approved_on_the_incident_page_and_then_runs() {
-    let s = start_with(|c| {
-        c.policy.approvals = vec![ApprovalRule {
-            level: "destructive".into(),
-            severities: Vec::new(),
-        }];
-    })
-    .await;
+    let s = start_with(common::destructive_needs_approval).await;
     let id = s
         .declare(json!({"title": "approve in the UI", "runbooks": ["local-service.md"]}))
         .await;
@@ -71,8 +39,8 @@ async fn a_held_run_is_approved_on_the_incident_page_and_then_runs() {
         .await;
     let display = plan["display"].as_str().unwrap().to_owned();
 
-    let (rita, rita_csrf) = login(&s, &s.responder).await;
-    let (carl, carl_csrf) = login(&s, &s.commander).await;
+    let (rita, rita_csrf) = s.login(&s.responder).await;
+    let (carl, carl_csrf) = s.login(&s.commander).await;
     let run = |cookie: String, csrf: String| {
         let http = s.http.clone();
         let url = s.u(&format!("/incidents/{n}/run"));

@@ -139,13 +139,7 @@ async fn a_responder_works_an_incident_in_the_browser() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_people_approve_a_destructive_step_in_the_browser() {
     preflight();
-    let s = common::start_with(|c| {
-        c.policy.approvals = vec![sitrep_app::config::ApprovalRule {
-            level: "destructive".into(),
-            severities: Vec::new(),
-        }];
-    })
-    .await;
+    let s = common::start_with(common::destructive_needs_approval).await;
     let id = s
         .declare(serde_json::json!({"title": "two people", "runbooks": ["local-service.md"]}))
         .await;

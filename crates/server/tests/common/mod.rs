@@ -76,6 +76,14 @@ pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Server {
     }
 }
 
+/// A policy where destructive steps need a second person (for `start_with`).
+pub fn destructive_needs_approval(c: &mut Config) {
+    c.policy.approvals = vec![sitrep_app::config::ApprovalRule {
+        level: "destructive".into(),
+        severities: Vec::new(),
+    }];
+}
+
 pub async fn start() -> Server {
     start_with(|_| {}).await
 }
@@ -123,6 +131,32 @@ impl Server {
             .unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Logs a browser in with `token`: the session cookie (`name=value`) and its CSRF
+    /// token.
+    pub async fn login(&self, token: &str) -> (String, String) {
+        let r = self
+            .http
+            .post(self.u("/login"))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 303, "login");
+        let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+        let cookie = set.split(';').next().unwrap().to_owned();
+        let me: Value = self
+            .http
+            .get(self.u("/api/v1/whoami"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (cookie, me["csrf"].as_str().unwrap_or_default().to_owned())
     }
 
     /// Declares an incident as the responder; returns its id.
