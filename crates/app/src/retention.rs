@@ -157,13 +157,8 @@ impl App {
             ..RetentionReport::default()
         };
         for inc in &due {
-            let mut hashes = BTreeSet::new();
-            for r in self.inner.store.runs_for(&inc.id).await? {
-                hashes.extend(r.stdout_sha256);
-                hashes.extend(r.stderr_sha256);
-            }
             let mut deleted = Vec::new();
-            for hex in hashes {
+            for hex in self.output_hashes(&inc.id).await? {
                 if !self.blob_unneeded(&hex, &expiring).await? {
                     report.shared_kept += 1;
                     continue;
@@ -227,16 +222,15 @@ impl App {
         let mut deleted = 0;
         let mut last = mark;
         for (id, at) in expired {
-            for r in self.inner.store.runs_for(&id).await? {
-                for hex in r.stdout_sha256.iter().chain(r.stderr_sha256.iter()) {
-                    let Ok(h) = Hash::from_hex(hex) else { continue };
-                    if self.inner.blobs.contains(&h) && self.blob_unneeded(hex, &none).await? {
-                        match self.inner.blobs.delete(&h) {
-                            Ok(()) => deleted += 1,
-                            Err(BlobError::NotFound(_)) => {}
-                            Err(e) => return Err(e.into()),
-                        }
-                    }
+            for hex in self.output_hashes(&id).await? {
+                let Ok(h) = Hash::from_hex(&hex) else {
+                    continue;
+                };
+                if self.inner.blobs.contains(&h)
+                    && self.blob_unneeded(&hex, &none).await?
+                    && self.delete_local(&h)?
+                {
+                    deleted += 1;
                 }
             }
             last = last.max(at);
@@ -262,12 +256,28 @@ impl App {
         Ok(true)
     }
 
+    /// The output blobs (hex SHA-256) an incident's runs captured.
+    async fn output_hashes(&self, incident_id: &str) -> Result<BTreeSet<String>, AppError> {
+        let mut hashes = BTreeSet::new();
+        for r in self.inner.store.runs_for(incident_id).await? {
+            hashes.extend(r.stdout_sha256);
+            hashes.extend(r.stderr_sha256);
+        }
+        Ok(hashes)
+    }
+
+    /// Deletes this data dir's copy of a blob; false when there was none.
+    fn delete_local(&self, h: &Hash) -> Result<bool, AppError> {
+        match self.inner.blobs.delete(h) {
+            Ok(()) => Ok(true),
+            Err(BlobError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Deletes a blob here and in the shared bucket; already gone is fine.
     async fn delete_blob(&self, h: &Hash) -> Result<(), AppError> {
-        match self.inner.blobs.delete(h) {
-            Ok(()) | Err(BlobError::NotFound(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
+        self.delete_local(h)?;
         if let Some(remote) = &self.inner.remote {
             remote.delete(h).await?;
         }

@@ -204,6 +204,14 @@ pub async fn serve(
     result
 }
 
+/// Sleeps `d`; false when the server began closing meanwhile (the task should end).
+pub(crate) async fn nap(closing: &mut tokio::sync::watch::Receiver<bool>, d: Duration) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(d) => true,
+        _ = closing.wait_for(|c| *c) => false,
+    }
+}
+
 /// Retries evidence uploads to the shared bucket that failed when the output was
 /// captured (a durable job each, so a restart resumes them).
 async fn upload_blobs(state: ServerState) {
@@ -215,9 +223,8 @@ async fn upload_blobs(state: ServerState) {
             Ok(n) => tracing::info!(uploaded = n, "evidence uploads retried"),
             Err(e) => tracing::warn!(error = %e, "evidence upload retry failed"),
         }
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs(5)) => {}
-            _ = closing.wait_for(|c| *c) => return,
+        if !nap(&mut closing, Duration::from_secs(5)).await {
+            return;
         }
     }
 }
@@ -255,9 +262,8 @@ async fn retention(state: ServerState) {
             // Another replica sweeps; this one still drops its own copies.
             tracing::warn!(error = %e, "could not drop expired evidence copies");
         }
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
-            _ = closing.wait_for(|c| *c) => return,
+        if !nap(&mut closing, Duration::from_secs(3600)).await {
+            return;
         }
     }
 }
@@ -265,9 +271,8 @@ async fn retention(state: ServerState) {
 async fn sweep_sessions(state: ServerState) {
     let mut closing = state.closing_signal();
     loop {
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs(60)) => {}
-            _ = closing.wait_for(|c| *c) => return,
+        if !nap(&mut closing, Duration::from_secs(60)).await {
+            return;
         }
         if let Err(e) = state.app().sweep_sessions().await {
             tracing::warn!(error = %e, "could not delete expired sessions");

@@ -77,9 +77,8 @@ pub async fn run(state: ServerState) {
         if full {
             continue;
         }
-        tokio::select! {
-            () = tokio::time::sleep(TICK) => {}
-            _ = closing.wait_for(|c| *c) => return,
+        if !crate::nap(&mut closing, TICK).await {
+            return;
         }
     }
 }

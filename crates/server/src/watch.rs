@@ -48,9 +48,8 @@ pub async fn watch_runbooks(state: ServerState, every: Duration) {
         .ok()
         .flatten();
     loop {
-        tokio::select! {
-            () = tokio::time::sleep(every) => {}
-            _ = closing.wait_for(|c| *c) => return,
+        if !crate::nap(&mut closing, every).await {
+            return;
         }
         let r = root.clone();
         let now = tokio::task::spawn_blocking(move || snapshot(&r).ok())

@@ -959,46 +959,18 @@ async fn holds_and_expiry(store: &Store, incident_id: &str) {
 /// then the time the oldest leaves it; contacts do not share a window.
 async fn contact_sends(store: &Store) {
     let t = T0 + 50_000;
-    assert_eq!(
-        store.take_send("carol-sms", 2, 1_000, t).await.unwrap(),
-        None
-    );
-    assert_eq!(
-        store
-            .take_send("carol-sms", 2, 1_000, t + 10)
-            .await
-            .unwrap(),
-        None
-    );
-    assert_eq!(
-        store
-            .take_send("carol-sms", 2, 1_000, t + 20)
-            .await
-            .unwrap(),
-        Some(t + 1_000)
-    );
-    assert_eq!(
-        store
-            .take_send("dave-mail", 2, 1_000, t + 20)
-            .await
-            .unwrap(),
-        None
-    );
-    // Refused sends are not counted; once the first leaves the window one more goes.
-    assert_eq!(
-        store
-            .take_send("carol-sms", 2, 1_000, t + 1_000)
-            .await
-            .unwrap(),
-        None
-    );
-    assert_eq!(
-        store
-            .take_send("carol-sms", 2, 1_000, t + 1_001)
-            .await
-            .unwrap(),
-        Some(t + 1_010)
-    );
+    for (contact, at, expected) in [
+        ("carol-sms", t, None),
+        ("carol-sms", t + 10, None),
+        ("carol-sms", t + 20, Some(t + 1_000)),
+        ("dave-mail", t + 20, None),
+        // Refused sends are not counted; once the first leaves the window one more goes.
+        ("carol-sms", t + 1_000, None),
+        ("carol-sms", t + 1_001, Some(t + 1_010)),
+    ] {
+        let got = store.take_send(contact, 2, 1_000, at).await.unwrap();
+        assert_eq!(got, expected, "{contact} at {at}");
+    }
 }
 
 /// Damage the ledger behind the store's back and watch `open` refuse.
