@@ -157,7 +157,23 @@ struct Walker<'a> {
 }
 
 impl Walker<'_> {
+    /// Widens a parser range to the original's char boundaries: the parser read the masked
+    /// copy, where a multi-byte character is several ASCII bytes and a token may end inside it.
+    fn snap(&self, r: Range<usize>) -> Range<usize> {
+        let len = self.src.len();
+        let mut start = r.start.min(len);
+        let mut end = r.end.clamp(start, len);
+        while !self.src.is_char_boundary(start) {
+            start -= 1;
+        }
+        while !self.src.is_char_boundary(end) {
+            end += 1;
+        }
+        start..end
+    }
+
     fn text(&self, r: Range<usize>) -> &str {
+        let r = self.snap(r);
         self.src.get(r).unwrap_or("")
     }
 
@@ -188,6 +204,7 @@ impl Walker<'_> {
     }
 
     fn push(&mut self, span: Range<usize>, reasons: Vec<Reason>) {
+        let span = self.snap(span);
         let level = reasons.iter().map(|r| r.level).max().unwrap_or(Level::Read);
         self.out.push(CommandRisk {
             text: self.text(span.clone()).to_string(),
