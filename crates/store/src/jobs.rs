@@ -409,6 +409,15 @@ impl Store {
     ) -> Result<Option<i64>, StoreError> {
         let since = now_ms.saturating_sub(window_ms);
         let mut tx = begin_write(self.pool(), self.backend()).await?;
+        if self.backend() == Backend::Postgres {
+            // Read committed lets two replicas both count the window before either inserts;
+            // a lock per contact, held to commit, makes count-then-insert one step. (SQLite's
+            // BEGIN IMMEDIATE already serialises every writer.)
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))::text")
+                .bind(format!("sitrep.contact_sends:{contact}"))
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query("DELETE FROM contact_sends WHERE contact = $1 AND sent_ms <= $2")
             .bind(contact)
             .bind(since)

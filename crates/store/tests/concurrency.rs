@@ -132,3 +132,42 @@ async fn claims(db: Db) {
     assert_eq!(store.pending_jobs().await.unwrap(), 0);
     store.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_senders_never_exceed_the_rate_limit() {
+    on_each_backend(|db| async move { sends(db).await }).await;
+}
+
+/// Replicas racing to page one contact: the window lets exactly `burst` messages through,
+/// however the sends interleave (on PostgreSQL, over two `Store`s).
+async fn sends(db: Db) {
+    const BURST: u32 = 3;
+    let mut stores = vec![db.open().await];
+    if db.backend == Backend::Postgres {
+        for _ in 0..3 {
+            stores.push(db.open().await);
+        }
+    }
+    for round in 0..20 {
+        let contact = format!("oncall-{round}");
+        let mut handles = Vec::new();
+        for t in 0..16usize {
+            let store = stores[t % stores.len()].clone();
+            let contact = contact.clone();
+            handles.push(tokio::spawn(async move {
+                store
+                    .take_send(&contact, BURST, 60_000, 1_000 + t as i64)
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut sent = 0;
+        for h in handles {
+            sent += u32::from(h.await.unwrap().is_none());
+        }
+        assert_eq!(sent, BURST, "{contact}: sends let through");
+    }
+    for store in stores {
+        store.close().await;
+    }
+}
