@@ -97,6 +97,21 @@ pub enum StoreError {
         /// Why it was rejected.
         reason: String,
     },
+    /// This store's signing key was retired by a key rotation: it must not sign.
+    #[error(
+        "the ledger key {key} is retired: {detail}. Start with the log's current key (a \
+         rotation that stopped half-way finishes on the next start when the new key is \
+         beside the old one)"
+    )]
+    RetiredKey {
+        /// The retired verifier key.
+        key: String,
+        /// How the store knows.
+        detail: String,
+    },
+    /// A key rotation that cannot be done.
+    #[error("cannot rotate the ledger key: {0}")]
+    KeyRotation(String),
     /// An event record that cannot be encoded.
     #[error("invalid event record: {0}")]
     BadRecord(#[from] sitrep_ledger::RecordError),

@@ -6,7 +6,7 @@
 //! lists, then runs the ledger function over a map of them.
 
 use sitrep_ledger::{
-    Checkpoint, Hash, Record, Signer, Verifier, consistency_proof_indexes, empty_root,
+    Checkpoint, Hash, Record, Signer, consistency_proof_indexes, empty_root,
     inclusion_proof_indexes, leaf_hash, node_hash, prove_consistency, prove_inclusion,
     stored_hash_count, tree_hash, tree_hash_indexes, verify_consistency,
 };
@@ -14,6 +14,7 @@ use sqlx::AnyConnection;
 use sqlx::AnyPool;
 
 use crate::error::{HOW_TO_INVESTIGATE, StoreError};
+use crate::keys::LogKeys;
 use crate::model::StoredCheckpoint;
 use crate::rows::{CHECKPOINT_COLS, checkpoint, now_ms, to_i64, to_u64};
 use crate::writer::{MapReader, fetch_hashes, head_size};
@@ -68,49 +69,32 @@ pub(crate) async fn latest_checkpoints(
         .collect()
 }
 
-/// What signs and checks checkpoints for one log.
-pub(crate) struct LogKeys {
-    pub signer: Signer,
-    pub verifier: Verifier,
-    pub origin: String,
-}
-
-impl LogKeys {
-    /// Opens a stored checkpoint with the configured key and checks that it is this
-    /// log's and agrees with its own size and root columns.
-    pub(crate) fn open(&self, c: &StoredCheckpoint) -> Result<Hash, StoreError> {
-        let bad = |reason: String| StoreError::BadCheckpoint {
-            size: c.size,
-            reason,
-        };
-        let opened = Checkpoint::open(&c.signed_note, std::slice::from_ref(&self.verifier))
-            .map_err(|e| {
-                bad(format!(
-                    "{e} (checked with key {}; was the signing key changed?)",
-                    self.verifier
-                ))
-            })?;
-        if opened.origin != self.origin {
-            return Err(bad(format!(
-                "origin {:?}, this log is {:?}",
-                opened.origin, self.origin
-            )));
-        }
-        if opened.size != c.size || opened.root.to_hex() != c.root {
-            return Err(bad(format!(
-                "signed size {} and root {} differ from the row's {} and {}",
-                opened.size, opened.root, c.size, c.root
-            )));
-        }
-        Ok(opened.root)
-    }
-}
-
 /// Signs the current tree unless the latest checkpoint already covers it.
 pub(crate) async fn checkpoint_now(
     pool: &AnyPool,
     keys: &LogKeys,
 ) -> Result<StoredCheckpoint, StoreError> {
+    sign_now(pool, keys, None).await
+}
+
+/// Signs the current tree with this store's key and `previous`, the key it replaced:
+/// the transition checkpoint of a rotation, which whoever trusts either key can follow.
+/// Replaces a checkpoint of the same size and root signed by one of them alone.
+pub(crate) async fn cosign_now(
+    pool: &AnyPool,
+    keys: &LogKeys,
+    previous: &Signer,
+) -> Result<StoredCheckpoint, StoreError> {
+    keys.check_predecessor(&previous.verifier())?;
+    sign_now(pool, keys, Some(previous)).await
+}
+
+async fn sign_now(
+    pool: &AnyPool,
+    keys: &LogKeys,
+    previous: Option<&Signer>,
+) -> Result<StoredCheckpoint, StoreError> {
+    keys.check_may_sign()?;
     let mut conn = pool.acquire().await?;
     let size = head_size(&mut conn).await?;
     let latest = latest_checkpoints(&mut conn, 1).await?.pop();
@@ -121,11 +105,13 @@ pub(crate) async fn checkpoint_now(
                 tree_size: size,
             });
         }
-        if latest.size == size {
+        // Opening it also refuses when a key this store does not know signed it (a
+        // rotation since this store opened).
+        let signed = keys.open(latest)?;
+        if latest.size == size && previous.is_none() {
             return Ok(latest.clone());
         }
         // Never sign a tree whose prefix no longer hashes to what was signed before.
-        let signed = keys.open(latest)?;
         let actual = root_at(&mut conn, latest.size).await?;
         if actual != signed {
             return Err(diverged(
@@ -137,13 +123,22 @@ pub(crate) async fn checkpoint_now(
         }
     }
     let root = root_at(&mut conn, size).await?;
-    let note = Checkpoint::new(keys.origin.clone(), size, root).sign(&[&keys.signer])?;
+    let mut signers = vec![&keys.signer];
+    signers.extend(previous);
+    let note = Checkpoint::new(keys.origin.clone(), size, root).sign(&signers)?;
     // Several processes may sign the same size at once; the first row wins and every
-    // one of them returns it.
-    sqlx::query(
+    // one of them returns it. A transition checkpoint replaces a same-root row signed
+    // by one key: it carries that signature too.
+    let conflict = if previous.is_some() {
+        "ON CONFLICT (size) DO UPDATE SET signed_note = excluded.signed_note \
+         WHERE checkpoints.root = excluded.root"
+    } else {
+        "ON CONFLICT (size) DO NOTHING"
+    };
+    sqlx::query(&format!(
         "INSERT INTO checkpoints (size, root, signed_note, created_ms) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (size) DO NOTHING",
-    )
+         {conflict}"
+    ))
     .bind(to_i64(size)?)
     .bind(root.to_hex())
     .bind(note.as_str())
@@ -155,7 +150,13 @@ pub(crate) async fn checkpoint_now(
         .bind(to_i64(size)?)
         .fetch_one(&mut *conn)
         .await?;
-    checkpoint(&row)
+    let stored = checkpoint(&row)?;
+    if previous.is_some() && stored.signed_note != note {
+        return Err(StoreError::KeyRotation(format!(
+            "the checkpoint at size {size} could not be replaced by the one both keys sign"
+        )));
+    }
+    Ok(stored)
 }
 
 fn diverged(size: u64, expected: Hash, actual: Hash, detail: String) -> StoreError {

@@ -230,6 +230,23 @@ pub struct StoredCheckpoint {
     pub created_ms: i64,
 }
 
+/// One key of the log's key history (see `sitrep key history`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyEpoch {
+    /// The verifier key (`name+keyid+base64`), what an auditor pins.
+    pub verifier_key: String,
+    /// Its key id, 8 hex digits.
+    pub key_id: String,
+    /// The ledger entry of the rotation that introduced it (none for the first key).
+    pub since_index: Option<u64>,
+    /// Who rotated to it.
+    pub rotated_by: Option<String>,
+    /// When, Unix milliseconds.
+    pub rotated_ms: Option<u64>,
+    /// Whether it is the key this store signs with.
+    pub current: bool,
+}
+
 /// One write inside a [`Change`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {

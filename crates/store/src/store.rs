@@ -6,17 +6,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sitrep_ledger::{Hash, Signer};
+use sitrep_ledger::{Hash, Record, Signer, Verifier};
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::error::{StoreError, redact_url};
-use crate::ledger::{self, LedgerReport, LogKeys};
+use crate::keys::{self, KEY_ROTATED, LogKeys};
+use crate::ledger::{self, LedgerReport};
 use crate::model::{
     ActionItem, Alert, ApprovalRow, Change, ChecklistItem, Committed, Event, EvidenceHold,
-    Incident, IncidentFilter, RawPayload, StepRun, StoredCheckpoint,
+    Incident, IncidentFilter, KeyEpoch, RawPayload, StepRun, StoredCheckpoint,
 };
 use crate::rows::{self, to_i64, to_u64};
 use crate::writer::{EncodedEvent, Msg, Prepared, Writer, begin_snapshot, head_size};
@@ -183,16 +184,16 @@ impl Store {
             }
         }
         sqlx::migrate!("./migrations").run(&pool).await?;
-        let keys = LogKeys {
-            verifier: opts.signer.verifier(),
-            signer: opts.signer,
-            origin: opts.origin,
-        };
-        {
+        let keys = {
             let mut snapshot = begin_snapshot(&pool, backend).await?;
+            let keys = LogKeys::load(&mut snapshot, opts.signer, opts.origin).await?;
+            // A key that a rotation retired never signs again, even before the
+            // transition checkpoint exists (a rotation that stopped half-way).
+            keys.check_may_sign()?;
             ledger::startup_check(&mut snapshot, &keys).await?;
             snapshot.commit().await?;
-        }
+            keys
+        };
         let core = Arc::new(Core {
             pool: pool.clone(),
             backend,
@@ -704,6 +705,59 @@ impl Store {
             self.checkpoint_now().await?;
         }
         Ok(())
+    }
+
+    /// Every key this log has been signed with, oldest first: what an auditor pins to
+    /// verify checkpoints and evidence packs from any time.
+    pub async fn key_history(&self) -> Result<Vec<KeyEpoch>, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        keys::key_history(&mut conn, self.inner.core.keys.verifier()).await
+    }
+
+    /// The first half of a key rotation: seals a `ledger.key_rotated` record naming
+    /// `next` as this key's successor, after which this store signs nothing more. Open a
+    /// store with `next` and call [`Store::cosign_transition`] with this key to finish.
+    pub async fn record_key_rotation(
+        &self,
+        next: &Verifier,
+        actor: &str,
+        time_ms: u64,
+    ) -> Result<u64, StoreError> {
+        let core = &self.inner.core;
+        core.keys.check_successor(next)?;
+        // Everything before the rotation is signed by the old key alone.
+        self.checkpoint_now().await?;
+        // Held until retired, so the background task cannot sign past the record.
+        let _one = core.checkpointing.lock().await;
+        let mut record = Record::new(KEY_ROTATED, time_ms, actor);
+        record
+            .payload
+            .insert("from".into(), core.keys.verifier().to_string());
+        record.payload.insert("to".into(), next.to_string());
+        let committed = self
+            .commit(Change {
+                writes: Vec::new(),
+                events: vec![record],
+            })
+            .await?;
+        core.keys.retire();
+        committed
+            .indexes
+            .first()
+            .copied()
+            .ok_or_else(|| StoreError::Corrupt("a committed event got no index".into()))
+    }
+
+    /// The second half of a key rotation, on a store opened with the new key: signs the
+    /// current tree with both keys, so whoever trusts the old key can follow the log to
+    /// the new one. Safe to repeat.
+    pub async fn cosign_transition(
+        &self,
+        previous: &Signer,
+    ) -> Result<StoredCheckpoint, StoreError> {
+        let core = &self.inner.core;
+        let _one = core.checkpointing.lock().await;
+        ledger::cosign_now(&core.pool, &core.keys, previous).await
     }
 
     /// Why the background checkpoint task last failed (a lost connection, or a ledger

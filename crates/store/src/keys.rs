@@ -1,0 +1,334 @@
+//! The keys a log is signed with: this store's signer, and the chain of earlier keys read
+//! from the log's own `ledger.key_rotated` records.
+//!
+//! Trust starts at the signer the store was opened with. Each rotation record names the
+//! key it retires and its successor; following the chain back from the signer gives the
+//! keys that signed older checkpoints. A checkpoint's *generation* is the newest key of
+//! the chain that signed it, and generations never go back: once a successor signed, a
+//! checkpoint signed only by the key it replaced is a forgery with a retired (perhaps
+//! stolen) key. Keys named after the signer (a rotation this store does not know of yet)
+//! are never trusted; a checkpoint they signed means this store's key was retired.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use sitrep_ledger::{Checkpoint, Hash, NoteError, Record, Signer, Verifier, open_note};
+use sqlx::{AnyConnection, Row as _};
+
+use crate::error::StoreError;
+use crate::model::{KeyEpoch, StoredCheckpoint};
+use crate::rows::to_u64;
+
+/// The event type of a key rotation; its payload names `from` and `to` verifier keys.
+pub const KEY_ROTATED: &str = "ledger.key_rotated";
+
+/// What signs and checks checkpoints for one log.
+pub(crate) struct LogKeys {
+    pub signer: Signer,
+    pub origin: String,
+    /// Keys that signed this log, oldest first, ending with the signer's verifier.
+    history: Vec<Verifier>,
+    /// For each key of `history`, the leaf index of the rotation record that introduced
+    /// it (none for the first): a checkpoint covering that record must carry its
+    /// signature or a later key's.
+    since: Vec<Option<u64>>,
+    /// Keys the log rotated to after the signer's: it is retired.
+    successors: Vec<Verifier>,
+    /// Set once this store rotated its own key: it must sign nothing more.
+    retired: AtomicBool,
+}
+
+/// The log's rotation records in order: (leaf index, record).
+pub(crate) async fn rotation_records(
+    conn: &mut AnyConnection,
+) -> Result<Vec<(u64, Record)>, StoreError> {
+    // The partial index ledger_entries_key_rotations serves exactly this predicate.
+    let rows = sqlx::query(
+        "SELECT leaf_index, record FROM ledger_entries WHERE event_type = 'ledger.key_rotated' \
+         ORDER BY leaf_index",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let index = to_u64(row.try_get("leaf_index")?, "leaf index")?;
+            let bytes: Vec<u8> = row.try_get("record")?;
+            let record = Record::decode(&bytes)
+                .map_err(|e| StoreError::Corrupt(format!("ledger entry {index}: {e}")))?;
+            Ok((index, record))
+        })
+        .collect()
+}
+
+/// The `from` and `to` keys of a rotation record.
+fn rotation_keys(index: u64, record: &Record) -> Result<(Verifier, Verifier), StoreError> {
+    let key = |field: &str| {
+        let text = record.payload.get(field).ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "key rotation at ledger entry {index} has no {field:?}"
+            ))
+        })?;
+        Verifier::parse(text).map_err(|e| {
+            StoreError::Corrupt(format!(
+                "key rotation at ledger entry {index}: {field:?} is not a verifier key: {e}"
+            ))
+        })
+    };
+    Ok((key("from")?, key("to")?))
+}
+
+/// A key of the chain with the rotation record (leaf index, record) that introduced it.
+type Link<'r> = (Verifier, Option<&'r (u64, Record)>);
+
+/// The chain of keys the rotation records name, oldest first, each with the record that
+/// introduced it (none for the first). Fails on a broken chain or a key used twice.
+fn chain(records: &[(u64, Record)]) -> Result<Vec<Link<'_>>, StoreError> {
+    let mut chain: Vec<Link<'_>> = Vec::new();
+    for entry in records {
+        let (from, to) = rotation_keys(entry.0, &entry.1)?;
+        match chain.last() {
+            None => chain.push((from, None)),
+            Some((last, _)) if *last == from => {}
+            Some((last, _)) => {
+                return Err(StoreError::Corrupt(format!(
+                    "key rotation at ledger entry {} retires key {from}, but the log's key \
+                     then was {last}",
+                    entry.0
+                )));
+            }
+        }
+        if chain.iter().any(|(k, _)| same_id(k, &to)) {
+            return Err(StoreError::Corrupt(format!(
+                "key rotation at ledger entry {} rotates to key {to}, which the log used \
+                 before",
+                entry.0
+            )));
+        }
+        chain.push((to, Some(entry)));
+    }
+    Ok(chain)
+}
+
+/// Same name and key id: a note signature cannot tell the two apart.
+fn same_id(a: &Verifier, b: &Verifier) -> bool {
+    a.name() == b.name() && a.key_id() == b.key_id()
+}
+
+impl LogKeys {
+    /// The keys for `signer` on the log in `conn`: its history from the rotation records.
+    pub(crate) async fn load(
+        conn: &mut AnyConnection,
+        signer: Signer,
+        origin: String,
+    ) -> Result<LogKeys, StoreError> {
+        let records = rotation_records(conn).await?;
+        let chain = chain(&records)?;
+        let current = signer.verifier();
+        let (history, since, successors) = match chain.iter().position(|(k, _)| *k == current) {
+            Some(p) => (
+                chain[..=p].iter().map(|(k, _)| k.clone()).collect(),
+                chain[..=p]
+                    .iter()
+                    .map(|(_, r)| r.map(|(i, _)| *i))
+                    .collect(),
+                chain[p + 1..].iter().map(|(k, _)| k.clone()).collect(),
+            ),
+            // A key no record names: either the log never rotated, or this is not its
+            // key (opening its checkpoints will say so).
+            None => (vec![current], vec![None], Vec::new()),
+        };
+        Ok(LogKeys {
+            signer,
+            origin,
+            history,
+            since,
+            successors,
+            retired: AtomicBool::new(false),
+        })
+    }
+
+    /// This store's verifier key.
+    pub(crate) fn verifier(&self) -> &Verifier {
+        // `load` always ends the history with the signer's verifier.
+        self.history
+            .last()
+            .unwrap_or_else(|| unreachable!("empty key history"))
+    }
+
+    /// Marks this store's key retired (it rotated): later signing is refused.
+    pub(crate) fn retire(&self) {
+        self.retired.store(true, Ordering::SeqCst);
+    }
+
+    /// Fails when this store's key may no longer sign.
+    pub(crate) fn check_may_sign(&self) -> Result<(), StoreError> {
+        if self.retired.load(Ordering::SeqCst) {
+            return Err(StoreError::RetiredKey {
+                key: self.verifier().to_string(),
+                detail: "this store rotated its key; reopen it with the new one".into(),
+            });
+        }
+        if let Some(next) = self.successors.first() {
+            return Err(StoreError::RetiredKey {
+                key: self.verifier().to_string(),
+                detail: format!("the log rotated to key {next}"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether `next` may succeed this store's key: same name, a distinct key id.
+    pub(crate) fn check_successor(&self, next: &Verifier) -> Result<(), StoreError> {
+        self.check_may_sign()?;
+        if next.name() != self.signer.name() {
+            return Err(StoreError::KeyRotation(format!(
+                "the new key is named {:?}; this log's key is named {:?}",
+                next.name(),
+                self.signer.name()
+            )));
+        }
+        if self.history.iter().any(|k| same_id(k, next)) {
+            return Err(StoreError::KeyRotation(format!(
+                "key id {:08x} was used by this log before; generate another key",
+                next.key_id()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether `previous` is the key this store's key replaced (for the transition
+    /// checkpoint both sign).
+    pub(crate) fn check_predecessor(&self, previous: &Verifier) -> Result<(), StoreError> {
+        let n = self.history.len();
+        if n < 2 || self.history[n - 2] != *previous {
+            return Err(StoreError::KeyRotation(format!(
+                "key {previous} is not the key this log rotated from to {}",
+                self.verifier()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Opens a stored checkpoint against the key history and checks that it is this
+    /// log's and agrees with its own size and root columns.
+    pub(crate) fn open(&self, c: &StoredCheckpoint) -> Result<Hash, StoreError> {
+        let bad = |reason: String| StoreError::BadCheckpoint {
+            size: c.size,
+            reason,
+        };
+        let note = match open_note(&c.signed_note, &self.history) {
+            Ok(note) => note,
+            Err(NoteError::NoVerifiedSignature)
+                if open_note(&c.signed_note, &self.successors).is_ok() =>
+            {
+                return Err(StoreError::RetiredKey {
+                    key: self.verifier().to_string(),
+                    detail: format!(
+                        "checkpoint {} is signed by its successor {}",
+                        c.size,
+                        self.successors
+                            .first()
+                            .map_or_else(String::new, ToString::to_string)
+                    ),
+                });
+            }
+            Err(e) => {
+                let keys: Vec<String> = self.history.iter().map(ToString::to_string).collect();
+                return Err(bad(format!(
+                    "{e} (checked with {}; was the signing key changed?)",
+                    keys.join(", ")
+                )));
+            }
+        };
+        // A signature by a key outside the history, on a note our key also signed: a
+        // rotation this store has not seen (it was opened before it). Never sign on.
+        if let Some(other) = note.unverified.first() {
+            return Err(StoreError::RetiredKey {
+                key: self.verifier().to_string(),
+                detail: format!(
+                    "checkpoint {} is also signed by key {}+{:08x}, which this store does not \
+                     know: the key was rotated after it opened",
+                    c.size, other.name, other.key_id
+                ),
+            });
+        }
+        let generation = note
+            .verified
+            .iter()
+            .filter_map(|s| {
+                self.history
+                    .iter()
+                    .position(|k| k.name() == s.name && k.key_id() == s.key_id)
+            })
+            .max()
+            .unwrap_or(0);
+        // Once a rotation record is in the tree, only its new key (or a later one) may
+        // sign: a checkpoint by the retired key alone is a forgery, perhaps with a stolen
+        // key, or a replica that kept running through the rotation.
+        let required = self
+            .since
+            .iter()
+            .rposition(|since| since.is_some_and(|i| i < c.size))
+            .unwrap_or(0);
+        if generation < required {
+            return Err(bad(format!(
+                "signed only by the retired key {}, but it covers the rotation to {} at ledger \
+                 entry {}: a retired key signed after the rotation",
+                self.key_of(generation),
+                self.key_of(required),
+                self.since[required].unwrap_or_default()
+            )));
+        }
+        let opened = Checkpoint::parse(&note.text).map_err(|e| bad(e.to_string()))?;
+        if opened.origin != self.origin {
+            return Err(bad(format!(
+                "origin {:?}, this log is {:?}",
+                opened.origin, self.origin
+            )));
+        }
+        if opened.size != c.size || opened.root.to_hex() != c.root {
+            return Err(bad(format!(
+                "signed size {} and root {} differ from the row's {} and {}",
+                opened.size, opened.root, c.size, c.root
+            )));
+        }
+        Ok(opened.root)
+    }
+
+    /// The key of a generation, for messages.
+    fn key_of(&self, generation: usize) -> String {
+        self.history
+            .get(generation)
+            .map_or_else(|| format!("#{generation}"), ToString::to_string)
+    }
+}
+
+/// Every key the log has used, oldest first, from its rotation records; a log that never
+/// rotated has one key, `current`.
+pub(crate) async fn key_history(
+    conn: &mut AnyConnection,
+    current: &Verifier,
+) -> Result<Vec<KeyEpoch>, StoreError> {
+    let records = rotation_records(conn).await?;
+    let chain = chain(&records)?;
+    if chain.is_empty() {
+        return Ok(vec![KeyEpoch {
+            verifier_key: current.to_string(),
+            key_id: format!("{:08x}", current.key_id()),
+            since_index: None,
+            rotated_by: None,
+            rotated_ms: None,
+            current: true,
+        }]);
+    }
+    Ok(chain
+        .into_iter()
+        .map(|(k, entry)| KeyEpoch {
+            verifier_key: k.to_string(),
+            key_id: format!("{:08x}", k.key_id()),
+            since_index: entry.map(|(i, _)| *i),
+            rotated_by: entry.map(|(_, r)| r.actor.clone()),
+            rotated_ms: entry.map(|(_, r)| r.time_ms),
+            current: k == *current,
+        })
+        .collect())
+}
