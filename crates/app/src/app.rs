@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use sitrep_evidence::BlobStore;
 use sitrep_executor::Redactor;
-use sitrep_ledger::{Record, Verifier};
+use sitrep_ledger::{Record, Signer, Verifier};
 use sitrep_store::{
     ActionItem, Alert, Change, ChecklistItem, Event, Incident, IncidentFilter, StepRun, Store,
     StoreError, StoreOptions, Write,
@@ -104,6 +104,106 @@ pub fn default_data_dir() -> PathBuf {
     PathBuf::from("sitrep-data")
 }
 
+/// Where the ledger signing key of `config` lives.
+fn ledger_key_path(config: &Config, data_dir: &Path) -> PathBuf {
+    config
+        .keys
+        .ledger
+        .clone()
+        .unwrap_or_else(|| data_dir.join(keys::KEY_FILE))
+}
+
+/// Opens the store with the key at `key_path`, finishing a key rotation that stopped
+/// half-way: when the log retired that key for the one waiting at `<key>.next`, the
+/// new key opens it, signs the transition checkpoint together with the old one, and
+/// takes the old key's place.
+async fn open_store(
+    url: &str,
+    key_path: &Path,
+    signer: Signer,
+) -> Result<(Store, Verifier), AppError> {
+    // The log's origin is fixed when its key is created (the key carries it as its
+    // name); a later config or another tool on the same data dir cannot rename it.
+    let options = |signer: Signer| {
+        let origin = signer.name().to_owned();
+        StoreOptions::new(url, signer, origin)
+    };
+    match Store::open(options(signer.clone())).await {
+        Err(StoreError::RetiredKey { key, detail }) => {
+            let Some(next) = keys::pending_next(key_path)? else {
+                return Err(StoreError::RetiredKey { key, detail }.into());
+            };
+            let verifier = next.verifier();
+            let store = Store::open(options(next)).await?;
+            store.cosign_transition(&signer).await?;
+            keys::install_next(key_path)?;
+            Ok((store, verifier))
+        }
+        other => {
+            let verifier = signer.verifier();
+            Ok((other?, verifier))
+        }
+    }
+}
+
+/// What a ledger key rotation did.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyRotation {
+    /// The retired verifier key.
+    pub from: String,
+    /// The new verifier key: what auditors add to the keys they pin.
+    pub to: String,
+    /// The ledger entry of the `ledger.key_rotated` record.
+    pub index: u64,
+    /// The size of the transition checkpoint both keys signed.
+    pub checkpoint_size: u64,
+    /// Where the new key is.
+    pub key_file: PathBuf,
+}
+
+/// Rotates the ledger signing key of `config`'s log: seals a `ledger.key_rotated`
+/// record, signs a transition checkpoint with both keys and replaces the key file (the
+/// old key is deleted). Every server on the log must be stopped first, and replicas
+/// given the new key file before they start again.
+pub async fn rotate_ledger_key(config: Config, actor: &str) -> Result<KeyRotation, AppError> {
+    let app = App::open(config.clone()).await?;
+    let key_path = ledger_key_path(&config, &app.inner.data_dir);
+    let current = keys::load_or_create(&key_path, &config.origin)?;
+    let from = current.verifier();
+    // The next key is on disk before the log names it, so a crash at any point
+    // leaves a log that the next start finishes moving to it.
+    let next = keys::prepare_next(&key_path, &current)?;
+    let index = match app
+        .store()
+        .record_key_rotation(
+            &next.verifier(),
+            actor,
+            u64::try_from(now_ms()).unwrap_or(0),
+        )
+        .await
+    {
+        Ok(index) => index,
+        Err(e) => {
+            // Nothing was recorded: the waiting key must not be taken for a rotation.
+            let _ = std::fs::remove_file(keys::next_key_path(&key_path));
+            app.close().await;
+            return Err(e.into());
+        }
+    };
+    app.close().await;
+    let app = App::open(config).await?;
+    let checkpoint_size = app.store().latest_checkpoint().await?.map_or(0, |c| c.size);
+    let rotation = KeyRotation {
+        from: from.to_string(),
+        to: app.verifier().to_string(),
+        index,
+        checkpoint_size,
+        key_file: key_path,
+    };
+    app.close().await;
+    Ok(rotation)
+}
+
 impl App {
     /// Opens (creating if needed) the data dir of `config`: the signing key, the
     /// database (checking the ledger against its last checkpoint), the blob store and
@@ -111,21 +211,13 @@ impl App {
     pub async fn open(config: Config) -> Result<App, AppError> {
         let data_dir = config.data_dir.clone().unwrap_or_else(default_data_dir);
         std::fs::create_dir_all(&data_dir).map_err(|e| AppError::io(&data_dir, e))?;
-        let key_path = config
-            .keys
-            .ledger
-            .clone()
-            .unwrap_or_else(|| data_dir.join(keys::KEY_FILE));
+        let key_path = ledger_key_path(&config, &data_dir);
         let signer = keys::load_or_create(&key_path, &config.origin)?;
-        let verifier = signer.verifier();
         let url = config
             .database_url
             .clone()
             .unwrap_or_else(|| sitrep_store::sqlite_url(&data_dir));
-        // The log's origin is fixed when its key is created (the key carries it as its
-        // name); a later config or another tool on the same data dir cannot rename it.
-        let origin = signer.name().to_owned();
-        let store = Store::open(StoreOptions::new(url, signer, origin)).await?;
+        let (store, verifier) = open_store(&url, &key_path, signer).await?;
         let blobs = BlobStore::open(data_dir.join("blobs"))?;
         let remote = crate::blobs::remote(&config.evidence)?;
         let replica = hex::encode(

@@ -1,8 +1,9 @@
-//! The ledger signing key: created on first start (mode 0600), loaded afterwards.
+//! The ledger signing key: created on first start (mode 0600), loaded afterwards; a
+//! rotation's next key waits beside it (`<key>.next`) until the log has moved to it.
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use sitrep_ledger::Signer;
 
@@ -52,6 +53,14 @@ pub fn load_or_create_secret(path: &Path) -> Result<Vec<u8>, AppError> {
 /// A key readable by others is refused rather than used: whoever can read it can sign
 /// checkpoints that look like ours.
 pub fn load_or_create(path: &Path, origin: &str) -> Result<Signer, AppError> {
+    match load(path)? {
+        Some(signer) => Ok(signer),
+        None => create(path, origin),
+    }
+}
+
+/// The key at `path`, or `None` when there is no file.
+fn load(path: &Path) -> Result<Option<Signer>, AppError> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
             let meta = std::fs::metadata(path).map_err(|e| AppError::io(path, e))?;
@@ -64,9 +73,10 @@ pub fn load_or_create(path: &Path, origin: &str) -> Result<Signer, AppError> {
                 )));
             }
             Signer::parse(text.trim())
+                .map(Some)
                 .map_err(|e| AppError::Key(format!("{}: {e}", path.display())))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => create(path, origin),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(AppError::io(path, e)),
     }
 }
@@ -74,16 +84,59 @@ pub fn load_or_create(path: &Path, origin: &str) -> Result<Signer, AppError> {
 fn create(path: &Path, origin: &str) -> Result<Signer, AppError> {
     let signer = Signer::generate(origin, &mut rand::rngs::OsRng)
         .map_err(|e| AppError::Key(format!("cannot make a key named {origin:?}: {e}")))?;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| AppError::io(path, e))?;
-    file.write_all(format!("{}\n", signer.to_key_string()).as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(|e| AppError::io(path, e))?;
+    write_key(path, &signer, false)?;
     Ok(signer)
+}
+
+/// Writes a signing key, mode 0600, synced; `replace` allows an existing file.
+fn write_key(path: &Path, signer: &Signer, replace: bool) -> Result<(), AppError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).mode(0o600);
+    if replace {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    let mut file = options.open(path).map_err(|e| AppError::io(path, e))?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .and_then(|()| file.write_all(format!("{}\n", signer.to_key_string()).as_bytes()))
+        .and_then(|()| file.sync_all())
+        .map_err(|e| AppError::io(path, e))
+}
+
+/// Where a rotation keeps the next key until the log has moved to it.
+pub fn next_key_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".next");
+    path.with_file_name(name)
+}
+
+/// Makes the key that will succeed `current` (same name) and keeps it at
+/// [`next_key_path`], replacing an earlier unfinished one.
+pub fn prepare_next(path: &Path, current: &Signer) -> Result<Signer, AppError> {
+    let next = Signer::generate(current.name(), &mut rand::rngs::OsRng)
+        .map_err(|e| AppError::Key(format!("cannot make a key: {e}")))?;
+    write_key(&next_key_path(path), &next, true)?;
+    Ok(next)
+}
+
+/// The waiting next key, if there is one.
+pub fn pending_next(path: &Path) -> Result<Option<Signer>, AppError> {
+    load(&next_key_path(path))
+}
+
+/// Puts the next key in place of the current one (the old key is gone: the log no
+/// longer needs it, and a retired key that still exists can still be stolen).
+pub fn install_next(path: &Path) -> Result<(), AppError> {
+    let next = next_key_path(path);
+    std::fs::rename(&next, path).map_err(|e| AppError::io(path, e))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // The rename is durable once the directory is synced.
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| AppError::io(dir, e))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -22,7 +22,9 @@ mod runs;
 pub mod severity;
 pub mod tokens;
 
-pub use app::{App, IncidentView, NewIncident, default_data_dir, now_ms};
+pub use app::{
+    App, IncidentView, KeyRotation, NewIncident, default_data_dir, now_ms, rotate_ledger_key,
+};
 pub use approvals::Approval;
 pub use config::Config;
 pub use error::AppError;

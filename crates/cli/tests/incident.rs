@@ -326,3 +326,47 @@ fn evidence_retention_with_a_legal_hold() {
         stdout(&o)
     );
 }
+
+#[test]
+fn the_ledger_key_rotates_and_auditors_get_every_key() {
+    let env = Env::new();
+    env.json(&["incident", "declare", "disk full", "-s", "3"]);
+    let before = env.json(&["ledger", "status"])["verifier_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rotated = env.json(&["ledger", "rotate-key", "--as", "root"]);
+    assert_eq!(rotated["from"], before.as_str());
+    let after = env.json(&["ledger", "status"])["verifier_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(rotated["to"], after.as_str());
+    assert_ne!(before, after);
+
+    let keys = env.json(&["ledger", "keys"]);
+    let listed: Vec<(&str, bool)> = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["verifier_key"].as_str().unwrap(), k["current"] == true))
+        .collect();
+    assert_eq!(listed, [(before.as_str(), false), (after.as_str(), true)]);
+    assert_eq!(env.json(&["ledger", "verify"])["ok"], true);
+
+    // The human listing says which key is current and who rotated to it.
+    let o = env.run(&["ledger", "keys"]);
+    assert!(
+        stdout(&o).contains(&format!(
+            "{after}  since entry 1, rotated by root (current)"
+        )),
+        "{}",
+        stdout(&o)
+    );
+    // A pack made now verifies with the new key, which the export names.
+    let pack = env.dir.path().join("pack.tar.gz");
+    let out = env.json(&["evidence", "export", "1", "-o", pack.to_str().unwrap()]);
+    assert_eq!(out["verifier_key"], after.as_str());
+    let o = env.run(&["verify", pack.to_str().unwrap(), "--key", &after]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+}

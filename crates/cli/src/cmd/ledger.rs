@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::anyhow;
 
-use crate::cmd::appctx::{AppArgs, app_error, with_app};
+use crate::cmd::appctx::{AppArgs, app_error, runtime, with_app};
 use crate::output::emit;
 use crate::{CliError, Ctx};
 
@@ -23,6 +23,11 @@ pub enum LedgerCmd {
         /// The event's ledger index (shown on the timeline as `#N`).
         index: u64,
     },
+    /// Every key that signed this log, oldest first: the verifier keys auditors pin.
+    Keys,
+    /// Move the log to a new signing key. Stop every server on the log first; the old
+    /// key file is replaced (replicas need the new one before they start again).
+    RotateKey,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -62,6 +67,9 @@ pub enum EvidenceCmd {
 
 pub fn ledger(cmd: LedgerCmd, args: &AppArgs, ctx: &Ctx) -> Result<(), CliError> {
     let ctx = *ctx;
+    if let LedgerCmd::RotateKey = cmd {
+        return rotate_key(args, ctx);
+    }
     with_app(args, move |app| async move {
         let store = app.store();
         match cmd {
@@ -118,6 +126,23 @@ pub fn ledger(cmd: LedgerCmd, args: &AppArgs, ctx: &Ctx) -> Result<(), CliError>
                     Err(CliError::CheckFailed("the ledger does not verify".into()))
                 }
             }
+            LedgerCmd::Keys => {
+                let keys = store.key_history().await.map_err(|e| app_error(e.into()))?;
+                if ctx.json {
+                    return ctx.print_json(&keys);
+                }
+                let mut out = String::new();
+                for k in &keys {
+                    let since = match (k.since_index, &k.rotated_by) {
+                        (Some(i), Some(by)) => format!("since entry {i}, rotated by {by}"),
+                        _ => "the log's first key".to_owned(),
+                    };
+                    let current = if k.current { " (current)" } else { "" };
+                    out.push_str(&format!("{}  {since}{current}\n", k.verifier_key));
+                }
+                emit(&out)
+            }
+            LedgerCmd::RotateKey => Ok(()),
             LedgerCmd::Checkpoint => {
                 let cp = store
                     .checkpoint_now()
@@ -207,6 +232,28 @@ pub fn evidence(cmd: EvidenceCmd, args: &AppArgs, ctx: &Ctx) -> Result<(), CliEr
             ))
         }
     })
+}
+
+/// `ledger rotate-key`: opens the log itself (twice: with the old key, then the new).
+fn rotate_key(args: &AppArgs, ctx: Ctx) -> Result<(), CliError> {
+    let actor = args.actor()?;
+    let cfg = args.config()?;
+    let rotated = runtime()?
+        .block_on(sitrep_app::rotate_ledger_key(cfg, &actor))
+        .map_err(app_error)?;
+    if ctx.json {
+        return ctx.print_json(&rotated);
+    }
+    emit(&format!(
+        "rotated the ledger key at entry {} (transition checkpoint at size {}, signed by both keys)\n\
+         retired: {}\nnew:     {}\nkey file {} now holds the new key; the old one is deleted.\n\
+         Give auditors the new verifier key too: `sitrep ledger keys` lists every key.\n",
+        rotated.index,
+        rotated.checkpoint_size,
+        rotated.from,
+        rotated.to,
+        rotated.key_file.display()
+    ))
 }
 
 /// `evidence hold|release|retain`.
