@@ -105,6 +105,7 @@ fn api() -> Routes {
         .get("/api/v1/runbooks", runbooks::list)
         .get("/api/v1/runbooks/{*path}", runbooks::get)
         .get("/api/v1/ledger", ledger::status)
+        .get("/api/v1/ledger/keys", ledger::keys)
         .post("/api/v1/ledger/checkpoint", ledger::checkpoint)
         .get("/api/v1/ledger/inclusion/{index}", ledger::inclusion)
         .get("/api/v1/ledger/consistency", ledger::consistency)

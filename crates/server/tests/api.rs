@@ -292,6 +292,14 @@ async fn resolve_waits_for_the_checklist_and_the_record_is_provable() {
     assert_eq!(st, 200);
     let key = status["verifier_key"].as_str().unwrap().to_owned();
     let verifier = sitrep_ledger::Verifier::parse(&key).unwrap();
+    // A log that never rotated has one key, the one it signs with.
+    let (st, keys) = s.get("/api/v1/ledger/keys", &s.viewer).await;
+    assert_eq!(st, 200, "{keys}");
+    assert_eq!(keys[0]["verifier_key"], key.as_str());
+    assert_eq!(
+        (keys[0]["current"].as_bool(), keys.as_array().map(Vec::len)),
+        (Some(true), Some(1))
+    );
     for e in s.timeline(&id).await {
         let index = e["index"].as_u64().unwrap();
         let (st, p) = s

@@ -1,10 +1,11 @@
-//! Ledger endpoints: status, checkpoint on demand, inclusion and consistency proofs.
+//! Ledger endpoints: status, key history, checkpoint on demand, inclusion and
+//! consistency proofs.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use sitrep_app::LedgerStatus;
-use sitrep_store::{Event, StoredCheckpoint};
+use sitrep_store::{Event, KeyEpoch, StoredCheckpoint};
 
 use crate::ServerState;
 use crate::auth::{Responder, Viewer};
@@ -16,6 +17,14 @@ pub async fn status(
     Viewer(_): Viewer,
 ) -> ApiResult<Json<LedgerStatus>> {
     Ok(Json(state.app().ledger_status().await?))
+}
+
+/// Every key that signed the log, oldest first: the verifier keys an auditor pins.
+pub async fn keys(
+    State(state): State<ServerState>,
+    Viewer(_): Viewer,
+) -> ApiResult<Json<Vec<KeyEpoch>>> {
+    Ok(Json(state.app().store().key_history().await?))
 }
 
 /// Signs a checkpoint of the current tree (returns the latest when nothing changed).
