@@ -88,8 +88,9 @@ fn create(path: &Path, origin: &str) -> Result<Signer, AppError> {
     Ok(signer)
 }
 
-/// Writes a signing key, mode 0600, synced; `replace` allows an existing file.
-fn write_key(path: &Path, signer: &Signer, replace: bool) -> Result<(), AppError> {
+/// Writes a signing key, mode 0600 (also when it replaces a file), synced; without
+/// `replace` an existing file is an error of kind `AlreadyExists`.
+pub fn write_key(path: &Path, signer: &Signer, replace: bool) -> Result<(), AppError> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).mode(0o600);
     if replace {

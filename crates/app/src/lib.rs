@@ -30,7 +30,7 @@ pub use config::Config;
 pub use error::AppError;
 pub use export::LedgerStatus;
 pub use ingest::{IngestReport, Ingestor};
-pub use keys::KEY_FILE;
+pub use keys::{KEY_FILE, write_key};
 pub use library::Library;
 pub use runs::{Plan, RunReport, RunRequest};
 pub use sitrep_executor::{Mode, NullSink, RunSink};

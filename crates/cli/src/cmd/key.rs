@@ -1,8 +1,6 @@
 //! `sitrep key generate`: create a checkpoint signing key (mode 0600) and print its
 //! verifier key, the one thing a verifier pins.
 
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -46,38 +44,20 @@ pub fn run(cmd: KeyCmd, ctx: &Ctx) -> Result<(), CliError> {
         .with_context(|| format!("invalid key name {name:?}"))
         .map_err(CliError::Input)?;
 
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).mode(0o600);
-    if force {
-        options.create(true).truncate(true);
-    } else {
-        // Never replace a key by accident: checkpoints signed with it could no longer
-        // be matched to a key anyone holds.
-        options.create_new(true);
-    }
-    let mut file = match options.open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+    // Never replace a key by accident: checkpoints signed with it could no longer be
+    // matched to a key anyone holds.
+    match sitrep_app::write_key(&path, &signer, force) {
+        Ok(()) => {}
+        Err(sitrep_app::AppError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::AlreadyExists =>
+        {
             return Err(CliError::input(anyhow::anyhow!(
                 "{} already exists; pass --force to replace it",
                 path.display()
             )));
         }
-        Err(e) => {
-            return Err(CliError::internal(
-                anyhow::Error::new(e).context(format!("cannot create {}", path.display())),
-            ));
-        }
-    };
-    let mut write = || -> std::io::Result<()> {
-        // `mode` applies only on creation; a forced overwrite tightens an old file too.
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        file.write_all(format!("{}\n", signer.to_key_string()).as_bytes())?;
-        file.sync_all()
-    };
-    write()
-        .with_context(|| format!("cannot write {}", path.display()))
-        .map_err(CliError::Internal)?;
+        Err(e) => return Err(CliError::internal(anyhow::Error::new(e))),
+    }
 
     let verifier = signer.verifier().to_string();
     if ctx.json {
