@@ -3,8 +3,8 @@
 use std::io::Write;
 
 use serde::Serialize;
-use sitrep_evidence::pack::{PackEntry, PackSummary, write_pack_entries};
-use sitrep_ledger::Hash;
+use sitrep_evidence::pack::{PackEntry, PackSummary, PackTransition, write_pack_entries};
+use sitrep_ledger::{Hash, TlogProof};
 use sitrep_store::StoredCheckpoint;
 
 use crate::app::App;
@@ -65,11 +65,50 @@ impl App {
                 proof,
             });
         }
+        let transitions = self.key_transitions(checkpoint.size).await?;
         Ok(write_pack_entries(
             out,
             &checkpoint.signed_note,
             entries,
+            transitions,
             self.blobs(),
         )?)
+    }
+
+    /// The log's key rotations below `size`, each with its transition checkpoint (the
+    /// first covering it, which both keys sign) and the proofs that tie it to a
+    /// checkpoint of `size`: what lets a key pinned before a rotation verify a pack.
+    async fn key_transitions(&self, size: u64) -> Result<Vec<PackTransition>, AppError> {
+        let store = self.store();
+        let mut out = Vec::new();
+        for epoch in store.key_history().await? {
+            let Some(index) = epoch.since_index.filter(|i| *i < size) else {
+                continue;
+            };
+            let Some(transition) = store.checkpoint_covering(index).await? else {
+                continue;
+            };
+            let Some(event) = store.events(index, index + 1).await?.pop() else {
+                continue;
+            };
+            let proof = store.inclusion_proof(index, transition.size).await?;
+            let consistency = if transition.size == size {
+                Vec::new()
+            } else {
+                store.consistency_proof(transition.size, size).await?
+            };
+            out.push(PackTransition {
+                index,
+                record: event.record.encode()?,
+                inclusion: TlogProof {
+                    extra: None,
+                    index,
+                    proof,
+                    checkpoint: transition.signed_note,
+                },
+                consistency,
+            });
+        }
+        Ok(out)
     }
 }

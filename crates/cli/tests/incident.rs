@@ -369,4 +369,12 @@ fn the_ledger_key_rotates_and_auditors_get_every_key() {
     assert_eq!(out["verifier_key"], after.as_str());
     let o = env.run(&["verify", pack.to_str().unwrap(), "--key", &after]);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    // An auditor who pinned the old key follows the rotation the pack carries.
+    let o = env.run(&["verify", pack.to_str().unwrap(), "--key", &before]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains(&format!("key rotation: trusting {after}")),
+        "{}",
+        stdout(&o)
+    );
 }

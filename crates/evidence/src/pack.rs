@@ -6,7 +6,11 @@
 //! - `checkpoint`: the signed checkpoint (a C2SP signed note) every proof leads to;
 //! - `records/<index>.json`: the canonical record bytes exactly as logged;
 //! - `proofs/<index>.tlog-proof`: a C2SP tlog-proof of that record;
-//! - `blobs/<sha256 hex>`: the evidence bytes (absent when retention deleted them).
+//! - `blobs/<sha256 hex>`: the evidence bytes (absent when retention deleted them);
+//! - `keys/<index>.json`, `keys/<index>.tlog-proof`, `keys/<index>.consistency`: for each
+//!   key rotation of the log, its record, its inclusion in the transition checkpoint the
+//!   retiring key signed, and that checkpoint's consistency with the pack's, so a key
+//!   pinned before a rotation still verifies a pack signed after it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read, Write};
@@ -73,6 +77,40 @@ pub struct Manifest {
     pub records: Vec<ManifestRecord>,
     /// The evidence blobs the records name.
     pub blobs: Vec<ManifestBlob>,
+    /// The log's key rotations up to the checkpoint, oldest first (absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_transitions: Vec<ManifestTransition>,
+}
+
+/// One key rotation in the manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestTransition {
+    /// The index of its `ledger.key_rotated` record.
+    pub index: u64,
+    /// The retired verifier key.
+    pub from: String,
+    /// Its successor.
+    pub to: String,
+    /// The size of the transition checkpoint the retiring key signed.
+    pub checkpoint_size: u64,
+}
+
+/// The event type of a key rotation record (the store writes it).
+pub const KEY_ROTATED: &str = "ledger.key_rotated";
+
+/// A key rotation to put in a pack: the record and the proofs that tie it to the pack's
+/// checkpoint through the transition checkpoint the retiring key signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackTransition {
+    /// The record's leaf index.
+    pub index: u64,
+    /// The record bytes.
+    pub record: Vec<u8>,
+    /// Its inclusion in the transition checkpoint (which the proof carries).
+    pub inclusion: TlogProof,
+    /// Consistency of the transition checkpoint's tree with the pack checkpoint's.
+    pub consistency: Vec<Hash>,
 }
 
 /// One record in the manifest.
@@ -115,6 +153,87 @@ fn proof_path(index: u64) -> String {
 
 fn blob_path(sha256: &Hash) -> String {
     format!("blobs/{}", sha256.to_hex())
+}
+
+fn key_paths(index: u64) -> [String; 3] {
+    [
+        format!("keys/{index}.json"),
+        format!("keys/{index}.tlog-proof"),
+        format!("keys/{index}.consistency"),
+    ]
+}
+
+/// The `from` and `to` verifier keys of a rotation record.
+fn rotation_keys(record: &Record) -> Result<(Verifier, Verifier), String> {
+    if record.event_type != KEY_ROTATED {
+        return Err(format!(
+            "a {} record, not a key rotation",
+            record.event_type
+        ));
+    }
+    let key = |field: &str| {
+        let text = record
+            .payload
+            .get(field)
+            .ok_or_else(|| format!("no {field:?} key"))?;
+        Verifier::parse(text).map_err(|e| format!("{field:?} is not a verifier key: {e}"))
+    };
+    Ok((key("from")?, key("to")?))
+}
+
+/// Checks a rotation against the pack's checkpoint (`size`, `root`, not yet trusted):
+/// the record is in the transition checkpoint's tree, `from` signed that checkpoint, and
+/// the pack's tree extends it. Returns the manifest entry.
+fn check_transition(
+    t: &PackTransition,
+    origin: &str,
+    size: u64,
+    root: &Hash,
+) -> Result<(ManifestTransition, Verifier), String> {
+    let record = Record::decode(&t.record).map_err(|e| format!("record: {e}"))?;
+    let (from, to) = rotation_keys(&record)?;
+    if t.inclusion.index != t.index {
+        return Err(format!("proof is for index {}", t.inclusion.index));
+    }
+    // Both keys sign the transition: the retiring one vouches for its successor, and the
+    // successor shows it was there (a signature C2SP would otherwise ignore as unknown).
+    let transition = Checkpoint::open(&t.inclusion.checkpoint, std::slice::from_ref(&from))
+        .map_err(|e| {
+            format!("the transition checkpoint is not signed by the retiring key {from}: {e}")
+        })?;
+    Checkpoint::open(&t.inclusion.checkpoint, std::slice::from_ref(&to))
+        .map_err(|e| format!("the transition checkpoint is not signed by the new key {to}: {e}"))?;
+    if transition.origin != origin {
+        return Err(format!(
+            "the transition checkpoint is of log {:?}",
+            transition.origin
+        ));
+    }
+    sitrep_ledger::verify_inclusion(
+        &leaf_hash(&t.record),
+        t.index,
+        transition.size,
+        &t.inclusion.proof,
+        &transition.root,
+    )
+    .map_err(|e| format!("the record is not in the transition checkpoint: {e}"))?;
+    sitrep_ledger::verify_consistency(
+        transition.size,
+        size,
+        &t.consistency,
+        &transition.root,
+        root,
+    )
+    .map_err(|e| format!("the pack's checkpoint does not extend the transition checkpoint: {e}"))?;
+    Ok((
+        ManifestTransition {
+            index: t.index,
+            from: from.to_string(),
+            to: to.to_string(),
+            checkpoint_size: transition.size,
+        },
+        to,
+    ))
 }
 
 /// What [`write_pack`] put in the pack.
@@ -176,7 +295,7 @@ pub fn write_pack<S: LogStore + ?Sized>(
             proof,
         });
     }
-    write_pack_entries(out, signed_checkpoint, entries, blobs)
+    write_pack_entries(out, signed_checkpoint, entries, Vec::new(), blobs)
 }
 
 fn checkpoint_of(signed_checkpoint: &str) -> Result<Checkpoint, PackError> {
@@ -191,9 +310,26 @@ pub fn write_pack_entries(
     out: impl Write,
     signed_checkpoint: &str,
     mut entries: Vec<PackEntry>,
+    mut transitions: Vec<PackTransition>,
     blobs: &BlobStore,
 ) -> Result<PackSummary, PackError> {
     let checkpoint = checkpoint_of(signed_checkpoint)?;
+    transitions.sort_by_key(|t| t.index);
+    let mut key_transitions = Vec::with_capacity(transitions.len());
+    let mut key_files = Vec::with_capacity(transitions.len() * 3);
+    for t in &transitions {
+        let (entry, _) = check_transition(t, &checkpoint.origin, checkpoint.size, &checkpoint.root)
+            .map_err(|message| PackError::Record {
+                index: t.index,
+                message: format!("key rotation: {message}"),
+            })?;
+        key_transitions.push(entry);
+        let [record, proof, consistency] = key_paths(t.index);
+        key_files.push((record, t.record.clone()));
+        key_files.push((proof, t.inclusion.to_text().into_bytes()));
+        let lines: String = t.consistency.iter().map(|h| h.to_base64() + "\n").collect();
+        key_files.push((consistency, lines.into_bytes()));
+    }
     entries.sort_by_key(|e| e.index);
     entries.dedup_by_key(|e| e.index);
 
@@ -267,6 +403,7 @@ pub fn write_pack_entries(
         root: checkpoint.root,
         records,
         blobs: manifest_blobs.into_values().collect(),
+        key_transitions,
     };
     let summary = PackSummary {
         records: manifest.records.len(),
@@ -286,7 +423,7 @@ pub fn write_pack_entries(
     };
     add("manifest.json", &manifest_json)?;
     add("checkpoint", signed_checkpoint.as_bytes())?;
-    for (path, bytes) in &files {
+    for (path, bytes) in key_files.iter().chain(&files) {
         add(path, bytes)?;
     }
     tar.into_inner()?.finish()?.flush()?;
@@ -337,6 +474,8 @@ pub struct VerifyReport {
     /// Blobs the records name that retention deleted before export (not a failure: the
     /// record still proves what the blob hashed to).
     pub blobs_deleted: Vec<Hash>,
+    /// Verifier keys trusted because a key you pinned signed their rotation in.
+    pub keys_followed: Vec<String>,
     /// Everything that failed; the pack verifies only when this is empty.
     pub failures: Vec<Failure>,
 }
@@ -401,6 +540,65 @@ fn read_files(
     Ok(files)
 }
 
+/// Follows the pack's key rotations in order: a rotation whose retiring key is trusted
+/// (pinned, or learned from an earlier rotation) must have proofs that tie it to the
+/// pack's checkpoint, and adds its successor to `trusted`.
+fn follow_rotations(
+    manifest: &Manifest,
+    files: &mut BTreeMap<String, Vec<u8>>,
+    claimed: &Checkpoint,
+    trusted: &mut Vec<Verifier>,
+    report: &mut VerifyReport,
+) {
+    let mut last = None;
+    for m in &manifest.key_transitions {
+        let subject = format!("key rotation {}", m.index);
+        if last.is_some_and(|l| l >= m.index) {
+            report.fail(&subject, "not after the previous rotation");
+        }
+        last = Some(m.index);
+        let [record, proof, consistency] = key_paths(m.index).map(|p| files.remove(&p));
+        let (Some(record), Some(proof), Some(consistency)) = (record, proof, consistency) else {
+            report.fail(&subject, "its record, proof or consistency file is missing");
+            continue;
+        };
+        // Only a rotation from a key you trust, to one you do not yet, can add trust;
+        // the others are nothing to you (the pack's checkpoint fails if trust never
+        // reaches its signer).
+        let known = |key: &str| trusted.iter().any(|k| k.to_string() == key);
+        if known(&m.to) || !known(&m.from) {
+            continue;
+        }
+        let parsed = std::str::from_utf8(&proof)
+            .map_err(|_| "proof is not UTF-8".to_owned())
+            .and_then(|t| TlogProof::parse(t).map_err(|e| format!("proof is malformed: {e}")));
+        let hashes: Result<Vec<Hash>, String> = std::str::from_utf8(&consistency)
+            .map_err(|_| "consistency proof is not UTF-8".to_owned())
+            .and_then(|t| {
+                t.lines()
+                    .map(|l| Hash::from_base64(l).map_err(|e| format!("consistency proof: {e}")))
+                    .collect()
+            });
+        let checked = parsed.and_then(|inclusion| {
+            let t = PackTransition {
+                index: m.index,
+                record,
+                inclusion,
+                consistency: hashes?,
+            };
+            check_transition(&t, &claimed.origin, claimed.size, &claimed.root)
+        });
+        match checked {
+            Ok((entry, to)) if entry == *m => {
+                report.keys_followed.push(to.to_string());
+                trusted.push(to);
+            }
+            Ok(_) => report.fail(&subject, "the manifest differs from the rotation's record"),
+            Err(e) => report.fail(&subject, e),
+        }
+    }
+}
+
 /// Verifies a pack fully offline.
 ///
 /// `trusted` are the verifier keys the user pinned; keys inside the pack are never
@@ -427,14 +625,6 @@ pub fn verify_pack(
             return Ok(report);
         }
     };
-    let checkpoint = match Checkpoint::open(&signed, trusted) {
-        Ok(c) => c,
-        Err(e) => {
-            report.fail("checkpoint", e.to_string());
-            return Ok(report);
-        }
-    };
-
     let Some(manifest_bytes) = files.remove("manifest.json") else {
         report.fail("manifest", "missing from the pack");
         return Ok(report);
@@ -443,6 +633,23 @@ pub fn verify_pack(
         Ok(m) => m,
         Err(e) => {
             report.fail("manifest", format!("not a valid manifest: {e}"));
+            return Ok(report);
+        }
+    };
+    // Key rotations first: each one a trusted key signed adds its successor.
+    let mut trusted = trusted.to_vec();
+    if !manifest.key_transitions.is_empty() {
+        match checkpoint_of(&signed) {
+            Ok(claimed) => {
+                follow_rotations(&manifest, &mut files, &claimed, &mut trusted, &mut report);
+            }
+            Err(e) => report.fail("checkpoint", e.to_string()),
+        }
+    }
+    let checkpoint = match Checkpoint::open(&signed, &trusted) {
+        Ok(c) => c,
+        Err(e) => {
+            report.fail("checkpoint", e.to_string());
             return Ok(report);
         }
     };

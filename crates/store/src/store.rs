@@ -772,6 +772,25 @@ impl Store {
         }
     }
 
+    /// The first stored checkpoint whose tree contains leaf `index` (for a rotation
+    /// record: its transition checkpoint).
+    pub async fn checkpoint_covering(
+        &self,
+        index: u64,
+    ) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM checkpoints WHERE size > $1 ORDER BY size LIMIT 1",
+            rows::CHECKPOINT_COLS
+        );
+        sqlx::query(&sql)
+            .bind(to_i64(index)?)
+            .fetch_optional(self.pool())
+            .await?
+            .as_ref()
+            .map(rows::checkpoint)
+            .transpose()
+    }
+
     /// The latest stored checkpoint.
     pub async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
         let mut conn = self.pool().acquire().await?;

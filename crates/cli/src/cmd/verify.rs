@@ -49,6 +49,11 @@ pub fn run(args: VerifyArgs, ctx: &Ctx) -> Result<(), CliError> {
         ctx.print_json(&serde_json::json!({ "ok": report.ok(), "report": report }))?;
     } else {
         let mut out = String::new();
+        for k in &report.keys_followed {
+            out.push_str(&format!(
+                "key rotation: trusting {k}, which a key you pinned signed in\n"
+            ));
+        }
         if let (Some(origin), Some(size)) = (&report.origin, report.tree_size) {
             out.push_str(&format!(
                 "checkpoint: {origin}, tree size {size}, signature OK\n"
