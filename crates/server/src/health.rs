@@ -78,6 +78,13 @@ pub async fn readiness(state: &ServerState) -> Readiness {
         (Err(e), _) => check(false, true, e),
         (_, Err(e)) => check(false, true, e.clone()),
     };
+    // Events still commit while checkpoints cannot be signed, but nothing new is
+    // sealed: a retired key (the log rotated under this replica) or a ledger that no
+    // longer matches its checkpoint. Take the replica out until it is fixed.
+    let ledger = match store.checkpoint_error() {
+        Some(e) if ledger.ok => check(false, true, format!("cannot sign checkpoints: {e}")),
+        _ => ledger,
+    };
     checks.insert("ledger", ledger);
     let blobs = state.app().data_dir().join("blobs");
     let probe = tokio::task::spawn_blocking(move || -> Result<(), String> {

@@ -1,0 +1,52 @@
+//! A key rotation done while a server still runs with the old key (the procedure says to
+//! stop it first): the server stops signing and says so on `/readyz`, rather than seal
+//! anything with a retired key.
+
+mod common;
+
+use common::start_with;
+use serde_json::json;
+use sitrep_app::{Config, rotate_ledger_key};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_left_running_through_a_rotation_stops_signing_and_is_not_ready() {
+    let s = start_with(|_| {}).await;
+    let id = s.declare(json!({"title": "disk full"})).await;
+    let (st, _) = s.get("/readyz", "").await;
+    assert_eq!(st, 200);
+
+    let config = Config {
+        data_dir: Some(s.dir.path().join("data")),
+        ..Config::default()
+    };
+    let rotated = rotate_ledger_key(config, "root").await.unwrap();
+
+    // The server commits new events still, but will not sign them with its retired key.
+    let (st, v) = s
+        .post(
+            &format!("/api/v1/incidents/{id}/notes"),
+            &s.responder,
+            json!({"text": "still here"}),
+        )
+        .await;
+    assert!(st == 200 || st == 201, "{st} {v}");
+    let detail = s
+        .until(20, || async {
+            let (st, v) = s.get("/readyz", "").await;
+            let d = v["checks"]["ledger"]["detail"].as_str()?.to_owned();
+            (st == 503 && d.starts_with("cannot sign checkpoints")).then_some(d)
+        })
+        .await;
+    assert!(detail.contains("rotated"), "{detail}");
+    // Nothing the retired key signed came after the transition.
+    let latest = s
+        .state
+        .app()
+        .store()
+        .latest_checkpoint()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(latest.size, rotated.checkpoint_size);
+    s.stop().await;
+}
