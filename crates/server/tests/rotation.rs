@@ -38,6 +38,23 @@ async fn a_server_left_running_through_a_rotation_stops_signing_and_is_not_ready
         })
         .await;
     assert!(detail.contains("rotated"), "{detail}");
+    // The ledger page lists both keys and who rotated.
+    let (cookie, _) = s.login(&s.viewer).await;
+    let page = s
+        .http
+        .get(s.u("/ledger"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Key history"), "{page}");
+    for key in [&rotated.from, &rotated.to] {
+        assert!(page.contains(key.as_str()), "{key} not on {page}");
+    }
+    assert!(page.contains("rotated by root"), "{page}");
     // Nothing the retired key signed came after the transition.
     let latest = s
         .state

@@ -1072,11 +1072,28 @@ struct LedgerTpl {
     checkpoint_size: u64,
     checkpoint_age: String,
     verifier: String,
+    /// Every key of the log, oldest first: (verifier key, how it came, current).
+    keys: Vec<(String, String, bool)>,
 }
 
 async fn ledger(State(st): State<ServerState>, c: Option<Caller>) -> Page {
     let c = user(c)?;
     let s = st.app().ledger_status().await?;
+    let keys = st
+        .app()
+        .store()
+        .key_history()
+        .await
+        .map_err(AppError::from)?
+        .into_iter()
+        .map(|k| {
+            let how = match (k.since_index, k.rotated_by) {
+                (Some(i), Some(by)) => format!("since entry #{i}, rotated by {by}"),
+                _ => "the log's first key".to_owned(),
+            };
+            (k.verifier_key, how, k.current)
+        })
+        .collect();
     let (checkpoint, checkpoint_size, checkpoint_age) = match &s.checkpoint {
         Some(cp) => (
             cp.signed_note.clone(),
@@ -1095,5 +1112,6 @@ async fn ledger(State(st): State<ServerState>, c: Option<Caller>) -> Page {
         checkpoint_size,
         checkpoint_age,
         verifier: s.verifier_key,
+        keys,
     })
 }
