@@ -10,12 +10,16 @@
 
 use sitrep_evidence::remote::{RemoteBlobs, RemoteConfig};
 use sitrep_evidence::{BlobError, StoredBlob};
-use sitrep_ledger::Hash;
-use sitrep_store::{NewJob, Write};
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use sitrep_ledger::{Hash, Record};
+use sitrep_store::{Change, NewJob, Write};
 
 use crate::app::{App, now_ms};
 use crate::config::EvidenceConfig;
 use crate::error::AppError;
+use crate::events;
 
 /// Job kind prefix of a pending upload; the replica id follows.
 pub const UPLOAD_JOB: &str = "blob.upload";
@@ -51,7 +55,155 @@ pub(crate) fn remote(cfg: &EvidenceConfig) -> Result<Option<RemoteBlobs>, AppErr
     .map_err(|e| AppError::invalid("evidence.remote", e.to_string()))
 }
 
+/// Uploads still waiting for the shared bucket, per replica.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UploadBacklog {
+    /// The replica that holds the bytes (its `replica.id`).
+    pub replica: String,
+    /// Whether it is the replica asking.
+    pub this_replica: bool,
+    /// Blobs waiting.
+    pub blobs: usize,
+    /// Incidents they belong to.
+    pub incidents: usize,
+    /// When the oldest failed upload was queued, Unix ms.
+    pub oldest_ms: i64,
+    /// The latest error of a retry, if any.
+    pub last_error: Option<String>,
+}
+
+/// An `evidence.lost` record: output bytes that never reached the shared bucket and are
+/// gone from the replica that captured them. The record of what they hashed to stays.
+fn lost_record(incident: &str, sha256: &str, replica: &str, reason: &str, actor: &str) -> Record {
+    events::record(
+        events::EVIDENCE_LOST,
+        incident,
+        now_ms(),
+        actor,
+        [
+            ("sha256", sha256.to_owned()),
+            ("replica", replica.to_owned()),
+            ("reason", reason.to_owned()),
+        ],
+    )
+}
+
 impl App {
+    /// This replica's id (`replica.id` in its data dir): names its upload jobs.
+    #[must_use]
+    pub fn replica(&self) -> &str {
+        &self.inner.replica
+    }
+
+    /// Failed uploads still waiting, per replica: a replica that is gone for good
+    /// (its data dir lost) leaves a backlog nobody will ever upload.
+    pub async fn upload_backlog(&self) -> Result<Vec<UploadBacklog>, AppError> {
+        let jobs = self
+            .inner
+            .store
+            .open_jobs(&format!("{UPLOAD_JOB}:"))
+            .await?;
+        let mut by_replica: BTreeMap<String, (UploadBacklog, BTreeSet<String>)> = BTreeMap::new();
+        for job in jobs {
+            let replica = job.kind[UPLOAD_JOB.len() + 1..].to_owned();
+            let (b, incidents) = by_replica.entry(replica.clone()).or_insert_with(|| {
+                (
+                    UploadBacklog {
+                        this_replica: replica == self.inner.replica,
+                        replica,
+                        blobs: 0,
+                        incidents: 0,
+                        oldest_ms: job.created_ms,
+                        last_error: None,
+                    },
+                    BTreeSet::new(),
+                )
+            });
+            b.blobs += 1;
+            b.oldest_ms = b.oldest_ms.min(job.created_ms);
+            if job.last_error.is_some() {
+                b.last_error.clone_from(&job.last_error);
+            }
+            incidents.extend(job.incident_id);
+        }
+        Ok(by_replica
+            .into_values()
+            .map(|(mut b, incidents)| {
+                b.incidents = incidents.len();
+                b
+            })
+            .collect())
+    }
+
+    /// Gives up the backlog of a replica that is gone for good: each blob it never
+    /// uploaded and that no one else has gets an `evidence.lost` event on its incident,
+    /// in the same transaction that cancels its job (bytes this replica also holds become
+    /// its own upload; expired evidence needs nothing). Returns how many were lost.
+    /// Never this replica's own backlog.
+    pub async fn abandon_uploads(&self, replica: &str, actor: &str) -> Result<usize, AppError> {
+        if replica == self.inner.replica {
+            return Err(AppError::invalid(
+                "replica",
+                "that is this replica: it uploads its own backlog when the bucket answers",
+            ));
+        }
+        let kind = format!("{UPLOAD_JOB}:{replica}");
+        let jobs: Vec<_> = self
+            .inner
+            .store
+            .open_jobs(&kind)
+            .await?
+            .into_iter()
+            .filter(|j| j.kind == kind)
+            .collect();
+        if jobs.is_empty() {
+            return Err(AppError::invalid(
+                "replica",
+                format!("no uploads wait for replica {replica:?}"),
+            ));
+        }
+        let reason = format!("replica {replica} was abandoned before it uploaded them");
+        let mut lost = 0;
+        for job in &jobs {
+            let sha = job
+                .payload
+                .get("sha256")
+                .and_then(|v| v.as_str())
+                .unwrap_or("");
+            let mut writes = vec![Write::CancelJob { id: job.id.clone() }];
+            let mut events = Vec::new();
+            let hash = Hash::from_hex(sha).ok();
+            let expired = match &job.incident_id {
+                Some(inc) => self.inner.store.evidence_expired(inc).await?,
+                None => true,
+            };
+            if let (Some(inc), Some(h), false) = (&job.incident_id, hash, expired) {
+                if self.inner.blobs.contains(&h) {
+                    // The same bytes were captured here too: this replica shares them.
+                    writes.push(self.upload_job(&h, inc, "taken over from an abandoned replica"));
+                } else {
+                    match self.blob(&h).await {
+                        // Someone shared the same bytes: nothing is lost.
+                        Ok(_) => {}
+                        Err(AppError::Blob(BlobError::NotFound(_))) => {
+                            events.push(lost_record(inc, sha, replica, &reason, actor));
+                            lost += 1;
+                        }
+                        // A bucket that does not answer cannot say what it lacks.
+                        Err(e) => return Err(e),
+                    }
+                }
+            } else if hash.is_none() && !expired {
+                if let Some(inc) = &job.incident_id {
+                    events.push(lost_record(inc, sha, replica, &reason, actor));
+                    lost += 1;
+                }
+            }
+            self.inner.store.commit(Change { writes, events }).await?;
+        }
+        Ok(lost)
+    }
+
     fn upload_kind(&self) -> String {
         format!("{UPLOAD_JOB}:{}", self.inner.replica)
     }
@@ -71,22 +223,22 @@ impl App {
         match remote.upload(bytes).await {
             Ok(_) => Ok((blob, None)),
             Err(e) => {
-                let hex = blob.sha256.to_hex();
-                Ok((
-                    blob,
-                    Some(Write::EnqueueJob(NewJob {
-                        kind: self.upload_kind(),
-                        dedupe_key: format!("{}:{hex}", self.upload_kind()),
-                        incident_id: Some(incident_id.to_owned()),
-                        payload: serde_json::json!({
-                            "sha256": hex,
-                            "first_error": e.to_string(),
-                        }),
-                        due_ms: now_ms() + 5_000,
-                    })),
-                ))
+                let job = self.upload_job(&blob.sha256, incident_id, &e.to_string());
+                Ok((blob, Some(job)))
             }
         }
+    }
+
+    /// A durable job for this replica to upload a blob it holds.
+    fn upload_job(&self, sha256: &Hash, incident_id: &str, why: &str) -> Write {
+        let hex = sha256.to_hex();
+        Write::EnqueueJob(NewJob {
+            kind: self.upload_kind(),
+            dedupe_key: format!("{}:{hex}", self.upload_kind()),
+            incident_id: Some(incident_id.to_owned()),
+            payload: serde_json::json!({ "sha256": hex, "first_error": why }),
+            due_ms: now_ms() + 5_000,
+        })
     }
 
     /// A blob's bytes: from the data dir, else from the bucket (verified against the
@@ -165,6 +317,23 @@ impl App {
             let bytes = match self.inner.blobs.get(&hash) {
                 Ok(b) => b,
                 Err(BlobError::NotFound(_)) => {
+                    // Never shared and now gone here too: say so on the record.
+                    if let Some(inc) = &job.incident_id {
+                        let lost = lost_record(
+                            inc,
+                            &hash.to_hex(),
+                            &self.inner.replica,
+                            "the bytes were gone from the replica's data dir before they \
+                             reached the shared bucket",
+                            "system",
+                        );
+                        store
+                            .commit(Change {
+                                writes: Vec::new(),
+                                events: vec![lost],
+                            })
+                            .await?;
+                    }
                     store.complete_job(&job.id, worker).await?;
                     continue;
                 }

@@ -32,6 +32,7 @@ pub const APPROVAL_GRANTED: &str = "approval.granted";
 pub const EVIDENCE_HELD: &str = "evidence.held";
 pub const EVIDENCE_RELEASED: &str = "evidence.released";
 pub const EVIDENCE_EXPIRED: &str = "evidence.expired";
+pub const EVIDENCE_LOST: &str = "evidence.lost";
 pub const CHECK: &str = "checklist.ticked";
 pub const UNCHECK: &str = "checklist.unticked";
 pub const ACTION_ADDED: &str = "action.added";

@@ -199,6 +199,11 @@ fn describe(e: &Event) -> String {
             "retention deleted {} output blob(s); their records remain",
             get("blobs_deleted")
         ),
+        "evidence.lost" => format!(
+            "output blob `{}…` lost: {}; its record remains",
+            get("sha256").get(..12).unwrap_or(""),
+            one_line(get("reason"))
+        ),
         "approval.granted" => format!(
             "`{}` approved (asked by {})",
             get("step"),

@@ -190,3 +190,73 @@ async fn output_captured_on_one_replica_is_read_and_exported_by_another() {
     a.close().await;
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_of_a_replica_lost_for_good_are_abandoned_on_the_record() {
+    let m = moto::Moto::start("evidence");
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("shared")).unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+
+    // Replica a captures output while the bucket is unreachable, then its disk dies.
+    let a = replica(root.path(), "a", &dead).await;
+    let inc = a
+        .declare(
+            NewIncident {
+                title: "lost replica".into(),
+                runbooks: vec!["local-service.md".into()],
+                ..NewIncident::default()
+            },
+            "ann",
+        )
+        .await
+        .unwrap();
+    let run = a
+        .run_step(&leaky(&inc.id), Arc::new(NullSink))
+        .await
+        .unwrap();
+    let stdout = run.run.stdout_sha256.clone().unwrap();
+    let a_id = a.replica().to_owned();
+    a.close().await;
+    std::fs::remove_dir_all(root.path().join("a")).unwrap();
+
+    // Another replica sees the backlog nobody will upload...
+    let b = replica(root.path(), "b", &m.endpoint()).await;
+    let backlog = b.upload_backlog().await.unwrap();
+    assert_eq!(backlog.len(), 1, "{backlog:?}");
+    assert_eq!(
+        (
+            backlog[0].replica.as_str(),
+            backlog[0].this_replica,
+            backlog[0].blobs,
+            backlog[0].incidents
+        ),
+        (a_id.as_str(), false, 2, 1),
+        "stdout and stderr wait for a"
+    );
+    // ...cannot give up its own...
+    let own = b.abandon_uploads(b.replica(), "ops").await.unwrap_err();
+    assert!(own.to_string().contains("this replica"), "{own}");
+    // ...and abandons a's on the record: the bucket never got the bytes.
+    assert_eq!(b.abandon_uploads(&a_id, "ops").await.unwrap(), 2);
+    assert!(b.upload_backlog().await.unwrap().is_empty());
+    let lost: Vec<_> = b
+        .store()
+        .timeline(&inc.id, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.record.event_type == "evidence.lost")
+        .collect();
+    assert_eq!(lost.len(), 2);
+    assert!(lost.iter().any(|e| e.record.payload["sha256"] == stdout));
+    assert!(
+        lost.iter()
+            .all(|e| e.record.payload["replica"] == a_id && e.record.actor == "ops")
+    );
+    let again = b.abandon_uploads(&a_id, "ops").await.unwrap_err();
+    assert!(again.to_string().contains("no uploads wait"), "{again}");
+    b.close().await;
+}

@@ -165,6 +165,30 @@ impl Store {
     }
 
     /// How many jobs wait to be claimed (state `pending`, due or not).
+    /// Jobs not finished yet (pending, or running) whose kind starts with `prefix`,
+    /// oldest first.
+    pub async fn open_jobs(&self, prefix: &str) -> Result<Vec<Job>, StoreError> {
+        let sql = format!(
+            "SELECT {JOB_COLS} FROM jobs WHERE state IN ('pending', 'running') \
+             AND kind LIKE $1 ESCAPE '\\' ORDER BY created_ms, id"
+        );
+        let mut pattern = String::with_capacity(prefix.len() + 1);
+        for c in prefix.chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('%');
+        sqlx::query(&sql)
+            .bind(pattern)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(rows::job)
+            .collect()
+    }
+
     pub async fn pending_jobs(&self) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state = 'pending'")
             .fetch_one(self.pool())

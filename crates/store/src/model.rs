@@ -271,6 +271,8 @@ pub enum Write {
     EnqueueJob(NewJob),
     /// Cancels every pending job of this incident whose kind is `kind`.
     CancelJobs { incident_id: String, kind: String },
+    /// Cancels one job, pending or running (its worker is known to be gone).
+    CancelJob { id: String },
     /// Keeps a raw webhook payload (ignored if its id is already stored). Through the
     /// group commit, concurrent deliveries share one fsync.
     PutRawPayload(RawPayload),

@@ -902,6 +902,17 @@ async fn apply_write(tx: &mut AnyConnection, write: &Write, now: i64) -> Result<
             .await?;
             Ok(())
         }
+        Write::CancelJob { id } => {
+            sqlx::query(
+                "UPDATE jobs SET state = 'cancelled', locked_by = NULL, locked_until_ms = NULL, \
+                 updated_ms = $1 WHERE id = $2 AND state IN ('pending', 'running')",
+            )
+            .bind(now)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+            Ok(())
+        }
         Write::Fence {
             lease,
             holder,

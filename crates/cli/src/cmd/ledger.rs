@@ -53,6 +53,13 @@ pub enum EvidenceCmd {
         /// Incident number or id.
         incident: String,
     },
+    /// Output that failed to reach the shared bucket, per replica; `--abandon` gives up a
+    /// lost replica's backlog (an `evidence.lost` event for each blob nobody else has).
+    Uploads {
+        /// The replica id (from this listing) whose data dir is gone for good.
+        #[arg(long, value_name = "REPLICA")]
+        abandon: Option<String>,
+    },
     /// Delete the evidence bytes of incidents resolved longer ago than the retention
     /// (`[evidence] retention`, or --older-than); ledger records stay.
     Retain {
@@ -262,6 +269,54 @@ fn retention(cmd: EvidenceCmd, args: &AppArgs, ctx: Ctx) -> Result<(), CliError>
     with_app(args, move |app| async move {
         match cmd {
             EvidenceCmd::Export { .. } => Ok(()),
+            EvidenceCmd::Uploads {
+                abandon: Some(replica),
+            } => {
+                let lost = app
+                    .abandon_uploads(&replica, &actor?)
+                    .await
+                    .map_err(app_error)?;
+                if ctx.json {
+                    return ctx.print_json(&serde_json::json!({"replica": replica, "lost": lost}));
+                }
+                emit(&format!(
+                    "abandoned the uploads of replica {replica}: {lost} blob(s) recorded as lost\n"
+                ))
+            }
+            EvidenceCmd::Uploads { abandon: None } => {
+                let backlog = app.upload_backlog().await.map_err(app_error)?;
+                if ctx.json {
+                    return ctx.print_json(&backlog);
+                }
+                let mut o = String::new();
+                let now = sitrep_app::now_ms();
+                for b in &backlog {
+                    let who = if b.this_replica {
+                        " (this replica)"
+                    } else {
+                        ""
+                    };
+                    o.push_str(&format!(
+                        "replica {}{who}: {} blob(s) of {} incident(s) waiting, oldest {} min ago{}\n",
+                        b.replica,
+                        b.blobs,
+                        b.incidents,
+                        (now - b.oldest_ms).max(0) / 60_000,
+                        b.last_error
+                            .as_deref()
+                            .map(|e| format!("; last error: {e}"))
+                            .unwrap_or_default()
+                    ));
+                }
+                if backlog.is_empty() {
+                    o.push_str(if app.config().evidence.remote.is_some() {
+                        "no upload waits: every captured output is in the shared bucket\n"
+                    } else {
+                        "no upload waits (no shared bucket is configured: [evidence] remote)\n"
+                    });
+                }
+                emit(&o)
+            }
             EvidenceCmd::Hold { incident, reason } => {
                 let hold = app
                     .hold_evidence(&incident, &reason, &actor?)
