@@ -4,7 +4,7 @@ use std::io::Write;
 
 use serde::Serialize;
 use sitrep_evidence::pack::{PackEntry, PackSummary, PackTransition, write_pack_entries};
-use sitrep_ledger::{Hash, TlogProof};
+use sitrep_ledger::{Hash, TlogProof, Verifier, open_note};
 use sitrep_store::StoredCheckpoint;
 
 use crate::app::App;
@@ -91,6 +91,20 @@ impl App {
             let Some(event) = store.events(index, index + 1).await?.pop() else {
                 continue;
             };
+            // A transition both keys did not sign (a replica kept signing through the
+            // rotation, which `ledger verify` reports) cannot carry trust: leave it out
+            // rather than refuse the export; the pack still verifies with the new key.
+            let signed_by = |field: &str| {
+                event
+                    .record
+                    .payload
+                    .get(field)
+                    .and_then(|k| Verifier::parse(k).ok())
+                    .is_some_and(|k| open_note(&transition.signed_note, &[k]).is_ok())
+            };
+            if !(signed_by("from") && signed_by("to")) {
+                continue;
+            }
             let proof = store.inclusion_proof(index, transition.size).await?;
             let consistency = if transition.size == size {
                 Vec::new()
