@@ -161,12 +161,43 @@ pub struct KeyRotation {
     pub key_file: PathBuf,
 }
 
+/// Lease name prefix each serving replica renews (`serving:<replica id>`): how a tool
+/// that must not run beside a server (a key rotation) knows one is up.
+pub const SERVING_LEASE: &str = "serving:";
+
 /// Rotates the ledger signing key of `config`'s log: seals a `ledger.key_rotated`
 /// record, signs a transition checkpoint with both keys and replaces the key file (the
-/// old key is deleted). Every server on the log must be stopped first, and replicas
-/// given the new key file before they start again.
-pub async fn rotate_ledger_key(config: Config, actor: &str) -> Result<KeyRotation, AppError> {
+/// old key is deleted). Refused while a server on the log is up (a server keeps its
+/// serving lease fresh), unless `force`; replicas need the new key file before they
+/// start again.
+pub async fn rotate_ledger_key(
+    config: Config,
+    actor: &str,
+    force: bool,
+) -> Result<KeyRotation, AppError> {
     let app = App::open(config.clone()).await?;
+    let serving = app.serving_replicas(now_ms()).await?;
+    if !serving.is_empty() && !force {
+        app.close().await;
+        let list: Vec<String> = serving
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} (until {})",
+                    l.name.trim_start_matches(SERVING_LEASE),
+                    l.expires_ms
+                )
+            })
+            .collect();
+        return Err(AppError::Denied {
+            reason: format!(
+                "a server is up on this log (replica {}): stop every server first, or wait \
+                 for the lease to lapse if it died; a server that signs during the rotation \
+                 leaves a checkpoint verification refuses",
+                list.join(", ")
+            ),
+        });
+    }
     let key_path = ledger_key_path(&config, &app.inner.data_dir);
     let current = keys::load_or_create(&key_path, &config.origin)?;
     let from = current.verifier();
@@ -205,6 +236,30 @@ pub async fn rotate_ledger_key(config: Config, actor: &str) -> Result<KeyRotatio
 }
 
 impl App {
+    /// Takes or renews this replica's serving lease until `now_ms + ttl_ms`. False when
+    /// another process serves with the same replica id (the same data dir) right now.
+    pub async fn announce_serving(
+        &self,
+        holder: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<Option<sitrep_store::Lease>, AppError> {
+        let name = format!("{SERVING_LEASE}{}", self.inner.replica);
+        Ok(self
+            .inner
+            .store
+            .acquire_lease(&name, holder, now_ms, ttl_ms)
+            .await?)
+    }
+
+    /// The serving leases not expired at `now_ms`: the replicas up right now.
+    pub async fn serving_replicas(
+        &self,
+        now_ms: i64,
+    ) -> Result<Vec<sitrep_store::Lease>, AppError> {
+        Ok(self.inner.store.live_leases(SERVING_LEASE, now_ms).await?)
+    }
+
     /// Opens (creating if needed) the data dir of `config`: the signing key, the
     /// database (checking the ledger against its last checkpoint), the blob store and
     /// the runbook library.

@@ -23,7 +23,8 @@ pub mod severity;
 pub mod tokens;
 
 pub use app::{
-    App, IncidentView, KeyRotation, NewIncident, default_data_dir, now_ms, rotate_ledger_key,
+    App, IncidentView, KeyRotation, NewIncident, SERVING_LEASE, default_data_dir, now_ms,
+    rotate_ledger_key,
 };
 pub use approvals::Approval;
 pub use config::Config;

@@ -65,7 +65,9 @@ async fn rotation_story(url: Option<&str>) {
     let before = pack(&app, &inc.id).await;
     app.close().await;
 
-    let rotated = rotate_ledger_key(config(&data, url), "root").await.unwrap();
+    let rotated = rotate_ledger_key(config(&data, url), "root", false)
+        .await
+        .unwrap();
     assert_eq!(rotated.from, old.to_string());
     assert_ne!(rotated.to, rotated.from);
     assert!(

@@ -187,6 +187,8 @@ pub async fn serve(
     tasks.spawn(upload_blobs(state.clone()));
     tasks.spawn(retention(state.clone()));
     tasks.spawn(paging::run(state.clone()));
+    let holder = format!("serve-{}-{}", std::process::id(), uuid::Uuid::now_v7());
+    tasks.spawn(presence(state.clone(), holder.clone()));
     state.inner.started.store(true, Ordering::Release);
     let closing = state.inner.closing.clone();
     let signal = async move {
@@ -201,7 +203,40 @@ pub async fn serve(
     state.inner.closing.send_replace(true);
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
+    // Renewed for no time at all, the serving lease lapses now: tools waiting for every
+    // server to stop need not wait for it to expire.
+    let _ = state
+        .app()
+        .announce_serving(&holder, sitrep_app::now_ms(), 0)
+        .await;
     result
+}
+
+/// How long a serving lease lasts; renewed three times as often.
+const SERVING_TTL: Duration = Duration::from_secs(30);
+
+/// Keeps this replica's serving lease fresh while it serves (see
+/// `sitrep_app::SERVING_LEASE`): a key rotation refuses to run beside a server.
+async fn presence(state: ServerState, holder: String) {
+    let mut closing = state.closing_signal();
+    let ttl = i64::try_from(SERVING_TTL.as_millis()).unwrap_or(30_000);
+    loop {
+        match state
+            .app()
+            .announce_serving(&holder, sitrep_app::now_ms(), ttl)
+            .await
+        {
+            Ok(Some(_)) => {}
+            Ok(None) => tracing::warn!(
+                replica = state.app().replica(),
+                "another server runs on this data dir (same replica id)"
+            ),
+            Err(e) => tracing::warn!(error = %e, "cannot renew the serving lease"),
+        }
+        if !nap(&mut closing, SERVING_TTL / 3).await {
+            return;
+        }
+    }
 }
 
 /// Sleeps `d`; false when the server began closing meanwhile (the task should end).

@@ -6,7 +6,7 @@ mod common;
 
 use common::start_with;
 use serde_json::json;
-use sitrep_app::{Config, rotate_ledger_key};
+use sitrep_app::{App, Config, rotate_ledger_key};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_left_running_through_a_rotation_stops_signing_and_is_not_ready() {
@@ -19,7 +19,13 @@ async fn a_server_left_running_through_a_rotation_stops_signing_and_is_not_ready
         data_dir: Some(s.dir.path().join("data")),
         ..Config::default()
     };
-    let rotated = rotate_ledger_key(config, "root").await.unwrap();
+    // Refused while the server is up...
+    let Err(refused) = rotate_ledger_key(config.clone(), "root", false).await else {
+        panic!("a rotation ran beside a live server");
+    };
+    assert!(refused.to_string().contains("a server is up"), "{refused}");
+    // ...unless forced (the server here keeps running on purpose).
+    let rotated = rotate_ledger_key(config, "root", true).await.unwrap();
 
     // The server commits new events still, but will not sign them with its retired key.
     let (st, v) = s
@@ -65,5 +71,27 @@ async fn a_server_left_running_through_a_rotation_stops_signing_and_is_not_ready
         .unwrap()
         .unwrap();
     assert_eq!(latest.size, rotated.checkpoint_size);
-    s.stop().await;
+    let serving = s
+        .state
+        .app()
+        .serving_replicas(sitrep_app::now_ms())
+        .await
+        .unwrap();
+    assert_eq!(serving.len(), 1, "{serving:?}");
+    // A stopped server gives its serving lease up at once.
+    let kept = s.stop().await;
+    let again = App::open(Config {
+        data_dir: Some(kept.path().join("data")),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    assert!(
+        again
+            .serving_replicas(sitrep_app::now_ms())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    again.close().await;
 }

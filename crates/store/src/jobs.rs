@@ -172,20 +172,28 @@ impl Store {
             "SELECT {JOB_COLS} FROM jobs WHERE state IN ('pending', 'running') \
              AND kind LIKE $1 ESCAPE '\\' ORDER BY created_ms, id"
         );
-        let mut pattern = String::with_capacity(prefix.len() + 1);
-        for c in prefix.chars() {
-            if matches!(c, '%' | '_' | '\\') {
-                pattern.push('\\');
-            }
-            pattern.push(c);
-        }
-        pattern.push('%');
         sqlx::query(&sql)
-            .bind(pattern)
+            .bind(like_prefix(prefix))
             .fetch_all(self.pool())
             .await?
             .iter()
             .map(rows::job)
+            .collect()
+    }
+
+    /// Leases whose name starts with `prefix` and that have not expired at `now_ms`.
+    pub async fn live_leases(&self, prefix: &str, now_ms: i64) -> Result<Vec<Lease>, StoreError> {
+        let sql = format!(
+            "SELECT {LEASE_COLS} FROM leases WHERE name LIKE $1 ESCAPE '\\' \
+             AND expires_ms > $2 ORDER BY name"
+        );
+        sqlx::query(&sql)
+            .bind(like_prefix(prefix))
+            .bind(now_ms)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(rows::lease)
             .collect()
     }
 
@@ -464,4 +472,17 @@ impl Store {
         tx.commit().await?;
         Ok(None)
     }
+}
+
+/// A LIKE pattern (with `ESCAPE '\\'`) matching what starts with `prefix`.
+fn like_prefix(prefix: &str) -> String {
+    let mut pattern = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }

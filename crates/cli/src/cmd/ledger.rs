@@ -25,9 +25,15 @@ pub enum LedgerCmd {
     },
     /// Every key that signed this log, oldest first: the verifier keys auditors pin.
     Keys,
-    /// Move the log to a new signing key. Stop every server on the log first; the old
-    /// key file is replaced (replicas need the new one before they start again).
-    RotateKey,
+    /// Move the log to a new signing key. Stop every server on the log first (refused
+    /// while one is up); the old key file is replaced (replicas need the new one before
+    /// they start again).
+    RotateKey {
+        /// Rotate even though a server's serving lease is live (one that died without
+        /// stopping holds it for up to 30 s).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -74,8 +80,8 @@ pub enum EvidenceCmd {
 
 pub fn ledger(cmd: LedgerCmd, args: &AppArgs, ctx: &Ctx) -> Result<(), CliError> {
     let ctx = *ctx;
-    if let LedgerCmd::RotateKey = cmd {
-        return rotate_key(args, ctx);
+    if let LedgerCmd::RotateKey { force } = cmd {
+        return rotate_key(args, ctx, force);
     }
     with_app(args, move |app| async move {
         let store = app.store();
@@ -149,7 +155,7 @@ pub fn ledger(cmd: LedgerCmd, args: &AppArgs, ctx: &Ctx) -> Result<(), CliError>
                 }
                 emit(&out)
             }
-            LedgerCmd::RotateKey => Ok(()),
+            LedgerCmd::RotateKey { .. } => Ok(()),
             LedgerCmd::Checkpoint => {
                 let cp = store
                     .checkpoint_now()
@@ -242,11 +248,11 @@ pub fn evidence(cmd: EvidenceCmd, args: &AppArgs, ctx: &Ctx) -> Result<(), CliEr
 }
 
 /// `ledger rotate-key`: opens the log itself (twice: with the old key, then the new).
-fn rotate_key(args: &AppArgs, ctx: Ctx) -> Result<(), CliError> {
+fn rotate_key(args: &AppArgs, ctx: Ctx, force: bool) -> Result<(), CliError> {
     let actor = args.actor()?;
     let cfg = args.config()?;
     let rotated = runtime()?
-        .block_on(sitrep_app::rotate_ledger_key(cfg, &actor))
+        .block_on(sitrep_app::rotate_ledger_key(cfg, &actor, force))
         .map_err(app_error)?;
     if ctx.json {
         return ctx.print_json(&rotated);

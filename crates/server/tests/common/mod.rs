@@ -199,7 +199,9 @@ impl Server {
         }
     }
 
-    pub async fn stop(mut self) {
+    /// Stops the server gracefully and closes its app; returns the temporary directory,
+    /// so a test can look at the data after the stop (it is deleted when dropped).
+    pub async fn stop(mut self) -> tempfile::TempDir {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
@@ -211,6 +213,7 @@ impl Server {
                 .unwrap();
         }
         self.state.app().close().await;
+        std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
     }
 }
 
