@@ -60,16 +60,12 @@ fn leaky(incident: &str) -> RunRequest {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn output_captured_on_one_replica_is_read_and_exported_by_another() {
-    let m = moto::Moto::start("evidence");
-    let root = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(root.path().join("shared")).unwrap();
-    let a = replica(root.path(), "a", &m.endpoint()).await;
-    let inc = a
+/// Declares an incident on `app` and runs the `leaky` step in it.
+async fn incident_with_output(app: &App, title: &str) -> (String, sitrep_app::RunReport) {
+    let inc = app
         .declare(
             NewIncident {
-                title: "replicas".into(),
+                title: title.into(),
                 runbooks: vec!["local-service.md".into()],
                 ..NewIncident::default()
             },
@@ -77,10 +73,20 @@ async fn output_captured_on_one_replica_is_read_and_exported_by_another() {
         )
         .await
         .unwrap();
-    let run = a
+    let run = app
         .run_step(&leaky(&inc.id), Arc::new(NullSink))
         .await
         .unwrap();
+    (inc.id, run)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_captured_on_one_replica_is_read_and_exported_by_another() {
+    let m = moto::Moto::start("evidence");
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("shared")).unwrap();
+    let a = replica(root.path(), "a", &m.endpoint()).await;
+    let (inc, run) = incident_with_output(&a, "replicas").await;
     let sha = sitrep_ledger::Hash::from_hex(run.run.stdout_sha256.as_deref().unwrap()).unwrap();
     let on_a = a.blob(&sha).await.unwrap();
     assert!(String::from_utf8_lossy(&on_a).contains("[REDACTED:"));
@@ -96,7 +102,7 @@ async fn output_captured_on_one_replica_is_read_and_exported_by_another() {
     let now = sitrep_app::now_ms();
     let token = sitrep_notify::ack_token::issue(
         &a.ack_key().unwrap(),
-        &inc.id,
+        &inc,
         u64::try_from(now).unwrap() + 60_000,
     );
     let acked = b.acknowledge_by_link(&token, now).await.unwrap();
@@ -112,7 +118,7 @@ async fn output_captured_on_one_replica_is_read_and_exported_by_another() {
     let c = replica(root.path(), "c", &m.endpoint()).await;
     let pack = root.path().join("pack.tar.gz");
     let summary = c
-        .export_evidence(&inc.id, std::fs::File::create(&pack).unwrap())
+        .export_evidence(&inc, std::fs::File::create(&pack).unwrap())
         .await
         .unwrap();
     assert_eq!(summary.blobs_missing, 0, "{summary:?}");
@@ -133,12 +139,12 @@ async fn output_captured_on_one_replica_is_read_and_exported_by_another() {
     let dead = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
     let a = replica(root.path(), "a", &dead).await;
-    let mut again = leaky(&inc.id);
+    let mut again = leaky(&inc);
     again.step = "chatty".into();
     let run = a.run_step(&again, Arc::new(NullSink)).await.unwrap();
     assert_eq!(run.run.status, "succeeded");
     let sha2 = sitrep_ledger::Hash::from_hex(run.run.stdout_sha256.as_deref().unwrap()).unwrap();
-    let jobs = a.store().jobs_for(&inc.id).await.unwrap();
+    let jobs = a.store().jobs_for(&inc).await.unwrap();
     let uploads: Vec<_> = jobs
         .iter()
         .filter(|j| j.kind.starts_with("blob.upload:") && j.state == "pending")
@@ -169,7 +175,7 @@ async fn output_captured_on_one_replica_is_read_and_exported_by_another() {
 
     // Retention on one replica deletes the bytes in the bucket too, and every other
     // replica drops its own copy at its next sweep; the records stay.
-    a.resolve(&inc.id, "ann", Some("drill over")).await.unwrap();
+    a.resolve(&inc, "ann", Some("drill over")).await.unwrap();
     let later = sitrep_app::now_ms() + 2 * 24 * 3600 * 1000;
     let day = 24 * 3600 * 1000;
     let r = a.apply_retention(later, day, false, "ops").await.unwrap();
@@ -202,21 +208,7 @@ async fn uploads_of_a_replica_lost_for_good_are_abandoned_on_the_record() {
 
     // Replica a captures output while the bucket is unreachable, then its disk dies.
     let a = replica(root.path(), "a", &dead).await;
-    let inc = a
-        .declare(
-            NewIncident {
-                title: "lost replica".into(),
-                runbooks: vec!["local-service.md".into()],
-                ..NewIncident::default()
-            },
-            "ann",
-        )
-        .await
-        .unwrap();
-    let run = a
-        .run_step(&leaky(&inc.id), Arc::new(NullSink))
-        .await
-        .unwrap();
+    let (inc, run) = incident_with_output(&a, "lost replica").await;
     let stdout = run.run.stdout_sha256.clone().unwrap();
     let a_id = a.replica().to_owned();
     a.close().await;
@@ -244,7 +236,7 @@ async fn uploads_of_a_replica_lost_for_good_are_abandoned_on_the_record() {
     assert!(b.upload_backlog().await.unwrap().is_empty());
     let lost: Vec<_> = b
         .store()
-        .timeline(&inc.id, None)
+        .timeline(&inc, None)
         .await
         .unwrap()
         .into_iter()

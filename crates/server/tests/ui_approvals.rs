@@ -4,20 +4,8 @@
 
 mod common;
 
-use common::{Server, start_with};
+use common::start_with;
 use serde_json::json;
-
-async fn page(s: &Server, cookie: &str, path: &str) -> String {
-    let r = s
-        .http
-        .get(s.u(path))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200, "{path}");
-    r.text().await.unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_held_run_is_approved_on_the_incident_page_and_then_runs() {
@@ -72,10 +60,10 @@ async fn a_held_run_is_approved_on_the_incident_page_and_then_runs() {
     assert!(marker.exists());
 
     // The requester (a responder) sees the request but no button; a commander does.
-    let own = page(&s, &rita, &format!("/incidents/{n}")).await;
+    let own = s.page(&rita, &format!("/incidents/{n}")).await;
     assert!(own.contains(r#"<h2 id="approvals">"#), "{own}");
     assert!(!own.contains("Approve this command"));
-    let theirs = page(&s, &carl, &format!("/incidents/{n}")).await;
+    let theirs = s.page(&carl, &format!("/incidents/{n}")).await;
     let at = theirs
         .find("data-approval=\"")
         .expect("an approve button for the commander");
@@ -102,7 +90,7 @@ async fn a_held_run_is_approved_on_the_incident_page_and_then_runs() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 303);
-    let after = page(&s, &carl, &format!("/incidents/{n}")).await;
+    let after = s.page(&carl, &format!("/incidents/{n}")).await;
     assert!(after.contains("approved by carl"), "{after}");
     assert!(!after.contains("Approve this command"));
 

@@ -135,6 +135,20 @@ impl Server {
 
     /// Logs a browser in with `token`: the session cookie (`name=value`) and its CSRF
     /// token.
+    /// A UI page's HTML, as a logged-in browser (`cookie` from [`Server::login`]) gets it;
+    /// anything but 200 fails the test.
+    pub async fn page(&self, cookie: &str, path: &str) -> String {
+        let r = self
+            .http
+            .get(self.u(path))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        r.text().await.unwrap()
+    }
+
     pub async fn login(&self, token: &str) -> (String, String) {
         let r = self
             .http
