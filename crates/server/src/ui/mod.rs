@@ -425,6 +425,33 @@ fn enc(s: &str) -> String {
 }
 
 impl StepView {
+    /// The views of a runbook's steps. A step with nothing to name it but its section
+    /// heading shares that title with its neighbours; those get their first command
+    /// added, so the buttons say which is which.
+    fn all(path: &str, steps: &[sitrep_runbook::Step]) -> Vec<StepView> {
+        let mut views: Vec<StepView> = steps.iter().map(|s| StepView::new(path, s)).collect();
+        let mut count: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for v in &views {
+            *count.entry(v.title.clone()).or_default() += 1;
+        }
+        for v in &mut views {
+            if count.get(&v.title).copied().unwrap_or(0) < 2 {
+                continue;
+            }
+            let first = v
+                .script
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty() && !l.starts_with('#'));
+            if let Some(line) = first {
+                let cut: String = line.chars().take(60).collect();
+                let more = if cut.len() < line.len() { "…" } else { "" };
+                v.title = format!("{}: {cut}{more}", v.title);
+            }
+        }
+        views
+    }
+
     fn new(path: &str, s: &sitrep_runbook::Step) -> StepView {
         StepView {
             runbook: path.to_owned(),
@@ -456,7 +483,7 @@ async fn incident(
     let mut steps = Vec::new();
     for path in &view.incident.runbooks {
         let Some(e) = lib.get(path) else { continue };
-        steps.extend(e.runbook.steps.iter().map(|s| StepView::new(&e.path, s)));
+        steps.extend(StepView::all(&e.path, &e.runbook.steps));
     }
     let open_items = view
         .checklist
@@ -1038,12 +1065,7 @@ async fn runbook(
         what: "runbook",
         id: path.clone(),
     })?;
-    let steps = e
-        .runbook
-        .steps
-        .iter()
-        .map(|s| StepView::new(&e.path, s))
-        .collect();
+    let steps = StepView::all(&e.path, &e.runbook.steps);
     let diagnostics = e
         .diagnostics
         .iter()
