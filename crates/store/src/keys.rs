@@ -176,6 +176,31 @@ impl LogKeys {
         Ok(())
     }
 
+    /// Fails (and retires this store's key) when a rotation record below `size` retires
+    /// it: another process rotated the log since this store opened. Read just before
+    /// signing a tree of `size`, this keeps a retired key from signing past its
+    /// rotation, whoever still holds it.
+    pub(crate) async fn check_not_rotated(
+        &self,
+        conn: &mut AnyConnection,
+        size: u64,
+    ) -> Result<(), StoreError> {
+        for (index, record) in rotation_records(conn).await? {
+            if index >= size {
+                break;
+            }
+            let (from, to) = rotation_keys(index, &record)?;
+            if from == *self.verifier() {
+                self.retire();
+                return Err(StoreError::RetiredKey {
+                    key: from.to_string(),
+                    detail: format!("ledger entry {index} rotated the log to key {to}"),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Whether `next` may succeed this store's key: same name, a distinct key id.
     pub(crate) fn check_successor(&self, next: &Verifier) -> Result<(), StoreError> {
         self.check_may_sign()?;

@@ -97,6 +97,8 @@ async fn sign_now(
     keys.check_may_sign()?;
     let mut conn = pool.acquire().await?;
     let size = head_size(&mut conn).await?;
+    // After the head: a rotation committed with the entries below `size` is seen.
+    keys.check_not_rotated(&mut conn, size).await?;
     let latest = latest_checkpoints(&mut conn, 1).await?.pop();
     if let Some(latest) = &latest {
         if latest.size > size {

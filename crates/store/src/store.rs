@@ -17,7 +17,7 @@ use crate::keys::{self, KEY_ROTATED, LogKeys};
 use crate::ledger::{self, LedgerReport};
 use crate::model::{
     ActionItem, Alert, ApprovalRow, Change, ChecklistItem, Committed, Event, EvidenceHold,
-    Incident, IncidentFilter, KeyEpoch, RawPayload, StepRun, StoredCheckpoint,
+    Incident, IncidentFilter, KeyEpoch, RawPayload, StepRun, StoredCheckpoint, Write,
 };
 use crate::rows::{self, to_i64, to_u64};
 use crate::writer::{EncodedEvent, Msg, Prepared, Writer, begin_snapshot, head_size};
@@ -97,6 +97,9 @@ pub fn sqlite_url(data_dir: &Path) -> String {
     url.push_str("?mode=rwc");
     url
 }
+
+/// The lease a key rotation holds while it records itself.
+const KEY_ROTATION_LEASE: &str = "ledger-key-rotation";
 
 /// A new id: a UUIDv7 (time-ordered) as text.
 #[must_use]
@@ -725,22 +728,54 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let core = &self.inner.core;
         core.keys.check_successor(next)?;
-        // Everything before the rotation is signed by the old key alone.
-        self.checkpoint_now().await?;
-        // Held until retired, so the background task cannot sign past the record.
-        let _one = core.checkpointing.lock().await;
-        let mut record = Record::new(KEY_ROTATED, time_ms, actor);
-        record
-            .payload
-            .insert("from".into(), core.keys.verifier().to_string());
-        record.payload.insert("to".into(), next.to_string());
-        let committed = self
-            .commit(Change {
-                writes: Vec::new(),
-                events: vec![record],
-            })
-            .await?;
-        core.keys.retire();
+        // One rotation at a time across processes: two that both retired the same key
+        // would break the chain of keys and leave a log nobody can open. The record is
+        // fenced by the lease, and the chain is re-read under it (another rotation may
+        // have finished since this store opened).
+        let holder = new_id();
+        let lease = self
+            .acquire_lease(KEY_ROTATION_LEASE, &holder, rows::now_ms(), 120_000)
+            .await?
+            .ok_or_else(|| {
+                StoreError::KeyRotation("another key rotation of this log is running".into())
+            })?;
+        let result = async {
+            let mut conn = self.pool().acquire().await?;
+            keys::LogKeys::load(
+                &mut conn,
+                core.keys.signer.clone(),
+                core.keys.origin.clone(),
+            )
+            .await?
+            .check_may_sign()?;
+            drop(conn);
+            // Everything before the rotation is signed by the old key alone.
+            self.checkpoint_now().await?;
+            // Held until retired, so the background task cannot sign past the record.
+            let _one = core.checkpointing.lock().await;
+            let mut record = Record::new(KEY_ROTATED, time_ms, actor);
+            record
+                .payload
+                .insert("from".into(), core.keys.verifier().to_string());
+            record.payload.insert("to".into(), next.to_string());
+            let committed = self
+                .commit(Change {
+                    writes: vec![Write::Fence {
+                        lease: KEY_ROTATION_LEASE.to_owned(),
+                        holder: holder.clone(),
+                        epoch: lease.epoch,
+                    }],
+                    events: vec![record],
+                })
+                .await?;
+            core.keys.retire();
+            Ok::<_, StoreError>(committed)
+        }
+        .await;
+        let _ = self
+            .release_lease(KEY_ROTATION_LEASE, &holder, lease.epoch)
+            .await;
+        let committed = result?;
         committed
             .indexes
             .first()

@@ -217,3 +217,51 @@ async fn refused(db: Db) {
     assert!(store.key_history().await.unwrap()[0].current);
     store.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_rotations_at_once_leave_one_chain() {
+    on_each_backend(|db| async move { racing(db).await }).await;
+}
+
+/// Two operators rotate the same log at the same moment, to different keys: exactly one
+/// rotation is recorded, and the log opens with the winner's key.
+async fn racing(db: Db) {
+    let (k0, k1, k2) = (signer(), key(8), key(9));
+    let (a, b) = (db.open().await, db.open().await);
+    notes(&a, 3, 1_000).await;
+    let (v1, v2) = (k1.verifier(), k2.verifier());
+    let (ra, rb) = tokio::join!(
+        a.record_key_rotation(&v1, "ann", 2_000),
+        b.record_key_rotation(&v2, "bob", 2_000),
+    );
+    a.close().await;
+    b.close().await;
+    let winner = match (&ra, &rb) {
+        (Ok(_), Err(e)) => {
+            assert!(
+                matches!(
+                    e,
+                    StoreError::KeyRotation(_) | StoreError::RetiredKey { .. }
+                ),
+                "{e}"
+            );
+            &k1
+        }
+        (Err(e), Ok(_)) => {
+            assert!(
+                matches!(
+                    e,
+                    StoreError::KeyRotation(_) | StoreError::RetiredKey { .. }
+                ),
+                "{e}"
+            );
+            &k2
+        }
+        _ => panic!("both or neither rotation went through: {ra:?} {rb:?}"),
+    };
+    let store = open_with(&db, winner.clone()).await.unwrap();
+    store.cosign_transition(&k0).await.unwrap();
+    assert_eq!(store.key_history().await.unwrap().len(), 2);
+    assert!(store.verify_ledger().await.unwrap().ok());
+    store.close().await;
+}
