@@ -25,6 +25,8 @@ pub const KEY_ROTATED: &str = "ledger.key_rotated";
 pub(crate) struct LogKeys {
     pub signer: Signer,
     pub origin: String,
+    /// The signer's verifier (also the last of `history`).
+    current: Verifier,
     /// Keys that signed this log, oldest first, ending with the signer's verifier.
     history: Vec<Verifier>,
     /// For each key of `history`, the leaf index of the rotation record that introduced
@@ -134,9 +136,10 @@ impl LogKeys {
             ),
             // A key no record names: either the log never rotated, or this is not its
             // key (opening its checkpoints will say so).
-            None => (vec![current], vec![None], Vec::new()),
+            None => (vec![current.clone()], vec![None], Vec::new()),
         };
         Ok(LogKeys {
+            current,
             signer,
             origin,
             history,
@@ -148,10 +151,7 @@ impl LogKeys {
 
     /// This store's verifier key.
     pub(crate) fn verifier(&self) -> &Verifier {
-        // `load` always ends the history with the signer's verifier.
-        self.history
-            .last()
-            .unwrap_or_else(|| unreachable!("empty key history"))
+        &self.current
     }
 
     /// Marks this store's key retired (it rotated): later signing is refused.
