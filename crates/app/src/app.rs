@@ -192,18 +192,17 @@ pub async fn rotate_ledger_key(
         return Err(AppError::Denied {
             reason: format!(
                 "a server is up on this log (replica {}): stop every server first, or wait \
-                 for the lease to lapse if it died; a server that signs during the rotation \
-                 leaves a checkpoint verification refuses",
+                 for the lease to lapse if it died; a server left running cannot sign \
+                 anything after the rotation and stays not ready until restarted",
                 list.join(", ")
             ),
         });
     }
     let key_path = ledger_key_path(&config, &app.inner.data_dir);
-    let current = keys::load_or_create(&key_path, &config.origin)?;
-    let from = current.verifier();
+    let from = app.verifier().clone();
     // The next key is on disk before the log names it, so a crash at any point
     // leaves a log that the next start finishes moving to it.
-    let next = keys::prepare_next(&key_path, &current)?;
+    let next = keys::prepare_next(&key_path, from.name())?;
     let index = match app
         .store()
         .record_key_rotation(
@@ -236,8 +235,9 @@ pub async fn rotate_ledger_key(
 }
 
 impl App {
-    /// Takes or renews this replica's serving lease until `now_ms + ttl_ms`. False when
-    /// another process serves with the same replica id (the same data dir) right now.
+    /// Takes or renews this replica's serving lease until `now_ms + ttl_ms`; a `ttl_ms`
+    /// of 0 gives it up. `None` when another process serves with the same replica id
+    /// (the same data dir) right now.
     pub async fn announce_serving(
         &self,
         holder: &str,

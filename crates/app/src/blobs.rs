@@ -172,29 +172,33 @@ impl App {
                 .unwrap_or("");
             let mut writes = vec![Write::CancelJob { id: job.id.clone() }];
             let mut events = Vec::new();
-            let hash = Hash::from_hex(sha).ok();
-            let expired = match &job.incident_id {
-                Some(inc) => self.inner.store.evidence_expired(inc).await?,
-                None => true,
+            // Bytes of no incident, or of one whose evidence expired, are owed to no one.
+            let owed = match &job.incident_id {
+                Some(inc) if !self.inner.store.evidence_expired(inc).await? => Some(inc),
+                _ => None,
             };
-            if let (Some(inc), Some(h), false) = (&job.incident_id, hash, expired) {
-                if self.inner.blobs.contains(&h) {
+            if let Some(inc) = owed {
+                let found = match Hash::from_hex(sha) {
                     // The same bytes were captured here too: this replica shares them.
-                    writes.push(self.upload_job(&h, inc, "taken over from an abandoned replica"));
-                } else {
-                    match self.blob(&h).await {
+                    Ok(h) if self.inner.blobs.contains(&h) => {
+                        writes.push(self.upload_job(
+                            &h,
+                            inc,
+                            "taken over from an abandoned replica",
+                        ));
+                        true
+                    }
+                    Ok(h) => match self.blob(&h).await {
                         // Someone shared the same bytes: nothing is lost.
-                        Ok(_) => {}
-                        Err(AppError::Blob(BlobError::NotFound(_))) => {
-                            events.push(lost_record(inc, sha, replica, &reason, actor));
-                            lost += 1;
-                        }
+                        Ok(_) => true,
+                        Err(AppError::Blob(BlobError::NotFound(_))) => false,
                         // A bucket that does not answer cannot say what it lacks.
                         Err(e) => return Err(e),
-                    }
-                }
-            } else if hash.is_none() && !expired {
-                if let Some(inc) = &job.incident_id {
+                    },
+                    // A job that names no blob: all that can be said is that it is lost.
+                    Err(_) => false,
+                };
+                if !found {
                     events.push(lost_record(inc, sha, replica, &reason, actor));
                     lost += 1;
                 }

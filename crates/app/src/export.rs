@@ -94,15 +94,11 @@ impl App {
             // A transition both keys did not sign (a replica kept signing through the
             // rotation, which `ledger verify` reports) cannot carry trust: leave it out
             // rather than refuse the export; the pack still verifies with the new key.
-            let signed_by = |field: &str| {
-                event
-                    .record
-                    .payload
-                    .get(field)
-                    .and_then(|k| Verifier::parse(k).ok())
-                    .is_some_and(|k| open_note(&transition.signed_note, &[k]).is_ok())
+            let Ok((from, to)) = event.record.rotation_keys() else {
+                continue;
             };
-            if !(signed_by("from") && signed_by("to")) {
+            let signed_by = |k: Verifier| open_note(&transition.signed_note, &[k]).is_ok();
+            if !(signed_by(from) && signed_by(to)) {
                 continue;
             }
             let proof = store.inclusion_proof(index, transition.size).await?;

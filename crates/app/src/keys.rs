@@ -112,10 +112,10 @@ pub fn next_key_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Makes the key that will succeed `current` (same name) and keeps it at
-/// [`next_key_path`], replacing an earlier unfinished one.
-pub fn prepare_next(path: &Path, current: &Signer) -> Result<Signer, AppError> {
-    let next = Signer::generate(current.name(), &mut rand::rngs::OsRng)
+/// Makes the key that will succeed the one at `path` (named `name`, like it) and keeps
+/// it at [`next_key_path`], replacing an earlier unfinished one.
+pub fn prepare_next(path: &Path, name: &str) -> Result<Signer, AppError> {
+    let next = Signer::generate(name, &mut rand::rngs::OsRng)
         .map_err(|e| AppError::Key(format!("cannot make a key: {e}")))?;
     write_key(&next_key_path(path), &next, true)?;
     Ok(next)

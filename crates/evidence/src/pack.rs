@@ -96,9 +96,6 @@ pub struct ManifestTransition {
     pub checkpoint_size: u64,
 }
 
-/// The event type of a key rotation record (the store writes it).
-pub const KEY_ROTATED: &str = "ledger.key_rotated";
-
 /// A key rotation to put in a pack: the record and the proofs that tie it to the pack's
 /// checkpoint through the transition checkpoint the retiring key signed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,24 +160,6 @@ fn key_paths(index: u64) -> [String; 3] {
     ]
 }
 
-/// The `from` and `to` verifier keys of a rotation record.
-fn rotation_keys(record: &Record) -> Result<(Verifier, Verifier), String> {
-    if record.event_type != KEY_ROTATED {
-        return Err(format!(
-            "a {} record, not a key rotation",
-            record.event_type
-        ));
-    }
-    let key = |field: &str| {
-        let text = record
-            .payload
-            .get(field)
-            .ok_or_else(|| format!("no {field:?} key"))?;
-        Verifier::parse(text).map_err(|e| format!("{field:?} is not a verifier key: {e}"))
-    };
-    Ok((key("from")?, key("to")?))
-}
-
 /// Checks a rotation against the pack's checkpoint (`size`, `root`, not yet trusted):
 /// the record is in the transition checkpoint's tree, `from` signed that checkpoint, and
 /// the pack's tree extends it. Returns the manifest entry.
@@ -191,7 +170,7 @@ fn check_transition(
     root: &Hash,
 ) -> Result<(ManifestTransition, Verifier), String> {
     let record = Record::decode(&t.record).map_err(|e| format!("record: {e}"))?;
-    let (from, to) = rotation_keys(&record)?;
+    let (from, to) = record.rotation_keys().map_err(|e| format!("record: {e}"))?;
     if t.inclusion.index != t.index {
         return Err(format!("proof is for index {}", t.inclusion.index));
     }

@@ -7,7 +7,7 @@ use std::io::Read;
 use flate2::read::GzDecoder;
 use sitrep_evidence::BlobStore;
 use sitrep_evidence::pack::{
-    KEY_ROTATED, Limits, PackEntry, PackTransition, VerifyReport, verify_pack, write_pack_entries,
+    Limits, PackEntry, PackTransition, VerifyReport, verify_pack, write_pack_entries,
 };
 use sitrep_ledger::{
     Checkpoint, MemoryStore, Record, Signer, TlogProof, Verifier, append, prove_consistency,
@@ -66,9 +66,7 @@ impl Log {
     /// A rotation as the store does it: the record, then a checkpoint both keys sign
     /// (`signers` lets a test leave the retiring key out).
     fn rotate(&mut self, from: &Signer, to: &Signer, signers: &[&Signer]) {
-        let mut r = Record::new(KEY_ROTATED, 5_000 + self.size, "root");
-        r.payload.insert("from".into(), from.verifier().to_string());
-        r.payload.insert("to".into(), to.verifier().to_string());
+        let r = Record::key_rotation(&from.verifier(), &to.verifier(), 5_000 + self.size, "root");
         let index = self.push(&r);
         let signed = self.checkpoint(signers);
         self.rotations.push((index, signed));

@@ -10,9 +10,14 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::hash::{Hash, leaf_hash};
+use crate::note::Verifier;
 
 /// The record format version this crate writes and reads.
 pub const RECORD_VERSION: u32 = 1;
+
+/// The event type of a key rotation record: the log moves from the verifier key in its
+/// payload's `from` to the one in `to` (see docs/ledger-format.md, "Key rotation").
+pub const KEY_ROTATED: &str = "ledger.key_rotated";
 
 /// Largest encoded record in bytes; it keeps every record inside a tlog-tiles entry
 /// bundle, whose entries carry a 16-bit length.
@@ -96,6 +101,35 @@ impl Record {
             evidence: None,
             payload: BTreeMap::new(),
         }
+    }
+
+    /// A key rotation record: the log's signing key moves from `from` to `to`.
+    pub fn key_rotation(from: &Verifier, to: &Verifier, time_ms: u64, actor: &str) -> Record {
+        let mut r = Record::new(KEY_ROTATED, time_ms, actor);
+        r.payload.insert("from".into(), from.to_string());
+        r.payload.insert("to".into(), to.to_string());
+        r
+    }
+
+    /// The retired and the new key of a key rotation record; an error for any other
+    /// record or a payload that does not name two verifier keys.
+    pub fn rotation_keys(&self) -> Result<(Verifier, Verifier), RecordError> {
+        if self.event_type != KEY_ROTATED {
+            return Err(RecordError::InvalidField {
+                field: "type",
+                reason: "not a key rotation",
+            });
+        }
+        let key = |field: &'static str| {
+            self.payload
+                .get(field)
+                .and_then(|text| Verifier::parse(text).ok())
+                .ok_or(RecordError::InvalidField {
+                    field,
+                    reason: "not a verifier key",
+                })
+        };
+        Ok((key("from")?, key("to")?))
     }
 
     /// The canonical encoding: the bytes that become the log entry.

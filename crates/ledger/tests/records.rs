@@ -114,6 +114,35 @@ fn record() -> impl Strategy<Value = Record> {
         )
 }
 
+/// A key rotation record names both keys, survives its encoding, and is told apart from
+/// any other record and from a payload that names no key.
+#[test]
+fn a_key_rotation_record_names_its_two_keys() {
+    use sitrep_ledger::{KEY_ROTATED, Signer};
+    let from = Signer::from_seed("example.org/log", &[1; 32])
+        .unwrap()
+        .verifier();
+    let to = Signer::from_seed("example.org/log", &[2; 32])
+        .unwrap()
+        .verifier();
+    let r = Record::key_rotation(&from, &to, 7, "root");
+    assert_eq!(r.event_type, KEY_ROTATED);
+    let back = Record::decode(&r.encode().unwrap()).unwrap();
+    assert_eq!(back.rotation_keys().unwrap(), (from.clone(), to));
+
+    let mut broken = r.clone();
+    broken.payload.insert("to".into(), "not a key".into());
+    assert!(matches!(
+        broken.rotation_keys(),
+        Err(RecordError::InvalidField { field: "to", .. })
+    ));
+    let note = Record::new("incident.note", 7, "root");
+    assert!(matches!(
+        note.rotation_keys(),
+        Err(RecordError::InvalidField { field: "type", .. })
+    ));
+}
+
 proptest! {
     #[test]
     fn every_record_round_trips_through_its_one_encoding(r in record()) {

@@ -3,23 +3,20 @@
 //!
 //! Trust starts at the signer the store was opened with. Each rotation record names the
 //! key it retires and its successor; following the chain back from the signer gives the
-//! keys that signed older checkpoints. A checkpoint's *generation* is the newest key of
-//! the chain that signed it, and generations never go back: once a successor signed, a
-//! checkpoint signed only by the key it replaced is a forgery with a retired (perhaps
-//! stolen) key. Keys named after the signer (a rotation this store does not know of yet)
-//! are never trusted; a checkpoint they signed means this store's key was retired.
+//! keys that signed older checkpoints. A checkpoint whose tree contains a rotation record
+//! must carry the new key's signature (or a later key's): one signed by the retired key
+//! alone is a forgery, perhaps with a stolen key. A key the records name after the signer
+//! is never trusted: it means the signer was retired, and the store neither opens nor
+//! signs with it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use sitrep_ledger::{Checkpoint, Hash, NoteError, Record, Signer, Verifier, open_note};
+use sitrep_ledger::{Checkpoint, Hash, Record, Signer, Verifier, open_note};
 use sqlx::{AnyConnection, Row as _};
 
 use crate::error::StoreError;
 use crate::model::{KeyEpoch, StoredCheckpoint};
 use crate::rows::to_u64;
-
-/// The event type of a key rotation; its payload names `from` and `to` verifier keys.
-pub const KEY_ROTATED: &str = "ledger.key_rotated";
 
 /// What signs and checks checkpoints for one log.
 pub(crate) struct LogKeys {
@@ -33,8 +30,8 @@ pub(crate) struct LogKeys {
     /// it (none for the first): a checkpoint covering that record must carry its
     /// signature or a later key's.
     since: Vec<Option<u64>>,
-    /// Keys the log rotated to after the signer's: it is retired.
-    successors: Vec<Verifier>,
+    /// The key the log rotated to from the signer's, which is then retired.
+    successor: Option<Verifier>,
     /// Set once this store rotated its own key: it must sign nothing more.
     retired: AtomicBool,
 }
@@ -61,21 +58,11 @@ pub(crate) async fn rotation_records(
         .collect()
 }
 
-/// The `from` and `to` keys of a rotation record.
+/// The `from` and `to` keys of a rotation record at `index`.
 fn rotation_keys(index: u64, record: &Record) -> Result<(Verifier, Verifier), StoreError> {
-    let key = |field: &str| {
-        let text = record.payload.get(field).ok_or_else(|| {
-            StoreError::Corrupt(format!(
-                "key rotation at ledger entry {index} has no {field:?}"
-            ))
-        })?;
-        Verifier::parse(text).map_err(|e| {
-            StoreError::Corrupt(format!(
-                "key rotation at ledger entry {index}: {field:?} is not a verifier key: {e}"
-            ))
-        })
-    };
-    Ok((key("from")?, key("to")?))
+    record
+        .rotation_keys()
+        .map_err(|e| StoreError::Corrupt(format!("key rotation at ledger entry {index}: {e}")))
 }
 
 /// A key of the chain with the rotation record (leaf index, record) that introduced it.
@@ -125,18 +112,18 @@ impl LogKeys {
         let records = rotation_records(conn).await?;
         let chain = chain(&records)?;
         let current = signer.verifier();
-        let (history, since, successors) = match chain.iter().position(|(k, _)| *k == current) {
+        let (history, since, successor) = match chain.iter().position(|(k, _)| *k == current) {
             Some(p) => (
                 chain[..=p].iter().map(|(k, _)| k.clone()).collect(),
                 chain[..=p]
                     .iter()
                     .map(|(_, r)| r.map(|(i, _)| *i))
                     .collect(),
-                chain[p + 1..].iter().map(|(k, _)| k.clone()).collect(),
+                chain.get(p + 1).map(|(k, _)| k.clone()),
             ),
             // A key no record names: either the log never rotated, or this is not its
             // key (opening its checkpoints will say so).
-            None => (vec![current.clone()], vec![None], Vec::new()),
+            None => (vec![current.clone()], vec![None], None),
         };
         Ok(LogKeys {
             current,
@@ -144,7 +131,7 @@ impl LogKeys {
             origin,
             history,
             since,
-            successors,
+            successor,
             retired: AtomicBool::new(false),
         })
     }
@@ -167,7 +154,7 @@ impl LogKeys {
                 detail: "this store rotated its key; reopen it with the new one".into(),
             });
         }
-        if let Some(next) = self.successors.first() {
+        if let Some(next) = &self.successor {
             return Err(StoreError::RetiredKey {
                 key: self.verifier().to_string(),
                 detail: format!("the log rotated to key {next}"),
@@ -240,42 +227,15 @@ impl LogKeys {
             size: c.size,
             reason,
         };
-        let note = match open_note(&c.signed_note, &self.history) {
-            Ok(note) => note,
-            Err(NoteError::NoVerifiedSignature)
-                if open_note(&c.signed_note, &self.successors).is_ok() =>
-            {
-                return Err(StoreError::RetiredKey {
-                    key: self.verifier().to_string(),
-                    detail: format!(
-                        "checkpoint {} is signed by its successor {}",
-                        c.size,
-                        self.successors
-                            .first()
-                            .map_or_else(String::new, ToString::to_string)
-                    ),
-                });
-            }
-            Err(e) => {
-                let keys: Vec<String> = self.history.iter().map(ToString::to_string).collect();
-                return Err(bad(format!(
-                    "{e} (checked with {}; was the signing key changed?)",
-                    keys.join(", ")
-                )));
-            }
-        };
-        // A signature by a key outside the history, on a note our key also signed: a
-        // rotation this store has not seen (it was opened before it). Never sign on.
-        if let Some(other) = note.unverified.first() {
-            return Err(StoreError::RetiredKey {
-                key: self.verifier().to_string(),
-                detail: format!(
-                    "checkpoint {} is also signed by key {}+{:08x}, which this store does not \
-                     know: the key was rotated after it opened",
-                    c.size, other.name, other.key_id
-                ),
-            });
-        }
+        // A retired signer never gets here: `check_may_sign` refuses it at open, and
+        // `check_not_rotated` before it signs.
+        let note = open_note(&c.signed_note, &self.history).map_err(|e| {
+            let keys: Vec<String> = self.history.iter().map(ToString::to_string).collect();
+            bad(format!(
+                "{e} (checked with {}; was the signing key changed?)",
+                keys.join(", ")
+            ))
+        })?;
         let generation = note
             .verified
             .iter()

@@ -32,7 +32,6 @@ mod store;
 mod writer;
 
 pub use error::{HOW_TO_INVESTIGATE, StoreError, redact_url};
-pub use keys::KEY_ROTATED;
 pub use ledger::{Divergence, LedgerReport};
 pub use model::*;
 pub use store::{Backend, Store, StoreOptions, new_id, sqlite_url};

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::error::{StoreError, redact_url};
-use crate::keys::{self, KEY_ROTATED, LogKeys};
+use crate::keys::{self, LogKeys};
 use crate::ledger::{self, LedgerReport};
 use crate::model::{
     ActionItem, Alert, ApprovalRow, Change, ChecklistItem, Committed, Event, EvidenceHold,
@@ -730,8 +730,8 @@ impl Store {
         core.keys.check_successor(next)?;
         // One rotation at a time across processes: two that both retired the same key
         // would break the chain of keys and leave a log nobody can open. The record is
-        // fenced by the lease, and the chain is re-read under it (another rotation may
-        // have finished since this store opened).
+        // fenced by the lease; a rotation that finished since this store opened is
+        // found under it by the checkpoint below, which refuses a retired key.
         let holder = new_id();
         let lease = self
             .acquire_lease(KEY_ROTATION_LEASE, &holder, rows::now_ms(), 120_000)
@@ -740,24 +740,11 @@ impl Store {
                 StoreError::KeyRotation("another key rotation of this log is running".into())
             })?;
         let result = async {
-            let mut conn = self.pool().acquire().await?;
-            keys::LogKeys::load(
-                &mut conn,
-                core.keys.signer.clone(),
-                core.keys.origin.clone(),
-            )
-            .await?
-            .check_may_sign()?;
-            drop(conn);
             // Everything before the rotation is signed by the old key alone.
             self.checkpoint_now().await?;
             // Held until retired, so the background task cannot sign past the record.
             let _one = core.checkpointing.lock().await;
-            let mut record = Record::new(KEY_ROTATED, time_ms, actor);
-            record
-                .payload
-                .insert("from".into(), core.keys.verifier().to_string());
-            record.payload.insert("to".into(), next.to_string());
+            let record = Record::key_rotation(core.keys.verifier(), next, time_ms, actor);
             let committed = self
                 .commit(Change {
                     writes: vec![Write::Fence {

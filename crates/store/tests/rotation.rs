@@ -5,8 +5,8 @@
 mod common;
 
 use common::{Db, ORIGIN, event, on_each_backend, signer};
-use sitrep_ledger::{Checkpoint, Signer, open_note};
-use sitrep_store::{Change, KEY_ROTATED, Store, StoreError, StoreOptions};
+use sitrep_ledger::{Checkpoint, KEY_ROTATED, Signer, open_note};
+use sitrep_store::{Change, Store, StoreError, StoreOptions};
 
 fn key(seed: u8) -> Signer {
     Signer::from_seed("sitrep-test", &[seed; 32]).expect("signer")
