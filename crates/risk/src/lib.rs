@@ -15,6 +15,17 @@ use serde::{Deserialize, Serialize};
 
 pub use table::RULES_TEXT;
 
+/// Stands for one value from outside the runbook (an alert label, a `--set` value) in a
+/// script given to [`Classifier::classify`]. Callers replace every placeholder occurrence
+/// with this word to ask where values land: wherever a second parser would read it (a
+/// `sh -c` string, `eval`, ssh's remote command, an awk, sed or SQL program, `xargs`
+/// input, `watch`'s command) the command is at least `unknown`, with rule
+/// [`VALUE_REREAD_RULE`]; as a command name it is `unknown` as every unknown command is.
+pub const VALUE_MARKER: &str = "__sitrep_value__";
+
+/// The rule name of a reason raised by [`VALUE_MARKER`] in text a second parser reads.
+pub const VALUE_REREAD_RULE: &str = "value-reread";
+
 /// How much a command can change or lose. Ordered: `Read < Write < Unknown < Destructive`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
