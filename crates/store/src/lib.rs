@@ -28,6 +28,7 @@ mod keys;
 mod ledger;
 mod model;
 mod rows;
+mod runs;
 mod store;
 mod writer;
 

@@ -84,7 +84,8 @@ pub struct StepRun {
     pub risk: String,
     pub actor: String,
     pub approver: Option<String>,
-    /// `running`, `succeeded`, `failed`, `timed-out`, `refused`, `error`.
+    /// `running`, `succeeded`, `failed`, `timed-out`, `refused`, `error`, `interrupted`
+    /// (its process died before recording a result).
     pub status: String,
     pub started_ms: i64,
     pub ended_ms: Option<i64>,
@@ -263,6 +264,14 @@ pub enum Write {
     UpsertAlert(Alert),
     /// Inserts or replaces a step run by id.
     PutRun(StepRun),
+    /// Sets the status and end time of a run that is still `running`; a run that is not
+    /// (ended meanwhile, or missing) fails the whole change with
+    /// [`crate::StoreError::Conflict`], so its events are never sealed twice.
+    EndRun {
+        id: String,
+        status: String,
+        ended_ms: i64,
+    },
     /// Inserts or replaces a checklist item by (incident, source, item id).
     PutChecklistItem(ChecklistItem),
     /// Inserts or replaces an action item by id.

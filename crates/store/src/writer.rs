@@ -656,6 +656,11 @@ async fn apply_write(tx: &mut AnyConnection, write: &Write, now: i64) -> Result<
                 })?;
             Ok(())
         }
+        Write::EndRun {
+            id,
+            status,
+            ended_ms,
+        } => crate::runs::end_run(tx, id, status, *ended_ms).await,
         Write::PutChecklistItem(c) => {
             // `position` is the insertion order: MAX + 1 on first insert, kept by the
             // update branch. (The WHERE keeps SQLite's parser from reading the
