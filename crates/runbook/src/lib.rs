@@ -8,6 +8,7 @@
 //! the rules in `docs/lint-rules.md`; [`RunbookSet`] does the checks that need a whole
 //! directory (links between files, alerts handled twice) over `(path, text)` pairs.
 
+mod alertrules;
 mod diag;
 mod frontmatter;
 mod lint;

@@ -1,18 +1,18 @@
 //! The Markdown walk: pulldown-cmark events (with offsets) to sections, steps, tables,
 //! checklists, alert rules and links.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
 
 use crate::diag::{Diagnostic, LineIndex, Severity};
 use crate::model::{
-    AlertRule, Attributes, ChecklistItem, Command, Link, LinkTarget, Placeholder, Role, Runbook,
-    Section, SectionKind, Step, Table,
+    Attributes, ChecklistItem, Command, Link, LinkTarget, Placeholder, Role, Runbook, Section,
+    SectionKind, Step, Table,
 };
 use crate::source::SourceMap;
-use crate::{script, tables, text};
+use crate::{alertrules, script, tables, text};
 use sitrep_risk::Classifier;
 
 /// What the repair pass synthesised, so the walk can say "recovered".
@@ -762,68 +762,10 @@ impl Walker<'_, '_> {
 
     /// Reads alert rules from a YAML block; true when any were found.
     fn alert_rules(&mut self, yaml: &str, span: Range<usize>, tagged: bool) -> bool {
-        let value: serde_yaml_ng::Value = match serde_yaml_ng::from_str(yaml) {
-            Ok(v) => v,
-            Err(e) => {
-                // An untagged block that fails as YAML is just a shell step.
-                if tagged {
-                    self.diags.push(self.inp.idx.diag(
-                        "alert-rule-yaml",
-                        Severity::Warning,
-                        span,
-                        format!(
-                            "this YAML block looks like an alert rule but is not valid YAML: {e}"
-                        ),
-                    ));
-                }
-                return false;
-            }
-        };
-        let mut found = Vec::new();
-        collect_rules(&value, None, &mut found, 0);
         let section = self.current();
+        let found = alertrules::read(yaml, span, tagged, section, self.inp.idx, &mut self.diags);
         let n = found.len();
-        for (group, rule) in found {
-            let get = |k: &str| rule.get(k).and_then(scalar);
-            let name = get("alert").unwrap_or_default();
-            let expr = get("expr").unwrap_or_default();
-            if expr.is_empty() {
-                self.diags.push(self.inp.idx.diag(
-                    "alert-rule-yaml",
-                    Severity::Warning,
-                    span.clone(),
-                    format!("alert rule `{name}` has no `expr`"),
-                ));
-            }
-            let map = |k: &str| -> BTreeMap<String, String> {
-                rule.get(k)
-                    .and_then(|v| v.as_mapping())
-                    .map(|m| {
-                        m.iter()
-                            .filter_map(|(k, v)| Some((scalar(k)?, scalar(v)?)))
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            };
-            let annotations = map("annotations");
-            let action = ["runbook", "runbook_url"]
-                .iter()
-                .filter_map(|k| annotations.get(*k))
-                .find(|v| v.starts_with('#'))
-                .cloned();
-            self.rb.alert_rules.push(AlertRule {
-                name,
-                expr,
-                for_: get("for"),
-                group,
-                labels: map("labels"),
-                annotations,
-                section,
-                action,
-                handler: None,
-                span: span.clone(),
-            });
-        }
+        self.rb.alert_rules.extend(found);
         n > 0
     }
 
@@ -951,52 +893,5 @@ fn link_target(dest: &str) -> LinkTarget {
             path: dest.to_string(),
             anchor: None,
         },
-    }
-}
-
-fn scalar(v: &serde_yaml_ng::Value) -> Option<String> {
-    match v {
-        serde_yaml_ng::Value::String(s) => Some(s.trim_end().to_string()),
-        serde_yaml_ng::Value::Number(n) => Some(n.to_string()),
-        serde_yaml_ng::Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-type Rule<'v> = (Option<String>, &'v serde_yaml_ng::Mapping);
-
-/// Alerting rules in a YAML value: a rule, a list of rules, `rules:`, or `groups:`.
-fn collect_rules<'v>(
-    v: &'v serde_yaml_ng::Value,
-    group: Option<String>,
-    out: &mut Vec<Rule<'v>>,
-    depth: u8,
-) {
-    if depth > 4 {
-        return;
-    }
-    match v {
-        serde_yaml_ng::Value::Mapping(m) => {
-            if m.get("alert").is_some() {
-                out.push((group, m));
-                return;
-            }
-            if let Some(groups) = m.get("groups").and_then(|g| g.as_sequence()) {
-                for g in groups {
-                    let name = g.get("name").and_then(scalar);
-                    if let Some(rules) = g.get("rules") {
-                        collect_rules(rules, name, out, depth + 1);
-                    }
-                }
-            } else if let Some(rules) = m.get("rules") {
-                collect_rules(rules, group, out, depth + 1);
-            }
-        }
-        serde_yaml_ng::Value::Sequence(s) => {
-            for r in s {
-                collect_rules(r, group.clone(), out, depth + 1);
-            }
-        }
-        _ => {}
     }
 }
