@@ -40,6 +40,8 @@ struct Cmd {
     /// Follows `|`, `&&` or `||`. tree-sitter-bash then attaches the command's
     /// redirections to the whole pipeline or list before it, not to the command.
     chained: bool,
+    /// Follows `|`: the previous command's output is this one's input.
+    piped: bool,
     words: Vec<Range<usize>>,
     redirects: Vec<Redirect>,
 }
@@ -239,6 +241,9 @@ pub fn classify(
         return None;
     }
     let cmds = lex(b)?;
+    if pipes_context(script, &cmds) {
+        return None;
+    }
     let mut out = Vec::with_capacity(cmds.len());
     for cmd in cmds {
         let Some(start) = cmd.start else { continue };
@@ -288,6 +293,23 @@ pub fn classify(
         out.extend(loose);
     }
     Some(out)
+}
+
+/// Whether a command gets something from the stage before it that the tree-sitter walker
+/// looks at: text from `echo`/`printf` (SQL or a script on stdin), or a value marker
+/// flowing into it. Such scripts are left to tree-sitter; plain pipes stay here.
+fn pipes_context(script: &str, cmds: &[Cmd]) -> bool {
+    let marked = script.contains(crate::VALUE_MARKER);
+    cmds.windows(2).any(|pair| {
+        let (Some(prev), Some(cmd)) = (pair.first(), pair.get(1)) else {
+            return false;
+        };
+        let prints = prev.words.first().is_some_and(|r| {
+            let w = unquote(script.get(r.clone()).unwrap_or(""));
+            w == "echo" || w == "printf"
+        });
+        cmd.piped && (marked || prints)
+    })
 }
 
 /// Splits the script into simple commands, or `None` when it holds anything else.
@@ -367,6 +389,7 @@ fn lex(b: &[u8]) -> Option<Vec<Cmd>> {
                 cmds.push(std::mem::take(&mut cur));
                 need = matches!(op, b"&&" | b"|");
                 cur.chained = need;
+                cur.piped = op == b"|";
                 chain += 1;
                 if !need {
                     long_chain_ended |= chain >= 3;

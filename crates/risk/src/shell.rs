@@ -6,7 +6,7 @@ use std::ops::Range;
 use tree_sitter::{Node, Parser};
 
 use crate::tools::{self, Outcome};
-use crate::{Classifier, CommandRisk, Level, Reason};
+use crate::{Classifier, CommandRisk, Level, Reason, VALUE_MARKER};
 
 /// Deeper nesting (`bash -c "bash -c ..."`, `$($($(...)))`) is reported `unknown` rather than
 /// followed, so adversarial input cannot exhaust the stack.
@@ -99,6 +99,7 @@ pub fn classify_tree_sitter(
         src: script,
         depth,
         out: Vec::new(),
+        piped: Vec::new(),
     };
     w.walk(tree.root_node(), 0);
     w.out.sort_by_key(|r| (r.span.start, r.span.end));
@@ -154,6 +155,16 @@ struct Walker<'a> {
     src: &'a str,
     depth: usize,
     out: Vec<CommandRisk>,
+    /// What earlier stages of a pipeline hand a command, by the command node's id.
+    piped: Vec<(usize, Piped)>,
+}
+
+/// A pipeline stage's view of the stages before it.
+struct Piped {
+    /// The previous stage is `echo`/`printf` of literal text: that text is our stdin.
+    literal: Option<String>,
+    /// The earlier stages' text, when it holds [`VALUE_MARKER`].
+    marked: Option<String>,
 }
 
 impl Walker<'_> {
@@ -187,6 +198,7 @@ impl Walker<'_> {
         }
         match node.kind() {
             "command" => self.command(node),
+            "pipeline" => self.pipeline(node),
             "file_redirect" => {
                 let owned = node
                     .parent()
@@ -201,6 +213,56 @@ impl Walker<'_> {
         for child in node.children(&mut cursor) {
             self.walk(child, tree_depth + 1);
         }
+    }
+
+    /// Records, for each stage after the first, the literal text piped into it and whether
+    /// a value marker flows into it.
+    fn pipeline(&mut self, node: Node<'_>) {
+        let mut cursor = node.walk();
+        let stages: Vec<Node<'_>> = node
+            .named_children(&mut cursor)
+            .filter(|n| n.kind() != "comment")
+            .collect();
+        for (k, pair) in stages.windows(2).enumerate() {
+            let (Some(prev), Some(stage)) = (pair.first(), pair.get(1)) else {
+                continue;
+            };
+            let target = match stage.kind() {
+                "command" => stage.id(),
+                _ => match redirected_command(*stage) {
+                    Some(id) => id,
+                    None => continue,
+                },
+            };
+            let literal = (prev.kind() == "command")
+                .then(|| piped_literal(&self.plain_words(*prev)))
+                .flatten();
+            let upstream = stages.get(..=k).unwrap_or(&[]);
+            let text: Vec<&str> = upstream.iter().map(|n| self.text(n.byte_range())).collect();
+            let marked = text
+                .iter()
+                .any(|t| t.contains(VALUE_MARKER))
+                .then(|| text.join(" | "));
+            self.piped.push((target, Piped { literal, marked }));
+        }
+    }
+
+    /// A command node's words as written, without assignments and redirections.
+    fn plain_words(&self, node: Node<'_>) -> Vec<&str> {
+        let mut cursor = node.walk();
+        node.named_children(&mut cursor)
+            .filter(|n| {
+                !matches!(
+                    n.kind(),
+                    "variable_assignment"
+                        | "comment"
+                        | "file_redirect"
+                        | "herestring_redirect"
+                        | "heredoc_redirect"
+                )
+            })
+            .map(|n| self.text(n.byte_range()))
+            .collect()
     }
 
     fn push(&mut self, span: Range<usize>, reasons: Vec<Reason>) {
@@ -284,8 +346,23 @@ impl Walker<'_> {
                 }
             }
         }
+        let piped = self
+            .piped
+            .iter()
+            .position(|(id, _)| *id == node.id())
+            .map(|i| self.piped.swap_remove(i).1);
+        if stdin.is_none() {
+            stdin = piped.as_ref().and_then(|p| p.literal.clone());
+        }
         let Outcome { mut reasons, .. } =
             tools::classify_words(self.c, &words, stdin.as_deref(), self.depth);
+        if let Some(upstream) = piped.and_then(|p| p.marked)
+            && reasons.iter().any(|r| r.rule.contains("xargs"))
+        {
+            // xargs splits its input into words (quotes, blanks): a value can become
+            // several arguments or options of the command it runs.
+            reasons.extend(tools::value_reread(&upstream));
+        }
         for r in redirects {
             if let Some(reason) = self.redirect(r) {
                 reasons.push(reason);
@@ -386,4 +463,61 @@ pub fn unquote(w: &str) -> String {
         }
     }
     out
+}
+
+/// The text `echo`/`printf` prints when it is certain, from the command's raw words: literal
+/// words, no expansions, no unquoted globs, no escapes we would have to interpret (dash's
+/// `echo` interprets `\`).
+pub fn piped_literal(raw: &[&str]) -> Option<String> {
+    if raw
+        .iter()
+        .any(|w| w.contains(['$', '`']) || unquoted_glob(w))
+    {
+        return None;
+    }
+    let words: Vec<String> = raw.iter().map(|w| unquote(w)).collect();
+    let (name, args) = words.split_first()?;
+    match name.as_str() {
+        "echo" => {
+            if args.iter().any(|w| w.contains('\\')) {
+                return None;
+            }
+            let is_opt = |w: &String| {
+                w.len() > 1
+                    && w.strip_prefix('-')
+                        .is_some_and(|o| o.chars().all(|c| "neE".contains(c)))
+            };
+            let start = args.iter().position(|w| !is_opt(w)).unwrap_or(args.len());
+            Some(args.get(start..).unwrap_or(&[]).join(" "))
+        }
+        "printf" => {
+            let (format, rest) = args.split_first()?;
+            if matches!(format.as_str(), "%s\\n" | "%s") && !rest.iter().any(|w| w.contains('\\')) {
+                return Some(rest.join("\n"));
+            }
+            let text = format
+                .replace("\\n", "\n")
+                .replace("\\t", "\t")
+                .replace("%%", "\0");
+            (!text.contains(['%', '\\'])).then(|| text.replace('\0', "%"))
+        }
+        _ => None,
+    }
+}
+
+/// `*`, `?` or `[` outside quotes: bash would expand the word to file names.
+fn unquoted_glob(w: &str) -> bool {
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for ch in w.chars() {
+        match (quote, ch) {
+            _ if escaped => escaped = false,
+            (None, '\\') => escaped = true,
+            (None, '\'' | '"') => quote = Some(ch),
+            (Some(q), _) if q == ch => quote = None,
+            (None, '*' | '?' | '[') => return true,
+            _ => {}
+        }
+    }
+    false
 }

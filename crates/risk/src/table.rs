@@ -183,8 +183,7 @@ fn flag_present(f: &FlagPat, words: &[String]) -> bool {
             match &f.value {
                 None => return true,
                 Some(v) => {
-                    let got = inline.or(next).unwrap_or("");
-                    if got.eq_ignore_ascii_case(v) {
+                    if value_matches(v, inline.or(next).unwrap_or("")) {
                         return true;
                     }
                 }
@@ -203,7 +202,7 @@ fn flag_present(f: &FlagPat, words: &[String]) -> bool {
                 // `-XDELETE`.
                 Some(v) => {
                     if let Some(rest) = body.strip_prefix(letter)
-                        && rest.eq_ignore_ascii_case(v)
+                        && value_matches(v, rest)
                     {
                         return true;
                     }
@@ -212,6 +211,17 @@ fn flag_present(f: &FlagPat, words: &[String]) -> bool {
         }
     }
     false
+}
+
+/// A flag's value against a pattern, ASCII case-insensitive: `v` exactly, or `v*` any value
+/// starting with `v` (`-o=ProxyCommand*` matches `-o ProxyCommand=nc %h`).
+fn value_matches(pattern: &str, got: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => got
+            .get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix)),
+        None => got.eq_ignore_ascii_case(pattern),
+    }
 }
 
 /// Parses the builtin table. Malformed lines are skipped here; a unit test keeps the table
@@ -365,11 +375,30 @@ pub fn lookup(table: &Table, words: &[String]) -> Option<Lookup> {
     } else {
         flagged.into_iter().copied().collect()
     };
-    let level = chosen.iter().map(|r| r.level).max()?;
+    let mut level = chosen.iter().map(|r| r.level).max();
+    let mut rules: Vec<String> = chosen.iter().map(|r| r.name.clone()).collect();
+    // A side-effect option raises whatever the words matched: `git -c x log` is not made
+    // `read` by the longer `read git log`. Flag rules only lower a level (`--dry-run`) when
+    // at least as long as the positional match, above.
+    for r in &matching {
+        if !r.flags.is_empty() && level.is_none_or(|l| r.level > l) && r.level > Level::Read {
+            level = Some(r.level);
+            rules = vec![r.name.clone()];
+        }
+    }
     Some(Lookup {
-        level,
-        rules: chosen.iter().map(|r| r.name.clone()).collect(),
+        level: level?,
+        rules,
     })
+}
+
+/// Every rule with flags above `read` that matches `words`: the side-effect options, applied
+/// also to tools whose handlers decide the rest (`ssh -o ProxyCommand=...`, `curl -K`).
+pub fn side_effect_options<'t>(table: &'t Table, words: &'t [String]) -> Vec<&'t Rule> {
+    table
+        .matching(words)
+        .filter(|r| !r.flags.is_empty() && r.level > Level::Read)
+        .collect()
 }
 
 #[cfg(test)]

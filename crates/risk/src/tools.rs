@@ -1,12 +1,17 @@
 //! Word-level classification of one simple command: wrappers looked through, tool-specific
-//! handlers (HTTP, SQL, redis-cli, find, dd, tee), then the rule table.
+//! handlers (HTTP, SQL, redis-cli, find, dd, tee, programs that run programs), then the rule
+//! table, whose side-effect options apply to handled tools too.
 
-use crate::shell::classify_script;
 use crate::table;
 use crate::{Classifier, Level, Reason};
 
 mod clients;
+mod interpreters;
+mod options;
+mod sed;
+mod wrappers;
 use clients::{http, redis, sql_client};
+pub(crate) use wrappers::value_reread;
 
 /// A command's level and the reasons for it.
 pub struct Outcome {
@@ -96,149 +101,46 @@ pub fn classify_words(
         return Outcome::one("dynamic command name", first, Level::Unknown);
     }
     let d = depth + 1;
-    match name {
-        "sudo" | "doas" => wrapper(
-            c,
-            words,
-            name,
-            skip_opts(
-                words,
-                1,
-                &[
-                    "-u", "-g", "-C", "-h", "-p", "-r", "-t", "-U", "-D", "--user", "--group",
-                ],
-            ),
-            stdin,
-            d,
-        ),
-        "env" => {
-            let mut i = skip_opts(words, 1, &["-u", "-C", "--unset", "--chdir", "-S"]);
-            while words
-                .get(i)
-                .is_some_and(|w| w.contains('=') && !w.starts_with('='))
-            {
-                i += 1;
-            }
-            wrapper(c, words, name, i, stdin, d)
-        }
-        "timeout" => {
-            let i = skip_opts(words, 1, &["-s", "-k", "--signal", "--kill-after"]);
-            wrapper(c, words, name, i + 1, stdin, d)
-        }
-        "nice" => wrapper(
-            c,
-            words,
-            name,
-            skip_opts(words, 1, &["-n", "--adjustment"]),
-            stdin,
-            d,
-        ),
-        "ionice" => wrapper(
-            c,
-            words,
-            name,
-            skip_opts(words, 1, &["-c", "-n", "--class", "--classdata"]),
-            stdin,
-            d,
-        ),
-        "nohup" | "exec" | "command" | "builtin" | "unbuffer" => {
-            wrapper(c, words, name, skip_opts(words, 1, &[]), stdin, d)
-        }
-        "time" => wrapper(
-            c,
-            words,
-            name,
-            skip_opts(words, 1, &["-f", "--format"]),
-            stdin,
-            d,
-        ),
-        "stdbuf" => wrapper(
-            c,
-            words,
-            name,
-            skip_opts(words, 1, &["-i", "-o", "-e"]),
-            stdin,
-            d,
-        ),
-        "watch" => {
-            // watch hands its words, joined, to `sh -c`.
-            let i = skip_opts(words, 1, &["-n", "--interval", "-q"]);
-            match words.get(i..).filter(|r| !r.is_empty()) {
-                Some(rest) => nested(c, "watch", &rest.join(" "), d),
-                None => Outcome::one("watch without a command", &words.join(" "), Level::Unknown),
-            }
-        }
-        "chroot" => wrapper(
-            c,
-            words,
-            name,
-            skip_opts(words, 1, &["--userspec", "--groups"]) + 1,
-            stdin,
-            d,
-        ),
-        "nsenter" => wrapper(
-            c,
-            words,
-            name,
-            skip_opts(
-                words,
-                1,
-                &["-t", "--target", "-S", "-G", "--setuid", "--setgid"],
-            ),
-            stdin,
-            d,
-        ),
-        "xargs" => {
-            let i = skip_opts(
-                words,
-                1,
-                &[
-                    "-I",
-                    "-i",
-                    "-n",
-                    "-P",
-                    "-L",
-                    "-d",
-                    "-E",
-                    "-s",
-                    "-a",
-                    "--arg-file",
-                    "--delimiter",
-                    "--max-args",
-                    "--max-procs",
-                    "--replace",
-                ],
-            );
-            if i >= words.len() {
-                // xargs with no command runs echo.
-                Outcome::one("xargs (echo)", &words.join(" "), Level::Read)
-            } else {
-                wrapper(c, words, name, i, stdin, d)
-            }
-        }
-        "bash" | "sh" | "zsh" | "dash" | "ksh" | "ash" => shell(c, words, stdin, d),
-        "ssh" => ssh(c, words, stdin, d),
-        "kubectl" | "oc" if positional(words, 1).as_deref() == Some("exec") => {
-            match words.iter().position(|w| w == "--") {
-                Some(i) => wrapper(c, words, "kubectl exec", i + 1, stdin, d),
-                None => Outcome::one("kubectl exec without --", &words.join(" "), Level::Unknown),
-            }
-        }
-        "docker" | "podman" | "docker-compose" | "nerdctl" => {
-            container_exec(c, words, stdin, d).unwrap_or_else(|| by_table(c, &norm[..]))
-        }
+    if let Some(o) = wrappers::wrappers(c, name, words, stdin, d) {
+        return o;
+    }
+    match handler(c, name, words, &norm, stdin, d) {
+        Some(o) => options::with_side_effect_options(c, &norm, o),
+        None => by_table(c, &norm[..]),
+    }
+}
+
+/// Tools whose risk lives in their arguments; `None` sends the command to the rule table.
+fn handler(
+    c: &Classifier,
+    name: &str,
+    words: &[String],
+    norm: &[String],
+    stdin: Option<&str>,
+    d: usize,
+) -> Option<Outcome> {
+    Some(match name {
+        "ssh" => wrappers::ssh(c, words, stdin, d),
         "curl" | "wget" | "http" | "https" | "xh" | "xhs" => http(name, words),
         "psql" | "sqlite3" | "mysql" | "mariadb" | "clickhouse-client" | "cqlsh" => {
             sql_client(name, words, stdin)
         }
         "redis-cli" | "valkey-cli" => redis(c, words),
-        "find" => find(c, &norm[..], d),
+        "find" => find(c, norm, d),
         "dd" => dd(words),
         "tee" => tee(words),
+        "awk" | "gawk" | "mawk" | "nawk" => interpreters::awk(words),
+        "sed" | "gsed" => sed::sed(words),
+        "source" | "." => interpreters::source(words),
+        "mongosh" | "mongo" => interpreters::mongosh(words),
+        "gdb" => interpreters::gdb(words),
+        "date" => options::date(words),
+        "uniq" => options::uniq(words),
+        n if interpreters::is_interpreter(n) => interpreters::program(c, n, norm),
         // `mount` alone lists mounts; with arguments it mounts (table rule).
         "mount" if words.len() == 1 => Outcome::one("mount (list)", "mount", Level::Read),
-        _ => by_table(c, &norm[..]),
-    }
+        _ => return None,
+    })
 }
 
 /// `$(which X)`, `$(command -v X)` and their backtick forms resolve to `X`.
@@ -282,161 +184,6 @@ fn by_table(c: &Classifier, words: &[String]) -> Outcome {
             Level::Unknown,
         ),
     }
-}
-
-/// A wrapper runs `words[inner..]`; it adds a read-level note and never lowers the inner level.
-fn wrapper(
-    c: &Classifier,
-    words: &[String],
-    name: &str,
-    inner: usize,
-    stdin: Option<&str>,
-    depth: usize,
-) -> Outcome {
-    let rest = words.get(inner..).unwrap_or(&[]);
-    if rest.is_empty() {
-        return Outcome::one(
-            &format!("wrapper:{name} without a command"),
-            &words.join(" "),
-            Level::Unknown,
-        );
-    }
-    let mut reasons = vec![reason(&format!("wrapper:{name}"), name, Level::Read)];
-    reasons.extend(classify_words(c, rest, stdin, depth).reasons);
-    Outcome::new(reasons)
-}
-
-/// The reasons of a nested script, each pointing at its inner command's text.
-fn nested(c: &Classifier, rule: &str, script: &str, depth: usize) -> Outcome {
-    nested_with_stdin(c, rule, script, None, depth)
-}
-
-/// Like [`nested`], but the outer command's heredoc feeds the nested script's stdin: it is
-/// re-attached as a heredoc so `ssh db 'psql' <<SQL ... SQL` still sees the SQL.
-fn nested_with_stdin(
-    c: &Classifier,
-    rule: &str,
-    script: &str,
-    stdin: Option<&str>,
-    depth: usize,
-) -> Outcome {
-    let mut reasons = vec![reason(rule, script, Level::Read)];
-    let full = match stdin {
-        Some(input) if !script.contains('\n') => {
-            format!("{script} <<'__SITREP_STDIN__'\n{input}\n__SITREP_STDIN__\n")
-        }
-        _ => script.to_string(),
-    };
-    for cmd in classify_script(c, &full, depth) {
-        reasons.extend(cmd.reasons);
-    }
-    Outcome::new(reasons)
-}
-
-fn shell(c: &Classifier, words: &[String], stdin: Option<&str>, depth: usize) -> Outcome {
-    let name = basename(words.first().map_or("", String::as_str)).to_string();
-    let mut i = 1;
-    while let Some(w) = words.get(i) {
-        if w.starts_with('-') && !w.starts_with("--") && w.contains('c') {
-            return match words.get(i + 1) {
-                Some(script) => nested_with_stdin(c, &format!("{name} -c"), script, stdin, depth),
-                None => Outcome::one(
-                    &format!("{name} -c without a script"),
-                    &words.join(" "),
-                    Level::Unknown,
-                ),
-            };
-        }
-        if w.starts_with('-') {
-            i += if w == "-o" || w == "+o" { 2 } else { 1 };
-            continue;
-        }
-        // `bash script.sh`: the script's text is not in front of us.
-        return Outcome::one(
-            &format!("{name} runs a script file"),
-            &words.join(" "),
-            Level::Unknown,
-        );
-    }
-    match stdin {
-        Some(s) => nested(c, &format!("{name} <<heredoc"), s, depth),
-        None => Outcome::one(
-            &format!("interactive {name}"),
-            &words.join(" "),
-            Level::Unknown,
-        ),
-    }
-}
-
-fn ssh(c: &Classifier, words: &[String], stdin: Option<&str>, depth: usize) -> Outcome {
-    let with_value = [
-        "-b", "-c", "-D", "-E", "-e", "-F", "-I", "-i", "-J", "-L", "-l", "-m", "-O", "-o", "-p",
-        "-Q", "-R", "-S", "-W", "-w", "-B", "-P",
-    ];
-    let host = skip_opts(words, 1, &with_value);
-    let rest = words.get(host + 1..).unwrap_or(&[]);
-    if rest.is_empty() {
-        return match stdin {
-            Some(s) => nested(c, "ssh <<heredoc", s, depth),
-            None => Outcome::one("interactive ssh", &words.join(" "), Level::Unknown),
-        };
-    }
-    // ssh joins the remaining words with spaces and hands them to the remote shell.
-    nested_with_stdin(c, "ssh remote command", &rest.join(" "), stdin, depth)
-}
-
-fn container_exec(
-    c: &Classifier,
-    words: &[String],
-    stdin: Option<&str>,
-    depth: usize,
-) -> Option<Outcome> {
-    let opts = [
-        "-e",
-        "--env",
-        "--env-file",
-        "-u",
-        "--user",
-        "-w",
-        "--workdir",
-        "--detach-keys",
-        "--index",
-    ];
-    let mut i = 1;
-    if basename(words.first()?) != "docker-compose" && words.get(1).is_some_and(|w| w == "compose")
-    {
-        // `docker compose [-f file] [-p project] exec`.
-        i = skip_opts(
-            words,
-            2,
-            &[
-                "-f",
-                "--file",
-                "-p",
-                "--project-name",
-                "--env-file",
-                "--profile",
-            ],
-        );
-    } else if basename(words.first()?) == "docker-compose" {
-        i = skip_opts(
-            words,
-            1,
-            &[
-                "-f",
-                "--file",
-                "-p",
-                "--project-name",
-                "--env-file",
-                "--profile",
-            ],
-        );
-    }
-    if words.get(i)? != "exec" {
-        return None;
-    }
-    let target = skip_opts(words, i + 1, &opts);
-    Some(wrapper(c, words, "exec", target + 1, stdin, depth))
 }
 
 fn find(c: &Classifier, words: &[String], depth: usize) -> Outcome {

@@ -1,6 +1,7 @@
 //! Handlers for client tools whose risk lives in their arguments: HTTP clients, SQL clients
 //! and redis-cli.
 
+use super::wrappers::value_reread;
 use super::{Outcome, by_table, reason, skip_opts};
 use crate::{Classifier, Level, sql};
 
@@ -67,6 +68,17 @@ pub(super) fn http(name: &str, words: &[String]) -> Outcome {
             | "--connect-timeout" | "-b" | "--cookie" | "--resolve" | "-x" | "--proxy"
             | "--retry" | "-a" | "--auth" | "--timeout" | "-r" | "--range" => {
                 let _ = value();
+            }
+            "-D" | "--dump-header" | "--trace" | "--trace-ascii" | "--libcurl" | "--etag-save"
+                if !is_httpie && !is_wget =>
+            {
+                let v = value();
+                if !matches!(
+                    v.as_str(),
+                    "-" | "%" | "/dev/null" | "/dev/stdout" | "/dev/stderr"
+                ) {
+                    reasons.push(reason("http writes a file", &v, Level::Write));
+                }
             }
             "-c" | "--cookie-jar" if !is_httpie && !is_wget => {
                 let v = value();
@@ -216,6 +228,8 @@ pub(super) fn sql_client(name: &str, words: &[String], stdin: Option<&str>) -> O
             && name != "clickhouse-client"
         {
             reasons.push(reason("sql from a file", w, Level::Unknown));
+            let file = inline.as_deref().or(next.as_deref()).unwrap_or("");
+            reasons.extend(value_reread(file));
             if inline.is_none() {
                 i += 1;
             }
@@ -227,6 +241,11 @@ pub(super) fn sql_client(name: &str, words: &[String], stdin: Option<&str>) -> O
         } else if matches!(flag, "-l" | "--list") && name == "psql" {
             listing = true;
         } else if value_flags.contains(&flag) {
+            if matches!(flag, "-v" | "--set" | "--variable") && name == "psql" {
+                // psql pastes `:name` into the SQL text unquoted.
+                let v = inline.as_deref().or(next.as_deref()).unwrap_or("");
+                reasons.extend(value_reread(v));
+            }
             if inline.is_none() {
                 i += 1;
             }
@@ -242,6 +261,7 @@ pub(super) fn sql_client(name: &str, words: &[String], stdin: Option<&str>) -> O
         sqls.push(s.to_string());
     }
     for s in &sqls {
+        reasons.extend(value_reread(s));
         for st in sql::classify(s) {
             reasons.push(reason(&format!("sql {}", st.keyword), &st.text, st.level));
         }
@@ -301,16 +321,26 @@ pub(super) fn redis(c: &Classifier, words: &[String]) -> Outcome {
                 reasons.push(reason("redis-cli dump file", w, Level::Write))
             }
             "--pipe" | "--eval" => {
-                reasons.push(reason(&format!("redis-cli {w}"), w, Level::Unknown))
+                reasons.push(reason(&format!("redis-cli {w}"), w, Level::Unknown));
+                if let Some(file) = words.get(k + 1) {
+                    reasons.extend(value_reread(file));
+                }
             }
             "-x" => reasons.push(reason("redis-cli stdin argument", w, Level::Unknown)),
             _ => {}
         }
-        let _ = k;
     }
     let i = skip_opts(words, 1, &with_value);
     match words.get(i) {
         Some(cmd) => {
+            if matches!(
+                cmd.to_ascii_lowercase().as_str(),
+                "eval" | "eval_ro" | "evalsha" | "evalsha_ro" | "fcall" | "fcall_ro"
+            ) {
+                // A Lua script or function body runs server-side with full access.
+                reasons.push(reason("redis-cli runs a script", &matched, Level::Unknown));
+                reasons.extend(words.get(i + 1).and_then(|s| value_reread(s)));
+            }
             let mut pseudo = vec!["redis".to_string(), cmd.to_ascii_lowercase()];
             pseudo.extend(words.iter().skip(i + 1).map(|w| w.to_ascii_lowercase()));
             let o = by_table(c, &pseudo);

@@ -1,0 +1,377 @@
+//! Wrappers: commands that run another command (`sudo`, `timeout`, `xargs`, `kubectl exec`)
+//! or hand a script to a shell (`bash -c`, `ssh host CMD`, `watch`, `eval`, `su -c`). They
+//! add a read-level note and never lower what they run.
+
+use super::{Outcome, basename, classify_words, positional, reason, skip_opts};
+use crate::shell::classify_script;
+use crate::{Classifier, Level, VALUE_MARKER, VALUE_REREAD_RULE};
+
+/// Wrappers that run the words after their options: names, options taking a value, and how
+/// many positional words come before the command (`timeout 5 CMD`, `chroot DIR CMD`).
+const SIMPLE: &[(&[&str], &[&str], usize)] = &[
+    (
+        &["sudo", "doas"],
+        &[
+            "-u", "-g", "-C", "-h", "-p", "-r", "-t", "-U", "-D", "--user", "--group",
+        ],
+        0,
+    ),
+    (&["timeout"], &["-s", "-k", "--signal", "--kill-after"], 1),
+    (&["nice"], &["-n", "--adjustment"], 0),
+    (&["ionice"], &["-c", "-n", "--class", "--classdata"], 0),
+    (&["nohup", "exec", "command", "builtin", "unbuffer"], &[], 0),
+    (&["time"], &["-f", "--format"], 0),
+    (&["stdbuf"], &["-i", "-o", "-e"], 0),
+    (&["chroot"], &["--userspec", "--groups"], 1),
+    (
+        &["nsenter"],
+        &["-t", "--target", "-S", "-G", "--setuid", "--setgid"],
+        0,
+    ),
+];
+
+const XARGS_OPTS: &[&str] = &[
+    "-I",
+    "-n",
+    "-P",
+    "-L",
+    "-d",
+    "-E",
+    "-s",
+    "-a",
+    "--arg-file",
+    "--delimiter",
+    "--max-args",
+    "--max-procs",
+    "--max-lines",
+    "--eof",
+];
+
+/// Stands for xargs' input while its command is classified: a second parser that reads it
+/// (`xargs -I{} sh -c 'rm {}'`) builds code from input.
+const XARGS_INPUT: &str = "__sitrep_xargs_input__";
+
+/// A [`VALUE_REREAD_RULE`] reason when `text`, about to be read by a second parser, holds
+/// [`VALUE_MARKER`] (or xargs' input, which is a value from elsewhere too).
+pub(crate) fn value_reread(text: &str) -> Option<crate::Reason> {
+    if text.contains(VALUE_MARKER) {
+        Some(reason(VALUE_REREAD_RULE, text, Level::Unknown))
+    } else if text.contains(XARGS_INPUT) {
+        Some(reason("xargs input re-read", text, Level::Unknown))
+    } else {
+        None
+    }
+}
+
+/// The outcome when `name` is a wrapper (or a command that runs a script); `None` otherwise.
+pub(super) fn wrappers(
+    c: &Classifier,
+    name: &str,
+    words: &[String],
+    stdin: Option<&str>,
+    d: usize,
+) -> Option<Outcome> {
+    if let Some((_, opts, skip)) = SIMPLE.iter().find(|(names, ..)| names.contains(&name)) {
+        let i = skip_opts(words, 1, opts) + skip;
+        return Some(wrapper(c, words, name, i, stdin, d));
+    }
+    Some(match name {
+        "env" => {
+            let mut i = skip_opts(words, 1, &["-u", "-C", "--unset", "--chdir", "-S"]);
+            while words
+                .get(i)
+                .is_some_and(|w| w.contains('=') && !w.starts_with('='))
+            {
+                i += 1;
+            }
+            wrapper(c, words, name, i, stdin, d)
+        }
+        "watch" => {
+            // watch hands its words, joined, to `sh -c`.
+            let i = skip_opts(words, 1, &["-n", "--interval", "-q"]);
+            match words.get(i..).filter(|r| !r.is_empty()) {
+                Some(rest) => nested(c, "watch", &rest.join(" "), d),
+                None => Outcome::one("watch without a command", &words.join(" "), Level::Unknown),
+            }
+        }
+        "eval" => match words.get(1..).filter(|r| !r.is_empty()) {
+            // eval joins its words and runs them as a script.
+            Some(rest) => nested(c, "eval", &rest.join(" "), d),
+            None => Outcome::one("eval", "eval", Level::Read),
+        },
+        "su" | "runuser" => su(c, words, stdin, d),
+        "trap" => match words
+            .get(1)
+            .filter(|a| !a.starts_with('-') && !a.is_empty())
+        {
+            // The handler text is a script the shell runs when the signal comes.
+            Some(handler) => nested(c, "trap", handler, d),
+            None => Outcome::one("trap", &words.join(" "), Level::Read),
+        },
+        "strace" | "ltrace" => {
+            let opts = [
+                "-o", "-p", "-e", "-s", "-u", "-E", "-P", "-I", "-b", "-a", "-O", "-S", "-X", "-U",
+            ];
+            let i = skip_opts(words, 1, &opts);
+            // Without a command it attaches to a process (`-p PID`): the table decides.
+            words.get(i)?;
+            let o = wrapper(c, words, name, i, stdin, d);
+            super::options::with_side_effect_options(c, words, o)
+        }
+        "xargs" => xargs(c, words, d),
+        "bash" | "sh" | "zsh" | "dash" | "ksh" | "ash" => shell(c, words, stdin, d),
+        "kubectl" | "oc" if positional(words, 1).as_deref() == Some("exec") => {
+            match words.iter().position(|w| w == "--") {
+                Some(i) => wrapper(c, words, "kubectl exec", i + 1, stdin, d),
+                None => Outcome::one("kubectl exec without --", &words.join(" "), Level::Unknown),
+            }
+        }
+        "docker" | "podman" | "docker-compose" | "nerdctl" => {
+            return container_exec(c, words, stdin, d);
+        }
+        _ => return None,
+    })
+}
+
+/// `su [-] [USER] -c CMD`: the command string goes to the user's shell.
+fn su(c: &Classifier, words: &[String], stdin: Option<&str>, d: usize) -> Outcome {
+    let at = words
+        .iter()
+        .position(|w| matches!(w.as_str(), "-c" | "--command" | "--session-command"));
+    let inline = words.iter().find_map(|w| w.strip_prefix("--command="));
+    match (at.and_then(|i| words.get(i + 1)), inline) {
+        (Some(script), _) => nested(c, "su -c", script, d),
+        (None, Some(script)) => nested(c, "su -c", script, d),
+        (None, None) => match stdin {
+            Some(s) => nested(c, "su <<heredoc", s, d),
+            None => Outcome::one("interactive su", &words.join(" "), Level::Unknown),
+        },
+    }
+}
+
+/// xargs runs its command with input words appended (or put in place of `-I`'s string).
+/// The input is classified as an outside value: a second parser reading it is `unknown`.
+fn xargs(c: &Classifier, words: &[String], d: usize) -> Outcome {
+    let mut replace: Option<String> = None;
+    let mut i = 1;
+    while let Some(w) = words.get(i) {
+        if w == "--" {
+            i += 1;
+            break;
+        }
+        if !w.starts_with('-') || w.len() < 2 {
+            break;
+        }
+        if let Some(r) = w
+            .strip_prefix("-I")
+            .or_else(|| w.strip_prefix("--replace="))
+        {
+            replace = Some(if r.is_empty() {
+                i += 1;
+                words.get(i).cloned().unwrap_or_default()
+            } else {
+                r.to_string()
+            });
+        } else if w == "-i" || w == "--replace" {
+            replace = Some("{}".to_string());
+        } else if let Some(r) = w.strip_prefix("-i") {
+            replace = Some(r.to_string());
+        } else if XARGS_OPTS.contains(&w.as_str()) {
+            i += 1;
+        }
+        i += 1;
+    }
+    let Some(rest) = words.get(i..).filter(|r| !r.is_empty()) else {
+        // xargs with no command runs echo.
+        return Outcome::one("xargs (echo)", &words.join(" "), Level::Read);
+    };
+    let inner: Vec<String> = match replace.as_deref().filter(|r| !r.is_empty()) {
+        Some(r) => rest.iter().map(|w| w.replace(r, XARGS_INPUT)).collect(),
+        None => rest
+            .iter()
+            .cloned()
+            .chain([XARGS_INPUT.to_string()])
+            .collect(),
+    };
+    let shown = replace.unwrap_or_default();
+    let mut reasons = vec![reason("wrapper:xargs", "xargs", Level::Read)];
+    for mut r in classify_words(c, &inner, None, d).reasons {
+        r.matched = r
+            .matched
+            .replace(XARGS_INPUT, &shown)
+            .trim_end()
+            .to_string();
+        reasons.push(r);
+    }
+    Outcome::new(reasons)
+}
+
+/// A wrapper runs `words[inner..]`; it adds a read-level note and never lowers the inner level.
+pub(super) fn wrapper(
+    c: &Classifier,
+    words: &[String],
+    name: &str,
+    inner: usize,
+    stdin: Option<&str>,
+    depth: usize,
+) -> Outcome {
+    let rest = words.get(inner..).unwrap_or(&[]);
+    if rest.is_empty() {
+        return Outcome::one(
+            &format!("wrapper:{name} without a command"),
+            &words.join(" "),
+            Level::Unknown,
+        );
+    }
+    let mut reasons = vec![reason(&format!("wrapper:{name}"), name, Level::Read)];
+    reasons.extend(classify_words(c, rest, stdin, depth).reasons);
+    Outcome::new(reasons)
+}
+
+/// The reasons of a nested script, each pointing at its inner command's text.
+pub(super) fn nested(c: &Classifier, rule: &str, script: &str, depth: usize) -> Outcome {
+    nested_with_stdin(c, rule, script, None, depth)
+}
+
+/// Like [`nested`], but the outer command's heredoc feeds the nested script's stdin: it is
+/// re-attached as a heredoc so `ssh db 'psql' <<SQL ... SQL` still sees the SQL.
+pub(super) fn nested_with_stdin(
+    c: &Classifier,
+    rule: &str,
+    script: &str,
+    stdin: Option<&str>,
+    depth: usize,
+) -> Outcome {
+    let mut reasons = vec![reason(rule, script, Level::Read)];
+    reasons.extend(value_reread(script));
+    let full = match stdin {
+        Some(input) if !script.contains('\n') => {
+            format!("{script} <<'__SITREP_STDIN__'\n{input}\n__SITREP_STDIN__\n")
+        }
+        _ => script.to_string(),
+    };
+    for cmd in classify_script(c, &full, depth) {
+        reasons.extend(cmd.reasons);
+    }
+    Outcome::new(reasons)
+}
+
+fn shell(c: &Classifier, words: &[String], stdin: Option<&str>, depth: usize) -> Outcome {
+    let name = basename(words.first().map_or("", String::as_str)).to_string();
+    let mut i = 1;
+    while let Some(w) = words.get(i) {
+        if w.starts_with('-') && !w.starts_with("--") && w.contains('c') {
+            return match words.get(i + 1) {
+                Some(script) => nested_with_stdin(c, &format!("{name} -c"), script, stdin, depth),
+                None => Outcome::one(
+                    &format!("{name} -c without a script"),
+                    &words.join(" "),
+                    Level::Unknown,
+                ),
+            };
+        }
+        if w.starts_with('-') {
+            i += if w == "-o" || w == "+o" { 2 } else { 1 };
+            continue;
+        }
+        // `bash script.sh`: the script's text is not in front of us.
+        let mut reasons = vec![reason(
+            &format!("{name} runs a script file"),
+            &words.join(" "),
+            Level::Unknown,
+        )];
+        reasons.extend(value_reread(w));
+        return Outcome::new(reasons);
+    }
+    match stdin {
+        Some(s) => nested(c, &format!("{name} <<heredoc"), s, depth),
+        None => Outcome::one(
+            &format!("interactive {name}"),
+            &words.join(" "),
+            Level::Unknown,
+        ),
+    }
+}
+
+pub(super) fn ssh(c: &Classifier, words: &[String], stdin: Option<&str>, depth: usize) -> Outcome {
+    let with_value = [
+        "-b", "-c", "-D", "-E", "-e", "-F", "-I", "-i", "-J", "-L", "-l", "-m", "-O", "-o", "-p",
+        "-Q", "-R", "-S", "-W", "-w", "-B", "-P",
+    ];
+    let host = skip_opts(words, 1, &with_value);
+    let rest = words.get(host + 1..).unwrap_or(&[]);
+    let mut o = if rest.is_empty() {
+        match stdin {
+            Some(s) => nested(c, "ssh <<heredoc", s, depth),
+            None => Outcome::one("interactive ssh", &words.join(" "), Level::Unknown),
+        }
+    } else {
+        // ssh joins the remaining words with spaces and hands them to the remote shell.
+        nested_with_stdin(c, "ssh remote command", &rest.join(" "), stdin, depth)
+    };
+    // `-o KEY=VALUE` is a config line: ProxyCommand and friends go to a local shell.
+    let opts = words.get(1..host.min(words.len())).unwrap_or(&[]);
+    for (k, w) in opts.iter().enumerate() {
+        let is_config =
+            w.starts_with("-o") || (k > 0 && opts.get(k - 1).is_some_and(|p| p == "-o"));
+        if is_config && let Some(r) = value_reread(w) {
+            o.reasons.push(r);
+            o.level = o.level.max(Level::Unknown);
+        }
+    }
+    o
+}
+
+fn container_exec(
+    c: &Classifier,
+    words: &[String],
+    stdin: Option<&str>,
+    depth: usize,
+) -> Option<Outcome> {
+    let opts = [
+        "-e",
+        "--env",
+        "--env-file",
+        "-u",
+        "--user",
+        "-w",
+        "--workdir",
+        "--detach-keys",
+        "--index",
+    ];
+    let mut i = 1;
+    if basename(words.first()?) != "docker-compose" && words.get(1).is_some_and(|w| w == "compose")
+    {
+        // `docker compose [-f file] [-p project] exec`.
+        i = skip_opts(
+            words,
+            2,
+            &[
+                "-f",
+                "--file",
+                "-p",
+                "--project-name",
+                "--env-file",
+                "--profile",
+            ],
+        );
+    } else if basename(words.first()?) == "docker-compose" {
+        i = skip_opts(
+            words,
+            1,
+            &[
+                "-f",
+                "--file",
+                "-p",
+                "--project-name",
+                "--env-file",
+                "--profile",
+            ],
+        );
+    }
+    if words.get(i)? != "exec" {
+        return None;
+    }
+    let target = skip_opts(words, i + 1, &opts);
+    Some(wrapper(c, words, "exec", target + 1, stdin, depth))
+}
