@@ -7,6 +7,7 @@ use serde_yaml_ng::Value;
 
 use crate::diag::{Diagnostic, LineIndex, Severity};
 use crate::model::{FrontMatter, Param};
+use crate::paramdecl;
 
 /// Splits off front matter: `(model, where the Markdown starts)`. Broken YAML still
 /// hides the block from the Markdown (it is clearly not prose) and says why.
@@ -108,7 +109,17 @@ pub(crate) fn split(
                 None => wrong("a string or a list of strings"),
             },
             "params" => match params(&v) {
-                Some(p) => fm.params = p,
+                Some((p, problems)) => {
+                    fm.params = p;
+                    for (name, why) in problems {
+                        diags.push(idx.diag(
+                            "param-type",
+                            Severity::Error,
+                            param_span(text, &name, &span),
+                            format!("param `{name}`: {why}"),
+                        ));
+                    }
+                }
                 None => wrong(
                     "a mapping of NAME: default (or NAME: {default, description}) or a list of names",
                 ),
@@ -151,42 +162,90 @@ fn strings(v: &Value) -> Option<Vec<String>> {
     }
 }
 
-fn params(v: &Value) -> Option<BTreeMap<String, Param>> {
+/// Params and the problems of their declarations: `(name, why)`.
+type Params = (BTreeMap<String, Param>, Vec<(String, String)>);
+
+fn params(v: &Value) -> Option<Params> {
     let mut out = BTreeMap::new();
+    let mut problems = Vec::new();
+    let untyped = |default| Param {
+        default,
+        description: None,
+        ty: None,
+    };
     match v {
         Value::Sequence(s) => {
             for n in s {
-                out.insert(
-                    scalar(n)?,
-                    Param {
-                        default: None,
-                        description: None,
-                    },
-                );
+                out.insert(scalar(n)?, untyped(None));
             }
         }
         Value::Mapping(m) => {
             for (k, v) in m {
                 let name = scalar(k)?;
                 let p = match v {
-                    Value::Null => Param {
-                        default: None,
-                        description: None,
-                    },
-                    Value::Mapping(m) => Param {
-                        default: m.get("default").and_then(scalar),
-                        description: m.get("description").and_then(scalar),
-                    },
-                    other => Param {
-                        default: Some(scalar(other)?),
-                        description: None,
-                    },
+                    Value::Null => untyped(None),
+                    Value::Mapping(m) => {
+                        let ty = paramdecl::declared_type(m).unwrap_or_else(|why| {
+                            problems
+                                .push((name.clone(), format!("{why}; the default rule applies")));
+                            None
+                        });
+                        Param {
+                            default: m.get("default").and_then(scalar),
+                            description: m.get("description").and_then(scalar),
+                            ty,
+                        }
+                    }
+                    other => untyped(Some(scalar(other)?)),
                 };
+                // A default its own type refuses would fail every run that relies on it.
+                if let Some(d) = &p.default
+                    && let Err(why) = crate::check_value(p.ty.as_ref(), d)
+                {
+                    let rule = if p.ty.is_some() {
+                        "its type"
+                    } else {
+                        "the default rule (declare a `type`)"
+                    };
+                    problems.push((
+                        name.clone(),
+                        format!("default `{d}` is refused by {rule}: {why}"),
+                    ));
+                }
                 out.insert(name, p);
             }
         }
         Value::Null => {}
         _ => return None,
     }
-    Some(out)
+    Some((out, problems))
+}
+
+/// Where parameter `name` is declared: its name on a line under `params:`, else the
+/// `params` key, else the block's start.
+fn param_span(text: &str, name: &str, within: &Range<usize>) -> Range<usize> {
+    let block = text.get(within.clone()).unwrap_or("");
+    let Some(params_at) = block.find("params:") else {
+        return within.start..within.start;
+    };
+    let after = block.get(params_at..).unwrap_or("");
+    let mut line_start = params_at;
+    for line in after.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        let unquoted = trimmed.trim_start_matches(['"', '\'']);
+        let quote = trimmed.len() - unquoted.len();
+        if line_start > params_at
+            && unquoted.starts_with(name)
+            && unquoted
+                .get(name.len()..)
+                .is_some_and(|r| r.trim_start_matches(['"', '\'']).starts_with(':'))
+        {
+            let at = within.start + line_start + indent + quote;
+            return at..at + name.len();
+        }
+        line_start += line.len();
+    }
+    let at = within.start + params_at;
+    at..at + "params".len()
 }

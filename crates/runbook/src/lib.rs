@@ -11,8 +11,11 @@
 mod alertrules;
 mod diag;
 mod frontmatter;
+mod landing;
 mod lint;
 mod model;
+mod paramdecl;
+mod params;
 mod recover;
 mod script;
 mod set;
@@ -24,6 +27,10 @@ mod walk;
 pub use diag::{Diagnostic, Severity};
 pub use lint::{IMPORT_RULES, RULES, Rule, lint};
 pub use model::*;
+pub use params::{
+    MAX_DEFAULT_CHARS, MAX_VALUE_BYTES, ParamPattern, ParamType, ValueRefusal, check_argument,
+    check_value,
+};
 pub use set::{RunbookSet, SetEntry};
 
 use diag::LineIndex;

@@ -4,9 +4,11 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::diag::{Diagnostic, LineIndex, Severity};
-use crate::model::{LinkTarget, Role, Runbook};
+use crate::model::{LinkTarget, Role, Runbook, Step};
 use crate::script;
 use sitrep_risk::Level;
+use sitrep_risk::{Reason, VALUE_REREAD_RULE};
+use std::ops::Range;
 
 /// A lint rule: its stable code, default severity and what it checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -52,6 +54,11 @@ pub const RULES: &[Rule] = &[
         summary: "a placeholder with no entry in front matter `params`",
     },
     Rule {
+        code: "placeholder-reread",
+        severity: Severity::Warning,
+        summary: "a placeholder inside text a second parser reads again (sh -c, eval, ssh, awk/sed/SQL, xargs, watch)",
+    },
+    Rule {
         code: "no-steps",
         severity: Severity::Warning,
         summary: "a runbook without a single shell step",
@@ -84,6 +91,11 @@ pub const IMPORT_RULES: &[Rule] = &[
         code: "front-matter",
         severity: Severity::Error,
         summary: "front matter that is not valid YAML, not a mapping, or has a wrongly typed key",
+    },
+    Rule {
+        code: "param-type",
+        severity: Severity::Error,
+        summary: "a parameter type that cannot be used, or a default its own type refuses",
     },
     Rule {
         code: "attribute-syntax",
@@ -207,10 +219,19 @@ pub fn lint(runbook: &Runbook, text: &str) -> Vec<Diagnostic> {
                 format!("step `{}` needs `{}`, which front matter `params` does not declare; it must come from the alert or the person running it", step.id, p.name),
             ));
         }
+        out.extend(placeholder_reread(step, text, &idx));
         if matches!(step.role, Some(Role::Diagnosis | Role::Verification))
             && step.risk.level > Level::Read
         {
-            let sev = if step.risk.level == Level::Unknown {
+            // A command that writes stays an error when only a re-read placeholder
+            // made it `unknown`.
+            let changes = step.risk.commands.iter().any(|c| {
+                c.reasons.iter().any(|r| r.rule == VALUE_REREAD_RULE)
+                    && c.reasons
+                        .iter()
+                        .any(|r| matches!(r.level, Level::Write | Level::Destructive))
+            });
+            let sev = if step.risk.level == Level::Unknown && !changes {
                 Severity::Warning
             } else {
                 Severity::Error
@@ -336,4 +357,57 @@ fn is_within(rb: &Runbook, s: usize, ancestor: usize) -> bool {
         }
     }
     false
+}
+
+/// Placeholders whose value a second parser reads again: the step's risk carries a
+/// `value-reread` reason (from classifying it with outside values in place). One finding
+/// per placeholder and command, at its first occurrence inside the re-read text when
+/// that text can be found, else inside the command.
+fn placeholder_reread(step: &Step, text: &str, idx: &LineIndex<'_>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for cmd in &step.risk.commands {
+        let reasons: Vec<&Reason> = cmd
+            .reasons
+            .iter()
+            .filter(|r| r.rule == VALUE_REREAD_RULE)
+            .collect();
+        let Some(first) = reasons.first() else {
+            continue;
+        };
+        let within =
+            |outer: &Range<usize>, s: &Range<usize>| outer.start <= s.start && s.end <= outer.end;
+        let body = text.get(cmd.span.clone()).unwrap_or("");
+        let scopes: Vec<Range<usize>> = reasons
+            .iter()
+            .filter_map(|r| {
+                body.find(r.matched.as_str())
+                    .map(|i| cmd.span.start + i..cmd.span.start + i + r.matched.len())
+            })
+            .collect();
+        let in_scope = |s: &Range<usize>| scopes.iter().any(|r| within(r, s));
+        let any_in_scope = step
+            .placeholders
+            .iter()
+            .flat_map(|p| &p.spans)
+            .any(in_scope);
+        let what = first.matched.lines().next().unwrap_or("");
+        let what: String = match what.char_indices().nth(60) {
+            Some((i, _)) => format!("{}...", what.get(..i).unwrap_or(what)),
+            None => what.to_string(),
+        };
+        for p in &step.placeholders {
+            let at = p
+                .spans
+                .iter()
+                .find(|s| within(&cmd.span, s) && (!any_in_scope || in_scope(s)));
+            let Some(at) = at else { continue };
+            out.push(idx.diag(
+                "placeholder-reread",
+                Severity::Warning,
+                at.clone(),
+                format!("step `{}`: placeholder `{}` sits where a second parser reads it again (`{what}`): the step needs a person and never runs unattended; pass the value as an argument instead, or move the logic into the runbook", step.id, p.name),
+            ));
+        }
+    }
+    out
 }

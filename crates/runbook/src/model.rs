@@ -107,6 +107,10 @@ pub struct Param {
     pub default: Option<String>,
     /// What it is, for the person asked to fill it in.
     pub description: Option<String>,
+    /// What its values must look like; `None`: the default rule (see
+    /// [`check_value`](crate::check_value)).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub ty: Option<crate::ParamType>,
 }
 
 /// What a section is for, from its heading's wording.
@@ -315,6 +319,11 @@ pub struct Placeholder {
     pub syntax: PlaceholderSyntax,
     /// Every occurrence in the original text.
     pub spans: Vec<Range<usize>>,
+    /// True when every occurrence follows a `--` word in its command, so a value
+    /// starting with `-` cannot be read as an option (see
+    /// [`check_argument`](crate::check_argument)).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub after_double_dash: bool,
 }
 
 /// A GFM table.

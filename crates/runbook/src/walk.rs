@@ -8,11 +8,11 @@ use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
 
 use crate::diag::{Diagnostic, LineIndex, Severity};
 use crate::model::{
-    Attributes, ChecklistItem, Command, Link, LinkTarget, Placeholder, Role, Runbook, Section,
-    SectionKind, Step, Table,
+    Attributes, ChecklistItem, Command, Link, LinkTarget, Role, Runbook, Section, SectionKind,
+    Step, Table,
 };
 use crate::source::SourceMap;
-use crate::{alertrules, script, tables, text};
+use crate::{alertrules, landing, script, tables, text};
 use sitrep_risk::Classifier;
 
 /// What the repair pass synthesised, so the walk can say "recovered".
@@ -636,18 +636,7 @@ impl Walker<'_, '_> {
                 span: to_orig(&r.range),
             })
             .collect();
-        let mut placeholders: Vec<Placeholder> = Vec::new();
-        for (name, syntax, r) in script::placeholders(&c.text, &raw) {
-            let s = to_orig(&r);
-            match placeholders.iter_mut().find(|p| p.name == name) {
-                Some(p) => p.spans.push(s),
-                None => placeholders.push(Placeholder {
-                    name,
-                    syntax,
-                    spans: vec![s],
-                }),
-            }
-        }
+        let (placeholders, places) = landing::placeholders(&c.text, &raw, to_orig);
 
         let section = self.current();
         let title = self.step_title(&c.range, &commands, section);
@@ -667,10 +656,7 @@ impl Walker<'_, '_> {
                 }
             }
         };
-        let mut risk = self.inp.classifier.classify(&c.text);
-        for cr in &mut risk.commands {
-            cr.span = to_orig(&cr.span);
-        }
+        let risk = landing::step_risk(self.inp.classifier, &c.text, &places, to_orig);
         let line = self.inp.idx.line(span.start);
         let end_line = self
             .inp

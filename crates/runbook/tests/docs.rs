@@ -41,6 +41,8 @@ fn fixtures_only_produce_documented_codes() {
         include_str!("../../../tests/data/runbooks/06-attributes-legacy.md"),
         include_str!("../../../tests/data/runbooks/15-not-shell.md"),
         include_str!("../../../tests/data/runbooks/17-empty-section.md"),
+        include_str!("../../../tests/data/runbooks/23-param-types.md"),
+        include_str!("../../../tests/data/runbooks/24-placeholder-reread.md"),
         include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../../shared/seeds/owasaka-incident-playbook.txt"

@@ -27,6 +27,8 @@ const SOURCES: &[&str] = &[
         env!("CARGO_MANIFEST_DIR"),
         "/../../../shared/seeds/quicprochat-incident-response.txt"
     )),
+    include_str!("../../../tests/data/runbooks/23-param-types.md"),
+    include_str!("../../../tests/data/runbooks/24-placeholder-reread.md"),
 ];
 
 /// Every `{start, end}` object in the serialized model and diagnostics is a valid range.

@@ -15,6 +15,8 @@ struct Snapshot {
 
 fn snapshot(text: &str) -> Snapshot {
     let (mut runbook, mut diagnostics) = parse(text);
+    // Lint sees the whole model (some rules read risk reasons).
+    diagnostics.extend(lint(&runbook, text));
     // Risk reasons belong to sitrep-risk's own tests; keeping them here would make every
     // rule-table edit there churn these snapshots. Levels and spans stay.
     for step in &mut runbook.steps {
@@ -22,7 +24,6 @@ fn snapshot(text: &str) -> Snapshot {
             c.reasons.clear();
         }
     }
-    diagnostics.extend(lint(&runbook, text));
     diagnostics.sort_by_key(|d| (d.span.start, d.code));
     Snapshot {
         runbook,
