@@ -299,7 +299,7 @@ impl App {
             None => SeverityScale::new(config.severity_scheme),
         };
         let redactor = Redactor::new(&config.executor.redact);
-        Ok(App {
+        let app = App {
             inner: Arc::new(Inner {
                 store,
                 blobs,
@@ -313,7 +313,9 @@ impl App {
                 verifier,
                 escalation,
             }),
-        })
+        };
+        app.interrupt_overdue_runs_at_open().await;
+        Ok(app)
     }
 
     /// Flushes pending writes and a final checkpoint, then closes the database.

@@ -26,6 +26,8 @@ pub const ALERT_RESOLVED: &str = "alert.resolved";
 pub const STEP_RUN: &str = "step.run";
 pub const STEP_REFUSED: &str = "step.refused";
 pub const STEP_SKIPPED: &str = "step.skipped";
+/// A run its process never finished (crash): see `interrupted.rs`.
+pub const STEP_INTERRUPTED: &str = "step.interrupted";
 pub const EVIDENCE: &str = "evidence.captured";
 pub const APPROVAL_REQUESTED: &str = "approval.requested";
 pub const APPROVAL_GRANTED: &str = "approval.granted";

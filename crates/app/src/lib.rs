@@ -12,6 +12,7 @@ mod error;
 pub mod events;
 mod export;
 pub mod ingest;
+pub mod interrupted;
 mod keys;
 mod library;
 pub mod lifecycle;

@@ -189,6 +189,7 @@ fn describe(e: &Event) -> String {
             get("duration_ms")
         ),
         "step.refused" | "step.skipped" => format!("`{}`: {}", get("step"), get("reason")),
+        "step.interrupted" => format!("`{}` interrupted: {}", get("step"), one_line(get("reason"))),
         "approval.requested" => format!(
             "`{}` held for a second person: {}",
             get("step"),
