@@ -11,7 +11,8 @@
 //!         ├─ /login /logout
 //!         └─ /  ui::routes()                             (the web UI)
 //!  background: ledger tail → broadcast, runbook reload, session sweep, paging,
-//!              evidence upload retries, evidence retention (hourly, by lease)
+//!              evidence upload retries, evidence retention (hourly, by lease),
+//!              interrupted-run sweep (every minute)
 //! ```
 //!
 //! Handlers are thin: they check the caller's role, call one `App` use case with the
@@ -184,6 +185,7 @@ pub async fn serve(
     tasks.spawn(live::tail(state.clone()));
     tasks.spawn(watch::watch_runbooks(state.clone(), Duration::from_secs(2)));
     tasks.spawn(sweep_sessions(state.clone()));
+    tasks.spawn(sweep_interrupted_runs(state.clone()));
     tasks.spawn(upload_blobs(state.clone()));
     tasks.spawn(retention(state.clone()));
     tasks.spawn(paging::run(state.clone()));
@@ -311,6 +313,29 @@ async fn sweep_sessions(state: ServerState) {
         }
         if let Err(e) = state.app().sweep_sessions().await {
             tracing::warn!(error = %e, "could not delete expired sessions");
+        }
+    }
+}
+
+/// Marks runs a crash left `running` as interrupted, once past their deadline. Every
+/// replica sweeps, without a lease: a run moves from `running` only once, inside the
+/// commit, and the query reads a partial index of the few running rows.
+async fn sweep_interrupted_runs(state: ServerState) {
+    let mut closing = state.closing_signal();
+    loop {
+        if !nap(&mut closing, Duration::from_secs(60)).await {
+            return;
+        }
+        match state.app().interrupt_overdue_runs().await {
+            Ok(runs) if !runs.is_empty() => {
+                tracing::warn!(
+                    runs = runs.len(),
+                    "step runs left running by a crash marked interrupted"
+                );
+                state.changed();
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not look for interrupted step runs"),
         }
     }
 }
