@@ -5,11 +5,47 @@ use super::wrappers::value_reread;
 use super::{Outcome, by_table, reason, skip_opts};
 use crate::{Classifier, Level, sql};
 
+/// `-sSLo FILE` -> `-s -S -L -o FILE`: a letter in `value_letters` ends the cluster and the
+/// rest of the word is its value (`-XPOST`, `-qO-`).
+fn split_clusters(words: &[String], value_letters: &str) -> Vec<String> {
+    let mut out = Vec::with_capacity(words.len());
+    for w in words {
+        let body = w.strip_prefix('-').filter(|b| !b.starts_with('-') && b.len() > 1);
+        let Some(body) = body.filter(|b| b.starts_with(|c: char| c.is_ascii_alphabetic())) else {
+            out.push(w.clone());
+            continue;
+        };
+        for (k, ch) in body.char_indices() {
+            out.push(format!("-{ch}"));
+            if value_letters.contains(ch) {
+                let rest = body.get(k + ch.len_utf8()..).unwrap_or("");
+                if !rest.is_empty() {
+                    out.push(rest.to_string());
+                }
+                break;
+            }
+        }
+    }
+    out
+}
+
 pub(super) fn http(name: &str, words: &[String]) -> Outcome {
     let matched = words.join(" ");
     let mut reasons = vec![reason(&format!("{name} (GET)"), &matched, Level::Read)];
     let is_wget = name == "wget";
     let is_httpie = !is_wget && name != "curl";
+    let split;
+    let words = match name {
+        "curl" => {
+            split = split_clusters(words, "AbcCdDeEFHKmoPQrtTuUwxXyYz");
+            &split[..]
+        }
+        "wget" => {
+            split = split_clusters(words, "aABeilOoPQRtTUwDIX");
+            &split[..]
+        }
+        _ => words,
+    };
     let mut output_to_stdout = false;
     let mut method: Option<String> = None;
     let mut positionals = Vec::new();
