@@ -10,7 +10,9 @@ use crate::{Classifier, Level, sql};
 fn split_clusters(words: &[String], value_letters: &str) -> Vec<String> {
     let mut out = Vec::with_capacity(words.len());
     for w in words {
-        let body = w.strip_prefix('-').filter(|b| !b.starts_with('-') && b.len() > 1);
+        let body = w
+            .strip_prefix('-')
+            .filter(|b| !b.starts_with('-') && b.len() > 1);
         let Some(body) = body.filter(|b| b.starts_with(|c: char| c.is_ascii_alphabetic())) else {
             out.push(w.clone());
             continue;
