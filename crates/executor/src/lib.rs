@@ -11,6 +11,7 @@ mod expect;
 mod gate;
 mod redact;
 mod run;
+pub mod sandbox;
 
 pub use batch::run_batch;
 pub use bind::{
@@ -21,4 +22,5 @@ pub use expect::{Expect, ExpectError, Verdict};
 pub use gate::{Decision, GateRequest, Mode, Policy, gate};
 pub use redact::{Redactor, StreamRedactor};
 pub use run::{Captured, NullSink, Outcome, RunConfig, RunError, RunSink, RunSpec, Stream, run};
+pub use sandbox::{Sandbox, SandboxError, Support};
 pub use sitrep_risk::Level;

@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use crate::bind::BoundScript;
 use crate::expect::{Expect, Verdict};
 use crate::redact::Redactor;
+use crate::sandbox::{Sandbox, SandboxError};
 
 /// Which output stream a chunk came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -61,6 +62,8 @@ pub struct RunConfig {
     pub max_line: usize,
     /// Extra environment for every run (e.g. `KUBECONFIG`).
     pub extra_env: Vec<(String, String)>,
+    /// Run under Landlock (unattended runs); `None` runs unsandboxed.
+    pub sandbox: Option<Sandbox>,
 }
 
 impl Default for RunConfig {
@@ -71,6 +74,7 @@ impl Default for RunConfig {
             capture_cap: 1 << 20,
             max_line: 64 << 10,
             extra_env: Vec::new(),
+            sandbox: None,
         }
     }
 }
@@ -147,6 +151,9 @@ pub enum RunError {
     /// A batch may only hold read steps.
     #[error("step {0} is not a read step; batches run read steps only")]
     NotRead(String),
+    /// The sandbox could not be set up (the step did not run) or removed.
+    #[error("sandbox: {0}")]
+    Sandbox(#[from] SandboxError),
 }
 
 /// Keeps the first and last `cap / 2` bytes; counts the rest.
@@ -269,6 +276,11 @@ pub async fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     cmd.process_group(0).kill_on_drop(true);
+    // Set up before spawning: a sandbox that cannot be built fails the run, never runs it bare.
+    let workdir = match &cfg.sandbox {
+        Some(sandbox) => Some(sandbox.prepare()?.apply(&mut cmd, spec.cwd.is_none())),
+        None => None,
+    };
 
     let redactor = Redactor::new(&spec.bound.secret_values());
     let display = redactor.redact_text(&spec.bound.display);
@@ -344,6 +356,9 @@ pub async fn run(
         }
     }
     let status = status.ok_or_else(|| RunError::Wait(std::io::Error::other("no exit status")))?;
+    if let Some(dir) = workdir {
+        dir.remove()?;
+    }
     let (stdout, stderr) = (out_cap.finish(), err_cap.finish());
     let verdict = match &spec.expect {
         Some(e) => e.verdict(status.code(), &format!("{}{}", stdout.text, stderr.text)),
