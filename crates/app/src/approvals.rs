@@ -41,6 +41,9 @@ pub struct Approval {
     pub set: BTreeMap<String, String>,
     /// The exact command as shown to the requester and the approver (redacted).
     pub display: String,
+    /// The plan id of exactly what was approved (command, values, sources, settings).
+    #[serde(default)]
+    pub plan: String,
     /// Why the policy asks for an approval.
     pub reason: String,
     /// Who asked to run it.
@@ -64,6 +67,7 @@ pub(crate) struct Subject {
     pub(crate) step: String,
     pub(crate) set: BTreeMap<String, String>,
     pub(crate) display: String,
+    pub(crate) plan: String,
     pub(crate) requested_by: String,
 }
 
@@ -85,6 +89,7 @@ impl Approval {
             && self.step == s.step
             && self.set == s.set
             && self.display == s.display
+            && self.plan == s.plan
             && self.requested_by == s.requested_by
     }
 
@@ -103,13 +108,13 @@ impl App {
         runbook: &str,
         step: &sitrep_runbook::Step,
         req: &crate::RunRequest,
-        display: &str,
+        plan: &crate::Plan,
     ) -> Subject {
         let set = req
             .set
             .iter()
             .map(|(k, v)| {
-                let shown = if crate::runs::is_secret_name(k) {
+                let shown = if crate::plan::is_secret_name(k) {
                     SECRET_MASK.to_owned()
                 } else {
                     self.redact(v)
@@ -122,7 +127,8 @@ impl App {
             runbook: runbook.to_owned(),
             step: step.id.clone(),
             set,
-            display: display.to_owned(),
+            display: plan.display.clone(),
+            plan: plan.id.clone(),
             requested_by: req.actor.clone(),
         }
     }
@@ -162,6 +168,7 @@ impl App {
             step: subject.step,
             set: subject.set,
             display: subject.display,
+            plan: subject.plan,
             reason: self.redact(reason),
             requested_by: subject.requested_by,
             approvers: Vec::new(),
@@ -179,6 +186,7 @@ impl App {
                 ("runbook", a.runbook.clone()),
                 ("step", a.step.clone()),
                 ("command", a.display.clone()),
+                ("plan", a.plan.clone()),
                 ("reason", a.reason.clone()),
             ],
         );

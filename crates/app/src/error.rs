@@ -40,11 +40,20 @@ pub enum AppError {
         /// Every missing name.
         names: Vec<String>,
     },
-    /// The step needs the exact command confirmed.
+    /// Values that may not be bound (from an alert, the incident or a person); nothing
+    /// ran, and each refusal is on the incident's timeline.
+    #[error("refused value(s): {}", .refusals.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    ValueRefused {
+        /// Which placeholder, from which source, and the rule it broke.
+        refusals: Vec<sitrep_executor::Refusal>,
+    },
+    /// The step needs its exact plan confirmed.
     #[error("confirmation needed: {}", .reasons.join("; "))]
     NeedsConfirmation {
         /// The exact command to confirm.
         display: String,
+        /// The plan id to confirm it with.
+        plan: String,
         /// Why.
         reasons: Vec<String>,
     },

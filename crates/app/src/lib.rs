@@ -17,6 +17,7 @@ mod keys;
 mod library;
 pub mod lifecycle;
 pub mod paging;
+mod plan;
 pub mod postmortem;
 pub mod retention;
 mod runs;

@@ -11,16 +11,18 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde::Serialize;
 use sitrep_executor::{
-    Binding, Decision, Expect, GateRequest, Level, Mode, Outcome, Placeholder, Policy, RunConfig,
-    RunSink, RunSpec, Values, Verdict, bind, gate, scan_placeholders,
+    Decision, GateRequest, Level, Mode, Outcome, Permit, Refusal, RunConfig, RunSink, Verdict,
+    authorize,
 };
 use sitrep_ledger::Evidence;
-use sitrep_runbook::{Role, Step};
+use sitrep_runbook::{Role, Runbook, Step};
 use sitrep_store::{Change, Incident, StepRun, Write};
 
 use crate::app::{App, check_actor, now_ms};
 use crate::error::AppError;
 use crate::events;
+use crate::plan::Frozen;
+pub use crate::plan::Plan;
 
 /// Which step to run, for whom, with what.
 #[derive(Debug, Clone)]
@@ -35,7 +37,8 @@ pub struct RunRequest {
     pub actor: String,
     /// Values given by the person (`--set K=V`); they win over every other source.
     pub set: BTreeMap<String, String>,
-    /// The exact command text the actor confirmed (`Plan::display`).
+    /// The plan id the actor confirmed (`Plan::id`): it names the exact command, its
+    /// values and their sources, so nothing else can run under this confirmation.
     pub confirmed: Option<String>,
     /// A granted approval's id (see [`App::approvals`]), for a run the policy holds
     /// for a second person. Approvers come only from a stored approval, never from
@@ -43,31 +46,6 @@ pub struct RunRequest {
     pub approval: Option<String>,
     /// Interactive (a person) or automatic (auto-triage: read steps only).
     pub mode: Mode,
-}
-
-/// What would run: the bound command, its risk and what the gate says.
-#[derive(Debug, Clone, Serialize)]
-pub struct Plan {
-    /// Runbook path.
-    pub runbook: String,
-    /// Step id.
-    pub step_id: String,
-    /// Step title.
-    pub title: String,
-    /// The role of the step's section.
-    pub role: Option<Role>,
-    /// Risk level of the step.
-    pub risk: Level,
-    /// Why: one line per command that is not read.
-    pub reasons: Vec<String>,
-    /// The exact command that would run, values shell-quoted (empty when unbound).
-    pub display: String,
-    /// Where each value came from.
-    pub bindings: Vec<Binding>,
-    /// Placeholders no source could bind.
-    pub missing: Vec<String>,
-    /// The gate's decision (for the bound command).
-    pub decision: Option<Decision>,
 }
 
 /// A finished run.
@@ -79,96 +57,12 @@ pub struct RunReport {
     pub outcome: Outcome,
 }
 
-/// The placeholders a step needs, secret ones marked.
-fn placeholders_of(step: &Step) -> Vec<Placeholder> {
-    scan_placeholders(&step.script)
-        .into_iter()
-        .map(|p| {
-            if is_secret_name(&p.name) {
-                p.secret()
-            } else {
-                p
-            }
-        })
-        .collect()
-}
-
-/// The runbook's `params` defaults, as a binding source.
-fn param_defaults(rb: &sitrep_runbook::Runbook) -> BTreeMap<String, String> {
-    rb.front_matter
-        .as_ref()
-        .map(|f| {
-            f.params
-                .iter()
-                .filter_map(|(k, p)| p.default.clone().map(|d| (k.clone(), d)))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Names that carry secrets: their values are passed to the process but never shown.
-pub(crate) fn is_secret_name(name: &str) -> bool {
-    let up = name.to_ascii_uppercase();
-    [
-        "PASSWORD",
-        "PASSWD",
-        "SECRET",
-        "TOKEN",
-        "API_KEY",
-        "APIKEY",
-        "PRIVATE_KEY",
-        "CREDENTIAL",
-    ]
-    .iter()
-    .any(|s| up.contains(s))
-}
+/// A step found in the library: its runbook's path, the runbook and the step.
+pub(crate) type Found = (String, Runbook, Step);
 
 impl App {
-    /// Values for a step of `incident`: `--set`, then the incident's fields, then its
-    /// firing alerts' labels and annotations, then the runbook's `params` defaults.
-    async fn values(
-        &self,
-        incident: &Incident,
-        set: &BTreeMap<String, String>,
-        params: BTreeMap<String, String>,
-    ) -> Result<Values, AppError> {
-        let mut inc = BTreeMap::new();
-        inc.insert("incident".to_owned(), incident.id.clone());
-        inc.insert("incident_id".to_owned(), incident.id.clone());
-        inc.insert("incident_number".to_owned(), incident.number.to_string());
-        inc.insert("severity".to_owned(), incident.severity.clone());
-        inc.insert("title".to_owned(), incident.title.clone());
-        if let Some(s) = &incident.service {
-            inc.insert("service".to_owned(), s.clone());
-        }
-        let alerts = self.inner.store.alerts_for(&incident.id).await?;
-        let mut labels = BTreeMap::new();
-        let mut annotations = BTreeMap::new();
-        // Firing alerts first, newest first: their values describe the problem now.
-        let mut ordered: Vec<_> = alerts.iter().collect();
-        ordered.sort_by_key(|a| (a.status != "firing", -a.updated_ms));
-        for a in ordered {
-            for (k, v) in &a.labels {
-                labels.entry(k.clone()).or_insert_with(|| v.clone());
-            }
-            for (k, v) in &a.annotations {
-                annotations.entry(k.clone()).or_insert_with(|| v.clone());
-            }
-        }
-        Ok(Values::new()
-            .with_source("--set", set.clone())
-            .with_source("incident", inc)
-            .with_source("alert label", labels)
-            .with_source("alert annotation", annotations)
-            .with_source("runbook params", params))
-    }
-
     /// Finds the step: by id, else by 1-based number.
-    fn find_step(
-        &self,
-        runbook: &str,
-        step: &str,
-    ) -> Result<(String, Step, BTreeMap<String, String>), AppError> {
+    fn find_step(&self, runbook: &str, step: &str) -> Result<Found, AppError> {
         let library = self.library();
         let entry = library.get(runbook).ok_or_else(|| AppError::NotFound {
             what: "runbook",
@@ -189,136 +83,44 @@ impl App {
                 what: "step",
                 id: format!("{step} in {}", entry.path),
             })?;
-        let params = param_defaults(rb);
-        Ok((entry.path.clone(), found.clone(), params))
+        Ok((entry.path.clone(), rb.clone(), found.clone()))
     }
 
     /// Binds and gates a step without running it (`sitrep run --dry-run`, the UI's
     /// confirm dialog).
     pub async fn plan(&self, req: &RunRequest) -> Result<Plan, AppError> {
         let incident = self.incident(&req.incident).await?;
-        let (path, step, params) = self.find_step(&req.runbook, &req.step)?;
-        Ok(self
-            .plan_approved(&incident, &path, &step, params, req)
-            .await?
-            .0)
+        let found = self.find_step(&req.runbook, &req.step)?;
+        Ok(self.plan_approved(&incident, &found, req).await?.0.plan)
     }
 
-    /// The plan with the approvers of the approval the request presents (checked to be
-    /// granted and for exactly this run), and that approval.
+    /// The frozen plan with the approvers of the approval the request presents (checked
+    /// to be granted and for exactly this plan), and that approval.
     async fn plan_approved(
         &self,
         incident: &Incident,
-        path: &str,
-        step: &Step,
-        params: BTreeMap<String, String>,
+        (path, rb, step): &Found,
         req: &RunRequest,
-    ) -> Result<(Plan, Option<crate::Approval>), AppError> {
-        let plan = self
-            .plan_for(incident, path, step, params.clone(), req, &[])
-            .await?;
-        let held = matches!(plan.decision, Some(Decision::NeedsApproval { .. }));
+    ) -> Result<(Frozen, Option<crate::Approval>), AppError> {
+        let frozen = self.freeze(incident, (path, rb, step), req, &[]).await?;
+        let held = matches!(frozen.plan.decision, Some(Decision::NeedsApproval { .. }));
         if req.approval.is_none() && !held {
-            return Ok((plan, None));
+            return Ok((frozen, None));
         }
-        let subject = self.approval_subject(incident, path, step, req, &plan.display);
+        let subject = self.approval_subject(incident, path, step, req, &frozen.plan);
         let approval = match &req.approval {
             Some(id) => self.approval_for_run(incident, id, &subject).await?,
             // Running the held run again once someone granted it needs no id: the
             // granted approval for exactly this run applies.
             None => match self.granted_approval(&subject).await? {
                 Some(a) => a,
-                None => return Ok((plan, None)),
+                None => return Ok((frozen, None)),
             },
         };
-        let plan = self
-            .plan_for(incident, path, step, params, req, &approval.approvers)
+        let frozen = self
+            .freeze(incident, (path, rb, step), req, &approval.approvers)
             .await?;
-        Ok((plan, Some(approval)))
-    }
-
-    async fn plan_for(
-        &self,
-        incident: &Incident,
-        path: &str,
-        step: &Step,
-        params: BTreeMap<String, String>,
-        req: &RunRequest,
-        approvers: &[String],
-    ) -> Result<Plan, AppError> {
-        let level = step.risk.level;
-        let reasons: Vec<String> = step
-            .risk
-            .commands
-            .iter()
-            .filter(|c| c.level != Level::Read)
-            .map(|c| {
-                let why: Vec<_> = c
-                    .reasons
-                    .iter()
-                    .map(|r| format!("{} ({})", r.rule, r.level))
-                    .collect();
-                format!(
-                    "`{}` is {}: {}",
-                    c.text,
-                    c.level,
-                    if why.is_empty() {
-                        "no rule knows it".to_owned()
-                    } else {
-                        why.join(", ")
-                    }
-                )
-            })
-            .collect();
-        let placeholders = placeholders_of(step);
-        let values = self.values(incident, &req.set, params).await?;
-        let mut plan = Plan {
-            runbook: path.to_owned(),
-            step_id: step.id.clone(),
-            title: step.title.clone(),
-            role: step.role,
-            risk: level,
-            reasons,
-            display: String::new(),
-            bindings: Vec::new(),
-            missing: Vec::new(),
-            decision: None,
-        };
-        match bind(&step.script, &placeholders, &values) {
-            Ok(bound) => {
-                let decision = gate(
-                    &GateRequest {
-                        level,
-                        mode: req.mode,
-                        severity: Some(&incident.severity),
-                        actor: &req.actor,
-                        display: &bound.display,
-                        confirmed: req.confirmed.as_deref(),
-                        approvals: approvers,
-                    },
-                    &self.policy(),
-                );
-                plan.display = self.redact(&bound.display);
-                plan.bindings = bound.bindings;
-                plan.decision = Some(decision);
-            }
-            Err(sitrep_executor::BindError::Unbound(names)) => plan.missing = names,
-            Err(e) => return Err(AppError::invalid("step", e.to_string())),
-        }
-        Ok(plan)
-    }
-
-    fn policy(&self) -> Policy {
-        Policy {
-            approvals: self
-                .inner
-                .config
-                .policy
-                .approvals
-                .iter()
-                .filter_map(|r| Some((Level::parse(&r.level)?, r.severities.clone())))
-                .collect(),
-        }
+        Ok((frozen, Some(approval)))
     }
 
     /// Runs a step if the gate allows it, reporting live into `sink`, and records it.
@@ -329,76 +131,92 @@ impl App {
     ) -> Result<RunReport, AppError> {
         check_actor(&req.actor)?;
         let incident = self.incident(&req.incident).await?;
-        let (path, step, params) = self.find_step(&req.runbook, &req.step)?;
-        self.run_found(&incident, &path, &step, params, req, sink)
-            .await
+        let found = self.find_step(&req.runbook, &req.step)?;
+        self.run_found(&incident, &found, req, sink).await
     }
 
-    async fn run_found(
+    /// The gate's permit for the frozen plan, or why not (refusals and denials are
+    /// sealed on the timeline first).
+    async fn permit(
         &self,
         incident: &Incident,
-        path: &str,
-        step: &Step,
-        params: BTreeMap<String, String>,
+        (path, _, step): &Found,
         req: &RunRequest,
-        sink: Arc<dyn RunSink>,
-    ) -> Result<RunReport, AppError> {
-        let (plan, approval) = self
-            .plan_approved(incident, path, step, params.clone(), req)
-            .await?;
+        frozen: Frozen,
+        approval: Option<&crate::Approval>,
+    ) -> Result<Permit, AppError> {
+        let Frozen { plan, spec } = frozen;
         if !plan.missing.is_empty() {
             return Err(AppError::Unbound {
                 names: plan.missing,
             });
         }
-        match plan.decision.clone() {
-            Some(Decision::Allow) => {}
-            Some(Decision::NeedsConfirmation { reasons }) => {
-                return Err(AppError::NeedsConfirmation {
-                    display: plan.display,
-                    reasons,
-                });
-            }
-            Some(Decision::NeedsApproval { reason }) => {
-                let subject = self.approval_subject(incident, path, step, req, &plan.display);
+        if !plan.refused.is_empty() {
+            self.record_value_refusals(incident, &plan, &req.actor, &plan.refused)
+                .await?;
+            return Err(AppError::ValueRefused {
+                refusals: plan.refused,
+            });
+        }
+        let spec = spec.ok_or_else(|| AppError::Internal("a bound plan without a spec".into()))?;
+        let approvers = approval.map(|a| a.approvers.as_slice()).unwrap_or_default();
+        let gate_req = GateRequest {
+            level: plan.risk,
+            mode: req.mode,
+            severity: Some(&incident.severity),
+            actor: &req.actor,
+            confirmed: req.confirmed.as_deref(),
+            approvals: approvers,
+            person_values: plan
+                .bindings
+                .iter()
+                .any(|b| b.trust == sitrep_executor::Trust::Person),
+        };
+        match authorize(spec, path, &gate_req, &self.policy()) {
+            Ok(permit) => Ok(permit),
+            Err(Decision::NeedsConfirmation { reasons }) => Err(AppError::NeedsConfirmation {
+                display: plan.display,
+                plan: plan.id,
+                reasons,
+            }),
+            Err(Decision::NeedsApproval { reason }) => {
+                let subject = self.approval_subject(incident, path, step, req, &plan);
                 let pending = self.request_approval(subject, &reason).await?;
-                return Err(AppError::NeedsApproval {
+                Err(AppError::NeedsApproval {
                     reason,
                     approval: Some(Box::new(pending)),
-                });
+                })
             }
-            Some(Decision::Deny { reason }) => {
+            Err(Decision::Deny { reason }) => {
                 self.record_refusal(incident, &plan, &req.actor, &reason)
                     .await?;
-                return Err(AppError::Denied { reason });
+                Err(AppError::Denied { reason })
             }
-            None => return Err(AppError::Internal("plan without a decision".into())),
+            Err(Decision::Allow) => Err(AppError::Internal("the gate allowed no permit".into())),
         }
-        // Bind again for the real environment (the plan keeps only displayable text).
-        let placeholders = placeholders_of(step);
-        let values = self.values(incident, &req.set, params).await?;
-        let bound = bind(&step.script, &placeholders, &values)
-            .map_err(|e| AppError::invalid("step", e.to_string()))?;
-        let expect = step.attributes.expect.as_ref().and_then(|e| {
-            let mut m = serde_json::Map::new();
-            if let Some(x) = e.exit_code {
-                m.insert("exit".into(), x.into());
-            }
-            if let Some(c) = &e.contains {
-                m.insert("contains".into(), c.clone().into());
-            }
-            Expect::from_json(&serde_json::Value::Object(m)).ok()
-        });
+    }
+
+    async fn run_found(
+        &self,
+        incident: &Incident,
+        found: &Found,
+        req: &RunRequest,
+        sink: Arc<dyn RunSink>,
+    ) -> Result<RunReport, AppError> {
+        let (frozen, approval) = self.plan_approved(incident, found, req).await?;
+        let plan = frozen.plan.clone();
+        let permit = self
+            .permit(incident, found, req, frozen, approval.as_ref())
+            .await?;
         let approver = approval
             .as_ref()
             .and_then(|a| a.approvers.iter().find(|x| **x != req.actor).cloned());
         let run_id = uuid::Uuid::now_v7().to_string();
-        let started = now_ms();
         let mut row = StepRun {
             id: run_id.clone(),
             incident_id: incident.id.clone(),
-            runbook: path.to_owned(),
-            step_id: step.id.clone(),
+            runbook: plan.runbook.clone(),
+            step_id: plan.step_id.clone(),
             command: plan.display.clone(),
             bound: plan
                 .bindings
@@ -409,7 +227,7 @@ impl App {
             actor: req.actor.clone(),
             approver: approver.clone(),
             status: "running".to_owned(),
-            started_ms: started,
+            started_ms: now_ms(),
             ended_ms: None,
             exit_code: None,
             verdict: None,
@@ -438,22 +256,7 @@ impl App {
                 } => AppError::invalid("approval", "the approval was used by another run"),
                 e => e.into(),
             })?;
-        let mut cfg = RunConfig {
-            default_timeout: self.inner.config.executor.default_timeout,
-            capture_cap: self.inner.config.executor.capture_bytes,
-            extra_env: self.inner.config.executor.env.clone().into_iter().collect(),
-            ..RunConfig::default()
-        };
-        cfg.grace = cfg.grace.min(Duration::from_secs(5));
-        let spec = RunSpec {
-            step_id: step.id.clone(),
-            bound,
-            interpreter: step.attributes.interpreter.clone(),
-            timeout: step.attributes.timeout,
-            cwd: step.attributes.cwd.clone().map(Into::into),
-            expect,
-        };
-        let result = sitrep_executor::run(&spec, &cfg, sink).await;
+        let result = sitrep_executor::run(&permit, &self.run_config(), sink).await;
         let outcome = match result {
             Ok(o) => o,
             Err(e) => {
@@ -466,9 +269,10 @@ impl App {
                     &req.actor,
                     [
                         ("run", run_id.clone()),
-                        ("runbook", path.to_owned()),
-                        ("step", step.id.clone()),
+                        ("runbook", plan.runbook.clone()),
+                        ("step", plan.step_id.clone()),
                         ("command", plan.display.clone()),
+                        ("plan", plan.id.clone()),
                         ("status", "error".to_owned()),
                         ("error", self.redact(&e.to_string())),
                     ],
@@ -485,6 +289,18 @@ impl App {
         };
         self.record_outcome(incident, &plan, row, &outcome, &req.actor)
             .await
+    }
+
+    /// The executor's limits from the config.
+    fn run_config(&self) -> RunConfig {
+        let mut cfg = RunConfig {
+            default_timeout: self.inner.config.executor.default_timeout,
+            capture_cap: self.inner.config.executor.capture_bytes,
+            extra_env: self.inner.config.executor.env.clone().into_iter().collect(),
+            ..RunConfig::default()
+        };
+        cfg.grace = cfg.grace.min(Duration::from_secs(5));
+        cfg
     }
 
     async fn record_outcome(
@@ -548,6 +364,7 @@ impl App {
             ("runbook", row.runbook.clone()),
             ("step", row.step_id.clone()),
             ("command", row.command.clone()),
+            ("plan", plan.id.clone()),
             ("risk", row.risk.clone()),
             ("status", status.to_owned()),
             ("started_ms", row.started_ms.to_string()),
@@ -613,6 +430,7 @@ impl App {
                 ("runbook", plan.runbook.clone()),
                 ("step", plan.step_id.clone()),
                 ("risk", plan.risk.as_str().to_owned()),
+                ("plan", plan.id.clone()),
                 ("reason", reason.to_owned()),
             ],
         );
@@ -621,6 +439,46 @@ impl App {
             .commit(Change {
                 writes: Vec::new(),
                 events: vec![rec],
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// One `step.refused` event per refused value: the placeholder, where the value came
+    /// from and the rule it broke. The value itself is not recorded (it is untrusted and
+    /// may be huge); the rule says enough to fix the alert or the runbook.
+    async fn record_value_refusals(
+        &self,
+        incident: &Incident,
+        plan: &Plan,
+        actor: &str,
+        refusals: &[Refusal],
+    ) -> Result<(), AppError> {
+        let now = now_ms();
+        let events = refusals
+            .iter()
+            .map(|r| {
+                events::record(
+                    events::STEP_REFUSED,
+                    &incident.id,
+                    now,
+                    actor,
+                    [
+                        ("runbook", plan.runbook.clone()),
+                        ("step", plan.step_id.clone()),
+                        ("placeholder", r.name.clone()),
+                        ("source", r.source.clone()),
+                        ("rule", r.rule.clone()),
+                        ("reason", format!("value refused: {r}")),
+                    ],
+                )
+            })
+            .collect();
+        self.inner
+            .store
+            .commit(Change {
+                writes: Vec::new(),
+                events,
             })
             .await?;
         Ok(())
@@ -645,7 +503,6 @@ impl App {
             let Some(entry) = library.get(path) else {
                 continue;
             };
-            let params = param_defaults(&entry.runbook);
             for step in &entry.runbook.steps {
                 if !step.role.is_some_and(|r| roles.contains(&r))
                     || step.attributes.exclude_from_run_all == Some(true)
@@ -660,7 +517,7 @@ impl App {
                     ));
                     continue;
                 }
-                todo.push((entry.path.clone(), step.clone(), params.clone()));
+                todo.push((entry.path.clone(), entry.runbook.clone(), step.clone()));
             }
         }
         let now = now_ms();
@@ -693,15 +550,15 @@ impl App {
             self.inner.config.executor.concurrency.max(1),
         ));
         let mut set = tokio::task::JoinSet::new();
-        for (i, (path, step, params)) in todo.into_iter().enumerate() {
+        for (i, found) in todo.into_iter().enumerate() {
             let app = self.clone();
             let incident = incident.clone();
             let sink = sink.clone();
             let limit = limit.clone();
             let req = RunRequest {
                 incident: incident.id.clone(),
-                runbook: path.clone(),
-                step: step.id.clone(),
+                runbook: found.0.clone(),
+                step: found.2.id.clone(),
                 actor: actor.to_owned(),
                 set: BTreeMap::new(),
                 confirmed: None,
@@ -710,9 +567,7 @@ impl App {
             };
             set.spawn(async move {
                 let _permit = limit.acquire_owned().await;
-                let res = app
-                    .run_found(&incident, &path, &step, params, &req, sink)
-                    .await;
+                let res = app.run_found(&incident, &found, &req, sink).await;
                 if let Err(AppError::Unbound { names }) = &res {
                     let rec = events::record(
                         events::STEP_SKIPPED,
@@ -720,8 +575,8 @@ impl App {
                         now_ms(),
                         &req.actor,
                         [
-                            ("runbook", path.clone()),
-                            ("step", step.id.clone()),
+                            ("runbook", found.0.clone()),
+                            ("step", found.2.id.clone()),
                             ("reason", format!("unbound: {}", names.join(", "))),
                         ],
                     );

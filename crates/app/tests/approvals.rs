@@ -77,7 +77,7 @@ async fn approval_story(url: Option<&str>) {
     let id = inc.id.clone();
 
     let mut req = wipe(&id, &marker, "ann");
-    req.confirmed = Some(app.plan(&req).await.unwrap().display);
+    req.confirmed = Some(app.plan(&req).await.unwrap().id);
     let err = app
         .run_step(&req, std::sync::Arc::new(NullSink))
         .await
@@ -137,7 +137,7 @@ async fn approval_story(url: Option<&str>) {
         app.plan(&wipe(&id, Path::new("/tmp/somewhere-else"), "ann"))
             .await
             .unwrap()
-            .display,
+            .id,
     );
     let err = app
         .run_step(&other, std::sync::Arc::new(NullSink))

@@ -265,9 +265,18 @@ async fn steps_run_gated_recorded_and_redacted() {
         "unbound placeholder(s): instance; pass --set NAME=VALUE"
     );
 
-    // Bound from --set and the runbook's params; the value stays one argument.
+    // Bound from --set and the runbook's params; the value stays one argument. A
+    // value a person typed makes even a read step theirs to confirm.
     let mut r = req(&id, "greet");
     r.set = set(&[("instance", "web-1; rm -rf /")]);
+    let e = app
+        .run_step(&r, std::sync::Arc::new(NullSink))
+        .await
+        .unwrap_err();
+    let AppError::NeedsConfirmation { plan, .. } = e else {
+        panic!("{e}")
+    };
+    r.confirmed = Some(plan);
     let rep = app
         .run_step(&r, std::sync::Arc::new(NullSink))
         .await
@@ -317,10 +326,14 @@ async fn steps_run_gated_recorded_and_redacted() {
         .run_step(&w, std::sync::Arc::new(NullSink))
         .await
         .unwrap_err();
-    let AppError::NeedsConfirmation { display, .. } = e else {
+    let AppError::NeedsConfirmation {
+        plan: confirmed, ..
+    } = e
+    else {
         panic!("{e}")
     };
     assert!(!marker.exists());
+    assert_eq!(confirmed, plan.id, "the refusal names the plan to confirm");
     w.confirmed = Some("touch something-else".into());
     assert!(matches!(
         app.run_step(&w, std::sync::Arc::new(NullSink))
@@ -328,7 +341,7 @@ async fn steps_run_gated_recorded_and_redacted() {
             .unwrap_err(),
         AppError::NeedsConfirmation { .. }
     ));
-    w.confirmed = Some(display);
+    w.confirmed = Some(confirmed);
     let rep = app
         .run_step(&w, std::sync::Arc::new(NullSink))
         .await

@@ -32,6 +32,12 @@ fn step(incident: &str, name: &str, instance: &str) -> RunRequest {
     }
 }
 
+/// `req` confirmed by its plan id, as the person who typed its values would.
+async fn confirmed(app: &App, mut req: RunRequest) -> RunRequest {
+    req.confirmed = Some(app.plan(&req).await.unwrap().id);
+    req
+}
+
 /// Declares an incident and runs `leaky` (the same output in every incident) and
 /// `greet` (output unique to `instance`); returns the incident id and the unique blob.
 async fn incident(app: &App, instance: &str) -> (String, Hash) {
@@ -46,11 +52,17 @@ async fn incident(app: &App, instance: &str) -> (String, Hash) {
         )
         .await
         .unwrap();
-    app.run_step(&step(&inc.id, "leaky", instance), Arc::new(NullSink))
-        .await
-        .unwrap();
+    app.run_step(
+        &confirmed(app, step(&inc.id, "leaky", instance)).await,
+        Arc::new(NullSink),
+    )
+    .await
+    .unwrap();
     let run = app
-        .run_step(&step(&inc.id, "greet", instance), Arc::new(NullSink))
+        .run_step(
+            &confirmed(app, step(&inc.id, "greet", instance)).await,
+            Arc::new(NullSink),
+        )
         .await
         .unwrap();
     let unique = Hash::from_hex(run.run.stdout_sha256.as_deref().unwrap()).unwrap();

@@ -6,30 +6,31 @@ use sitrep_risk::Level;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::run::{Outcome, RunConfig, RunError, RunSink, RunSpec, run};
+use crate::gate::Permit;
+use crate::run::{Outcome, RunConfig, RunError, RunSink, run};
 
 /// Runs `steps` with at most `limit` (at least 1) at a time, each reporting to `sink`
-/// under its step id. Every step must be `Level::Read`: otherwise nothing is spawned.
-/// Results come back in the order of `steps`.
+/// under its step id. Every permit must be for a read step: otherwise nothing is
+/// spawned. Results come back in the order of `steps`.
 pub async fn run_batch(
-    steps: Vec<(Level, RunSpec)>,
+    steps: Vec<Permit>,
     limit: usize,
     cfg: RunConfig,
     sink: Arc<dyn RunSink>,
 ) -> Result<Vec<Result<Outcome, RunError>>, RunError> {
-    if let Some((_, spec)) = steps.iter().find(|(level, _)| *level != Level::Read) {
-        return Err(RunError::NotRead(spec.step_id.clone()));
+    if let Some(p) = steps.iter().find(|p| p.level() != Level::Read) {
+        return Err(RunError::NotRead(p.spec().step_id.clone()));
     }
     let permits = Arc::new(Semaphore::new(limit.max(1)));
     let cfg = Arc::new(cfg);
     let mut set = JoinSet::new();
     let count = steps.len();
-    for (i, (_, spec)) in steps.into_iter().enumerate() {
+    for (i, permit) in steps.into_iter().enumerate() {
         let (permits, cfg, sink) = (permits.clone(), cfg.clone(), sink.clone());
         set.spawn(async move {
             // The semaphore is never closed, so acquiring only waits.
             let _permit = permits.acquire_owned().await;
-            (i, run(&spec, &cfg, sink).await)
+            (i, run(&permit, &cfg, sink).await)
         });
     }
     let mut results: Vec<Option<Result<Outcome, RunError>>> = (0..count).map(|_| None).collect();

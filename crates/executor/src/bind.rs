@@ -1,8 +1,12 @@
-//! Binding placeholders to values without ever splicing a value into shell text.
+//! Binding placeholders to values without ever splicing a value into shell text: every
+//! value is one quoted word, checked before it is bound, never an option.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde::Serialize;
+
+use crate::scan::{Occurrence, Quote, is_placeholder, occurrences};
+use crate::values::{Trust, Values};
 
 /// How a placeholder is written in the script.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -49,41 +53,6 @@ impl Placeholder {
     }
 }
 
-/// Layered value sources, highest priority first (e.g. `--set`, incident, alert, defaults).
-#[derive(Debug, Clone, Default)]
-pub struct Values {
-    sources: Vec<(String, BTreeMap<String, String>)>,
-}
-
-impl Values {
-    /// No sources.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds a source with lower priority than every source added before it.
-    pub fn with_source(mut self, name: &str, values: BTreeMap<String, String>) -> Self {
-        self.sources.push((name.to_owned(), values));
-        self
-    }
-
-    /// The value for `name` and the source it came from. An exact name wins in every
-    /// source before a case-insensitive match is tried (`$NAMESPACE` finds `namespace`).
-    pub fn lookup(&self, name: &str) -> Option<(&str, &str)> {
-        let exact = self
-            .sources
-            .iter()
-            .find_map(|(src, vals)| vals.get(name).map(|v| (v.as_str(), src.as_str())));
-        exact.or_else(|| {
-            self.sources.iter().find_map(|(src, vals)| {
-                vals.iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                    .map(|(_, v)| (v.as_str(), src.as_str()))
-            })
-        })
-    }
-}
-
 /// Where one value came from, for the run record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Binding {
@@ -93,17 +62,23 @@ pub struct Binding {
     pub value: String,
     /// Name of the source that supplied it.
     pub source: String,
+    /// How far that source is trusted.
+    pub trust: Trust,
     /// Whether the value is secret.
     pub secret: bool,
 }
 
-/// A script ready to run: values travel only in `env`.
+/// A script ready to run: values travel only in `env`, and every reference to one is a
+/// double-quoted expansion, so a value is always exactly one word.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BoundScript {
     /// The text handed to the interpreter; it references values only through variables.
     pub script: String,
     /// The command with shell-quoted values, for the confirmation dialog and the record.
     pub display: String,
+    /// The step text with every bound placeholder replaced by
+    /// [`sitrep_risk::VALUE_MARKER`]: classify it to learn where values land.
+    pub marked: String,
     /// Environment variables carrying the values.
     #[serde(skip)]
     pub env: Vec<(String, String)>,
@@ -122,6 +97,28 @@ impl BoundScript {
             .map(|((_, v), _)| v.clone())
             .collect()
     }
+
+    /// True when a person supplied one of the values: that person must confirm the run.
+    pub fn has_person_values(&self) -> bool {
+        self.bindings.iter().any(|b| b.trust == Trust::Person)
+    }
+}
+
+/// A value that may not be bound, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refusal {
+    /// The placeholder.
+    pub name: String,
+    /// The source of the refused value.
+    pub source: String,
+    /// The rule that refused it, in words.
+    pub rule: String,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (from {}): {}", self.name, self.source, self.rule)
+    }
 }
 
 /// Why a script cannot be bound.
@@ -133,7 +130,13 @@ pub enum BindError {
     /// A `$NAME` placeholder would override a variable the shell or loader trusts.
     #[error("refusing to pass {0} as a parameter: it controls the shell or the loader")]
     Reserved(String),
+    /// Values that break their rule; nothing was bound.
+    #[error("refused values: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Refused(Vec<Refusal>),
 }
+
+/// Checks one value before it is bound: `(placeholder, value, trust)` to `Err(rule)`.
+pub type Check<'a> = &'a dyn Fn(&str, &str, Trust) -> Result<(), String>;
 
 /// Variables that must not come from runbook parameters: they change what runs.
 fn is_reserved(name: &str) -> bool {
@@ -149,6 +152,7 @@ fn is_reserved(name: &str) -> bool {
         "CDPATH",
         "GLOBIGNORE",
         "PROMPT_COMMAND",
+        "TMPDIR",
     ];
     let upper = name.to_ascii_uppercase();
     RESERVED.contains(&upper.as_str()) || upper.starts_with("LD_") || upper.starts_with("BASH_FUNC")
@@ -180,293 +184,172 @@ pub fn shell_quote(value: &str) -> String {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Quote {
-    None,
-    Single,
-    Double,
-}
+/// Environment variables carrying values, in placeholder order.
+type Env = Vec<(String, String)>;
 
-#[derive(Debug)]
-struct Occurrence {
-    start: usize,
-    end: usize,
-    name: String,
-    kind: PlaceholderKind,
-    quote: Quote,
-    /// `${NAME:-x}` and friends carry their own default.
-    has_default: bool,
-}
-
-fn is_name_start(c: u8) -> bool {
-    c.is_ascii_alphabetic() || c == b'_'
-}
-fn is_name_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_'
-}
-
-/// Walks the script once, tracking quotes and comments, and reports every `<name>` and
-/// `$NAME`/`${NAME}` with the quoting it sits in, plus names assigned before use.
-fn occurrences(script: &str) -> (Vec<Occurrence>, Vec<(usize, String)>) {
-    let b = script.as_bytes();
-    let mut out = Vec::new();
-    let mut assigned = Vec::new();
-    let mut quote = Quote::None;
-    let mut i = 0;
-    let at_word_start =
-        |i: usize| i == 0 || b.get(i - 1).is_some_and(|c| b" \t\n;&|(`".contains(c));
-    while let Some(&c) = b.get(i) {
-        match (quote, c) {
-            (Quote::Single, b'\'') => quote = Quote::None,
-            (Quote::None, b'\'') => quote = Quote::Single,
-            (Quote::Double, b'"') => quote = Quote::None,
-            (Quote::None, b'"') => quote = Quote::Double,
-            (Quote::None | Quote::Double, b'\\') => i += 1,
-            (Quote::None, b'#') if at_word_start(i) => {
-                while b.get(i).is_some_and(|&c| c != b'\n') {
-                    i += 1;
-                }
-                continue;
-            }
-            (_, b'<') => {
-                let mut j = i + 1;
-                if b.get(j).is_some_and(|c| c.is_ascii_alphabetic()) {
-                    while b.get(j).is_some_and(|&c| is_name_char(c) || c == b'-') {
-                        j += 1;
-                    }
-                    if b.get(j) == Some(&b'>') {
-                        out.push(Occurrence {
-                            start: i,
-                            end: j + 1,
-                            name: script[i + 1..j].to_owned(),
-                            kind: PlaceholderKind::Angle,
-                            quote,
-                            has_default: false,
-                        });
-                        i = j + 1;
-                        continue;
-                    }
-                }
-            }
-            (Quote::None | Quote::Double, b'$') => {
-                let braced = b.get(i + 1) == Some(&b'{');
-                let s = if braced { i + 2 } else { i + 1 };
-                if b.get(s).is_some_and(|&c| is_name_start(c)) {
-                    let mut j = s;
-                    while b.get(j).is_some_and(|&c| is_name_char(c)) {
-                        j += 1;
-                    }
-                    let (end, has_default) = if braced {
-                        match b.get(j) {
-                            Some(b'}') => (j + 1, false),
-                            // `${NAME:-x}`, `${NAME#x}`...: find the closing brace.
-                            Some(_) => {
-                                let close = script[j..].find('}').map_or(b.len(), |k| j + k + 1);
-                                let op = &script[j..close.min(b.len())];
-                                let defaults = ["-", ":-", "=", ":=", "+", ":+"]
-                                    .iter()
-                                    .any(|p| op.starts_with(p));
-                                (close, defaults)
-                            }
-                            None => (j, false),
-                        }
-                    } else {
-                        (j, false)
-                    };
-                    out.push(Occurrence {
-                        start: i,
-                        end,
-                        name: script[s..j].to_owned(),
-                        kind: PlaceholderKind::Var,
-                        quote,
-                        has_default,
-                    });
-                    i = end;
-                    continue;
-                }
-            }
-            (Quote::None, _) if is_name_start(c) && at_word_start(i) => {
-                let mut j = i;
-                while b.get(j).is_some_and(|&c| is_name_char(c)) {
-                    j += 1;
-                }
-                let word = &script[i..j];
-                if b.get(j) == Some(&b'=') {
-                    assigned.push((i, word.to_owned()));
-                } else if matches!(
-                    word,
-                    "for" | "read" | "local" | "export" | "declare" | "readonly"
-                ) {
-                    // The names that follow are assigned by the shell itself.
-                    let rest = &script[j..];
-                    let line = rest.split(['\n', ';', '|', '&']).next().unwrap_or("");
-                    for w in line.split_whitespace() {
-                        if w == "in" || w == "do" {
-                            break;
-                        }
-                        let n = w.split('=').next().unwrap_or("");
-                        if !n.starts_with('-') && n.bytes().all(is_name_char) && !n.is_empty() {
-                            assigned.push((i, n.to_owned()));
-                        }
-                    }
-                }
-                i = j;
-                continue;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    (out, assigned)
-}
-
-/// Names the shell or the OS provide; never a runbook parameter.
-fn is_ambient(name: &str) -> bool {
-    matches!(
-        name,
-        "HOME"
-            | "PATH"
-            | "USER"
-            | "PWD"
-            | "OLDPWD"
-            | "HOSTNAME"
-            | "RANDOM"
-            | "LINENO"
-            | "SECONDS"
-            | "IFS"
-            | "UID"
-            | "EUID"
-            | "PPID"
-            | "SHELL"
-            | "LANG"
-            | "TERM"
-            | "TMPDIR"
-            | "REPLY"
-    ) || name.starts_with("BASH")
-        || name.starts_with("SITREP_")
-}
-
-/// Lists the placeholders a script needs, in first-use order: `<name>` everywhere, and
-/// `$NAME`/`${NAME}` unless assigned earlier in the script, given a default
-/// (`${NAME:-x}`), or provided by the shell (`$?`, `$1`, `$@`, `$HOME`...).
-pub fn scan_placeholders(script: &str) -> Vec<Placeholder> {
-    let (occ, assigned) = occurrences(script);
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    for o in occ {
-        let skip = o.kind == PlaceholderKind::Var
-            && (o.has_default
-                || is_ambient(&o.name)
-                || assigned
-                    .iter()
-                    .any(|(pos, n)| *pos < o.start && *n == o.name));
-        if !skip && seen.insert((o.kind == PlaceholderKind::Angle, o.name.clone())) {
-            out.push(Placeholder {
-                name: o.name,
-                kind: o.kind,
-                secret: false,
-            });
-        }
-    }
-    out
-}
-
-/// Binds `placeholders` from `values`. Values only ever reach the process through the
-/// environment; `<name>` becomes a quoted reference to `SITREP_P_<NAME>`, so a value such
-/// as `x; rm -rf /` stays one literal argument. Refuses, listing every missing name.
-pub fn bind(
-    script: &str,
+/// Looks every placeholder up and checks its value; the bindings and environment in
+/// placeholder order, or every problem at once.
+fn lookup_all(
     placeholders: &[Placeholder],
     values: &Values,
-) -> Result<BoundScript, BindError> {
+    check: Check<'_>,
+) -> Result<(Vec<Binding>, Env), BindError> {
     let mut missing = BTreeSet::new();
+    let mut refused = Vec::new();
     let mut bindings = Vec::new();
     let mut env = Vec::new();
     for p in placeholders {
         if p.kind == PlaceholderKind::Var && is_reserved(&p.name) {
             return Err(BindError::Reserved(p.name.clone()));
         }
-        match values.lookup(&p.name) {
-            Some((value, source)) => {
-                let var = match p.kind {
-                    PlaceholderKind::Angle => angle_env_name(&p.name),
-                    PlaceholderKind::Var => p.name.clone(),
-                };
-                env.push((var, value.to_owned()));
-                bindings.push(Binding {
-                    name: p.name.clone(),
-                    value: if p.secret {
-                        "[REDACTED:param]".into()
-                    } else {
-                        value.to_owned()
-                    },
-                    source: source.to_owned(),
-                    secret: p.secret,
-                });
-            }
-            None => {
-                missing.insert(p.name.clone());
-            }
+        let Some(found) = values.lookup(&p.name) else {
+            missing.insert(p.name.clone());
+            continue;
+        };
+        // The environment cannot carry NUL; a clear refusal beats a spawn error.
+        let verdict = if found.value.contains('\0') {
+            Err("contains a NUL byte".to_owned())
+        } else if found.trust == Trust::Runbook {
+            Ok(())
+        } else {
+            check(&p.name, found.value, found.trust)
+        };
+        if let Err(rule) = verdict {
+            refused.push(Refusal {
+                name: p.name.clone(),
+                source: found.source.to_owned(),
+                rule,
+            });
+            continue;
         }
+        let var = match p.kind {
+            PlaceholderKind::Angle => angle_env_name(&p.name),
+            PlaceholderKind::Var => p.name.clone(),
+        };
+        env.push((var, found.value.to_owned()));
+        bindings.push(Binding {
+            name: p.name.clone(),
+            value: if p.secret {
+                "[REDACTED:param]".into()
+            } else {
+                found.value.to_owned()
+            },
+            source: found.source.to_owned(),
+            trust: found.trust,
+            secret: p.secret,
+        });
     }
     if !missing.is_empty() {
         return Err(BindError::Unbound(missing.into_iter().collect()));
     }
-    let bound_value = |kind: PlaceholderKind, name: &str| {
-        bindings.iter().zip(env.iter()).find_map(|(b, (var, _))| {
-            let same_kind = placeholders
-                .iter()
-                .any(|p| p.name == b.name && p.kind == kind);
-            (b.name == name && same_kind).then_some((b, var))
-        })
+    if !refused.is_empty() {
+        return Err(BindError::Refused(refused));
+    }
+    Ok((bindings, env))
+}
+
+/// Binds `placeholders` from `values`. Values only ever reach the process through the
+/// environment, and every reference is a double-quoted expansion (`<name>` becomes
+/// `"${SITREP_P_NAME}"`, an unquoted `$NAME` becomes `"${NAME}"`), so a value such as
+/// `x; rm -rf /` or `a b*` stays one literal word. Every value not from the runbook
+/// itself goes through `check` first; a value starting with `-` where it would begin a
+/// word is refused unless `--` ended the command's options before it. Refuses listing
+/// every missing name, or every refused value.
+pub fn bind(
+    script: &str,
+    placeholders: &[Placeholder],
+    values: &Values,
+    check: Check<'_>,
+) -> Result<BoundScript, BindError> {
+    let (bindings, env) = lookup_all(placeholders, values, check)?;
+    let (occ, assigned) = occurrences(script);
+    let bound_of = |o: &Occurrence| {
+        if !is_placeholder(o, &assigned) {
+            return None;
+        }
+        let i = placeholders
+            .iter()
+            .position(|p| p.name == o.name && p.kind == o.kind)?;
+        let b = bindings.get(i)?;
+        let (var, raw) = env.get(i)?;
+        Some((b, var.as_str(), raw.as_str()))
     };
-    let (occ, _) = occurrences(script);
     let mut run = String::with_capacity(script.len());
     let mut display = String::with_capacity(script.len());
+    let mut marked = String::with_capacity(script.len());
+    let mut refused = Vec::new();
     let mut last = 0;
     for o in &occ {
-        let Some((binding, var)) = bound_value(o.kind, &o.name) else {
+        let Some((binding, var, raw)) = bound_of(o) else {
             continue;
         };
+        if o.word_start && !o.after_dashdash && raw.starts_with('-') {
+            refused.push(Refusal {
+                name: binding.name.clone(),
+                source: binding.source.clone(),
+                rule: "starts with '-' where the command would read it as an option \
+                       (the runbook can put `--` before it)"
+                    .into(),
+            });
+        }
         let before = script.get(last..o.start).unwrap_or("");
+        let original = script.get(o.start..o.end).unwrap_or("");
         run.push_str(before);
         display.push_str(before);
-        let original = script.get(o.start..o.end).unwrap_or("");
-        match o.kind {
-            PlaceholderKind::Angle => run.push_str(&match o.quote {
-                Quote::None => format!("\"${{{var}}}\""),
-                Quote::Double => format!("${{{var}}}"),
-                // Close the single quotes, expand, reopen: the value is still one word.
-                Quote::Single => format!("'\"${{{var}}}\"'"),
-            }),
-            PlaceholderKind::Var => run.push_str(original),
-        }
+        marked.push_str(before);
+        run.push_str(&reference(o, var, original));
+        marked.push_str(sitrep_risk::VALUE_MARKER);
         let shown = if binding.secret {
             "[REDACTED:param]"
         } else {
             binding.value.as_str()
         };
-        match o.quote {
-            Quote::None => display.push_str(&shell_quote(shown)),
-            Quote::Double => {
-                for ch in shown.chars() {
-                    if matches!(ch, '"' | '$' | '`' | '\\') {
-                        display.push('\\');
-                    }
-                    display.push(ch);
-                }
-            }
-            Quote::Single => display.push_str(&shown.replace('\'', r"'\''")),
-        }
+        display.push_str(&displayed(o.quote, shown));
         last = o.end;
+    }
+    if !refused.is_empty() {
+        return Err(BindError::Refused(refused));
     }
     let rest = script.get(last..).unwrap_or("");
     run.push_str(rest);
     display.push_str(rest);
+    marked.push_str(rest);
     Ok(BoundScript {
         script: run,
         display,
+        marked,
         env,
         bindings,
     })
+}
+
+/// The run script's text for one occurrence: always a double-quoted expansion.
+fn reference(o: &Occurrence, var: &str, original: &str) -> String {
+    match (o.kind, o.quote) {
+        (PlaceholderKind::Angle, Quote::None) => format!("\"${{{var}}}\""),
+        (PlaceholderKind::Angle, Quote::Double) => format!("${{{var}}}"),
+        // Close the single quotes, expand, reopen: the value is still one word.
+        (PlaceholderKind::Angle, Quote::Single) => format!("'\"${{{var}}}\"'"),
+        // An unquoted `$NAME` would be split into words and globbed: quote it.
+        (PlaceholderKind::Var, Quote::None) => format!("\"{original}\""),
+        (PlaceholderKind::Var, _) => original.to_owned(),
+    }
+}
+
+/// How a value reads in the displayed command, given the quoting around it.
+fn displayed(quote: Quote, shown: &str) -> String {
+    match quote {
+        Quote::None => shell_quote(shown),
+        Quote::Double => {
+            let mut out = String::with_capacity(shown.len());
+            for ch in shown.chars() {
+                if matches!(ch, '"' | '$' | '`' | '\\') {
+                    out.push('\\');
+                }
+                out.push(ch);
+            }
+            out
+        }
+        Quote::Single => shown.replace('\'', r"'\''"),
+    }
 }

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::bind::BoundScript;
 use crate::expect::{Expect, Verdict};
+use crate::gate::Permit;
 use crate::redact::Redactor;
 use crate::sandbox::{Sandbox, SandboxError};
 
@@ -240,16 +241,17 @@ fn signal_group(pgid: Option<Pid>, sig: Signal) {
     }
 }
 
-/// Runs one step: `INTERPRETER --noprofile --norc -euo pipefail -c SCRIPT` (bash; other
+/// Runs the one plan `permit` allows: `INTERPRETER --noprofile --norc -euo pipefail -c SCRIPT` (bash; other
 /// interpreters get `-eu -c`) in a new process group, with PATH, HOME, LANG, the
 /// configured extras and the bound values as the whole environment, stdin closed.
 /// On timeout the group gets SIGTERM, then SIGKILL after the grace period; when the
 /// main process ends, whatever it left behind in its group is killed too.
 pub async fn run(
-    spec: &RunSpec,
+    permit: &Permit,
     cfg: &RunConfig,
     sink: Arc<dyn RunSink>,
 ) -> Result<Outcome, RunError> {
+    let spec = permit.spec();
     let interpreter = spec
         .interpreter
         .clone()

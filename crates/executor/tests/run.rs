@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sitrep_executor::{
-    BindError, Decision, Expect, GateRequest, Level, Mode, Outcome, Placeholder, Policy, Redactor,
-    RunConfig, RunSink, RunSpec, Stream, Values, Verdict, bind, gate, run, run_batch,
-    scan_placeholders,
+    BindError, Decision, Expect, GateRequest, Level, Mode, Outcome, Permit, Placeholder, Policy,
+    Redactor, RunConfig, RunSink, RunSpec, Stream, Trust, Values, Verdict, authorize, bind, gate,
+    plan_id, run, run_batch, scan_placeholders,
 };
 
 /// Records everything a run reports, and how many runs were in flight at once.
@@ -40,14 +40,38 @@ fn values(pairs: &[(&str, &str)]) -> Values {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    Values::new().with_source("--set", map)
+    Values::new().with_source("runbook", Trust::Runbook, map)
+}
+
+/// Accepts every value: these tests are about running, not about checking values.
+fn any(_: &str, _: &str, _: Trust) -> Result<(), String> {
+    Ok(())
+}
+
+/// The gate's permit for `s` at `level`, confirmed by its plan id as a person would.
+fn permit_at(s: &RunSpec, level: Level) -> Permit {
+    let plan = plan_id(s, "test.md", level);
+    let req = GateRequest {
+        level,
+        mode: Mode::Interactive,
+        severity: None,
+        actor: "alice",
+        confirmed: Some(&plan),
+        approvals: &[],
+        person_values: false,
+    };
+    authorize(s.clone(), "test.md", &req, &Policy::default()).expect("confirmed plans run")
+}
+
+fn permit(s: &RunSpec) -> Permit {
+    permit_at(s, Level::Read)
 }
 
 fn spec(id: &str, script: &str, vals: &Values) -> RunSpec {
     let placeholders = scan_placeholders(script);
     RunSpec {
         step_id: id.to_owned(),
-        bound: bind(script, &placeholders, vals).expect("bind"),
+        bound: bind(script, &placeholders, vals, &any).expect("bind"),
         interpreter: None,
         timeout: None,
         cwd: None,
@@ -89,7 +113,7 @@ sleep 1000
 "#;
     let mut s = spec("slow", script, &values(&[("PIDS", pids.to_str().unwrap())]));
     s.timeout = Some(Duration::from_millis(800));
-    let out = run(&s, &cfg(), Arc::new(Recorder::default()))
+    let out = run(&permit(&s), &cfg(), Arc::new(Recorder::default()))
         .await
         .expect("run");
     assert!(out.timed_out, "{out:?}");
@@ -123,7 +147,7 @@ async fn huge_output_is_capped_keeping_head_and_tail() {
         capture_cap: 64 << 10,
         ..cfg()
     };
-    let out = run(&s, &config, Arc::new(sitrep_executor::NullSink))
+    let out = run(&permit(&s), &config, Arc::new(sitrep_executor::NullSink))
         .await
         .expect("run");
     assert_eq!(out.exit_code, Some(0));
@@ -159,14 +183,14 @@ echo "the token is $TOKEN" >&2"#;
         .collect();
     let s = RunSpec {
         step_id: "leaky".into(),
-        bound: bind(script, &placeholders, &vals).expect("bind"),
+        bound: bind(script, &placeholders, &vals, &any).expect("bind"),
         interpreter: None,
         timeout: None,
         cwd: None,
         expect: None,
     };
     let sink = Arc::new(Recorder::default());
-    let out = run(&s, &cfg(), sink.clone()).await.expect("run");
+    let out = run(&permit(&s), &cfg(), sink.clone()).await.expect("run");
     let streamed = String::from_utf8_lossy(&sink.output.lock().unwrap()).into_owned();
     for text in [&streamed, &out.stdout.text, &out.stderr.text] {
         for secret in [
@@ -193,6 +217,7 @@ fn unbound_placeholders_refuse_before_anything_runs() {
         script,
         &scan_placeholders(script),
         &values(&[("namespace", "prod")]),
+        &any,
     )
     .expect_err("unbound");
     assert_eq!(
@@ -204,6 +229,7 @@ fn unbound_placeholders_refuse_before_anything_runs() {
         "echo $LD_PRELOAD",
         &scan_placeholders("echo $LD_PRELOAD"),
         &values(&[("LD_PRELOAD", "/x.so")]),
+        &any,
     )
     .expect_err("reserved");
     assert!(matches!(err, BindError::Reserved(_)), "{err:?}");
@@ -229,7 +255,7 @@ async fn a_value_with_shell_metacharacters_stays_one_literal_argument() {
         "display shows the quoted value: {}",
         s.bound.display
     );
-    let out = run(&s, &cfg(), Arc::new(sitrep_executor::NullSink))
+    let out = run(&permit(&s), &cfg(), Arc::new(sitrep_executor::NullSink))
         .await
         .expect("run");
     assert_eq!(out.stdout.text, format!("[{evil}]\n"));
@@ -239,7 +265,7 @@ async fn a_value_with_shell_metacharacters_stays_one_literal_argument() {
 #[tokio::test]
 async fn exit_codes_signals_and_expectations_are_reported() {
     let out = run(
-        &spec("three", "exit 3", &Values::new()),
+        &permit(&spec("three", "exit 3", &Values::new())),
         &cfg(),
         Arc::new(sitrep_executor::NullSink),
     )
@@ -251,7 +277,7 @@ async fn exit_codes_signals_and_expectations_are_reported() {
     );
 
     let out = run(
-        &spec("term", "kill -TERM $$", &Values::new()),
+        &permit(&spec("term", "kill -TERM $$", &Values::new())),
         &cfg(),
         Arc::new(sitrep_executor::NullSink),
     )
@@ -264,12 +290,12 @@ async fn exit_codes_signals_and_expectations_are_reported() {
         Expect::from_json(&serde_json::json!({"exit": 0, "contains": "status=ok"}))
             .expect("expect"),
     );
-    let out = run(&s, &cfg(), Arc::new(sitrep_executor::NullSink))
+    let out = run(&permit(&s), &cfg(), Arc::new(sitrep_executor::NullSink))
         .await
         .expect("run");
     assert!(matches!(out.verdict, Verdict::Pass(_)), "{:?}", out.verdict);
     s.expect = Some(Expect::from_json(&serde_json::json!("status=degraded")).expect("expect"));
-    let out = run(&s, &cfg(), Arc::new(sitrep_executor::NullSink))
+    let out = run(&permit(&s), &cfg(), Arc::new(sitrep_executor::NullSink))
         .await
         .expect("run");
     assert!(matches!(out.verdict, Verdict::Fail(_)), "{:?}", out.verdict);
@@ -277,12 +303,13 @@ async fn exit_codes_signals_and_expectations_are_reported() {
 
 #[tokio::test]
 async fn a_batch_runs_read_steps_only_within_its_concurrency_bound() {
-    let steps: Vec<(Level, RunSpec)> = (0..6)
+    let steps: Vec<Permit> = (0..6)
         .map(|i| {
-            (
-                Level::Read,
-                spec(&format!("s{i}"), "sleep 0.2; echo done", &Values::new()),
-            )
+            permit(&spec(
+                &format!("s{i}"),
+                "sleep 0.2; echo done",
+                &Values::new(),
+            ))
         })
         .collect();
     let sink = Arc::new(Recorder::default());
@@ -303,8 +330,8 @@ async fn a_batch_runs_read_steps_only_within_its_concurrency_bound() {
     );
 
     let mixed = vec![
-        (Level::Read, spec("ok", "true", &Values::new())),
-        (Level::Write, spec("restart", "true", &Values::new())),
+        permit(&spec("ok", "true", &Values::new())),
+        permit_at(&spec("restart", "true", &Values::new()), Level::Write),
     ];
     assert!(
         run_batch(mixed, 2, cfg(), sink).await.is_err(),
@@ -312,7 +339,7 @@ async fn a_batch_runs_read_steps_only_within_its_concurrency_bound() {
     );
 }
 
-const DISPLAY: &str = "systemctl restart nginx";
+const PLAN: &str = "sha256:plan-of-systemctl-restart-nginx";
 
 fn req<'a>(
     level: Level,
@@ -325,70 +352,94 @@ fn req<'a>(
         mode,
         severity: Some("SEV1"),
         actor: "alice",
-        display: DISPLAY,
         confirmed,
         approvals,
+        person_values: false,
     }
 }
 
 #[test]
 fn the_gate_runs_reads_confirms_writes_and_wants_a_second_person_where_policy_says() {
-    let display = DISPLAY;
     let none = Policy::default();
+    let decide = |r: &GateRequest<'_>, p: &Policy| gate(r, PLAN, p);
     assert_eq!(
-        gate(&req(Level::Read, Mode::Automatic, None, &[]), &none),
+        decide(&req(Level::Read, Mode::Automatic, None, &[]), &none),
         Decision::Allow
     );
+    for level in [Level::Write, Level::Unknown, Level::Destructive] {
+        assert!(matches!(
+            decide(&req(level, Mode::Automatic, Some(PLAN), &[]), &none),
+            Decision::Deny { .. }
+        ));
+    }
     assert!(matches!(
-        gate(&req(Level::Write, Mode::Automatic, None, &[]), &none),
-        Decision::Deny { .. }
-    ));
-    assert!(matches!(
-        gate(&req(Level::Unknown, Mode::Automatic, None, &[]), &none),
-        Decision::Deny { .. }
-    ));
-    assert!(matches!(
-        gate(&req(Level::Write, Mode::Interactive, None, &[]), &none),
+        decide(&req(Level::Write, Mode::Interactive, None, &[]), &none),
         Decision::NeedsConfirmation { .. }
     ));
+    // A confirmation names the plan id; any other id is no confirmation.
     assert!(matches!(
-        gate(
-            &req(
-                Level::Write,
-                Mode::Interactive,
-                Some("systemctl restart nginx "),
-                &[]
-            ),
+        decide(
+            &req(Level::Write, Mode::Interactive, Some("sha256:other"), &[]),
             &none
         ),
         Decision::NeedsConfirmation { .. }
     ));
     assert_eq!(
-        gate(
-            &req(Level::Write, Mode::Interactive, Some(display), &[]),
+        decide(
+            &req(Level::Write, Mode::Interactive, Some(PLAN), &[]),
             &none
         ),
         Decision::Allow
     );
+    // Values a person typed make even a read step theirs to confirm, and never
+    // unattended.
+    let mut typed = req(Level::Read, Mode::Interactive, None, &[]);
+    typed.person_values = true;
+    assert!(matches!(
+        decide(&typed, &none),
+        Decision::NeedsConfirmation { .. }
+    ));
+    typed.confirmed = Some(PLAN);
+    assert_eq!(decide(&typed, &none), Decision::Allow);
+    typed.mode = Mode::Automatic;
+    assert!(matches!(decide(&typed, &none), Decision::Deny { .. }));
 
     let two_person = Policy {
         approvals: vec![(Level::Destructive, vec!["SEV1".into()])],
     };
     let (me, other) = (vec!["alice".to_string()], vec!["bob".to_string()]);
     assert!(matches!(
-        gate(
-            &req(Level::Destructive, Mode::Interactive, Some(display), &me),
+        decide(
+            &req(Level::Destructive, Mode::Interactive, Some(PLAN), &me),
             &two_person
         ),
         Decision::NeedsApproval { .. }
     ));
     assert_eq!(
-        gate(
-            &req(Level::Destructive, Mode::Interactive, Some(display), &other),
+        decide(
+            &req(Level::Destructive, Mode::Interactive, Some(PLAN), &other),
             &two_person
         ),
         Decision::Allow
     );
+}
+
+#[test]
+fn only_the_gate_makes_a_permit_and_only_for_the_plan_it_saw() {
+    let s = spec("restart", "systemctl restart nginx", &Values::new());
+    let plan = plan_id(&s, "test.md", Level::Write);
+    let confirmed = req(Level::Write, Mode::Interactive, Some(&plan), &[]);
+    let p = authorize(s.clone(), "test.md", &confirmed, &Policy::default()).expect("allowed");
+    assert_eq!(p.plan(), plan);
+    // The same confirmation does not cover another step's plan, or another runbook's.
+    let other = spec("restart", "systemctl restart postgres", &Values::new());
+    assert!(authorize(other, "test.md", &confirmed, &Policy::default()).is_err());
+    assert!(authorize(s.clone(), "other.md", &confirmed, &Policy::default()).is_err());
+    let unattended = req(Level::Write, Mode::Automatic, Some(&plan), &[]);
+    assert!(matches!(
+        authorize(s, "test.md", &unattended, &Policy::default()),
+        Err(Decision::Deny { .. })
+    ));
 }
 
 #[test]

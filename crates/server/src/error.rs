@@ -135,14 +135,27 @@ impl From<AppError> for ApiError {
             AppError::Unbound { names } => ApiError::new(StatusCode::BAD_REQUEST, "unbound", msg)
                 .field("set")
                 .with("missing", names),
-            AppError::NeedsConfirmation { display, reasons } => ApiError::new(
+            AppError::NeedsConfirmation {
+                display,
+                plan,
+                reasons,
+            } => ApiError::new(
                 StatusCode::PRECONDITION_REQUIRED,
                 "confirmation_needed",
                 msg,
             )
             .field("confirmed")
             .with("display", display)
+            .with("plan", plan)
             .with("reasons", reasons),
+            AppError::ValueRefused { refusals } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "value_refused", msg)
+                    .field("set")
+                    .with(
+                        "refused",
+                        serde_json::to_value(&refusals).unwrap_or(Value::Null),
+                    )
+            }
             AppError::NeedsApproval { reason, approval } => {
                 let e = ApiError::forbidden("approval_needed", msg).with("reason", reason);
                 match approval {
@@ -299,11 +312,13 @@ mod tests {
     fn confirmation_needed_carries_display_and_reasons() {
         let e = ApiError::from(AppError::NeedsConfirmation {
             display: "rm -rf x".into(),
+            plan: "sha256:00".into(),
             reasons: vec!["destructive".into()],
         });
         assert_eq!(e.status, StatusCode::PRECONDITION_REQUIRED);
         let body = e.body();
         assert_eq!(body["error"]["display"], "rm -rf x");
+        assert_eq!(body["error"]["plan"], "sha256:00");
         assert_eq!(body["error"]["reasons"][0], "destructive");
         assert_eq!(body["error"]["field"], "confirmed");
     }

@@ -128,21 +128,26 @@ async fn write_steps_need_the_exact_command_confirmed() {
     assert_eq!(plan["risk"], "write");
     assert_eq!(plan["decision"]["decision"], "needs_confirmation");
     let display = plan["display"].as_str().unwrap().to_owned();
+    let plan_id = plan["id"].as_str().unwrap().to_owned();
 
     let runs = format!("/api/v1/incidents/{id}/runs");
     let (st, v) = s.post(&runs, &s.responder, body.clone()).await;
     assert_eq!(st, 428, "{v}");
     assert_eq!(v["error"]["code"], "confirmation_needed");
     assert_eq!(v["error"]["display"], display.as_str());
+    assert_eq!(v["error"]["plan"], plan_id.as_str());
     assert!(!v["error"]["reasons"].as_array().unwrap().is_empty());
     assert!(!marker.exists());
 
     let mut wrong = body.clone();
-    wrong["confirmed"] = json!("touch /somewhere/else");
+    // The displayed text is no confirmation, nor is another plan's id.
+    wrong["confirmed"] = json!(display);
+    assert_eq!(s.post(&runs, &s.responder, wrong.clone()).await.0, 428);
+    wrong["confirmed"] = json!("sha256:0000");
     assert_eq!(s.post(&runs, &s.responder, wrong).await.0, 428);
 
     let mut ok = body.clone();
-    ok["confirmed"] = json!(display);
+    ok["confirmed"] = json!(plan_id);
     let (st, v) = s.post(&runs, &s.responder, ok).await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["run"]["status"], "succeeded");
@@ -170,7 +175,7 @@ async fn destructive_steps_need_a_second_commander() {
             body.clone(),
         )
         .await;
-    body["confirmed"] = plan["display"].clone();
+    body["confirmed"] = plan["id"].clone();
     let runs = format!("/api/v1/incidents/{id}/runs");
     let (st, v) = s.post(&runs, &s.commander, body.clone()).await;
     assert_eq!(st, 403, "{v}");

@@ -25,7 +25,7 @@ async fn a_held_run_is_approved_on_the_incident_page_and_then_runs() {
             json!({"runbook": "local-service.md", "step": "wipe", "set": {"marker": marker_s}}),
         )
         .await;
-    let display = plan["display"].as_str().unwrap().to_owned();
+    let display = plan["id"].as_str().unwrap().to_owned();
 
     let (rita, rita_csrf) = s.login(&s.responder).await;
     let (carl, carl_csrf) = s.login(&s.commander).await;

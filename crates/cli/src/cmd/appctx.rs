@@ -106,6 +106,7 @@ pub fn app_error(e: AppError) -> CliError {
     match &e {
         AppError::ChecklistOpen { .. }
         | AppError::NeedsConfirmation { .. }
+        | AppError::ValueRefused { .. }
         | AppError::NeedsApproval { .. }
         | AppError::Denied { .. }
         | AppError::SelfApproval

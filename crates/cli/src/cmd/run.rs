@@ -131,7 +131,7 @@ async fn step(app: &App, args: &RunArgs, actor: &str, ctx: Ctx) -> Result<(), Cl
     }
     if let Some(Decision::NeedsConfirmation { reasons }) = &plan.decision {
         if args.yes {
-            req.confirmed = Some(plan.display.clone());
+            req.confirmed = Some(plan.id.clone());
         } else if interactive {
             eprint!("{}", describe(&plan));
             for r in reasons {
@@ -141,7 +141,7 @@ async fn step(app: &App, args: &RunArgs, actor: &str, ctx: Ctx) -> Result<(), Cl
             if answer.trim() != "yes" {
                 return Err(CliError::CheckFailed("not confirmed; nothing ran".into()));
             }
-            req.confirmed = Some(plan.display.clone());
+            req.confirmed = Some(plan.id.clone());
         } else {
             eprint!("{}", describe(&plan));
             return Err(CliError::CheckFailed(format!(
@@ -283,7 +283,11 @@ fn describe(p: &Plan) -> String {
     for r in &p.reasons {
         s.push_str(&format!("  why: {r}\n"));
     }
-    if p.missing.is_empty() {
+    if !p.refused.is_empty() {
+        for r in &p.refused {
+            s.push_str(&format!("  refused: {r}\n"));
+        }
+    } else if p.missing.is_empty() {
         s.push_str("  command:\n");
         for line in p.display.lines() {
             s.push_str(&format!("    {line}\n"));

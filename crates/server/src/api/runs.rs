@@ -1,8 +1,10 @@
 //! Step runs over HTTP: plan (dry run), run with confirmation, and approvals.
 //!
-//! The confirmation flow: `POST .../plan` shows the exact `display` text and the gate's
-//! decision; `POST .../runs` without `confirmed` answers 428 with the display and the
-//! reasons; the same request with `confirmed` set to that exact text runs the step.
+//! The confirmation flow: `POST .../plan` shows the exact `display` text, the plan `id`
+//! and the gate's decision; `POST .../runs` without `confirmed` answers 428 with the
+//! display, the plan id and the reasons; the same request with `confirmed` set to that
+//! plan id runs exactly that plan. If anything that decides what runs changed in
+//! between (a value, its source, the step), the plan id differs and it is 428 again.
 //!
 //! Approvals (when policy asks for a second person): a run that needs one answers 403
 //! `approval_needed` with a pending approval `{id, ...}`. A different caller with role
@@ -38,7 +40,8 @@ pub struct RunBody {
     /// Placeholder values; they win over alert and incident values.
     #[serde(default)]
     pub set: BTreeMap<String, String>,
-    /// The exact `display` text of the plan, confirming a write or destructive step.
+    /// The plan id (`id` of the plan, `plan` of a 428 answer), confirming exactly that
+    /// run of a write, unknown or destructive step, or of one with `set` values.
     #[serde(default)]
     pub confirmed: Option<String>,
     /// A granted approval's id.
