@@ -296,6 +296,8 @@ fn evidence_retention_with_a_legal_hold() {
         "greet",
         "--set",
         "instance=db-7",
+        // A value typed by a person: they confirm the command it makes.
+        "--yes",
     ]);
     env.json(&["incident", "resolve", "1", "--force", "drill over"]);
 
