@@ -346,23 +346,7 @@ impl Walker<'_> {
                 }
             }
         }
-        let piped = self
-            .piped
-            .iter()
-            .position(|(id, _)| *id == node.id())
-            .map(|i| self.piped.swap_remove(i).1);
-        if stdin.is_none() {
-            stdin = piped.as_ref().and_then(|p| p.literal.clone());
-        }
-        let Outcome { mut reasons, .. } =
-            tools::classify_words(self.c, &words, stdin.as_deref(), self.depth);
-        if let Some(upstream) = piped.and_then(|p| p.marked)
-            && reasons.iter().any(|r| r.rule.contains("xargs"))
-        {
-            // xargs splits its input into words (quotes, blanks): a value can become
-            // several arguments or options of the command it runs.
-            reasons.extend(tools::value_reread(&upstream));
-        }
+        let mut reasons = self.classify_stage(node, &words, stdin);
         for r in redirects {
             if let Some(reason) = self.redirect(r) {
                 reasons.push(reason);
@@ -379,6 +363,32 @@ impl Walker<'_> {
         if !reasons.is_empty() {
             self.push(span, reasons);
         }
+    }
+
+    /// Classifies a command's words with its stdin: its own heredoc, else literal text piped
+    /// in from `echo`/`printf`.
+    fn classify_stage(
+        &mut self,
+        node: Node<'_>,
+        words: &[String],
+        stdin: Option<String>,
+    ) -> Vec<Reason> {
+        let piped = self
+            .piped
+            .iter()
+            .position(|(id, _)| *id == node.id())
+            .map(|i| self.piped.swap_remove(i).1);
+        let stdin = stdin.or_else(|| piped.as_ref().and_then(|p| p.literal.clone()));
+        let Outcome { mut reasons, .. } =
+            tools::classify_words(self.c, words, stdin.as_deref(), self.depth);
+        if let Some(upstream) = piped.and_then(|p| p.marked)
+            && reasons.iter().any(|r| r.rule.contains("xargs"))
+        {
+            // xargs splits its input into words (quotes, blanks): a value can become
+            // several arguments or options of the command it runs.
+            reasons.extend(tools::value_reread(&upstream));
+        }
+        reasons
     }
 
     fn stdin_text(&self, redirect: Node<'_>) -> String {

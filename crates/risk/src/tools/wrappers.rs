@@ -100,24 +100,8 @@ pub(super) fn wrappers(
             None => Outcome::one("eval", "eval", Level::Read),
         },
         "su" | "runuser" => su(c, words, stdin, d),
-        "trap" => match words
-            .get(1)
-            .filter(|a| !a.starts_with('-') && !a.is_empty())
-        {
-            // The handler text is a script the shell runs when the signal comes.
-            Some(handler) => nested(c, "trap", handler, d),
-            None => Outcome::one("trap", &words.join(" "), Level::Read),
-        },
-        "strace" | "ltrace" => {
-            let opts = [
-                "-o", "-p", "-e", "-s", "-u", "-E", "-P", "-I", "-b", "-a", "-O", "-S", "-X", "-U",
-            ];
-            let i = skip_opts(words, 1, &opts);
-            // Without a command it attaches to a process (`-p PID`): the table decides.
-            words.get(i)?;
-            let o = wrapper(c, words, name, i, stdin, d);
-            super::options::with_side_effect_options(c, words, o)
-        }
+        "trap" => trap(c, words, d),
+        "strace" | "ltrace" => return strace(c, name, words, stdin, d),
         "xargs" => xargs(c, words, d),
         "bash" | "sh" | "zsh" | "dash" | "ksh" | "ash" => shell(c, words, stdin, d),
         "kubectl" | "oc" if positional(words, 1).as_deref() == Some("exec") => {
@@ -131,6 +115,35 @@ pub(super) fn wrappers(
         }
         _ => return None,
     })
+}
+
+/// `trap 'HANDLER' SIG...`: the handler is a script the shell runs when the signal comes.
+fn trap(c: &Classifier, words: &[String], d: usize) -> Outcome {
+    match words
+        .get(1)
+        .filter(|a| !a.starts_with('-') && !a.is_empty())
+    {
+        Some(handler) => nested(c, "trap", handler, d),
+        None => Outcome::one("trap", &words.join(" "), Level::Read),
+    }
+}
+
+/// `strace [opts] CMD` runs CMD; without a command it attaches to a process (`-p PID`)
+/// and the table decides.
+fn strace(
+    c: &Classifier,
+    name: &str,
+    words: &[String],
+    stdin: Option<&str>,
+    d: usize,
+) -> Option<Outcome> {
+    let opts = [
+        "-o", "-p", "-e", "-s", "-u", "-E", "-P", "-I", "-b", "-a", "-O", "-S", "-X", "-U",
+    ];
+    let i = skip_opts(words, 1, &opts);
+    words.get(i)?;
+    let o = wrapper(c, words, name, i, stdin, d);
+    Some(super::options::with_side_effect_options(c, words, o))
 }
 
 /// `su [-] [USER] -c CMD`: the command string goes to the user's shell.
