@@ -15,6 +15,10 @@ use sitrep_escalation::SeverityScheme;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// The file this config was loaded from (it may hold secrets: unattended runs
+    /// cannot read it).
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
     /// Where the SQLite database, blobs and the ledger key live.
     #[serde(default)]
     pub data_dir: Option<PathBuf>,
@@ -222,6 +226,14 @@ pub struct ExecutorConfig {
     /// Extra environment for every run (e.g. `KUBECONFIG`).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// More paths unattended runs may not read, beside the data dir, the key files and
+    /// the config file (e.g. a secrets directory).
+    #[serde(default)]
+    pub sandbox_deny: Vec<PathBuf>,
+    /// Run unattended diagnostics without the Landlock sandbox where the kernel has
+    /// none. Off by default: such runs are refused instead.
+    #[serde(default)]
+    pub unsandboxed_triage: bool,
 }
 
 /// Approval and stand-down policy.
@@ -295,6 +307,7 @@ pub struct ReceiversConfig {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            source: None,
             data_dir: None,
             database_url: None,
             runbooks: None,
@@ -321,6 +334,8 @@ impl Default for ExecutorConfig {
             concurrency: default_concurrency(),
             redact: Vec::new(),
             env: BTreeMap::new(),
+            sandbox_deny: Vec::new(),
+            unsandboxed_triage: false,
         }
     }
 }
@@ -427,6 +442,7 @@ impl Config {
             source,
         })?;
         let mut cfg = Config::from_toml(&text, path)?;
+        cfg.source = Some(std::path::absolute(path).unwrap_or_else(|_| path.to_owned()));
         let base = path.parent().unwrap_or(Path::new("."));
         for p in [
             &mut cfg.data_dir,
@@ -438,6 +454,11 @@ impl Config {
         .into_iter()
         .flatten()
         {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        for p in &mut cfg.executor.sandbox_deny {
             if p.is_relative() {
                 *p = base.join(&*p);
             }

@@ -21,6 +21,7 @@ mod plan;
 pub mod postmortem;
 pub mod retention;
 mod runs;
+mod sandbox;
 pub mod severity;
 pub mod tokens;
 

@@ -208,6 +208,15 @@ impl App {
         let permit = self
             .permit(incident, found, req, frozen, approval.as_ref())
             .await?;
+        let cfg = match self.sandboxed(self.run_config(), req.mode) {
+            Ok(cfg) => cfg,
+            Err(AppError::Denied { reason }) => {
+                self.record_refusal(incident, &plan, &req.actor, &reason)
+                    .await?;
+                return Err(AppError::Denied { reason });
+            }
+            Err(e) => return Err(e),
+        };
         let approver = approval
             .as_ref()
             .and_then(|a| a.approvers.iter().find(|x| **x != req.actor).cloned());
@@ -256,7 +265,7 @@ impl App {
                 } => AppError::invalid("approval", "the approval was used by another run"),
                 e => e.into(),
             })?;
-        let result = sitrep_executor::run(&permit, &self.run_config(), sink).await;
+        let result = sitrep_executor::run(&permit, &cfg, sink).await;
         let outcome = match result {
             Ok(o) => o,
             Err(e) => {

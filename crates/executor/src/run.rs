@@ -65,6 +65,9 @@ pub struct RunConfig {
     pub extra_env: Vec<(String, String)>,
     /// Run under Landlock (unattended runs); `None` runs unsandboxed.
     pub sandbox: Option<Sandbox>,
+    /// An unattended permit runs only inside `sandbox`, unless this is set: the
+    /// operator's opt-in where the kernel has no Landlock.
+    pub unsandboxed_unattended: bool,
 }
 
 impl Default for RunConfig {
@@ -76,6 +79,7 @@ impl Default for RunConfig {
             max_line: 64 << 10,
             extra_env: Vec::new(),
             sandbox: None,
+            unsandboxed_unattended: false,
         }
     }
 }
@@ -152,6 +156,9 @@ pub enum RunError {
     /// A batch may only hold read steps.
     #[error("step {0} is not a read step; batches run read steps only")]
     NotRead(String),
+    /// An unattended run was asked for without a sandbox (and without the opt-in).
+    #[error("unattended runs run sandboxed; no sandbox was given and the config does not opt out")]
+    Unsandboxed,
     /// The sandbox could not be set up (the step did not run) or removed.
     #[error("sandbox: {0}")]
     Sandbox(#[from] SandboxError),
@@ -252,6 +259,12 @@ pub async fn run(
     sink: Arc<dyn RunSink>,
 ) -> Result<Outcome, RunError> {
     let spec = permit.spec();
+    if permit.mode() == crate::Mode::Automatic
+        && cfg.sandbox.is_none()
+        && !cfg.unsandboxed_unattended
+    {
+        return Err(RunError::Unsandboxed);
+    }
     let interpreter = spec
         .interpreter
         .clone()

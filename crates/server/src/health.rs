@@ -29,9 +29,9 @@ pub struct Check {
 /// The whole readiness answer.
 #[derive(Debug, Clone, Serialize)]
 pub struct Readiness {
-    /// `ready` or `not_ready`.
+    /// `ready`, `degraded` (serving, but an optional subsystem failed) or `not_ready`.
     pub status: &'static str,
-    /// By subsystem: `database`, `ledger`, `blob_store`, `runbooks`.
+    /// By subsystem: `database`, `ledger`, `blob_store`, `runbooks`, `sandbox`.
     pub checks: std::collections::BTreeMap<&'static str, Check>,
 }
 
@@ -125,11 +125,36 @@ pub async fn readiness(state: &ServerState) -> Readiness {
         ),
     };
     checks.insert("runbooks", runbooks);
+    checks.insert("sandbox", sandbox_check(state));
     let ready = !state.closing() && checks.values().all(|c| c.ok || !c.required);
+    let degraded = checks.values().any(|c| !c.ok);
     Readiness {
-        status: if ready { "ready" } else { "not_ready" },
+        status: match (ready, degraded) {
+            (false, _) => "not_ready",
+            (true, true) => "degraded",
+            (true, false) => "ready",
+        },
         checks,
     }
+}
+
+/// Unattended diagnostics run under Landlock; without it they are refused (or, if the
+/// config opts in, run bare). Either way the server still serves: degraded, not down.
+fn sandbox_check(state: &ServerState) -> Check {
+    let support = state.app().sandbox_support();
+    if support.is_ready() {
+        return check(
+            true,
+            false,
+            format!("unattended runs sandboxed ({support})"),
+        );
+    }
+    let what = if state.app().config().executor.unsandboxed_triage {
+        "unattended runs run WITHOUT a sandbox (executor.unsandboxed_triage)"
+    } else {
+        "unattended runs are refused"
+    };
+    check(false, false, format!("{support}: {what}"))
 }
 
 /// `GET /healthz`: the process is up and answering.
@@ -155,7 +180,7 @@ pub async fn startupz(State(state): State<ServerState>) -> Response {
 /// server is shutting down.
 pub async fn readyz(State(state): State<ServerState>) -> Response {
     let r = readiness(&state).await;
-    let code = if r.status == "ready" {
+    let code = if r.status != "not_ready" {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE

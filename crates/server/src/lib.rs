@@ -181,6 +181,14 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(state.clone());
+    let support = state.app().sandbox_support();
+    if support.is_ready() {
+        tracing::info!(%support, "unattended runs are sandboxed");
+    } else if state.app().config().executor.unsandboxed_triage {
+        tracing::warn!(%support, "unattended runs run WITHOUT a sandbox (executor.unsandboxed_triage)");
+    } else {
+        tracing::warn!(%support, "unattended runs are refused: no sandbox (see /readyz)");
+    }
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(live::tail(state.clone()));
     tasks.spawn(watch::watch_runbooks(state.clone(), Duration::from_secs(2)));

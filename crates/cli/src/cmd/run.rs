@@ -144,7 +144,9 @@ async fn step(app: &App, args: &RunArgs, actor: &str, ctx: Ctx) -> Result<(), Cl
             req.confirmed = Some(plan.id.clone());
         } else {
             eprint!("{}", describe(&plan));
-            let why = reasons.first().map_or("it needs confirmation", String::as_str);
+            let why = reasons
+                .first()
+                .map_or("it needs confirmation", String::as_str);
             return Err(CliError::CheckFailed(format!(
                 "{why}: confirm with --yes (or run it on a terminal); nothing ran"
             )));
