@@ -169,7 +169,10 @@ fn angle_end(b: &[u8], i: usize) -> Option<usize> {
     if !b.get(j).is_some_and(|c| c.is_ascii_alphabetic()) {
         return None;
     }
-    while b.get(j).is_some_and(|&c| is_name_char(c) || c == b'-') {
+    while b
+        .get(j)
+        .is_some_and(|&c| is_name_char(c) || c == b'-' || c == b'.')
+    {
         j += 1;
     }
     (b.get(j) == Some(&b'>')).then_some(j + 1)

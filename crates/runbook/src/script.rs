@@ -422,6 +422,14 @@ fn scan_line(
     while i < b.len() {
         let c = b[i];
         if single {
+            // `<name>` is a placeholder even in single quotes: the executor binds it
+            // there too (closing the quotes around a quoted expansion).
+            if let Some(end) = angle_end(b, i) {
+                let name = line.get(i + 1..end - 1).unwrap_or("").to_string();
+                out.push((name, PlaceholderSyntax::Angle, base + i..base + end));
+                i = end;
+                continue;
+            }
             if c == b'\'' {
                 single = false;
             }
@@ -459,17 +467,11 @@ fn scan_line(
                 reading = false;
                 prev_word.clear();
             }
-            b'<' if b.get(i + 1).is_some_and(|n| n.is_ascii_alphabetic())
-                && (i == 0 || b[i - 1] != b'<') =>
-            {
-                let mut j = i + 1;
-                while j < b.len() && (is_name(b[j]) || b[j] == b'-' || b[j] == b'.') {
-                    j += 1;
-                }
-                if b.get(j) == Some(&b'>') {
-                    let name = line.get(i + 1..j).unwrap_or("").to_string();
-                    out.push((name, PlaceholderSyntax::Angle, base + i..base + j + 1));
-                    i = j + 1;
+            b'<' => {
+                if let Some(end) = angle_end(b, i) {
+                    let name = line.get(i + 1..end - 1).unwrap_or("").to_string();
+                    out.push((name, PlaceholderSyntax::Angle, base + i..base + end));
+                    i = end;
                     continue;
                 }
             }
@@ -485,6 +487,21 @@ fn scan_line(
         }
         i += 1;
     }
+}
+
+/// The end (exclusive) of a `<name>` placeholder at `i` (not the `<<` of a heredoc).
+fn angle_end(b: &[u8], i: usize) -> Option<usize> {
+    if b.get(i) != Some(&b'<')
+        || !b.get(i + 1).is_some_and(u8::is_ascii_alphabetic)
+        || (i > 0 && b[i - 1] == b'<')
+    {
+        return None;
+    }
+    let mut j = i + 1;
+    while j < b.len() && (is_name(b[j]) || b[j] == b'-' || b[j] == b'.') {
+        j += 1;
+    }
+    (b.get(j) == Some(&b'>')).then_some(j + 1)
 }
 
 /// `$NAME` or `${NAME}` at `i`; `None` for specials, `$(`, `${#X}`, `${X:-d}`.
