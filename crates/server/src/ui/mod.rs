@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use sitrep_app::store::{IncidentFilter, StepRun};
 use sitrep_app::{AppError, Approval, Mode, NewIncident, NullSink, Plan, RunRequest};
-use sitrep_executor::Decision;
+use sitrep_executor::{Decision, Level};
 
 use crate::ServerState;
 use crate::auth::Caller;
@@ -664,6 +664,11 @@ async fn plan(
     let plan = st.app().plan(&req).await?;
     let (decision, runnable) = match &plan.decision {
         Some(Decision::Allow) => ("Read only: runs without confirmation.".to_owned(), true),
+        Some(Decision::NeedsConfirmation { .. }) if plan.risk == Level::Read => (
+            "It reads only, with values you typed. Check the command above before you run it."
+                .to_owned(),
+            true,
+        ),
         Some(Decision::NeedsConfirmation { .. }) => (
             format!(
                 "This {} step changes things. Check the command above before you run it.",
