@@ -155,15 +155,13 @@ fn main() {
     );
     // What a user waits for: loading (or hot-reloading) a runbook directory.
     let per_runbook_us = import.as_secs_f64() * 1e6 / corpus.len() as f64;
+    let dir_ms = per_runbook_us * 1000.0 / 1e3;
+    let verdict = if dir_ms < 1000.0 { "met" } else { "NOT met" };
     println!(
-        "per runbook (mean, with risk): {per_runbook_us:.1} us; a directory of 1,000 runbooks: {:.0} ms",
-        per_runbook_us * 1000.0 / 1e3
+        "per runbook (mean, with risk): {per_runbook_us:.1} us; a directory of 1,000 runbooks: {dir_ms:.0} ms (goal < 1 s on one core: {verdict})"
     );
+    // The retired goal (>= 50% of raw pulldown-cmark), printed for comparison only; see
+    // docs/benchmarks.md for why it was retired.
     let ratio = imp_mbs / raw_mbs * 100.0;
-    let verdict = if ratio >= 50.0 {
-        "goal met"
-    } else {
-        "goal NOT met"
-    };
-    println!("parse runs at {ratio:.0}% of pulldown-cmark's speed ({verdict}: >= 50%)");
+    println!("parse runs at {ratio:.0}% of pulldown-cmark's event throughput (for reference)");
 }
