@@ -158,6 +158,14 @@ fn is_reserved(name: &str) -> bool {
     RESERVED.contains(&upper.as_str()) || upper.starts_with("LD_") || upper.starts_with("BASH_FUNC")
 }
 
+/// The environment variable carrying a `$NAME` placeholder's value. Not `NAME` itself:
+/// every program the step starts inherits the environment, and a value must reach
+/// them only as the word the runbook put it in (`$GIT_PAGER`, `$LESSOPEN` or
+/// `$NODE_OPTIONS` would otherwise make any git, less or node run it).
+pub fn var_env_name(name: &str) -> String {
+    format!("SITREP_V_{name}")
+}
+
 /// The environment variable carrying an angle placeholder's value.
 pub fn angle_env_name(name: &str) -> String {
     let mut out = String::from("SITREP_P_");
@@ -224,7 +232,7 @@ fn lookup_all(
         }
         let var = match p.kind {
             PlaceholderKind::Angle => angle_env_name(&p.name),
-            PlaceholderKind::Var => p.name.clone(),
+            PlaceholderKind::Var => var_env_name(&p.name),
         };
         env.push((var, found.value.to_owned()));
         bindings.push(Binding {
@@ -331,8 +339,19 @@ fn reference(o: &Occurrence, var: &str, original: &str) -> String {
         // Close the single quotes, expand, reopen: the value is still one word.
         (PlaceholderKind::Angle, Quote::Single) => format!("'\"${{{var}}}\"'"),
         // An unquoted `$NAME` would be split into words and globbed: quote it.
-        (PlaceholderKind::Var, Quote::None) => format!("\"{original}\""),
-        (PlaceholderKind::Var, _) => original.to_owned(),
+        (PlaceholderKind::Var, Quote::None) => format!("\"{}\"", renamed(original, var)),
+        (PlaceholderKind::Var, _) => renamed(original, var),
+    }
+}
+
+/// `$NAME` or `${NAME...}` reading `var` instead: `${var}` or `${var...}`.
+fn renamed(original: &str, var: &str) -> String {
+    let rest = original
+        .strip_prefix("${")
+        .map(|r| r.trim_start_matches(|c: char| c.is_ascii_alphanumeric() || c == '_'));
+    match rest {
+        Some(rest) => format!("${{{var}{rest}"),
+        None => format!("${{{var}}}"),
     }
 }
 

@@ -161,3 +161,15 @@ proptest! {
         prop_assert_eq!(out, want);
     }
 }
+
+#[tokio::test]
+async fn a_value_reaches_programs_only_as_its_word_never_as_their_environment() {
+    // Were `$GIT_PAGER` exported under its own name, every git the step starts would
+    // run the value as a program; the step's own words still see it.
+    let out = stdout_of(
+        "echo \"[$GIT_PAGER]\" [${GIT_PAGER%-x}]; env | grep -c '^GIT_PAGER=' || true",
+        &outside(&[("GIT_PAGER", "touch-x")]),
+    )
+    .await;
+    assert_eq!(out, "[touch-x] [touch]\n0\n");
+}
