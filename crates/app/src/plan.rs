@@ -149,6 +149,24 @@ fn reasons_of(risk: &ScriptRisk, out: &mut Vec<String>) {
     }
 }
 
+/// What the gate is asked about `plan` (the same when planning and when running).
+pub(crate) fn gate_request<'a>(
+    incident: &'a Incident,
+    req: &'a RunRequest,
+    plan: &Plan,
+    approvers: &'a [String],
+) -> GateRequest<'a> {
+    GateRequest {
+        level: plan.risk,
+        mode: req.mode,
+        severity: Some(&incident.severity),
+        actor: &req.actor,
+        confirmed: req.confirmed.as_deref(),
+        approvals: approvers,
+        person_values: plan.bindings.iter().any(|b| b.trust == Trust::Person),
+    }
+}
+
 /// The run spec a step's bound script runs as.
 fn spec_of(step: &Step, bound: sitrep_executor::BoundScript) -> RunSpec {
     let expect = step.attributes.expect.as_ref().and_then(|e| {
@@ -260,19 +278,10 @@ impl App {
         }
         plan.display = self.redact(&bound.display);
         plan.bindings.clone_from(&bound.bindings);
-        let person_values = bound.has_person_values();
         let spec = spec_of(step, bound);
         plan.id = plan_id(&spec, path, plan.risk);
         let decision = gate(
-            &GateRequest {
-                level: plan.risk,
-                mode: req.mode,
-                severity: Some(&incident.severity),
-                actor: &req.actor,
-                confirmed: req.confirmed.as_deref(),
-                approvals: approvers,
-                person_values,
-            },
+            &gate_request(incident, req, &plan, approvers),
             &plan.id,
             &self.policy(),
         );

@@ -11,8 +11,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde::Serialize;
 use sitrep_executor::{
-    Decision, GateRequest, Level, Mode, Outcome, Permit, Refusal, RunConfig, RunSink, Verdict,
-    authorize,
+    Decision, Level, Mode, Outcome, Permit, Refusal, RunConfig, RunSink, Verdict, authorize,
 };
 use sitrep_ledger::Evidence;
 use sitrep_runbook::{Role, Runbook, Step};
@@ -160,18 +159,7 @@ impl App {
         }
         let spec = spec.ok_or_else(|| AppError::Internal("a bound plan without a spec".into()))?;
         let approvers = approval.map(|a| a.approvers.as_slice()).unwrap_or_default();
-        let gate_req = GateRequest {
-            level: plan.risk,
-            mode: req.mode,
-            severity: Some(&incident.severity),
-            actor: &req.actor,
-            confirmed: req.confirmed.as_deref(),
-            approvals: approvers,
-            person_values: plan
-                .bindings
-                .iter()
-                .any(|b| b.trust == sitrep_executor::Trust::Person),
-        };
+        let gate_req = crate::plan::gate_request(incident, req, &plan, approvers);
         match authorize(spec, path, &gate_req, &self.policy()) {
             Ok(permit) => Ok(permit),
             Err(Decision::NeedsConfirmation { reasons }) => Err(AppError::NeedsConfirmation {
@@ -443,13 +431,7 @@ impl App {
                 ("reason", reason.to_owned()),
             ],
         );
-        self.inner
-            .store
-            .commit(Change {
-                writes: Vec::new(),
-                events: vec![rec],
-            })
-            .await?;
+        self.seal(vec![rec]).await?;
         Ok(())
     }
 
@@ -483,13 +465,7 @@ impl App {
                 )
             })
             .collect();
-        self.inner
-            .store
-            .commit(Change {
-                writes: Vec::new(),
-                events,
-            })
-            .await?;
+        self.seal(events).await?;
         Ok(())
     }
 
@@ -547,13 +523,7 @@ impl App {
                     )
                 })
                 .collect();
-            self.inner
-                .store
-                .commit(Change {
-                    writes: Vec::new(),
-                    events,
-                })
-                .await?;
+            self.seal(events).await?;
         }
         let limit = Arc::new(tokio::sync::Semaphore::new(
             self.inner.config.executor.concurrency.max(1),
@@ -589,14 +559,7 @@ impl App {
                             ("reason", format!("unbound: {}", names.join(", "))),
                         ],
                     );
-                    let _ = app
-                        .inner
-                        .store
-                        .commit(Change {
-                            writes: Vec::new(),
-                            events: vec![rec],
-                        })
-                        .await;
+                    let _ = app.seal(vec![rec]).await;
                 }
                 (i, res)
             });
@@ -610,6 +573,20 @@ impl App {
         }
         out.sort_by_key(|(i, _)| *i);
         Ok(out.into_iter().map(|(_, r)| r).collect())
+    }
+}
+
+impl App {
+    /// Seals timeline events that change nothing else (refusals, skips).
+    async fn seal(&self, events: Vec<sitrep_ledger::Record>) -> Result<(), AppError> {
+        self.inner
+            .store
+            .commit(Change {
+                writes: Vec::new(),
+                events,
+            })
+            .await?;
+        Ok(())
     }
 }
 
