@@ -8,9 +8,25 @@ pub struct Backends {
     cleanup: Option<(sqlx::AnyPool, String)>,
 }
 
+/// The PostgreSQL server to test on: `SITREP_TEST_DATABASE_URL`. Under CI (`CI=true`) it
+/// is required, so a green run never hides a skipped PostgreSQL half.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("SITREP_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but SITREP_TEST_DATABASE_URL is unset: the PostgreSQL half would be skipped"
+            );
+            None
+        }
+    }
+}
+
 pub async fn backends() -> Backends {
     let mut list = vec![("sqlite", None)];
-    let Ok(base) = std::env::var("SITREP_TEST_DATABASE_URL") else {
+    let Some(base) = postgres_url() else {
+        eprintln!("backends: sqlite (SITREP_TEST_DATABASE_URL is unset)");
         return Backends {
             list,
             cleanup: None,
@@ -30,6 +46,7 @@ pub async fn backends() -> Backends {
         "postgres",
         Some(format!("{base}{sep}options=-c%20search_path%3D{schema}")),
     ));
+    eprintln!("backends: sqlite, postgres (schema {schema})");
     Backends {
         list,
         cleanup: Some((admin, schema)),

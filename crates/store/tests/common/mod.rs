@@ -44,8 +44,23 @@ impl Db {
     }
 }
 
+/// The PostgreSQL server to test on: `SITREP_TEST_DATABASE_URL`. Under CI (`CI=true`) it
+/// is required, so a green run never hides a skipped PostgreSQL half.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("SITREP_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but SITREP_TEST_DATABASE_URL is unset: the PostgreSQL half would be skipped"
+            );
+            None
+        }
+    }
+}
+
 /// Runs `f` on a fresh SQLite database, then on a fresh PostgreSQL schema when
-/// `SITREP_TEST_DATABASE_URL` is set. Returns the backends it ran on.
+/// [`postgres_url`] names a server. Returns the backends it ran on.
 pub async fn on_each_backend<F, Fut>(f: F) -> Vec<Backend>
 where
     F: Fn(Db) -> Fut,
@@ -63,7 +78,7 @@ where
     }
     ran.push(Backend::Sqlite);
 
-    if let Ok(base) = std::env::var("SITREP_TEST_DATABASE_URL") {
+    if let Some(base) = postgres_url() {
         sqlx::any::install_default_drivers();
         let admin = AnyPool::connect(&base)
             .await
