@@ -6,7 +6,8 @@
 //! arguments, a lone `\;`), single quotes, double quotes with `$NAME`/`${NAME}` and
 //! backslash escapes inside them, `NAME=value` prefixes, pipes, `&&`, `||`, `;`, `&`,
 //! newlines (CRLF too), backslash-newline continuations, comments and file redirections at
-//! the end of a command. Anything else (substitutions, backticks, heredocs, here-strings,
+//! the end of a command (prefixes are checked by `env`, as the walker checks them).
+//! Anything else (substitutions, backticks, heredocs, here-strings,
 //! brackets, other braces, parentheses, keywords, declarations, `!`...) makes it return
 //! `None`, and the caller parses with tree-sitter.
 //! For the subset it accepts, the result is exactly what the tree-sitter walk returns
@@ -43,6 +44,8 @@ struct Cmd {
     /// Follows `|`: the previous command's output is this one's input.
     piped: bool,
     words: Vec<Range<usize>>,
+    /// `NAME=value` prefixes: the command's environment.
+    assigns: Vec<Range<usize>>,
     redirects: Vec<Redirect>,
 }
 
@@ -258,7 +261,14 @@ pub fn classify(
             .iter()
             .map(|r| unquote(script.get(r.clone()).unwrap_or("")))
             .collect();
-        let Outcome { mut reasons, .. } = tools::classify_words(c, &words, None, depth);
+        let assigns: Vec<&str> = cmd
+            .assigns
+            .iter()
+            .map(|r| script.get(r.clone()).unwrap_or(""))
+            .collect();
+        let mut reasons = crate::env::Scope { c, depth }.prefixes(&assigns, &words);
+        let Outcome { reasons: more, .. } = tools::classify_words(c, &words, None, depth);
+        reasons.extend(more);
         let mut loose = Vec::new();
         for r in &cmd.redirects {
             let text = script.get(r.range.clone()).unwrap_or("");
@@ -460,6 +470,7 @@ fn lex(b: &[u8]) -> Option<Vec<Cmd>> {
                         }
                         // An assignment prefix.
                         cur.start.get_or_insert(w.start);
+                        cur.assigns.push(w.clone());
                         cur.end = w.end;
                         cur.words_end = w.end;
                         need = false;

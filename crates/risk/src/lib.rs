@@ -5,6 +5,7 @@
 //! and wrappers (`sudo`, `ssh host '...'`, `bash -c`) can only raise a level, never lower it.
 //! Pure: no I/O, no clock, no environment.
 
+mod env;
 mod fast;
 mod shell;
 mod sql;

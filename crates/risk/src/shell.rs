@@ -183,6 +183,13 @@ impl Walker<'_> {
         start..end
     }
 
+    fn scope(&self) -> crate::env::Scope<'_> {
+        crate::env::Scope {
+            c: self.c,
+            depth: self.depth,
+        }
+    }
+
     fn text(&self, r: Range<usize>) -> &str {
         let r = self.snap(r);
         self.src.get(r).unwrap_or("")
@@ -199,6 +206,20 @@ impl Walker<'_> {
         match node.kind() {
             "command" => self.command(node),
             "pipeline" => self.pipeline(node),
+            "declaration_command" => self.declaration(node),
+            // `for PATH in /tmp; do ls; done` assigns the loop variable.
+            "for_statement" => {
+                if let Some(v) = node.child_by_field_name("variable") {
+                    self.plain_assignment(v);
+                }
+            }
+            "variable_assignment"
+                if !node
+                    .parent()
+                    .is_some_and(|p| matches!(p.kind(), "command" | "declaration_command")) =>
+            {
+                self.plain_assignment(node);
+            }
             "file_redirect" => {
                 let owned = node
                     .parent()
@@ -321,12 +342,14 @@ impl Walker<'_> {
             .filter(|p| redirected_command(*p) == Some(node.id()));
         let span = parent.map_or(node.byte_range(), |p| p.byte_range());
         let mut words = Vec::new();
+        let mut assigns = Vec::new();
         let mut redirects = Vec::new();
         let mut stdin: Option<String> = None;
         let mut cursor = node.walk();
         for child in node.named_children(&mut cursor) {
             match child.kind() {
-                "variable_assignment" | "comment" => {}
+                "variable_assignment" => assigns.push(self.text(child.byte_range())),
+                "comment" => {}
                 "file_redirect" => redirects.push(child),
                 "herestring_redirect" | "heredoc_redirect" => {
                     stdin = Some(self.stdin_text(child));
@@ -346,7 +369,8 @@ impl Walker<'_> {
                 }
             }
         }
-        let mut reasons = self.classify_stage(node, &words, stdin);
+        let mut reasons = self.scope().prefixes(&assigns, &words);
+        reasons.extend(self.classify_stage(node, &words, stdin));
         for r in redirects {
             if let Some(reason) = self.redirect(r) {
                 reasons.push(reason);
@@ -362,6 +386,46 @@ impl Walker<'_> {
         }
         if !reasons.is_empty() {
             self.push(span, reasons);
+        }
+    }
+
+    /// An assignment with no command (`NS=prod`, a loop variable): reported only when the
+    /// shell acts on the name (see `env`).
+    fn plain_assignment(&mut self, node: Node<'_>) {
+        let mut reasons = Vec::new();
+        self.scope()
+            .plain(self.text(node.byte_range()), &mut reasons);
+        if !reasons.is_empty() {
+            self.push(node.byte_range(), reasons);
+        }
+    }
+
+    /// `export`, `declare`, `local`, `typeset`, `readonly`: their assignments, checked as
+    /// exports when they export (see `env`). Reported only when something is raised.
+    fn declaration(&mut self, node: Node<'_>) {
+        let keyword = node.child(0).map_or("", |k| self.text(k.byte_range()));
+        let mut opts = Vec::new();
+        let mut items = Vec::new();
+        let mut odd = Vec::new();
+        let mut cursor = node.walk();
+        for child in node.named_children(&mut cursor) {
+            let text = self.text(child.byte_range());
+            match child.kind() {
+                "variable_assignment" | "variable_name" => items.push(text),
+                "word" if text.starts_with(['-', '+']) => opts.push(text),
+                "comment" => {}
+                // `declare "$x"`, `export "A=$b"`: a name or value we cannot read.
+                _ => odd.push(text),
+            }
+        }
+        let mut reasons = self.scope().declaration(keyword, &opts, &items);
+        reasons.extend(odd.into_iter().map(|t| Reason {
+            rule: crate::env::RULE.to_string(),
+            matched: t.to_string(),
+            level: Level::Unknown,
+        }));
+        if !reasons.is_empty() {
+            self.push(node.byte_range(), reasons);
         }
     }
 

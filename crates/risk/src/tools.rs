@@ -139,6 +139,12 @@ fn handler(
         n if interpreters::is_interpreter(n) => interpreters::program(c, n, norm),
         // `mount` alone lists mounts; with arguments it mounts (table rule).
         "mount" if words.len() == 1 => Outcome::one("mount (list)", "mount", Level::Read),
+        // Declarations reached through a wrapper; with nothing raised the table decides.
+        "export" | "declare" | "typeset" | "local" | "readonly" => {
+            let scope = crate::env::Scope { c, depth: d };
+            let reasons = scope.declaration_words(words).filter(|r| !r.is_empty())?;
+            Outcome::new(reasons)
+        }
         _ => return None,
     })
 }

@@ -54,6 +54,12 @@ const REREAD: &[&str] = &[
     ". /etc/@V.sh",
     "bash /opt/@V.sh",
     "bash <<EOF\nls @V\nEOF",
+    // A value that becomes a program's environment is read by that program.
+    "GIT_PAGER=@V git log",
+    "LC_ALL=@V sort app.log",
+    "export KUBECONFIG=@V; kubectl get pods",
+    "declare -x LESSOPEN=@V; less app.log",
+    "env GIT_SSH_COMMAND=@V git fetch",
 ];
 
 #[test]
@@ -89,6 +95,9 @@ const ARGUMENT: &[&str] = &[
     "sh -c 'echo hi' @V",
     "systemctl status @V --no-pager",
     "kubectl delete pod @V",
+    // A zone name or tz file is data; a plain assignment reaches no child's environment.
+    "TZ=@V date",
+    "NS=@V; kubectl get pods -n \"$NS\"",
 ];
 
 #[test]

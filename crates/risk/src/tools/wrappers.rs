@@ -77,14 +77,20 @@ pub(super) fn wrappers(
     }
     Some(match name {
         "env" => {
-            let mut i = skip_opts(words, 1, &["-u", "-C", "--unset", "--chdir", "-S"]);
+            let start = skip_opts(words, 1, &["-u", "-C", "--unset", "--chdir", "-S"]);
+            let mut i = start;
             while words
                 .get(i)
                 .is_some_and(|w| w.contains('=') && !w.starts_with('='))
             {
                 i += 1;
             }
-            wrapper(c, words, name, i, stdin, d)
+            let mut o = wrapper(c, words, name, i, stdin, d);
+            // `env NAME=VALUE CMD` is CMD's environment, as a `NAME=VALUE CMD` prefix is.
+            let scope = crate::env::Scope { c, depth: d };
+            o.reasons
+                .extend(scope.env_words(words.get(start..i).unwrap_or(&[])));
+            Outcome::new(o.reasons)
         }
         "watch" => {
             // watch hands its words, joined, to `sh -c`.
@@ -269,7 +275,37 @@ pub(super) fn nested_with_stdin(
     Outcome::new(reasons)
 }
 
+/// A shell: its `-c` script, script file or stdin; with `-a` (allexport) or `-k`
+/// (keyword) its script's assignments all reach child environments, unchecked here.
 fn shell(c: &Classifier, words: &[String], stdin: Option<&str>, depth: usize) -> Outcome {
+    let mut o = shell_script(c, words, stdin, depth);
+    let mut i = 1;
+    while let Some(w) = words.get(i) {
+        let takes_value = matches!(w.as_str(), "-o" | "+o" | "-O" | "+O")
+            || (w.starts_with('-') && !w.starts_with("--") && w.ends_with('o'));
+        let exports = if takes_value {
+            matches!(
+                words.get(i + 1).map(String::as_str),
+                Some("allexport" | "keyword")
+            )
+        } else {
+            false
+        } || (w.starts_with('-') && !w.starts_with("--") && w.contains(['a', 'k']));
+        if exports {
+            o.reasons
+                .push(reason(crate::env::RULE, &words.join(" "), Level::Unknown));
+            o.level = o.level.max(Level::Unknown);
+            break;
+        }
+        if !w.starts_with(['-', '+']) {
+            break;
+        }
+        i += if takes_value { 2 } else { 1 };
+    }
+    o
+}
+
+fn shell_script(c: &Classifier, words: &[String], stdin: Option<&str>, depth: usize) -> Outcome {
     let name = basename(words.first().map_or("", String::as_str)).to_string();
     let mut i = 1;
     while let Some(w) = words.get(i) {
@@ -284,7 +320,10 @@ fn shell(c: &Classifier, words: &[String], stdin: Option<&str>, depth: usize) ->
             };
         }
         if w.starts_with('-') {
-            i += if w == "-o" || w == "+o" { 2 } else { 1 };
+            // `-o NAME`, also at the end of a cluster (`-euo pipefail`), and `-O NAME`.
+            let takes_value = matches!(w.as_str(), "+o" | "-O" | "+O")
+                || (!w.starts_with("--") && w.ends_with('o'));
+            i += if takes_value { 2 } else { 1 };
             continue;
         }
         // `bash script.sh`: the script's text is not in front of us.
