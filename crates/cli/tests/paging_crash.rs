@@ -1,10 +1,15 @@
 //! Crash test for paging: kill -9 the server while a page is pending (its receiver is
-//! down), restart it, and the page is delivered: nothing lost across the crash.
+//! down), restart it, and the page is delivered: nothing lost across the crash. On the
+//! data dir's SQLite file, and on a fresh PostgreSQL schema when
+//! `SITREP_TEST_DATABASE_URL` is set: there the killed server held the connections and
+//! the page's claimed job, and the restarted one reopens the same schema.
 
 mod common;
+mod postgres;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -93,13 +98,11 @@ fn wait_for(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
-#[test]
-fn a_page_pending_at_a_crash_is_delivered_after_restart() {
-    let rx = receiver();
-    let dir = tempfile::tempdir().unwrap();
-    let escalation = dir.path().join("escalation.toml");
+/// Writes an escalation policy paging `rx` and a config over it into `dir`; the config
+/// names `database_url` when given (otherwise the data dir's SQLite file is used).
+fn write_config(dir: &Path, rx: &Receiver, database_url: Option<&str>) -> PathBuf {
     std::fs::write(
-        &escalation,
+        dir.join("escalation.toml"),
         format!(
             "[[people]]\nid = \"oncall\"\nname = \"On Call\"\ncontacts = [{{ id = \"hook\", webhook = \"{}\" }}]\n\n\
              [[policies]]\nid = \"p\"\n[[policies.levels]]\ntargets = [\"person:oncall\"]\n\n\
@@ -108,16 +111,39 @@ fn a_page_pending_at_a_crash_is_delivered_after_restart() {
         ),
     )
     .unwrap();
-    let config = dir.path().join("sitrep.toml");
+    let database = database_url
+        .map(|url| format!("database_url = \"{url}\"\n"))
+        .unwrap_or_default();
+    let config = dir.join("sitrep.toml");
     std::fs::write(
         &config,
         format!(
-            "data_dir = \"data\"\nrunbooks = \"{}\"\nescalation = \"escalation.toml\"\n\n[notify]\nclaim_lock = \"2s\"\ntimeout = \"2s\"\n",
+            "data_dir = \"data\"\n{database}runbooks = \"{}\"\nescalation = \"escalation.toml\"\n\n[notify]\nclaim_lock = \"2s\"\ntimeout = \"2s\"\n",
             concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/app/runbooks")
         ),
     )
     .unwrap();
-    let cfg = config.to_str().unwrap();
+    config
+}
+
+/// The event types on incident 1's timeline, as `sitrep incident show` prints them.
+fn timeline_types(cfg: &str) -> Vec<String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_sitrep"))
+        .args(["--json", "incident", "show", "1", "--config", cfg])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["record"]["type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Declares incident 1 on the service `write_config` routes to the receiver.
+fn declare(cfg: &str) {
     let out = Command::new(env!("CARGO_BIN_EXE_sitrep"))
         .args([
             "incident",
@@ -133,9 +159,12 @@ fn a_page_pending_at_a_crash_is_delivered_after_restart() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
+}
 
-    // The receiver is down: the first attempt fails, the page stays pending. Crash.
-    let mut server = serve(&config);
+/// Serves until the first (failing, the receiver is down) delivery attempt, then kills
+/// the server with SIGKILL; returns that attempt's delivery id.
+fn crash_with_the_page_pending(config: &Path, rx: &Receiver) -> String {
+    let mut server = serve(config);
     wait_for(15, "a first (failing) delivery attempt", || {
         !rx.seen.lock().unwrap().is_empty()
     });
@@ -147,43 +176,66 @@ fn a_page_pending_at_a_crash_is_delivered_after_restart() {
         !first.1.is_empty(),
         "the delivery id travels in X-Sitrep-Delivery"
     );
+    first.1
+}
+
+/// The whole story on one database: declare, crash with the page pending, restart,
+/// delivered exactly once and on the record.
+fn page_survives_a_crash(dir: &Path, database_url: Option<&str>) {
+    let rx = receiver();
+    let config = write_config(dir, &rx, database_url);
+    let cfg = config.to_str().unwrap();
+    declare(cfg);
+    let delivery = crash_with_the_page_pending(&config, &rx);
 
     // The receiver recovers; a new server process delivers the same page.
     rx.up.store(true, Ordering::SeqCst);
     let mut server = serve(&config);
+    let delivered = |(s, d): &(u16, String)| *s == 200 && *d == delivery;
     wait_for(20, "the page delivered after the restart", || {
-        rx.seen
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|(s, d)| *s == 200 && *d == first.1)
+        rx.seen.lock().unwrap().iter().any(delivered)
     });
     let pid = nix::unistd::Pid::from_raw(i32::try_from(server.id()).unwrap());
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     assert!(server.wait().unwrap().success());
 
     // Exactly one successful delivery of that page, and it is on the timeline.
-    let ok = rx
-        .seen
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(s, d)| *s == 200 && *d == first.1)
-        .count();
-    assert_eq!(ok, 1, "{:?}", rx.seen.lock().unwrap());
-    let out = Command::new(env!("CARGO_BIN_EXE_sitrep"))
-        .args(["--json", "incident", "show", "1", "--config", cfg])
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let types: Vec<&str> = v["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["record"]["type"].as_str().unwrap())
-        .collect();
+    let seen = rx.seen.lock().unwrap().clone();
+    assert_eq!(seen.iter().filter(|x| delivered(x)).count(), 1, "{seen:?}");
+    let types = timeline_types(cfg);
     assert!(
-        types.contains(&"page.attempt") && types.contains(&"page.delivered"),
+        types.iter().any(|t| t == "page.attempt") && types.iter().any(|t| t == "page.delivered"),
         "{types:?}"
     );
+}
+
+#[test]
+fn a_page_pending_at_a_crash_is_delivered_after_restart() {
+    // Asked first, so CI without a PostgreSQL URL fails before the SQLite half runs.
+    let postgres = postgres::postgres_url();
+    let started = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    page_survives_a_crash(dir.path(), None);
+    assert!(dir.path().join("data/sitrep.db").is_file());
+    eprintln!(
+        "sqlite: delivered after the crash ({:.2?})",
+        started.elapsed()
+    );
+    let mut ran = vec!["sqlite"];
+    if let Some(base) = postgres {
+        let started = Instant::now();
+        let schema = postgres::Schema::create(&base);
+        let dir = tempfile::tempdir().unwrap();
+        page_survives_a_crash(dir.path(), Some(&schema.url()));
+        // The binaries kept the story in the schema, nothing in a file of the data dir.
+        let delivered = "SELECT count(*) FROM ledger_entries WHERE event_type = 'page.delivered'";
+        assert_eq!(schema.query_i64(delivered), 1);
+        assert!(!dir.path().join("data/sitrep.db").exists());
+        eprintln!(
+            "postgres: delivered after the crash ({:.2?})",
+            started.elapsed()
+        );
+        ran.push("postgres");
+    }
+    eprintln!("paging crash test ran on {ran:?}");
 }
