@@ -74,15 +74,7 @@ impl Matcher {
             });
         }
         let regex = match op {
-            MatchOp::Regex | MatchOp::NotRegex => Some(
-                regex::RegexBuilder::new(&format!("^(?:{value})$"))
-                    .size_limit(REGEX_SIZE_LIMIT)
-                    .build()
-                    .map_err(|e| MatcherError {
-                        position: 0,
-                        message: format!("bad regex: {e}"),
-                    })?,
-            ),
+            MatchOp::Regex | MatchOp::NotRegex => Some(compile_anchored(value)?),
             MatchOp::Equal | MatchOp::NotEqual => None,
         };
         Ok(Matcher {
@@ -123,6 +115,23 @@ impl Matcher {
     pub fn all(matchers: &[Matcher], labels: &Labels) -> bool {
         matchers.iter().all(|m| m.matches(labels))
     }
+}
+
+/// `^(?:value)$` with the size limit. The value must first compile on its own: `a)|(b`
+/// would otherwise close the group early and become `^(?:a)|(b)$`, which matches every
+/// value starting with `a` (Alertmanager has that hole; a silence should not).
+fn compile_anchored(value: &str) -> Result<Regex, MatcherError> {
+    let build = |pattern: &str| {
+        regex::RegexBuilder::new(pattern)
+            .size_limit(REGEX_SIZE_LIMIT)
+            .build()
+            .map_err(|e| MatcherError {
+                position: 0,
+                message: format!("bad regex: {e}"),
+            })
+    };
+    build(value)?;
+    build(&format!("^(?:{value})$"))
 }
 
 impl fmt::Display for Matcher {

@@ -182,7 +182,10 @@ fn diff_scenarios() {
 
 #[test]
 fn alertmanager_fingerprints_equal_computed_ones() {
-    // Alertmanager computes the same LabelSet fingerprint we do; the fixtures carry real ones.
+    // The parser keeps the `fingerprint` Alertmanager sent; it must equal the one computed
+    // from the labels, or the same alert would get two identities depending on whether the
+    // field was present. The fixtures' values are written in the file, so a change to the
+    // hash turns this red; values from a real Alertmanager are in tests/fingerprints.rs.
     let batch =
         parse_file(&Path::new(DATA).join("payloads/alertmanager-firing.json")).expect("parses");
     for a in &batch.alerts {

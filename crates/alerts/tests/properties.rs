@@ -1,12 +1,14 @@
-//! Property tests: parsers never panic, fingerprints ignore label order, matchers
-//! round-trip through Display, and applying a delivery twice equals applying it once.
+//! Property tests: parsers never panic, applying a delivery twice equals applying it once,
+//! an older snapshot never resurrects a resolved alert, and silences mute only inside
+//! their window. Fingerprints are in `tests/fingerprints.rs`, matchers in
+//! `tests/matchers.rs`.
 
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use sitrep_alerts::{
-    Alert, Fingerprint, MatchOp, Matcher, Source, Status, Timestamp, apply, diff,
-    parse_alertmanager, parse_generic, parse_grafana, parse_matcher, parse_matchers,
+    Alert, Fingerprint, Silence, Source, Status, Timestamp, apply, diff, parse_alertmanager,
+    parse_generic, parse_grafana, parse_matcher, parse_matchers, silenced_by,
 };
 
 fn alert(
@@ -52,6 +54,21 @@ fn state_from(alerts: Vec<Alert>) -> BTreeMap<Fingerprint, Alert> {
     alerts.into_iter().map(|a| (a.fingerprint, a)).collect()
 }
 
+/// A silence of `alertname="A<id>"` from `starts` for `len` seconds (offsets as in `alert`).
+fn silence(id: u8, starts: i64, len: i64) -> Silence {
+    let ts = |s: i64| Timestamp::from_second(1_700_000_000 + s).unwrap_or_default();
+    let matchers = parse_matchers(&format!(r#"alertname="A{id}""#)).unwrap_or_default();
+    assert_eq!(matchers.len(), 1, "test matcher parses");
+    Silence {
+        id: format!("s{id}"),
+        matchers,
+        starts_at: ts(starts),
+        ends_at: ts(starts + len),
+        created_by: "test".into(),
+        comment: String::new(),
+    }
+}
+
 proptest! {
     #[test]
     fn parsers_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
@@ -65,40 +82,6 @@ proptest! {
         let framed = format!(r#"{{"version":"4","alerts":[{text}]}}"#);
         let _ = parse_alertmanager(framed.as_bytes());
         let _ = parse_generic(framed.as_bytes());
-    }
-
-    #[test]
-    fn fingerprint_ignores_label_order(pairs in proptest::collection::vec(("[a-z_]{1,8}", ".{0,8}"), 0..8)) {
-        let forward: BTreeMap<String, String> = pairs.iter().cloned().collect();
-        // Last duplicate name wins in `forward`; keep that when inserting in reverse.
-        let mut backward = BTreeMap::new();
-        for (k, v) in pairs.iter().rev() {
-            backward.entry(k.clone()).or_insert_with(|| v.clone());
-        }
-        // Insertion order differs, the set is the same: so is the fingerprint.
-        let reinserted: BTreeMap<String, String> = forward.iter().rev().map(|(k, v)| (k.clone(), v.clone())).collect();
-        prop_assert_eq!(Fingerprint::of_labels(&forward), Fingerprint::of_labels(&reinserted));
-        prop_assert_eq!(Fingerprint::of_labels(&forward), Fingerprint::of_labels(&backward));
-        let shown = Fingerprint::of_labels(&forward).to_string();
-        prop_assert_eq!(shown.len(), 16);
-        prop_assert_eq!(shown.parse::<Fingerprint>().ok(), Some(Fingerprint::of_labels(&forward)));
-    }
-
-    #[test]
-    fn matcher_display_round_trips(
-        name in "[a-zA-Z_][a-zA-Z0-9_]{0,10}|\"[^\"\\\\]{1,6}\"",
-        op in prop_oneof![Just(MatchOp::Equal), Just(MatchOp::NotEqual), Just(MatchOp::Regex), Just(MatchOp::NotRegex)],
-        value in "[ -~\n\t]{0,12}",
-    ) {
-        let name = name.trim_matches('"');
-        // Only values that are valid regexes can build regex matchers.
-        if let Ok(m) = Matcher::new(name, op, &value) {
-            let text = m.to_string();
-            let parsed = parse_matcher(&text);
-            prop_assert_eq!(parsed.as_ref(), Ok(&m), "{}", text);
-            let list = format!("{{{m}, {m}}}");
-            prop_assert_eq!(parse_matchers(&list), Ok(vec![m.clone(), m]));
-        }
     }
 
     #[test]
@@ -133,5 +116,24 @@ proptest! {
         let changes = diff(&state, &[old_firing]);
         apply(&mut state, &changes);
         prop_assert_eq!(state.get(&resolved.fingerprint), Some(&resolved));
+    }
+
+    /// The window is half-open, `starts_at <= now < ends_at`, the matchers must match,
+    /// and a silence without matchers mutes nothing: an operator relies on all three.
+    #[test]
+    fn silences_mute_matching_alerts_only_inside_their_window(
+        alert_id in 0u8..3, silence_id in 0u8..3, starts in 0i64..20, len in 1i64..20,
+        at in -5i64..45,
+    ) {
+        let labels: BTreeMap<String, String> = [("alertname".to_owned(), format!("A{alert_id}"))].into_iter().collect();
+        let a = alert(labels, Status::Firing, Some(0), None, 0);
+        let s = silence(silence_id, starts, len);
+        let now = Timestamp::from_second(1_700_000_000 + at).unwrap_or_default();
+        let inside = starts <= at && at < starts + len;
+        let muted = silenced_by(&a, std::slice::from_ref(&s), now).map(|s| s.id.as_str());
+        let expected = (inside && alert_id == silence_id).then_some(s.id.as_str());
+        prop_assert_eq!(muted, expected);
+        let empty = Silence { matchers: vec![], ..s.clone() };
+        prop_assert!(silenced_by(&a, &[empty], now).is_none(), "no matchers mutes nothing");
     }
 }
