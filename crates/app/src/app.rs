@@ -265,14 +265,18 @@ impl App {
     /// the runbook library.
     pub async fn open(config: Config) -> Result<App, AppError> {
         let data_dir = config.data_dir.clone().unwrap_or_else(default_data_dir);
-        std::fs::create_dir_all(&data_dir).map_err(|e| AppError::io(&data_dir, e))?;
+        crate::datadir::prepare(&data_dir)?;
         let key_path = ledger_key_path(&config, &data_dir);
         let signer = keys::load_or_create(&key_path, &config.origin)?;
-        let url = config
-            .database_url
-            .clone()
-            .unwrap_or_else(|| sitrep_store::sqlite_url(&data_dir));
+        let url = match config.database_url.clone() {
+            Some(url) => url,
+            None => {
+                crate::datadir::prepare_db_file(&data_dir.join(sitrep_store::SQLITE_FILE))?;
+                sitrep_store::sqlite_url(&data_dir)
+            }
+        };
         let (store, verifier) = open_store(&url, &key_path, signer).await?;
+        crate::datadir::prepare_blobs(&data_dir.join("blobs"))?;
         let blobs = BlobStore::open(data_dir.join("blobs"))?;
         let remote = crate::blobs::remote(&config.evidence)?;
         let replica = hex::encode(

@@ -9,6 +9,12 @@
 //! shown command and values, same requester) finds the pending approval instead of
 //! asking again, and once it is granted uses it, with or without naming its id; a run
 //! presenting an approval must match it the same way.
+//!
+//! People are compared as principals ([`Principal`]): the requester and each approver
+//! are stored with their id (a token's id through the server, `cli:NAME` from the CLI)
+//! as well as their name. Someone else means another id *and* another name, and only
+//! the requester's own id may use the approval. Approvals stored before ids were kept
+//! (they live 30 minutes) read as `cli:NAME`, which is what the names alone proved.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +24,7 @@ use sitrep_store::{ApprovalRow, Change, Incident, StoreError, Write};
 use crate::app::{App, check_actor, now_ms};
 use crate::error::AppError;
 use crate::events;
+use crate::identity::Principal;
 
 /// How long an approval request stays valid, granted or not.
 pub const APPROVAL_TTL_MS: i64 = 30 * 60 * 1000;
@@ -46,10 +53,16 @@ pub struct Approval {
     pub plan: String,
     /// Why the policy asks for an approval.
     pub reason: String,
-    /// Who asked to run it.
+    /// Who asked to run it (the name).
     pub requested_by: String,
-    /// Who approved it so far.
+    /// Who asked to run it (the principal id).
+    #[serde(default)]
+    pub requested_by_id: String,
+    /// Who approved it so far (names).
     pub approvers: Vec<String>,
+    /// Who approved it so far (principal ids, in the order of `approvers`).
+    #[serde(default)]
+    pub approver_ids: Vec<String>,
     /// Unix ms when it was requested.
     pub requested_ms: i64,
     /// Unix ms after which it can no longer be granted or used.
@@ -68,7 +81,7 @@ pub(crate) struct Subject {
     pub(crate) set: BTreeMap<String, String>,
     pub(crate) display: String,
     pub(crate) plan: String,
-    pub(crate) requested_by: String,
+    pub(crate) requested_by: Principal,
 }
 
 impl Approval {
@@ -80,7 +93,45 @@ impl Approval {
         a.id.clone_from(&row.id);
         a.incident_id.clone_from(&row.incident_id);
         a.used_by_run.clone_from(&row.used_run);
+        // Stored before principal ids were: the names were all there was.
+        if a.requested_by_id.is_empty() {
+            a.requested_by_id = Principal::asserted(&a.requested_by).id;
+        }
+        for name in a.approvers.iter().skip(a.approver_ids.len()) {
+            a.approver_ids.push(Principal::asserted(name).id);
+        }
         Ok(a)
+    }
+
+    /// The requester as a principal.
+    #[must_use]
+    pub fn requester(&self) -> Principal {
+        Principal {
+            id: self.requested_by_id.clone(),
+            name: self.requested_by.clone(),
+        }
+    }
+
+    /// The approvers as principals.
+    fn approver_principals(&self) -> impl Iterator<Item = Principal> + '_ {
+        self.approver_ids
+            .iter()
+            .zip(&self.approvers)
+            .map(|(id, name)| Principal {
+                id: id.clone(),
+                name: name.clone(),
+            })
+    }
+
+    /// The names of the approvers who are someone other than the requester (another
+    /// id and another name): what the gate counts and `step.run` names.
+    #[must_use]
+    pub fn separate_approvers(&self) -> Vec<String> {
+        let requester = self.requester();
+        self.approver_principals()
+            .filter(|p| p.is_other_than(&requester))
+            .map(|p| p.name)
+            .collect()
     }
 
     fn is_for(&self, s: &Subject) -> bool {
@@ -90,13 +141,15 @@ impl Approval {
             && self.set == s.set
             && self.display == s.display
             && self.plan == s.plan
-            && self.requested_by == s.requested_by
+            && self.requested_by_id == s.requested_by.id
+            && self.requested_by == s.requested_by.name
     }
 
-    /// True when someone other than the requester approved it.
+    /// True when someone other than the requester (another id and another name)
+    /// approved it.
     #[must_use]
     pub fn is_granted(&self) -> bool {
-        self.approvers.iter().any(|a| *a != self.requested_by)
+        !self.separate_approvers().is_empty()
     }
 }
 
@@ -129,7 +182,7 @@ impl App {
             set,
             display: plan.display.clone(),
             plan: plan.id.clone(),
-            requested_by: req.actor.clone(),
+            requested_by: req.principal(),
         }
     }
 
@@ -170,8 +223,10 @@ impl App {
             display: subject.display,
             plan: subject.plan,
             reason: self.redact(reason),
-            requested_by: subject.requested_by,
+            requested_by: subject.requested_by.name,
+            requested_by_id: subject.requested_by.id,
             approvers: Vec::new(),
+            approver_ids: Vec::new(),
             requested_ms: now,
             expires_ms: now + APPROVAL_TTL_MS,
             used_by_run: None,
@@ -188,6 +243,7 @@ impl App {
                 ("command", a.display.clone()),
                 ("plan", a.plan.clone()),
                 ("reason", a.reason.clone()),
+                ("principal", a.requested_by_id.clone()),
             ],
         );
         self.inner
@@ -220,15 +276,28 @@ impl App {
             .collect()
     }
 
-    /// Approves a pending run as `approver`, who must not be the requester (the caller
-    /// checks the approver's role). Approving twice is harmless.
+    /// Approves a pending run as `approver`, a name asserted on the command line
+    /// (principal `cli:NAME`); see [`App::approve_as`].
     pub async fn approve(
         &self,
         incident: &str,
         approval: &str,
         approver: &str,
     ) -> Result<Approval, AppError> {
-        check_actor(approver)?;
+        self.approve_as(incident, approval, &Principal::asserted(approver))
+            .await
+    }
+
+    /// Approves a pending run as `approver`, who must be someone other than the
+    /// requester: another principal id and another name (the caller checks the
+    /// approver's role). Approving twice is harmless.
+    pub async fn approve_as(
+        &self,
+        incident: &str,
+        approval: &str,
+        approver: &Principal,
+    ) -> Result<Approval, AppError> {
+        check_actor(&approver.name)?;
         let incident = self.incident(incident).await?;
         for _ in 0..8 {
             let row = self
@@ -239,23 +308,26 @@ impl App {
                     id: approval.to_owned(),
                 })?;
             let mut a = Approval::from_row(&row)?;
-            if a.requested_by == approver {
+            if !approver.is_other_than(&a.requester()) {
                 return Err(AppError::SelfApproval);
             }
-            if a.approvers.iter().any(|x| x == approver) {
+            if a.approver_ids.contains(&approver.id) {
                 return Ok(a);
             }
-            a.approvers.push(approver.to_owned());
+            a.approvers.push(approver.name.clone());
+            a.approver_ids.push(approver.id.clone());
             let rec = events::record(
                 events::APPROVAL_GRANTED,
                 &incident.id,
                 now_ms(),
-                approver,
+                &approver.name,
                 [
                     ("approval", a.id.clone()),
                     ("runbook", a.runbook.clone()),
                     ("step", a.step.clone()),
                     ("requested_by", a.requested_by.clone()),
+                    ("requested_by_id", a.requested_by_id.clone()),
+                    ("principal", approver.id.clone()),
                 ],
             );
             let change = Change {

@@ -98,6 +98,23 @@ pub enum AppError {
     /// The evidence pack could not be written.
     #[error(transparent)]
     Pack(#[from] sitrep_evidence::pack::PackError),
+    /// A directory sitrep keeps its data in is open to other users in a way that cannot
+    /// be tightened safely (docs/incidents.md, "Where data lives").
+    #[error(
+        "{what} {} is mode {mode:04o}: {why}; refusing to use it. Check nobody changed \
+         its files, then `chmod 700 {}`",
+        .path.display(), .path.display()
+    )]
+    UnsafeDir {
+        /// The directory.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+        /// Which directory (`the data dir`, `the blob dir`).
+        what: &'static str,
+        /// Who could write to it.
+        why: &'static str,
+    },
     /// The signing key is missing, unreadable or unsafe.
     #[error("ledger key: {0}")]
     Key(String),
@@ -138,6 +155,7 @@ impl AppError {
                 | AppError::Blob(_)
                 | AppError::Pack(_)
                 | AppError::Key(_)
+                | AppError::UnsafeDir { .. }
                 | AppError::Run(_)
                 | AppError::Internal(_)
         )

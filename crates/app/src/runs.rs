@@ -32,8 +32,12 @@ pub struct RunRequest {
     pub runbook: String,
     /// Step id (see `sitrep runbook show`), or its 1-based number in the runbook.
     pub step: String,
-    /// Who runs it.
+    /// Who runs it: the name the timeline shows.
     pub actor: String,
+    /// Who runs it: the principal id two-person control compares (the token's id
+    /// through the server, see [`crate::Principal`]). `None`: `actor` is a name
+    /// asserted on the command line, `cli:ACTOR`.
+    pub principal_id: Option<String>,
     /// Values given by the person (`--set K=V`); they win over every other source.
     pub set: BTreeMap<String, String>,
     /// The plan id the actor confirmed (`Plan::id`): it names the exact command, its
@@ -45,6 +49,20 @@ pub struct RunRequest {
     pub approval: Option<String>,
     /// Interactive (a person) or automatic (auto-triage: read steps only).
     pub mode: Mode,
+}
+
+impl RunRequest {
+    /// Who runs it, as a principal.
+    #[must_use]
+    pub fn principal(&self) -> crate::Principal {
+        match &self.principal_id {
+            Some(id) => crate::Principal {
+                id: id.clone(),
+                name: self.actor.clone(),
+            },
+            None => crate::Principal::asserted(&self.actor),
+        }
+    }
 }
 
 /// A finished run.
@@ -117,7 +135,12 @@ impl App {
             },
         };
         let frozen = self
-            .freeze(incident, (path, rb, step), req, &approval.approvers)
+            .freeze(
+                incident,
+                (path, rb, step),
+                req,
+                &approval.separate_approvers(),
+            )
             .await?;
         Ok((frozen, Some(approval)))
     }
@@ -158,8 +181,11 @@ impl App {
             });
         }
         let spec = spec.ok_or_else(|| AppError::Internal("a bound plan without a spec".into()))?;
-        let approvers = approval.map(|a| a.approvers.as_slice()).unwrap_or_default();
-        let gate_req = crate::plan::gate_request(incident, req, &plan, approvers);
+        // Only approvers who are someone else by id and by name count; the gate then
+        // compares names, which these all differ in.
+        let approvers = approval.map(crate::Approval::separate_approvers);
+        let gate_req =
+            crate::plan::gate_request(incident, req, &plan, approvers.as_deref().unwrap_or(&[]));
         match authorize(spec, path, &gate_req, &self.policy()) {
             Ok(permit) => Ok(permit),
             Err(Decision::NeedsConfirmation { reasons }) => Err(AppError::NeedsConfirmation {
@@ -207,7 +233,7 @@ impl App {
         };
         let approver = approval
             .as_ref()
-            .and_then(|a| a.approvers.iter().find(|x| **x != req.actor).cloned());
+            .and_then(|a| a.separate_approvers().into_iter().next());
         let run_id = uuid::Uuid::now_v7().to_string();
         let mut row = StepRun {
             id: run_id.clone(),
@@ -284,7 +310,7 @@ impl App {
                 return Err(e.into());
             }
         };
-        self.record_outcome(incident, &plan, row, &outcome, &req.actor)
+        self.record_outcome(incident, &plan, row, &outcome, &req.principal())
             .await
     }
 
@@ -306,8 +332,9 @@ impl App {
         plan: &Plan,
         mut row: StepRun,
         outcome: &Outcome,
-        actor: &str,
+        who: &crate::Principal,
     ) -> Result<RunReport, AppError> {
+        let actor = who.name.as_str();
         let ended = to_ms(outcome.ended_at);
         let mut events_out = Vec::new();
         let mut hashes = Vec::new();
@@ -362,6 +389,7 @@ impl App {
             ("step", row.step_id.clone()),
             ("command", row.command.clone()),
             ("plan", plan.id.clone()),
+            ("principal", who.id.clone()),
             ("risk", row.risk.clone()),
             ("status", status.to_owned()),
             ("started_ms", row.started_ms.to_string()),
@@ -539,6 +567,9 @@ impl App {
                 runbook: found.0.clone(),
                 step: found.2.id.clone(),
                 actor: actor.to_owned(),
+                // Unattended runs are sitrep's own (auto-triage); a person's come from
+                // the CLI, whose names are asserted.
+                principal_id: (mode == Mode::Automatic).then(|| format!("sitrep:{actor}")),
                 set: BTreeMap::new(),
                 confirmed: None,
                 approval: None,

@@ -14,10 +14,11 @@ use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use sitrep_ledger::Record;
-use sitrep_store::{ApiToken, Change, SessionRow};
+use sitrep_store::{ApiToken, Change, SessionRow, StoreError};
 
 use crate::app::{App, check_actor, now_ms};
 use crate::error::AppError;
+use crate::identity::{Principal, check_token_name, same_name};
 
 /// Every secret starts with this, so a leaked one is easy to recognise (and to scan for).
 pub const TOKEN_PREFIX: &str = "sitrep_";
@@ -108,6 +109,23 @@ fn new_secret() -> String {
     )
 }
 
+/// A name another token (`taken`, perhaps revoked) has, ignoring case.
+fn name_taken(name: &str, taken: &ApiToken) -> AppError {
+    let state = if taken.revoked_ms.is_some() {
+        "revoked "
+    } else {
+        ""
+    };
+    AppError::invalid(
+        "name",
+        format!(
+            "{name:?} is taken: {state}token {} is named {:?} (names are unique ignoring \
+             case, revoked tokens included, so the timeline's actor names one token)",
+            taken.id, taken.name
+        ),
+    )
+}
+
 fn token_record(kind: &str, actor: &str, token: &ApiToken, now: i64) -> Record {
     let mut r = Record::new(kind, u64::try_from(now).unwrap_or(0), actor);
     // Never the secret or its hash: the id and name are enough to audit who had access.
@@ -127,14 +145,19 @@ impl App {
     ) -> Result<CreatedToken, AppError> {
         check_actor(actor)?;
         let name = name.trim();
-        // The name is what the timeline records as the actor of every request made with
-        // the token, so it obeys the actor rules.
-        check_actor(name).map_err(|_| {
-            AppError::invalid(
-                "name",
-                "must be a non-empty name of at most 200 bytes without control characters",
-            )
-        })?;
+        check_token_name(name)?;
+        // Checked here for a clear answer (and with Unicode case folding); the store's
+        // unique index on lower(name) settles two creations racing.
+        if let Some(t) = self
+            .inner
+            .store
+            .tokens()
+            .await?
+            .into_iter()
+            .find(|t| same_name(&t.name, name))
+        {
+            return Err(name_taken(name, &t));
+        }
         let secret = new_secret();
         let now = now_ms();
         let token = ApiToken {
@@ -145,7 +168,16 @@ impl App {
             created_ms: now,
             revoked_ms: None,
         };
-        self.inner.store.put_token(&token).await?;
+        self.inner
+            .store
+            .put_token(&token)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict {
+                    what: "token name", ..
+                } => name_taken(name, &token),
+                e => e.into(),
+            })?;
         self.inner
             .store
             .commit(Change {
@@ -231,6 +263,17 @@ impl App {
     }
 }
 
+impl Session {
+    /// Who is calling: the session's token.
+    #[must_use]
+    pub fn principal(&self) -> Principal {
+        Principal {
+            id: self.token_id.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
 /// Most live browser sessions; opening one beyond it ends the oldest.
 pub const MAX_SESSIONS: u32 = 10_000;
 
@@ -239,6 +282,8 @@ pub const MAX_SESSIONS: u32 = 10_000;
 pub struct Session {
     /// The token's name: who is calling.
     pub name: String,
+    /// The token's id: what two-person control compares.
+    pub token_id: String,
     /// The token's role.
     pub role: AccessRole,
     /// The session's CSRF token, which every mutating request must carry.
@@ -267,6 +312,7 @@ impl App {
         let now = now_ms();
         let session = Session {
             name: token.name.clone(),
+            token_id: token.id.clone(),
             role,
             csrf: random_secret(),
             expires_ms: now.saturating_add(ttl_ms),
@@ -305,12 +351,15 @@ impl App {
             .store
             .token_by_secret_sha256(&row.token_sha256)
             .await?;
-        let (Some(_), Ok(role)) = (live, row.role.parse::<AccessRole>()) else {
+        let (Some(token), Ok(role)) = (live, row.role.parse::<AccessRole>()) else {
             self.inner.store.delete_session(&id).await?;
             return Ok(None);
         };
+        // The token's row, not the session's copy, names the caller: a token renamed
+        // since (migration 0009 renames duplicates) is shown as it is now.
         Ok(Some(Session {
-            name: row.name,
+            name: token.name,
+            token_id: token.id,
             role,
             csrf: row.csrf,
             expires_ms: row.expires_ms,

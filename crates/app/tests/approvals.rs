@@ -41,6 +41,7 @@ fn wipe(incident: &str, marker: &Path, actor: &str) -> RunRequest {
         runbook: "local-service.md".to_owned(),
         step: "wipe".to_owned(),
         actor: actor.to_owned(),
+        principal_id: None,
         set,
         confirmed: None,
         approval: None,

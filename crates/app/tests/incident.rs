@@ -36,6 +36,7 @@ fn req(incident: &str, step: &str) -> RunRequest {
         runbook: "local-service.md".to_owned(),
         step: step.to_owned(),
         actor: "ann".to_owned(),
+        principal_id: None,
         set: BTreeMap::new(),
         confirmed: None,
         approval: None,

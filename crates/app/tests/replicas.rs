@@ -94,6 +94,7 @@ fn leaky(incident: &str) -> RunRequest {
         runbook: "local-service.md".into(),
         step: "leaky".into(),
         actor: "ann".into(),
+        principal_id: None,
         set: Default::default(),
         confirmed: None,
         approval: None,

@@ -25,6 +25,7 @@ fn step(incident: &str, name: &str, instance: &str) -> RunRequest {
         runbook: "local-service.md".into(),
         step: name.into(),
         actor: "ann".into(),
+        principal_id: None,
         set: [("instance".to_owned(), instance.to_owned())].into(),
         confirmed: None,
         approval: None,

@@ -54,6 +54,7 @@ async fn every_seed_imports_plans_and_triages() {
                 runbook: path.clone(),
                 step: step.id.clone(),
                 actor: "drill".into(),
+                principal_id: None,
                 set: Default::default(),
                 confirmed: None,
                 approval: None,

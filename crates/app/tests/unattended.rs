@@ -155,6 +155,7 @@ fn mark(id: &str, n: usize) -> RunRequest {
         runbook: "slipped.md".into(),
         step: "mark".into(),
         actor: "ann".into(),
+        principal_id: None,
         set: [("n".to_owned(), n.to_string())].into(),
         confirmed: None,
         approval: None,

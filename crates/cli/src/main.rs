@@ -119,6 +119,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Everything sitrep writes (the data dir, its database and WAL, keys, blobs, packs,
+    // post-mortems) is for its owner only; the app also sets those modes explicitly, and
+    // this covers files its dependencies create. Set here, in the binary, because a
+    // library must not change a process-wide setting under its host.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     let cli = Cli::parse();
     let ctx = Ctx { json: cli.json };
     let result = match cli.command {

@@ -45,6 +45,8 @@ pub enum Via {
 /// records as the actor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
+    /// The token's id: the principal id two-person control compares.
+    pub id: String,
     /// The token's name.
     pub name: String,
     /// The token's role.
@@ -54,6 +56,15 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// Who is calling, as the app compares people: the token's id and name.
+    #[must_use]
+    pub fn principal(&self) -> sitrep_app::Principal {
+        sitrep_app::Principal {
+            id: self.id.clone(),
+            name: self.name.clone(),
+        }
+    }
+
     /// Whether the caller has at least `role`.
     #[must_use]
     pub fn can(&self, role: AccessRole) -> bool {
@@ -148,6 +159,7 @@ async fn resolve(state: &ServerState, mut req: Request) -> ApiResult<Request> {
             .await?
             .ok_or_else(|| ApiError::unauthorized("unknown or revoked token"))?;
         req.extensions_mut().insert(Caller {
+            id: token.id,
             name: token.name,
             role,
             via: Via::Token,
@@ -165,6 +177,7 @@ async fn resolve(state: &ServerState, mut req: Request) -> ApiResult<Request> {
         req = check_csrf(state, req, &session.csrf).await?;
     }
     req.extensions_mut().insert(Caller {
+        id: session.token_id,
         name: session.name,
         role: session.role,
         via: Via::Session { csrf: session.csrf },

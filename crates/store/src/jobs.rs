@@ -10,6 +10,9 @@ use crate::rows::{self, JOB_COLS, LEASE_COLS, SESSION_COLS, TOKEN_COLS, now_ms, 
 use crate::store::{Backend, Store};
 use crate::writer::begin_write;
 
+/// The unique index on `lower(name)` of `api_tokens` (migration 0009).
+const TOKEN_NAME_INDEX: &str = "api_tokens_name_lower";
+
 impl Store {
     /// Claims up to `limit` due jobs of `kinds` (all kinds when empty) for `worker`:
     /// pending ones, and running ones whose lock expired (their worker died). Each
@@ -274,7 +277,9 @@ impl Store {
         Ok(())
     }
 
-    /// Inserts or replaces a token by id.
+    /// Inserts or replaces a token by id. A name another token has, ignoring ASCII case
+    /// (`lower(name)` in the database), is `Conflict { what: "token name" }`; a secret
+    /// in use is `Conflict { what: "token secret" }`.
     pub async fn put_token(&self, t: &ApiToken) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO api_tokens (id, name, role, secret_sha256, created_ms, revoked_ms) \
@@ -292,9 +297,19 @@ impl Store {
         .await
         .map_err(|e| match &e {
             sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation => {
-                StoreError::Conflict {
-                    what: "token secret",
-                    id: t.id.clone(),
+                // SQLite names the index only in its message, PostgreSQL as the constraint.
+                if db.constraint() == Some(TOKEN_NAME_INDEX)
+                    || db.message().contains(TOKEN_NAME_INDEX)
+                {
+                    StoreError::Conflict {
+                        what: "token name",
+                        id: t.name.clone(),
+                    }
+                } else {
+                    StoreError::Conflict {
+                        what: "token secret",
+                        id: t.id.clone(),
+                    }
                 }
             }
             _ => StoreError::Database(e),

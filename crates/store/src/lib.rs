@@ -35,4 +35,4 @@ mod writer;
 pub use error::{HOW_TO_INVESTIGATE, StoreError, redact_url};
 pub use ledger::{Divergence, LedgerReport};
 pub use model::*;
-pub use store::{Backend, Store, StoreOptions, new_id, sqlite_url};
+pub use store::{Backend, SQLITE_FILE, Store, StoreOptions, new_id, sqlite_url};

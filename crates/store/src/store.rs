@@ -78,12 +78,15 @@ impl StoreOptions {
     }
 }
 
+/// The SQLite database's file name inside the data dir.
+pub const SQLITE_FILE: &str = "sitrep.db";
+
 /// The SQLite URL of the database file `<data_dir>/sitrep.db`, created if missing
 /// (the directory must exist). Relative directories are made absolute.
 #[must_use]
 pub fn sqlite_url(data_dir: &Path) -> String {
     let dir = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
-    let file = dir.join("sitrep.db");
+    let file = dir.join(SQLITE_FILE);
     let mut url = String::from("sqlite://");
     // Percent-encode everything but unreserved characters and '/', so '?', '#', '%'
     // and spaces in a path survive URL parsing (sqlx decodes the path again).

@@ -103,6 +103,8 @@ async fn step(app: &App, args: &RunArgs, actor: &str, ctx: Ctx) -> Result<(), Cl
         runbook: args.runbook.clone(),
         step: args.step.clone().unwrap_or_default(),
         actor: actor.to_owned(),
+        // The CLI's `--as` is asserted: principal `cli:NAME`.
+        principal_id: None,
         set: args.set.iter().cloned().collect::<BTreeMap<_, _>>(),
         confirmed: None,
         approval: args.approval.clone(),

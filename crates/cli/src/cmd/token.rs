@@ -14,7 +14,10 @@ use crate::{CliError, Ctx};
 pub enum TokenCmd {
     /// Create a token; its secret is printed once and never stored.
     Create {
-        /// Name recorded as the actor of everything done with the token.
+        /// Name recorded as the actor of everything done with the token: unique
+        /// ignoring case (revoked tokens included), without `:`, and none of sitrep's
+        /// own actor names (auto-triage, sitrep, escalation, retention, cli, demo,
+        /// system, root).
         name: String,
         /// viewer, responder, commander or admin.
         #[arg(long, default_value = "viewer")]

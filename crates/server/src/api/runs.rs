@@ -25,7 +25,7 @@ use sitrep_app::{AppError, Approval, Mode, Plan, RunRequest};
 use sitrep_store::StepRun;
 
 use crate::ServerState;
-use crate::auth::{Commander, Responder, Viewer};
+use crate::auth::{Caller, Commander, Responder, Viewer};
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::live::LiveSink;
 
@@ -49,12 +49,13 @@ pub struct RunBody {
     pub approval: Option<String>,
 }
 
-fn request(incident: &str, body: &RunBody, actor: &str) -> RunRequest {
+fn request(incident: &str, body: &RunBody, caller: &Caller) -> RunRequest {
     RunRequest {
         incident: incident.to_owned(),
         runbook: body.runbook.clone(),
         step: body.step.clone(),
-        actor: actor.to_owned(),
+        actor: caller.name.clone(),
+        principal_id: Some(caller.id.clone()),
         set: body.set.clone(),
         confirmed: body.confirmed.clone(),
         approval: body.approval.clone(),
@@ -69,7 +70,7 @@ pub async fn plan(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<RunBody>,
 ) -> ApiResult<Json<Plan>> {
-    let req = request(&id, &body, &caller.name);
+    let req = request(&id, &body, &caller);
     Ok(Json(state.app().plan(&req).await?))
 }
 
@@ -91,7 +92,7 @@ pub async fn run(
     ApiJson(body): ApiJson<RunBody>,
 ) -> ApiResult<Response> {
     let incident = state.app().incident(&id).await?;
-    let req = request(&incident.id, &body, &caller.name);
+    let req = request(&incident.id, &body, &caller);
     let app = state.app().clone();
     let sink = Arc::new(LiveSink::for_incident(state.clone(), incident.id.clone()));
     let task_req = req.clone();
@@ -148,7 +149,10 @@ pub async fn approve(
     Commander(caller): Commander,
     Path((id, approval)): Path<(String, String)>,
 ) -> ApiResult<Json<Approval>> {
-    let a = state.app().approve(&id, &approval, &caller.name).await?;
+    let a = state
+        .app()
+        .approve_as(&id, &approval, &caller.principal())
+        .await?;
     tracing::info!(approval = %approval, approver = %caller.name, "run approved");
     state.changed();
     Ok(Json(a))

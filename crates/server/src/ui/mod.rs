@@ -626,11 +626,11 @@ struct PlanTpl {
 }
 
 /// The run request a query or form describes (`runbook`, `step`, `set.NAME`,
-/// `confirmed`), for `incident` as `actor`. Also returns the `set` values, which the
+/// `confirmed`), for `incident` as `caller`. Also returns the `set` values, which the
 /// plan dialog carries forward.
 fn run_request(
     incident: &str,
-    actor: &str,
+    caller: &Caller,
     fields: &BTreeMap<String, String>,
 ) -> (RunRequest, BTreeMap<String, String>) {
     let set: BTreeMap<String, String> = fields
@@ -642,7 +642,8 @@ fn run_request(
         incident: incident.to_owned(),
         runbook: fields.get("runbook").cloned().unwrap_or_default(),
         step: fields.get("step").cloned().unwrap_or_default(),
-        actor: actor.to_owned(),
+        actor: caller.name.clone(),
+        principal_id: Some(caller.id.clone()),
         set: set.clone(),
         confirmed: fields.get("confirmed").cloned(),
         approval: None,
@@ -660,7 +661,7 @@ async fn plan(
     let c = user(c)?;
     need(&c, Role::Responder)?;
     let inc = st.app().incident(&n).await?;
-    let (req, set) = run_request(&inc.id, &c.name, &fields);
+    let (req, set) = run_request(&inc.id, &c, &fields);
     let plan = st.app().plan(&req).await?;
     let (decision, runnable) = match &plan.decision {
         Some(Decision::Allow) => ("Read only: runs without confirmation.".to_owned(), true),
@@ -709,7 +710,7 @@ async fn run(
     let c = user(c)?;
     need(&c, Role::Responder)?;
     let inc = st.app().incident(&n).await?;
-    let (req, _) = run_request(&inc.id, &c.name, &fields);
+    let (req, _) = run_request(&inc.id, &c, &fields);
     let report = match st.app().run_step(&req, std::sync::Arc::new(NullSink)).await {
         Ok(r) => r,
         Err(AppError::NeedsApproval {
@@ -744,7 +745,7 @@ async fn approve(
 ) -> Page {
     let c = user(c)?;
     need(&c, Role::Commander)?;
-    match st.app().approve(&n, &id, &c.name).await {
+    match st.app().approve_as(&n, &id, &c.principal()).await {
         Ok(_) => {
             st.changed();
             Ok(Redirect::to(&format!("/incidents/{n}")).into_response())
