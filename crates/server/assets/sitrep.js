@@ -27,3 +27,12 @@ document.addEventListener("DOMContentLoaded", function () {
   kinds.forEach(function (k) { source.addEventListener(k, refresh); });
   tl.dataset.live = "sse";
 });
+
+// A control marked data-dialog="ID" (the Run… buttons) opens that dialog once its htmx
+// request has filled it. This lived in an hx-on attribute, which is inline script: the
+// Content-Security-Policy blocks it, and htmx runs with allowEval off.
+document.addEventListener("htmx:afterRequest", function (e) {
+  var id = e.detail.elt && e.detail.elt.dataset ? e.detail.elt.dataset.dialog : null;
+  var dialog = id ? document.getElementById(id) : null;
+  if (dialog && !dialog.open) { dialog.showModal(); }
+});

@@ -308,12 +308,95 @@ fn session_cookie(state: &ServerState, value: &str, max_age: u64) -> HeaderValue
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// A local path to go to, never another site (`//evil` or `https://...`).
-fn local_path(next: Option<&str>) -> &str {
+/// Where a login goes when it was given no `next`, or one that is not a path here.
+pub const AFTER_LOGIN: &str = "/incidents";
+
+/// `next` when it is a path on this site, else [`AFTER_LOGIN`]. Refused: anything not
+/// starting with exactly one `/` (`//evil` and `/\evil` are other hosts to a browser;
+/// `https:` and `javascript:` are not paths), backslashes, and anything but visible
+/// ASCII: browsers drop tabs and newlines inside a URL, so `/<TAB>/evil` becomes
+/// `//evil`. Once percent-decoded it still needs one leading `/` and no control or
+/// backslash (`/%09/evil`, `/%2F%2Fevil`), because the value is decoded again on its
+/// way through `/login?next=` and any proxy.
+#[must_use]
+pub fn next_path(next: Option<&str>) -> &str {
     match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p,
-        _ => "/",
+        Some(p) if is_local_path(p) => p,
+        _ => AFTER_LOGIN,
     }
+}
+
+fn is_local_path(p: &str) -> bool {
+    let decoded = percent_decoded(p);
+    // Decoded, `%20` and UTF-8 are fine; controls and backslashes are not.
+    let visible = p.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    let harmless = decoded.iter().all(|b| !b.is_ascii_control() && *b != b'\\');
+    visible && harmless && one_leading_slash(p.as_bytes()) && one_leading_slash(&decoded)
+}
+
+fn one_leading_slash(p: &[u8]) -> bool {
+    p.first() == Some(&b'/') && !matches!(p.get(1), Some(b'/' | b'\\'))
+}
+
+/// `s` with every `%XX` decoded once (bytes, not necessarily UTF-8).
+fn percent_decoded(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let byte = (b[i] == b'%')
+            .then(|| b.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|h| hex::decode(h).ok());
+        match byte {
+            Some(d) => {
+                out.extend(d);
+                i += 3;
+            }
+            None => {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Why a login post is refused as cross-site, or `None` when it may log in.
+///
+/// Login CSRF (another site posting its own token to `/login`) would put the victim's
+/// browser in the attacker's session, so what they do is recorded as the attacker and
+/// what they type is seen by them. The browser says where a request comes from:
+/// `Sec-Fetch-Site` (sent to https and loopback origins) must be `same-origin` (or
+/// `none`, typed by the user); without it, `Origin` must name this server (its `Host`,
+/// or `base_url` behind a proxy). `Origin: null` is refused: sandboxed frames and pages
+/// with `Referrer-Policy: no-referrer` send it, which is why sitrep's own pages use
+/// `same-origin` (`ui::headers`). A request with neither header is not from a browser that
+/// could be tricked (curl, scripts) and may log in.
+#[must_use]
+pub fn cross_site_login(headers: &HeaderMap, base_url: Option<&str>) -> Option<&'static str> {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = text("sec-fetch-site") {
+        return match site.to_ascii_lowercase().as_str() {
+            "same-origin" | "none" => None,
+            _ => Some("the login form was posted from another site"),
+        };
+    }
+    let origin = text("origin")?;
+    let host = text("host").unwrap_or_default();
+    let authority = origin.split_once("://").map_or("", |(_, a)| a);
+    let same = (!host.is_empty() && authority.eq_ignore_ascii_case(host))
+        || base_url
+            .and_then(origin_of)
+            .is_some_and(|own| own.eq_ignore_ascii_case(origin));
+    (!same).then_some("the login form was posted from another origin")
+}
+
+/// `scheme://host[:port]` of a URL, as browsers write it in `Origin`.
+fn origin_of(url: &str) -> Option<&str> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.find('/').unwrap_or(rest.len());
+    url.get(..scheme.len() + 3 + authority)
 }
 
 /// `POST /login` (form `token`, optional `next`): opens a session and redirects.
@@ -321,6 +404,14 @@ fn local_path(next: Option<&str>) -> &str {
 /// A wrong token answers 401 JSON, or, for a browser (`Accept: text/html`), a 303 back
 /// to `/login?failed=1&next=...` so the UI's login page can say so.
 pub async fn login(State(state): State<ServerState>, req: Request) -> ApiResult<Response> {
+    let base_url = state.app().config().server.base_url.as_deref();
+    if let Some(why) = cross_site_login(req.headers(), base_url) {
+        tracing::warn!(why, "login refused");
+        return Err(ApiError::forbidden(
+            "csrf",
+            format!("{why}: log in on this server's own /login page"),
+        ));
+    }
     let browser = req
         .headers()
         .get(axum::http::header::ACCEPT)
@@ -332,7 +423,7 @@ pub async fn login(State(state): State<ServerState>, req: Request) -> ApiResult<
     let Some((token, role)) = state.app().authenticate(form.token.trim()).await? else {
         if browser {
             let next: String =
-                form_urlencoded::byte_serialize(local_path(form.next.as_deref()).as_bytes())
+                form_urlencoded::byte_serialize(next_path(form.next.as_deref()).as_bytes())
                     .collect();
             let mut resp = StatusCode::SEE_OTHER.into_response();
             resp.headers_mut().insert(
@@ -353,8 +444,8 @@ pub async fn login(State(state): State<ServerState>, req: Request) -> ApiResult<
     h.insert(SET_COOKIE, session_cookie(&state, &id, ttl));
     h.insert(
         LOCATION,
-        HeaderValue::from_str(local_path(form.next.as_deref()))
-            .unwrap_or_else(|_| HeaderValue::from_static("/")),
+        HeaderValue::from_str(next_path(form.next.as_deref()))
+            .unwrap_or_else(|_| HeaderValue::from_static(AFTER_LOGIN)),
     );
     Ok(resp)
 }
@@ -432,11 +523,106 @@ mod tests {
     use super::*;
 
     #[test]
-    fn redirects_stay_local() {
-        assert_eq!(local_path(Some("/incidents/3")), "/incidents/3");
-        assert_eq!(local_path(Some("//evil.example")), "/");
-        assert_eq!(local_path(Some("https://evil.example")), "/");
-        assert_eq!(local_path(None), "/");
+    fn next_keeps_paths_on_this_site() {
+        for good in [
+            "/incidents",
+            "/incidents/3",
+            "/incidents?status=all&severity=sev1",
+            "/runbooks/db/failover.md",
+            "/incidents/3?flash=a%20b",
+        ] {
+            assert_eq!(next_path(Some(good)), good);
+        }
+    }
+
+    #[test]
+    fn next_refuses_every_way_off_site() {
+        for hostile in [
+            "//evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "/%09/evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/%0a/evil.example",
+            "/%0D/evil.example",
+            "/%2F%2Fevil.example",
+            "/%2f/evil.example",
+            "/%5Cevil.example",
+            "/%5c%5cevil.example",
+            "https://evil.example",
+            "http:evil.example",
+            "javascript:alert(1)",
+            "JavaScript:alert(1)",
+            " /incidents",
+            "/incidents\u{0}",
+            "/inc\u{7f}idents",
+            "/ünïcode",
+            "evil.example",
+            "",
+        ] {
+            assert_eq!(next_path(Some(hostile)), AFTER_LOGIN, "{hostile:?}");
+        }
+        assert_eq!(next_path(None), AFTER_LOGIN);
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn login_from_this_site_or_a_script_passes() {
+        let base = Some("https://sitrep.example.com/");
+        for ok in [
+            headers(&[("sec-fetch-site", "same-origin")]),
+            headers(&[("sec-fetch-site", "none")]),
+            headers(&[
+                ("origin", "http://10.0.0.5:8080"),
+                ("host", "10.0.0.5:8080"),
+            ]),
+            // Behind a proxy that rewrites Host, base_url names the site.
+            headers(&[
+                ("origin", "https://sitrep.example.com"),
+                ("host", "127.0.0.1:8080"),
+            ]),
+            // curl, scripts: no browser to trick.
+            headers(&[("host", "10.0.0.5:8080")]),
+        ] {
+            assert_eq!(cross_site_login(&ok, base), None, "{ok:?}");
+        }
+    }
+
+    #[test]
+    fn login_posted_from_elsewhere_is_refused() {
+        let base = Some("https://sitrep.example.com");
+        for bad in [
+            headers(&[("sec-fetch-site", "cross-site")]),
+            // A sibling subdomain may be someone else's.
+            headers(&[("sec-fetch-site", "same-site")]),
+            // Fetch metadata wins over an Origin that looks right.
+            headers(&[
+                ("sec-fetch-site", "cross-site"),
+                ("origin", "http://10.0.0.5:8080"),
+                ("host", "10.0.0.5:8080"),
+            ]),
+            headers(&[
+                ("origin", "https://evil.example"),
+                ("host", "10.0.0.5:8080"),
+            ]),
+            headers(&[("origin", "null"), ("host", "10.0.0.5:8080")]),
+            headers(&[("origin", "https://sitrep.example.com.evil.example")]),
+            headers(&[("origin", "https://sitrep.example")]),
+            headers(&[
+                ("origin", "http://10.0.0.5:80800"),
+                ("host", "10.0.0.5:8080"),
+            ]),
+        ] {
+            assert!(cross_site_login(&bad, base).is_some(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -176,6 +176,7 @@ pub fn router(state: ServerState) -> Router {
         .merge(open)
         .layer(track)
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(ui::headers::secure))
         .with_state(state)
 }
 

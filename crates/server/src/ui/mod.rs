@@ -19,6 +19,9 @@ use crate::ServerState;
 use crate::auth::Caller;
 use sitrep_app::AccessRole as Role;
 
+pub mod headers;
+mod login;
+
 /// The UI's routes, merged at `/` by the server's router.
 pub fn routes() -> Router<ServerState> {
     Router::new()
@@ -35,7 +38,7 @@ pub fn routes() -> Router<ServerState> {
             "/assets/sitrep.css",
             get(|| asset(CSS, "text/css; charset=utf-8")),
         )
-        .route("/login", get(login_page))
+        .route("/login", get(login::page))
         .route("/incidents", get(incidents).post(declare))
         .route("/incidents/{n}", get(incident))
         .route("/incidents/{n}/timeline", get(timeline_fragment))
@@ -216,31 +219,6 @@ fn utc(ms: i64) -> String {
 #[template(path = "error.html")]
 struct ErrorTpl {
     message: String,
-}
-
-#[derive(Template)]
-#[template(path = "login.html")]
-struct LoginTpl {
-    chrome: Chrome,
-    error: String,
-}
-
-#[derive(Deserialize)]
-struct LoginQuery {
-    #[serde(default)]
-    error: String,
-}
-
-async fn login_page(Query(q): Query<LoginQuery>) -> Page {
-    let error = if q.error.is_empty() {
-        String::new()
-    } else {
-        "That token is not valid.".to_owned()
-    };
-    html(&LoginTpl {
-        chrome: Chrome::default(),
-        error,
-    })
 }
 
 struct Row {

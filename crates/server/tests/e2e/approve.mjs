@@ -2,7 +2,7 @@
 // approves it on the incident page in another browser session, and the responder's same
 // run then goes through. Headless Debian Chromium driven by playwright-core.
 // Usage: node approve.mjs BASE_URL INCIDENT_NUMBER RESPONDER_TOKEN COMMANDER_TOKEN SCREENSHOT_DIR MARKER_PATH
-import { launch } from "./browser.mjs";
+import { launch, watch } from "./browser.mjs";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 
@@ -17,9 +17,13 @@ const browser = await launch();
 let step = "start";
 const fail = (msg) => { throw new Error(`${step}: ${msg}`); };
 
+const watchers = [];
+const checkConsole = () => watchers.forEach((w) => w.check(step));
+
 // One browser context per person: separate cookies, separate sessions.
 async function person(token) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  watchers.push(await watch(context));
   const page = await context.newPage();
   page.setDefaultTimeout(15000);
   await page.goto(`${base}/login`);
@@ -47,6 +51,7 @@ try {
   await rita.locator("#approval-needed").waitFor();
   if (!existsSync(marker)) fail("the held run deleted the marker");
   await rita.screenshot({ path: join(shots, "10-approval-needed.png"), fullPage: true });
+  checkConsole();
 
   step = "the commander approves it on the incident page";
   const carl = await person(commander);
@@ -55,6 +60,7 @@ try {
   const shown = await carl.textContent(".approval pre");
   if (!shown.includes("rm -rf")) fail(`the approval does not show the command: ${shown}`);
   await carl.screenshot({ path: join(shots, "11-approval-pending.png"), fullPage: true });
+  checkConsole();
   await Promise.all([carl.waitForURL(new RegExp(`/incidents/${number}$`)), approve.click()]);
   await carl.locator(".approval", { hasText: "approved by carl" }).waitFor();
   if (await carl.locator("button[data-approval]").count()) fail("still offered to approve");
@@ -67,6 +73,7 @@ try {
   if (!by.includes("approved by carl")) fail("the run does not name its approver");
   if (existsSync(marker)) fail("the approved run did not delete the marker");
   await rita.screenshot({ path: join(shots, "12-approved-run.png"), fullPage: true });
+  checkConsole();
   console.log("approve ok");
 } catch (e) {
   console.error(String(e && e.stack || e));

@@ -9,3 +9,28 @@ export function launch() {
       "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
 }
+
+// Collects every console error, uncaught page error and Content-Security-Policy
+// violation in a browser context (Chromium reports a blocked inline script or style as a
+// console error; the event listener also catches ones it does not print). The tests call
+// `check()` at the end of each stage, so a page that only works with what the CSP blocks
+// fails the test where it happened.
+export async function watch(context) {
+  const problems = [];
+  await context.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (e) => {
+      console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`);
+    });
+  });
+  const attach = (page) => {
+    page.on("console", (m) => { if (m.type() === "error") problems.push(`${page.url()}: console error: ${m.text()} (${m.location().url})`); });
+    page.on("pageerror", (e) => problems.push(`${page.url()}: page error: ${e.message}`));
+  };
+  context.pages().forEach(attach);
+  context.on("page", attach);
+  return {
+    check(step) {
+      if (problems.length) throw new Error(`${step}: the browser reported:\n${problems.join("\n")}`);
+    },
+  };
+}

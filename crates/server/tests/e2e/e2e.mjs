@@ -1,7 +1,7 @@
 // End-to-end test of sitrep's web UI in headless Debian Chromium (playwright-core).
 // Usage: node e2e.mjs BASE_URL TOKEN SCREENSHOT_DIR MARKER_PATH
 // Exits non-zero with a message on the first expectation that fails.
-import { launch } from "./browser.mjs";
+import { launch, watch } from "./browser.mjs";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -16,10 +16,31 @@ const browser = await launch();
 let step = "start";
 const fail = (msg) => { throw new Error(`${step}: ${msg}`); };
 try {
+  step = "a login posted from another site is refused";
+  {
+    // A page on another origin (served by the browser itself) that posts a valid token to
+    // /login: login CSRF would put the victim in that session.
+    const evil = await browser.newContext();
+    const attacker = await evil.newPage();
+    await attacker.route("http://evil.test/**", (route) => route.fulfill({
+      contentType: "text/html",
+      body: `<form method="post" action="${base}/login"><input name="token" value="${token}"></form>`,
+    }));
+    await attacker.goto("http://evil.test/");
+    const [resp] = await Promise.all([attacker.waitForEvent("response", (r) => r.url() === `${base}/login`), attacker.evaluate(() => document.forms[0].submit())]);
+    if (resp.status() !== 403) fail(`expected 403, got ${resp.status()}`);
+    if ((await evil.cookies(base)).some((c) => c.name === "sitrep_session")) fail("the cross-site post got a session");
+    await evil.close();
+  }
+
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
+  const reported = await watch(context);
   const page = await context.newPage();
   page.setDefaultTimeout(15000);
-  const shot = (name) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+  const shot = async (name) => {
+    await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+    reported.check(step);
+  };
 
   step = "login";
   await page.goto(`${base}/incidents`);
@@ -117,6 +138,22 @@ try {
   await page.goBack();
   await shot("09-phone");
 
+  reported.check("the whole run");
+
+  step = "the browser enforces the CSP";
+  {
+    // An injected inline script (what an HTML injection would add) must not run.
+    const probe = await (await browser.newContext()).newPage();
+    await probe.goto(`${base}/login`);
+    const ran = await probe.evaluate(async () => {
+      const s = document.createElement("script");
+      s.textContent = "window.injected = true";
+      document.body.append(s);
+      await new Promise((r) => setTimeout(r, 100));
+      return window.injected === true;
+    });
+    if (ran) fail("an inline script ran: the Content-Security-Policy is not in force");
+  }
   console.log("e2e ok");
 } catch (e) {
   console.error(String(e && e.stack || e));
