@@ -220,8 +220,9 @@ pub struct ExecutorConfig {
     /// Read steps run together in a section run or auto-triage.
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
-    /// Literal values to redact from every output and record (e.g. a known password).
-    #[serde(default)]
+    /// Literal values to redact from every output and record (e.g. a known password);
+    /// each at least `Redactor::MIN_LITERAL_CHARS` characters.
+    #[serde(default, deserialize_with = "de_redact")]
     pub redact: Vec<String>,
     /// Extra environment for every run (e.g. `KUBECONFIG`).
     #[serde(default)]
@@ -392,6 +393,23 @@ fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
     humantime::parse_duration(&s)
         .map_err(|e| serde::de::Error::custom(format!("bad duration {s:?}: {e}")))
+}
+
+/// `[executor] redact`: a literal shorter than the redactor's minimum would be masked
+/// inside every word holding it, and the masks would show where (so what) it is.
+fn de_redact<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let min = sitrep_executor::Redactor::MIN_LITERAL_CHARS;
+    let values = Vec::<String>::deserialize(d)?;
+    if let Some(i) = values.iter().position(|v| v.chars().count() < min) {
+        // Never the value itself: it is a secret.
+        return Err(serde::de::Error::custom(format!(
+            "entry {} is shorter than {min} characters; a literal that short would be \
+             masked inside every word containing it, revealing where it sits: remove it \
+             or give the whole secret",
+            i + 1
+        )));
+    }
+    Ok(values)
 }
 
 /// Why a configuration cannot be used.
@@ -566,6 +584,20 @@ mod tests {
         let c = Config::load(&path).unwrap();
         assert_eq!(c.keys.ledger, Some(dir.path().join("secrets/ledger.key")));
         assert_eq!(c.keys.ack, Some(PathBuf::from("/run/secrets/ack.key")));
+    }
+
+    #[test]
+    fn a_short_redact_literal_is_refused_without_showing_it() {
+        let text = "[executor]\nredact = [\"hunter2hunter2\", \"x\"]\n";
+        let e = Config::from_toml(text, Path::new("c.toml")).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("c.toml:2: executor.redact: entry 2 is shorter"),
+            "{msg}"
+        );
+        assert!(!msg.contains("hunter2") && !msg.contains("\"x\""), "{msg}");
+        let ok = Config::from_toml("[executor]\nredact = [\"abcd\"]\n", Path::new("c.toml"));
+        assert_eq!(ok.unwrap().executor.redact, ["abcd"]);
     }
 
     #[test]

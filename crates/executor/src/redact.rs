@@ -1,46 +1,11 @@
 //! Secret redaction for streamed output: line-wise patterns, PEM blocks across lines.
+//!
+//! The patterns are a data table (`redact/patterns.tsv`, applied by `redact/table.rs`);
+//! this file holds the literal values, the stream and the PEM state.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
-use regex::bytes::{Captures, Regex};
-
-/// `(kind, pattern)`. Group `p` (prefix) and `s` (suffix) are kept; the rest is replaced.
-/// Patterns never cross a newline, so redacting whole lines is as good as redacting the
-/// stream. Order matters: specific shapes before the generic `key=value` rule.
-const PATTERNS: &[(&str, &str)] = &[
-    (
-        "authorization",
-        r#"(?i)(?P<p>authorization["']?\s*[:=]\s*["']?(?:bearer|basic|token)?\s*)[^\s"']+"#,
-    ),
-    ("bearer", r"(?i)(?P<p>\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
-    (
-        "url-password",
-        r"(?P<p>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:)[^/\s@]+(?P<s>@)",
-    ),
-    ("aws-access-key-id", r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
-    (
-        "aws-secret-key",
-        r#"(?i)(?P<p>aws_secret_access_key["']?\s*[=:]\s*["']?)[A-Za-z0-9/+=]{20,}"#,
-    ),
-    (
-        "github-token",
-        r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})",
-    ),
-    ("slack-token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
-    (
-        "assignment",
-        // `DB_PASSWORD=`, `redis.auth-token:`: `_` is a word character, so prefixes are
-        // matched explicitly rather than relying on `\b` before the secret-ish word.
-        r#"(?i)(?P<p>\b(?:[a-z0-9]+[_.-])*(?:password|passwd|pwd|token|secret|api[_-]?key|access[_-]?token|client[_-]?secret)["']?\s*[=:]\s*["']?)[^\s"'&,;\[]+"#,
-    ),
-];
-
-static COMPILED: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
-    PATTERNS
-        .iter()
-        .filter_map(|(kind, re)| Regex::new(re).ok().map(|r| (*kind, r)))
-        .collect()
-});
+mod table;
 
 /// The set of rules: built-in shapes plus literal values (e.g. secret parameters).
 #[derive(Debug, Clone, Default)]
@@ -49,6 +14,12 @@ pub struct Redactor {
 }
 
 impl Redactor {
+    /// Shortest literal replaced wherever it occurs. A shorter one would be masked inside
+    /// every word that contains it, and the masks would spell out where (and so what) it
+    /// is; `[executor] redact` refuses such values, and a shorter secret parameter is
+    /// replaced only where it stands alone as a whole token.
+    pub const MIN_LITERAL_CHARS: usize = 4;
+
     /// Built-in rules plus these literal values (empty strings are ignored).
     pub fn new(literals: &[String]) -> Self {
         let mut lits: Vec<Vec<u8>> = literals
@@ -58,6 +29,7 @@ impl Redactor {
             .collect();
         // Longest first, so a secret containing another is replaced whole.
         lits.sort_by_key(|l| std::cmp::Reverse(l.len()));
+        lits.dedup();
         Self {
             literals: Arc::new(lits),
         }
@@ -84,39 +56,37 @@ impl Redactor {
     }
 
     fn redact_lines(&self, block: &[u8]) -> Vec<u8> {
+        // Literals first: a pattern replacing part of a known secret must not leave the
+        // rest of it for the literal pass to miss.
         let mut cur = block.to_vec();
-        for (kind, re) in COMPILED.iter() {
-            if !re.is_match(&cur) {
-                continue;
-            }
-            cur = re
-                .replace_all(&cur, |c: &Captures<'_>| {
-                    let mut r = c.name("p").map_or(Vec::new(), |m| m.as_bytes().to_vec());
-                    r.extend_from_slice(format!("[REDACTED:{kind}]").as_bytes());
-                    r.extend_from_slice(c.name("s").map_or(&[][..], |m| m.as_bytes()));
-                    r
-                })
-                .into_owned();
-        }
         for lit in self.literals.iter() {
-            cur = replace_literal(&cur, lit, b"[REDACTED:param]");
+            let short = String::from_utf8_lossy(lit).chars().count() < Self::MIN_LITERAL_CHARS;
+            cur = replace_literal(&cur, lit, short, b"[REDACTED:param]");
         }
-        cur
+        table::apply_all(&cur)
     }
 }
 
-fn replace_literal(hay: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
+/// Replaces every occurrence of `needle`, or with `whole_token` only those not touching
+/// a letter, digit or `_` on either side.
+fn replace_literal(hay: &[u8], needle: &[u8], whole_token: bool, with: &[u8]) -> Vec<u8> {
+    let word = |i: Option<usize>| {
+        i.and_then(|i| hay.get(i))
+            .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+    };
     let mut out = Vec::with_capacity(hay.len());
-    let mut i = 0;
-    while i < hay.len() {
-        if hay.get(i..i + needle.len()) == Some(needle) {
-            out.extend_from_slice(with);
-            i += needle.len();
-        } else {
-            out.extend_from_slice(hay.get(i..i + 1).unwrap_or(&[]));
-            i += 1;
+    let (mut done, mut from) = (0, 0);
+    while let Some(at) = hay.get(from..).and_then(|rest| find(rest, needle)) {
+        let (start, end) = (from + at, from + at + needle.len());
+        if whole_token && (word(start.checked_sub(1)) || word(Some(end))) {
+            from = start + 1;
+            continue;
         }
+        out.extend_from_slice(hay.get(done..start).unwrap_or_default());
+        out.extend_from_slice(with);
+        (done, from) = (end, end);
     }
+    out.extend_from_slice(hay.get(done..).unwrap_or_default());
     out
 }
 
