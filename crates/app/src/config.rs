@@ -285,6 +285,27 @@ pub struct ServerConfig {
     /// How long a browser session lasts after login.
     #[serde(default = "default_session_ttl", deserialize_with = "de_duration")]
     pub session_ttl: Duration,
+    /// Longest a new connection may take to send its first request line and headers;
+    /// a client that stalls is disconnected, so half-sent requests cannot hold sockets.
+    #[serde(default = "default_header_timeout", deserialize_with = "de_duration")]
+    pub header_timeout: Duration,
+    /// Longest pause while a request body is being received (the wait restarts with
+    /// each piece that arrives).
+    #[serde(default = "default_body_timeout", deserialize_with = "de_duration")]
+    pub body_timeout: Duration,
+    /// Longest a kept-alive connection may wait after a response for the next request's
+    /// headers to arrive in full; then it is closed. Never applies while a response
+    /// (such as a live stream) is being written.
+    #[serde(default = "default_idle_timeout", deserialize_with = "de_duration")]
+    pub idle_timeout: Duration,
+    /// Most connections open at once; beyond it new ones are answered 503 and closed at
+    /// once. Keep it well below the process's file-descriptor limit (`ulimit -n`).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Most connections open at once from one client IP address (behind a reverse proxy
+    /// every client shares the proxy's address: raise it to `max_connections` there).
+    #[serde(default = "default_max_connections_per_ip")]
+    pub max_connections_per_ip: usize,
     /// Silences from configuration (`[[server.silences]]`), beside those made through
     /// the API.
     #[serde(default)]
@@ -351,6 +372,11 @@ impl Default for ServerConfig {
             receiver_body_limit: default_receiver_body(),
             request_timeout: default_request_timeout(),
             session_ttl: default_session_ttl(),
+            header_timeout: default_header_timeout(),
+            body_timeout: default_body_timeout(),
+            idle_timeout: default_idle_timeout(),
+            max_connections: default_max_connections(),
+            max_connections_per_ip: default_max_connections_per_ip(),
             silences: Vec::new(),
         }
     }
@@ -380,6 +406,21 @@ fn default_receiver_body() -> usize {
 }
 fn default_request_timeout() -> Duration {
     Duration::from_secs(60)
+}
+fn default_header_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_body_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_idle_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_max_connections() -> usize {
+    512
+}
+fn default_max_connections_per_ip() -> usize {
+    64
 }
 fn default_session_ttl() -> Duration {
     Duration::from_secs(12 * 3600)

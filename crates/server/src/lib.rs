@@ -3,7 +3,8 @@
 //!
 //! ```text
 //!  serve(listener, state, shutdown)
-//!    └─ router(state)
+//!    └─ listen: connection caps, header/body/idle timeouts
+//!       └─ router(state)
 //!         ├─ /healthz /readyz /startupz /metrics        (no auth)
 //!         ├─ /api/v1/alerts/{alertmanager,grafana,generic} (receiver auth, 4 MiB)
 //!         ├─ /api/v1/...                                 (bearer or session, 1 MiB)
@@ -30,6 +31,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod health;
+mod listen;
 pub mod live;
 pub mod metrics;
 pub mod paging;
@@ -174,7 +176,8 @@ impl ServerState {
 
 /// Serves `state` on `listener` until `shutdown` resolves, then stops accepting, ends
 /// live streams, lets in-flight requests finish, and returns. Background tasks (live
-/// feed, runbook reload, session sweep) run for as long as it serves.
+/// feed, runbook reload, session sweep) run for as long as it serves. Connections are
+/// capped and stalled clients cut as `[server]` says (see `listen`).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: ServerState,
@@ -207,9 +210,8 @@ pub async fn serve(
         // Streams watch this and end, so graceful shutdown does not wait on them forever.
         closing.send_replace(true);
     };
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(signal)
-        .await;
+    let limits = listen::Limits::from_config(&state.app().config().server);
+    listen::serve(listener, app, limits, signal).await;
     state.inner.closing.send_replace(true);
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
@@ -219,7 +221,7 @@ pub async fn serve(
         .app()
         .announce_serving(&holder, sitrep_app::now_ms(), 0)
         .await;
-    result
+    Ok(())
 }
 
 /// How long a serving lease lasts; renewed three times as often.
