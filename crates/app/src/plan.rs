@@ -107,6 +107,14 @@ fn check_value(rb: &Runbook, name: &str, value: &str, trust: Trust) -> Result<()
             .or_else(|| f.params.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
             .and_then(|(_, p)| p.ty.as_ref())
     });
+    // Redaction masks a secret's literal; a very short one would show where it sits.
+    if is_secret_name(name) && value.chars().count() < sitrep_executor::Redactor::MIN_LITERAL_CHARS
+    {
+        return Err(format!(
+            "a secret shorter than {} characters cannot be kept out of the output",
+            sitrep_executor::Redactor::MIN_LITERAL_CHARS
+        ));
+    }
     match (declared, trust) {
         (None, Trust::Person) => Ok(()),
         (ty, _) => sitrep_runbook::check_value(ty, value).map_err(|e| e.to_string()),

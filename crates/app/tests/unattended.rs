@@ -48,6 +48,10 @@ cat /etc/hostname
 ```bash {{"name":"mark"}}
 mkdir -p <out> && echo ok > <out>/<n>-<severity>
 ```
+
+```bash {{"name":"with-token"}}
+echo <api_token> | wc -c
+```
 "#,
         canary = canary.display(),
         key = key.display(),
@@ -224,4 +228,27 @@ async fn a_value_changed_after_confirmation_never_runs_unconfirmed() {
         app.close().await;
     }
     backends.done().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_too_short_to_redact_is_refused_before_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path(), None).await;
+    let id = incident(&app).await;
+    let mut req = mark(&id, 1);
+    req.step = "with-token".into();
+    req.set = [("api_token".to_owned(), "ab".to_owned())].into();
+    let err = app.run_step(&req, Arc::new(NullSink)).await.unwrap_err();
+    let AppError::ValueRefused { refusals } = err else {
+        panic!("{err}")
+    };
+    assert_eq!(refusals[0].name, "api_token");
+    assert!(refusals[0].rule.contains("shorter than 4"), "{refusals:?}");
+    // A long enough one binds (and the person then confirms it).
+    req.set = [("api_token".to_owned(), "abcd-1234".to_owned())].into();
+    assert!(matches!(
+        app.run_step(&req, Arc::new(NullSink)).await.unwrap_err(),
+        AppError::NeedsConfirmation { .. }
+    ));
+    app.close().await;
 }
