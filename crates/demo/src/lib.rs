@@ -126,7 +126,19 @@ impl Demo {
         cfg.server.base_url = Some(url.clone());
         cfg.server.receivers.token = Some(receiver_token.clone());
         cfg.executor.default_timeout = Duration::from_secs(20);
+        // The demo's diagnostics talk to a toy shop on loopback over a throwaway data dir:
+        // where the kernel has no Landlock they still run, and the demo says so. A real
+        // deployment refuses (docs/executor.md).
+        cfg.executor.unsandboxed_triage = true;
         let app = App::open(cfg).await?;
+        let support = app.sandbox_support();
+        progress(&if support.is_ready() {
+            format!("auto-triage runs read-only steps sandboxed ({support})")
+        } else {
+            format!(
+                "WARNING: {support}; the demo runs its read-only diagnostics unsandboxed (a real server refuses)"
+            )
+        });
         let token = app
             .create_token("demo-admin", AccessRole::Admin, "demo")
             .await?
