@@ -177,6 +177,9 @@ fn flag_present(f: &FlagPat, words: &[String]) -> bool {
         let next = words.get(i + 1).map(String::as_str);
         let (name, inline) = match w.split_once('=') {
             Some((n, v)) if w.starts_with("--") => (n, Some(v)),
+            // A single-dash long option with an inline value (`-out=FILE`, Go's flag style),
+            // for rows that name a value; `-oValue=x` still reaches the short-flag branch below.
+            Some((n, v)) if f.value.is_some() && n.len() > 2 => (n, Some(v)),
             _ => (w.as_str(), None),
         };
         if f.name.matches(name) {
