@@ -101,7 +101,43 @@ fn alive(pid: i32) -> bool {
     }
 }
 
-#[tokio::test]
+/// The pids in `path` once it holds `n` of them (the script writes them one by one).
+fn wait_for_pids(path: &std::path::Path, n: usize) -> Vec<i32> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let pids: Vec<i32> = std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        if pids.len() >= n {
+            return pids;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{n} pids not written within 60 s: {pids:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// True once none of `pids` runs any more, false if some still do after 30 s (killing is
+/// asynchronous: the pipes close before the kernel marks an exiting process dead).
+fn all_gone(pids: &[i32]) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while pids.iter().any(|&p| alive(p)) {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
+}
+
+// Tokio's clock is paused, so the step's timeout cannot fire however slowly the machine
+// starts the processes: the clock stands still while the test waits for the pid file in
+// a blocking task, and only then moves past the timeout.
+#[tokio::test(start_paused = true)]
 async fn a_timeout_kills_the_whole_process_group_grandchildren_too() {
     let dir = tempfile::tempdir().expect("temp");
     let pids = dir.path().join("pids");
@@ -112,27 +148,27 @@ echo $$ >> "$PIDS"
 sleep 1000
 "#;
     let mut s = spec("slow", script, &values(&[("PIDS", pids.to_str().unwrap())]));
-    s.timeout = Some(Duration::from_millis(800));
-    let out = run(&permit(&s), &cfg(), Arc::new(Recorder::default()))
+    let timeout = Duration::from_secs(60);
+    s.timeout = Some(timeout);
+    let step =
+        tokio::spawn(async move { run(&permit(&s), &cfg(), Arc::new(Recorder::default())).await });
+    let path = pids.clone();
+    let recorded = tokio::task::spawn_blocking(move || wait_for_pids(&path, 3))
         .await
-        .expect("run");
+        .expect("pids read");
+    assert!(
+        recorded.iter().all(|&p| alive(p)),
+        "the step still runs before its timeout: {recorded:?}"
+    );
+    tokio::time::advance(timeout).await;
+    let out = step.await.expect("joined").expect("run");
     assert!(out.timed_out, "{out:?}");
     assert_eq!(out.exit_code, None);
-    let recorded: Vec<i32> = std::fs::read_to_string(&pids)
-        .expect("pids written")
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect();
-    assert_eq!(recorded.len(), 3, "{recorded:?}");
-    // Killing is asynchronous; give the kernel a moment, then nothing may be left.
-    for _ in 0..50 {
-        if recorded.iter().all(|&p| !alive(p)) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let left: Vec<_> = recorded.iter().filter(|&&p| alive(p)).collect();
-    assert!(left.is_empty(), "still running after the timeout: {left:?}");
+    let pids = recorded.clone();
+    let gone = tokio::task::spawn_blocking(move || all_gone(&pids))
+        .await
+        .expect("joined");
+    assert!(gone, "still running after the timeout: {recorded:?}");
 }
 
 #[tokio::test]

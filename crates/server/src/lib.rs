@@ -58,6 +58,7 @@ struct Inner {
     started: AtomicBool,
     closing: tokio::sync::watch::Sender<bool>,
     runbook_error: Mutex<Option<String>>,
+    paging: paging::Pacing,
 }
 
 impl ServerState {
@@ -78,6 +79,7 @@ impl ServerState {
                 started: AtomicBool::new(false),
                 closing,
                 runbook_error: Mutex::new(None),
+                paging: paging::Pacing::default(),
             }),
         })
     }

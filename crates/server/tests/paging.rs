@@ -1,14 +1,49 @@
 //! Paging end to end over loopback: an alert opens an incident, the escalation sweeper
 //! enqueues the first level's page, the delivery worker posts it to a real webhook
 //! receiver, and acknowledging stops the next level from ever firing.
+//!
+//! Time is injected, not slept: the sweeper reads a clock the test moves past a level's
+//! delay, and the test waits for the sweeper's pass at that time (or for a request to
+//! arrive), with timeouts that only matter when something is broken.
 
 mod common;
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::HeaderMap;
-use common::{alertmanager, start_with};
+use common::{Server, alertmanager, start_with};
+use sitrep_server::paging::Clock;
+
+/// Wall time plus an offset the test moves: the sweeper sees minutes pass at once.
+#[derive(Default)]
+struct Shifted(AtomicI64);
+
+impl Clock for Shifted {
+    fn now_ms(&self) -> i64 {
+        sitrep_app::now_ms() + self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Shifted {
+    /// Moves the clock `by` forward; returns the earliest reading from now on.
+    fn advance(&self, by: Duration) -> i64 {
+        let by = i64::try_from(by.as_millis()).unwrap();
+        self.0.fetch_add(by, Ordering::SeqCst);
+        self.now_ms()
+    }
+}
+
+/// Waits until a whole paging pass (sweep, then delivery) started at `t` or later: what
+/// is due at `t` has then been enqueued and sent.
+async fn a_pass_at(s: &Server, t: i64) {
+    let mut passes = s.state.paging_passes();
+    tokio::time::timeout(Duration::from_secs(30), passes.wait_for(|&p| p >= t))
+        .await
+        .expect("a paging pass within 30 s")
+        .expect("the paging loop runs");
+}
 
 #[derive(Clone, Default)]
 struct Received(Arc<Mutex<Vec<(String, serde_json::Value)>>>);
@@ -99,94 +134,9 @@ async fn a_storm_of_pages_to_one_person_arrives_bundled() {
     s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_on_call_is_paged_and_acknowledging_stops_escalation() {
-    let (hook, got) = receiver().await;
-    let dir = tempfile::tempdir().unwrap();
-    let policy = dir.path().join("escalation.toml");
-    std::fs::write(
-        &policy,
-        format!(
-            r#"
-[[people]]
-id = "oncall"
-name = "On Call"
-contacts = [{{ id = "oncall-hook", webhook = "{hook}/hook/oncall" }}]
-
-[[people]]
-id = "boss"
-name = "The Boss"
-contacts = [{{ id = "boss-hook", webhook = "{hook}/hook/boss" }}]
-
-[[policies]]
-id = "local"
-[[policies.levels]]
-delay = "0m"
-targets = ["person:oncall"]
-[[policies.levels]]
-delay = "3s"
-targets = ["person:boss"]
-
-[[services]]
-id = "local-svc"
-policy = "local"
-"#
-        ),
-    )
-    .unwrap();
-    let s = start_with(|c| {
-        c.escalation = Some(policy.clone());
-        c.server.base_url = Some("http://sitrep.test".into());
-    })
-    .await;
-    let body = alertmanager(
-        "{}:{alertname=\"LocalServiceDown\"}",
-        &[("LocalServiceDown", "web-1", "firing")],
-    );
-    let (st, v) = s.alert("alertmanager", &body).await;
-    assert_eq!(st, 202, "{v}");
-    let id = v["opened"][0].as_str().unwrap().to_owned();
-
-    // Level 0 pages the on-call within a few sweeps.
-    let page = s
-        .until(10, || {
-            let got = got.clone();
-            async move {
-                got.0
-                    .lock()
-                    .unwrap()
-                    .iter()
-                    .find(|(w, _)| w == "oncall")
-                    .map(|(_, v)| v.clone())
-            }
-        })
-        .await;
-    let text = page.to_string();
-    assert!(text.contains("LocalServiceDown"), "{text}");
-    assert!(
-        text.contains("http://sitrep.test/ack/"),
-        "the page carries an acknowledge link: {text}"
-    );
-    assert!(
-        page["_delivery_header"].as_str().unwrap().starts_with(&id),
-        "{page}"
-    );
-
-    // The delivery is on the timeline.
-    s.until(5, || {
-        let s = &s;
-        let id = id.clone();
-        async move {
-            let t = s.timeline(&id).await;
-            common::types(&t)
-                .iter()
-                .any(|t| t == "page.delivered")
-                .then_some(())
-        }
-    })
-    .await;
-
-    // The on-call acknowledges from the page's link, before level 1 (3 s) fires.
+/// Acknowledges incident `id` from the link in a page's `text`, as the on-call would; a
+/// GET only shows the form, and a forged link is refused.
+async fn acknowledge_by_link(s: &Server, text: &str, id: &str) {
     let link = text
         .split("http://sitrep.test")
         .nth(1)
@@ -213,18 +163,154 @@ policy = "local"
     let forged = format!("{}{last}", &link[..link.len() - 1]);
     let r = s.http.post(s.u(&forged)).send().await.unwrap();
     assert_eq!(r.status(), 403);
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    let who: Vec<String> = got
-        .0
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(w, _)| w.clone())
-        .collect();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_on_call_is_paged_and_acknowledging_stops_escalation() {
+    let (hook, got) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("escalation.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            r#"
+[[people]]
+id = "oncall"
+name = "On Call"
+contacts = [{{ id = "oncall-hook", webhook = "{hook}/hook/oncall" }}]
+
+[[people]]
+id = "boss"
+name = "The Boss"
+contacts = [{{ id = "boss-hook", webhook = "{hook}/hook/boss" }}]
+
+[[policies]]
+id = "local"
+[[policies.levels]]
+delay = "0m"
+targets = ["person:oncall"]
+[[policies.levels]]
+delay = "5m"
+targets = ["person:boss"]
+
+[[services]]
+id = "local-svc"
+policy = "local"
+"#
+        ),
+    )
+    .unwrap();
+    let s = start_with(|c| {
+        c.escalation = Some(policy.clone());
+        c.server.base_url = Some("http://sitrep.test".into());
+    })
+    .await;
+    let clock = Arc::new(Shifted::default());
+    s.state.set_paging_clock(clock.clone());
+    let body = alertmanager(
+        "{}:{alertname=\"LocalServiceDown\"}",
+        &[("LocalServiceDown", "web-1", "firing")],
+    );
+    let (st, v) = s.alert("alertmanager", &body).await;
+    assert_eq!(st, 202, "{v}");
+    let id = v["opened"][0].as_str().unwrap().to_owned();
+
+    // Level 0 pages the on-call within a few sweeps.
+    let page = s
+        .until(30, || {
+            let got = got.clone();
+            async move {
+                got.0
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .find(|(w, _)| w == "oncall")
+                    .map(|(_, v)| v.clone())
+            }
+        })
+        .await;
+    let text = page.to_string();
+    assert!(text.contains("LocalServiceDown"), "{text}");
+    assert!(
+        text.contains("http://sitrep.test/ack/"),
+        "the page carries an acknowledge link: {text}"
+    );
+    assert!(
+        page["_delivery_header"].as_str().unwrap().starts_with(&id),
+        "{page}"
+    );
+
+    // The delivery is on the timeline.
+    s.until(30, || {
+        let s = &s;
+        let id = id.clone();
+        async move {
+            let t = s.timeline(&id).await;
+            common::types(&t)
+                .iter()
+                .any(|t| t == "page.delivered")
+                .then_some(())
+        }
+    })
+    .await;
+
+    // The on-call acknowledges from the page's link, before level 1 (5 min) fires.
+    acknowledge_by_link(&s, &text, &id).await;
+    // Ten minutes on, level 1 would page the boss had the acknowledgement not stopped it.
+    let later = clock.advance(Duration::from_secs(600));
+    a_pass_at(&s, later).await;
+    // A control incident nobody acknowledges pages the boss at that time: without it the
+    // test would also pass if the moved clock never reached the sweeper.
+    let control = sitrep_app::NewIncident {
+        title: "control".into(),
+        service: Some("local-svc".into()),
+        ..sitrep_app::NewIncident::default()
+    };
+    let control = s.state.app().declare(control, "ann").await.unwrap().id;
+    let pages = |got: &Received| -> Vec<(String, String)> {
+        let mut v: Vec<_> = got
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(w, v)| {
+                let d = v["_delivery_header"].as_str().unwrap_or("");
+                let inc = [&id, &control]
+                    .into_iter()
+                    .find(|i| d.starts_with(i.as_str()));
+                (
+                    w.clone(),
+                    inc.map_or_else(|| format!("other: {d}"), |i| i.to_string()),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    s.until(30, || {
+        let got = got.clone();
+        async move {
+            got.0
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|(w, _)| w == "boss")
+                .then_some(())
+        }
+    })
+    .await;
+    // Once a later pass starts, the one that paged the boss is over: all it sent is in.
+    a_pass_at(&s, clock.now_ms()).await;
+    let mut want = vec![
+        ("boss".to_owned(), control.clone()),
+        ("oncall".to_owned(), control.clone()),
+        ("oncall".to_owned(), id.clone()),
+    ];
+    want.sort();
     assert_eq!(
-        who,
-        ["oncall"],
-        "exactly one page, none after the acknowledgement"
+        pages(&got),
+        want,
+        "the acknowledged incident paged once, never after the acknowledgement"
     );
 
     let m = s
@@ -237,7 +323,7 @@ policy = "local"
         .await
         .unwrap();
     assert!(
-        m.contains("sitrep_pages_total{outcome=\"delivered\"} 1"),
+        m.contains("sitrep_pages_total{outcome=\"delivered\"} 3"),
         "{m}"
     );
     s.stop().await;

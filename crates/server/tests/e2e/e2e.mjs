@@ -41,6 +41,27 @@ try {
     await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
     reported.check(step);
   };
+  // On a phone nobody scrolls sideways to find what is cut off: the page may be no wider
+  // than the screen, and the controls a step needs must lie within it.
+  const fitsScreen = async (what) => {
+    const { scroll, width, wide } = await page.evaluate(() => ({
+      scroll: document.documentElement.scrollWidth,
+      width: window.innerWidth,
+      wide: [...document.querySelectorAll("body *")]
+        .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5)
+        .slice(0, 5)
+        .map((e) => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}${e.className ? "." + String(e.className).trim().replace(/\s+/g, ".") : ""}`),
+    }));
+    if (scroll > width) fail(`${what} is ${scroll} px wide on a ${width} px screen (wider: ${wide.join(", ")})`);
+  };
+  const withinScreen = async (selector) => {
+    await page.locator(selector).scrollIntoViewIfNeeded();
+    const box = await page.locator(selector).boundingBox();
+    const { width, height } = page.viewportSize();
+    if (!box || box.x < 0 || box.x + box.width > width || box.y < 0 || box.y + box.height > height) {
+      fail(`${selector} is not within the ${width}x${height} screen: ${JSON.stringify(box)}`);
+    }
+  };
 
   step = "login";
   await page.goto(`${base}/incidents`);
@@ -71,6 +92,18 @@ try {
   await shot("04-read-step-output");
   await page.click("#run-dialog form[method=dialog] button");
 
+  step = "usable on a phone";
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(page.url());
+  await fitsScreen("the incident page");
+  await page.click('button[data-step="greet"]');
+  await page.locator("#bound-command").waitFor();
+  await withinScreen("#bound-command");
+  await withinScreen("#confirm-run");
+  await shot("04b-phone-run-dialog");
+  await page.click("#run-dialog form[method=dialog] button");
+  await page.setViewportSize({ width: 1280, height: 900 });
+
   step = "confirm a write step";
   await page.click('button[data-step="mark"]');
   await page.fill('input[name="set.marker"]', marker);
@@ -98,10 +131,19 @@ try {
   if (n < 1) fail("no checklist items");
   for (let i = 0; i < n; i++) {
     const box = page.locator("#checklist input[type=checkbox]").nth(i);
-    if (!(await box.isChecked())) {
-      await Promise.all([page.waitForLoadState("load"), box.check()]);
-      await page.waitForTimeout(300);
-    }
+    if (await box.isChecked()) continue;
+    // A tick swaps the checklist in place, or reloads the page (HX-Refresh) once nothing
+    // required is open: wait for whichever the server's answer asks for.
+    const reloaded = page.waitForEvent("load");
+    reloaded.catch(() => {});
+    const old = await box.elementHandle();
+    const [answer] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === "POST" && /\/checklist\/\d+$/.test(r.url())),
+      box.check(),
+    ]);
+    if (answer.status() !== 200) fail(`ticking item ${i + 1} answered ${answer.status()}`);
+    if (answer.headers()["hx-refresh"] === "true") await reloaded;
+    else await page.waitForFunction((e) => !e.isConnected, old);
   }
   await page.goto(page.url());
   await shot("06-checklist-done");
@@ -136,6 +178,8 @@ try {
   step = "readable on a phone";
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goBack();
+  await page.waitForURL(/\/incidents\/\d+$/);
+  await fitsScreen("the resolved incident page");
   await shot("09-phone");
 
   reported.check("the whole run");
