@@ -11,6 +11,8 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 use sitrep_escalation::SeverityScheme;
 
+use crate::payloads::Rate;
+
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -313,8 +315,10 @@ pub struct ServerConfig {
 }
 
 /// Credentials alert senders present instead of an API token. Either works; with
-/// neither set, receivers accept only API tokens of role responder or above.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// neither set, receivers accept only API tokens of role responder or above. Then the
+/// limits on what they may send and what is kept (docs/alerts.md, "Receiver limits";
+/// defaults, `Default` and `Debug` in `payloads.rs`).
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiversConfig {
     /// A bearer token (`Authorization: Bearer ...`), as Alertmanager's
@@ -324,6 +328,27 @@ pub struct ReceiversConfig {
     /// `user:password` for HTTP basic auth, as Grafana's webhook contact point sends it.
     #[serde(default)]
     pub basic: Option<String>,
+    /// Sustained deliveries per receiver and credential, per process (`"100/s"`).
+    #[serde(default = "crate::payloads::default_receiver_rate")]
+    pub rate: Rate,
+    /// Deliveries per receiver and credential allowed at once; 0 turns the limit off.
+    #[serde(default = "crate::payloads::default_receiver_burst")]
+    pub burst: u32,
+    /// How long accepted raw payloads are kept.
+    #[serde(
+        default = "crate::payloads::default_raw_keep",
+        deserialize_with = "de_duration"
+    )]
+    pub raw_keep: Duration,
+    /// How long raw payloads answered 4xx are kept.
+    #[serde(
+        default = "crate::payloads::default_raw_keep_rejected",
+        deserialize_with = "de_duration"
+    )]
+    pub raw_keep_rejected: Duration,
+    /// Most bytes raw payloads may hold; past it the oldest go, rejected ones first.
+    #[serde(default = "crate::payloads::default_raw_max_bytes")]
+    pub raw_max_bytes: u64,
 }
 
 impl Default for Config {
@@ -673,6 +698,20 @@ created_by = "ops"
         assert_eq!(c.server.receiver_body_limit, 4 << 20);
         assert_eq!(c.server.receivers.basic.as_deref(), Some("u:p"));
         assert_eq!(c.server.silences[0].matchers.len(), 2);
+        assert_eq!(c.server.receivers.burst, 1000);
+        assert_eq!(c.server.receivers.raw_max_bytes, 1 << 30);
+        assert!(!format!("{c:?}").contains("u:p"));
+        let limits = "[server.receivers]\nrate = \"30/m\"\nburst = 0\nraw_keep = \"2d\"\n\
+                      raw_keep_rejected = \"1h\"\nraw_max_bytes = 4096\n";
+        let r = Config::from_toml(limits, Path::new("c.toml"))
+            .unwrap()
+            .server
+            .receivers;
+        assert_eq!((r.rate.count, r.burst, r.raw_max_bytes), (30, 0, 4096));
+        assert_eq!(r.raw_keep_rejected, Duration::from_secs(3600));
+        let e = Config::from_toml("[server.receivers]\nrate = \"5\"\n", Path::new("c.toml"))
+            .unwrap_err();
+        assert!(e.to_string().contains("server.receivers.rate"), "{e}");
         let e = Config::from_toml("[server.receivers]\ntokn = \"x\"\n", Path::new("c.toml"))
             .unwrap_err();
         assert!(e.to_string().contains("tokn"), "{e}");

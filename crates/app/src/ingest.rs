@@ -27,6 +27,7 @@ use sitrep_store::{Change, Incident, RawPayload, StoreError, Write};
 use crate::app::{App, NewIncident, now_ms};
 use crate::error::AppError;
 use crate::events;
+use crate::payloads::RawBudget;
 use crate::runs::RunReport;
 
 /// The actor auto-triage runs are recorded under.
@@ -65,6 +66,18 @@ pub struct Ingestor {
     app: App,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     silences: RwLock<Vec<Silence>>,
+    raw_budget: RawBudget,
+}
+
+/// A delivery as stored: its id, the redacted bytes, and the parsed batch or why it
+/// does not parse.
+pub struct StoredPayload {
+    /// The raw payload's id; `None` for a rejected payload the cap left unstored.
+    pub id: Option<String>,
+    /// The redacted bytes, which are what ingestion reads.
+    pub body: Vec<u8>,
+    /// The parsed payload, or the error to answer (400, naming the field).
+    pub batch: Result<Batch, AppError>,
 }
 
 /// The name a source is stored and labelled under.
@@ -155,10 +168,12 @@ impl Ingestor {
     #[must_use]
     pub fn new(app: App) -> Ingestor {
         let silences = app.config().server.silences.clone();
+        let raw_budget = RawBudget::new(app.config().server.receivers.raw_max_bytes);
         Ingestor {
             app,
             locks: Mutex::new(HashMap::new()),
             silences: RwLock::new(silences),
+            raw_budget,
         }
     }
 
@@ -349,26 +364,39 @@ impl Ingestor {
         serde_json::to_vec(&value).unwrap_or_else(|_| red.into_bytes())
     }
 
-    /// Stores the raw payload durably, redacted; nothing received is lost even when it
-    /// turns out to be malformed or ingestion fails later. Returns its id and the
-    /// redacted bytes, which are what ingestion must read.
-    pub async fn store_raw(
-        &self,
-        source: Source,
-        body: &[u8],
-    ) -> Result<(String, Vec<u8>), AppError> {
-        let id = uuid::Uuid::now_v7().to_string();
+    /// Stores the raw payload durably, redacted, before it is interpreted: nothing
+    /// accepted is lost even when ingestion fails later. It is parsed first (parsing is
+    /// pure) so the row says whether it was rejected, which decides how long it is kept
+    /// and what the cap evicts first. Past `raw_max_bytes` older payloads are evicted;
+    /// a rejected one that would need an accepted one evicted is not stored at all.
+    pub async fn store_raw(&self, source: Source, body: &[u8]) -> Result<StoredPayload, AppError> {
         let body = self.redact_payload(body);
-        self.app
-            .store()
+        let batch = parse(source, &body);
+        let rejected = batch.is_err();
+        let size = u64::try_from(body.len()).unwrap_or(u64::MAX);
+        let store = self.app.store();
+        if !self.raw_budget.admit(store, size, rejected).await? {
+            return Ok(StoredPayload {
+                id: None,
+                body,
+                batch,
+            });
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        store
             .put_raw_payload(&RawPayload {
                 id: id.clone(),
                 source: source_name(source).to_owned(),
                 received_ms: now_ms(),
                 body: body.clone(),
+                rejected,
             })
             .await?;
-        Ok((id, body))
+        Ok(StoredPayload {
+            id: Some(id),
+            body,
+            batch,
+        })
     }
 
     /// Interprets a stored payload: parse, silence, route, group, and per group update
@@ -380,6 +408,16 @@ impl Ingestor {
         body: &[u8],
     ) -> Result<IngestReport, AppError> {
         let batch = parse(source, body)?;
+        self.ingest_batch(source, payload_id, &batch).await
+    }
+
+    /// [`Ingestor::ingest`] of a payload already parsed (by [`Ingestor::store_raw`]).
+    pub async fn ingest_batch(
+        &self,
+        source: Source,
+        payload_id: &str,
+        batch: &Batch,
+    ) -> Result<IngestReport, AppError> {
         let now = now_ms();
         let now_ts = Timestamp::from_millisecond(now).unwrap_or(Timestamp::UNIX_EPOCH);
         let silences = self.silences();
@@ -399,7 +437,7 @@ impl Ingestor {
             alert.ends_at = truncate(alert.ends_at);
             alert.generator_url = None;
             let routing = sitrep_alerts::route(config, &alert.labels);
-            let key = sitrep_alerts::group_key(&batch, &alert, &routing);
+            let key = sitrep_alerts::group_key(batch, &alert, &routing);
             groups.entry(key).or_default().push((alert, routing));
         }
         report.groups = groups.len();

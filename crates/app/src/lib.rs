@@ -19,6 +19,7 @@ mod keys;
 mod library;
 pub mod lifecycle;
 pub mod paging;
+pub mod payloads;
 mod plan;
 pub mod postmortem;
 pub mod retention;

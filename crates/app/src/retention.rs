@@ -8,6 +8,10 @@
 //! incident's bytes whatever its age. Output is content-addressed, so one blob can
 //! belong to several incidents: it is deleted only when every incident that captured it
 //! is expired (or expiring in this sweep) and none is held.
+//!
+//! Raw alert payloads expire too (`[server.receivers] raw_keep`, `raw_keep_rejected`):
+//! nothing refers to one, so they are simply deleted, with no ledger event and no
+//! ledger record touched.
 
 use std::collections::BTreeSet;
 
@@ -22,6 +26,8 @@ use crate::events;
 
 /// Most incidents one sweep expires; the next sweep takes the rest.
 const BATCH: u32 = 200;
+/// Raw payloads deleted per statement, so one sweep never holds a long write lock.
+const RAW_BATCH: u32 = 500;
 /// File in the data dir: the latest expiry whose local copies this replica deleted.
 pub const RETENTION_MARK_FILE: &str = "retention.mark";
 
@@ -49,7 +55,46 @@ pub struct ExpiredIncident {
     pub blobs: Vec<String>,
 }
 
+/// What a raw payload sweep deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RawSweep {
+    /// Accepted payloads older than `raw_keep`.
+    pub accepted: u64,
+    /// Rejected payloads older than `raw_keep_rejected`.
+    pub rejected: u64,
+}
+
 impl App {
+    /// Deletes raw alert payloads received more than `raw_keep` (accepted) or
+    /// `raw_keep_rejected` (rejected) before `now_ms`. Idempotent, so every replica may
+    /// run it; ledger records are never touched.
+    pub async fn sweep_raw_payloads(&self, now_ms: i64) -> Result<RawSweep, AppError> {
+        let cfg = &self.config().server.receivers;
+        let before = |keep: std::time::Duration| {
+            now_ms.saturating_sub(i64::try_from(keep.as_millis()).unwrap_or(i64::MAX))
+        };
+        let mut sweep = RawSweep::default();
+        for (rejected, keep) in [(false, cfg.raw_keep), (true, cfg.raw_keep_rejected)] {
+            let cutoff = before(keep);
+            loop {
+                let n = self
+                    .inner
+                    .store
+                    .delete_raw_payloads_before(rejected, cutoff, RAW_BATCH)
+                    .await?;
+                *if rejected {
+                    &mut sweep.rejected
+                } else {
+                    &mut sweep.accepted
+                } += n;
+                if n < u64::from(RAW_BATCH) {
+                    break;
+                }
+            }
+        }
+        Ok(sweep)
+    }
+
     /// Puts a legal hold on an incident's evidence.
     pub async fn hold_evidence(
         &self,

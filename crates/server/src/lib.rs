@@ -13,6 +13,7 @@
 //!         └─ /  ui::routes()                             (the web UI)
 //!  background: ledger tail → broadcast, runbook reload, session sweep, paging,
 //!              evidence upload retries, evidence retention (hourly, by lease),
+//!              raw alert payload retention (hourly, every replica),
 //!              interrupted-run sweep (every minute)
 //! ```
 //!
@@ -35,6 +36,7 @@ mod listen;
 pub mod live;
 pub mod metrics;
 pub mod paging;
+pub mod ratelimit;
 mod receivers;
 mod routes;
 pub mod ui;
@@ -53,6 +55,7 @@ pub struct ServerState {
 struct Inner {
     app: App,
     ingestor: Ingestor,
+    limiter: ratelimit::Limiter,
     metrics: metrics::Metrics,
     live: live::Live,
     started: AtomicBool,
@@ -70,8 +73,10 @@ impl ServerState {
             .await
             .map_err(sitrep_app::AppError::Store)?;
         let (closing, _) = tokio::sync::watch::channel(false);
+        let receivers = &app.config().server.receivers;
         Ok(ServerState {
             inner: Arc::new(Inner {
+                limiter: ratelimit::Limiter::new(receivers.rate, receivers.burst),
                 ingestor: Ingestor::load(app.clone()).await?,
                 app,
                 metrics: metrics::Metrics::default(),
@@ -94,6 +99,12 @@ impl ServerState {
     #[must_use]
     pub fn ingestor(&self) -> &Ingestor {
         &self.inner.ingestor
+    }
+
+    /// The receivers' rate limiter (tests set its clock).
+    #[must_use]
+    pub fn receiver_limiter(&self) -> &ratelimit::Limiter {
+        &self.inner.limiter
     }
 
     /// The metrics registry.
@@ -278,42 +289,57 @@ async fn upload_blobs(state: ServerState) {
     }
 }
 
-/// With `[evidence] retention`, deletes expired evidence bytes once an hour (one replica
-/// at a time, by lease; each replica also drops its own copies of expired blobs).
+/// Once an hour: deletes expired raw alert payloads (every replica; deleting is
+/// idempotent) and, with `[evidence] retention`, expired evidence bytes (one replica at
+/// a time, by lease; each replica also drops its own copies of expired blobs).
 async fn retention(state: ServerState) {
-    let Some(keep) = state.app().config().evidence.retention else {
-        return;
-    };
-    let keep_ms = i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
-    let holder = format!("retention-{}-{}", std::process::id(), uuid::Uuid::now_v7());
     let mut closing = state.closing_signal();
+    let holder = format!("retention-{}-{}", std::process::id(), uuid::Uuid::now_v7());
     loop {
         let now = sitrep_app::now_ms();
-        let lease = state
-            .app()
-            .store()
-            .acquire_lease("evidence-retention", &holder, now, 600_000)
-            .await;
-        if let Ok(Some(_)) = lease {
-            match state
-                .app()
-                .apply_retention(now, keep_ms, false, "retention")
-                .await
-            {
-                Ok(r) if !r.incidents.is_empty() => {
-                    tracing::info!(incidents = r.incidents.len(), "evidence retention applied");
-                    state.changed();
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "evidence retention failed; retrying"),
+        match state.app().sweep_raw_payloads(now).await {
+            Ok(s) if s.accepted + s.rejected > 0 => {
+                tracing::info!(
+                    accepted = s.accepted,
+                    rejected = s.rejected,
+                    "raw alert payloads expired"
+                );
             }
-        } else if let Err(e) = state.app().drop_expired_copies().await {
-            // Another replica sweeps; this one still drops its own copies.
-            tracing::warn!(error = %e, "could not drop expired evidence copies");
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "raw payload retention failed; retrying"),
+        }
+        if let Some(keep) = state.app().config().evidence.retention {
+            evidence_retention(&state, &holder, now, keep).await;
         }
         if !nap(&mut closing, Duration::from_secs(3600)).await {
             return;
         }
+    }
+}
+
+/// One evidence retention round (see [`retention`]).
+async fn evidence_retention(state: &ServerState, holder: &str, now: i64, keep: Duration) {
+    let keep_ms = i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
+    let store = state.app().store();
+    let lease = store
+        .acquire_lease("evidence-retention", holder, now, 600_000)
+        .await;
+    if let Ok(Some(_)) = lease {
+        match state
+            .app()
+            .apply_retention(now, keep_ms, false, "retention")
+            .await
+        {
+            Ok(r) if !r.incidents.is_empty() => {
+                tracing::info!(incidents = r.incidents.len(), "evidence retention applied");
+                state.changed();
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "evidence retention failed; retrying"),
+        }
+    } else if let Err(e) = state.app().drop_expired_copies().await {
+        // Another replica sweeps; this one still drops its own copies.
+        tracing::warn!(error = %e, "could not drop expired evidence copies");
     }
 }
 

@@ -1,14 +1,18 @@
 //! Alert webhooks: `POST /api/v1/alerts/{alertmanager,grafana,generic}`.
 //!
-//! The raw body is stored durably before anything else, so a delivery we answered 2xx
-//! is never lost, even if interpreting it fails later; a body that cannot be stored is
-//! answered 503 so the sender retries. Malformed payloads are 400 naming the field.
+//! After authentication each delivery takes a token from its receiver's and
+//! credential's bucket (`ratelimit`); with none left it is answered 429 with
+//! `Retry-After` before its body is read, so nothing is stored. The raw body is then
+//! stored durably before it is ingested, so a delivery we answered 2xx is never lost,
+//! even if interpreting it fails later; a body that cannot be stored is answered 503 so
+//! the sender retries. Malformed payloads are 400 naming the field (their raw body is
+//! kept for less time, and not at all when only evicting accepted ones would make room).
 
 use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use sitrep_alerts::Source;
+use sitrep_alerts::{Batch, Source};
 use sitrep_app::AppError;
 use sitrep_app::ingest::source_name;
 
@@ -23,6 +27,13 @@ async fn receive(state: ServerState, source: Source, req: Request) -> Response {
         metrics.alert_received(name, "unauthorized");
         return e.into_response();
     }
+    if let Err(wait) = state
+        .receiver_limiter()
+        .take(&limit_key(name, req.headers()))
+    {
+        metrics.alert_received(name, "rate_limited");
+        return rate_limited(wait);
+    }
     let bytes = match body_bytes(req, &state).await {
         Ok(b) => b,
         Err(e) => {
@@ -36,7 +47,7 @@ async fn receive(state: ServerState, source: Source, req: Request) -> Response {
         }
     };
     let ingestor = state.ingestor();
-    let (payload_id, bytes) = match ingestor.store_raw(source, &bytes).await {
+    let stored = match ingestor.store_raw(source, &bytes).await {
         Ok(stored) => stored,
         Err(e) => {
             metrics.alert_received(name, "unavailable");
@@ -45,7 +56,31 @@ async fn receive(state: ServerState, source: Source, req: Request) -> Response {
                 .into_response();
         }
     };
-    match ingestor.ingest(source, &payload_id, &bytes).await {
+    let batch = match stored.batch {
+        Ok(batch) => batch,
+        Err(e) => {
+            metrics.alert_received(name, "malformed");
+            let e = ApiError::from(e);
+            return match stored.id {
+                Some(id) => e.with("payload_id", id),
+                None => e,
+            }
+            .into_response();
+        }
+    };
+    // An accepted payload is always stored (the cap evicts older ones instead).
+    ingest(&state, source, &stored.id.unwrap_or_default(), &batch).await
+}
+
+/// Ingests a stored, parsed payload and answers for it.
+async fn ingest(state: &ServerState, source: Source, payload_id: &str, batch: &Batch) -> Response {
+    let name = source_name(source);
+    let metrics = state.metrics();
+    match state
+        .ingestor()
+        .ingest_batch(source, payload_id, batch)
+        .await
+    {
         Ok(report) => {
             metrics.alert_received(name, "accepted");
             for id in &report.opened {
@@ -73,6 +108,37 @@ async fn receive(state: ServerState, source: Source, req: Request) -> Response {
                 .into_response()
         }
     }
+}
+
+/// The bucket a delivery counts against: the receiver and the credential presented
+/// (hashed: buckets never hold secrets). Only called after authentication succeeded,
+/// so the number of buckets is bounded by the valid credentials; the scheme is
+/// lower-cased so spelling `Bearer` differently does not buy another bucket.
+fn limit_key(source: &str, headers: &HeaderMap) -> String {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    format!(
+        "{source} {} {}",
+        scheme.to_ascii_lowercase(),
+        crate::auth::token_hash(rest.trim())
+    )
+}
+
+/// 429 with `Retry-After` in whole seconds.
+fn rate_limited(wait_secs: u64) -> Response {
+    let mut resp = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("too many deliveries from this credential; retry after {wait_secs} s"),
+    )
+    .with("retry_after", wait_secs)
+    .into_response();
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(wait_secs));
+    resp
 }
 
 /// Alertmanager webhook v4.

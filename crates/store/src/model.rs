@@ -67,6 +67,8 @@ pub struct RawPayload {
     pub source: String,
     pub received_ms: i64,
     pub body: Vec<u8>,
+    /// Answered 4xx (it did not parse): kept for less time, evicted first.
+    pub rejected: bool,
 }
 
 /// One execution of one step in an incident.

@@ -330,16 +330,18 @@ impl Store {
 
     /// A raw payload by id.
     pub async fn raw_payload(&self, id: &str) -> Result<Option<RawPayload>, StoreError> {
-        let row: Option<(String, String, i64, Vec<u8>)> =
-            sqlx::query_as("SELECT id, source, received_ms, body FROM raw_payloads WHERE id = $1")
-                .bind(id)
-                .fetch_optional(self.pool())
-                .await?;
-        Ok(row.map(|(id, source, received_ms, body)| RawPayload {
+        let row: Option<(String, String, i64, Vec<u8>, String)> = sqlx::query_as(
+            "SELECT id, source, received_ms, body, outcome FROM raw_payloads WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|(id, source, received_ms, body, outcome)| RawPayload {
             id,
             source,
             received_ms,
             body,
+            rejected: outcome == crate::payloads::REJECTED,
         }))
     }
 

@@ -884,13 +884,15 @@ async fn apply_write(tx: &mut AnyConnection, write: &Write, now: i64) -> Result<
         }
         Write::PutRawPayload(p) => {
             sqlx::query(
-                "INSERT INTO raw_payloads (id, source, received_ms, body) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (id) DO NOTHING",
+                "INSERT INTO raw_payloads (id, source, received_ms, body, outcome, size) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
             )
             .bind(p.id.as_str())
             .bind(p.source.as_str())
             .bind(p.received_ms)
             .bind(p.body.as_slice())
+            .bind(crate::payloads::outcome(p.rejected))
+            .bind(i64::try_from(p.body.len()).unwrap_or(i64::MAX))
             .execute(&mut *tx)
             .await?;
             Ok(())

@@ -732,6 +732,7 @@ async fn tokens_and_payloads(store: &Store) {
         source: "alertmanager".into(),
         received_ms: T0,
         body: b"{\"version\":\"4\",\"alerts\":[]}\x00\xff".to_vec(),
+        rejected: false,
     };
     store.put_raw_payload(&p).await.unwrap();
     store.put_raw_payload(&p).await.unwrap();
