@@ -121,12 +121,15 @@ async fn open_store(
     url: &str,
     key_path: &Path,
     signer: Signer,
+    background_above: u64,
 ) -> Result<(Store, Verifier), AppError> {
     // The log's origin is fixed when its key is created (the key carries it as its
     // name); a later config or another tool on the same data dir cannot rename it.
     let options = |signer: Signer| {
         let origin = signer.name().to_owned();
-        StoreOptions::new(url, signer, origin)
+        let mut options = StoreOptions::new(url, signer, origin);
+        options.verify_in_background_above = background_above;
+        options
     };
     match Store::open(options(signer.clone())).await {
         Err(StoreError::RetiredKey { key, detail }) => {
@@ -275,7 +278,8 @@ impl App {
                 sitrep_store::sqlite_url(&data_dir)
             }
         };
-        let (store, verifier) = open_store(&url, &key_path, signer).await?;
+        let above = config.ledger.verify_in_background_above;
+        let (store, verifier) = open_store(&url, &key_path, signer, above).await?;
         crate::datadir::prepare_blobs(&data_dir.join("blobs"))?;
         let blobs = BlobStore::open(data_dir.join("blobs"))?;
         let remote = crate::blobs::remote(&config.evidence)?;

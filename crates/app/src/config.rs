@@ -65,6 +65,31 @@ pub struct Config {
     /// Key files outside the data dir (a secret every replica mounts).
     #[serde(default)]
     pub keys: KeysConfig,
+    /// The ledger's startup check.
+    #[serde(default)]
+    pub ledger: LedgerConfig,
+}
+
+/// `[ledger]`: how the startup check re-hashes the signed ledger (docs/store.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerConfig {
+    /// Above this many signed entries the re-hash runs in the background: the server
+    /// serves at once, `/readyz` says `degraded` and nothing is signed until it passes.
+    #[serde(default = "default_verify_in_background_above")]
+    pub verify_in_background_above: u64,
+}
+
+impl Default for LedgerConfig {
+    fn default() -> Self {
+        LedgerConfig {
+            verify_in_background_above: default_verify_in_background_above(),
+        }
+    }
+}
+
+fn default_verify_in_background_above() -> u64 {
+    1_000_000
 }
 
 /// Where the keys are, when not in the data dir: replicas with their own data dirs
@@ -369,6 +394,7 @@ impl Default for Config {
             notify: NotifyConfig::default(),
             evidence: EvidenceConfig::default(),
             keys: KeysConfig::default(),
+            ledger: LedgerConfig::default(),
         }
     }
 }

@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use sitrep_runbook::Severity;
+use sitrep_store::LedgerVerification;
 
 use crate::ServerState;
 
@@ -85,6 +86,7 @@ pub async fn readiness(state: &ServerState) -> Readiness {
         Some(e) if ledger.ok => check(false, true, format!("cannot sign checkpoints: {e}")),
         _ => ledger,
     };
+    let ledger = ledger_verification(store.ledger_verification(), ledger);
     checks.insert("ledger", ledger);
     let blobs = state.app().data_dir().join("blobs");
     let probe = tokio::task::spawn_blocking(move || -> Result<(), String> {
@@ -135,6 +137,31 @@ pub async fn readiness(state: &ServerState) -> Readiness {
             (true, false) => "ready",
         },
         checks,
+    }
+}
+
+/// A large ledger is re-hashed in the background after open (docs/store.md). Until it
+/// passes the replica serves and commits but signs nothing: `degraded` (the check is
+/// not required meanwhile, so a restart does not take a healthy replica out for the
+/// minutes a big ledger takes). A divergence it finds is required and failing:
+/// `not_ready`, as a failing checkpoint is.
+fn ledger_verification(state: LedgerVerification, ledger: Check) -> Check {
+    match state {
+        LedgerVerification::Failed { refusal } => check(false, true, refusal),
+        LedgerVerification::Verifying {
+            checked,
+            size,
+            last_error,
+        } if ledger.ok => {
+            let retry = last_error.map(|e| format!("; retrying after: {e}"));
+            let detail = format!(
+                "verifying the signed ledger in the background: {checked} of {size} entries \
+                 re-hashed; no checkpoint is signed until it passes{}",
+                retry.unwrap_or_default()
+            );
+            check(false, false, detail)
+        }
+        _ => ledger,
     }
 }
 

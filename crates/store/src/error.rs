@@ -85,6 +85,18 @@ pub enum StoreError {
         /// What an operator should do next.
         how_to_investigate: &'static str,
     },
+    /// Signing is held because the background re-hash of the signed ledger (see
+    /// docs/store.md, "The startup check") has not finished yet.
+    #[error(
+        "the ledger is still being verified ({checked} of {size} signed entries re-hashed); \
+         no checkpoint is signed until it is"
+    )]
+    LedgerUnverified {
+        /// Entries re-hashed so far.
+        checked: u64,
+        /// Entries the latest checkpoint covers.
+        size: u64,
+    },
     /// A stored checkpoint that does not open with the configured key or is not for
     /// this log.
     #[error(

@@ -161,7 +161,7 @@ async fn sign_now(
     Ok(stored)
 }
 
-fn diverged(size: u64, expected: Hash, actual: Hash, detail: String) -> StoreError {
+pub(crate) fn diverged(size: u64, expected: Hash, actual: Hash, detail: String) -> StoreError {
     StoreError::LedgerDiverged {
         size,
         expected_root: expected.to_hex(),
@@ -175,13 +175,20 @@ fn diverged(size: u64, expected: Hash, actual: Hash, detail: String) -> StoreErr
 /// right. Appending a leaf yields exactly the stored hashes `sitrep_ledger::append`
 /// stores for it, so the stored sequence can be recomputed from the entries alone in
 /// O(log n) memory.
-struct Peaks {
-    size: u64,
+pub(crate) struct Peaks {
+    pub(crate) size: u64,
     hashes: Vec<Hash>,
 }
 
 impl Peaks {
-    fn push(&mut self, leaf: Hash, out: &mut Vec<Hash>) {
+    pub(crate) fn empty() -> Peaks {
+        Peaks {
+            size: 0,
+            hashes: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, leaf: Hash, out: &mut Vec<Hash>) {
         let mut h = leaf;
         out.push(h);
         for _ in 0..self.size.trailing_ones() {
@@ -193,7 +200,7 @@ impl Peaks {
         self.size += 1;
     }
 
-    fn root(&self) -> Hash {
+    pub(crate) fn root(&self) -> Hash {
         let mut iter = self.hashes.iter().rev();
         let Some(&last) = iter.next() else {
             return empty_root();
@@ -246,15 +253,17 @@ async fn check_counts(
     })
 }
 
-/// The check `Store::open` runs before accepting writes; see docs/store.md.
-pub(crate) async fn startup_check(
+/// Steps 1-5 of the check `Store::open` runs (docs/store.md): counts, the latest two
+/// checkpoints and the stored hashes under them. Returns the tree size and the latest
+/// checkpoint's size and signed root.
+pub(crate) async fn check_checkpoints(
     conn: &mut AnyConnection,
     keys: &LogKeys,
-) -> Result<(), StoreError> {
+) -> Result<(u64, Option<(u64, Hash)>), StoreError> {
     let checkpoints = latest_checkpoints(conn, 2).await?;
     let latest = checkpoints.first();
     let size = check_counts(conn, latest).await?;
-    let mut prefix = 0;
+    let mut signed_at = None;
     if let Some(latest) = latest {
         let signed = keys.open(latest)?;
         if size < latest.size {
@@ -295,9 +304,18 @@ pub(crate) async fn startup_check(
                 }
             }
         }
-        prefix = latest.size;
+        signed_at = Some((latest.size, signed));
     }
-    // Entries after the latest checkpoint were never signed: re-hash them all.
+    Ok((size, signed_at))
+}
+
+/// Step 6: entries `prefix..size`, after the latest checkpoint, were never signed:
+/// re-hash them all against the stored hashes.
+pub(crate) async fn check_tail(
+    conn: &mut AnyConnection,
+    prefix: u64,
+    size: u64,
+) -> Result<(), StoreError> {
     let peaks = Peaks::stored(conn, prefix).await?;
     let mut scan = Scan::new(peaks, size, None);
     scan.run(conn).await?;
@@ -444,11 +462,7 @@ pub(crate) async fn verify(
     keys: &LogKeys,
 ) -> Result<LedgerReport, StoreError> {
     let size = head_size(conn).await?;
-    let empty = Peaks {
-        size: 0,
-        hashes: Vec::new(),
-    };
-    let mut scan = Scan::new(empty, size, Some(keys));
+    let mut scan = Scan::new(Peaks::empty(), size, Some(keys));
     scan.run(conn).await?;
     if scan.report.ok() {
         let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ledger_hashes")

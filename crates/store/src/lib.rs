@@ -30,6 +30,7 @@ mod model;
 mod payloads;
 mod rows;
 mod runs;
+mod startup;
 mod store;
 mod writer;
 
@@ -37,4 +38,5 @@ pub use error::{HOW_TO_INVESTIGATE, StoreError, redact_url};
 pub use ledger::{Divergence, LedgerReport};
 pub use model::*;
 pub use payloads::RawPayloadStats;
+pub use startup::LedgerVerification;
 pub use store::{Backend, SQLITE_FILE, Store, StoreOptions, new_id, sqlite_url};

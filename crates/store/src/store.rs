@@ -20,6 +20,7 @@ use crate::model::{
     Incident, IncidentFilter, KeyEpoch, RawPayload, StepRun, StoredCheckpoint, Write,
 };
 use crate::rows::{self, to_i64, to_u64};
+use crate::startup::{self, LedgerVerification, Verification};
 use crate::writer::{EncodedEvent, Msg, Prepared, Writer, begin_snapshot, head_size};
 
 /// Which database a store runs on.
@@ -61,6 +62,8 @@ pub struct StoreOptions {
     pub max_batch: usize,
     /// Connection pool size.
     pub max_connections: u32,
+    /// Above this many signed entries `open` re-hashes them in the background.
+    pub verify_in_background_above: u64,
 }
 
 impl StoreOptions {
@@ -74,6 +77,7 @@ impl StoreOptions {
             checkpoint_every: Duration::from_secs(5),
             max_batch: 1024,
             max_connections: 8,
+            verify_in_background_above: 1_000_000,
         }
     }
 }
@@ -135,6 +139,8 @@ struct Core {
     checkpointing: tokio::sync::Mutex<()>,
     /// Why the background checkpoint task last failed, cleared when it succeeds.
     checkpoint_error: Mutex<Option<String>>,
+    /// The startup re-hash: no checkpoint is signed until it passed.
+    verification: Arc<Verification>,
 }
 
 impl std::fmt::Debug for Store {
@@ -190,24 +196,16 @@ impl Store {
             }
         }
         sqlx::migrate!("./migrations").run(&pool).await?;
-        let keys = {
-            let mut snapshot = begin_snapshot(&pool, backend).await?;
-            let keys = LogKeys::load(&mut snapshot, opts.signer, opts.origin).await?;
-            // A key that a rotation retired never signs again, even before the
-            // transition checkpoint exists (a rotation that stopped half-way).
-            keys.check_may_sign()?;
-            ledger::startup_check(&mut snapshot, &keys).await?;
-            snapshot.commit().await?;
-            keys
-        };
+        let (every, max_batch) = (opts.checkpoint_every, opts.max_batch.max(1));
+        let (keys, verification, deferred) = startup::open_check(&pool, backend, opts).await?;
         let core = Arc::new(Core {
             pool: pool.clone(),
             backend,
             keys,
             checkpointing: tokio::sync::Mutex::new(()),
             checkpoint_error: Mutex::new(None),
+            verification: verification.clone(),
         });
-        let max_batch = opts.max_batch.max(1);
         let (tx, rx) = mpsc::channel(max_batch.saturating_mul(2));
         let writer = Writer {
             pool,
@@ -217,15 +215,10 @@ impl Store {
             size: None,
             peaks: None,
         };
-        let (shutdown, shutdown_rx) = watch::channel(false);
-        let tasks = vec![
-            tokio::spawn(writer.run()),
-            tokio::spawn(checkpoint_loop(
-                core.clone(),
-                opts.checkpoint_every,
-                shutdown_rx,
-            )),
-        ];
+        let (shutdown, rx) = watch::channel(false);
+        let mut tasks = vec![tokio::spawn(writer.run())];
+        tasks.extend(deferred.map(|d| startup::spawn(&core.pool, d, verification, every, &rx)));
+        tasks.push(tokio::spawn(checkpoint_loop(core.clone(), every, rx)));
         Ok(Store {
             inner: Arc::new(Inner {
                 core,
@@ -336,13 +329,15 @@ impl Store {
         .bind(id)
         .fetch_optional(self.pool())
         .await?;
-        Ok(row.map(|(id, source, received_ms, body, outcome)| RawPayload {
-            id,
-            source,
-            received_ms,
-            body,
-            rejected: outcome == crate::payloads::REJECTED,
-        }))
+        Ok(
+            row.map(|(id, source, received_ms, body, outcome)| RawPayload {
+                id,
+                source,
+                received_ms,
+                body,
+                rejected: outcome == crate::payloads::REJECTED,
+            }),
+        )
     }
 
     /// An incident by id, or by number when the argument is all digits.
@@ -703,6 +698,7 @@ impl Store {
     /// has not grown since.
     pub async fn checkpoint_now(&self) -> Result<StoredCheckpoint, StoreError> {
         let core = &self.inner.core;
+        core.verification.check_may_sign()?;
         let _one = core.checkpointing.lock().await;
         ledger::checkpoint_now(&core.pool, &core.keys).await
     }
@@ -783,8 +779,15 @@ impl Store {
         previous: &Signer,
     ) -> Result<StoredCheckpoint, StoreError> {
         let core = &self.inner.core;
+        core.verification.check_may_sign()?;
         let _one = core.checkpointing.lock().await;
         ledger::cosign_now(&core.pool, &core.keys, previous).await
+    }
+
+    /// Where the startup re-hash of the signed ledger stands; nothing is signed before.
+    #[must_use]
+    pub fn ledger_verification(&self) -> LedgerVerification {
+        self.inner.core.verification.status()
     }
 
     /// Why the background checkpoint task last failed (a lost connection, or a ledger
@@ -877,7 +880,8 @@ async fn checkpoint_if_grown(core: &Core) -> Result<(), StoreError> {
         .pop()
         .map_or(0, |c| c.size);
     drop(conn);
-    if size > latest {
+    // While the background re-hash runs signing waits for it: that is no failure.
+    if size > latest && core.verification.may_sign_yet()? {
         let _one = core.checkpointing.lock().await;
         ledger::checkpoint_now(&core.pool, &core.keys).await?;
     }

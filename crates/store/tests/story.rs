@@ -1076,8 +1076,8 @@ async fn tamper(db: &Db, store: Store) {
     );
     set_record(record).await;
 
-    // 3. An entry the checkpoint covers: open only checks the signed roots, but a full
-    //    verification names the entry.
+    // 3. An entry the checkpoint covers, altered while the store runs: a full
+    //    verification names the entry (`open` refuses it too: tests/startup.rs).
     let store = db.open().await;
     let early: Vec<u8> =
         sqlx::query_scalar("SELECT record FROM ledger_entries WHERE leaf_index = 1")
