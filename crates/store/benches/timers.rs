@@ -1,6 +1,8 @@
 //! Durable timers: 10,000 page jobs all due at the same instant; how late is the last
-//! one claimed (handed to delivery) and completed? Goal (issue 7): every one within 1 s
-//! of its due time. On SQLite and, with `SITREP_TEST_DATABASE_URL`, on PostgreSQL.
+//! one claimed and completed? Goal (issue 7): every one within 1 s of its due time. This
+//! is the store's part only: claiming starts exactly at the due time (not at the paging
+//! loop's next tick, up to 500 ms later) and each batch is completed at once, with no
+//! delivery in between. On SQLite and, with `SITREP_TEST_DATABASE_URL`, on PostgreSQL.
 //!
 //! Run: `cargo bench -p sitrep-store --bench timers`.
 
@@ -13,8 +15,8 @@ use common::{Db, on_each_backend};
 use sitrep_store::{Change, NewJob, Write};
 
 const JOBS: usize = 10_000;
-/// What the server's paging loop claims per pass.
-const BATCH: u32 = 1000;
+/// What the server's paging loop claims per pass (`BATCH` in crates/server/src/paging.rs).
+const BATCH: u32 = 500;
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -57,7 +59,7 @@ async fn run(db: Db) {
     );
     let wait = u64::try_from(due - now_ms()).unwrap_or(0);
     tokio::time::sleep(Duration::from_millis(wait)).await;
-    // As the paging loop does: claim a batch, hand it to delivery, complete the batch.
+    // As the paging loop does, minus delivery: claim a batch, complete the batch.
     let mut claimed = 0;
     let mut last_claim_late = 0;
     let mut last_done_late = 0;
