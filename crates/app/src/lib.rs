@@ -41,6 +41,16 @@ pub use ingest::{IngestReport, Ingestor};
 pub use keys::{KEY_FILE, write_key};
 pub use library::Library;
 pub use runs::{Plan, RunReport, RunRequest};
-pub use sitrep_executor::{Mode, NullSink, RunSink};
+pub use sitrep_executor::{Decision, Level, Mode, NullSink, Outcome, RunSink, Stream};
 pub use sitrep_store as store;
+
+/// What the faces need of the evidence crate: the blob errors they map, and the offline
+/// pack verifier (`sitrep verify`, the browser test).
+pub mod evidence {
+    pub use sitrep_evidence::BlobError;
+    pub use sitrep_evidence::pack::{Limits, verify_pack};
+}
+
+/// The notifier the server's paging loop drives (owning it in `App` is issue 15's work).
+pub use sitrep_notify as notify;
 pub use tokens::{AccessRole, CreatedToken};

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use sitrep_app::AppError;
-use sitrep_store::StoreError;
+use sitrep_app::store::StoreError;
 
 /// An HTTP error: status, a stable `code`, a sentence, the field it is about (if any)
 /// and extra members (the display to confirm, the open checklist items, ...).
@@ -171,7 +171,7 @@ impl From<AppError> for ApiError {
             AppError::Store(StoreError::Conflict { .. }) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", msg)
             }
-            AppError::Blob(sitrep_evidence::BlobError::Remote { .. }) => {
+            AppError::Blob(sitrep_app::evidence::BlobError::Remote { .. }) => {
                 tracing::error!(error = %msg, "remote blob store failure");
                 ApiError::unavailable(format!("the evidence store is unavailable: {msg}"))
             }

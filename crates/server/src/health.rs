@@ -8,8 +8,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use sitrep_app::store::LedgerVerification;
 use sitrep_runbook::Severity;
-use sitrep_store::LedgerVerification;
 
 use crate::ServerState;
 

@@ -16,8 +16,8 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::Stream;
 use serde::Deserialize;
-use sitrep_executor::{Outcome, RunSink, Stream as OutStream};
-use sitrep_store::Event;
+use sitrep_app::store::Event;
+use sitrep_app::{Outcome, RunSink, Stream as OutStream};
 use tokio::sync::{Notify, broadcast, mpsc};
 
 use crate::ServerState;
@@ -105,7 +105,7 @@ pub async fn tail(state: ServerState) {
     }
 }
 
-async fn pump(state: &ServerState) -> Result<(), sitrep_store::StoreError> {
+async fn pump(state: &ServerState) -> Result<(), sitrep_app::store::StoreError> {
     let store = state.app().store();
     let size = store.tree_size().await?;
     let live = state.live();

@@ -14,7 +14,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use sitrep_store::IncidentFilter;
+use sitrep_app::store::IncidentFilter;
 
 use crate::ServerState;
 
@@ -37,7 +37,7 @@ pub struct Metrics {
     runs: Mutex<BTreeMap<(String, String), u64>>,
     http: Mutex<BTreeMap<(String, String, String), Histogram>>,
     pages: Mutex<BTreeMap<&'static str, u64>>,
-    notify: Mutex<sitrep_notify::MetricsSnapshot>,
+    notify: Mutex<sitrep_app::notify::MetricsSnapshot>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -86,7 +86,7 @@ impl Metrics {
     pub fn pages(
         &self,
         r: &sitrep_app::paging::DeliverReport,
-        notify: sitrep_notify::MetricsSnapshot,
+        notify: sitrep_app::notify::MetricsSnapshot,
     ) {
         let mut m = lock(&self.pages);
         for (k, n) in [
@@ -162,7 +162,7 @@ impl Metrics {
             );
             out.push_str("# TYPE sitrep_notify_breaker_open gauge\n");
             for (channel, b) in &notify.breakers {
-                let open = u8::from(matches!(b, sitrep_notify::BreakerState::Open { .. }));
+                let open = u8::from(matches!(b, sitrep_app::notify::BreakerState::Open { .. }));
                 let _ = writeln!(
                     out,
                     "sitrep_notify_breaker_open{{channel=\"{}\"}} {open}",

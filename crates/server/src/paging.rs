@@ -8,7 +8,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use sitrep_notify::{Notifier, NotifierConfig};
+use sitrep_app::notify::{Notifier, NotifierConfig};
 
 use crate::ServerState;
 

@@ -86,10 +86,10 @@ async fn a_responder_works_an_incident_in_the_browser() {
     // The pack the browser downloaded verifies offline against the server's key.
     let pack = std::fs::read(shots.join("evidence.tar.gz")).expect("evidence pack saved");
     let key = s.state.app().verifier().clone();
-    let report = sitrep_evidence::pack::verify_pack(
+    let report = sitrep_app::evidence::verify_pack(
         &pack[..],
         &[key],
-        sitrep_evidence::pack::Limits::default(),
+        sitrep_app::evidence::Limits::default(),
     )
     .expect("a readable pack");
     assert!(report.ok(), "{report:?}");

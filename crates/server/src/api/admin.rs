@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use sitrep_alerts::{Matcher, Silence, Timestamp};
 use sitrep_app::AccessRole;
-use sitrep_store::ApiToken;
+use sitrep_app::store::ApiToken;
 
 use crate::ServerState;
 use crate::auth::{Admin, Commander, Via, Viewer, csrf_token};

@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use sitrep_app::store::{ActionItem, ChecklistItem, Event, Incident, IncidentFilter};
 use sitrep_app::{IncidentView, NewIncident};
-use sitrep_store::{ActionItem, ChecklistItem, Event, Incident, IncidentFilter};
 
 use crate::ServerState;
 use crate::auth::{Commander, Responder, Viewer};
@@ -436,7 +436,7 @@ pub async fn hold(
     State(state): State<ServerState>,
     Viewer(_): Viewer,
     Path(id): Path<String>,
-) -> ApiResult<Json<sitrep_store::EvidenceHold>> {
+) -> ApiResult<Json<sitrep_app::store::EvidenceHold>> {
     state
         .app()
         .evidence_hold(&id)
@@ -451,7 +451,7 @@ pub async fn put_hold(
     Commander(caller): Commander,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<HoldBody>,
-) -> ApiResult<(StatusCode, Json<sitrep_store::EvidenceHold>)> {
+) -> ApiResult<(StatusCode, Json<sitrep_app::store::EvidenceHold>)> {
     let hold = state
         .app()
         .hold_evidence(&id, &body.reason, &caller.name)

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use sitrep_app::LedgerStatus;
-use sitrep_store::{Event, KeyEpoch, StoredCheckpoint};
+use sitrep_app::store::{Event, KeyEpoch, StoredCheckpoint};
 
 use crate::ServerState;
 use crate::auth::{Responder, Viewer};

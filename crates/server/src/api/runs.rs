@@ -21,8 +21,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use sitrep_app::store::StepRun;
 use sitrep_app::{AppError, Approval, Mode, Plan, RunRequest};
-use sitrep_store::StepRun;
 
 use crate::ServerState;
 use crate::auth::{Caller, Commander, Responder, Viewer};
@@ -182,7 +182,7 @@ pub async fn output(
     // Local, else from the shared bucket (output captured on another replica).
     let bytes = state.app().blob(&hash).await.map_err(|e| match e {
         // Retention may have deleted the bytes; the hash stays in the ledger.
-        AppError::Blob(sitrep_evidence::BlobError::NotFound(_)) => ApiError::new(
+        AppError::Blob(sitrep_app::evidence::BlobError::NotFound(_)) => ApiError::new(
             StatusCode::GONE,
             "gone",
             "the output was deleted by retention",

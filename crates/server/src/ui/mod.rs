@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use sitrep_app::store::{IncidentFilter, StepRun};
 use sitrep_app::{AppError, Approval, Mode, NewIncident, NullSink, Plan, RunRequest};
-use sitrep_executor::{Decision, Level};
+use sitrep_app::{Decision, Level};
 
 use crate::ServerState;
 use crate::auth::Caller;
