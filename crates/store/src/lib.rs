@@ -22,12 +22,14 @@
 //! # Ok(()) }
 //! ```
 
+mod apply;
 mod error;
 mod jobs;
 mod keys;
 mod ledger;
 mod model;
 mod payloads;
+mod queries;
 mod rows;
 mod runs;
 mod startup;
