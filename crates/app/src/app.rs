@@ -1,5 +1,6 @@
 //! `App`: opening a data dir and the incident use cases (declare, acknowledge, assign,
-//! note, severity, mitigate, resolve, reopen, checklist, action items).
+//! note, severity, mitigate, resolve, reopen); the checklist and action items are in
+//! `checklist`, the ledger key and its rotation in `rotation`.
 //!
 //! Each use case reads the incident, checks the rule, and commits the new row together
 //! with the event that records it; a concurrent change makes the commit fail on the
@@ -12,10 +13,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use sitrep_evidence::BlobStore;
 use sitrep_executor::Redactor;
-use sitrep_ledger::{Record, Signer, Verifier};
+use sitrep_ledger::{Record, Verifier};
 use sitrep_store::{
     ActionItem, Alert, Change, ChecklistItem, Event, Incident, IncidentFilter, StepRun, Store,
-    StoreError, StoreOptions, Write,
+    StoreError, Write,
 };
 
 use crate::config::Config;
@@ -24,6 +25,7 @@ use crate::events;
 use crate::keys;
 use crate::library::Library;
 use crate::lifecycle::{Action, Status, transition};
+use crate::rotation::{ledger_key_path, open_store};
 use crate::severity::SeverityScale;
 
 /// Times a use case retries after losing a race on the incident's version.
@@ -104,138 +106,9 @@ pub fn default_data_dir() -> PathBuf {
     PathBuf::from("sitrep-data")
 }
 
-/// Where the ledger signing key of `config` lives.
-fn ledger_key_path(config: &Config, data_dir: &Path) -> PathBuf {
-    config
-        .keys
-        .ledger
-        .clone()
-        .unwrap_or_else(|| data_dir.join(keys::KEY_FILE))
-}
-
-/// Opens the store with the key at `key_path`, finishing a key rotation that stopped
-/// half-way: when the log retired that key for the one waiting at `<key>.next`, the
-/// new key opens it, signs the transition checkpoint together with the old one, and
-/// takes the old key's place.
-async fn open_store(
-    url: &str,
-    key_path: &Path,
-    signer: Signer,
-    background_above: u64,
-) -> Result<(Store, Verifier), AppError> {
-    // The log's origin is fixed when its key is created (the key carries it as its
-    // name); a later config or another tool on the same data dir cannot rename it.
-    let options = |signer: Signer| {
-        let origin = signer.name().to_owned();
-        let mut options = StoreOptions::new(url, signer, origin);
-        options.verify_in_background_above = background_above;
-        options
-    };
-    match Store::open(options(signer.clone())).await {
-        Err(StoreError::RetiredKey { key, detail }) => {
-            let Some(next) = keys::pending_next(key_path)? else {
-                return Err(StoreError::RetiredKey { key, detail }.into());
-            };
-            let verifier = next.verifier();
-            let store = Store::open(options(next)).await?;
-            store.cosign_transition(&signer).await?;
-            keys::install_next(key_path)?;
-            Ok((store, verifier))
-        }
-        other => {
-            let verifier = signer.verifier();
-            Ok((other?, verifier))
-        }
-    }
-}
-
-/// What a ledger key rotation did.
-#[derive(Debug, Clone, Serialize)]
-pub struct KeyRotation {
-    /// The retired verifier key.
-    pub from: String,
-    /// The new verifier key: what auditors add to the keys they pin.
-    pub to: String,
-    /// The ledger entry of the `ledger.key_rotated` record.
-    pub index: u64,
-    /// The size of the transition checkpoint both keys signed.
-    pub checkpoint_size: u64,
-    /// Where the new key is.
-    pub key_file: PathBuf,
-}
-
 /// Lease name prefix each serving replica renews (`serving:<replica id>`): how a tool
 /// that must not run beside a server (a key rotation) knows one is up.
 pub const SERVING_LEASE: &str = "serving:";
-
-/// Rotates the ledger signing key of `config`'s log: seals a `ledger.key_rotated`
-/// record, signs a transition checkpoint with both keys and replaces the key file (the
-/// old key is deleted). Refused while a server on the log is up (a server keeps its
-/// serving lease fresh), unless `force`; replicas need the new key file before they
-/// start again.
-pub async fn rotate_ledger_key(
-    config: Config,
-    actor: &str,
-    force: bool,
-) -> Result<KeyRotation, AppError> {
-    let app = App::open(config.clone()).await?;
-    let serving = app.serving_replicas(now_ms()).await?;
-    if !serving.is_empty() && !force {
-        app.close().await;
-        let list: Vec<String> = serving
-            .iter()
-            .map(|l| {
-                format!(
-                    "{} (until {})",
-                    l.name.trim_start_matches(SERVING_LEASE),
-                    l.expires_ms
-                )
-            })
-            .collect();
-        return Err(AppError::Denied {
-            reason: format!(
-                "a server is up on this log (replica {}): stop every server first, or wait \
-                 for the lease to lapse if it died; a server left running cannot sign \
-                 anything after the rotation and stays not ready until restarted",
-                list.join(", ")
-            ),
-        });
-    }
-    let key_path = ledger_key_path(&config, &app.inner.data_dir);
-    let from = app.verifier().clone();
-    // The next key is on disk before the log names it, so a crash at any point
-    // leaves a log that the next start finishes moving to it.
-    let next = keys::prepare_next(&key_path, from.name())?;
-    let index = match app
-        .store()
-        .record_key_rotation(
-            &next.verifier(),
-            actor,
-            u64::try_from(now_ms()).unwrap_or(0),
-        )
-        .await
-    {
-        Ok(index) => index,
-        Err(e) => {
-            // Nothing was recorded: the waiting key must not be taken for a rotation.
-            let _ = std::fs::remove_file(keys::next_key_path(&key_path));
-            app.close().await;
-            return Err(e.into());
-        }
-    };
-    app.close().await;
-    let app = App::open(config).await?;
-    let checkpoint_size = app.store().latest_checkpoint().await?.map_or(0, |c| c.size);
-    let rotation = KeyRotation {
-        from: from.to_string(),
-        to: app.verifier().to_string(),
-        index,
-        checkpoint_size,
-        key_file: key_path,
-    };
-    app.close().await;
-    Ok(rotation)
-}
 
 impl App {
     /// Takes or renews this replica's serving lease until `now_ms + ttl_ms`; a `ttl_ms`
@@ -839,171 +712,6 @@ impl App {
             index: committed.indexes.first().copied().unwrap_or_default(),
             record,
         })
-    }
-
-    /// Ticks (or unticks) a checklist item, named by its number in `checklist` order
-    /// (1-based) or by a unique piece of its text.
-    pub async fn tick(
-        &self,
-        id: &str,
-        item: &str,
-        checked: bool,
-        actor: &str,
-    ) -> Result<ChecklistItem, AppError> {
-        check_actor(actor)?;
-        let incident = self.incident(id).await?;
-        let items = self.inner.store.checklist(&incident.id).await?;
-        let found = find_item(&items, item)?;
-        let mut row = found.clone();
-        let now = now_ms();
-        row.checked = checked;
-        row.checked_by = checked.then(|| actor.to_owned());
-        row.checked_ms = checked.then_some(now);
-        let kind = if checked {
-            events::CHECK
-        } else {
-            events::UNCHECK
-        };
-        let payload = vec![
-            ("source", row.source.clone()),
-            ("item", row.item_id.clone()),
-            ("text", row.text.clone()),
-        ];
-        self.inner
-            .store
-            .commit(Change {
-                writes: vec![Write::PutChecklistItem(row.clone())],
-                events: vec![events::record(kind, &incident.id, now, actor, payload)],
-            })
-            .await?;
-        Ok(row)
-    }
-
-    /// Adds an action item.
-    pub async fn add_action(
-        &self,
-        id: &str,
-        title: &str,
-        owner: Option<&str>,
-        due_ms: Option<i64>,
-        actor: &str,
-    ) -> Result<ActionItem, AppError> {
-        check_actor(actor)?;
-        let title = self.redact(title.trim());
-        if title.is_empty() {
-            return Err(AppError::invalid("title", "must not be empty"));
-        }
-        let incident = self.incident(id).await?;
-        let now = now_ms();
-        let item = ActionItem {
-            id: uuid::Uuid::now_v7().to_string(),
-            incident_id: incident.id.clone(),
-            title: title.clone(),
-            owner: owner.map(str::to_owned),
-            due_ms,
-            status: "open".to_owned(),
-            created_ms: now,
-            updated_ms: now,
-        };
-        let mut payload = vec![("action", item.id.clone()), ("title", title)];
-        if let Some(o) = owner {
-            payload.push(("owner", o.to_owned()));
-        }
-        if let Some(d) = due_ms {
-            payload.push(("due_ms", d.to_string()));
-        }
-        self.inner
-            .store
-            .commit(Change {
-                writes: vec![Write::PutActionItem(item.clone())],
-                events: vec![events::record(
-                    events::ACTION_ADDED,
-                    &incident.id,
-                    now,
-                    actor,
-                    payload,
-                )],
-            })
-            .await?;
-        Ok(item)
-    }
-
-    /// Marks an action item done; `action` is its id or a unique id prefix.
-    pub async fn complete_action(
-        &self,
-        id: &str,
-        action: &str,
-        actor: &str,
-    ) -> Result<ActionItem, AppError> {
-        check_actor(actor)?;
-        let incident = self.incident(id).await?;
-        let items = self.inner.store.action_items(&incident.id).await?;
-        let matches: Vec<_> = items
-            .iter()
-            .enumerate()
-            .filter(|(n, a)| a.id.starts_with(action) || (n + 1).to_string() == action)
-            .collect();
-        let [(_, found)] = matches.as_slice() else {
-            return Err(if matches.is_empty() {
-                AppError::NotFound {
-                    what: "action item",
-                    id: action.to_owned(),
-                }
-            } else {
-                AppError::invalid(
-                    "action",
-                    format!("{action:?} matches {} action items", matches.len()),
-                )
-            });
-        };
-        let mut item = (*found).clone();
-        let now = now_ms();
-        item.status = "done".to_owned();
-        item.updated_ms = now;
-        let payload = vec![("action", item.id.clone()), ("title", item.title.clone())];
-        self.inner
-            .store
-            .commit(Change {
-                writes: vec![Write::PutActionItem(item.clone())],
-                events: vec![events::record(
-                    events::ACTION_DONE,
-                    &incident.id,
-                    now,
-                    actor,
-                    payload,
-                )],
-            })
-            .await?;
-        Ok(item)
-    }
-}
-
-/// The checklist item `key` names: its 1-based number or a unique piece of its text.
-fn find_item<'a>(items: &'a [ChecklistItem], key: &str) -> Result<&'a ChecklistItem, AppError> {
-    if let Ok(n) = key.trim().parse::<usize>() {
-        return n
-            .checked_sub(1)
-            .and_then(|i| items.get(i))
-            .ok_or_else(|| AppError::NotFound {
-                what: "checklist item",
-                id: key.to_owned(),
-            });
-    }
-    let needle = key.trim().to_lowercase();
-    let hits: Vec<_> = items
-        .iter()
-        .filter(|i| i.text.to_lowercase().contains(&needle))
-        .collect();
-    match hits.as_slice() {
-        [one] => Ok(one),
-        [] => Err(AppError::NotFound {
-            what: "checklist item",
-            id: key.to_owned(),
-        }),
-        many => Err(AppError::invalid(
-            "item",
-            format!("{key:?} matches {} items; use its number", many.len()),
-        )),
     }
 }
 

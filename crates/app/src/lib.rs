@@ -7,6 +7,7 @@
 mod app;
 pub mod approvals;
 pub mod blobs;
+mod checklist;
 pub mod config;
 pub mod datadir;
 mod error;
@@ -23,15 +24,13 @@ pub mod payloads;
 mod plan;
 pub mod postmortem;
 pub mod retention;
+mod rotation;
 mod runs;
 mod sandbox;
 pub mod severity;
 pub mod tokens;
 
-pub use app::{
-    App, IncidentView, KeyRotation, NewIncident, SERVING_LEASE, default_data_dir, now_ms,
-    rotate_ledger_key,
-};
+pub use app::{App, IncidentView, NewIncident, SERVING_LEASE, default_data_dir, now_ms};
 pub use approvals::Approval;
 pub use config::Config;
 pub use error::AppError;
@@ -40,6 +39,7 @@ pub use identity::Principal;
 pub use ingest::{IngestReport, Ingestor};
 pub use keys::{KEY_FILE, write_key};
 pub use library::Library;
+pub use rotation::{KeyRotation, rotate_ledger_key};
 pub use runs::{Plan, RunReport, RunRequest};
 pub use sitrep_executor::{Decision, Level, Mode, NullSink, Outcome, RunSink, Stream};
 pub use sitrep_store as store;
