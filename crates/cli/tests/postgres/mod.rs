@@ -12,20 +12,9 @@ pub struct Schema {
     name: String,
 }
 
-/// The PostgreSQL server to test on, if any. Under CI (`CI=true`) it is required: a green
-/// run must not hide a skipped PostgreSQL half.
-pub fn postgres_url() -> Option<String> {
-    match std::env::var("SITREP_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true but SITREP_TEST_DATABASE_URL is unset: the PostgreSQL half would be skipped"
-            );
-            None
-        }
-    }
-}
+#[path = "../../../../tests/support/postgres_url.rs"]
+mod pg;
+pub use pg::postgres_url;
 
 /// Runs one statement on `url` from a throwaway runtime (CLI tests are synchronous).
 fn execute(url: &str, sql: &str) -> Result<(), String> {

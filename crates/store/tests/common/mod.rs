@@ -44,20 +44,9 @@ impl Db {
     }
 }
 
-/// The PostgreSQL server to test on: `SITREP_TEST_DATABASE_URL`. Under CI (`CI=true`) it
-/// is required, so a green run never hides a skipped PostgreSQL half.
-pub fn postgres_url() -> Option<String> {
-    match std::env::var("SITREP_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true but SITREP_TEST_DATABASE_URL is unset: the PostgreSQL half would be skipped"
-            );
-            None
-        }
-    }
-}
+#[path = "../../../../tests/support/postgres_url.rs"]
+mod pg;
+pub use pg::postgres_url;
 
 /// Runs `f` on a fresh SQLite database, then on a fresh PostgreSQL schema when
 /// [`postgres_url`] names a server. Returns the backends it ran on.
