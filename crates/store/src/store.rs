@@ -1,5 +1,5 @@
-//! `Store`: opening and closing, commits through the group-commit writer, reads, the
-//! ledger API and background checkpoints.
+//! `Store`: opening and closing, commits through the group-commit writer (reads are in
+//! `queries.rs`), the ledger API and background checkpoints.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
