@@ -2,8 +2,6 @@
 //! embedded in the binary (no CDN). Every page works with the keyboard and on a phone;
 //! mutating forms carry the session's CSRF token, checked by `auth` like any API call.
 
-use std::collections::BTreeMap;
-
 use askama::Template;
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
@@ -12,8 +10,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use sitrep_app::store::{IncidentFilter, StepRun};
-use sitrep_app::{AppError, Approval, Mode, NewIncident, NullSink, Plan, RunRequest};
-use sitrep_app::{Decision, Level};
+use sitrep_app::{AppError, Approval, NewIncident};
 
 use crate::ServerState;
 use crate::auth::Caller;
@@ -21,6 +18,8 @@ use sitrep_app::AccessRole as Role;
 
 pub mod headers;
 mod login;
+mod pages;
+mod runs;
 
 /// The UI's routes, merged at `/` by the server's router.
 pub fn routes() -> Router<ServerState> {
@@ -42,19 +41,19 @@ pub fn routes() -> Router<ServerState> {
         .route("/incidents", get(incidents).post(declare))
         .route("/incidents/{n}", get(incident))
         .route("/incidents/{n}/timeline", get(timeline_fragment))
-        .route("/incidents/{n}/plan", get(plan))
-        .route("/incidents/{n}/run", post(run))
+        .route("/incidents/{n}/plan", get(runs::plan))
+        .route("/incidents/{n}/run", post(runs::run))
         .route("/incidents/{n}/checklist/{item}", post(tick))
         .route("/incidents/{n}/note", post(note))
         .route("/incidents/{n}/actions", post(add_action))
-        .route("/incidents/{n}/approvals/{id}/approve", post(approve))
+        .route("/incidents/{n}/approvals/{id}/approve", post(runs::approve))
         .route("/incidents/{n}/{action}", post(lifecycle))
-        .route("/incidents/{n}/postmortem", get(postmortem_page))
-        .route("/incidents/{n}/postmortem.md", get(postmortem_md))
-        .route("/runs/{id}", get(run_page))
-        .route("/runbooks", get(runbooks))
-        .route("/runbooks/{*path}", get(runbook))
-        .route("/ledger", get(ledger))
+        .route("/incidents/{n}/postmortem", get(pages::postmortem_page))
+        .route("/incidents/{n}/postmortem.md", get(pages::postmortem_md))
+        .route("/runs/{id}", get(runs::run_page))
+        .route("/runbooks", get(pages::runbooks))
+        .route("/runbooks/{*path}", get(pages::runbook))
+        .route("/ledger", get(pages::ledger))
         .route("/ack/{token}", get(ack_page).post(ack_link))
 }
 
@@ -592,210 +591,6 @@ async fn timeline_fragment(
     Ok(Html(timeline_html(&st, &inc.id).await?.0).into_response())
 }
 
-#[derive(Template)]
-#[template(path = "plan.html")]
-struct PlanTpl {
-    csrf: String,
-    number: i64,
-    plan: Plan,
-    set: BTreeMap<String, String>,
-    decision: String,
-    runnable: bool,
-}
-
-/// The run request a query or form describes (`runbook`, `step`, `set.NAME`,
-/// `confirmed`), for `incident` as `caller`. Also returns the `set` values, which the
-/// plan dialog carries forward.
-fn run_request(
-    incident: &str,
-    caller: &Caller,
-    fields: &BTreeMap<String, String>,
-) -> (RunRequest, BTreeMap<String, String>) {
-    let set: BTreeMap<String, String> = fields
-        .iter()
-        .filter_map(|(k, v)| k.strip_prefix("set.").map(|k| (k.to_owned(), v.clone())))
-        .filter(|(_, v)| !v.is_empty())
-        .collect();
-    let req = RunRequest {
-        incident: incident.to_owned(),
-        runbook: fields.get("runbook").cloned().unwrap_or_default(),
-        step: fields.get("step").cloned().unwrap_or_default(),
-        actor: caller.name.clone(),
-        principal_id: Some(caller.id.clone()),
-        set: set.clone(),
-        confirmed: fields.get("confirmed").cloned(),
-        approval: None,
-        mode: Mode::Interactive,
-    };
-    (req, set)
-}
-
-async fn plan(
-    State(st): State<ServerState>,
-    c: Option<Caller>,
-    Path(n): Path<String>,
-    Query(fields): Query<BTreeMap<String, String>>,
-) -> Page {
-    let c = user(c)?;
-    need(&c, Role::Responder)?;
-    let inc = st.app().incident(&n).await?;
-    let (req, set) = run_request(&inc.id, &c, &fields);
-    let plan = st.app().plan(&req).await?;
-    let (decision, runnable) = match &plan.decision {
-        Some(Decision::Allow) => ("Read only: runs without confirmation.".to_owned(), true),
-        Some(Decision::NeedsConfirmation { .. }) if plan.risk == Level::Read => (
-            "It reads only, with values you typed. Check the command above before you run it."
-                .to_owned(),
-            true,
-        ),
-        Some(Decision::NeedsConfirmation { .. }) => (
-            format!(
-                "This {} step changes things. Check the command above before you run it.",
-                plan.risk
-            ),
-            true,
-        ),
-        Some(Decision::NeedsApproval { reason }) => (format!("Needs approval: {reason}"), false),
-        Some(Decision::Deny { reason }) => (format!("Refused: {reason}"), false),
-        None => (String::new(), false),
-    };
-    html(&PlanTpl {
-        csrf: csrf_token(&c),
-        number: inc.number,
-        plan,
-        set,
-        decision,
-        runnable,
-    })
-}
-
-#[derive(Template)]
-#[template(path = "run.html")]
-struct RunTpl {
-    number: i64,
-    run: StepRun,
-    stdout: String,
-    stderr: String,
-    duration_ms: i64,
-}
-
-async fn run(
-    State(st): State<ServerState>,
-    c: Option<Caller>,
-    Path(n): Path<String>,
-    Form(fields): Form<BTreeMap<String, String>>,
-) -> Page {
-    let c = user(c)?;
-    need(&c, Role::Responder)?;
-    let inc = st.app().incident(&n).await?;
-    let (req, _) = run_request(&inc.id, &c, &fields);
-    let report = match st.app().run_step(&req, std::sync::Arc::new(NullSink)).await {
-        Ok(r) => r,
-        Err(AppError::NeedsApproval {
-            reason,
-            approval: Some(a),
-        }) => {
-            st.changed();
-            return html(&ApprovalNeededTpl {
-                number: inc.number,
-                reason,
-                a: *a,
-            });
-        }
-        Err(e) => return Err(e.into()),
-    };
-    html(&run_view(&st, inc.number, report.run).await?)
-}
-
-#[derive(Template)]
-#[template(path = "approval_needed.html")]
-struct ApprovalNeededTpl {
-    number: i64,
-    reason: String,
-    a: Approval,
-}
-
-/// A commander (not the requester) approves a held run; back to the incident page.
-async fn approve(
-    State(st): State<ServerState>,
-    c: Option<Caller>,
-    Path((n, id)): Path<(String, String)>,
-) -> Page {
-    let c = user(c)?;
-    need(&c, Role::Commander)?;
-    match st.app().approve_as(&n, &id, &c.principal()).await {
-        Ok(_) => {
-            st.changed();
-            Ok(Redirect::to(&format!("/incidents/{n}")).into_response())
-        }
-        Err(e) if e.is_caller_error() => Ok(Redirect::to(&format!(
-            "/incidents/{n}?flash={}",
-            enc(&e.to_string())
-        ))
-        .into_response()),
-        Err(e) => Err(e.into()),
-    }
-}
-
-async fn run_view(st: &ServerState, number: i64, run: StepRun) -> Result<RunTpl, UiError> {
-    // Output captured on another replica comes from the shared bucket.
-    async fn read(st: &ServerState, h: Option<&str>) -> String {
-        match h.and_then(|h| sitrep_ledger::Hash::from_hex(h).ok()) {
-            Some(h) => st
-                .app()
-                .blob(&h)
-                .await
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default(),
-            None => String::new(),
-        }
-    }
-    let duration_ms = run.ended_ms.map_or(0, |e| e - run.started_ms);
-    Ok(RunTpl {
-        number,
-        stdout: read(st, run.stdout_sha256.as_deref()).await,
-        stderr: read(st, run.stderr_sha256.as_deref()).await,
-        duration_ms,
-        run,
-    })
-}
-
-#[derive(Template)]
-#[template(path = "run_page.html")]
-struct RunPageTpl {
-    chrome: Chrome,
-    number: i64,
-    run: StepRun,
-    stdout: String,
-    stderr: String,
-    duration_ms: i64,
-}
-
-async fn run_page(
-    State(st): State<ServerState>,
-    c: Option<Caller>,
-    Path(id): Path<String>,
-) -> Page {
-    let c = user(c)?;
-    let run = st
-        .app()
-        .store()
-        .run(&id)
-        .await
-        .map_err(AppError::from)?
-        .ok_or(AppError::NotFound { what: "run", id })?;
-    let inc = st.app().incident(&run.incident_id).await?;
-    let v = run_view(&st, inc.number, run).await?;
-    html(&RunPageTpl {
-        chrome: chrome(&c),
-        number: v.number,
-        run: v.run,
-        stdout: v.stdout,
-        stderr: v.stderr,
-        duration_ms: v.duration_ms,
-    })
-}
-
 #[derive(Deserialize)]
 struct TickForm {
     checked: String,
@@ -918,206 +713,4 @@ async fn lifecycle(
         .into_response()),
         Err(e) => Err(e.into()),
     }
-}
-
-#[derive(Template)]
-#[template(path = "postmortem.html")]
-struct PostmortemTpl {
-    chrome: Chrome,
-    number: i64,
-    markdown: String,
-}
-
-async fn postmortem_page(
-    State(st): State<ServerState>,
-    c: Option<Caller>,
-    Path(n): Path<String>,
-) -> Page {
-    let c = user(c)?;
-    let inc = st.app().incident(&n).await?;
-    let markdown = st.app().postmortem(&inc.id).await?;
-    html(&PostmortemTpl {
-        chrome: chrome(&c),
-        number: inc.number,
-        markdown,
-    })
-}
-
-async fn postmortem_md(
-    State(st): State<ServerState>,
-    c: Option<Caller>,
-    Path(n): Path<String>,
-) -> Page {
-    user(c)?;
-    let inc = st.app().incident(&n).await?;
-    let markdown = st.app().postmortem(&inc.id).await?;
-    let disposition = format!("attachment; filename=\"postmortem-{}.md\"", inc.number);
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/markdown; charset=utf-8"),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                HeaderValue::from_str(&disposition)
-                    .unwrap_or(HeaderValue::from_static("attachment")),
-            ),
-        ],
-        markdown,
-    )
-        .into_response())
-}
-
-struct RunbookRow {
-    path: String,
-    service: String,
-    alerts: String,
-    steps: usize,
-    errors: usize,
-    warnings: usize,
-}
-
-#[derive(Template)]
-#[template(path = "runbooks.html")]
-struct RunbooksTpl {
-    chrome: Chrome,
-    runbooks: Vec<RunbookRow>,
-    unreadable: Vec<(String, String)>,
-}
-
-async fn runbooks(State(st): State<ServerState>, c: Option<Caller>) -> Page {
-    let c = user(c)?;
-    let lib = st.app().library();
-    let runbooks = lib
-        .entries()
-        .iter()
-        .map(|e| RunbookRow {
-            path: e.path.clone(),
-            service: e
-                .runbook
-                .front_matter
-                .as_ref()
-                .and_then(|f| f.service.clone())
-                .unwrap_or_default(),
-            alerts: e.runbook.alerts_handled().join(", "),
-            steps: e.runbook.steps.len(),
-            errors: e
-                .diagnostics
-                .iter()
-                .filter(|d| d.severity == sitrep_runbook::Severity::Error)
-                .count(),
-            warnings: e
-                .diagnostics
-                .iter()
-                .filter(|d| d.severity == sitrep_runbook::Severity::Warning)
-                .count(),
-        })
-        .collect();
-    html(&RunbooksTpl {
-        chrome: chrome(&c),
-        runbooks,
-        unreadable: lib.unreadable.clone(),
-    })
-}
-
-struct DiagView {
-    severity: String,
-    line: usize,
-    code: String,
-    message: String,
-}
-
-#[derive(Template)]
-#[template(path = "runbook.html")]
-struct RunbookTpl {
-    chrome: Chrome,
-    path: String,
-    title: String,
-    diagnostics: Vec<DiagView>,
-    steps: Vec<StepView>,
-}
-
-async fn runbook(
-    State(st): State<ServerState>,
-    c: Option<Caller>,
-    Path(path): Path<String>,
-) -> Page {
-    let c = user(c)?;
-    let lib = st.app().library();
-    let e = lib.get(&path).ok_or(AppError::NotFound {
-        what: "runbook",
-        id: path.clone(),
-    })?;
-    let steps = StepView::all(&e.path, &e.runbook.steps);
-    let diagnostics = e
-        .diagnostics
-        .iter()
-        .map(|d| DiagView {
-            severity: format!("{:?}", d.severity).to_lowercase(),
-            line: d.line,
-            code: d.code.to_owned(),
-            message: d.message.clone(),
-        })
-        .collect();
-    html(&RunbookTpl {
-        chrome: chrome(&c),
-        path: e.path.clone(),
-        title: e.runbook.title.clone().unwrap_or_else(|| e.path.clone()),
-        diagnostics,
-        steps,
-    })
-}
-
-#[derive(Template)]
-#[template(path = "ledger.html")]
-struct LedgerTpl {
-    chrome: Chrome,
-    tree_size: u64,
-    checkpoint: String,
-    checkpoint_size: u64,
-    checkpoint_age: String,
-    verifier: String,
-    /// Every key of the log, oldest first: (verifier key, how it came, current).
-    keys: Vec<(String, String, bool)>,
-}
-
-async fn ledger(State(st): State<ServerState>, c: Option<Caller>) -> Page {
-    let c = user(c)?;
-    let s = st.app().ledger_status().await?;
-    let keys = st
-        .app()
-        .store()
-        .key_history()
-        .await
-        .map_err(AppError::from)?
-        .into_iter()
-        .map(|k| {
-            let how = match (k.since_index, k.rotated_by) {
-                (Some(i), Some(by)) => format!("since entry #{i}, rotated by {by}"),
-                _ => "the log's first key".to_owned(),
-            };
-            (k.verifier_key, how, k.current)
-        })
-        .collect();
-    let (checkpoint, checkpoint_size, checkpoint_age) = match &s.checkpoint {
-        Some(cp) => (
-            cp.signed_note.clone(),
-            cp.size,
-            format!(
-                "signed {}s ago",
-                (sitrep_app::now_ms() - cp.created_ms).max(0) / 1000
-            ),
-        ),
-        None => (String::new(), 0, String::new()),
-    };
-    html(&LedgerTpl {
-        chrome: chrome(&c),
-        tree_size: s.tree_size,
-        checkpoint,
-        checkpoint_size,
-        checkpoint_age,
-        verifier: s.verifier_key,
-        keys,
-    })
 }

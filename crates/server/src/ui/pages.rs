@@ -1,0 +1,214 @@
+//! Read-only pages outside an incident: the postmortem (page and Markdown download),
+//! the runbook library and one runbook, and the ledger's status.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::IntoResponse;
+use sitrep_app::AppError;
+
+use super::{Chrome, Page, StepView, chrome, html, user};
+use crate::ServerState;
+use crate::auth::Caller;
+
+#[derive(Template)]
+#[template(path = "postmortem.html")]
+struct PostmortemTpl {
+    chrome: Chrome,
+    number: i64,
+    markdown: String,
+}
+
+pub(super) async fn postmortem_page(
+    State(st): State<ServerState>,
+    c: Option<Caller>,
+    Path(n): Path<String>,
+) -> Page {
+    let c = user(c)?;
+    let inc = st.app().incident(&n).await?;
+    let markdown = st.app().postmortem(&inc.id).await?;
+    html(&PostmortemTpl {
+        chrome: chrome(&c),
+        number: inc.number,
+        markdown,
+    })
+}
+
+pub(super) async fn postmortem_md(
+    State(st): State<ServerState>,
+    c: Option<Caller>,
+    Path(n): Path<String>,
+) -> Page {
+    user(c)?;
+    let inc = st.app().incident(&n).await?;
+    let markdown = st.app().postmortem(&inc.id).await?;
+    let disposition = format!("attachment; filename=\"postmortem-{}.md\"", inc.number);
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/markdown; charset=utf-8"),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_str(&disposition)
+                    .unwrap_or(HeaderValue::from_static("attachment")),
+            ),
+        ],
+        markdown,
+    )
+        .into_response())
+}
+
+struct RunbookRow {
+    path: String,
+    service: String,
+    alerts: String,
+    steps: usize,
+    errors: usize,
+    warnings: usize,
+}
+
+#[derive(Template)]
+#[template(path = "runbooks.html")]
+struct RunbooksTpl {
+    chrome: Chrome,
+    runbooks: Vec<RunbookRow>,
+    unreadable: Vec<(String, String)>,
+}
+
+pub(super) async fn runbooks(State(st): State<ServerState>, c: Option<Caller>) -> Page {
+    let c = user(c)?;
+    let lib = st.app().library();
+    let runbooks = lib
+        .entries()
+        .iter()
+        .map(|e| RunbookRow {
+            path: e.path.clone(),
+            service: e
+                .runbook
+                .front_matter
+                .as_ref()
+                .and_then(|f| f.service.clone())
+                .unwrap_or_default(),
+            alerts: e.runbook.alerts_handled().join(", "),
+            steps: e.runbook.steps.len(),
+            errors: e
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == sitrep_runbook::Severity::Error)
+                .count(),
+            warnings: e
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == sitrep_runbook::Severity::Warning)
+                .count(),
+        })
+        .collect();
+    html(&RunbooksTpl {
+        chrome: chrome(&c),
+        runbooks,
+        unreadable: lib.unreadable.clone(),
+    })
+}
+
+struct DiagView {
+    severity: String,
+    line: usize,
+    code: String,
+    message: String,
+}
+
+#[derive(Template)]
+#[template(path = "runbook.html")]
+struct RunbookTpl {
+    chrome: Chrome,
+    path: String,
+    title: String,
+    diagnostics: Vec<DiagView>,
+    steps: Vec<StepView>,
+}
+
+pub(super) async fn runbook(
+    State(st): State<ServerState>,
+    c: Option<Caller>,
+    Path(path): Path<String>,
+) -> Page {
+    let c = user(c)?;
+    let lib = st.app().library();
+    let e = lib.get(&path).ok_or(AppError::NotFound {
+        what: "runbook",
+        id: path.clone(),
+    })?;
+    let steps = StepView::all(&e.path, &e.runbook.steps);
+    let diagnostics = e
+        .diagnostics
+        .iter()
+        .map(|d| DiagView {
+            severity: format!("{:?}", d.severity).to_lowercase(),
+            line: d.line,
+            code: d.code.to_owned(),
+            message: d.message.clone(),
+        })
+        .collect();
+    html(&RunbookTpl {
+        chrome: chrome(&c),
+        path: e.path.clone(),
+        title: e.runbook.title.clone().unwrap_or_else(|| e.path.clone()),
+        diagnostics,
+        steps,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "ledger.html")]
+struct LedgerTpl {
+    chrome: Chrome,
+    tree_size: u64,
+    checkpoint: String,
+    checkpoint_size: u64,
+    checkpoint_age: String,
+    verifier: String,
+    /// Every key of the log, oldest first: (verifier key, how it came, current).
+    keys: Vec<(String, String, bool)>,
+}
+
+pub(super) async fn ledger(State(st): State<ServerState>, c: Option<Caller>) -> Page {
+    let c = user(c)?;
+    let s = st.app().ledger_status().await?;
+    let keys = st
+        .app()
+        .store()
+        .key_history()
+        .await
+        .map_err(AppError::from)?
+        .into_iter()
+        .map(|k| {
+            let how = match (k.since_index, k.rotated_by) {
+                (Some(i), Some(by)) => format!("since entry #{i}, rotated by {by}"),
+                _ => "the log's first key".to_owned(),
+            };
+            (k.verifier_key, how, k.current)
+        })
+        .collect();
+    let (checkpoint, checkpoint_size, checkpoint_age) = match &s.checkpoint {
+        Some(cp) => (
+            cp.signed_note.clone(),
+            cp.size,
+            format!(
+                "signed {}s ago",
+                (sitrep_app::now_ms() - cp.created_ms).max(0) / 1000
+            ),
+        ),
+        None => (String::new(), 0, String::new()),
+    };
+    html(&LedgerTpl {
+        chrome: chrome(&c),
+        tree_size: s.tree_size,
+        checkpoint,
+        checkpoint_size,
+        checkpoint_age,
+        verifier: s.verifier_key,
+        keys,
+    })
+}
