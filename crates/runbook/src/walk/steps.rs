@@ -1,0 +1,179 @@
+//! Step building for the walk: a shell code block becomes a [`Step`] with its
+//! attributes, commands, placeholders, risk, title and heading-path id.
+
+use std::ops::Range;
+
+use super::{CodeBuild, Walker};
+use crate::diag::Severity;
+use crate::model::{Attributes, Command, Step};
+use crate::source::SourceMap;
+use crate::{landing, script, text};
+
+impl Walker<'_, '_> {
+    pub(super) fn finish_code(&mut self, c: CodeBuild) {
+        let Some(info) = c.info else { return };
+        let (lang, attr_text) = script::split_info(&info);
+        let span = self.orig(&c.range);
+        let lang_s = lang.clone().unwrap_or_default();
+        // Only blocks that mention `alert:` can hold alert rules: skip YAML parsing otherwise.
+        let looks_alert = c.text.contains("alert:");
+        if looks_alert && (matches!(lang_s.as_str(), "yaml" | "yml") || lang_s.is_empty()) {
+            let found = self.alert_rules(&c.text, span.clone(), lang.is_some());
+            if found || lang.is_some() {
+                return;
+            }
+        }
+        if !text::is_shell_lang(&lang_s) {
+            return;
+        }
+        let script_map = SourceMap::from_pieces(c.pieces.iter().copied(), c.range.start);
+        let to_orig = |r: &Range<usize>| self.inp.map.map_range(&script_map.map_range(r));
+
+        let mut attributes = Attributes::default();
+        if let Some((brace, attr)) = attr_text {
+            let fence_line = self.inp.clean.get(c.range.clone()).unwrap_or("");
+            let at = fence_line.find(&info).map_or(0, |i| i + brace);
+            let aspan = self.orig(&(c.range.start + at..c.range.start + at + attr.len()));
+            match script::parse_attributes(attr) {
+                Ok(a) => attributes = a,
+                Err(e) => self.diags.push(self.inp.idx.diag(
+                    "attribute-syntax",
+                    Severity::Error,
+                    aspan.clone(),
+                    e,
+                )),
+            }
+            attributes.span = Some(aspan);
+        }
+
+        let raw = script::commands(&c.text, lang_s == "console");
+        let commands: Vec<Command> = raw
+            .iter()
+            .map(|r| Command {
+                text: r.text.clone(),
+                description: r.description.clone(),
+                span: to_orig(&r.range),
+            })
+            .collect();
+        let (placeholders, places) = landing::placeholders(&c.text, &raw, to_orig);
+
+        let section = self.current();
+        let title = self.step_title(&c.range, &commands, section);
+        let ordinal = {
+            let n = self.ordinals.entry(section).or_insert(0);
+            *n += 1;
+            *n
+        };
+        let id = match attributes.name.clone() {
+            Some(n) => n,
+            None => {
+                let path = self.heading_path(section);
+                if path.is_empty() {
+                    format!("step-{ordinal}")
+                } else {
+                    format!("{path}/{ordinal}")
+                }
+            }
+        };
+        let risk = landing::step_risk(self.inp.classifier, &c.text, &places, to_orig);
+        let line = self.inp.idx.line(span.start);
+        let end_line = self
+            .inp
+            .idx
+            .line(span.end.saturating_sub(1).max(span.start));
+        self.rb.steps.push(Step {
+            id,
+            title,
+            section,
+            role: self.role(section),
+            lang,
+            attributes,
+            script: c.text,
+            commands,
+            placeholders,
+            risk,
+            span,
+            line,
+            end_line,
+            recovered: self.inp.recovered.fences.contains(&c.range.start),
+        });
+    }
+
+    fn step_title(
+        &self,
+        block: &Range<usize>,
+        commands: &[Command],
+        section: Option<usize>,
+    ) -> String {
+        // A title is a label: no trailing colon, and no full stop (but keep "..." and "?").
+        let clean_title = |s: &str| {
+            let t = s.trim().trim_end_matches(':').trim();
+            let t = match t.strip_suffix('.') {
+                Some(u) if !u.ends_with('.') => u,
+                _ => t,
+            };
+            t.trim().to_string()
+        };
+        if let Some(i) = self.items.last() {
+            let t = clean_title(&i.text.text);
+            if !t.is_empty() {
+                return t;
+            }
+        }
+        if let Some((t, end)) = &self.intro
+            && self
+                .inp
+                .clean
+                .get(*end..block.start)
+                .is_some_and(|g| g.trim().is_empty())
+        {
+            return t.clone();
+        }
+        if let Some(d) = commands
+            .first()
+            .and_then(|c| c.description.as_deref())
+            .and_then(|d| d.lines().next())
+        {
+            return clean_title(strip_numbering(d));
+        }
+        section
+            .and_then(|s| self.rb.sections.get(s))
+            .map_or_else(|| "Untitled step".to_string(), |s| s.heading.clone())
+    }
+
+    /// Slugged heading path of a section, without the document title.
+    fn heading_path(&self, section: Option<usize>) -> String {
+        let mut parts = Vec::new();
+        let mut cur = section;
+        let mut guard = 0;
+        while let Some(i) = cur {
+            let Some(s) = self.rb.sections.get(i) else {
+                break;
+            };
+            let is_title = self.title_section == Some(i);
+            if !is_title {
+                parts.push(text::slug(&s.heading));
+            }
+            cur = s.parent;
+            guard += 1;
+            if guard > self.rb.sections.len() {
+                break;
+            }
+        }
+        parts.reverse();
+        parts.retain(|p| !p.is_empty());
+        parts.join("/")
+    }
+}
+
+/// `1. Liveness` -> `Liveness`: the number is the comment's position, not its title.
+fn strip_numbering(s: &str) -> &str {
+    let t = s.trim_start();
+    let digits = t.chars().take_while(char::is_ascii_digit).count();
+    match t.get(digits..) {
+        Some(r) if digits > 0 && (r.starts_with(". ") || r.starts_with(") ")) => {
+            r.get(2..).unwrap_or(r)
+        }
+        _ => s,
+    }
+}
