@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 use sitrep_app::{App, AppError, Mode, Plan, RunReport, RunRequest, RunSink};
-use sitrep_executor::{Decision, Outcome, Stream};
+use sitrep_app::{Decision, Outcome, Stream};
 use sitrep_runbook::Role;
 
 use crate::cmd::appctx::{AppArgs, app_error, with_app};
