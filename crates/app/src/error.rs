@@ -29,13 +29,13 @@ pub enum AppError {
     #[error(transparent)]
     Transition(#[from] crate::lifecycle::TransitionError),
     /// Resolution needs these stand-down items ticked first.
-    #[error("cannot resolve: {} stand-down item(s) not ticked: {}; tick them or resolve with --force and a reason", .open.len(), .open.join("; "))]
+    #[error("cannot resolve: {} stand-down item(s) not ticked: {}", .open.len(), .open.join("; "))]
     ChecklistOpen {
         /// The texts of the items still open.
         open: Vec<String>,
     },
     /// The step has placeholders no source could bind.
-    #[error("unbound placeholder(s): {}; pass --set NAME=VALUE", .names.join(", "))]
+    #[error("unbound placeholder(s): {}", .names.join(", "))]
     Unbound {
         /// Every missing name.
         names: Vec<String>,
@@ -144,20 +144,70 @@ impl AppError {
         }
     }
 
-    /// True when the caller can fix it (bad input, refused, not found), false when the
-    /// operator must (storage, keys, bugs).
+    /// Which kind of failure this is: the one vocabulary every edge (HTTP, CLI) maps
+    /// from, so the API, the UI and the CLI agree on what a failure means.
+    #[must_use]
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            AppError::Invalid { .. } | AppError::Unbound { .. } | AppError::Config(_) => {
+                ErrorKind::Invalid
+            }
+            AppError::NotFound { .. } => ErrorKind::NotFound,
+            AppError::ValueRefused { .. }
+            | AppError::NeedsConfirmation { .. }
+            | AppError::NeedsApproval { .. }
+            | AppError::SelfApproval
+            | AppError::Denied { .. } => ErrorKind::Refused,
+            AppError::Transition(_)
+            | AppError::ChecklistOpen { .. }
+            | AppError::Busy { .. }
+            | AppError::Store(StoreError::Conflict { .. }) => ErrorKind::Conflict,
+            AppError::Store(_) | AppError::Blob(sitrep_evidence::BlobError::Remote { .. }) => {
+                ErrorKind::Unavailable
+            }
+            AppError::Io { .. }
+            | AppError::Blob(_)
+            | AppError::Pack(_)
+            | AppError::UnsafeDir { .. }
+            | AppError::Key(_)
+            | AppError::Run(_)
+            | AppError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// True when the caller can fix it (bad input, refused, not found, a conflict), false
+    /// when the operator must (storage, keys, bugs).
     #[must_use]
     pub fn is_caller_error(&self) -> bool {
-        !matches!(
+        self.kind().is_caller_error()
+    }
+}
+
+/// The kinds of failure, by who must act and how. Each edge maps these once: HTTP to a
+/// status, the CLI to an exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A value the caller gave is wrong or missing.
+    Invalid,
+    /// What the caller named does not exist.
+    NotFound,
+    /// A rule says no (or not yet: confirm, approve): the caller may not do this now.
+    Refused,
+    /// The state does not allow it, or changed underneath: look again and retry.
+    Conflict,
+    /// A dependency (the database, the blob store) is failing: retry later.
+    Unavailable,
+    /// The operator must act: files, keys, configuration on disk, a bug.
+    Internal,
+}
+
+impl ErrorKind {
+    /// True for the kinds the caller can do something about.
+    #[must_use]
+    pub fn is_caller_error(self) -> bool {
+        matches!(
             self,
-            AppError::Store(_)
-                | AppError::Io { .. }
-                | AppError::Blob(_)
-                | AppError::Pack(_)
-                | AppError::Key(_)
-                | AppError::UnsafeDir { .. }
-                | AppError::Run(_)
-                | AppError::Internal(_)
+            ErrorKind::Invalid | ErrorKind::NotFound | ErrorKind::Refused | ErrorKind::Conflict
         )
     }
 }

@@ -33,7 +33,7 @@ pub mod tokens;
 pub use app::{App, IncidentView, NewIncident, SERVING_LEASE, default_data_dir, now_ms};
 pub use approvals::Approval;
 pub use config::Config;
-pub use error::AppError;
+pub use error::{AppError, ErrorKind};
 pub use export::LedgerStatus;
 pub use identity::Principal;
 pub use ingest::{IngestReport, Ingestor};

@@ -261,10 +261,7 @@ async fn steps_run_gated_recorded_and_redacted() {
         .run_step(&req(&id, "greet"), std::sync::Arc::new(NullSink))
         .await
         .unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "unbound placeholder(s): instance; pass --set NAME=VALUE"
-    );
+    assert_eq!(e.to_string(), "unbound placeholder(s): instance");
 
     // Bound from --set and the runbook's params; the value stays one argument. A
     // value a person typed makes even a read step theirs to confirm.

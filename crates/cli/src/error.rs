@@ -18,6 +18,14 @@ pub enum CliError {
     /// Something failed that is not the user's input: I/O, an internal error. Exit 3.
     #[error("{0:#}")]
     Internal(anyhow::Error),
+    /// Any of the above, with a line on what to type next.
+    #[error("{inner}")]
+    Hinted {
+        /// The error.
+        inner: Box<CliError>,
+        /// What to do about it (`pass --set NAME=VALUE`).
+        hint: String,
+    },
 }
 
 impl CliError {
@@ -31,11 +39,21 @@ impl CliError {
         Self::Internal(e.into())
     }
 
+    /// Adds a hint on what to do next.
+    #[must_use]
+    pub fn with_hint(self, hint: impl Into<String>) -> Self {
+        Self::Hinted {
+            inner: Box::new(self),
+            hint: hint.into(),
+        }
+    }
+
     fn code(&self) -> u8 {
         match self {
             Self::CheckFailed(_) => 1,
             Self::Input(_) => 2,
             Self::Internal(_) => 3,
+            Self::Hinted { inner, .. } => inner.code(),
         }
     }
 
@@ -44,16 +62,30 @@ impl CliError {
             Self::CheckFailed(_) => "check_failed",
             Self::Input(_) => "input",
             Self::Internal(_) => "internal",
+            Self::Hinted { inner, .. } => inner.kind(),
+        }
+    }
+
+    fn hint(&self) -> Option<&str> {
+        match self {
+            Self::Hinted { hint, .. } => Some(hint),
+            _ => None,
         }
     }
 
     /// Prints the error for a person or a program and returns the exit code.
     pub fn report(&self, ctx: &Ctx) -> ExitCode {
         if ctx.json {
-            let v = serde_json::json!({ "error": { "kind": self.kind(), "message": self.to_string() } });
-            eprintln!("{v}");
+            let mut v = serde_json::json!({ "kind": self.kind(), "message": self.to_string() });
+            if let Some(hint) = self.hint() {
+                v["hint"] = hint.into();
+            }
+            eprintln!("{}", serde_json::json!({ "error": v }));
         } else {
             eprintln!("error: {self}");
+            if let Some(hint) = self.hint() {
+                eprintln!("hint: {hint}");
+            }
         }
         ExitCode::from(self.code())
     }

@@ -123,6 +123,23 @@ fn an_incident_from_declaration_to_a_verified_evidence_pack() {
         "{}",
         stderr(&o)
     );
+    // The library says what is wrong; the CLI adds which of its flags helps.
+    assert!(
+        stderr(&o).contains(
+            "\nhint: tick them with `sitrep checklist tick`, or resolve with --force REASON"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    let o = env.run(&["--json", "incident", "resolve", "1"]);
+    let err: serde_json::Value = serde_json::from_str(stderr(&o).trim()).expect("a JSON error");
+    assert_eq!(err["error"]["kind"], "check_failed");
+    assert!(
+        err["error"]["hint"]
+            .as_str()
+            .unwrap_or("")
+            .contains("--force REASON")
+    );
     assert!(env.run(&["checklist", "tick", "1", "1"]).status.success());
     assert!(
         env.run(&["checklist", "tick", "1", "status page"])

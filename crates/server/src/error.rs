@@ -11,8 +11,8 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
-use sitrep_app::AppError;
 use sitrep_app::store::StoreError;
+use sitrep_app::{AppError, ErrorKind};
 
 /// An HTTP error: status, a stable `code`, a sentence, the field it is about (if any)
 /// and extra members (the display to confirm, the open checklist items, ...).
@@ -120,19 +120,34 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// The HTTP status of each kind of failure: the one table the API and the UI share.
+#[must_use]
+pub fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Refused => StatusCode::FORBIDDEN,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 impl From<AppError> for ApiError {
+    /// The status comes from [`AppError::kind`] through [`status_of`]; two refusals are
+    /// refined so clients can act on them without parsing: a plan to confirm is 428 and a
+    /// refused value 422. The `code` names the variant.
     fn from(e: AppError) -> Self {
         let msg = e.to_string();
+        let status = status_of(e.kind());
         match e {
             AppError::Invalid { field, message } => ApiError::invalid(field, message),
-            AppError::NotFound { .. } => ApiError::not_found(msg),
-            AppError::Transition(_) => {
-                ApiError::new(StatusCode::CONFLICT, "invalid_transition", msg)
-            }
+            AppError::NotFound { .. } => ApiError::new(status, "not_found", msg),
+            AppError::Transition(_) => ApiError::new(status, "invalid_transition", msg),
             AppError::ChecklistOpen { open } => {
-                ApiError::new(StatusCode::CONFLICT, "checklist_open", msg).with("open", open)
+                ApiError::new(status, "checklist_open", msg).with("open", open)
             }
-            AppError::Unbound { names } => ApiError::new(StatusCode::BAD_REQUEST, "unbound", msg)
+            AppError::Unbound { names } => ApiError::new(status, "unbound", msg)
                 .field("set")
                 .with("missing", names),
             AppError::NeedsConfirmation {
@@ -157,28 +172,27 @@ impl From<AppError> for ApiError {
                     )
             }
             AppError::NeedsApproval { reason, approval } => {
-                let e = ApiError::forbidden("approval_needed", msg).with("reason", reason);
+                let e = ApiError::new(status, "approval_needed", msg).with("reason", reason);
                 match approval {
                     Some(a) => e.with("approval", serde_json::to_value(&*a).unwrap_or(Value::Null)),
                     None => e,
                 }
             }
-            AppError::SelfApproval => ApiError::forbidden("self_approval", msg),
+            AppError::SelfApproval => ApiError::new(status, "self_approval", msg),
             AppError::Denied { reason } => {
-                ApiError::forbidden("denied", msg).with("reason", reason)
+                ApiError::new(status, "denied", msg).with("reason", reason)
             }
-            AppError::Busy { .. } => ApiError::new(StatusCode::CONFLICT, "busy", msg),
-            AppError::Store(StoreError::Conflict { .. }) => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", msg)
-            }
-            AppError::Blob(sitrep_app::evidence::BlobError::Remote { .. }) => {
+            AppError::Busy { .. } => ApiError::new(status, "busy", msg),
+            AppError::Store(StoreError::Conflict { .. }) => ApiError::new(status, "conflict", msg),
+            AppError::Blob(_) if status == StatusCode::SERVICE_UNAVAILABLE => {
                 tracing::error!(error = %msg, "remote blob store failure");
                 ApiError::unavailable(format!("the evidence store is unavailable: {msg}"))
             }
-            AppError::Store(ref inner) => {
+            AppError::Store(ref inner) if status == StatusCode::SERVICE_UNAVAILABLE => {
                 tracing::error!(error = %inner, "store failure");
                 ApiError::unavailable(format!("the store is unavailable: {msg}"))
             }
+            AppError::Config(_) => ApiError::new(status, "invalid", msg),
             other => ApiError::internal(&other),
         }
     }
@@ -321,5 +335,58 @@ mod tests {
         assert_eq!(body["error"]["plan"], "sha256:00");
         assert_eq!(body["error"]["reasons"][0], "destructive");
         assert_eq!(body["error"]["field"], "confirmed");
+    }
+
+    /// The statuses a client sees for the refusals the UI once answered 422: the page and
+    /// the API now share this mapping.
+    #[test]
+    fn each_kind_has_one_status() {
+        let cases = [
+            (
+                AppError::SelfApproval,
+                StatusCode::FORBIDDEN,
+                "self_approval",
+            ),
+            (
+                AppError::Busy { id: "1".into() },
+                StatusCode::CONFLICT,
+                "busy",
+            ),
+            (
+                AppError::Unbound {
+                    names: vec!["host".into()],
+                },
+                StatusCode::BAD_REQUEST,
+                "unbound",
+            ),
+            (
+                AppError::Denied {
+                    reason: "never".into(),
+                },
+                StatusCode::FORBIDDEN,
+                "denied",
+            ),
+            (
+                AppError::ChecklistOpen {
+                    open: vec!["x".into()],
+                },
+                StatusCode::CONFLICT,
+                "checklist_open",
+            ),
+            (
+                AppError::Internal("boom".into()),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+            ),
+        ];
+        for (err, status, code) in cases {
+            assert_eq!(
+                status_of(err.kind()).is_client_error(),
+                err.is_caller_error()
+            );
+            let e = ApiError::from(err);
+            assert_eq!((e.status, e.code), (status, code));
+            assert!(!e.message.contains("--"), "no CLI flags in {}", e.message);
+        }
     }
 }

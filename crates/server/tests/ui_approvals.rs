@@ -81,6 +81,19 @@ async fn a_held_run_is_approved_on_the_incident_page_and_then_runs() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 403);
+    // The requester, a responder, cannot approve: refused as the API refuses (403), with
+    // the rule's sentence.
+    let r = s
+        .http
+        .post(&approve)
+        .header("cookie", &rita)
+        .form(&[("csrf", rita_csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("needs the commander role"), "{body}");
     let r = s
         .http
         .post(&approve)

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::anyhow;
-use sitrep_app::{App, AppError, Config};
+use sitrep_app::{App, AppError, Config, ErrorKind};
 
 use crate::CliError;
 
@@ -100,20 +100,36 @@ where
     })
 }
 
-/// The one mapping from use-case errors to exit codes: what the caller can fix is bad
-/// input (2), refusals by a rule are failed checks (1), the rest is internal (3).
+/// The one mapping from use-case errors to exit codes, by [`ErrorKind`]: what the caller
+/// named wrongly is bad input (2), a rule's refusal or a conflicting state is a failed
+/// check (1), the rest is internal (3). The CLI's own hint (which flag to use) is added
+/// here, not in the library's message, which HTTP users read too.
 pub fn app_error(e: AppError) -> CliError {
-    match &e {
-        AppError::ChecklistOpen { .. }
-        | AppError::NeedsConfirmation { .. }
-        | AppError::ValueRefused { .. }
-        | AppError::NeedsApproval { .. }
-        | AppError::Denied { .. }
-        | AppError::SelfApproval
-        | AppError::Transition(_) => CliError::CheckFailed(e.to_string()),
-        _ if e.is_caller_error() => CliError::Input(anyhow!(e)),
-        _ => CliError::Internal(anyhow!(e)),
+    let hint = cli_hint(&e);
+    let err = match e.kind() {
+        ErrorKind::Refused | ErrorKind::Conflict => CliError::CheckFailed(e.to_string()),
+        ErrorKind::Invalid | ErrorKind::NotFound => CliError::Input(anyhow!(e)),
+        ErrorKind::Unavailable | ErrorKind::Internal => CliError::Internal(anyhow!(e)),
+    };
+    match hint {
+        Some(hint) => err.with_hint(hint),
+        None => err,
     }
+}
+
+/// What to type next, for the failures a flag of this CLI answers.
+fn cli_hint(e: &AppError) -> Option<String> {
+    Some(match e {
+        AppError::ChecklistOpen { .. } => {
+            "tick them with `sitrep checklist tick`, or resolve with --force REASON".into()
+        }
+        AppError::Unbound { .. } => "pass --set NAME=VALUE for each".into(),
+        AppError::NeedsConfirmation { plan, .. } => {
+            format!("check the command above, then rerun with --yes (plan {plan})")
+        }
+        AppError::Busy { .. } => "run the command again".into(),
+        _ => return None,
+    })
 }
 
 /// Resolves on SIGTERM or Ctrl-C (SIGINT).

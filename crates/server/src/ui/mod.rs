@@ -141,16 +141,11 @@ impl IntoResponse for UiError {
         let (status, message) = match self {
             UiError::Login => return Redirect::to("/login").into_response(),
             UiError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
+            // The API's mapping, so a page and the API agree on what a failure is; the
+            // page shows the message (internal details stay in the log).
             UiError::App(e) => {
-                let status = match &e {
-                    AppError::NotFound { .. } => StatusCode::NOT_FOUND,
-                    e if e.is_caller_error() => StatusCode::UNPROCESSABLE_ENTITY,
-                    _ => StatusCode::INTERNAL_SERVER_ERROR,
-                };
-                if status == StatusCode::INTERNAL_SERVER_ERROR {
-                    tracing::error!(error = %e, "ui request failed");
-                }
-                (status, e.to_string())
+                let api = crate::error::ApiError::from(e);
+                (api.status, api.message)
             }
             UiError::Render(e) => {
                 tracing::error!(error = %e, "template failed");
