@@ -32,6 +32,16 @@ impl Status {
         Status::Resolved,
     ];
 
+    /// The statuses of an incident not yet resolved: the one list every "open" filter
+    /// uses (the API's `status=open`, the CLI's default, metrics, paging).
+    pub const OPEN: [Status; 3] = [Status::Triggered, Status::Acknowledged, Status::Mitigated];
+
+    /// Stored names of `statuses`, for store filters.
+    #[must_use]
+    pub fn names(statuses: &[Status]) -> Vec<String> {
+        statuses.iter().map(|s| s.as_str().to_owned()).collect()
+    }
+
     /// The stored name.
     #[must_use]
     pub fn as_str(self) -> &'static str {

@@ -69,11 +69,7 @@ impl App {
         let store = self.store();
         let open = store
             .incidents(&IncidentFilter {
-                statuses: vec![
-                    "triggered".into(),
-                    "acknowledged".into(),
-                    "mitigated".into(),
-                ],
+                statuses: crate::lifecycle::Status::names(&crate::lifecycle::Status::OPEN),
                 limit: 10_000,
                 ..IncidentFilter::default()
             })

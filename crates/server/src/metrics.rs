@@ -5,6 +5,7 @@
 //! stored state (open incidents, ledger size, checkpoint age) are read from the store
 //! at scrape time, so they are right even after a restart or a change by another process.
 
+use sitrep_app::lifecycle::Status;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
@@ -174,9 +175,7 @@ impl Metrics {
         out.push_str("# HELP sitrep_incidents_open Incidents not resolved, by severity.\n");
         out.push_str("# TYPE sitrep_incidents_open gauge\n");
         let filter = IncidentFilter {
-            statuses: ["triggered", "acknowledged", "mitigated"]
-                .map(str::to_owned)
-                .to_vec(),
+            statuses: Status::names(&Status::OPEN),
             limit: 100_000,
             ..IncidentFilter::default()
         };

@@ -1,6 +1,7 @@
 //! `sitrep incident ...`: declare, list, show, acknowledge, assign, note, severity,
 //! mitigate, resolve and reopen incidents in the local data dir (or PostgreSQL).
 
+use sitrep_app::lifecycle::Status;
 use std::fmt::Write as _;
 
 use sitrep_app::store::{Event, Incident, IncidentFilter};
@@ -184,16 +185,14 @@ async fn list(
     let statuses = if !status.is_empty() {
         let mut v = Vec::new();
         for s in status {
-            let st: sitrep_app::lifecycle::Status = s.parse().map_err(CliError::input)?;
+            let st: Status = s.parse().map_err(CliError::input)?;
             v.push(st.as_str().to_owned());
         }
         v
     } else if all {
         Vec::new()
     } else {
-        ["triggered", "acknowledged", "mitigated"]
-            .map(str::to_owned)
-            .to_vec()
+        Status::names(&Status::OPEN)
     };
     let severity = match severity {
         Some(s) => Some(app.scale().normalize(&s).map_err(CliError::input)?),

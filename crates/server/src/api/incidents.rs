@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use sitrep_app::lifecycle::Status;
 use sitrep_app::store::{ActionItem, ChecklistItem, Event, Incident, IncidentFilter};
 use sitrep_app::{IncidentView, NewIncident};
 
@@ -44,10 +45,8 @@ pub async fn list(
         let s = s.trim().to_ascii_lowercase();
         match s.as_str() {
             "" => {}
-            "open" => {
-                statuses.extend(["triggered", "acknowledged", "mitigated"].map(str::to_owned))
-            }
-            "triggered" | "acknowledged" | "mitigated" | "resolved" => statuses.push(s),
+            "open" => statuses.extend(Status::names(&Status::OPEN)),
+            s if s.parse::<Status>().is_ok() => statuses.push(s.to_owned()),
             _ => {
                 return Err(ApiError::invalid(
                     "status",

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
+use sitrep_app::lifecycle::Status;
 use sitrep_app::store::{IncidentFilter, StepRun};
 use sitrep_app::{AppError, Approval, NewIncident};
 
@@ -260,11 +261,7 @@ async fn incidents(
         q.status.clone()
     };
     let statuses = match status.as_str() {
-        "open" => vec![
-            "triggered".into(),
-            "acknowledged".into(),
-            "mitigated".into(),
-        ],
+        "open" => Status::names(&Status::OPEN),
         "all" => Vec::new(),
         s => vec![s.to_owned()],
     };
@@ -289,9 +286,7 @@ async fn incidents(
                 created: utc(i.created_ms),
             })
             .collect(),
-        statuses: ["triggered", "acknowledged", "mitigated", "resolved"]
-            .map(String::from)
-            .to_vec(),
+        statuses: Status::names(&Status::ALL),
         severities: st.app().scale().names().map(str::to_owned).collect(),
         runbooks: lib.entries().iter().map(|e| e.path.clone()).collect(),
         status,
