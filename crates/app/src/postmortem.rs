@@ -259,17 +259,13 @@ fn ts(ms: i64) -> String {
     )
 }
 
-/// `1h 05m 07s` from `start` to `end`, or `–` when it has not happened.
+/// `1h 5m 7s` from `start` to `end`, or `–` when it has not happened.
 fn since(start: i64, end: Option<i64>) -> String {
     let Some(end) = end else {
         return "–".to_owned();
     };
-    let s = (end - start).max(0) / 1000;
-    match (s / 3600, (s / 60) % 60, s % 60) {
-        (0, 0, sec) => format!("{sec}s"),
-        (0, m, sec) => format!("{m}m {sec:02}s"),
-        (h, m, sec) => format!("{h}h {m:02}m {sec:02}s"),
-    }
+    let secs = u64::try_from((end - start).max(0) / 1000).unwrap_or(0);
+    sitrep_runbook::duration::format(std::time::Duration::from_secs(secs))
 }
 
 #[cfg(test)]
@@ -280,8 +276,8 @@ mod tests {
     fn durations_read_like_a_person_writes_them() {
         assert_eq!(since(0, None), "–");
         assert_eq!(since(0, Some(4_999)), "4s");
-        assert_eq!(since(0, Some(65_000)), "1m 05s");
-        assert_eq!(since(0, Some(3_907_000)), "1h 05m 07s");
+        assert_eq!(since(0, Some(65_000)), "1m 5s");
+        assert_eq!(since(0, Some(3_907_000)), "1h 5m 7s");
         assert_eq!(ts(0), "1970-01-01 00:00:00");
     }
 }

@@ -10,6 +10,7 @@
 
 mod alertrules;
 mod diag;
+pub mod duration;
 mod frontmatter;
 mod landing;
 mod lint;

@@ -213,7 +213,7 @@ fn render(path: &str, rb: &Runbook, diags: &[Diagnostic]) -> String {
                 meta.push(l.clone());
             }
             if let Some(t) = s.attributes.timeout {
-                meta.push(format!("timeout {}", humantime_fmt(t)));
+                meta.push(format!("timeout {}", sitrep_runbook::duration::format(t)));
             }
             if s.attributes.confirm == Some(true) {
                 meta.push("confirm".into());
@@ -268,7 +268,10 @@ fn render(path: &str, rb: &Runbook, diags: &[Diagnostic]) -> String {
                         .map(|l| {
                             let resp = match (&l.response_time, l.response) {
                                 (Some(w), Some(d)) => {
-                                    format!(" — respond {w} ({})", humantime_fmt(d))
+                                    format!(
+                                        " — respond {w} ({})",
+                                        sitrep_runbook::duration::format(d)
+                                    )
                                 }
                                 (Some(w), None) => format!(" — respond {w}"),
                                 _ => String::new(),
@@ -369,31 +372,6 @@ fn render(path: &str, rb: &Runbook, diags: &[Diagnostic]) -> String {
         }
     }
     o
-}
-
-fn humantime_fmt(d: std::time::Duration) -> String {
-    if d.is_zero() {
-        "0s".to_string()
-    } else {
-        humantime_like(d)
-    }
-}
-
-/// `90s` -> `1m 30s`; enough for output without another dependency.
-fn humantime_like(d: std::time::Duration) -> String {
-    let mut s = d.as_secs();
-    let mut parts = Vec::new();
-    for (unit, n) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
-        if s >= n {
-            parts.push(format!("{}{unit}", s / n));
-            s %= n;
-        }
-    }
-    if parts.is_empty() {
-        format!("{}ms", d.as_millis())
-    } else {
-        parts.join(" ")
-    }
 }
 
 fn depth(rb: &Runbook, i: usize) -> usize {

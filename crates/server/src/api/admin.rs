@@ -168,7 +168,7 @@ pub async fn add_silence(
     let ends_at = match (body.ends_at, body.duration.as_deref()) {
         (Some(e), None) => e,
         (None, Some(d)) => {
-            let d = humantime_like(d)
+            let d = duration_secs(d)
                 .ok_or_else(|| ApiError::invalid("duration", "a duration like 30m, 2h or 1d"))?;
             starts_at
                 .checked_add(jiff::SignedDuration::from_secs(d))
@@ -195,20 +195,11 @@ pub async fn add_silence(
     Ok((StatusCode::CREATED, Json(s)))
 }
 
-/// `30s`, `15m`, `2h`, `1d` to seconds.
-fn humantime_like(text: &str) -> Option<i64> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit())?;
-    let (n, unit) = t.split_at(split);
-    let n: i64 = n.parse().ok()?;
-    let mult = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return None,
-    };
-    n.checked_mul(mult).filter(|s| *s > 0)
+/// `30s`, `15m`, `2h`, `1d` (or `15 minutes`) to whole seconds; `None` when it is not a
+/// duration, is zero, or does not fit.
+fn duration_secs(text: &str) -> Option<i64> {
+    let d = sitrep_runbook::duration::parse(text)?;
+    i64::try_from(d.as_secs()).ok().filter(|s| *s > 0)
 }
 
 /// Removes a silence.
