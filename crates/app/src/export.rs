@@ -34,9 +34,18 @@ impl App {
 
     /// The post-mortem of an incident, as Markdown.
     pub async fn postmortem(&self, id: &str) -> Result<String, AppError> {
-        let view = self.view(id).await?;
-        let timeline = self.store().timeline(&view.incident.id, None).await?;
-        Ok(crate::postmortem::render(&view, &timeline))
+        let incident = self.incident(id).await?;
+        let store = self.store();
+        let timeline =
+            crate::replay::own_events(&incident.id, store.timeline(&incident.id, None).await?);
+        let replayed = crate::replay::replay(&timeline);
+        let checklist = store.checklist(&incident.id).await?;
+        Ok(crate::postmortem::render(
+            incident.number,
+            &replayed,
+            &checklist,
+            &timeline,
+        ))
     }
 
     /// Writes an evidence pack of every event of the incident, with inclusion proofs to

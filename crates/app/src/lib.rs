@@ -23,6 +23,7 @@ pub mod paging;
 pub mod payloads;
 mod plan;
 pub mod postmortem;
+pub mod replay;
 pub mod retention;
 mod rotation;
 mod runs;

@@ -1,57 +1,27 @@
-//! The post-mortem, written from the record: a pure function from an incident's rows and
-//! timeline to Markdown. What only people know (root cause, impact, lessons) gets headed
-//! blanks to fill in.
+//! The post-mortem, written from the record: a pure function from an incident's replayed
+//! ledger records (see `replay.rs`) and timeline to Markdown. What only people know (root
+//! cause, impact, lessons) gets headed blanks to fill in.
 
 use std::fmt::Write as _;
 
 use jiff::Timestamp;
-use sitrep_store::Event;
+use sitrep_store::{ChecklistItem, Event};
 
-use crate::app::IncidentView;
+use crate::replay::Replayed;
 
-/// Renders the post-mortem of `view` with its `timeline`, in the zone UTC.
+/// Renders the post-mortem of incident `number` from its replayed records `r` and its
+/// `timeline`, in the zone UTC. `checklist` rows only supply the texts of items nobody
+/// ticked (those have no record); every tick, run, status and time shown is from a record.
 #[must_use]
-pub fn render(view: &IncidentView, timeline: &[Event]) -> String {
-    let inc = &view.incident;
+pub fn render(
+    number: i64,
+    r: &Replayed,
+    checklist: &[ChecklistItem],
+    timeline: &[Event],
+) -> String {
     let mut md = String::new();
-    let _ = writeln!(
-        md,
-        "# Post-mortem: {} (incident #{})\n",
-        inc.title, inc.number
-    );
-    let _ = writeln!(md, "## Summary\n");
-    let _ = writeln!(md, "| | |\n|---|---|");
-    let _ = writeln!(md, "| Incident | #{} `{}` |", inc.number, inc.id);
-    let _ = writeln!(md, "| Severity | {} |", inc.severity);
-    let _ = writeln!(md, "| Status | {} |", inc.status);
-    if let Some(s) = &inc.service {
-        let _ = writeln!(md, "| Service | {} |", cell(s));
-    }
-    for (role, person) in &inc.roles {
-        let _ = writeln!(md, "| {} | {} |", title_case(role), cell(person));
-    }
-    if !inc.runbooks.is_empty() {
-        let rbs: Vec<String> = inc.runbooks.iter().map(|r| format!("`{r}`")).collect();
-        let _ = writeln!(md, "| Runbooks | {} |", rbs.join(", "));
-    }
-    let _ = writeln!(md, "| Declared | {} |", ts(inc.created_ms));
-    let _ = writeln!(
-        md,
-        "| Time to acknowledge | {} |",
-        since(inc.created_ms, inc.acknowledged_ms)
-    );
-    let _ = writeln!(
-        md,
-        "| Time to mitigate | {} |",
-        since(inc.created_ms, inc.mitigated_ms)
-    );
-    let _ = writeln!(
-        md,
-        "| Time to resolve | {} |",
-        since(inc.created_ms, inc.resolved_ms)
-    );
-    let _ = writeln!(md);
-
+    let _ = writeln!(md, "# Post-mortem: {} (incident #{number})\n", r.title);
+    summary(&mut md, number, r);
     let _ = writeln!(
         md,
         "## Impact\n\n_To be written: who was affected, how, and for how long._\n"
@@ -76,96 +46,146 @@ pub fn render(view: &IncidentView, timeline: &[Event]) -> String {
     }
     let _ = writeln!(md);
 
-    let _ = writeln!(md, "## Steps run\n");
-    if view.runs.is_empty() {
-        let _ = writeln!(md, "_No steps were run._\n");
-    } else {
-        let _ = writeln!(
-            md,
-            "| Started | Step | Risk | By | Status | Exit | Output (SHA-256) |\n|---|---|---|---|---|---|---|"
-        );
-        for r in &view.runs {
-            let exit = r.exit_code.map_or("–".to_owned(), |c| c.to_string());
-            let out = r.stdout_sha256.as_deref().map_or("–".to_owned(), |h| {
-                format!("`{}…`", &h[..h.len().min(16)])
-            });
-            let by = match &r.approver {
-                Some(a) => format!("{} (approved by {})", r.actor, a),
-                None => r.actor.clone(),
-            };
-            let _ = writeln!(
-                md,
-                "| {} | `{}` `{}` | {} | {} | {} | {} | {} |",
-                ts(r.started_ms),
-                r.runbook,
-                r.step_id,
-                r.risk,
-                cell(&by),
-                r.status,
-                exit,
-                out
-            );
-        }
-        let _ = writeln!(md);
-        for r in &view.runs {
-            let _ = writeln!(
-                md,
-                "<details><summary><code>{}</code> command</summary>\n\n```bash\n{}\n```\n</details>\n",
-                r.step_id,
-                r.command.replace("```", "` ` `")
-            );
-        }
-    }
-
-    let _ = writeln!(md, "## Stand-down checklist\n");
-    if view.checklist.is_empty() {
-        let _ = writeln!(md, "_No checklist._\n");
-    }
-    for c in &view.checklist {
-        let who = match (&c.checked_by, c.checked_ms) {
-            (Some(p), Some(t)) => format!(" — {} at {}", p, ts(t)),
-            _ => String::new(),
-        };
-        let _ = writeln!(
-            md,
-            "- [{}] {}{}",
-            if c.checked { "x" } else { " " },
-            c.text,
-            who
-        );
-    }
-    if !view.checklist.is_empty() {
-        let _ = writeln!(md);
-    }
-
-    let _ = writeln!(md, "## Action items\n");
-    if view.actions.is_empty() {
-        let _ = writeln!(md, "_None yet._\n");
-    } else {
-        let _ = writeln!(md, "| Status | Action | Owner | Due |\n|---|---|---|---|");
-        for a in &view.actions {
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {} |",
-                a.status,
-                cell(&a.title),
-                a.owner.as_deref().map_or("–".to_owned(), cell),
-                a.due_ms.map_or("–".to_owned(), |d| ts(d)[..10].to_owned())
-            );
-        }
-        let _ = writeln!(md);
-    }
+    steps(&mut md, r);
+    stand_down(&mut md, r, checklist);
+    actions(&mut md, r);
     let _ = writeln!(
         md,
         "## Lessons learned\n\n### What went well\n\n_To be written._\n\n### What went wrong\n\n_To be written._\n\n### Where we got lucky\n\n_To be written._\n"
     );
     let _ = writeln!(
         md,
-        "---\n_Generated by sitrep from {} ledger events. Verify with `sitrep evidence export {}` and `sitrep verify`._",
+        "---\n_Generated by sitrep from {} ledger events. Verify with `sitrep evidence export {number}` and `sitrep verify`._",
         timeline.len(),
-        inc.number
     );
     md
+}
+
+fn summary(md: &mut String, number: i64, r: &Replayed) {
+    let _ = writeln!(md, "## Summary\n");
+    let _ = writeln!(md, "| | |\n|---|---|");
+    let _ = writeln!(md, "| Incident | #{number} `{}` |", r.id);
+    let _ = writeln!(md, "| Severity | {} |", r.severity);
+    let status = r.status.map_or("–", |s| s.as_str());
+    let _ = writeln!(md, "| Status | {status} |");
+    if let Some(s) = &r.service {
+        let _ = writeln!(md, "| Service | {} |", cell(s));
+    }
+    for (role, person) in &r.roles {
+        let _ = writeln!(md, "| {} | {} |", title_case(role), cell(person));
+    }
+    if !r.runbooks.is_empty() {
+        let rbs: Vec<String> = r.runbooks.iter().map(|r| format!("`{r}`")).collect();
+        let _ = writeln!(md, "| Runbooks | {} |", rbs.join(", "));
+    }
+    let _ = writeln!(md, "| Declared | {} |", ts(r.created_ms));
+    for (what, at) in [
+        ("acknowledge", r.acknowledged_ms),
+        ("mitigate", r.mitigated_ms),
+        ("resolve", r.resolved_ms),
+    ] {
+        let _ = writeln!(md, "| Time to {what} | {} |", since(r.created_ms, at));
+    }
+    let _ = writeln!(md);
+}
+
+fn steps(md: &mut String, r: &Replayed) {
+    let _ = writeln!(md, "## Steps run\n");
+    if r.runs.is_empty() {
+        let _ = writeln!(md, "_No steps were run._\n");
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "| Started | Step | Risk | By | Status | Exit | Output (SHA-256) |\n|---|---|---|---|---|---|---|"
+    );
+    for run in &r.runs {
+        let exit = run.exit_code.map_or("–".to_owned(), |c| c.to_string());
+        let out = run.stdout_sha256.as_deref().map_or("–".to_owned(), |h| {
+            format!("`{}…`", h.get(..16).unwrap_or(h))
+        });
+        let by = match &run.approver {
+            Some(a) => format!("{} (approved by {a})", run.actor),
+            None => run.actor.clone(),
+        };
+        let started = run.started_ms.map_or("–".to_owned(), ts);
+        let _ = writeln!(
+            md,
+            "| {started} | `{}` `{}` | {} | {} | {} | {exit} | {out} |",
+            run.runbook,
+            run.step,
+            run.risk,
+            cell(&by),
+            run.status,
+        );
+    }
+    let _ = writeln!(md);
+    for run in &r.runs {
+        let _ = writeln!(
+            md,
+            "<details><summary><code>{}</code> command</summary>\n\n```bash\n{}\n```\n</details>\n",
+            run.step,
+            run.command.replace("```", "` ` `")
+        );
+    }
+}
+
+/// Ticks come from records; rows only name the items nobody touched.
+fn stand_down(md: &mut String, r: &Replayed, checklist: &[ChecklistItem]) {
+    let _ = writeln!(md, "## Stand-down checklist\n");
+    let mut lines = Vec::new();
+    for item in checklist {
+        let key = (item.source.clone(), item.item_id.clone());
+        lines.push(match r.checklist.get(&key) {
+            Some(c) => check_line(&c.text, c.checked, &c.by, c.at_ms),
+            None => format!("- [ ] {}", item.text),
+        });
+    }
+    // A recorded item whose row is gone still shows.
+    for ((source, id), c) in &r.checklist {
+        if !checklist
+            .iter()
+            .any(|i| &i.source == source && &i.item_id == id)
+        {
+            lines.push(check_line(&c.text, c.checked, &c.by, c.at_ms));
+        }
+    }
+    if lines.is_empty() {
+        let _ = writeln!(md, "_No checklist._\n");
+        return;
+    }
+    let _ = writeln!(md, "{}\n", lines.join("\n"));
+}
+
+fn check_line(text: &str, checked: bool, by: &str, at: i64) -> String {
+    if checked {
+        format!("- [x] {text} — {by} at {}", ts(at))
+    } else {
+        format!("- [ ] {text}")
+    }
+}
+
+fn actions(md: &mut String, r: &Replayed) {
+    let _ = writeln!(md, "## Action items\n");
+    if r.actions.is_empty() {
+        let _ = writeln!(md, "_None yet._\n");
+        return;
+    }
+    let mut items: Vec<_> = r.actions.values().collect();
+    items.sort_by_key(|a| a.created_ms);
+    let _ = writeln!(md, "| Status | Action | Owner | Due |\n|---|---|---|---|");
+    for a in items {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} |",
+            if a.done { "done" } else { "open" },
+            cell(&a.title),
+            a.owner.as_deref().map_or("–".to_owned(), cell),
+            a.due_ms
+                .map_or("–".to_owned(), |d| ts(d).chars().take(10).collect())
+        );
+    }
+    let _ = writeln!(md);
 }
 
 /// A short description of an event for the timeline line.

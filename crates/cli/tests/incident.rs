@@ -186,6 +186,28 @@ fn an_incident_from_declaration_to_a_verified_evidence_pack() {
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     let verify = env.json(&["ledger", "verify"]);
     assert_eq!(verify["ok"], true);
+    assert_eq!(verify["drift"], serde_json::json!([]));
+
+    // A row edited behind sitrep's back is drift: `ledger verify` names it and fails.
+    let db = env.dir.path().join("data/sitrep.db");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        sqlx::query("UPDATE incidents SET title = 'nothing happened'")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    });
+    let o = env.run(&["ledger", "verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("DRIFT incident #1 title: records say \"local service down\", table says \"nothing happened\""),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]

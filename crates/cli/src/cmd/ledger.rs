@@ -104,39 +104,23 @@ pub fn ledger(cmd: LedgerCmd, args: &AppArgs, ctx: &Ctx) -> Result<(), CliError>
                     .verify_ledger()
                     .await
                     .map_err(|e| app_error(e.into()))?;
-                let divergence = report.first_divergence.as_ref().map(
-                    |d| serde_json::json!({ "kind": d.kind, "index": d.index, "detail": d.detail }),
-                );
-                if ctx.json {
-                    ctx.print_json(&serde_json::json!({
-                        "ok": report.ok(),
-                        "tree_size": report.tree_size,
-                        "entries_checked": report.entries_checked,
-                        "hashes_checked": report.hashes_checked,
-                        "checkpoints_checked": report.checkpoints_checked,
-                        "first_divergence": divergence,
-                    }))?;
+                // The tables are checked against the records only when the records
+                // themselves hold.
+                let drift = if report.ok() {
+                    app.drift().await.map_err(app_error)?
                 } else {
-                    let mut out = format!(
-                        "tree size {}: {} entries re-hashed, {} stored hashes and {} checkpoints checked\n",
-                        report.tree_size,
-                        report.entries_checked,
-                        report.hashes_checked,
-                        report.checkpoints_checked
-                    );
-                    match &report.first_divergence {
-                        None => out.push_str("ledger OK\n"),
-                        Some(d) => out.push_str(&format!(
-                            "DIVERGED at {} {}: {}\n",
-                            d.kind, d.index, d.detail
-                        )),
-                    }
-                    emit(&out)?;
-                }
-                if report.ok() {
-                    Ok(())
-                } else {
+                    Vec::new()
+                };
+                print_verify(&ctx, &report, &drift)?;
+                if !report.ok() {
                     Err(CliError::CheckFailed("the ledger does not verify".into()))
+                } else if !drift.is_empty() {
+                    Err(CliError::CheckFailed(format!(
+                        "{} table value(s) differ from the sealed records",
+                        drift.len()
+                    )))
+                } else {
+                    Ok(())
                 }
             }
             LedgerCmd::Keys => {
@@ -389,4 +373,48 @@ fn retention(cmd: EvidenceCmd, args: &AppArgs, ctx: Ctx) -> Result<(), CliError>
             }
         }
     })
+}
+
+/// `ledger verify`'s report: the re-hash, then every drift of the tables from the records.
+fn print_verify(
+    ctx: &Ctx,
+    report: &sitrep_app::store::LedgerReport,
+    drift: &[sitrep_app::replay::Drift],
+) -> Result<(), CliError> {
+    let divergence = report
+        .first_divergence
+        .as_ref()
+        .map(|d| serde_json::json!({ "kind": d.kind, "index": d.index, "detail": d.detail }));
+    if ctx.json {
+        return ctx.print_json(&serde_json::json!({
+            "ok": report.ok() && drift.is_empty(),
+            "tree_size": report.tree_size,
+            "entries_checked": report.entries_checked,
+            "hashes_checked": report.hashes_checked,
+            "checkpoints_checked": report.checkpoints_checked,
+            "first_divergence": divergence,
+            "drift": drift,
+        }));
+    }
+    let mut out = format!(
+        "tree size {}: {} entries re-hashed, {} stored hashes and {} checkpoints checked\n",
+        report.tree_size, report.entries_checked, report.hashes_checked, report.checkpoints_checked
+    );
+    match &report.first_divergence {
+        None => out.push_str("ledger OK\n"),
+        Some(d) => out.push_str(&format!(
+            "DIVERGED at {} {}: {}\n",
+            d.kind, d.index, d.detail
+        )),
+    }
+    if report.ok() && drift.is_empty() {
+        out.push_str("tables match the records\n");
+    }
+    for d in drift {
+        out.push_str(&format!(
+            "DRIFT incident #{} {}: records say {:?}, table says {:?}\n",
+            d.incident, d.field, d.recorded, d.table
+        ));
+    }
+    emit(&out)
 }
