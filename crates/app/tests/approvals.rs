@@ -6,17 +6,16 @@
 mod secrets;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sitrep_app::config::ApprovalRule;
 use sitrep_app::{App, AppError, Config, Mode, NewIncident, NullSink, RunRequest};
 
+#[path = "support/fixtures.rs"]
+mod fixtures;
 #[path = "support/backends.rs"]
 mod support;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/app/runbooks")
-}
+use fixtures::fixtures;
 
 async fn open(dir: &Path, url: Option<&str>) -> App {
     let mut cfg = Config {

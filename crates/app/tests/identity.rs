@@ -4,7 +4,7 @@
 //! each other by name.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use sitrep_app::config::ApprovalRule;
@@ -12,12 +12,11 @@ use sitrep_app::{
     AccessRole, App, AppError, Config, Mode, NewIncident, NullSink, Principal, RunRequest,
 };
 
+#[path = "support/fixtures.rs"]
+mod fixtures;
 #[path = "support/backends.rs"]
 mod support;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/app/runbooks")
-}
+use fixtures::fixtures;
 
 async fn open(dir: &Path, url: Option<&str>) -> App {
     let mut cfg = Config {

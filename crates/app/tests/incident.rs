@@ -3,32 +3,22 @@
 //! verifies offline.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sitrep_app::{App, AppError, Config, Mode, NewIncident, NullSink, RunRequest};
 use sitrep_evidence::pack::{Limits, verify_pack};
 
+#[path = "support/fixtures.rs"]
+mod fixtures;
 #[path = "support/backends.rs"]
 mod support;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/app/runbooks")
-}
+use fixtures::open_on;
 
 async fn open(dir: &Path) -> App {
     open_on(dir, None).await
 }
 
 /// The app on SQLite in `dir`, or on `database_url` (blobs and key still in `dir`).
-async fn open_on(dir: &Path, database_url: Option<&str>) -> App {
-    let cfg = Config {
-        data_dir: Some(dir.join("data")),
-        runbooks: Some(fixtures()),
-        database_url: database_url.map(str::to_owned),
-        ..Config::default()
-    };
-    App::open(cfg).await.expect("open app")
-}
 
 fn req(incident: &str, step: &str) -> RunRequest {
     RunRequest {

@@ -5,20 +5,19 @@
 //! PostgreSQL when `SITREP_TEST_DATABASE_URL` is set.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sitrep_app::store::{Change, StepRun, Write};
 use sitrep_app::{App, Config, NewIncident, now_ms};
 
+#[path = "support/fixtures.rs"]
+mod fixtures;
 #[path = "support/backends.rs"]
 mod support;
+use fixtures::fixtures;
 
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 60 * MINUTE;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/app/runbooks")
-}
 
 /// A replica with its own data dir over the shared database (`url`, else a SQLite file
 /// in `root/shared`), signing with the shared key.

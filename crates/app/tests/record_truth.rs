@@ -2,27 +2,16 @@
 //! nor goes unnoticed, on SQLite and PostgreSQL.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use sitrep_app::{App, AppError, Config, Mode, NewIncident, NullSink, RunRequest};
+use sitrep_app::{App, AppError, Mode, NewIncident, NullSink, RunRequest};
 
+#[path = "support/fixtures.rs"]
+mod fixtures;
 #[path = "support/backends.rs"]
 mod support;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/app/runbooks")
-}
-
-async fn open_on(dir: &Path, database_url: Option<&str>) -> App {
-    let cfg = Config {
-        data_dir: Some(dir.join("data")),
-        runbooks: Some(fixtures()),
-        database_url: database_url.map(str::to_owned),
-        ..Config::default()
-    };
-    App::open(cfg).await.expect("open app")
-}
+use fixtures::open_on;
 
 /// The database the app wrote to, for editing rows behind its back.
 async fn raw_pool(dir: &Path, database_url: Option<&str>) -> sqlx::AnyPool {

@@ -5,12 +5,14 @@
 //! SQLite file, and a fresh PostgreSQL schema too when `SITREP_TEST_DATABASE_URL` is set
 //! (the deployment docs/deploy.md describes for several replicas).
 
+#[path = "support/fixtures.rs"]
+mod fixtures;
 #[path = "../../evidence/tests/support/moto.rs"]
 mod moto;
 #[path = "support/backends.rs"]
 mod support;
+use fixtures::fixtures;
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,10 +20,6 @@ use sitrep_app::config::EvidenceConfig;
 use sitrep_app::{App, Config, Mode, NewIncident, NullSink, RunRequest};
 use sitrep_evidence::pack::{Limits, verify_pack};
 use sitrep_ledger::Hash;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/app/runbooks")
-}
 
 /// An endpoint nothing listens on: the bucket unreachable.
 fn dead_endpoint() -> String {

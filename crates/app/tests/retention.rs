@@ -2,7 +2,6 @@
 //! their ledger records stay and still verify; a legal hold keeps them; a blob another
 //! incident still needs is kept; every hold, release and expiry is on the record.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sitrep_app::{App, AppError, Config, Mode, NewIncident, NullSink, RunRequest};
@@ -12,12 +11,11 @@ use sitrep_ledger::Hash;
 
 const DAY: i64 = 24 * 3600 * 1000;
 
+#[path = "support/fixtures.rs"]
+mod fixtures;
 #[path = "support/backends.rs"]
 mod support;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/app/runbooks")
-}
+use fixtures::fixtures;
 
 fn step(incident: &str, name: &str, instance: &str) -> RunRequest {
     RunRequest {
