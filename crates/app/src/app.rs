@@ -8,7 +8,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use sitrep_evidence::BlobStore;
@@ -27,6 +26,7 @@ use crate::library::Library;
 use crate::lifecycle::{Action, Status, transition};
 use crate::rotation::{ledger_key_path, open_store};
 use crate::severity::SeverityScale;
+use crate::stamp::{check_actor, now_ms};
 
 /// Times a use case retries after losing a race on the incident's version.
 const RETRIES: usize = 8;
@@ -83,14 +83,6 @@ pub struct IncidentView {
     pub checklist: Vec<ChecklistItem>,
     /// Action items.
     pub actions: Vec<ActionItem>,
-}
-
-/// Unix time now in milliseconds.
-#[must_use]
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// The default data dir: `$XDG_DATA_HOME/sitrep`, else `~/.local/share/sitrep`, else
@@ -713,15 +705,4 @@ impl App {
             record,
         })
     }
-}
-
-/// An actor name: non-empty, at most 200 bytes, no control characters.
-pub(crate) fn check_actor(actor: &str) -> Result<(), AppError> {
-    if actor.trim().is_empty() || actor.len() > 200 || actor.chars().any(char::is_control) {
-        return Err(AppError::invalid(
-            "actor",
-            "must be a non-empty name of at most 200 bytes without control characters",
-        ));
-    }
-    Ok(())
 }

@@ -21,10 +21,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sitrep_store::{ApprovalRow, Change, Incident, StoreError, Write};
 
-use crate::app::{App, check_actor, now_ms};
+use crate::app::App;
 use crate::error::AppError;
 use crate::events;
 use crate::identity::Principal;
+use crate::stamp::{check_actor, now_ms};
 
 /// How long an approval request stays valid, granted or not.
 pub const APPROVAL_TTL_MS: i64 = 30 * 60 * 1000;

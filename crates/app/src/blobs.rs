@@ -16,10 +16,11 @@ use serde::Serialize;
 use sitrep_ledger::{Hash, Record};
 use sitrep_store::{Change, NewJob, Write};
 
-use crate::app::{App, now_ms};
+use crate::app::App;
 use crate::config::EvidenceConfig;
 use crate::error::AppError;
 use crate::events;
+use crate::stamp::now_ms;
 
 /// Job kind prefix of a pending upload; the replica id follows.
 pub const UPLOAD_JOB: &str = "blob.upload";

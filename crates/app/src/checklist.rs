@@ -3,9 +3,10 @@
 
 use sitrep_store::{ActionItem, Change, ChecklistItem, Write};
 
-use crate::app::{App, check_actor, now_ms};
+use crate::app::App;
 use crate::error::AppError;
 use crate::events;
+use crate::stamp::{check_actor, now_ms};
 
 impl App {
     /// Ticks (or unticks) a checklist item, named by its number in `checklist` order

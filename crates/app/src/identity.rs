@@ -81,7 +81,7 @@ pub fn same_name(a: &str, b: &str) -> bool {
 /// one of [`RESERVED_NAMES`].
 pub(crate) fn check_token_name(name: &str) -> Result<(), AppError> {
     // The name is the actor of every request made with the token: the actor rules hold.
-    crate::app::check_actor(name).map_err(|_| {
+    crate::stamp::check_actor(name).map_err(|_| {
         AppError::invalid(
             "name",
             "must be a non-empty name of at most 200 bytes without control characters",

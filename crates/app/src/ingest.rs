@@ -24,11 +24,12 @@ use sitrep_alerts::{
 use sitrep_runbook::Role;
 use sitrep_store::{Change, Incident, RawPayload, StoreError, Write};
 
-use crate::app::{App, NewIncident, now_ms};
+use crate::app::{App, NewIncident};
 use crate::error::AppError;
 use crate::events;
 use crate::payloads::RawBudget;
 use crate::runs::RunReport;
+use crate::stamp::now_ms;
 
 /// The actor auto-triage runs are recorded under.
 pub const AUTO_TRIAGE_ACTOR: &str = "auto-triage";

@@ -14,9 +14,10 @@ use std::time::Duration;
 use serde::Serialize;
 use sitrep_store::{Change, StepRun, StoreError, Write};
 
-use crate::app::{App, now_ms};
+use crate::app::App;
 use crate::error::AppError;
 use crate::events;
+use crate::stamp::now_ms;
 
 /// The longest the executor waits between SIGTERM and SIGKILL (runs.rs caps its grace
 /// at 5 s).

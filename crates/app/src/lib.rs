@@ -29,9 +29,10 @@ mod rotation;
 mod runs;
 mod sandbox;
 pub mod severity;
+mod stamp;
 pub mod tokens;
 
-pub use app::{App, IncidentView, NewIncident, SERVING_LEASE, default_data_dir, now_ms};
+pub use app::{App, IncidentView, NewIncident, SERVING_LEASE, default_data_dir};
 pub use approvals::Approval;
 pub use config::Config;
 pub use error::{AppError, ErrorKind};
@@ -44,6 +45,7 @@ pub use rotation::{KeyRotation, rotate_ledger_key};
 pub use runs::{Plan, RunReport, RunRequest};
 pub use sitrep_executor::{Decision, Level, Mode, NullSink, Outcome, RunSink, Stream};
 pub use sitrep_store as store;
+pub use stamp::now_ms;
 
 /// What the faces need of the evidence crate: the blob errors they map, and the offline
 /// pack verifier (`sitrep verify`, the browser test).

@@ -20,9 +20,10 @@ use sitrep_evidence::BlobError;
 use sitrep_ledger::Hash;
 use sitrep_store::{Change, EvidenceHold, StoreError, Write};
 
-use crate::app::{App, check_actor, now_ms};
+use crate::app::App;
 use crate::error::AppError;
 use crate::events;
+use crate::stamp::{check_actor, now_ms};
 
 /// Most incidents one sweep expires; the next sweep takes the rest.
 const BATCH: u32 = 200;

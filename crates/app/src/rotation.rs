@@ -7,10 +7,11 @@ use serde::Serialize;
 use sitrep_ledger::{Signer, Verifier};
 use sitrep_store::{Store, StoreError, StoreOptions};
 
-use crate::app::{App, SERVING_LEASE, now_ms};
+use crate::app::{App, SERVING_LEASE};
 use crate::config::Config;
 use crate::error::AppError;
 use crate::keys;
+use crate::stamp::now_ms;
 
 /// Where the ledger signing key of `config` lives.
 pub(crate) fn ledger_key_path(config: &Config, data_dir: &Path) -> PathBuf {

@@ -17,11 +17,12 @@ use sitrep_ledger::Evidence;
 use sitrep_runbook::{Role, Runbook, Step};
 use sitrep_store::{Change, Incident, StepRun, Write};
 
-use crate::app::{App, check_actor, now_ms};
+use crate::app::App;
 use crate::error::AppError;
 use crate::events;
 use crate::plan::Frozen;
 pub use crate::plan::Plan;
+use crate::stamp::{check_actor, now_ms};
 
 /// Which step to run, for whom, with what.
 #[derive(Debug, Clone)]

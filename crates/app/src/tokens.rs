@@ -16,9 +16,10 @@ use sha2::{Digest as _, Sha256};
 use sitrep_ledger::Record;
 use sitrep_store::{ApiToken, Change, SessionRow, StoreError};
 
-use crate::app::{App, check_actor, now_ms};
+use crate::app::App;
 use crate::error::AppError;
 use crate::identity::{Principal, check_token_name, same_name};
+use crate::stamp::{check_actor, now_ms};
 
 /// Every secret starts with this, so a leaked one is easy to recognise (and to scan for).
 pub const TOKEN_PREFIX: &str = "sitrep_";
