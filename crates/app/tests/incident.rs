@@ -18,8 +18,6 @@ async fn open(dir: &Path) -> App {
     open_on(dir, None).await
 }
 
-/// The app on SQLite in `dir`, or on `database_url` (blobs and key still in `dir`).
-
 fn req(incident: &str, step: &str) -> RunRequest {
     RunRequest {
         incident: incident.to_owned(),
