@@ -19,6 +19,7 @@ pub mod interrupted;
 mod keys;
 mod library;
 pub mod lifecycle;
+pub mod pager;
 pub mod paging;
 pub mod payloads;
 mod plan;
@@ -31,6 +32,7 @@ mod sandbox;
 pub mod severity;
 mod stamp;
 pub mod tokens;
+pub mod workers;
 
 pub use app::{App, IncidentView, NewIncident, SERVING_LEASE, default_data_dir};
 pub use approvals::Approval;

@@ -11,10 +11,9 @@
 //!         ├─ /api/v1/incidents/{id}/events               (SSE, no request timeout)
 //!         ├─ /login /logout
 //!         └─ /  ui::routes()                             (the web UI)
-//!  background: ledger tail → broadcast, runbook reload, session sweep, paging,
-//!              evidence upload retries, evidence retention (hourly, by lease),
-//!              raw alert payload retention (hourly, every replica),
-//!              interrupted-run sweep (every minute)
+//!  background: ledger tail → broadcast, runbook reload, paging, and app's workers
+//!              (`sitrep_app::workers`: serving lease, evidence upload retries,
+//!              retention, session sweep, interrupted-run sweep)
 //! ```
 //!
 //! Handlers are thin: they check the caller's role, call one `App` use case with the
@@ -26,6 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use sitrep_app::workers::Workers;
 use sitrep_app::{App, Ingestor};
 
 pub mod api;
@@ -208,13 +208,15 @@ pub async fn serve(
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(live::tail(state.clone()));
     tasks.spawn(watch::watch_runbooks(state.clone(), Duration::from_secs(2)));
-    tasks.spawn(sweep_sessions(state.clone()));
-    tasks.spawn(sweep_interrupted_runs(state.clone()));
-    tasks.spawn(upload_blobs(state.clone()));
-    tasks.spawn(retention(state.clone()));
     tasks.spawn(paging::run(state.clone()));
     let holder = format!("serve-{}-{}", std::process::id(), uuid::Uuid::now_v7());
-    tasks.spawn(presence(state.clone(), holder.clone()));
+    let poke = state.clone();
+    let workers = Workers::new(
+        state.app().clone(),
+        state.closing_signal(),
+        Arc::new(move || poke.changed()),
+    );
+    workers.spawn_all(&mut tasks, &holder);
     state.inner.started.store(true, Ordering::Release);
     let closing = state.inner.closing.clone();
     let signal = async move {
@@ -237,143 +239,7 @@ pub async fn serve(
     Ok(())
 }
 
-/// How long a serving lease lasts; renewed three times as often.
-const SERVING_TTL: Duration = Duration::from_secs(30);
-
-/// Keeps this replica's serving lease fresh while it serves (see
-/// `sitrep_app::SERVING_LEASE`): a key rotation refuses to run beside a server.
-async fn presence(state: ServerState, holder: String) {
-    let mut closing = state.closing_signal();
-    let ttl = i64::try_from(SERVING_TTL.as_millis()).unwrap_or(30_000);
-    loop {
-        match state
-            .app()
-            .announce_serving(&holder, sitrep_app::now_ms(), ttl)
-            .await
-        {
-            Ok(Some(_)) => {}
-            Ok(None) => tracing::warn!(
-                replica = state.app().replica(),
-                "another server runs on this data dir (same replica id)"
-            ),
-            Err(e) => tracing::warn!(error = %e, "cannot renew the serving lease"),
-        }
-        if !nap(&mut closing, SERVING_TTL / 3).await {
-            return;
-        }
-    }
-}
-
 /// Sleeps `d`; false when the server began closing meanwhile (the task should end).
 pub(crate) async fn nap(closing: &mut tokio::sync::watch::Receiver<bool>, d: Duration) -> bool {
-    tokio::select! {
-        () = tokio::time::sleep(d) => true,
-        _ = closing.wait_for(|c| *c) => false,
-    }
-}
-
-/// Retries evidence uploads to the shared bucket that failed when the output was
-/// captured (a durable job each, so a restart resumes them).
-async fn upload_blobs(state: ServerState) {
-    let worker = format!("blobs-{}-{}", std::process::id(), uuid::Uuid::now_v7());
-    let mut closing = state.closing_signal();
-    loop {
-        match state.app().upload_pending(&worker, 100).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(uploaded = n, "evidence uploads retried"),
-            Err(e) => tracing::warn!(error = %e, "evidence upload retry failed"),
-        }
-        if !nap(&mut closing, Duration::from_secs(5)).await {
-            return;
-        }
-    }
-}
-
-/// Once an hour: deletes expired raw alert payloads (every replica; deleting is
-/// idempotent) and, with `[evidence] retention`, expired evidence bytes (one replica at
-/// a time, by lease; each replica also drops its own copies of expired blobs).
-async fn retention(state: ServerState) {
-    let mut closing = state.closing_signal();
-    let holder = format!("retention-{}-{}", std::process::id(), uuid::Uuid::now_v7());
-    loop {
-        let now = sitrep_app::now_ms();
-        match state.app().sweep_raw_payloads(now).await {
-            Ok(s) if s.accepted + s.rejected > 0 => {
-                tracing::info!(
-                    accepted = s.accepted,
-                    rejected = s.rejected,
-                    "raw alert payloads expired"
-                );
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "raw payload retention failed; retrying"),
-        }
-        if let Some(keep) = state.app().config().evidence.retention {
-            evidence_retention(&state, &holder, now, keep).await;
-        }
-        if !nap(&mut closing, Duration::from_secs(3600)).await {
-            return;
-        }
-    }
-}
-
-/// One evidence retention round (see [`retention`]).
-async fn evidence_retention(state: &ServerState, holder: &str, now: i64, keep: Duration) {
-    let keep_ms = i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
-    let store = state.app().store();
-    let lease = store
-        .acquire_lease("evidence-retention", holder, now, 600_000)
-        .await;
-    if let Ok(Some(_)) = lease {
-        match state
-            .app()
-            .apply_retention(now, keep_ms, false, "retention")
-            .await
-        {
-            Ok(r) if !r.incidents.is_empty() => {
-                tracing::info!(incidents = r.incidents.len(), "evidence retention applied");
-                state.changed();
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "evidence retention failed; retrying"),
-        }
-    } else if let Err(e) = state.app().drop_expired_copies().await {
-        // Another replica sweeps; this one still drops its own copies.
-        tracing::warn!(error = %e, "could not drop expired evidence copies");
-    }
-}
-
-async fn sweep_sessions(state: ServerState) {
-    let mut closing = state.closing_signal();
-    loop {
-        if !nap(&mut closing, Duration::from_secs(60)).await {
-            return;
-        }
-        if let Err(e) = state.app().sweep_sessions().await {
-            tracing::warn!(error = %e, "could not delete expired sessions");
-        }
-    }
-}
-
-/// Marks runs a crash left `running` as interrupted, once past their deadline. Every
-/// replica sweeps, without a lease: a run moves from `running` only once, inside the
-/// commit, and the query reads a partial index of the few running rows.
-async fn sweep_interrupted_runs(state: ServerState) {
-    let mut closing = state.closing_signal();
-    loop {
-        if !nap(&mut closing, Duration::from_secs(60)).await {
-            return;
-        }
-        match state.app().interrupt_overdue_runs().await {
-            Ok(runs) if !runs.is_empty() => {
-                tracing::warn!(
-                    runs = runs.len(),
-                    "step runs left running by a crash marked interrupted"
-                );
-                state.changed();
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "could not look for interrupted step runs"),
-        }
-    }
+    Workers::nap(closing, d).await
 }

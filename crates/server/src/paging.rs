@@ -1,5 +1,6 @@
-//! The paging loop: one escalation sweeper per cluster (a lease with a fencing epoch)
-//! enqueues due pages as durable jobs; every replica delivers claimed jobs.
+//! The paging loop: paces `sitrep_app::pager::Pager` passes (one escalation sweeper per
+//! cluster, by a lease with a fencing epoch, enqueues due pages as durable jobs; every
+//! replica delivers claimed jobs) and counts them in the metrics.
 //!
 //! Timers are rows, not sleeping tasks, so a restart or a crash loses nothing: the next
 //! sweep re-derives what is due from the incident state, and jobs claimed by a dead
@@ -8,14 +9,11 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use sitrep_app::notify::{Notifier, NotifierConfig};
+use sitrep_app::pager::Pager;
+pub use sitrep_app::pager::SWEEPER_LEASE;
 
 use crate::ServerState;
 
-/// Lease name for the escalation sweeper.
-pub const SWEEPER_LEASE: &str = "escalation-sweeper";
-/// How long a sweeper's lease lasts without renewal.
-const LEASE_MS: i64 = 15_000;
 /// Jobs claimed per delivery pass.
 const BATCH: u32 = 500;
 /// Longest sleep between sweeps.
@@ -84,46 +82,26 @@ impl ServerState {
 
 /// Runs until the server closes. Does nothing when no escalation file is configured.
 pub async fn run(state: ServerState) {
-    if state.app().escalation().is_none() {
-        return;
-    }
-    let notifier = match Notifier::new(NotifierConfig::default()) {
-        Ok(n) => n,
+    let pager = match Pager::new(state.app()) {
+        Ok(Some(p)) => p,
+        Ok(None) => return,
         Err(e) => {
-            tracing::error!(error = %e, "paging disabled: cannot build the notifier");
+            tracing::error!(error = %e, "paging disabled");
             return;
         }
     };
-    let holder = format!("{}-{}", std::process::id(), uuid::Uuid::now_v7());
     let mut closing = state.closing_signal();
     loop {
         let now = state.paging_now();
-        let store = state.app().store();
-        match store
-            .acquire_lease(SWEEPER_LEASE, &holder, now, LEASE_MS)
-            .await
-        {
-            Ok(Some(lease)) => {
-                if let Err(e) = state.app().sweep_escalations(now, Some(&lease)).await {
-                    tracing::warn!(error = %e, "escalation sweep failed; retrying");
-                }
-            }
-            Ok(None) => {} // another replica sweeps
-            Err(e) => tracing::warn!(error = %e, "cannot take the sweeper lease"),
-        }
         let mut full = false;
-        match state
-            .app()
-            .deliver_due(&notifier, &holder, state.paging_now(), BATCH)
-            .await
-        {
+        match pager.pass(now, BATCH).await {
             Ok(r) if r.claimed > 0 => {
                 full = r.claimed == BATCH as usize;
                 if let Some(e) = &r.first_error {
                     tracing::warn!(errors = r.errors, first = %e, "some pages stay locked for a later pass");
                 }
                 state.changed();
-                state.metrics().pages(&r, notifier.metrics());
+                state.metrics().pages(&r, pager.metrics());
                 tracing::info!(
                     delivered = r.delivered,
                     retrying = r.retrying,
