@@ -12,9 +12,9 @@ use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use sitrep_alerts::{Batch, Source};
-use sitrep_app::AppError;
+use sitrep_alerts::Source;
 use sitrep_app::ingest::source_name;
+use sitrep_app::receive::Received;
 
 use crate::ServerState;
 use crate::auth::receiver_allowed;
@@ -46,42 +46,8 @@ async fn receive(state: ServerState, source: Source, req: Request) -> Response {
             return e.into_response();
         }
     };
-    let ingestor = state.ingestor();
-    let stored = match ingestor.store_raw(source, &bytes).await {
-        Ok(stored) => stored,
-        Err(e) => {
-            metrics.alert_received(name, "unavailable");
-            tracing::error!(source = name, error = %e, "cannot store an alert payload");
-            return ApiError::unavailable("the payload could not be stored; retry later")
-                .into_response();
-        }
-    };
-    let batch = match stored.batch {
-        Ok(batch) => batch,
-        Err(e) => {
-            metrics.alert_received(name, "malformed");
-            let e = ApiError::from(e);
-            return match stored.id {
-                Some(id) => e.with("payload_id", id),
-                None => e,
-            }
-            .into_response();
-        }
-    };
-    // An accepted payload is always stored (the cap evicts older ones instead).
-    ingest(&state, source, &stored.id.unwrap_or_default(), &batch).await
-}
-
-/// Ingests a stored, parsed payload and answers for it.
-async fn ingest(state: &ServerState, source: Source, payload_id: &str, batch: &Batch) -> Response {
-    let name = source_name(source);
-    let metrics = state.metrics();
-    match state
-        .ingestor()
-        .ingest_batch(source, payload_id, batch)
-        .await
-    {
-        Ok(report) => {
+    match state.ingestor().receive(source, &bytes).await {
+        Received::Accepted(report) => {
             metrics.alert_received(name, "accepted");
             for id in &report.opened {
                 state.spawn_auto_triage(id.clone());
@@ -91,19 +57,26 @@ async fn ingest(state: &ServerState, source: Source, payload_id: &str, batch: &B
             }
             (StatusCode::ACCEPTED, Json(report)).into_response()
         }
-        Err(e @ AppError::Invalid { .. }) => {
+        Received::Malformed { payload_id, error } => {
             metrics.alert_received(name, "malformed");
-            ApiError::from(e)
-                .with("payload_id", payload_id)
-                .into_response()
+            let e = ApiError::from(error);
+            match payload_id {
+                Some(id) => e.with("payload_id", id),
+                None => e,
+            }
+            .into_response()
         }
-        Err(e) => {
-            // Stored but not interpreted: the sender's retry will be ingested again
-            // (ingestion is idempotent). Always 503, never 409 or 500: Alertmanager and
-            // Grafana retry only on 5xx and connection errors, and a retry is wanted.
+        Received::Unstored(e) => {
             metrics.alert_received(name, "unavailable");
-            tracing::error!(source = name, payload = %payload_id, error = %e, "alert payload stored but not ingested");
-            ApiError::unavailable(format!("stored but not ingested; retry: {e}"))
+            tracing::error!(source = name, error = %e, "cannot store an alert payload");
+            ApiError::unavailable("the payload could not be stored; retry later").into_response()
+        }
+        Received::NotIngested { payload_id, error } => {
+            // Always 503, never 409 or 500: Alertmanager and Grafana retry only on 5xx
+            // and connection errors, and a retry is wanted.
+            metrics.alert_received(name, "unavailable");
+            tracing::error!(source = name, payload = %payload_id, error = %error, "alert payload stored but not ingested");
+            ApiError::unavailable(format!("stored but not ingested; retry: {error}"))
                 .with("payload_id", payload_id)
                 .into_response()
         }
