@@ -24,6 +24,7 @@ pub mod paging;
 pub mod payloads;
 mod plan;
 pub mod postmortem;
+pub mod proofs;
 pub mod receive;
 pub mod replay;
 pub mod retention;

@@ -84,7 +84,6 @@ pub fn ledger(cmd: LedgerCmd, args: &AppArgs, ctx: &Ctx) -> Result<(), CliError>
         return rotate_key(args, ctx, force);
     }
     with_app(args, move |app| async move {
-        let store = app.store();
         match cmd {
             LedgerCmd::Status => {
                 let s = app.ledger_status().await.map_err(app_error)?;
@@ -100,10 +99,7 @@ pub fn ledger(cmd: LedgerCmd, args: &AppArgs, ctx: &Ctx) -> Result<(), CliError>
                 ))
             }
             LedgerCmd::Verify => {
-                let report = store
-                    .verify_ledger()
-                    .await
-                    .map_err(|e| app_error(e.into()))?;
+                let report = app.verify_ledger().await.map_err(app_error)?;
                 // The tables are checked against the records only when the records
                 // themselves hold.
                 let drift = if report.ok() {
@@ -124,7 +120,7 @@ pub fn ledger(cmd: LedgerCmd, args: &AppArgs, ctx: &Ctx) -> Result<(), CliError>
                 }
             }
             LedgerCmd::Keys => {
-                let keys = store.key_history().await.map_err(|e| app_error(e.into()))?;
+                let keys = app.key_history().await.map_err(app_error)?;
                 if ctx.json {
                     return ctx.print_json(&keys);
                 }
@@ -141,10 +137,7 @@ pub fn ledger(cmd: LedgerCmd, args: &AppArgs, ctx: &Ctx) -> Result<(), CliError>
             }
             LedgerCmd::RotateKey { .. } => Ok(()),
             LedgerCmd::Checkpoint => {
-                let cp = store
-                    .checkpoint_now()
-                    .await
-                    .map_err(|e| app_error(e.into()))?;
+                let cp = app.checkpoint_now().await.map_err(app_error)?;
                 if ctx.json {
                     ctx.print_json(&cp)
                 } else {
@@ -152,28 +145,10 @@ pub fn ledger(cmd: LedgerCmd, args: &AppArgs, ctx: &Ctx) -> Result<(), CliError>
                 }
             }
             LedgerCmd::Proof { index } => {
-                let cp = store
-                    .checkpoint_now()
-                    .await
-                    .map_err(|e| app_error(e.into()))?;
-                if index >= cp.size {
-                    return Err(CliError::input(anyhow!(
-                        "no event #{index}: the ledger has {} events",
-                        cp.size
-                    )));
-                }
-                let proof = store
-                    .inclusion_proof(index, cp.size)
-                    .await
-                    .map_err(|e| app_error(e.into()))?;
-                let p = sitrep_ledger::TlogProof {
-                    extra: None,
-                    index,
-                    proof,
-                    checkpoint: cp.signed_note.clone(),
-                };
+                let inc = app.inclusion(index).await.map_err(app_error)?;
+                let p = inc.tlog_proof();
                 if ctx.json {
-                    ctx.print_json(&serde_json::json!({ "index": index, "tree_size": cp.size, "tlog_proof": p.to_text() }))
+                    ctx.print_json(&serde_json::json!({ "index": index, "tree_size": inc.checkpoint.size, "tlog_proof": p.to_text() }))
                 } else {
                     emit(&p.to_text())
                 }

@@ -9,7 +9,7 @@ use sitrep_app::store::{Event, KeyEpoch, StoredCheckpoint};
 
 use crate::ServerState;
 use crate::auth::{Responder, Viewer};
-use crate::error::{ApiError, ApiQuery, ApiResult};
+use crate::error::{ApiQuery, ApiResult};
 
 /// Size, latest checkpoint and the verifier key to pin.
 pub async fn status(
@@ -24,7 +24,7 @@ pub async fn keys(
     State(state): State<ServerState>,
     Viewer(_): Viewer,
 ) -> ApiResult<Json<Vec<KeyEpoch>>> {
-    Ok(Json(state.app().store().key_history().await?))
+    Ok(Json(state.app().key_history().await?))
 }
 
 /// Signs a checkpoint of the current tree (returns the latest when nothing changed).
@@ -32,7 +32,7 @@ pub async fn checkpoint(
     State(state): State<ServerState>,
     Responder(_): Responder,
 ) -> ApiResult<Json<StoredCheckpoint>> {
-    Ok(Json(state.app().store().checkpoint_now().await?))
+    Ok(Json(state.app().checkpoint_now().await?))
 }
 
 /// An inclusion proof answer.
@@ -59,31 +59,14 @@ pub async fn inclusion(
     Viewer(_): Viewer,
     Path(index): Path<u64>,
 ) -> ApiResult<Json<InclusionProof>> {
-    let store = state.app().store();
-    let size = store.tree_size().await?;
-    if index >= size {
-        return Err(ApiError::not_found(format!(
-            "no event #{index}: the ledger has {size} events"
-        )));
-    }
-    let cp = match store.latest_checkpoint().await? {
-        Some(cp) if cp.size > index => cp,
-        _ => store.checkpoint_now().await?,
-    };
-    let proof = store.inclusion_proof(index, cp.size).await?;
-    let event = store.events(index, index + 1).await?.into_iter().next();
-    let tlog = sitrep_ledger::TlogProof {
-        extra: None,
-        index,
-        proof: proof.clone(),
-        checkpoint: cp.signed_note.clone(),
-    };
+    let inc = state.app().inclusion(index).await?;
+    let tlog = inc.tlog_proof();
     Ok(Json(InclusionProof {
         index,
-        tree_size: cp.size,
-        event,
-        proof: proof.iter().map(sitrep_ledger::Hash::to_hex).collect(),
-        checkpoint: cp.signed_note,
+        tree_size: inc.checkpoint.size,
+        proof: inc.proof.iter().map(sitrep_ledger::Hash::to_hex).collect(),
+        event: inc.event,
+        checkpoint: inc.checkpoint.signed_note,
         tlog_proof: tlog.to_text(),
     }))
 }
@@ -120,27 +103,12 @@ pub async fn consistency(
     Viewer(_): Viewer,
     ApiQuery(q): ApiQuery<ConsistencyQuery>,
 ) -> ApiResult<Json<ConsistencyProof>> {
-    let store = state.app().store();
-    let new = match q.new {
-        Some(n) => n,
-        None => store.checkpoint_now().await?.size,
-    };
-    let size = store.tree_size().await?;
-    if new > size {
-        return Err(ApiError::invalid(
-            "new",
-            format!("beyond the tree size {size}"),
-        ));
-    }
-    if q.old > new {
-        return Err(ApiError::invalid("old", "must not exceed new"));
-    }
-    let proof = store.consistency_proof(q.old, new).await?;
+    let c = state.app().consistency(q.old, q.new).await?;
     Ok(Json(ConsistencyProof {
-        old: q.old,
-        new,
-        proof: proof.iter().map(sitrep_ledger::Hash::to_hex).collect(),
-        old_root: store.root(q.old).await?.to_hex(),
-        new_root: store.root(new).await?.to_hex(),
+        old: c.old,
+        new: c.new,
+        proof: c.proof.iter().map(sitrep_ledger::Hash::to_hex).collect(),
+        old_root: c.old_root.to_hex(),
+        new_root: c.new_root.to_hex(),
     }))
 }

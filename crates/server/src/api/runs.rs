@@ -164,14 +164,7 @@ pub async fn output(
     Viewer(_): Viewer,
     Path((id, run, stream)): Path<(String, String, String)>,
 ) -> ApiResult<Response> {
-    let incident = state.app().incident(&id).await?;
-    let row = state
-        .app()
-        .store()
-        .run(&run)
-        .await?
-        .filter(|r| r.incident_id == incident.id)
-        .ok_or_else(|| ApiError::not_found(format!("run {run} not found in this incident")))?;
+    let row = state.app().run_of(&id, &run).await?;
     let sha = match stream.as_str() {
         "stdout" => row.stdout_sha256,
         "stderr" => row.stderr_sha256,
