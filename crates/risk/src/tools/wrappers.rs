@@ -116,11 +116,48 @@ pub(super) fn wrappers(
                 None => Outcome::one("kubectl exec without --", &words.join(" "), Level::Unknown),
             }
         }
+        "oc" if positional(words, 1).as_deref() == Some("rsh") => oc_rsh(c, words, stdin, d),
+        "oc" if positional(words, 1).as_deref() == Some("debug") => {
+            // `oc debug` starts a debug pod (a write), then runs what follows `--` in it;
+            // without `--` it opens an interactive shell.
+            match words.iter().position(|w| w == "--") {
+                Some(i) => {
+                    let mut o = wrapper(c, words, "oc debug", i + 1, stdin, d);
+                    o.reasons
+                        .push(reason("oc debug", &words.join(" "), Level::Write));
+                    Outcome::new(o.reasons)
+                }
+                None => Outcome::one("oc debug without --", &words.join(" "), Level::Unknown),
+            }
+        }
         "docker" | "podman" | "docker-compose" | "nerdctl" => {
             return container_exec(c, words, stdin, d);
         }
         _ => return None,
     })
+}
+
+/// `oc rsh [opts] POD [CMD...]` runs CMD in the pod; without one, an interactive shell.
+fn oc_rsh(c: &Classifier, words: &[String], stdin: Option<&str>, d: usize) -> Outcome {
+    let at = words.iter().position(|w| w == "rsh").unwrap_or(1);
+    let opts = &[
+        "-c",
+        "--container",
+        "-n",
+        "--namespace",
+        "--shell",
+        "--timeout",
+        "--context",
+        "--kubeconfig",
+        "--as",
+    ];
+    let pod = skip_opts(words, at + 1, opts);
+    if words.get(pod + 1).is_none() {
+        return Outcome::one("oc rsh without a command", &words.join(" "), Level::Unknown);
+    }
+    // Options may also follow the pod; whatever is left after them is the command.
+    let cmd = skip_opts(words, pod + 1, opts);
+    wrapper(c, words, "oc rsh", cmd, stdin, d)
 }
 
 /// `trap 'HANDLER' SIG...`: the handler is a script the shell runs when the signal comes.
