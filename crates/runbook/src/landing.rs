@@ -265,7 +265,7 @@ mod tests {
     #[test]
     fn double_dash_before_the_placeholder() {
         let check = |script: &str, at: &str| {
-            let cmds = script::commands(script, false);
+            let cmds = script::commands(script);
             let pos = script.find(at).expect("placeholder in script");
             after_double_dash(script, &cmds, pos)
         };

@@ -17,11 +17,13 @@ mod model;
 mod paramdecl;
 mod params;
 mod recover;
+mod reference;
 mod script;
 mod set;
 mod source;
 mod tables;
 mod text;
+mod transcript;
 mod walk;
 
 pub use diag::{Diagnostic, Severity};

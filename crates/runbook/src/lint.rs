@@ -108,6 +108,11 @@ pub const IMPORT_RULES: &[Rule] = &[
         summary: "a YAML block that looks like an alert rule but is broken or lacks `expr`",
     },
     Rule {
+        code: "reference-block",
+        severity: Severity::Info,
+        summary: "an untagged block that is not shell, or queries at a database prompt: kept as a reference block or query, not a step",
+    },
+    Rule {
         code: "scrape-preamble",
         severity: Severity::Info,
         summary: "a file viewer's header or git commit header was skipped",

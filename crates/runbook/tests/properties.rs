@@ -29,6 +29,9 @@ const SOURCES: &[&str] = &[
     )),
     include_str!("../../../tests/data/runbooks/23-param-types.md"),
     include_str!("../../../tests/data/runbooks/24-placeholder-reread.md"),
+    include_str!("../../../tests/data/runbooks/25-transcripts.md"),
+    include_str!("../../../tests/data/runbooks/26-database-prompts.md"),
+    include_str!("../../../tests/data/runbooks/27-untagged-not-shell.md"),
 ];
 
 /// Every `{start, end}` object in the serialized model and diagnostics is a valid range.
@@ -127,6 +130,19 @@ fn markdownish() -> impl Strategy<Value = String> {
         "Stand-down checklist",
         "409 lines\n8.4 KiB\nMarkdown\n",
         "|\n|\n",
+        "```console\n",
+        "$ ",
+        "# ",
+        "> ",
+        "user@h:~$ ",
+        "[root@h ~]# ",
+        "app=# ",
+        "app-# ",
+        "mysql> ",
+        "127.0.0.1:6379> ",
+        "NAME   READY\n",
+        "apiVersion: v1\n",
+        "sum(rate(x[5m]))\n",
     ]);
     prop::collection::vec(pieces, 0..80).prop_map(|v| v.concat())
 }
