@@ -33,6 +33,7 @@ pub(crate) fn placeholders(
                 syntax,
                 spans: vec![s],
                 after_double_dash: dash,
+                prose: None,
             }),
         }
     }

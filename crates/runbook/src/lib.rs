@@ -16,6 +16,7 @@ mod lint;
 mod model;
 mod paramdecl;
 mod params;
+mod prose;
 mod recover;
 mod reference;
 mod script;

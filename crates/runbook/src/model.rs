@@ -363,6 +363,22 @@ pub struct Placeholder {
     /// [`check_argument`](crate::check_argument)).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub after_double_dash: bool,
+    /// Set when the runbook wrote it as prose in an assignment
+    /// (`NODE='<value of instance label from alert>'`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prose: Option<ProseValue>,
+}
+
+/// A value written in prose: which variable it was for, and the alert label it names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProseValue {
+    /// The variable assigned (`NODE_NAME`).
+    pub variable: String,
+    /// The alert label the text names (`instance`): the placeholder binds from it. `None`:
+    /// the placeholder is named after the variable.
+    pub alert_label: Option<String>,
+    /// The author's words, as written (`<value of instance label from alert>`).
+    pub text: String,
 }
 
 /// A GFM table.

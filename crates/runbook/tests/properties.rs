@@ -32,6 +32,7 @@ const SOURCES: &[&str] = &[
     include_str!("../../../tests/data/runbooks/25-transcripts.md"),
     include_str!("../../../tests/data/runbooks/26-database-prompts.md"),
     include_str!("../../../tests/data/runbooks/27-untagged-not-shell.md"),
+    include_str!("../../../tests/data/runbooks/28-prose-placeholders.md"),
 ];
 
 /// Every `{start, end}` object in the serialized model and diagnostics is a valid range.

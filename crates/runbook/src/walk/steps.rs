@@ -5,10 +5,10 @@ use std::ops::Range;
 
 use super::{CodeBuild, Walker};
 use crate::diag::Severity;
-use crate::model::Reference;
 use crate::model::{Attributes, Command, Step};
+use crate::model::{ProseValue, Reference};
 use crate::source::SourceMap;
-use crate::{landing, reference, script, text, transcript};
+use crate::{landing, prose, reference, script, text, transcript};
 
 /// A step's script, its map to the block's text, and each command's example output
 /// (keyed by where the command starts in the script).
@@ -35,17 +35,32 @@ impl Walker<'_, '_> {
         if !text::is_shell_lang(&lang_s) {
             return;
         }
-        let Some(Derived {
+        let Some(mut d) = self.shell_script(&mut c, &lang_s, &span) else {
+            return;
+        };
+        // Prose values in assignments become real placeholders in the script.
+        let found = prose::find(&d.script, &script::commands(&d.script));
+        let prose_map = (!found.is_empty()).then(|| {
+            let (text, pieces) = prose::rewrite(&d.script, &found);
+            for (at, _) in &mut d.outputs {
+                *at = prose::remap(&pieces, *at);
+            }
+            d.script = text;
+            SourceMap::from_pieces(pieces, 0)
+        });
+        let Derived {
             script,
             map: derived,
             outputs,
-        }) = self.shell_script(&mut c, &lang_s, &span)
-        else {
-            return;
-        };
+        } = d;
         let script_map = SourceMap::from_pieces(c.pieces.iter().copied(), c.range.start);
         let block_orig = |r: &Range<usize>| self.inp.map.map_range(&script_map.map_range(r));
-        let to_orig = |r: &Range<usize>| block_orig(&derived.map_range(r));
+        let to_orig = |r: &Range<usize>| {
+            let r = prose_map
+                .as_ref()
+                .map_or_else(|| r.clone(), |m| m.map_range(r));
+            block_orig(&derived.map_range(&r))
+        };
 
         let attributes = self.attributes(&c.range, &info, attr_text);
 
@@ -62,7 +77,17 @@ impl Walker<'_, '_> {
                     .map(|(_, o)| o.clone()),
             })
             .collect();
-        let (placeholders, places) = landing::placeholders(&script, &raw, to_orig);
+        let (mut placeholders, places) = landing::placeholders(&script, &raw, to_orig);
+        for p in &mut placeholders {
+            p.prose = found
+                .iter()
+                .find(|f| f.name() == p.name)
+                .map(|f| ProseValue {
+                    variable: f.variable.clone(),
+                    alert_label: f.label.clone(),
+                    text: f.text.clone(),
+                });
+        }
 
         let section = self.current();
         let title = self.step_title(&c.range, &commands, section);
