@@ -215,9 +215,13 @@ fn command_spans_point_at_their_text() {
             }
             for p in &step.placeholders {
                 for sp in &p.spans {
+                    // A prose value's span is the author's words.
+                    let want = p
+                        .prose
+                        .as_ref()
+                        .map_or(p.name.as_str(), |v| v.text.as_str());
                     assert!(
-                        s.get(sp.clone())
-                            .is_some_and(|t| t.contains(p.name.as_str())),
+                        s.get(sp.clone()).is_some_and(|t| t.contains(want)),
                         "placeholder {} at {sp:?}",
                         p.name
                     );
