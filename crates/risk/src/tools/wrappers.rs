@@ -110,14 +110,14 @@ pub(super) fn wrappers(
         "strace" | "ltrace" => return strace(c, name, words, stdin, d),
         "xargs" => xargs(c, words, d),
         "bash" | "sh" | "zsh" | "dash" | "ksh" | "ash" => shell(c, words, stdin, d),
-        "kubectl" | "oc" if positional(words, 1).as_deref() == Some("exec") => {
+        "kubectl" | "oc" if kube_verb(words) == Some("exec") => {
             match words.iter().position(|w| w == "--") {
                 Some(i) => wrapper(c, words, "kubectl exec", i + 1, stdin, d),
                 None => Outcome::one("kubectl exec without --", &words.join(" "), Level::Unknown),
             }
         }
-        "oc" if positional(words, 1).as_deref() == Some("rsh") => oc_rsh(c, words, stdin, d),
-        "oc" if positional(words, 1).as_deref() == Some("debug") => {
+        "oc" if kube_verb(words) == Some("rsh") => oc_rsh(c, words, stdin, d),
+        "oc" if kube_verb(words) == Some("debug") => {
             // `oc debug` starts a debug pod (a write), then runs what follows `--` in it;
             // without `--` it opens an interactive shell.
             match words.iter().position(|w| w == "--") {
@@ -130,11 +130,67 @@ pub(super) fn wrappers(
                 None => Outcome::one("oc debug without --", &words.join(" "), Level::Unknown),
             }
         }
+        "knife" if positional(words, 1).as_deref() == Some("ssh") => knife_ssh(c, words, stdin, d),
         "docker" | "podman" | "docker-compose" | "nerdctl" => {
             return container_exec(c, words, stdin, d);
         }
         _ => return None,
     })
+}
+
+/// The verb of a kubectl/oc command: its first word that is neither an option nor the
+/// value of a global option (`kubectl -n prod exec ...`).
+fn kube_verb(words: &[String]) -> Option<&str> {
+    let global = [
+        "-n",
+        "--namespace",
+        "--context",
+        "--kubeconfig",
+        "--cluster",
+        "--user",
+        "-s",
+        "--server",
+        "--as",
+        "--token",
+    ];
+    let i = skip_opts(words, 1, &global);
+    words.get(i).map(String::as_str)
+}
+
+/// `knife ssh [opts] QUERY COMMAND...`: like ssh, the words after the query are joined
+/// and run by a remote shell on every node the query finds.
+fn knife_ssh(c: &Classifier, words: &[String], stdin: Option<&str>, d: usize) -> Outcome {
+    let at = words.iter().position(|w| w == "ssh").unwrap_or(1);
+    let opts = [
+        "-a",
+        "--attribute",
+        "-C",
+        "--concurrency",
+        "-x",
+        "--ssh-user",
+        "-P",
+        "--ssh-password",
+        "-p",
+        "--ssh-port",
+        "-i",
+        "--ssh-identity-file",
+        "-G",
+        "--ssh-gateway",
+        "-E",
+        "--environment",
+        "-c",
+        "--config",
+    ];
+    let query = skip_opts(words, at + 1, &opts);
+    let cmd = skip_opts(words, query + 1, &opts);
+    match words.get(cmd..).filter(|r| !r.is_empty()) {
+        Some(rest) => nested_with_stdin(c, "knife ssh remote command", &rest.join(" "), stdin, d),
+        None => Outcome::one(
+            "knife ssh without a command",
+            &words.join(" "),
+            Level::Unknown,
+        ),
+    }
 }
 
 /// `oc rsh [opts] POD [CMD...]` runs CMD in the pod; without one, an interactive shell.
