@@ -80,7 +80,11 @@ fn prompt(line: &str, root: bool) -> Option<(Prompt, usize)> {
             .map(|o| (p, o))
             .filter(|_| p == Prompt::Shell);
     }
-    database(t, word).and_then(|(p, n)| after(n).map(|o| (p, o)))
+    // Database prompts first: `app-#` is psql's continuation, not a host.
+    if let Some((p, n)) = database(t, word) {
+        return after(n).map(|o| (p, o));
+    }
+    host_prompt(t, word).and_then(|n| after(n).map(|o| (Prompt::Shell, o)))
 }
 
 /// `user@host:path$` / `root@host:~#` / `user@host$` as one word.
@@ -94,6 +98,29 @@ fn user_at_host(word: &str) -> Option<Prompt> {
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
     };
     (name(user) && name(host)).then_some(Prompt::Shell)
+}
+
+/// `sh-4.4#` (an `oc debug` shell), `worker$`, and `db-01-gstg $` (a host name, a space,
+/// then `$`): the length through the sign. A word ending in `$` or `#` is not shell a
+/// person types, and neither is a host name followed by a lone `$`.
+fn host_prompt(t: &str, word: &str) -> Option<usize> {
+    let name = |s: &str| {
+        s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    };
+    if let Some(body) = word.strip_suffix('$').or_else(|| word.strip_suffix('#'))
+        && name(body)
+    {
+        return Some(word.len());
+    }
+    // `host $ cmd`: only with `$` (`ls # note` is a comment) and a name that is not a
+    // plain word (`echo $ x`): it has a digit or a `-`.
+    let rest = t.get(word.len()..)?;
+    (name(word)
+        && word.contains(|c: char| c.is_ascii_digit() || c == '-')
+        && (rest.starts_with(" $ ") || rest == " $"))
+        .then_some(word.len() + 2)
 }
 
 /// A database prompt at the start of `t` (whose first word is `word`): kind and length.
@@ -430,6 +457,15 @@ mod tests {
         );
         assert_eq!(cmds("$ echo 'a\n> b'\na\nb"), ["echo 'a", "b'"]);
         assert_eq!(
+            cmds("sh-4.4# chroot /host\nsh-4.4# df -h\n/dev/sda"),
+            ["chroot /host", "df -h"]
+        );
+        assert_eq!(cmds("worker$ redis-cli info\n# Server"), ["redis-cli info"]);
+        assert_eq!(
+            cmds("patroni-01-db $ sudo gitlab-patronictl list"),
+            ["sudo gitlab-patronictl list"]
+        );
+        assert_eq!(
             cmds("$ cat <<EOF\n> x\n> EOF\nx"),
             ["cat <<EOF", "x", "EOF"]
         );
@@ -460,5 +496,7 @@ mod tests {
         assert!(!is_transcript("bash", "x=1\nFOO=>/dev/null"));
         assert!(is_transcript("bash", "# list\n$ ls\n"));
         assert!(!is_transcript("bash", "cat <<EOF > motd\n$ welcome\nEOF\n"));
+        assert!(!is_transcript("bash", "ls # list\necho $ x\n"));
+        assert!(!is_transcript("bash", "echo $ 5\n"));
     }
 }
