@@ -31,6 +31,10 @@ impl Prose {
 /// Prose values in the assignments of a script's command lines (not heredoc bodies).
 pub(crate) fn find(script: &str, cmds: &[RawCommand]) -> Vec<Prose> {
     let mut out = Vec::new();
+    // Most scripts have no `=<`, `='<` or `="<` at all: skip the line scan.
+    if !["=<", "='<", "=\"<"].iter().any(|p| script.contains(p)) {
+        return out;
+    }
     for c in cmds {
         for (r, heredoc) in &c.lines {
             if *heredoc {

@@ -39,13 +39,15 @@ impl Walker<'_, '_> {
             return;
         };
         // Prose values in assignments become real placeholders in the script.
-        let found = prose::find(&d.script, &script::commands(&d.script));
+        let mut raw = script::commands(&d.script);
+        let found = prose::find(&d.script, &raw);
         let prose_map = (!found.is_empty()).then(|| {
             let (text, pieces) = prose::rewrite(&d.script, &found);
             for (at, _) in &mut d.outputs {
                 *at = prose::remap(&pieces, *at);
             }
             d.script = text;
+            raw = script::commands(&d.script);
             SourceMap::from_pieces(pieces, 0)
         });
         let Derived {
@@ -64,7 +66,6 @@ impl Walker<'_, '_> {
 
         let attributes = self.attributes(&c.range, &info, attr_text);
 
-        let raw = script::commands(&script);
         let commands: Vec<Command> = raw
             .iter()
             .map(|r| Command {
