@@ -126,52 +126,54 @@ fn host_prompt(t: &str, word: &str) -> Option<usize> {
 /// A database prompt at the start of `t` (whose first word is `word`): kind and length.
 fn database(t: &str, word: &str) -> Option<(Prompt, usize)> {
     let lower = word.to_ascii_lowercase();
-    if lower == "mysql>" || lower == "mariadb>" {
-        return Some((Prompt::Database(Dialect::Mysql, false), word.len()));
-    }
-    if lower == "->" {
-        return Some((Prompt::Database(Dialect::Mysql, true), word.len()));
-    }
-    if lower == "mariadb" || lower == "mysql" {
-        // `MariaDB [(none)]> `
-        let rest = t.get(word.len()..)?;
-        let close = rest.get(..rest.len().min(80))?.find("]>")?;
-        if rest.trim_start().starts_with('[') {
-            return Some((
+    let db = |d, cont, n| Some((Prompt::Database(d, cont), n));
+    match lower.as_str() {
+        "mysql>" | "mariadb>" | "redis>" => {
+            let d = if lower == "redis>" {
+                Dialect::Redis
+            } else {
+                Dialect::Mysql
+            };
+            db(d, false, word.len())
+        }
+        "->" => db(Dialect::Mysql, true, word.len()),
+        "mariadb" | "mysql" => {
+            // `MariaDB [(none)]> `
+            let rest = t.get(word.len()..)?;
+            let close = rest.get(..rest.len().min(80))?.find("]>")?;
+            rest.trim_start().starts_with('[').then_some((
                 Prompt::Database(Dialect::Mysql, false),
                 word.len() + close + 2,
-            ));
+            ))
         }
-        return None;
-    }
-    if lower == "redis>" {
-        return Some((Prompt::Database(Dialect::Redis, false), word.len()));
-    }
-    let redis_addr = |w: &str| {
-        w.strip_suffix('>')
-            .and_then(|a| a.rsplit_once(':'))
-            .is_some_and(|(host, port)| {
-                !host.is_empty()
-                    && !port.is_empty()
-                    && port.chars().all(|c| c.is_ascii_digit())
-                    && host
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
-            })
-    };
-    if redis_addr(word) {
-        return Some((Prompt::Database(Dialect::Redis, false), word.len()));
-    }
-    if lower == "redis" {
-        let rest = t.get(word.len()..)?;
-        let next = rest.trim_start().split([' ', '\t']).next()?;
-        if redis_addr(next) {
+        "redis" => {
+            // `redis 127.0.0.1:6379> `
+            let rest = t.get(word.len()..)?;
+            let next = rest.trim_start().split([' ', '\t']).next()?;
             let n = word.len() + (rest.len() - rest.trim_start().len()) + next.len();
-            return Some((Prompt::Database(Dialect::Redis, false), n));
+            redis_addr(next).then_some((Prompt::Database(Dialect::Redis, false), n))
         }
-        return None;
+        _ if redis_addr(word) => db(Dialect::Redis, false, word.len()),
+        _ => psql(word),
     }
-    // psql: `name=#`, `name=>`, continuations `name-#`, `name(#`, `name'#`, `name"#`.
+}
+
+/// `127.0.0.1:6379>`: redis-cli's prompt, a host and a port.
+fn redis_addr(w: &str) -> bool {
+    w.strip_suffix('>')
+        .and_then(|a| a.rsplit_once(':'))
+        .is_some_and(|(host, port)| {
+            !host.is_empty()
+                && !port.is_empty()
+                && port.chars().all(|c| c.is_ascii_digit())
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
+        })
+}
+
+/// psql: `name=#`, `name=>`, continuations `name-#`, `name(#`, `name'#`, `name"#`.
+fn psql(word: &str) -> Option<(Prompt, usize)> {
     let b = word.as_bytes();
     let (last, mark) = (*b.last()?, *b.get(b.len().checked_sub(2)?)?);
     let name = word.get(..b.len() - 2)?;
@@ -179,15 +181,15 @@ fn database(t: &str, word: &str) -> Option<(Prompt, usize)> {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if (last == b'#' || last == b'>') && name_ok {
-        let cont = match mark {
-            b'=' => false,
-            b'-' | b'(' | b'\'' | b'"' => true,
-            _ => return None,
-        };
-        return Some((Prompt::Database(Dialect::Postgres, cont), word.len()));
+    if !(last == b'#' || last == b'>') || !name_ok {
+        return None;
     }
-    None
+    let cont = match mark {
+        b'=' => false,
+        b'-' | b'(' | b'\'' | b'"' => true,
+        _ => return None,
+    };
+    Some((Prompt::Database(Dialect::Postgres, cont), word.len()))
 }
 
 /// Whether a block is read as a transcript: always for `console` / `shell-session`,

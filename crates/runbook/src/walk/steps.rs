@@ -38,18 +38,7 @@ impl Walker<'_, '_> {
         let Some(mut d) = self.shell_script(&mut c, &lang_s, &span) else {
             return;
         };
-        // Prose values in assignments become real placeholders in the script.
-        let mut raw = script::commands(&d.script);
-        let found = prose::find(&d.script, &raw);
-        let prose_map = (!found.is_empty()).then(|| {
-            let (text, pieces) = prose::rewrite(&d.script, &found);
-            for (at, _) in &mut d.outputs {
-                *at = prose::remap(&pieces, *at);
-            }
-            d.script = text;
-            raw = script::commands(&d.script);
-            SourceMap::from_pieces(pieces, 0)
-        });
+        let (raw, found, prose_map) = with_prose(&mut d);
         let Derived {
             script,
             map: derived,
@@ -92,22 +81,7 @@ impl Walker<'_, '_> {
 
         let section = self.current();
         let title = self.step_title(&c.range, &commands, section);
-        let ordinal = {
-            let n = self.ordinals.entry(section).or_insert(0);
-            *n += 1;
-            *n
-        };
-        let id = match attributes.name.clone() {
-            Some(n) => n,
-            None => {
-                let path = self.heading_path(section);
-                if path.is_empty() {
-                    format!("step-{ordinal}")
-                } else {
-                    format!("{path}/{ordinal}")
-                }
-            }
-        };
+        let id = self.step_id(attributes.name.clone(), section);
         let risk = landing::step_risk(self.inp.classifier, &script, &places, to_orig);
         let line = self.inp.idx.line(span.start);
         let end_line = self
@@ -130,6 +104,23 @@ impl Walker<'_, '_> {
             end_line,
             recovered: self.inp.recovered.fences.contains(&c.range.start),
         });
+    }
+
+    /// The `name` attribute, else the heading path plus the step's position in its section.
+    fn step_id(&mut self, name: Option<String>, section: Option<usize>) -> String {
+        let ordinal = {
+            let n = self.ordinals.entry(section).or_insert(0);
+            *n += 1;
+            *n
+        };
+        name.unwrap_or_else(|| {
+            let path = self.heading_path(section);
+            if path.is_empty() {
+                format!("step-{ordinal}")
+            } else {
+                format!("{path}/{ordinal}")
+            }
+        })
     }
 
     /// The info string's attributes; unreadable ones give an `attribute-syntax` error.
@@ -306,6 +297,30 @@ impl Walker<'_, '_> {
         parts.retain(|p| !p.is_empty());
         parts.join("/")
     }
+}
+
+/// Replaces prose values in assignments by the placeholders they stand for: the script's
+/// commands (split once, again only after a rewrite), the prose found, and the map from the
+/// rewritten script back to the one before.
+fn with_prose(
+    d: &mut Derived,
+) -> (
+    Vec<script::RawCommand>,
+    Vec<prose::Prose>,
+    Option<SourceMap>,
+) {
+    let raw = script::commands(&d.script);
+    let found = prose::find(&d.script, &raw);
+    if found.is_empty() {
+        return (raw, found, None);
+    }
+    let (text, pieces) = prose::rewrite(&d.script, &found);
+    for (at, _) in &mut d.outputs {
+        *at = prose::remap(&pieces, *at);
+    }
+    d.script = text;
+    let raw = script::commands(&d.script);
+    (raw, found, Some(SourceMap::from_pieces(pieces, 0)))
 }
 
 /// `1. Liveness` -> `Liveness`: the number is the comment's position, not its title.
