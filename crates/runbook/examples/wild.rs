@@ -10,7 +10,8 @@
 //! label by hand before the classifier is looked at. `report` prints files, crashes,
 //! steps, the share of each risk level, reference blocks, lint codes and, with a labelled
 //! TSV (`level<TAB>command<TAB>source`), the confusion matrix and every under-classified
-//! command.
+//! command. `WILD_DUMP=WORD` also prints (to stderr) every `unknown` command whose first
+//! word is WORD, with the rules that fired: where to grow the rule table next.
 
 // A report over files on disk; the library itself does no I/O (clippy.toml).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
