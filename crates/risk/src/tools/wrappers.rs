@@ -117,7 +117,7 @@ pub(super) fn wrappers(
             }
         }
         "oc" if kube_verb(words) == Some("rsh") => oc_rsh(c, words, stdin, d),
-        "oc" if kube_verb(words) == Some("debug") => oc_debug(c, words, stdin, d),
+        "kubectl" | "oc" if kube_verb(words) == Some("debug") => debug_pod(c, words, stdin, d),
         "knife" if positional(words, 1).as_deref() == Some("ssh") => knife_ssh(c, words, stdin, d),
         "docker" | "podman" | "docker-compose" | "nerdctl" => {
             return container_exec(c, words, stdin, d);
@@ -181,17 +181,22 @@ fn knife_ssh(c: &Classifier, words: &[String], stdin: Option<&str>, d: usize) ->
     }
 }
 
-/// `oc debug` starts a debug pod (a write), then runs what follows `--` in it; without
-/// `--` it opens an interactive shell.
-fn oc_debug(c: &Classifier, words: &[String], stdin: Option<&str>, d: usize) -> Outcome {
+/// `kubectl debug` / `oc debug` start a debug pod or container (a write), then run what
+/// follows `--` in it; without `--` they open an interactive shell.
+fn debug_pod(c: &Classifier, words: &[String], stdin: Option<&str>, d: usize) -> Outcome {
     match words.iter().position(|w| w == "--") {
         Some(i) => {
-            let mut o = wrapper(c, words, "oc debug", i + 1, stdin, d);
+            let name = format!("{} debug", basename(&words[0]));
+            let mut o = wrapper(c, words, &name, i + 1, stdin, d);
             o.reasons
-                .push(reason("oc debug", &words.join(" "), Level::Write));
+                .push(reason(&name, &words.join(" "), Level::Write));
             Outcome::new(o.reasons)
         }
-        None => Outcome::one("oc debug without --", &words.join(" "), Level::Unknown),
+        None => Outcome::one(
+            &format!("{} debug without --", basename(&words[0])),
+            &words.join(" "),
+            Level::Unknown,
+        ),
     }
 }
 
