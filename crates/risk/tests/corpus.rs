@@ -1,7 +1,8 @@
 //! The labelled corpora, split in two. Tuning: tests/data/risk/corpus.tsv (the rules were written
 //! for these commands) and the Stella seed's commands (tests/data/risk/stella.tsv, judged with the
 //! site rules of examples/seeds.toml). Evaluation: tests/data/risk/eval.tsv (commands the rules
-//! were never tuned on). Each split's confusion matrix (rows = label, columns = classified) must
+//! were never tuned on) and tests/data/risk/wild.tsv (300 commands drawn at random from the
+//! real-world corpus of issue 18, labelled before the classifier saw them). Each split's confusion matrix (rows = label, columns = classified) must
 //! equal the one docs/risk.md documents, cell for cell, and the safety rule (no destructive below
 //! destructive, no write/unknown/destructive classified read) holds on every split except for the
 //! misses docs/risk.md lists by name.
@@ -15,6 +16,10 @@ const CORPUS: &str = include_str!(concat!(
 const EVAL: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../tests/data/risk/eval.tsv"
+));
+const WILD: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/data/risk/wild.tsv"
 ));
 const STELLA: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -69,6 +74,11 @@ fn splits() -> Vec<Split> {
         Split {
             name: "evaluation",
             rows: labelled(EVAL),
+            classifier: Classifier::builtin(),
+        },
+        Split {
+            name: "wild",
+            rows: labelled(WILD),
             classifier: Classifier::builtin(),
         },
     ]

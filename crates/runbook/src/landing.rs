@@ -33,6 +33,7 @@ pub(crate) fn placeholders(
                 syntax,
                 spans: vec![s],
                 after_double_dash: dash,
+                prose: None,
             }),
         }
     }
@@ -265,7 +266,7 @@ mod tests {
     #[test]
     fn double_dash_before_the_placeholder() {
         let check = |script: &str, at: &str| {
-            let cmds = script::commands(script, false);
+            let cmds = script::commands(script);
             let pos = script.find(at).expect("placeholder in script");
             after_double_dash(script, &cmds, pos)
         };

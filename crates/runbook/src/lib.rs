@@ -17,12 +17,15 @@ mod lint;
 mod model;
 mod paramdecl;
 mod params;
+mod prose;
 mod recover;
+mod reference;
 mod script;
 mod set;
 mod source;
 mod tables;
 mod text;
+mod transcript;
 mod walk;
 
 pub use diag::{Diagnostic, Severity};

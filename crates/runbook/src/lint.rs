@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::diag::{Diagnostic, LineIndex, Severity};
-use crate::model::{LinkTarget, Role, Runbook, Step};
+use crate::model::{LinkTarget, Placeholder, ProseValue, Role, Runbook, Step};
 use crate::script;
 use sitrep_risk::Level;
 use sitrep_risk::{Reason, VALUE_REREAD_RULE};
@@ -52,6 +52,11 @@ pub const RULES: &[Rule] = &[
         code: "unbound-placeholder",
         severity: Severity::Warning,
         summary: "a placeholder with no entry in front matter `params`",
+    },
+    Rule {
+        code: "prose-placeholder",
+        severity: Severity::Info,
+        summary: "a value written in prose in an assignment, and where its placeholder binds from",
     },
     Rule {
         code: "placeholder-reread",
@@ -106,6 +111,11 @@ pub const IMPORT_RULES: &[Rule] = &[
         code: "alert-rule-yaml",
         severity: Severity::Warning,
         summary: "a YAML block that looks like an alert rule but is broken or lacks `expr`",
+    },
+    Rule {
+        code: "reference-block",
+        severity: Severity::Info,
+        summary: "an untagged block that is not shell, or queries at a database prompt: kept as a reference block or query, not a step",
     },
     Rule {
         code: "scrape-preamble",
@@ -208,6 +218,13 @@ pub fn lint(runbook: &Runbook, text: &str) -> Vec<Diagnostic> {
             .map(|k| key(k))
             .collect();
         for p in &step.placeholders {
+            if let Some(v) = &p.prose {
+                out.push(prose_note(step, p, v, &idx));
+                // The alert's label binds it: nothing for `params` to declare.
+                if v.alert_label.is_some() {
+                    continue;
+                }
+            }
             if params.contains(&key(&p.name)) {
                 continue;
             }
@@ -363,6 +380,28 @@ fn is_within(rb: &Runbook, s: usize, ancestor: usize) -> bool {
 /// `value-reread` reason (from classifying it with outside values in place). One finding
 /// per placeholder and command, at its first occurrence inside the re-read text when
 /// that text can be found, else inside the command.
+/// Says what a prose value became: bound from the alert label it names, or a placeholder
+/// named after its variable.
+fn prose_note(step: &Step, p: &Placeholder, v: &ProseValue, idx: &LineIndex<'_>) -> Diagnostic {
+    let span = p.spans.first().cloned().unwrap_or(step.span.clone());
+    let what = match &v.alert_label {
+        Some(l) => format!(
+            "binds `{}` from the alert's `{l}` label (placeholder `<{l}>`)",
+            v.variable
+        ),
+        None => format!(
+            "names no alert label, so it is a placeholder named after the variable, `<{}>`: declare it in `params` or set it when running",
+            v.variable
+        ),
+    };
+    idx.diag(
+        "prose-placeholder",
+        Severity::Info,
+        span,
+        format!("step `{}`: `{}={}` {what}", step.id, v.variable, v.text),
+    )
+}
+
 fn placeholder_reread(step: &Step, text: &str, idx: &LineIndex<'_>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for cmd in &step.risk.commands {

@@ -18,6 +18,10 @@ pub struct Runbook {
     pub sections: Vec<Section>,
     /// Every shell step.
     pub steps: Vec<Step>,
+    /// Untagged blocks that are not shell (YAML, JSON, PromQL, SQL, logs, tables) and
+    /// queries typed at database prompts: shown, never run as shell.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<Reference>,
     /// Every GFM table, typed when its header is recognised.
     pub tables: Vec<Table>,
     /// Every task-list item (and items recovered as checklist items).
@@ -226,6 +230,18 @@ pub struct Step {
     pub recovered: bool,
 }
 
+impl Step {
+    /// A hint for an `expect` check, from a transcript: the first output line shown
+    /// under its last command that has output (often a table header such as `NAME`).
+    pub fn expect_hint(&self) -> Option<&str> {
+        self.commands
+            .iter()
+            .rev()
+            .find_map(|c| c.example_output.as_deref())
+            .and_then(|o| o.lines().map(str::trim).find(|l| !l.is_empty()))
+    }
+}
+
 /// Attributes from the info string (Runme JSON or `{ key=value }`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Attributes {
@@ -296,6 +312,29 @@ pub struct Command {
     pub description: Option<String>,
     /// Its lines in the original text.
     pub span: Range<usize>,
+    /// In a console transcript, the output printed under it (up to the next prompt).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub example_output: Option<String>,
+}
+
+/// A block kept for reading, not run as shell: an untagged block that reads as another
+/// language, or the queries typed at a database prompt in a transcript.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reference {
+    /// What it was taken for: `yaml`, `json`, `promql`, `logql`, `sql`, `redis`,
+    /// `table`, `log`, `output`.
+    pub kind: String,
+    /// True for a query (PromQL, LogQL, SQL, redis): a query step can run it against a
+    /// datasource.
+    pub query: bool,
+    /// Its text (for a database transcript, the queries with prompts removed).
+    pub text: String,
+    /// Innermost enclosing section.
+    pub section: Option<usize>,
+    /// The whole block including fences.
+    pub span: Range<usize>,
+    /// 1-based line of the opening fence.
+    pub line: usize,
 }
 
 /// How a placeholder is written.
@@ -324,6 +363,22 @@ pub struct Placeholder {
     /// [`check_argument`](crate::check_argument)).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub after_double_dash: bool,
+    /// Set when the runbook wrote it as prose in an assignment
+    /// (`NODE='<value of instance label from alert>'`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prose: Option<ProseValue>,
+}
+
+/// A value written in prose: which variable it was for, and the alert label it names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProseValue {
+    /// The variable assigned (`NODE_NAME`).
+    pub variable: String,
+    /// The alert label the text names (`instance`): the placeholder binds from it. `None`:
+    /// the placeholder is named after the variable.
+    pub alert_label: Option<String>,
+    /// The author's words, as written (`<value of instance label from alert>`).
+    pub text: String,
 }
 
 /// A GFM table.

@@ -246,15 +246,15 @@ pub(crate) struct RawCommand {
     pub(crate) text: String,
     pub(crate) description: Option<String>,
     pub(crate) range: Range<usize>,
-    /// The script ranges holding command text (not comments or console output), and
+    /// The script ranges holding command text (not comments), and
     /// whether each is a heredoc body line (read as if double-quoted).
     pub(crate) lines: Vec<(Range<usize>, bool)>,
 }
 
 /// Splits a script into commands: comment lines become the next command's description,
 /// backslash / pipe / `&&` continuations are joined, heredoc bodies stay with their command.
-/// In `console` blocks only `$ ` lines are commands; the rest is sample output.
-pub(crate) fn commands(script: &str, console: bool) -> Vec<RawCommand> {
+/// Transcripts are taken apart first (`transcript::split`): this reads plain shell.
+pub(crate) fn commands(script: &str) -> Vec<RawCommand> {
     let mut out = Vec::new();
     let mut desc: Vec<String> = Vec::new();
     let mut cur: Option<RawCommand> = None;
@@ -284,25 +284,14 @@ pub(crate) fn commands(script: &str, console: bool) -> Vec<RawCommand> {
             continue;
         }
         let trimmed = line.trim();
-        let mut body_start = r.start + (line.len() - line.trim_start().len());
-        let mut body = trimmed;
+        let body_start = r.start + (line.len() - line.trim_start().len());
+        let body = trimmed;
         if cur.is_none() {
             if trimmed.is_empty() {
                 desc.clear();
                 continue;
             }
-            if console {
-                match trimmed
-                    .strip_prefix("$ ")
-                    .or_else(|| (trimmed == "$").then_some(""))
-                {
-                    Some(rest) => {
-                        body_start += trimmed.len() - rest.len();
-                        body = rest;
-                    }
-                    None => continue,
-                }
-            } else if trimmed.starts_with('#') && !trimmed.starts_with("#!") {
+            if trimmed.starts_with('#') && !trimmed.starts_with("#!") {
                 desc.push(trimmed.trim_start_matches('#').trim().to_string());
                 continue;
             }
@@ -314,9 +303,6 @@ pub(crate) fn commands(script: &str, console: bool) -> Vec<RawCommand> {
                 range: body_start..end,
                 lines: Vec::new(),
             });
-        } else if console {
-            body = trimmed.strip_prefix("> ").unwrap_or(trimmed);
-            body_start = end - body.len();
         }
         let Some(c) = cur.as_mut() else { continue };
         let mut piece = body;
@@ -346,7 +332,7 @@ pub(crate) fn commands(script: &str, console: bool) -> Vec<RawCommand> {
 }
 
 /// `<<EOF`, `<<'EOF'`, `<<-"EOF"` -> (terminator, strip leading tabs). Not `<<<`.
-fn heredoc_terminator(line: &str) -> Option<(String, bool)> {
+pub(crate) fn heredoc_terminator(line: &str) -> Option<(String, bool)> {
     let mut search = line;
     while let Some(i) = search.find("<<") {
         let rest = search.get(i + 2..).unwrap_or("");
@@ -622,7 +608,7 @@ mod tests {
     use super::*;
 
     fn names(script: &str) -> Vec<String> {
-        let cmds = commands(script, false);
+        let cmds = commands(script);
         placeholders(script, &cmds)
             .into_iter()
             .map(|p| p.0)
@@ -659,19 +645,12 @@ mod tests {
     fn commands_join_continuations_and_heredocs() {
         let s =
             "# first\ncurl -s \\\n  http://x\nsqlite3 db <<'EOF'\nVACUUM;\nEOF\nls |\n  wc -l\n";
-        let c = commands(s, false);
+        let c = commands(s);
         assert_eq!(c.len(), 3);
         assert_eq!(c[0].text, "curl -s http://x");
         assert_eq!(c[0].description.as_deref(), Some("first"));
         assert_eq!(c[1].text, "sqlite3 db <<'EOF'\nVACUUM;\nEOF");
         assert_eq!(c[2].text, "ls | wc -l");
-    }
-
-    #[test]
-    fn console_blocks_keep_only_prompt_lines() {
-        let c = commands("$ uptime\n 10:00 up 3 days\n$ df -h\n", true);
-        let texts: Vec<_> = c.iter().map(|c| c.text.as_str()).collect();
-        assert_eq!(texts, vec!["uptime", "df -h"]);
     }
 
     #[test]

@@ -107,6 +107,7 @@ pub(crate) fn walk(inp: &Input<'_>) -> (Runbook, Vec<Diagnostic>) {
             front_matter: None,
             sections: Vec::new(),
             steps: Vec::new(),
+            references: Vec::new(),
             tables: Vec::new(),
             checklist: Vec::new(),
             alert_rules: Vec::new(),

@@ -43,6 +43,9 @@ fn fixtures_only_produce_documented_codes() {
         include_str!("../../../tests/data/runbooks/17-empty-section.md"),
         include_str!("../../../tests/data/runbooks/23-param-types.md"),
         include_str!("../../../tests/data/runbooks/24-placeholder-reread.md"),
+        include_str!("../../../tests/data/runbooks/26-database-prompts.md"),
+        include_str!("../../../tests/data/runbooks/27-untagged-not-shell.md"),
+        include_str!("../../../tests/data/runbooks/28-prose-placeholders.md"),
         include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../../shared/seeds/owasaka-incident-playbook.txt"

@@ -29,6 +29,10 @@ const SOURCES: &[&str] = &[
     )),
     include_str!("../../../tests/data/runbooks/23-param-types.md"),
     include_str!("../../../tests/data/runbooks/24-placeholder-reread.md"),
+    include_str!("../../../tests/data/runbooks/25-transcripts.md"),
+    include_str!("../../../tests/data/runbooks/26-database-prompts.md"),
+    include_str!("../../../tests/data/runbooks/27-untagged-not-shell.md"),
+    include_str!("../../../tests/data/runbooks/28-prose-placeholders.md"),
 ];
 
 /// Every `{start, end}` object in the serialized model and diagnostics is a valid range.
@@ -127,6 +131,19 @@ fn markdownish() -> impl Strategy<Value = String> {
         "Stand-down checklist",
         "409 lines\n8.4 KiB\nMarkdown\n",
         "|\n|\n",
+        "```console\n",
+        "$ ",
+        "# ",
+        "> ",
+        "user@h:~$ ",
+        "[root@h ~]# ",
+        "app=# ",
+        "app-# ",
+        "mysql> ",
+        "127.0.0.1:6379> ",
+        "NAME   READY\n",
+        "apiVersion: v1\n",
+        "sum(rate(x[5m]))\n",
     ]);
     prop::collection::vec(pieces, 0..80).prop_map(|v| v.concat())
 }
@@ -180,6 +197,13 @@ fn command_spans_point_at_their_text() {
         let (rb, _) = parse(s);
         for step in &rb.steps {
             for c in &step.commands {
+                // A prose value runs as its placeholder; the text holds the prose.
+                let mut written = c.text.clone();
+                for p in &step.placeholders {
+                    if let Some(v) = &p.prose {
+                        written = written.replace(&format!("<{}>", p.name), &v.text);
+                    }
+                }
                 let at = s.get(c.span.clone()).expect("span within text");
                 let first = at
                     .lines()
@@ -189,7 +213,7 @@ fn command_spans_point_at_their_text() {
                     .trim_end_matches('\\')
                     .trim();
                 assert!(
-                    !first.is_empty() && c.text.starts_with(first),
+                    !first.is_empty() && written.starts_with(first),
                     "step {}: span {:?} holds {at:?}, command is {:?}",
                     step.id,
                     c.span,
@@ -198,9 +222,13 @@ fn command_spans_point_at_their_text() {
             }
             for p in &step.placeholders {
                 for sp in &p.spans {
+                    // A prose value's span is the author's words.
+                    let want = p
+                        .prose
+                        .as_ref()
+                        .map_or(p.name.as_str(), |v| v.text.as_str());
                     assert!(
-                        s.get(sp.clone())
-                            .is_some_and(|t| t.contains(p.name.as_str())),
+                        s.get(sp.clone()).is_some_and(|t| t.contains(want)),
                         "placeholder {} at {sp:?}",
                         p.name
                     );

@@ -110,17 +110,117 @@ pub(super) fn wrappers(
         "strace" | "ltrace" => return strace(c, name, words, stdin, d),
         "xargs" => xargs(c, words, d),
         "bash" | "sh" | "zsh" | "dash" | "ksh" | "ash" => shell(c, words, stdin, d),
-        "kubectl" | "oc" if positional(words, 1).as_deref() == Some("exec") => {
+        "kubectl" | "oc" if kube_verb(words) == Some("exec") => {
             match words.iter().position(|w| w == "--") {
                 Some(i) => wrapper(c, words, "kubectl exec", i + 1, stdin, d),
                 None => Outcome::one("kubectl exec without --", &words.join(" "), Level::Unknown),
             }
         }
+        "oc" if kube_verb(words) == Some("rsh") => oc_rsh(c, words, stdin, d),
+        "kubectl" | "oc" if kube_verb(words) == Some("debug") => debug_pod(c, words, stdin, d),
+        "knife" if positional(words, 1).as_deref() == Some("ssh") => knife_ssh(c, words, stdin, d),
         "docker" | "podman" | "docker-compose" | "nerdctl" => {
             return container_exec(c, words, stdin, d);
         }
         _ => return None,
     })
+}
+
+/// The verb of a kubectl/oc command: its first word that is neither an option nor the
+/// value of a global option (`kubectl -n prod exec ...`).
+fn kube_verb(words: &[String]) -> Option<&str> {
+    let global = [
+        "-n",
+        "--namespace",
+        "--context",
+        "--kubeconfig",
+        "--cluster",
+        "--user",
+        "-s",
+        "--server",
+        "--as",
+        "--token",
+    ];
+    let i = skip_opts(words, 1, &global);
+    words.get(i).map(String::as_str)
+}
+
+/// `knife ssh [opts] QUERY COMMAND...`: like ssh, the words after the query are joined
+/// and run by a remote shell on every node the query finds.
+fn knife_ssh(c: &Classifier, words: &[String], stdin: Option<&str>, d: usize) -> Outcome {
+    let at = words.iter().position(|w| w == "ssh").unwrap_or(1);
+    let opts = [
+        "-a",
+        "--attribute",
+        "-C",
+        "--concurrency",
+        "-x",
+        "--ssh-user",
+        "-P",
+        "--ssh-password",
+        "-p",
+        "--ssh-port",
+        "-i",
+        "--ssh-identity-file",
+        "-G",
+        "--ssh-gateway",
+        "-E",
+        "--environment",
+        "-c",
+        "--config",
+    ];
+    let query = skip_opts(words, at + 1, &opts);
+    let cmd = skip_opts(words, query + 1, &opts);
+    match words.get(cmd..).filter(|r| !r.is_empty()) {
+        Some(rest) => nested_with_stdin(c, "knife ssh remote command", &rest.join(" "), stdin, d),
+        None => Outcome::one(
+            "knife ssh without a command",
+            &words.join(" "),
+            Level::Unknown,
+        ),
+    }
+}
+
+/// `kubectl debug` / `oc debug` start a debug pod or container (a write), then run what
+/// follows `--` in it; without `--` they open an interactive shell.
+fn debug_pod(c: &Classifier, words: &[String], stdin: Option<&str>, d: usize) -> Outcome {
+    match words.iter().position(|w| w == "--") {
+        Some(i) => {
+            let name = format!("{} debug", basename(&words[0]));
+            let mut o = wrapper(c, words, &name, i + 1, stdin, d);
+            o.reasons
+                .push(reason(&name, &words.join(" "), Level::Write));
+            Outcome::new(o.reasons)
+        }
+        None => Outcome::one(
+            &format!("{} debug without --", basename(&words[0])),
+            &words.join(" "),
+            Level::Unknown,
+        ),
+    }
+}
+
+/// `oc rsh [opts] POD [CMD...]` runs CMD in the pod; without one, an interactive shell.
+fn oc_rsh(c: &Classifier, words: &[String], stdin: Option<&str>, d: usize) -> Outcome {
+    let at = words.iter().position(|w| w == "rsh").unwrap_or(1);
+    let opts = &[
+        "-c",
+        "--container",
+        "-n",
+        "--namespace",
+        "--shell",
+        "--timeout",
+        "--context",
+        "--kubeconfig",
+        "--as",
+    ];
+    let pod = skip_opts(words, at + 1, opts);
+    if words.get(pod + 1).is_none() {
+        return Outcome::one("oc rsh without a command", &words.join(" "), Level::Unknown);
+    }
+    // Options may also follow the pod; whatever is left after them is the command.
+    let cmd = skip_opts(words, pod + 1, opts);
+    wrapper(c, words, "oc rsh", cmd, stdin, d)
 }
 
 /// `trap 'HANDLER' SIG...`: the handler is a script the shell runs when the signal comes.
