@@ -19,6 +19,7 @@ pub mod interrupted;
 mod keys;
 mod library;
 pub mod lifecycle;
+pub mod limits;
 pub mod paging;
 pub mod payloads;
 mod plan;

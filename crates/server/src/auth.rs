@@ -458,6 +458,7 @@ pub async fn logout(
 ) -> ApiResult<Response> {
     if let (Via::Session { .. }, Some(id)) = (&caller.via, cookie(&headers, SESSION_COOKIE)) {
         state.app().close_session(id).await?;
+        state.streams().end_session(id);
     }
     let mut resp = StatusCode::SEE_OTHER.into_response();
     let h = resp.headers_mut();

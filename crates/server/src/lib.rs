@@ -39,6 +39,8 @@ pub mod paging;
 pub mod ratelimit;
 mod receivers;
 mod routes;
+pub mod sse;
+pub mod streams;
 pub mod ui;
 pub mod watch;
 
@@ -58,6 +60,7 @@ struct Inner {
     limiter: ratelimit::Limiter,
     metrics: metrics::Metrics,
     live: live::Live,
+    streams: streams::Streams,
     started: AtomicBool,
     closing: tokio::sync::watch::Sender<bool>,
     runbook_error: Mutex<Option<String>>,
@@ -78,6 +81,7 @@ impl ServerState {
             inner: Arc::new(Inner {
                 limiter: ratelimit::Limiter::new(receivers.rate, receivers.burst),
                 ingestor: Ingestor::load(app.clone()).await?,
+                streams: streams::Streams::new(app.config().server.streams.clone()),
                 app,
                 metrics: metrics::Metrics::default(),
                 live: live::Live::new(size),
@@ -117,6 +121,12 @@ impl ServerState {
     #[must_use]
     pub fn live(&self) -> &live::Live {
         &self.inner.live
+    }
+
+    /// The open live streams (caps, ending them when credentials end).
+    #[must_use]
+    pub fn streams(&self) -> &streams::Streams {
+        &self.inner.streams
     }
 
     /// Something was committed: wake the live feed now rather than at its next poll.
@@ -207,6 +217,7 @@ pub async fn serve(
     }
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(live::tail(state.clone()));
+    tasks.spawn(streams::recheck(state.clone()));
     tasks.spawn(watch::watch_runbooks(state.clone(), Duration::from_secs(2)));
     tasks.spawn(sweep_sessions(state.clone()));
     tasks.spawn(sweep_interrupted_runs(state.clone()));

@@ -127,6 +127,8 @@ pub async fn revoke_token(
     Path(id): Path<String>,
 ) -> ApiResult<Json<TokenInfo>> {
     let t = state.app().revoke_token(&id, &caller.name).await?;
+    // Its streams end now here; other replicas notice within `[server.streams] recheck`.
+    state.streams().end_principal(&t.id);
     state.changed();
     Ok(Json(t.into()))
 }
