@@ -485,8 +485,24 @@ impl App {
         actor: &str,
         reason: Option<&str>,
     ) -> Result<Incident, AppError> {
+        self.act_noting(id, action, actor, reason, Vec::new()).await
+    }
+
+    /// [`App::act`] with more payload on its event (how an acknowledge link was used).
+    pub(crate) async fn act_noting(
+        &self,
+        id: &str,
+        action: Action,
+        actor: &str,
+        reason: Option<&str>,
+        extra: Vec<(&'static str, String)>,
+    ) -> Result<Incident, AppError> {
         check_actor(actor)?;
         let reason = reason.map(|r| self.redact(r));
+        let extra: Vec<(&'static str, String)> = extra
+            .into_iter()
+            .map(|(k, v)| (k, self.redact(&v)))
+            .collect();
         self.update(id, |inc, now| {
             let from: Status = inc
                 .status
@@ -514,6 +530,7 @@ impl App {
             if let Some(r) = &reason {
                 payload.push(("reason", r.clone()));
             }
+            payload.extend(extra.iter().cloned());
             let mut writes = Vec::new();
             if action == Action::Acknowledge {
                 // Acknowledgement stops escalation: pending pages are cancelled in the

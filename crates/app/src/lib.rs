@@ -4,6 +4,7 @@
 //! a terminal or a socket is here. Pure rules live in their own modules
 //! ([`lifecycle`], [`severity`], [`postmortem`]) and do no I/O.
 
+pub mod acklink;
 mod app;
 pub mod approvals;
 pub mod blobs;

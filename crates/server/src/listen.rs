@@ -94,7 +94,8 @@ pub(crate) async fn serve(
         };
         match counts.admit(peer.ip()) {
             Some(slot) => {
-                let conn = connection(tcp, app.clone(), limits, stopped.clone(), slot);
+                let client = crate::auth::ClientAddr(peer.ip().to_canonical());
+                let conn = connection(tcp, app.clone(), limits, stopped.clone(), slot, client);
                 tokio::spawn(conn);
             }
             None => {
@@ -116,13 +117,15 @@ async fn connection(
     limits: Limits,
     mut stop: watch::Receiver<bool>,
     _slot: Slot,
+    client: crate::auth::ClientAddr,
 ) {
     let first = Arc::new(Notify::new());
     let seen = first.clone();
     let body_timeout = limits.body_timeout;
-    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         // hyper calls the service once a request's headers are complete.
         seen.notify_one();
+        req.extensions_mut().insert(client);
         app.clone()
             .oneshot(req.map(|body| TimeoutBody::new(body_timeout, body)))
     });
