@@ -162,13 +162,16 @@ async fn resolve(state: &ServerState, mut req: Request) -> ApiResult<Request> {
     if let Some(presented) = bearer(req.headers()) {
         // An explicit but wrong credential is refused outright rather than treated as
         // anonymous, so a typo does not silently show a login page to a script.
-        let secret =
-            presented.map_err(|()| ApiError::unauthorized("malformed Authorization header"))?;
-        let (token, role) = state
-            .app()
-            .authenticate(secret)
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("unknown or revoked token"))?;
+        let ip = client_addr(req.extensions());
+        state.guessing().check(state, "bearer", ip)?;
+        let Ok(secret) = presented else {
+            state.guessing().failed(state, "bearer", ip);
+            return Err(ApiError::unauthorized("malformed Authorization header"));
+        };
+        let Some((token, role)) = state.app().authenticate(secret).await? else {
+            state.guessing().failed(state, "bearer", ip);
+            return Err(ApiError::unauthorized("unknown or revoked token"));
+        };
         req.extensions_mut().insert(Caller {
             id: token.id,
             name: token.name,
@@ -428,6 +431,8 @@ pub async fn login(State(state): State<ServerState>, req: Request) -> ApiResult<
             format!("{why}: log in on this server's own /login page"),
         ));
     }
+    let ip = client_addr(req.extensions());
+    state.guessing().check(&state, "login", ip)?;
     let browser = req
         .headers()
         .get(axum::http::header::ACCEPT)
@@ -437,6 +442,7 @@ pub async fn login(State(state): State<ServerState>, req: Request) -> ApiResult<
     let form: LoginForm = serde_urlencoded::from_bytes(&bytes)
         .map_err(|e| ApiError::invalid("token", format!("a form with a token field: {e}")))?;
     let Some((token, role)) = state.app().authenticate(form.token.trim()).await? else {
+        state.guessing().failed(&state, "login", ip);
         if browser {
             let next: String =
                 form_urlencoded::byte_serialize(next_path(form.next.as_deref()).as_bytes())
@@ -485,7 +491,20 @@ pub async fn logout(
 
 /// Whether a receiver request carries the configured receiver token or basic auth, or
 /// an API token of role responder or above.
-pub async fn receiver_allowed(state: &ServerState, headers: &HeaderMap) -> ApiResult<()> {
+pub async fn receiver_allowed(
+    state: &ServerState,
+    headers: &HeaderMap,
+    ip: Option<std::net::IpAddr>,
+) -> ApiResult<()> {
+    state.guessing().check(state, "bearer", ip)?;
+    let result = receiver_credential(state, headers).await;
+    if matches!(&result, Err(e) if e.status == StatusCode::UNAUTHORIZED) {
+        state.guessing().failed(state, "bearer", ip);
+    }
+    result
+}
+
+async fn receiver_credential(state: &ServerState, headers: &HeaderMap) -> ApiResult<()> {
     let cfg = &state.app().config().server.receivers;
     let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
         return Err(ApiError::unauthorized(

@@ -115,7 +115,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(self.body())).into_response()
+        let retry = self.extra.get("retry_after").and_then(Value::as_u64);
+        let mut resp = (self.status, axum::Json(self.body())).into_response();
+        if let Some(secs) = retry {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        resp
     }
 }
 

@@ -31,6 +31,7 @@ use sitrep_app::{App, Ingestor};
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod guessing;
 pub mod health;
 mod listen;
 pub mod live;
@@ -61,6 +62,7 @@ struct Inner {
     metrics: metrics::Metrics,
     live: live::Live,
     streams: streams::Streams,
+    guessing: guessing::Guessing,
     started: AtomicBool,
     closing: tokio::sync::watch::Sender<bool>,
     runbook_error: Mutex<Option<String>>,
@@ -82,6 +84,7 @@ impl ServerState {
                 limiter: ratelimit::Limiter::new(receivers.rate, receivers.burst),
                 ingestor: Ingestor::load(app.clone()).await?,
                 streams: streams::Streams::new(app.config().server.streams.clone()),
+                guessing: guessing::Guessing::new(&app.config().server.guessing),
                 app,
                 metrics: metrics::Metrics::default(),
                 live: live::Live::new(size),
@@ -127,6 +130,12 @@ impl ServerState {
     #[must_use]
     pub fn streams(&self) -> &streams::Streams {
         &self.inner.streams
+    }
+
+    /// The failed-credential limiter (per client address).
+    #[must_use]
+    pub fn guessing(&self) -> &guessing::Guessing {
+        &self.inner.guessing
     }
 
     /// Something was committed: wake the live feed now rather than at its next poll.
