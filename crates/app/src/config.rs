@@ -343,6 +343,9 @@ pub struct ServerConfig {
     /// Failed logins and bearer tokens per client address (`[server.guessing]`).
     #[serde(default)]
     pub guessing: crate::limits::GuessingConfig,
+    /// What all silences' regexes may cost together (`[server.regex_budget]`).
+    #[serde(default)]
+    pub regex_budget: crate::limits::RegexBudgetConfig,
 }
 
 /// Credentials alert senders present instead of an API token. Either works; with
@@ -438,6 +441,7 @@ impl Default for ServerConfig {
             silences: Vec::new(),
             streams: crate::limits::StreamsConfig::default(),
             guessing: crate::limits::GuessingConfig::default(),
+            regex_budget: crate::limits::RegexBudgetConfig::default(),
         }
     }
 }

@@ -57,6 +57,26 @@ impl Default for GuessingConfig {
     }
 }
 
+/// `[server.regex_budget]`: what all silences' regex matchers (configured and stored)
+/// may cost together on this server. One silence's own caps are fixed (docs/alerts.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegexBudgetConfig {
+    /// Most regex matchers over all silences.
+    pub max_regexes: usize,
+    /// Most compiled regex bytes over all silences.
+    pub max_bytes: usize,
+}
+
+impl Default for RegexBudgetConfig {
+    fn default() -> Self {
+        RegexBudgetConfig {
+            max_regexes: 512,
+            max_bytes: 32 << 20,
+        }
+    }
+}
+
 fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
     humantime::parse_duration(&s)

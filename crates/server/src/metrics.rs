@@ -152,6 +152,12 @@ impl Metrics {
                 "sitrep_live_streams_dropped_total{{reason=\"{reason}\"}} {n}"
             );
         }
+        out.push_str(
+            "# HELP sitrep_silences_skipped Stored silences not loaded at start (see the log).\n",
+        );
+        out.push_str("# TYPE sitrep_silences_skipped gauge\n");
+        let skipped = state.ingestor().skipped_silences().len();
+        let _ = writeln!(out, "sitrep_silences_skipped {skipped}");
         out.push_str("# HELP sitrep_auth_failures_total Wrong logins and bearer tokens, and those refused for too many failures, per kind.\n");
         out.push_str("# TYPE sitrep_auth_failures_total counter\n");
         for ((kind, outcome), n) in lock(&self.auth_failures).iter() {

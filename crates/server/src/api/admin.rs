@@ -142,7 +142,9 @@ pub async fn silences(State(state): State<ServerState>, Viewer(_): Viewer) -> Js
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewSilence {
-    /// Matchers, Alertmanager syntax (`alertname="DiskFull"`, `instance=~"db.*"`).
+    /// Matchers, Alertmanager syntax (`alertname="DiskFull"`, `instance=~"db.*"`);
+    /// refused past one silence's caps while they are read (the regex budget).
+    #[serde(deserialize_with = "sitrep_alerts::capped_matchers")]
     pub matchers: Vec<Matcher>,
     /// Start (default now).
     #[serde(default)]
