@@ -62,13 +62,11 @@ pub fn run(cmd: RunbookCmd, ctx: &Ctx) -> Result<(), CliError> {
     }
 }
 
-/// Reads a runbook; a missing file or bytes that are not UTF-8 are the user's input.
+/// Reads a runbook named on the command line as the server reads one: a regular file of
+/// at most `MAX_RUNBOOK_BYTES`, UTF-8; anything else is the user's input.
 fn read(path: &Path) -> Result<String, CliError> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("cannot read {}", path.display()))
-        .map_err(CliError::Input)?;
-    String::from_utf8(bytes)
-        .map_err(|e| CliError::input(anyhow::anyhow!("{} is not UTF-8 text: {e}", path.display())))
+    sitrep_app::read_runbook(None, path)
+        .map_err(|why| CliError::input(anyhow::anyhow!("cannot read {}: {why}", path.display())))
 }
 
 /// `a/./b` -> `a/b`, with `/` separators: the set compares link targets as strings.
@@ -104,7 +102,8 @@ fn markdown_files(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
             if name.to_string_lossy().starts_with('.') {
                 continue;
             }
-            if path.is_dir() {
+            // The entry's own type: a link to a directory is not followed.
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
                 stack.push(path);
             } else if sitrep_runbook::is_runbook_file_name(&name.to_string_lossy()) {
                 out.push(path);
@@ -429,7 +428,12 @@ fn list(dir: &Path, ctx: &Ctx) -> Result<(), CliError> {
     let files = markdown_files(dir)?;
     let mut sources = Vec::new();
     for f in &files {
-        sources.push((display_path(f), read(f)?));
+        // As the server reads its runbook directory: links, devices and oversized
+        // files are skipped, and said so.
+        match sitrep_app::read_runbook(Some(dir), f) {
+            Ok(text) => sources.push((display_path(f), text)),
+            Err(why) => eprintln!("{}: skipped: {why}", display_path(f)),
+        }
     }
     let set = RunbookSet::from_sources(sources);
     let rows: Vec<ListRow> = set
@@ -508,8 +512,17 @@ struct LintFile<'a> {
 }
 
 #[derive(Serialize)]
+struct Skipped {
+    path: String,
+    reason: String,
+}
+
+#[derive(Serialize)]
 struct LintJson<'a> {
     files: Vec<LintFile<'a>>,
+    /// Files under a directory that were not read, and why (links, devices, too big).
+    #[serde(skip_serializing_if = "<[Skipped]>::is_empty")]
+    skipped: &'a [Skipped],
     errors: usize,
     warnings: usize,
     infos: usize,
@@ -517,13 +530,18 @@ struct LintJson<'a> {
 
 fn lint(paths: &[PathBuf], format: Format, all: bool, ctx: &Ctx) -> Result<(), CliError> {
     // Files to report on, plus siblings read only so links between files resolve.
-    let mut report: Vec<PathBuf> = Vec::new();
+    // Files under a directory are read as the server reads its runbook directory.
+    let mut report: Vec<(PathBuf, Option<&Path>)> = Vec::new();
     let mut context: Vec<PathBuf> = Vec::new();
     for p in paths {
         if p.is_dir() {
-            report.extend(markdown_files(p)?);
+            report.extend(
+                markdown_files(p)?
+                    .into_iter()
+                    .map(|f| (f, Some(p.as_path()))),
+            );
         } else {
-            report.push(p.clone());
+            report.push((p.clone(), None));
             if let Some(parent) = p.parent() {
                 let parent = if parent.as_os_str().is_empty() {
                     Path::new(".")
@@ -542,12 +560,23 @@ fn lint(paths: &[PathBuf], format: Format, all: bool, ctx: &Ctx) -> Result<(), C
     }
     let mut sources: Vec<(String, String)> = Vec::new();
     let mut reported: Vec<String> = Vec::new();
-    for p in &report {
+    let mut skipped: Vec<Skipped> = Vec::new();
+    for (p, root) in &report {
         let name = display_path(p);
-        if !reported.contains(&name) {
-            sources.push((name.clone(), read(p)?));
-            reported.push(name);
+        if reported.contains(&name) || skipped.iter().any(|s| s.path == name) {
+            continue;
         }
+        match root {
+            None => sources.push((name.clone(), read(p)?)),
+            Some(root) => match sitrep_app::read_runbook(Some(root), p) {
+                Ok(text) => sources.push((name.clone(), text)),
+                Err(reason) => {
+                    skipped.push(Skipped { path: name, reason });
+                    continue;
+                }
+            },
+        }
+        reported.push(name);
     }
     for p in &context {
         let name = display_path(p);
@@ -587,6 +616,7 @@ fn lint(paths: &[PathBuf], format: Format, all: bool, ctx: &Ctx) -> Result<(), C
                 .collect();
             ctx.print_json(&LintJson {
                 files,
+                skipped: &skipped,
                 errors,
                 warnings,
                 infos,
@@ -594,6 +624,14 @@ fn lint(paths: &[PathBuf], format: Format, all: bool, ctx: &Ctx) -> Result<(), C
         }
         Format::Github => {
             let mut out = String::new();
+            for s in &skipped {
+                let _ = writeln!(
+                    out,
+                    "::warning file={},title=skipped::{}",
+                    gh_escape_prop(&s.path),
+                    gh_escape_data(&format!("not read: {}", s.reason))
+                );
+            }
             for e in &entries {
                 for d in e.diagnostics.iter().filter(|d| shown(d)) {
                     let level = match d.severity {
@@ -616,6 +654,9 @@ fn lint(paths: &[PathBuf], format: Format, all: bool, ctx: &Ctx) -> Result<(), C
         }
         Format::Human => {
             let mut out = String::new();
+            for s in &skipped {
+                let _ = writeln!(out, "{}: skipped: {}", s.path, s.reason);
+            }
             for e in &entries {
                 for d in e.diagnostics.iter().filter(|d| shown(d)) {
                     let _ = writeln!(
