@@ -165,16 +165,20 @@ impl App {
             Some(dir) => Library::load(dir, &config.risk)?,
             None => Library::empty(),
         };
-        let escalation =
-            match &config.escalation {
-                Some(path) => {
-                    let text = std::fs::read_to_string(path).map_err(|e| AppError::io(path, e))?;
-                    Some(sitrep_escalation::Config::from_toml(&text).map_err(|e| {
-                        AppError::invalid(&path.display().to_string(), e.to_string())
-                    })?)
+        let escalation = match &config.escalation {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| AppError::io(path, e))?;
+                let cfg = sitrep_escalation::Config::from_toml(&text)
+                    .map_err(|e| AppError::invalid(&path.display().to_string(), e.to_string()))?;
+                // Pages to loopback, link-local or metadata addresses: warned, not
+                // refused (a local relay can be meant; `allow_targets` says so).
+                for f in sitrep_escalation::outbound_targets(&cfg) {
+                    tracing::warn!(config = %path.display(), key = %f.path, code = f.code, "{}", f.message);
                 }
-                None => None,
-            };
+                Some(cfg)
+            }
+            None => None,
+        };
         let scale = match &escalation {
             Some(e) => SeverityScale::from_table(e.severities()),
             None => SeverityScale::new(config.severity_scheme),
