@@ -185,7 +185,10 @@ fn links_and_oversized_files_are_skipped_and_said_so() {
     let o = sitrep(&["runbook", "list", d]);
     let out = stdout(&o);
     assert!(out.contains("good.md") && !out.contains("hard.md"), "{out}");
-    assert!(!out.contains("passwd.md") && !out.contains("big.md"), "{out}");
+    assert!(
+        !out.contains("passwd.md") && !out.contains("big.md"),
+        "{out}"
+    );
     assert!(String::from_utf8_lossy(&o.stderr).contains("hard.md: skipped"));
 
     let o = sitrep(&["runbook", "show", big.to_str().expect("utf-8 path")]);
