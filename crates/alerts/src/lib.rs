@@ -25,11 +25,17 @@ mod silence;
 pub use diff::{Change, ChangeKind, apply, diff};
 pub use fingerprint::{Fingerprint, FingerprintParseError};
 pub use jiff::Timestamp;
-pub use matcher::{MatchOp, Matcher, MatcherError, parse_matcher, parse_matchers};
+pub use matcher::{
+    MAX_REGEX_BYTES, MatchOp, Matcher, MatcherError, REGEX_CACHE_BYTES, parse_matcher,
+    parse_matchers,
+};
 pub use model::{Alert, Batch, Labels, Source, Status};
 pub use payload::{
     MAX_ALERTS, MAX_ANNOTATION_BYTES, MAX_LABEL_BYTES, MAX_LABELS, PayloadError,
     parse_alertmanager, parse_generic, parse_grafana,
 };
 pub use route::{DefaultRoute, GroupKey, Route, Routing, RoutingConfig, group_key, route};
-pub use silence::{Silence, is_silenced, silenced_by};
+pub use silence::{
+    MAX_SILENCE_MATCHERS, MAX_SILENCE_REGEX_BYTES, MAX_SILENCE_REGEXES, RegexCost, Silence,
+    capped_matchers, is_silenced, silenced_by,
+};

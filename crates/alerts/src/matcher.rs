@@ -2,15 +2,19 @@
 
 use std::fmt;
 
-use regex::Regex;
+use regex_automata::meta::Regex;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::model::Labels;
 
 /// Longest matcher text accepted, in bytes; regexes beyond this are a configuration smell.
 const MAX_MATCHER_BYTES: usize = 4_096;
-/// Compiled regex size limit, so a hostile pattern cannot exhaust memory.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
+/// Largest compiled regex (its NFA), so a hostile pattern cannot exhaust memory:
+/// `\w{20}` (Unicode classes) is over it, `(?-u:\w){20}` and `Db.*|Api.*` far under.
+pub const MAX_REGEX_BYTES: usize = 256 << 10;
+/// Each regex's lazy-DFA cache, which grows while matching and is not part of its
+/// compiled size; past it the regex runs on the slower, cache-free engine.
+pub const REGEX_CACHE_BYTES: usize = 128 << 10;
 
 /// A matcher's operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -98,6 +102,16 @@ impl Matcher {
         &self.value
     }
 
+    /// Heap bytes of the compiled regex (0 for `=` and `!=`), for the regex budget.
+    pub fn regex_bytes(&self) -> usize {
+        self.regex.as_ref().map_or(0, Regex::memory_usage)
+    }
+
+    /// Whether this is a regex matcher (`=~`, `!~`).
+    pub fn is_regex(&self) -> bool {
+        self.regex.is_some()
+    }
+
     /// Whether the labels satisfy this matcher (a missing label is the empty value).
     pub fn matches(&self, labels: &Labels) -> bool {
         let v = labels.get(&self.name).map_or("", String::as_str);
@@ -117,21 +131,33 @@ impl Matcher {
     }
 }
 
-/// `^(?:value)$` with the size limit. The value must first compile on its own: `a)|(b`
+/// `^(?:value)$` with the size limits. The value must first parse on its own: `a)|(b`
 /// would otherwise close the group early and become `^(?:a)|(b)$`, which matches every
 /// value starting with `a` (Alertmanager has that hole; a silence should not).
 fn compile_anchored(value: &str) -> Result<Regex, MatcherError> {
-    let build = |pattern: &str| {
-        regex::RegexBuilder::new(pattern)
-            .size_limit(REGEX_SIZE_LIMIT)
-            .build()
-            .map_err(|e| MatcherError {
-                position: 0,
-                message: format!("bad regex: {e}"),
-            })
+    let bad = |message: String| MatcherError {
+        position: 0,
+        message,
     };
-    build(value)?;
-    build(&format!("^(?:{value})$"))
+    regex_automata::util::syntax::parse(value).map_err(|e| bad(format!("bad regex: {e}")))?;
+    let config = Regex::config()
+        .nfa_size_limit(Some(MAX_REGEX_BYTES))
+        .hybrid_cache_capacity(REGEX_CACHE_BYTES);
+    Regex::builder()
+        .configure(config)
+        .build(&format!("^(?:{value})$"))
+        .map_err(|e| {
+            if e.size_limit().is_some() {
+                bad(format!(
+                    "the regex compiles to more than {} KiB (Unicode classes such as \\w \
+                     are large: use an ASCII class like (?-u:\\w) or [a-z0-9_], or fewer \
+                     repetitions)",
+                    MAX_REGEX_BYTES >> 10
+                ))
+            } else {
+                bad(format!("bad regex: {e}"))
+            }
+        })
 }
 
 impl fmt::Display for Matcher {

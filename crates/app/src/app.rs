@@ -157,16 +157,20 @@ impl App {
             Some(dir) => Library::load(dir, &config.risk)?,
             None => Library::empty(),
         };
-        let escalation =
-            match &config.escalation {
-                Some(path) => {
-                    let text = std::fs::read_to_string(path).map_err(|e| AppError::io(path, e))?;
-                    Some(sitrep_escalation::Config::from_toml(&text).map_err(|e| {
-                        AppError::invalid(&path.display().to_string(), e.to_string())
-                    })?)
+        let escalation = match &config.escalation {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| AppError::io(path, e))?;
+                let cfg = sitrep_escalation::Config::from_toml(&text)
+                    .map_err(|e| AppError::invalid(&path.display().to_string(), e.to_string()))?;
+                // Pages to loopback, link-local or metadata addresses: warned, not
+                // refused (a local relay can be meant; `allow_targets` says so).
+                for f in sitrep_escalation::outbound_targets(&cfg) {
+                    tracing::warn!(config = %path.display(), key = %f.path, code = f.code, "{}", f.message);
                 }
-                None => None,
-            };
+                Some(cfg)
+            }
+            None => None,
+        };
         let scale = match &escalation {
             Some(e) => SeverityScale::from_table(e.severities()),
             None => SeverityScale::new(config.severity_scheme),
@@ -477,8 +481,24 @@ impl App {
         actor: &str,
         reason: Option<&str>,
     ) -> Result<Incident, AppError> {
+        self.act_noting(id, action, actor, reason, Vec::new()).await
+    }
+
+    /// [`App::act`] with more payload on its event (how an acknowledge link was used).
+    pub(crate) async fn act_noting(
+        &self,
+        id: &str,
+        action: Action,
+        actor: &str,
+        reason: Option<&str>,
+        extra: Vec<(&'static str, String)>,
+    ) -> Result<Incident, AppError> {
         check_actor(actor)?;
         let reason = reason.map(|r| self.redact(r));
+        let extra: Vec<(&'static str, String)> = extra
+            .into_iter()
+            .map(|(k, v)| (k, self.redact(&v)))
+            .collect();
         self.update(id, |inc, now| {
             let from: Status = inc
                 .status
@@ -506,6 +526,7 @@ impl App {
             if let Some(r) = &reason {
                 payload.push(("reason", r.clone()));
             }
+            payload.extend(extra.iter().cloned());
             let mut writes = Vec::new();
             if action == Action::Acknowledge {
                 // Acknowledgement stops escalation: pending pages are cancelled in the

@@ -337,6 +337,15 @@ pub struct ServerConfig {
     /// the API.
     #[serde(default)]
     pub silences: Vec<sitrep_alerts::Silence>,
+    /// Live streams: caps and buffers (`[server.streams]`, `limits.rs`).
+    #[serde(default)]
+    pub streams: crate::limits::StreamsConfig,
+    /// Failed logins and bearer tokens per client address (`[server.guessing]`).
+    #[serde(default)]
+    pub guessing: crate::limits::GuessingConfig,
+    /// What all silences' regexes may cost together (`[server.regex_budget]`).
+    #[serde(default)]
+    pub regex_budget: crate::limits::RegexBudgetConfig,
 }
 
 /// Credentials alert senders present instead of an API token. Either works; with
@@ -347,11 +356,12 @@ pub struct ServerConfig {
 #[serde(deny_unknown_fields)]
 pub struct ReceiversConfig {
     /// A bearer token (`Authorization: Bearer ...`), as Alertmanager's
-    /// `http_config.authorization` sends it.
-    #[serde(default)]
+    /// `http_config.authorization` sends it. At least 16 random-looking characters.
+    #[serde(default, deserialize_with = "crate::limits::de_secret")]
     pub token: Option<String>,
-    /// `user:password` for HTTP basic auth, as Grafana's webhook contact point sends it.
-    #[serde(default)]
+    /// `user:password` for HTTP basic auth, as Grafana's webhook contact point sends it;
+    /// the password needs at least 16 random-looking characters.
+    #[serde(default, deserialize_with = "crate::limits::de_basic")]
     pub basic: Option<String>,
     /// Sustained deliveries per receiver and credential, per process (`"100/s"`).
     #[serde(default = "crate::payloads::default_receiver_rate")]
@@ -429,6 +439,9 @@ impl Default for ServerConfig {
             max_connections: default_max_connections(),
             max_connections_per_ip: default_max_connections_per_ip(),
             silences: Vec::new(),
+            streams: crate::limits::StreamsConfig::default(),
+            guessing: crate::limits::GuessingConfig::default(),
+            regex_budget: crate::limits::RegexBudgetConfig::default(),
         }
     }
 }
@@ -709,8 +722,8 @@ mod tests {
 request_timeout = "30s"
 api_body_limit = 1000
 [server.receivers]
-token = "t"
-basic = "u:p"
+token = "q9X2-vL7pR4sT8mZ"
+basic = "u:3fJ0bq8Yw1ZkP6cN9rUe2A"
 [[server.silences]]
 id = "m"
 matchers = ['cluster="eu1"', 'alertname=~"Db.*"']
@@ -722,11 +735,14 @@ created_by = "ops"
         assert_eq!(c.server.request_timeout, Duration::from_secs(30));
         assert_eq!(c.server.api_body_limit, 1000);
         assert_eq!(c.server.receiver_body_limit, 4 << 20);
-        assert_eq!(c.server.receivers.basic.as_deref(), Some("u:p"));
+        assert_eq!(
+            c.server.receivers.basic.as_deref(),
+            Some("u:3fJ0bq8Yw1ZkP6cN9rUe2A")
+        );
         assert_eq!(c.server.silences[0].matchers.len(), 2);
         assert_eq!(c.server.receivers.burst, 1000);
         assert_eq!(c.server.receivers.raw_max_bytes, 1 << 30);
-        assert!(!format!("{c:?}").contains("u:p"));
+        assert!(!format!("{c:?}").contains("3fJ0bq8Yw1ZkP6cN9rUe2A"));
         let limits = "[server.receivers]\nrate = \"30/m\"\nburst = 0\nraw_keep = \"2d\"\n\
                       raw_keep_rejected = \"1h\"\nraw_max_bytes = 4096\n";
         let r = Config::from_toml(limits, Path::new("c.toml"))
@@ -741,6 +757,14 @@ created_by = "ops"
         let e = Config::from_toml("[server.receivers]\ntokn = \"x\"\n", Path::new("c.toml"))
             .unwrap_err();
         assert!(e.to_string().contains("tokn"), "{e}");
+        // Weak receiver secrets are a config error naming the key, never the value.
+        for bad in ["token = \"hunter2\"", "basic = \"grafana:hunter2hunter2\""] {
+            let e = Config::from_toml(&format!("[server.receivers]\n{bad}\n"), Path::new("c.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("server.receivers."), "{e}");
+            assert!(!e.contains("hunter2"), "{e}");
+        }
     }
 
     #[test]

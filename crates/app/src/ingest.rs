@@ -68,6 +68,17 @@ pub struct Ingestor {
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     silences: RwLock<Vec<Silence>>,
     raw_budget: RawBudget,
+    skipped: Mutex<Vec<SkippedSilence>>,
+}
+
+/// A stored silence not loaded at start: it does not parse, is over one silence's
+/// caps, or would pass the server's regex budget (`[server.regex_budget]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedSilence {
+    /// The stored silence's id.
+    pub id: String,
+    /// Why it was skipped.
+    pub reason: String,
 }
 
 /// A delivery as stored: its id, the redacted bytes, and the parsed batch or why it
@@ -175,6 +186,7 @@ impl Ingestor {
             locks: Mutex::new(HashMap::new()),
             silences: RwLock::new(silences),
             raw_budget,
+            skipped: Mutex::new(Vec::new()),
         }
     }
 
@@ -192,25 +204,79 @@ impl Ingestor {
             .map_or_else(|p| p.into_inner().clone(), |s| s.clone())
     }
 
-    /// An ingestor with the configured silences and those stored through the API.
+    /// An ingestor with the configured silences and those stored through the API. A
+    /// stored silence that does not parse, is over one silence's caps or would pass the
+    /// server's regex budget is skipped with a log line and listed in
+    /// [`Ingestor::skipped_silences`]: it can never stop the start.
     pub async fn load(app: App) -> Result<Ingestor, AppError> {
         let stored = app.store().silences().await?;
         let ing = Ingestor::new(app);
-        {
-            let mut all = ing
-                .silences
-                .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for (id, body) in stored {
-                let s: Silence = serde_json::from_str(&body).map_err(|e| {
-                    AppError::Internal(format!("stored silence {id} does not parse: {e}"))
-                })?;
-                if !all.iter().any(|x| x.id == s.id) {
-                    all.push(s);
-                }
+        for (id, body) in stored {
+            if let Err(reason) = ing.load_stored(&body) {
+                tracing::warn!(silence = %id, %reason, "stored silence skipped");
+                ing.skipped
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(SkippedSilence { id, reason });
             }
         }
         Ok(ing)
+    }
+
+    fn load_stored(&self, body: &str) -> Result<(), String> {
+        // Parsing compiles at most one silence's capped regexes (`capped_matchers`).
+        let s: Silence = serde_json::from_str(body).map_err(|e| format!("does not parse: {e}"))?;
+        self.within_budget(&s)?;
+        let mut all = self
+            .silences
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !all.iter().any(|x| x.id == s.id) {
+            all.push(s);
+        }
+        Ok(())
+    }
+
+    /// Stored silences not loaded at start, and why.
+    #[must_use]
+    pub fn skipped_silences(&self) -> Vec<SkippedSilence> {
+        self.skipped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Whether `s` fits one silence's caps and, with the silences in force, the
+    /// server's regex budget; else why not.
+    fn within_budget(&self, s: &Silence) -> Result<(), String> {
+        let cost = s.regex_cost();
+        if let Some(why) = cost.over_silence_caps(s.matchers.len()) {
+            return Err(format!("too costly: {why}"));
+        }
+        let budget = &self.app.config().server.regex_budget;
+        let used = self
+            .silences()
+            .iter()
+            .fold(sitrep_alerts::RegexCost::default(), |c, x| {
+                c.plus(x.regex_cost())
+            });
+        let total = used.plus(cost);
+        if total.regexes > budget.max_regexes {
+            return Err(format!(
+                "the server's silences would hold {} regex matchers, over its budget of {} \
+                 ([server.regex_budget] max_regexes); remove silences or use = matchers",
+                total.regexes, budget.max_regexes
+            ));
+        }
+        if total.bytes > budget.max_bytes {
+            return Err(format!(
+                "the server's silences' regexes would compile to {} KiB, over its budget of \
+                 {} KiB ([server.regex_budget] max_bytes)",
+                total.bytes >> 10,
+                budget.max_bytes >> 10
+            ));
+        }
+        Ok(())
     }
 
     /// Adds a silence: stored durably with a `silence.created` ledger event (who, what,
@@ -298,7 +364,8 @@ impl Ingestor {
         if silence.ends_at <= silence.starts_at {
             return Err(AppError::invalid("ends_at", "must be after starts_at"));
         }
-        Ok(())
+        self.within_budget(silence)
+            .map_err(|why| AppError::invalid("matchers", why))
     }
 
     /// Adds a silence in memory only (tests; the API uses [`Ingestor::create_silence`]).

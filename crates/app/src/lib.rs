@@ -4,6 +4,7 @@
 //! a terminal or a socket is here. Pure rules live in their own modules
 //! ([`lifecycle`], [`severity`], [`postmortem`]) and do no I/O.
 
+pub mod acklink;
 mod app;
 pub mod approvals;
 pub mod blobs;
@@ -19,6 +20,7 @@ pub mod interrupted;
 mod keys;
 mod library;
 pub mod lifecycle;
+pub mod limits;
 pub mod pager;
 pub mod paging;
 pub mod payloads;
@@ -44,7 +46,7 @@ pub use export::LedgerStatus;
 pub use identity::Principal;
 pub use ingest::{IngestReport, Ingestor};
 pub use keys::{KEY_FILE, write_key};
-pub use library::Library;
+pub use library::{Library, MAX_RUNBOOK_BYTES, read_runbook};
 pub use rotation::{KeyRotation, rotate_ledger_key};
 pub use runs::{Plan, RunReport, RunRequest};
 pub use sitrep_executor::{Decision, Level, Mode, NullSink, Outcome, RunSink, Stream};

@@ -16,7 +16,7 @@ pub const MAX_RUNBOOK_BYTES: u64 = 4 << 20;
 pub struct Library {
     root: Option<PathBuf>,
     set: RunbookSet,
-    /// Files that could not be read at all (too big, not UTF-8, I/O errors).
+    /// Files not read, and why (links, devices, too big, not UTF-8, I/O errors).
     pub unreadable: Vec<(String, String)>,
 }
 
@@ -37,7 +37,7 @@ impl Library {
         let mut unreadable = Vec::new();
         for rel in files {
             let path = root.join(&rel);
-            match read_limited(&path) {
+            match read_runbook(Some(root), &path) {
                 Ok(text) => sources.push((rel, text)),
                 Err(msg) => unreadable.push((rel, msg)),
             }
@@ -108,19 +108,68 @@ impl Library {
     }
 }
 
-fn read_limited(path: &Path) -> Result<String, String> {
-    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+/// Reads one runbook file. Under a runbook directory (`root`), only a regular file with
+/// one link whose real path is inside `root` is read: a symbolic or hard link could
+/// serve any file on the system (`/etc/passwd` became a runbook title). Always: a
+/// regular file (not a device or FIFO) of at most [`MAX_RUNBOOK_BYTES`], UTF-8. The
+/// error says why, for lint and the library's `unreadable` list.
+pub fn read_runbook(root: Option<&Path>, path: &Path) -> Result<String, String> {
+    use std::io::Read as _;
+    use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+    let mut open = std::fs::OpenOptions::new();
+    open.read(true);
+    if let Some(root) = root {
+        let link = std::fs::symlink_metadata(path).map_err(|e| e.to_string())?;
+        if link.file_type().is_symlink() {
+            return Err(
+                "a symbolic link: only regular files inside the runbook directory \
+                        are read"
+                    .to_owned(),
+            );
+        }
+        let real = std::fs::canonicalize(path).map_err(|e| e.to_string())?;
+        let real_root = std::fs::canonicalize(root).map_err(|e| e.to_string())?;
+        if !real.starts_with(&real_root) {
+            return Err(format!(
+                "its real path {} is outside the runbook directory",
+                real.display()
+            ));
+        }
+        // Not following a link swapped in since the check above.
+        open.custom_flags(nix::libc::O_NOFOLLOW);
+    }
+    let file = open.open(path).map_err(|e| e.to_string())?;
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".to_owned());
+    }
+    if root.is_some() && meta.nlink() > 1 {
+        return Err(format!(
+            "has {} hard links: only files with one link are read (a hard link can be any \
+             file on the same file system)",
+            meta.nlink()
+        ));
+    }
     if meta.len() > MAX_RUNBOOK_BYTES {
         return Err(format!(
             "{} bytes, more than the limit of {MAX_RUNBOOK_BYTES}",
             meta.len()
         ));
     }
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(MAX_RUNBOOK_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_RUNBOOK_BYTES {
+        return Err(format!("more than the limit of {MAX_RUNBOOK_BYTES} bytes"));
+    }
     String::from_utf8(bytes)
         .map_err(|e| format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to()))
 }
 
+/// Runbook-named entries under `dir`, recursively (hidden ones skipped). Everything that
+/// is not a directory is listed, links and devices included, so that reading it can say
+/// why it is skipped.
 fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
@@ -133,7 +182,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
         let path = entry.path();
         if ty.is_dir() {
             walk(root, &path, out)?;
-        } else if ty.is_file() && sitrep_runbook::is_runbook_file_name(&name) {
+        } else if sitrep_runbook::is_runbook_file_name(&name) {
             if let Ok(rel) = path.strip_prefix(root) {
                 out.push(rel.to_string_lossy().replace('\\', "/"));
             }

@@ -242,27 +242,59 @@ impl App {
         crate::keys::load_or_create_secret(&path)
     }
 
-    /// A signed, expiring acknowledge link for an incident, when `server.base_url` is set.
-    pub fn ack_url(&self, incident_id: &str, now_ms: i64) -> Result<Option<String>, AppError> {
+    /// A signed, expiring acknowledge link for the page `page_id` of an incident, when
+    /// `server.base_url` is set. It names the escalation cycle it was sent in (its issue
+    /// time): once the incident is reopened after that, the link is stale.
+    pub fn ack_url(
+        &self,
+        incident_id: &str,
+        page_id: &str,
+        now_ms: i64,
+    ) -> Result<Option<String>, AppError> {
         let Some(base) = &self.config().server.base_url else {
             return Ok(None);
         };
         let key = self.ack_key()?;
         let expires = u64::try_from(now_ms).unwrap_or(0) + 24 * 3600 * 1000;
-        let token = sitrep_notify::ack_token::issue(&key, incident_id, expires);
+        let subject = crate::acklink::subject(incident_id, now_ms, page_id);
+        let token = sitrep_notify::ack_token::issue(&key, &subject, expires);
         Ok(Some(format!("{}/ack/{token}", base.trim_end_matches('/'))))
     }
 
-    /// Acknowledges the incident an acknowledge link names.
+    /// Acknowledges the incident an acknowledge link names, as `visit.actor` (a logged-in
+    /// person) or `ack-link`, recording the link's page, the client's address and user
+    /// agent. A link from before the incident's last reopen is refused as stale.
     pub async fn acknowledge_by_link(
         &self,
         token: &str,
         now_ms: i64,
+        visit: &crate::acklink::LinkVisit,
     ) -> Result<sitrep_store::Incident, AppError> {
         let key = self.ack_key()?;
-        let id = sitrep_notify::ack_token::verify(&key, token, u64::try_from(now_ms).unwrap_or(0))
-            .map_err(|e| AppError::invalid("token", e.to_string()))?;
-        self.acknowledge(&id, "ack-link").await
+        let subject =
+            sitrep_notify::ack_token::verify(&key, token, u64::try_from(now_ms).unwrap_or(0))
+                .map_err(|e| AppError::invalid("token", e.to_string()))?;
+        let link = crate::acklink::Link::parse(&subject);
+        let timeline = self.store().timeline(&link.incident, None).await?;
+        if let Some(reopened) = link.stale_after(&timeline) {
+            return Err(AppError::invalid(
+                "token",
+                format!(
+                    "this acknowledge link is stale: it was sent for an earlier escalation, \
+                     and the incident was reopened since (at {reopened} ms); acknowledge \
+                     from the newest page or in sitrep"
+                ),
+            ));
+        }
+        let actor = visit.actor.as_deref().unwrap_or("ack-link");
+        self.act_noting(
+            &link.incident,
+            crate::lifecycle::Action::Acknowledge,
+            actor,
+            None,
+            link.payload(visit),
+        )
+        .await
     }
 
     /// Claims due page and reminder jobs and delivers them through `notifier`; every
@@ -619,7 +651,7 @@ impl App {
             service: inc.service.clone(),
             runbook: inc.runbooks.first().cloned(),
             diagnostics: Vec::new(),
-            ack_url: self.ack_url(&inc.id, now_ms)?,
+            ack_url: self.ack_url(&inc.id, &page.page_id, now_ms)?,
             incident_url,
             digest: Vec::new(),
         })

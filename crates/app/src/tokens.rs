@@ -275,8 +275,10 @@ impl Session {
     }
 }
 
-/// Most live browser sessions; opening one beyond it ends the oldest.
-pub const MAX_SESSIONS: u32 = 10_000;
+/// Most live browser sessions per principal (token); opening one beyond it ends that
+/// token's oldest session, never someone else's. The total is bounded by the tokens an
+/// admin made times this.
+pub const MAX_SESSIONS: u32 = 50;
 
 /// A live browser session (stored, so a restart or another replica keeps it).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -218,3 +218,45 @@ async fn separation_story(url: Option<&str>) {
     assert_eq!(payload("step.run")["principal"], alice.id);
     app.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logging_in_again_and_again_ends_only_ones_own_oldest_sessions() {
+    let backends = support::backends().await;
+    for (label, url) in &backends.list {
+        eprintln!("sessions per principal on {label}");
+        let dir = tempfile::tempdir().unwrap();
+        let app = open(dir.path(), url.as_deref()).await;
+        let admin = app
+            .create_token("ada", AccessRole::Admin, "ops")
+            .await
+            .unwrap();
+        let viewer = app
+            .create_token("vera", AccessRole::Viewer, "ops")
+            .await
+            .unwrap();
+        let (admins, _) = app
+            .open_session(&admin.token, AccessRole::Admin, 60_000)
+            .await
+            .unwrap();
+        let cap = sitrep_app::tokens::MAX_SESSIONS as usize;
+        let mut viewers = Vec::new();
+        for _ in 0..cap + 10 {
+            let (cookie, _) = app
+                .open_session(&viewer.token, AccessRole::Viewer, 60_000)
+                .await
+                .unwrap();
+            viewers.push(cookie);
+            // Sessions are ordered by creation time in ms.
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        let who = app.session(&admins).await.unwrap().expect("admin stays");
+        assert_eq!(who.name, "ada");
+        for (i, cookie) in viewers.iter().enumerate() {
+            let live = app.session(cookie).await.unwrap().is_some();
+            assert_eq!(live, i >= 10, "viewer session {i} on {label}");
+        }
+        assert_eq!(app.live_sessions().await.unwrap(), cap as u64 + 1);
+        app.close().await;
+    }
+    backends.done().await;
+}

@@ -158,7 +158,10 @@ async fn read_paged_and_exported_elsewhere(cl: &Cluster, endpoint: &str) -> (Str
         &inc,
         u64::try_from(now).unwrap() + 60_000,
     );
-    let acked = b.acknowledge_by_link(&token, now).await.unwrap();
+    let acked = b
+        .acknowledge_by_link(&token, now, &Default::default())
+        .await
+        .unwrap();
     assert_eq!(acked.status, "acknowledged");
     assert!(!b.blobs().contains(&sha));
     assert_eq!(b.blob(&sha).await.unwrap(), on_a);

@@ -72,3 +72,81 @@ async fn a_silence_survives_a_restart_and_is_on_the_record() {
     app.close().await;
     secrets::assert_no_file_holds(&dir.path().join("data"), "abc123secret");
 }
+
+fn two_regexes(id: &str) -> Silence {
+    serde_json::from_value(serde_json::json!({
+        "id": id,
+        "matchers": [format!("alertname=~\"{id}.*\""), "instance!~\"db-[0-9]+\""],
+        "starts_at": "2026-11-22T00:00:00Z",
+        "ends_at": "2026-11-23T00:00:00Z",
+        "created_by": "carl",
+    }))
+    .unwrap()
+}
+
+async fn open_with_budget(dir: &std::path::Path, max_regexes: usize) -> App {
+    let mut cfg = Config {
+        data_dir: Some(dir.join("data")),
+        ..Config::default()
+    };
+    cfg.server.regex_budget.max_regexes = max_regexes;
+    App::open(cfg).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_regex_budget_refuses_new_silences_and_skips_stored_ones_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open_with_budget(dir.path(), 4).await;
+    let ing = Ingestor::load(app.clone()).await.unwrap();
+    ing.create_silence(two_regexes("a")).await.unwrap();
+    ing.create_silence(two_regexes("b")).await.unwrap();
+    let e = ing.create_silence(two_regexes("c")).await.unwrap_err();
+    assert!(e.to_string().contains("max_regexes"), "{e}");
+    // A hostile body stored behind the API's back (an older build, a restore): 1,000
+    // `\w{20}` matchers, which once took 12 s and 1.2 GB at every start.
+    let probe: Vec<String> = (0..1000)
+        .map(|i| format!("l{i}=~\"\\\\w{{20}}\""))
+        .collect();
+    let hostile = format!(
+        "{{\"id\":\"h\",\"matchers\":{},\"starts_at\":\"2026-11-22T00:00:00Z\",\
+         \"ends_at\":\"2026-11-23T00:00:00Z\",\"created_by\":\"x\"}}",
+        serde_json::to_string(&probe).unwrap()
+    );
+    app.store()
+        .commit(sitrep_app::store::Change {
+            writes: vec![sitrep_app::store::Write::PutSilence {
+                id: "h".into(),
+                body: hostile,
+                created_ms: sitrep_app::now_ms(),
+            }],
+            events: Vec::new(),
+        })
+        .await
+        .unwrap();
+    app.close().await;
+
+    // Restarted with a smaller budget: one of a, b no longer fits; neither that nor the
+    // hostile one stops the start.
+    let app = open_with_budget(dir.path(), 3).await;
+    let started = std::time::Instant::now();
+    let ing = Ingestor::load(app.clone()).await.unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(ing.silences().len(), 1);
+    let skipped = ing.skipped_silences();
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    let why = |id: &str| {
+        skipped
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.reason.clone())
+            .unwrap_or_default()
+    };
+    assert!(why("h").contains("compiles to more than"), "{skipped:?}");
+    let over = if why("a").is_empty() {
+        why("b")
+    } else {
+        why("a")
+    };
+    assert!(over.contains("max_regexes"), "{skipped:?}");
+    app.close().await;
+}

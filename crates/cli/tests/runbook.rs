@@ -154,3 +154,45 @@ fn unreadable_input_is_exit_2_naming_the_path() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("latin1.md") && err.contains("UTF-8"), "{err}");
 }
+
+/// A runbook directory with a symbolic link and a hard link to files outside it and an
+/// oversized file (issue 21, point 8): lint and list read none of them and say why; the
+/// CLI caps an explicit file's size as the server does.
+#[test]
+fn links_and_oversized_files_are_skipped_and_said_so() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path().join("runbooks");
+    std::fs::create_dir(&dir).expect("mkdir");
+    std::fs::write(dir.join("good.md"), "# Good\n\nFine.\n").expect("write");
+    let secret = tmp.path().join("secret.md");
+    std::fs::write(&secret, "# TOP SECRET TITLE\n").expect("write");
+    std::os::unix::fs::symlink("/etc/passwd", dir.join("passwd.md")).expect("symlink");
+    std::fs::hard_link(&secret, dir.join("hard.md")).expect("hard link");
+    let big = dir.join("big.md");
+    std::fs::write(&big, "x".repeat((4 << 20) + 1)).expect("write");
+    let d = dir.to_str().expect("utf-8 path");
+
+    let o = sitrep(&["runbook", "lint", d]);
+    let out = stdout(&o);
+    assert!(out.contains("passwd.md: skipped: a symbolic link"), "{out}");
+    assert!(out.contains("hard.md: skipped: has 2 hard links"), "{out}");
+    assert!(out.contains("big.md: skipped: 4194305 bytes"), "{out}");
+    assert!(out.contains("1 file checked"), "{out}");
+    let json = stdout(&sitrep(&["--json", "runbook", "lint", d]));
+    let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(v["skipped"].as_array().map(Vec::len), Some(3), "{v}");
+
+    let o = sitrep(&["runbook", "list", d]);
+    let out = stdout(&o);
+    assert!(out.contains("good.md") && !out.contains("hard.md"), "{out}");
+    assert!(
+        !out.contains("passwd.md") && !out.contains("big.md"),
+        "{out}"
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("hard.md: skipped"));
+
+    let o = sitrep(&["runbook", "show", big.to_str().expect("utf-8 path")]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("more than the limit"), "{err}");
+}

@@ -44,6 +44,10 @@ pub struct Config {
     /// Per-severity settings given in the file; they replace the default of the same name.
     #[serde(default, rename = "severities")]
     pub severity_overrides: BTreeMap<String, SeveritySettings>,
+    /// Webhook hosts allowed although they are loopback, link-local or a cloud metadata
+    /// service (`allow_targets = ["127.0.0.1"]`); lint and loading warn on the others.
+    #[serde(default)]
+    pub allow_targets: Vec<String>,
 }
 
 /// The default severity table a config starts from.

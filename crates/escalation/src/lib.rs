@@ -21,6 +21,7 @@ mod config;
 mod engine;
 mod lint;
 mod rotation;
+pub mod targets;
 
 pub use config::{
     Channel, Config, ConfigError, Contact, ContactMethod, Handoff, Level, MAX_REPEAT, Override,
@@ -32,4 +33,4 @@ pub use engine::{
     simulate,
 };
 pub use jiff::{SignedDuration, Timestamp};
-pub use lint::{Finding, FindingLevel, LINT_HORIZON, lint};
+pub use lint::{Finding, FindingLevel, LINT_HORIZON, lint, outbound_targets};

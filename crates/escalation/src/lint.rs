@@ -53,6 +53,55 @@ pub fn lint(cfg: &Config) -> Vec<Finding> {
     rotations(cfg, &mut l);
     policies(cfg, &mut l);
     services(cfg, &mut l);
+    l.0.extend(outbound_targets(cfg));
+    l.0
+}
+
+/// Warnings for webhook targets that are loopback, link-local or a cloud metadata
+/// service, unless their host is in `allow_targets` (also logged when a server loads
+/// the config).
+pub fn outbound_targets(cfg: &Config) -> Vec<Finding> {
+    let mut l = Lint::default();
+    let contacts = cfg
+        .people
+        .iter()
+        .enumerate()
+        .flat_map(|(i, p)| {
+            p.contacts
+                .iter()
+                .enumerate()
+                .map(move |(j, c)| (format!("people[{i}].contacts[{j}]"), c))
+        })
+        .chain(
+            cfg.channels
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (format!("channels[{i}]"), &c.contact)),
+        );
+    for (path, c) in contacts {
+        if matches!(c.method, crate::config::ContactMethod::Email(_)) {
+            continue;
+        }
+        let Some(host) = crate::targets::url_host(c.method.address()) else {
+            continue;
+        };
+        let allowed = cfg
+            .allow_targets
+            .iter()
+            .any(|a| a.trim_matches(['[', ']']).eq_ignore_ascii_case(&host));
+        if let (Some(risky), false) = (crate::targets::classify(&host), allowed) {
+            l.warn(
+                risky.code(),
+                path,
+                format!(
+                    "contact `{}` sends pages to {host}, {}; if that is meant, add \
+                     allow_targets = [\"{host}\"]",
+                    c.id,
+                    risky.what()
+                ),
+            );
+        }
+    }
     l.0
 }
 

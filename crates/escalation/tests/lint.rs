@@ -69,3 +69,65 @@ fn the_documented_example_loads_lints_clean_and_matches_the_fixture() {
     };
     assert_eq!(pages(&documented), pages(&load("example.toml")));
 }
+
+/// Webhooks to loopback, link-local and metadata addresses are warned about by name,
+/// unless allowed explicitly (issue 21, point 9); the codes are documented.
+#[test]
+fn risky_webhook_targets_are_warned_about_unless_allowed() {
+    let text = r#"
+[[people]]
+id = "mallory"
+name = "Mallory"
+contacts = [
+  { id = "imds", webhook = "http://169.254.169.254/latest/meta-data/iam" },
+  { id = "local", slack_webhook = "http://127.0.0.1:9000/hook" },
+  { id = "mail", email = "mallory@example.com" },
+]
+
+[[channels]]
+id = "ll"
+webhook = "http://[fe80::1]:8080/x"
+
+[[policies]]
+id = "p"
+[[policies.levels]]
+delay = "0m"
+targets = ["person:mallory", "channel:ll"]
+
+[[services]]
+id = "svc"
+policy = "p"
+"#;
+    let cfg = Config::from_toml(text).expect("parses");
+    let found: Vec<(&str, String)> = lint(&cfg)
+        .into_iter()
+        .map(|f| {
+            assert_eq!(f.level, FindingLevel::Warning);
+            (f.code, f.path)
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("metadata-target", "people[0].contacts[0]".to_owned()),
+            ("loopback-target", "people[0].contacts[1]".to_owned()),
+            ("link-local-target", "channels[0]".to_owned()),
+        ]
+    );
+    let msg = &sitrep_escalation::outbound_targets(&cfg)[0].message;
+    assert!(
+        msg.contains("169.254.169.254") && msg.contains("`imds`"),
+        "{msg}"
+    );
+    let doc = std::fs::read_to_string(DOC).expect("docs/escalation.md");
+    for (code, _) in &found {
+        assert!(
+            doc.contains(&format!("`{code}`")),
+            "{code} is not documented"
+        );
+    }
+    let allowed = format!("allow_targets = [\"127.0.0.1\", \"fe80::1\"]\n{text}");
+    let cfg = Config::from_toml(&allowed).expect("parses");
+    let codes: Vec<&str> = lint(&cfg).iter().map(|f| f.code).collect();
+    assert_eq!(codes, ["metadata-target"]);
+}

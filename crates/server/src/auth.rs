@@ -29,6 +29,17 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 /// The form field carrying the CSRF token.
 pub const CSRF_FIELD: &str = "csrf";
 
+/// The address of the client a request came from (the TCP peer: behind a reverse
+/// proxy, the proxy's), put in each request's extensions by the accept loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
+/// The request's client address, when it came through [`crate::serve`].
+#[must_use]
+pub fn client_addr(ext: &axum::http::Extensions) -> Option<std::net::IpAddr> {
+    ext.get::<ClientAddr>().map(|c| c.0)
+}
+
 /// How a caller authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Via {
@@ -151,13 +162,16 @@ async fn resolve(state: &ServerState, mut req: Request) -> ApiResult<Request> {
     if let Some(presented) = bearer(req.headers()) {
         // An explicit but wrong credential is refused outright rather than treated as
         // anonymous, so a typo does not silently show a login page to a script.
-        let secret =
-            presented.map_err(|()| ApiError::unauthorized("malformed Authorization header"))?;
-        let (token, role) = state
-            .app()
-            .authenticate(secret)
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("unknown or revoked token"))?;
+        let ip = client_addr(req.extensions());
+        state.guessing().check(state, "bearer", ip)?;
+        let Ok(secret) = presented else {
+            state.guessing().failed(state, "bearer", ip);
+            return Err(ApiError::unauthorized("malformed Authorization header"));
+        };
+        let Some((token, role)) = state.app().authenticate(secret).await? else {
+            state.guessing().failed(state, "bearer", ip);
+            return Err(ApiError::unauthorized("unknown or revoked token"));
+        };
         req.extensions_mut().insert(Caller {
             id: token.id,
             name: token.name,
@@ -174,7 +188,20 @@ async fn resolve(state: &ServerState, mut req: Request) -> ApiResult<Request> {
         return Ok(req);
     };
     if !is_safe(req.method()) {
-        req = check_csrf(state, req, &session.csrf).await?;
+        let (checked, ok) = check_csrf(state, req, &session.csrf).await?;
+        req = checked;
+        if !ok {
+            // An acknowledge link's signed token is its own authority: posted without
+            // the session's CSRF token (the page was opened from a mail, where the
+            // SameSite cookie was not sent), it acts as the link, not as the session.
+            if req.uri().path().starts_with("/ack/") {
+                return Ok(req);
+            }
+            return Err(ApiError::forbidden(
+                "csrf",
+                "missing or wrong CSRF token: send the X-CSRF-Token header or the csrf form field",
+            ));
+        }
     }
     req.extensions_mut().insert(Caller {
         id: session.token_id,
@@ -185,21 +212,16 @@ async fn resolve(state: &ServerState, mut req: Request) -> ApiResult<Request> {
     Ok(req)
 }
 
-/// Accepts the request when its `X-CSRF-Token` header or its form field `csrf`
-/// matches; the form body is read and put back for the handler.
-async fn check_csrf(state: &ServerState, req: Request, expected: &str) -> ApiResult<Request> {
-    let refuse = || {
-        ApiError::forbidden(
-            "csrf",
-            "missing or wrong CSRF token: send the X-CSRF-Token header or the csrf form field",
-        )
-    };
+/// Whether the request's `X-CSRF-Token` header or its form field `csrf` matches; the
+/// form body is read and put back for the handler.
+async fn check_csrf(
+    state: &ServerState,
+    req: Request,
+    expected: &str,
+) -> ApiResult<(Request, bool)> {
     if let Some(h) = req.headers().get(CSRF_HEADER) {
-        return if ct_eq(h.as_bytes(), expected.as_bytes()) {
-            Ok(req)
-        } else {
-            Err(refuse())
-        };
+        let ok = ct_eq(h.as_bytes(), expected.as_bytes());
+        return Ok((req, ok));
     }
     let is_form = req
         .headers()
@@ -207,7 +229,7 @@ async fn check_csrf(state: &ServerState, req: Request, expected: &str) -> ApiRes
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if !is_form {
-        return Err(refuse());
+        return Ok((req, false));
     }
     let (parts, body) = req.into_parts();
     let limited = Request::from_parts(parts.clone(), body);
@@ -215,10 +237,7 @@ async fn check_csrf(state: &ServerState, req: Request, expected: &str) -> ApiRes
     let found = form_urlencoded::parse(&bytes)
         .find(|(k, _)| k == CSRF_FIELD)
         .is_some_and(|(_, v)| ct_eq(v.as_bytes(), expected.as_bytes()));
-    if !found {
-        return Err(refuse());
-    }
-    Ok(Request::from_parts(parts, Body::from(bytes)))
+    Ok((Request::from_parts(parts, Body::from(bytes)), found))
 }
 
 fn caller_from(parts: &Parts) -> ApiResult<Caller> {
@@ -412,6 +431,8 @@ pub async fn login(State(state): State<ServerState>, req: Request) -> ApiResult<
             format!("{why}: log in on this server's own /login page"),
         ));
     }
+    let ip = client_addr(req.extensions());
+    state.guessing().check(&state, "login", ip)?;
     let browser = req
         .headers()
         .get(axum::http::header::ACCEPT)
@@ -421,6 +442,7 @@ pub async fn login(State(state): State<ServerState>, req: Request) -> ApiResult<
     let form: LoginForm = serde_urlencoded::from_bytes(&bytes)
         .map_err(|e| ApiError::invalid("token", format!("a form with a token field: {e}")))?;
     let Some((token, role)) = state.app().authenticate(form.token.trim()).await? else {
+        state.guessing().failed(&state, "login", ip);
         if browser {
             let next: String =
                 form_urlencoded::byte_serialize(next_path(form.next.as_deref()).as_bytes())
@@ -458,6 +480,7 @@ pub async fn logout(
 ) -> ApiResult<Response> {
     if let (Via::Session { .. }, Some(id)) = (&caller.via, cookie(&headers, SESSION_COOKIE)) {
         state.app().close_session(id).await?;
+        state.streams().end_session(id);
     }
     let mut resp = StatusCode::SEE_OTHER.into_response();
     let h = resp.headers_mut();
@@ -468,7 +491,20 @@ pub async fn logout(
 
 /// Whether a receiver request carries the configured receiver token or basic auth, or
 /// an API token of role responder or above.
-pub async fn receiver_allowed(state: &ServerState, headers: &HeaderMap) -> ApiResult<()> {
+pub async fn receiver_allowed(
+    state: &ServerState,
+    headers: &HeaderMap,
+    ip: Option<std::net::IpAddr>,
+) -> ApiResult<()> {
+    state.guessing().check(state, "bearer", ip)?;
+    let result = receiver_credential(state, headers).await;
+    if matches!(&result, Err(e) if e.status == StatusCode::UNAUTHORIZED) {
+        state.guessing().failed(state, "bearer", ip);
+    }
+    result
+}
+
+async fn receiver_credential(state: &ServerState, headers: &HeaderMap) -> ApiResult<()> {
     let cfg = &state.app().config().server.receivers;
     let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
         return Err(ApiError::unauthorized(

@@ -31,6 +31,7 @@ use sitrep_app::{App, Ingestor};
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod guessing;
 pub mod health;
 mod listen;
 pub mod live;
@@ -39,6 +40,8 @@ pub mod paging;
 pub mod ratelimit;
 mod receivers;
 mod routes;
+pub mod sse;
+pub mod streams;
 pub mod ui;
 pub mod watch;
 
@@ -58,6 +61,8 @@ struct Inner {
     limiter: ratelimit::Limiter,
     metrics: metrics::Metrics,
     live: live::Live,
+    streams: streams::Streams,
+    guessing: guessing::Guessing,
     started: AtomicBool,
     closing: tokio::sync::watch::Sender<bool>,
     runbook_error: Mutex<Option<String>>,
@@ -78,6 +83,8 @@ impl ServerState {
             inner: Arc::new(Inner {
                 limiter: ratelimit::Limiter::new(receivers.rate, receivers.burst),
                 ingestor: Ingestor::load(app.clone()).await?,
+                streams: streams::Streams::new(app.config().server.streams.clone()),
+                guessing: guessing::Guessing::new(&app.config().server.guessing),
                 app,
                 metrics: metrics::Metrics::default(),
                 live: live::Live::new(size),
@@ -117,6 +124,18 @@ impl ServerState {
     #[must_use]
     pub fn live(&self) -> &live::Live {
         &self.inner.live
+    }
+
+    /// The open live streams (caps, ending them when credentials end).
+    #[must_use]
+    pub fn streams(&self) -> &streams::Streams {
+        &self.inner.streams
+    }
+
+    /// The failed-credential limiter (per client address).
+    #[must_use]
+    pub fn guessing(&self) -> &guessing::Guessing {
+        &self.inner.guessing
     }
 
     /// Something was committed: wake the live feed now rather than at its next poll.
@@ -207,6 +226,7 @@ pub async fn serve(
     }
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(live::tail(state.clone()));
+    tasks.spawn(streams::recheck(state.clone()));
     tasks.spawn(watch::watch_runbooks(state.clone(), Duration::from_secs(2)));
     tasks.spawn(paging::run(state.clone()));
     let holder = format!("serve-{}-{}", std::process::id(), uuid::Uuid::now_v7());

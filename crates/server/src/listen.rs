@@ -8,23 +8,33 @@
 //!  hyper http1 connection ── first request's headers within header_timeout
 //!                          ── later requests: idle gap + headers within idle_timeout
 //!                          ── request body: no pause longer than body_timeout
+//!                          ── response: no write blocked longer than WRITE_STALL
 //! ```
+//!
+//! hyper's buffer for a response is capped at [`BUF_MAX`], and a client that stops
+//! reading is cut after [`WRITE_STALL`], so a connection holds a bounded amount of
+//! memory however its client behaves (live streams rely on it, issue 21).
 //!
 //! axum's own `serve` sets none of these (hyper gets no timer), which let half-sent
 //! requests hold sockets until the file-descriptor limit was reached (issue 14).
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::io;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, watch};
+use tokio::time::Sleep;
 use tower::ServiceExt;
 use tower_http::timeout::TimeoutBody;
 
@@ -49,6 +59,13 @@ impl Limits {
         }
     }
 }
+
+/// Longest one write to a client may stay blocked (its socket buffers full because it
+/// does not read) before the connection is closed.
+pub(crate) const WRITE_STALL: Duration = Duration::from_secs(30);
+/// hyper's read and write buffer cap per connection (request headers included; its
+/// default is about 400 KiB).
+pub(crate) const BUF_MAX: usize = 64 << 10;
 
 /// What a refused connection is told before it is closed. Written without waiting: a
 /// fresh socket's send buffer is empty, and a client that cannot take 100 bytes gets
@@ -77,7 +94,8 @@ pub(crate) async fn serve(
         };
         match counts.admit(peer.ip()) {
             Some(slot) => {
-                let conn = connection(tcp, app.clone(), limits, stopped.clone(), slot);
+                let client = crate::auth::ClientAddr(peer.ip().to_canonical());
+                let conn = connection(tcp, app.clone(), limits, stopped.clone(), slot, client);
                 tokio::spawn(conn);
             }
             None => {
@@ -99,13 +117,15 @@ async fn connection(
     limits: Limits,
     mut stop: watch::Receiver<bool>,
     _slot: Slot,
+    client: crate::auth::ClientAddr,
 ) {
     let first = Arc::new(Notify::new());
     let seen = first.clone();
     let body_timeout = limits.body_timeout;
-    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         // hyper calls the service once a request's headers are complete.
         seen.notify_one();
+        req.extensions_mut().insert(client);
         app.clone()
             .oneshot(req.map(|body| TimeoutBody::new(body_timeout, body)))
     });
@@ -114,8 +134,10 @@ async fn connection(
     // kept-alive connection it covers the idle gap plus the next headers; it does not
     // run while a response (a live stream included) is being written.
     http.timer(TokioTimer::new())
-        .header_read_timeout(limits.idle_timeout);
-    let conn = http.serve_connection(TokioIo::new(tcp), service);
+        .header_read_timeout(limits.idle_timeout)
+        .max_buf_size(BUF_MAX);
+    let io = WriteDeadline::new(tcp, WRITE_STALL);
+    let conn = http.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     // The first request's headers get the (shorter) header timeout.
     let headers = tokio::time::timeout(limits.header_timeout, first.notified());
@@ -141,6 +163,93 @@ async fn connection(
                 conn.as_mut().graceful_shutdown();
             }
         }
+    }
+}
+
+/// A socket whose writes fail with `TimedOut` once one has been blocked for `limit`.
+pub(crate) struct WriteDeadline<T> {
+    inner: T,
+    limit: Duration,
+    blocked: Option<Pin<Box<Sleep>>>,
+}
+
+impl<T> WriteDeadline<T> {
+    pub(crate) fn new(inner: T, limit: Duration) -> WriteDeadline<T> {
+        WriteDeadline {
+            inner,
+            limit,
+            blocked: None,
+        }
+    }
+
+    /// After the socket said Pending: arms the deadline (once per blocked stretch) and
+    /// registers the waker with it, so the task wakes to fail the write.
+    fn pending<R>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<R>> {
+        let limit = self.limit;
+        let sleep = self
+            .blocked
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client stopped reading",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn guard<R>(&mut self, cx: &mut Context<'_>, p: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
+        match p {
+            Poll::Pending => self.pending(cx),
+            ready => {
+                self.blocked = None;
+                ready
+            }
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for WriteDeadline<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let p = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.guard(cx, p)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let p = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.guard(cx, p)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let p = Pin::new(&mut self.inner).poll_flush(cx);
+        self.guard(cx, p)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let p = Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.guard(cx, p)
     }
 }
 
@@ -239,6 +348,19 @@ mod tests {
             counts.admit(a).is_some(),
             "a closed connection frees its slot"
         );
+    }
+
+    #[tokio::test]
+    async fn a_write_blocked_past_its_deadline_fails() {
+        use tokio::io::AsyncWriteExt;
+        // A 1-byte pipe nobody reads: the second write blocks.
+        let (a, _b) = tokio::io::duplex(1);
+        let mut w = WriteDeadline::new(a, Duration::from_millis(100));
+        w.write_all(b"x").await.unwrap();
+        let started = std::time::Instant::now();
+        let e = w.write_all(b"y").await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        assert!(started.elapsed() >= Duration::from_millis(100));
     }
 
     #[test]

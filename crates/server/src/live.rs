@@ -5,47 +5,68 @@
 //! when a handler pokes it (right after a commit) and at least every second, so events
 //! committed by background work (auto-triage) or another process on the same database
 //! reach subscribers too, in ledger order and exactly once per server.
+//!
+//! Memory is bounded whatever subscribers do. An event is framed once, as SSE bytes
+//! every subscriber shares; the broadcast ring holds at most [`CHANNEL`] of them; each
+//! subscriber queues at most `[server.streams] buffer_bytes` it has not read, and one
+//! that falls behind is sent a final `reconnect` event and dropped (it reconnects with
+//! `Last-Event-ID` and the store replays what it missed). A stream also ends, with a
+//! final `end` event, when its token is revoked or its session ends (`streams.rs`).
 
-use std::convert::Infallible;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use futures_util::Stream;
-use serde::Deserialize;
+use axum::body::Bytes;
 use sitrep_app::store::Event;
 use sitrep_app::{Outcome, RunSink, Stream as OutStream};
-use tokio::sync::{Notify, broadcast, mpsc};
+use tokio::sync::{Notify, broadcast};
 
 use crate::ServerState;
-use crate::auth::Viewer;
-use crate::error::{ApiQuery, ApiResult};
 
-/// Messages buffered per subscriber before it counts as lagging (it then re-reads the
-/// timeline, so nothing is lost).
-const CHANNEL: usize = 4096;
+/// Messages the shared broadcast ring holds; a subscriber task that falls this far
+/// behind (it never waits on its client, so only a starved one can) is told to
+/// reconnect.
+pub const CHANNEL: usize = 1024;
 /// Most events read from the store per tail pass.
 const TAIL_BATCH: u64 = 1000;
 
-/// One message of the feed.
+/// One message of the feed: an SSE frame, encoded once and shared by every subscriber.
 #[derive(Debug, Clone)]
-pub enum LiveMsg {
-    /// A committed ledger event.
-    Event(Arc<Event>),
-    /// A piece of a running step's (redacted) output; not part of the ledger.
-    Output {
-        /// The incident the run belongs to.
-        incident: String,
-        /// The step id.
-        step: String,
-        /// `stdout` or `stderr`.
-        stream: &'static str,
-        /// The text.
-        text: String,
-    },
+pub struct LiveMsg {
+    /// The incident it belongs to (none: not for incident streams).
+    pub incident: Option<String>,
+    /// The ledger index of a committed event; none for step output, which is not part
+    /// of the ledger.
+    pub index: Option<u64>,
+    /// The whole frame (`id:`, `event:`, `data:` lines and the blank line).
+    pub frame: Bytes,
+}
+
+/// The SSE frame of one event: `event` and `data` never hold a line break (JSON is
+/// written compact and the type is cleaned), so each is one line.
+#[must_use]
+pub fn frame(id: Option<u64>, event: &str, data: &str) -> Bytes {
+    let event: String = event
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let mut out = String::with_capacity(data.len() + event.len() + 40);
+    if let Some(id) = id {
+        out.push_str(&format!("id: {id}\n"));
+    }
+    out.push_str(&format!("event: {event}\ndata: {data}\n\n"));
+    Bytes::from(out)
+}
+
+/// The frame of a committed ledger event.
+#[must_use]
+pub fn event_msg(e: &Event) -> LiveMsg {
+    let data = serde_json::to_string(e).unwrap_or_else(|_| "null".to_owned());
+    LiveMsg {
+        incident: e.record.incident.clone(),
+        index: Some(e.index),
+        frame: frame(Some(e.index), &e.record.event_type, &data),
+    }
 }
 
 /// The broadcaster.
@@ -115,7 +136,7 @@ async fn pump(state: &ServerState) -> Result<(), sitrep_app::store::StoreError> 
         let events = store.events(next, end).await?;
         for e in events {
             next = next.max(e.index + 1);
-            live.send(LiveMsg::Event(Arc::new(e)));
+            live.send(event_msg(&e));
         }
         // Entries are contiguous; an empty answer would loop forever.
         next = next.max(end);
@@ -154,128 +175,24 @@ impl RunSink for LiveSink {
     fn started(&self, _: &str, _: &str, _: u32) {}
     fn output(&self, step_id: &str, stream: OutStream, bytes: &[u8]) {
         if let Some(incident) = &self.incident {
-            self.state.live().send(LiveMsg::Output {
-                incident: incident.clone(),
-                step: step_id.to_owned(),
-                stream: if stream == OutStream::Stderr {
-                    "stderr"
-                } else {
-                    "stdout"
-                },
-                text: String::from_utf8_lossy(bytes).into_owned(),
+            let stream = if stream == OutStream::Stderr {
+                "stderr"
+            } else {
+                "stdout"
+            };
+            let data = serde_json::json!({
+                "step": step_id,
+                "stream": stream,
+                "text": String::from_utf8_lossy(bytes),
+            });
+            self.state.live().send(LiveMsg {
+                incident: Some(incident.clone()),
+                index: None,
+                frame: frame(None, "output", &data.to_string()),
             });
         }
     }
     fn finished(&self, _: &str, _: &Outcome) {
         self.state.changed();
     }
-}
-
-/// `?after=N`: replay the incident's events after ledger index N first.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EventsQuery {
-    /// Replay events with an index above this.
-    #[serde(default)]
-    pub after: Option<u64>,
-}
-
-fn sse_event(e: &Event) -> SseEvent {
-    SseEvent::default()
-        .id(e.index.to_string())
-        .event(e.record.event_type.clone())
-        .json_data(e)
-        .unwrap_or_else(|_| SseEvent::default().comment("unencodable event"))
-}
-
-/// `GET /api/v1/incidents/{id}/events`: the incident's timeline as Server-Sent Events,
-/// live. `Last-Event-ID` (or `?after=`) replays what a reconnecting client missed.
-pub async fn incident_events(
-    State(state): State<ServerState>,
-    Viewer(_): Viewer,
-    Path(id): Path<String>,
-    ApiQuery(q): ApiQuery<EventsQuery>,
-    headers: HeaderMap,
-) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
-    let incident = state.app().incident(&id).await?;
-    let after = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .or(q.after);
-    // Subscribe before reading the backlog so nothing committed in between is missed;
-    // the index check below drops what the backlog already sent.
-    let mut rx = state.live().subscribe();
-    let (tx, out) = mpsc::channel::<SseEvent>(256);
-    let mut closing = state.closing_signal();
-    let store = state.app().store().clone();
-    tokio::spawn(async move {
-        let id = incident.id;
-        let mut sent: Option<u64> = None;
-        if let Some(after) = after {
-            if let Ok(backlog) = store.timeline(&id, Some(after)).await {
-                for e in backlog {
-                    sent = Some(e.index);
-                    if tx.send(sse_event(&e)).await.is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-        loop {
-            let msg = tokio::select! {
-                m = rx.recv() => m,
-                _ = closing.wait_for(|c| *c) => return,
-                () = tx.closed() => return,
-            };
-            let ev = match msg {
-                Ok(LiveMsg::Event(e)) => {
-                    if e.record.incident.as_deref() != Some(id.as_str())
-                        || sent.is_some_and(|s| e.index <= s)
-                    {
-                        continue;
-                    }
-                    sent = Some(e.index);
-                    sse_event(&e)
-                }
-                Ok(LiveMsg::Output {
-                    incident,
-                    step,
-                    stream,
-                    text,
-                }) => {
-                    if incident != id {
-                        continue;
-                    }
-                    SseEvent::default().event("output").data(
-                        serde_json::json!({ "step": step, "stream": stream, "text": text })
-                            .to_string(),
-                    )
-                }
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    // Too slow to keep up: re-read what was missed from the store.
-                    match store.timeline(&id, sent).await {
-                        Ok(missed) => {
-                            for e in missed {
-                                sent = Some(e.index);
-                                if tx.send(sse_event(&e)).await.is_err() {
-                                    return;
-                                }
-                            }
-                        }
-                        Err(_) => return,
-                    }
-                    continue;
-                }
-                Err(broadcast::error::RecvError::Closed) => return,
-            };
-            if tx.send(ev).await.is_err() {
-                return;
-            }
-        }
-    });
-    let stream = futures_util::stream::unfold(out, |mut out| async move {
-        out.recv().await.map(|e| (Ok(e), out))
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

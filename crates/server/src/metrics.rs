@@ -39,6 +39,8 @@ pub struct Metrics {
     http: Mutex<BTreeMap<(String, String, String), Histogram>>,
     pages: Mutex<BTreeMap<&'static str, u64>>,
     notify: Mutex<sitrep_app::notify::MetricsSnapshot>,
+    streams_dropped: Mutex<BTreeMap<&'static str, u64>>,
+    auth_failures: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -99,6 +101,72 @@ impl Metrics {
             *m.entry(k).or_default() += n as u64;
         }
         *lock(&self.notify) = notify;
+    }
+
+    /// A live stream was ended by the server for `reason` (`slow`, `lagged`,
+    /// `revoked`, `logged_out`).
+    pub fn stream_dropped(&self, reason: &'static str) {
+        *lock(&self.streams_dropped).entry(reason).or_default() += 1;
+    }
+
+    /// How many live streams the server ended for `reason` (for tests).
+    #[must_use]
+    pub fn streams_dropped(&self, reason: &str) -> u64 {
+        lock(&self.streams_dropped)
+            .get(reason)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// A failed credential of `kind` (`login`, `bearer`) was `outcome` (`failed`: a
+    /// wrong one; `limited`: refused 429 without checking, too many failures).
+    pub fn auth_failure(&self, kind: &'static str, outcome: &'static str) {
+        *lock(&self.auth_failures)
+            .entry((kind, outcome))
+            .or_default() += 1;
+    }
+
+    /// The counter of failed credentials (for tests).
+    #[must_use]
+    pub fn auth_failures(&self, kind: &'static str, outcome: &'static str) -> u64 {
+        lock(&self.auth_failures)
+            .get(&(kind, outcome))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn render_guards(&self, state: &ServerState, out: &mut String) {
+        out.push_str("# HELP sitrep_live_streams_open Live event streams open now.\n");
+        out.push_str("# TYPE sitrep_live_streams_open gauge\n");
+        let _ = writeln!(
+            out,
+            "sitrep_live_streams_open {}",
+            state.streams().open_count()
+        );
+        out.push_str(
+            "# HELP sitrep_live_streams_dropped_total Live streams the server ended, by reason.\n",
+        );
+        out.push_str("# TYPE sitrep_live_streams_dropped_total counter\n");
+        for (reason, n) in lock(&self.streams_dropped).iter() {
+            let _ = writeln!(
+                out,
+                "sitrep_live_streams_dropped_total{{reason=\"{reason}\"}} {n}"
+            );
+        }
+        out.push_str(
+            "# HELP sitrep_silences_skipped Stored silences not loaded at start (see the log).\n",
+        );
+        out.push_str("# TYPE sitrep_silences_skipped gauge\n");
+        let skipped = state.ingestor().skipped_silences().len();
+        let _ = writeln!(out, "sitrep_silences_skipped {skipped}");
+        out.push_str("# HELP sitrep_auth_failures_total Wrong logins and bearer tokens, and those refused for too many failures, per kind.\n");
+        out.push_str("# TYPE sitrep_auth_failures_total counter\n");
+        for ((kind, outcome), n) in lock(&self.auth_failures).iter() {
+            let _ = writeln!(
+                out,
+                "sitrep_auth_failures_total{{kind=\"{kind}\",outcome=\"{outcome}\"}} {n}"
+            );
+        }
     }
 
     /// The counter of alerts received (for tests).
@@ -171,6 +239,7 @@ impl Metrics {
                 );
             }
         }
+        self.render_guards(state, &mut out);
         let store = state.app().store();
         out.push_str("# HELP sitrep_incidents_open Incidents not resolved, by severity.\n");
         out.push_str("# TYPE sitrep_incidents_open gauge\n");

@@ -1,5 +1,6 @@
-//! The alert receivers' rate limit: one token bucket per receiver and credential
-//! (`[server.receivers] rate` and `burst`; docs/alerts.md, "Rate limit").
+//! Token buckets: the alert receivers' rate limit, one per receiver and credential
+//! (`[server.receivers] rate` and `burst`; docs/alerts.md, "Rate limit"), and the
+//! failed-credential limit per client address (`guessing.rs`).
 //!
 //! A bucket holds up to `burst` tokens and refills at `rate`; a delivery takes one, and
 //! with none left it is answered 429 with `Retry-After` before its body is read, so
@@ -77,6 +78,12 @@ impl Bucket {
         }
     }
 
+    /// Whether `take` would succeed now, without taking.
+    fn peek(&self, now: Duration, per_second: f64, burst: f64) -> Result<(), Duration> {
+        let mut copy = *self;
+        copy.take(now, per_second, burst)
+    }
+
     fn is_full(&self, now: Duration, per_second: f64, burst: f64) -> bool {
         self.tokens + now.saturating_sub(self.at).as_secs_f64() * per_second >= burst
     }
@@ -133,6 +140,28 @@ impl Limiter {
     }
 }
 
+impl Limiter {
+    /// Whether `key` has a token left, without taking it; with none, the whole seconds
+    /// to wait (at least 1).
+    pub fn peek(&self, key: &str) -> Result<(), u64> {
+        if self.burst < 1.0 {
+            return Ok(());
+        }
+        let now = self
+            .clock
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .now();
+        let buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        match buckets.get(key) {
+            None => Ok(()),
+            Some(b) => b
+                .peek(now, self.per_second, self.burst)
+                .map_err(|wait| wait.as_secs_f64().ceil().max(1.0) as u64),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +191,17 @@ mod tests {
             assert_eq!(l.take("a"), Ok(()));
         }
         assert_eq!(l.take("a"), Err(1));
+    }
+
+    #[test]
+    fn peeking_takes_nothing() {
+        let (l, _) = limiter("1/m", 2);
+        assert_eq!(l.peek("a"), Ok(()));
+        assert_eq!(l.take("a"), Ok(()));
+        assert_eq!(l.peek("a"), Ok(()));
+        assert_eq!(l.peek("a"), Ok(()));
+        assert_eq!(l.take("a"), Ok(()));
+        assert_eq!(l.peek("a"), Err(60));
     }
 
     #[test]

@@ -23,7 +23,8 @@ use crate::error::{ApiError, body_bytes};
 async fn receive(state: ServerState, source: Source, req: Request) -> Response {
     let name = source_name(source);
     let metrics = state.metrics();
-    if let Err(e) = receiver_allowed(&state, req.headers()).await {
+    let ip = crate::auth::client_addr(req.extensions());
+    if let Err(e) = receiver_allowed(&state, req.headers(), ip).await {
         metrics.alert_received(name, "unauthorized");
         return e.into_response();
     }

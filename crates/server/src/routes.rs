@@ -10,7 +10,7 @@ use axum::routing::{MethodRouter, delete, get, post};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::api::{admin, incidents, ledger, runbooks, runs};
-use crate::{ServerState, auth, health, live, metrics, receivers, ui};
+use crate::{ServerState, auth, health, metrics, receivers, sse, ui};
 
 /// A router that remembers what it routes.
 struct Routes {
@@ -120,7 +120,7 @@ fn api() -> Routes {
 
 /// Live streams: authenticated, but no request timeout (they end at shutdown).
 fn streams() -> Routes {
-    Routes::new().get("/api/v1/incidents/{id}/events", live::incident_events)
+    Routes::new().get("/api/v1/incidents/{id}/events", sse::incident_events)
 }
 
 /// Alert receivers (their own auth, receiver body limit, request timeout).

@@ -355,7 +355,8 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
-    /// Keeps a new session; at most `max` stay live, so the oldest go first beyond it
+    /// Keeps a new session; at most `max` stay live per token (`token_sha256`, the
+    /// principal), so beyond it that token's oldest go first, never another token's
     /// (and expired ones, whose time is before `now_ms`, go now).
     pub async fn put_session(
         &self,
@@ -367,15 +368,18 @@ impl Store {
             .bind(now_ms)
             .execute(self.pool())
             .await?;
-        let live: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions")
+        let live: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE token_sha256 = $1")
+            .bind(s.token_sha256.as_str())
             .fetch_one(self.pool())
             .await?;
         let over = live - i64::from(max) + 1;
         if over > 0 {
             sqlx::query(
                 "DELETE FROM sessions WHERE id_sha256 IN \
-                 (SELECT id_sha256 FROM sessions ORDER BY created_ms, id_sha256 LIMIT $1)",
+                 (SELECT id_sha256 FROM sessions WHERE token_sha256 = $1 \
+                  ORDER BY created_ms, id_sha256 LIMIT $2)",
             )
+            .bind(s.token_sha256.as_str())
             .bind(over)
             .execute(self.pool())
             .await?;

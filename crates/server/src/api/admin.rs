@@ -127,6 +127,8 @@ pub async fn revoke_token(
     Path(id): Path<String>,
 ) -> ApiResult<Json<TokenInfo>> {
     let t = state.app().revoke_token(&id, &caller.name).await?;
+    // Its streams end now here; other replicas notice within `[server.streams] recheck`.
+    state.streams().end_principal(&t.id);
     state.changed();
     Ok(Json(t.into()))
 }
@@ -140,7 +142,9 @@ pub async fn silences(State(state): State<ServerState>, Viewer(_): Viewer) -> Js
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewSilence {
-    /// Matchers, Alertmanager syntax (`alertname="DiskFull"`, `instance=~"db.*"`).
+    /// Matchers, Alertmanager syntax (`alertname="DiskFull"`, `instance=~"db.*"`);
+    /// refused past one silence's caps while they are read (the regex budget).
+    #[serde(deserialize_with = "sitrep_alerts::capped_matchers")]
     pub matchers: Vec<Matcher>,
     /// Start (default now).
     #[serde(default)]

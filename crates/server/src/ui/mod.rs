@@ -67,20 +67,37 @@ struct AckTpl {
 }
 
 /// An acknowledge link from a page opens this; a GET never changes anything, because
-/// mail and chat clients fetch links to preview them.
-async fn ack_page(Path(token): Path<String>) -> Page {
+/// mail and chat clients fetch links to preview them. A logged-in visitor's form carries
+/// the session's CSRF token, so the button acknowledges as them.
+async fn ack_page(caller: Option<Caller>, Path(token): Path<String>) -> Page {
     html(&AckTpl {
-        chrome: Chrome::default(),
+        chrome: caller.as_ref().map(chrome).unwrap_or_default(),
         token,
         message: String::new(),
     })
 }
 
-/// The button on that page: the signed, expiring token is the authorisation.
-async fn ack_link(State(st): State<ServerState>, Path(token): Path<String>) -> Page {
+/// The button on that page: the signed, expiring token is the authorisation; the
+/// timeline records the link's page, the client's address and user agent, and who
+/// pressed it when they were logged in.
+async fn ack_link(
+    State(st): State<ServerState>,
+    caller: Option<Caller>,
+    Path(token): Path<String>,
+    req_headers: HeaderMap,
+    ext: axum::http::Extensions,
+) -> Page {
+    let visit = sitrep_app::acklink::LinkVisit {
+        actor: caller.as_ref().map(|c| c.name.clone()),
+        client: crate::auth::client_addr(&ext).map(|ip| ip.to_string()),
+        user_agent: req_headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    };
     let message = match st
         .app()
-        .acknowledge_by_link(&token, sitrep_app::now_ms())
+        .acknowledge_by_link(&token, sitrep_app::now_ms(), &visit)
         .await
     {
         Ok(inc) => {

@@ -18,8 +18,17 @@ struct LintFile<'a> {
 }
 
 #[derive(Serialize)]
+struct Skipped {
+    path: String,
+    reason: String,
+}
+
+#[derive(Serialize)]
 struct LintJson<'a> {
     files: Vec<LintFile<'a>>,
+    /// Files under a directory that were not read, and why (links, devices, too big).
+    #[serde(skip_serializing_if = "<[Skipped]>::is_empty")]
+    skipped: &'a [Skipped],
     errors: usize,
     warnings: usize,
     infos: usize,
@@ -32,7 +41,7 @@ pub(super) fn lint(
     ctx: &Ctx,
 ) -> Result<(), CliError> {
     let (report, context) = lint_files(paths)?;
-    let (sources, reported) = lint_sources(&report, &context)?;
+    let (sources, reported, skipped) = lint_sources(&report, &context)?;
     let set = RunbookSet::from_sources(sources);
     let entries: Vec<_> = reported.iter().filter_map(|p| set.get(p)).collect();
     let count = |s: Severity| {
@@ -59,15 +68,16 @@ pub(super) fn lint(
                 .collect();
             ctx.print_json(&LintJson {
                 files,
+                skipped: &skipped,
                 errors,
                 warnings,
                 infos,
             })?;
         }
-        Format::Github => emit(&github_lines(&entries, &shown))?,
+        Format::Github => emit(&github_lines(&entries, &skipped, &shown))?,
         Format::Human => {
             let counts = (errors, warnings, infos);
-            emit(&human_lines(&entries, &shown, counts, all))?;
+            emit(&human_lines(&entries, &skipped, &shown, counts, all))?;
         }
     }
     if errors > 0 {
@@ -79,15 +89,23 @@ pub(super) fn lint(
     Ok(())
 }
 
+/// A file to report on, with the runbook directory it was found under (read as the
+/// server reads that directory), or `None` when it was named on the command line.
+type ToReport<'a> = (PathBuf, Option<&'a Path>);
+
 /// The files to report on, and their siblings, read only so links between files resolve.
-fn lint_files(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>), CliError> {
-    let mut report: Vec<PathBuf> = Vec::new();
+fn lint_files(paths: &[PathBuf]) -> Result<(Vec<ToReport<'_>>, Vec<PathBuf>), CliError> {
+    let mut report: Vec<ToReport<'_>> = Vec::new();
     let mut context: Vec<PathBuf> = Vec::new();
     for p in paths {
         if p.is_dir() {
-            report.extend(markdown_files(p)?);
+            report.extend(
+                markdown_files(p)?
+                    .into_iter()
+                    .map(|f| (f, Some(p.as_path()))),
+            );
         } else {
-            report.push(p.clone());
+            report.push((p.clone(), None));
             if let Some(parent) = p.parent() {
                 let parent = if parent.as_os_str().is_empty() {
                     Path::new(".")
@@ -110,19 +128,31 @@ fn lint_files(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>), CliErro
 /// `(name, text)` pairs of runbook files.
 type Sources = Vec<(String, String)>;
 
-/// `(name, text)` of every file to report on (each once), then of the readable siblings.
+/// `(name, text)` of every file to report on (each once), then of the readable siblings;
+/// the names reported; the files under a directory that were skipped, and why.
 fn lint_sources(
-    report: &[PathBuf],
+    report: &[ToReport<'_>],
     context: &[PathBuf],
-) -> Result<(Sources, Vec<String>), CliError> {
+) -> Result<(Sources, Vec<String>, Vec<Skipped>), CliError> {
     let mut sources: Vec<(String, String)> = Vec::new();
     let mut reported: Vec<String> = Vec::new();
-    for p in report {
+    let mut skipped: Vec<Skipped> = Vec::new();
+    for (p, root) in report {
         let name = display_path(p);
-        if !reported.contains(&name) {
-            sources.push((name.clone(), read(p)?));
-            reported.push(name);
+        if reported.contains(&name) || skipped.iter().any(|s| s.path == name) {
+            continue;
         }
+        match root {
+            None => sources.push((name.clone(), read(p)?)),
+            Some(root) => match sitrep_app::read_runbook(Some(root), p) {
+                Ok(text) => sources.push((name.clone(), text)),
+                Err(reason) => {
+                    skipped.push(Skipped { path: name, reason });
+                    continue;
+                }
+            },
+        }
+        reported.push(name);
     }
     for p in context {
         let name = display_path(p);
@@ -136,15 +166,24 @@ fn lint_sources(
             sources.push((name, text));
         }
     }
-    Ok((sources, reported))
+    Ok((sources, reported, skipped))
 }
 
 /// GitHub Actions workflow commands, one per shown diagnostic.
 fn github_lines(
     entries: &[&sitrep_runbook::SetEntry],
+    skipped: &[Skipped],
     shown: &dyn Fn(&Diagnostic) -> bool,
 ) -> String {
     let mut out = String::new();
+    for s in skipped {
+        let _ = writeln!(
+            out,
+            "::warning file={},title=skipped::{}",
+            gh_escape_prop(&s.path),
+            gh_escape_data(&format!("not read: {}", s.reason))
+        );
+    }
     for e in entries {
         for d in e.diagnostics.iter().filter(|d| shown(d)) {
             let level = match d.severity {
@@ -169,11 +208,15 @@ fn github_lines(
 /// `path:line:col: severity[code]: message` lines and a summary.
 fn human_lines(
     entries: &[&sitrep_runbook::SetEntry],
+    skipped: &[Skipped],
     shown: &dyn Fn(&Diagnostic) -> bool,
     (errors, warnings, infos): (usize, usize, usize),
     all: bool,
 ) -> String {
     let mut out = String::new();
+    for s in skipped {
+        let _ = writeln!(out, "{}: skipped: {}", s.path, s.reason);
+    }
     for e in entries {
         for d in e.diagnostics.iter().filter(|d| shown(d)) {
             let _ = writeln!(

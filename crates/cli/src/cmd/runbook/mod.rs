@@ -66,13 +66,11 @@ pub fn run(cmd: RunbookCmd, ctx: &Ctx) -> Result<(), CliError> {
     }
 }
 
-/// Reads a runbook; a missing file or bytes that are not UTF-8 are the user's input.
+/// Reads a runbook named on the command line as the server reads one: a regular file of
+/// at most `MAX_RUNBOOK_BYTES`, UTF-8; anything else is the user's input.
 fn read(path: &Path) -> Result<String, CliError> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("cannot read {}", path.display()))
-        .map_err(CliError::Input)?;
-    String::from_utf8(bytes)
-        .map_err(|e| CliError::input(anyhow::anyhow!("{} is not UTF-8 text: {e}", path.display())))
+    sitrep_app::read_runbook(None, path)
+        .map_err(|why| CliError::input(anyhow::anyhow!("cannot read {}: {why}", path.display())))
 }
 
 /// `a/./b` -> `a/b`, with `/` separators: the set compares link targets as strings.
@@ -108,7 +106,8 @@ fn markdown_files(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
             if name.to_string_lossy().starts_with('.') {
                 continue;
             }
-            if path.is_dir() {
+            // The entry's own type: a link to a directory is not followed.
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
                 stack.push(path);
             } else if sitrep_runbook::is_runbook_file_name(&name.to_string_lossy()) {
                 out.push(path);
@@ -163,7 +162,12 @@ fn list(dir: &Path, ctx: &Ctx) -> Result<(), CliError> {
     let files = markdown_files(dir)?;
     let mut sources = Vec::new();
     for f in &files {
-        sources.push((display_path(f), read(f)?));
+        // As the server reads its runbook directory: links, devices and oversized
+        // files are skipped, and said so.
+        match sitrep_app::read_runbook(Some(dir), f) {
+            Ok(text) => sources.push((display_path(f), text)),
+            Err(why) => eprintln!("{}: skipped: {why}", display_path(f)),
+        }
     }
     let set = RunbookSet::from_sources(sources);
     let rows: Vec<ListRow> = set
