@@ -2,6 +2,7 @@
 //! one `.tar.gz`, and the offline verification that trusts nothing but a pinned key.
 //!
 //! Layout (see `docs/evidence.md`):
+//! Members, in this order (the verifier checks the signature before it reads a blob):
 //! - `manifest.json`: format, origin, tree size, root, records and blobs listed;
 //! - `checkpoint`: the signed checkpoint (a C2SP signed note) every proof leads to;
 //! - `records/<index>.json`: the canonical record bytes exactly as logged;
@@ -11,12 +12,22 @@
 //!   key rotation of the log, its record, its inclusion in the transition checkpoint the
 //!   retiring key signed, and that checkpoint's consistency with the pack's, so a key
 //!   pinned before a rotation still verifies a pack signed after it.
+//!
+//! A pack is one incident's records up to an `evidence.exported` record, its last,
+//! which the incident chain (`prev` links, docs/ledger-format.md) ties to every record
+//! before it: see [`verify_pack`].
+
+mod complete;
+mod read;
+pub mod text;
+mod verify;
+
+pub use verify::Export;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 
 use flate2::Compression;
-use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use serde::{Deserialize, Serialize};
 use sitrep_ledger::{
@@ -25,8 +36,27 @@ use sitrep_ledger::{
 
 use crate::blob::{BlobError, BlobStore};
 
-/// The `format` value of a pack's manifest.
-pub const FORMAT: &str = "sitrep-evidence-pack/1";
+pub use verify::{Failure, Limits, VerifyReport, verify_pack};
+
+/// The `format` value of a pack's manifest: 2 since packs are complete (sealed by an
+/// `evidence.exported` record); version 1 packs are refused.
+pub const FORMAT: &str = "sitrep-evidence-pack/2";
+
+/// The event type of the record an export seals: its payload names the incident's head
+/// record (`head`, a leaf index, also its `prev` link) and how many records of the
+/// incident come before it (`records`).
+pub const EXPORTED: &str = "evidence.exported";
+
+/// The record an export of `incident` seals, given the incident's last record
+/// (`head`) and how many records it has (`count`). The store's writer sets its `prev`.
+#[must_use]
+pub fn export_record(incident: &str, head: u64, count: u64, time_ms: u64, actor: &str) -> Record {
+    let mut r = Record::new(EXPORTED, time_ms, actor);
+    r.incident = Some(incident.to_owned());
+    r.payload.insert("head".into(), head.to_string());
+    r.payload.insert("records".into(), count.to_string());
+    r
+}
 
 /// Why a pack could not be written, or could not be read at all. (A pack that reads but
 /// does not verify is not an error: it is a [`VerifyReport`] with failures.)
@@ -313,6 +343,7 @@ pub fn write_pack_entries(
     entries.dedup_by_key(|e| e.index);
 
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut blob_files: Vec<Hash> = Vec::new();
     let mut records = Vec::new();
     let mut manifest_blobs: BTreeMap<Hash, ManifestBlob> = BTreeMap::new();
     for PackEntry {
@@ -352,14 +383,10 @@ pub fn write_pack_entries(
             if let std::collections::btree_map::Entry::Vacant(slot) =
                 manifest_blobs.entry(ev.sha256)
             {
-                let present = match blobs.get(&ev.sha256) {
-                    Ok(bytes) => {
-                        files.push((blob_path(&ev.sha256), bytes));
-                        true
-                    }
-                    Err(BlobError::NotFound(_)) => false,
-                    Err(e) => return Err(e.into()),
-                };
+                let present = blobs.contains(&ev.sha256);
+                if present {
+                    blob_files.push(ev.sha256);
+                }
                 slot.insert(ManifestBlob {
                     sha256: ev.sha256,
                     size: ev.size,
@@ -405,365 +432,10 @@ pub fn write_pack_entries(
     for (path, bytes) in key_files.iter().chain(&files) {
         add(path, bytes)?;
     }
+    // Blobs last, read one at a time (verified on the way).
+    for sha256 in &blob_files {
+        add(&blob_path(sha256), &blobs.get(sha256)?)?;
+    }
     tar.into_inner()?.finish()?.flush()?;
     Ok(summary)
-}
-
-/// Bounds on what [`verify_pack`] reads, so a hostile pack cannot exhaust memory.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Most files in the archive.
-    pub max_files: usize,
-    /// Largest single file, in bytes.
-    pub max_file_bytes: u64,
-    /// Largest total of all files, in bytes.
-    pub max_total_bytes: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_files: 1_000_000,
-            max_file_bytes: 1 << 30,
-            max_total_bytes: 4 << 30,
-        }
-    }
-}
-
-/// One thing that did not verify, naming the part of the pack it is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Failure {
-    /// What it is about: `checkpoint`, `manifest`, `record 12`, `blob ab12...`, `file x`.
-    pub subject: String,
-    /// What is wrong.
-    pub message: String,
-}
-
-/// The outcome of verifying a pack.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct VerifyReport {
-    /// The verified checkpoint's origin, when it verified.
-    pub origin: Option<String>,
-    /// The verified checkpoint's tree size, when it verified.
-    pub tree_size: Option<u64>,
-    /// Records whose bytes, leaf hash and inclusion proof all verified.
-    pub records_verified: usize,
-    /// Blobs present and hashing to what their records say.
-    pub blobs_verified: usize,
-    /// Blobs the records name that retention deleted before export (not a failure: the
-    /// record still proves what the blob hashed to).
-    pub blobs_deleted: Vec<Hash>,
-    /// Verifier keys trusted because a key you pinned signed their rotation in.
-    pub keys_followed: Vec<String>,
-    /// Everything that failed; the pack verifies only when this is empty.
-    pub failures: Vec<Failure>,
-}
-
-impl VerifyReport {
-    /// Whether the whole pack verified.
-    pub fn ok(&self) -> bool {
-        self.failures.is_empty() && self.origin.is_some()
-    }
-
-    fn fail(&mut self, subject: impl Into<String>, message: impl Into<String>) {
-        self.failures.push(Failure {
-            subject: subject.into(),
-            message: message.into(),
-        });
-    }
-}
-
-/// Reads the archive's files into memory within `limits`.
-fn read_files(
-    reader: impl Read,
-    limits: Limits,
-    report: &mut VerifyReport,
-) -> Result<BTreeMap<String, Vec<u8>>, PackError> {
-    let mut archive = tar::Archive::new(GzDecoder::new(reader));
-    let mut files = BTreeMap::new();
-    let mut total = 0u64;
-    for entry in archive.entries()? {
-        let mut entry = entry?;
-        let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        if !entry.header().entry_type().is_file() {
-            report.fail(format!("file {path}"), "not a regular file");
-            continue;
-        }
-        if files.len() >= limits.max_files {
-            return Err(PackError::TooLarge(format!(
-                "more than {} files",
-                limits.max_files
-            )));
-        }
-        let size = entry.size();
-        if size > limits.max_file_bytes {
-            return Err(PackError::TooLarge(format!(
-                "{path} is {size} bytes (limit {})",
-                limits.max_file_bytes
-            )));
-        }
-        total = total.saturating_add(size);
-        if total > limits.max_total_bytes {
-            return Err(PackError::TooLarge(format!(
-                "files total more than {} bytes",
-                limits.max_total_bytes
-            )));
-        }
-        // `size` is bounded above, so this allocation is too.
-        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-        entry.by_ref().take(size).read_to_end(&mut bytes)?;
-        if files.insert(path.clone(), bytes).is_some() {
-            report.fail(format!("file {path}"), "appears twice in the archive");
-        }
-    }
-    Ok(files)
-}
-
-/// Follows the pack's key rotations in order: a rotation whose retiring key is trusted
-/// (pinned, or learned from an earlier rotation) must have proofs that tie it to the
-/// pack's checkpoint, and adds its successor to `trusted`.
-fn follow_rotations(
-    manifest: &Manifest,
-    files: &mut BTreeMap<String, Vec<u8>>,
-    claimed: &Checkpoint,
-    trusted: &mut Vec<Verifier>,
-    report: &mut VerifyReport,
-) {
-    let mut last = None;
-    for m in &manifest.key_transitions {
-        let subject = format!("key rotation {}", m.index);
-        if last.is_some_and(|l| l >= m.index) {
-            report.fail(&subject, "not after the previous rotation");
-        }
-        last = Some(m.index);
-        let [record, proof, consistency] = key_paths(m.index).map(|p| files.remove(&p));
-        let (Some(record), Some(proof), Some(consistency)) = (record, proof, consistency) else {
-            report.fail(&subject, "its record, proof or consistency file is missing");
-            continue;
-        };
-        // Only a rotation from a key you trust, to one you do not yet, can add trust;
-        // the others are nothing to you (the pack's checkpoint fails if trust never
-        // reaches its signer).
-        let known = |key: &str| trusted.iter().any(|k| k.to_string() == key);
-        if known(&m.to) || !known(&m.from) {
-            continue;
-        }
-        let parsed = std::str::from_utf8(&proof)
-            .map_err(|_| "proof is not UTF-8".to_owned())
-            .and_then(|t| TlogProof::parse(t).map_err(|e| format!("proof is malformed: {e}")));
-        let hashes: Result<Vec<Hash>, String> = std::str::from_utf8(&consistency)
-            .map_err(|_| "consistency proof is not UTF-8".to_owned())
-            .and_then(|t| {
-                t.lines()
-                    .map(|l| Hash::from_base64(l).map_err(|e| format!("consistency proof: {e}")))
-                    .collect()
-            });
-        let checked = parsed.and_then(|inclusion| {
-            let t = PackTransition {
-                index: m.index,
-                record,
-                inclusion,
-                consistency: hashes?,
-            };
-            check_transition(&t, &claimed.origin, claimed.size, &claimed.root)
-        });
-        match checked {
-            Ok((entry, to)) if entry == *m => {
-                report.keys_followed.push(to.to_string());
-                trusted.push(to);
-            }
-            Ok(_) => report.fail(&subject, "the manifest differs from the rotation's record"),
-            Err(e) => report.fail(&subject, e),
-        }
-    }
-}
-
-/// Verifies a pack fully offline.
-///
-/// `trusted` are the verifier keys the user pinned; keys inside the pack are never
-/// used. Every record must hash to its manifest leaf, carry a valid inclusion proof to
-/// the checkpoint, and the checkpoint must be signed by a trusted key; every present
-/// blob must hash to what its record says; nothing may be in the pack that is not
-/// accounted for. An `Err` means the archive could not be read at all.
-pub fn verify_pack(
-    reader: impl Read,
-    trusted: &[Verifier],
-    limits: Limits,
-) -> Result<VerifyReport, PackError> {
-    let mut report = VerifyReport::default();
-    let mut files = read_files(reader, limits, &mut report)?;
-
-    let Some(signed) = files.remove("checkpoint") else {
-        report.fail("checkpoint", "missing from the pack");
-        return Ok(report);
-    };
-    let signed = match String::from_utf8(signed) {
-        Ok(s) => s,
-        Err(_) => {
-            report.fail("checkpoint", "not UTF-8");
-            return Ok(report);
-        }
-    };
-    let Some(manifest_bytes) = files.remove("manifest.json") else {
-        report.fail("manifest", "missing from the pack");
-        return Ok(report);
-    };
-    let manifest: Manifest = match serde_json::from_slice(&manifest_bytes) {
-        Ok(m) => m,
-        Err(e) => {
-            report.fail("manifest", format!("not a valid manifest: {e}"));
-            return Ok(report);
-        }
-    };
-    // Key rotations first: each one a trusted key signed adds its successor.
-    let mut trusted = trusted.to_vec();
-    if !manifest.key_transitions.is_empty() {
-        match checkpoint_of(&signed) {
-            Ok(claimed) => {
-                follow_rotations(&manifest, &mut files, &claimed, &mut trusted, &mut report);
-            }
-            Err(e) => report.fail("checkpoint", e.to_string()),
-        }
-    }
-    let checkpoint = match Checkpoint::open(&signed, &trusted) {
-        Ok(c) => c,
-        Err(e) => {
-            report.fail("checkpoint", e.to_string());
-            return Ok(report);
-        }
-    };
-    // One encoding only, as for records: any byte changed, even whitespace, is tampering.
-    if manifest_json(&manifest).ok().as_deref() != Some(manifest_bytes.as_slice()) {
-        report.fail("manifest", "not in its canonical encoding (altered?)");
-    }
-    if manifest.format != FORMAT {
-        report.fail(
-            "manifest",
-            format!("format {:?}, expected {FORMAT:?}", manifest.format),
-        );
-    }
-    if manifest.origin != checkpoint.origin
-        || manifest.tree_size != checkpoint.size
-        || manifest.root != checkpoint.root
-    {
-        report.fail(
-            "manifest",
-            "origin, tree size or root differ from the signed checkpoint",
-        );
-    }
-
-    let blobs: BTreeMap<Hash, &ManifestBlob> =
-        manifest.blobs.iter().map(|b| (b.sha256, b)).collect();
-    if blobs.len() != manifest.blobs.len() {
-        report.fail("manifest", "a blob is listed twice");
-    }
-    let mut referenced = BTreeSet::new();
-    let mut seen = BTreeSet::new();
-    for entry in &manifest.records {
-        let subject = format!("record {}", entry.index);
-        if !seen.insert(entry.index) {
-            report.fail(&subject, "listed twice in the manifest");
-            continue;
-        }
-        let Some(bytes) = files.remove(&record_path(entry.index)) else {
-            report.fail(&subject, "record file missing");
-            continue;
-        };
-        let leaf = leaf_hash(&bytes);
-        if leaf != entry.leaf_hash {
-            report.fail(
-                &subject,
-                "record bytes do not match the manifest's leaf hash",
-            );
-            continue;
-        }
-        let record = match Record::decode(&bytes) {
-            Ok(r) => r,
-            Err(e) => {
-                report.fail(&subject, format!("not a canonical record: {e}"));
-                continue;
-            }
-        };
-        let proof_text = files.remove(&proof_path(entry.index));
-        let proof = match proof_text.as_deref().map(std::str::from_utf8) {
-            None => {
-                report.fail(&subject, "proof file missing");
-                continue;
-            }
-            Some(Err(_)) => {
-                report.fail(&subject, "proof is not UTF-8");
-                continue;
-            }
-            Some(Ok(text)) => match TlogProof::parse(text) {
-                Ok(p) => p,
-                Err(e) => {
-                    report.fail(&subject, format!("proof is malformed: {e}"));
-                    continue;
-                }
-            },
-        };
-        if proof.index != entry.index {
-            report.fail(&subject, format!("proof is for index {}", proof.index));
-            continue;
-        }
-        if proof.checkpoint != signed {
-            report.fail(
-                &subject,
-                "proof leads to a different checkpoint than the pack's",
-            );
-            continue;
-        }
-        // The proof carries the pack's checkpoint (checked just above), whose signature
-        // was verified once at the start; only the inclusion path is left to check.
-        if let Err(e) = sitrep_ledger::verify_inclusion(
-            &leaf,
-            proof.index,
-            checkpoint.size,
-            &proof.proof,
-            &checkpoint.root,
-        ) {
-            report.fail(&subject, format!("inclusion proof does not verify: {e}"));
-            continue;
-        }
-        if let Some(ev) = &record.evidence {
-            referenced.insert(ev.sha256);
-            match blobs.get(&ev.sha256) {
-                None => report.fail(&subject, "its evidence blob is not in the manifest"),
-                Some(b) if b.size != ev.size || b.media_type != ev.media_type => report.fail(
-                    &subject,
-                    "manifest size or media type differ from the record",
-                ),
-                Some(_) => {}
-            }
-        }
-        report.records_verified += 1;
-    }
-
-    for blob in &manifest.blobs {
-        let subject = format!("blob {}", blob.sha256.to_hex());
-        if !referenced.contains(&blob.sha256) {
-            report.fail(&subject, "listed but no verified record names it");
-        }
-        match files.remove(&blob_path(&blob.sha256)) {
-            None if blob.present => report.fail(&subject, "blob file missing"),
-            None => report.blobs_deleted.push(blob.sha256),
-            Some(_) if !blob.present => {
-                report.fail(&subject, "present in the pack but listed as deleted")
-            }
-            Some(bytes) => {
-                if Hash::digest(&bytes) != blob.sha256 || bytes.len() as u64 != blob.size {
-                    report.fail(&subject, "content does not hash to its name and size");
-                } else {
-                    report.blobs_verified += 1;
-                }
-            }
-        }
-    }
-
-    for path in files.keys() {
-        report.fail(format!("file {path}"), "not accounted for by the manifest");
-    }
-    report.origin = Some(checkpoint.origin);
-    report.tree_size = Some(checkpoint.size);
-    Ok(report)
 }
