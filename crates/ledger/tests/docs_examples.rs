@@ -8,8 +8,8 @@
 use std::fmt::Write as _;
 
 use sitrep_ledger::{
-    Checkpoint, Evidence, Hash, Link, MemoryStore, Record, Signer, TlogProof, append, prove_inclusion,
-    read_tile, tiles, tree_hash,
+    Checkpoint, Evidence, Hash, Link, MemoryStore, Record, Signer, TlogProof, append,
+    prove_inclusion, read_tile, tiles, tree_hash,
 };
 
 const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/ledger-format.md");

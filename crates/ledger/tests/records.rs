@@ -104,12 +104,10 @@ fn record() -> impl Strategy<Value = Record> {
         .prop_map(
             |(event_type, time_ms, actor, incident, evidence, payload, prev)| Record {
                 // A link is only valid on an incident's record.
-                prev: prev
-                    .filter(|_| incident.is_some())
-                    .map(|(index, h)| Link {
-                        index,
-                        hash: Hash(h),
-                    }),
+                prev: prev.filter(|_| incident.is_some()).map(|(index, h)| Link {
+                    index,
+                    hash: Hash(h),
+                }),
                 incident,
                 evidence: evidence.map(|(h, size, media_type)| Evidence {
                     sha256: Hash(h),
