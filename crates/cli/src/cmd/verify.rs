@@ -112,6 +112,12 @@ fn human(report: &VerifyReport) -> String {
             sanitize(&f.message)
         ));
     }
+    if report.failures_omitted > 0 {
+        out.push_str(&format!(
+            "FAILED and {} more failure(s) not shown\n",
+            report.failures_omitted
+        ));
+    }
     out.push_str(if report.ok() {
         "OK\n"
     } else {

@@ -18,7 +18,7 @@ const BLOB_GONE: [&str; 2] = ["evidence.expired", "evidence.lost"];
 /// Checks completeness over the records that verified (by leaf index).
 pub(super) fn check(
     verified: &BTreeMap<u64, (Record, Hash)>,
-    blobs: &[ManifestBlob],
+    blobs: &BTreeMap<Hash, ManifestBlob>,
     report: &mut VerifyReport,
 ) {
     let Some(export) = export_of(verified, report) else {
@@ -174,7 +174,7 @@ fn walk(
 /// An absent blob must be one a record of the incident says is gone.
 fn check_absent_blobs(
     verified: &BTreeMap<u64, (Record, Hash)>,
-    blobs: &[ManifestBlob],
+    blobs: &BTreeMap<Hash, ManifestBlob>,
     report: &mut VerifyReport,
 ) {
     let gone: BTreeSet<&str> = verified
@@ -183,7 +183,7 @@ fn check_absent_blobs(
         .filter_map(|(r, _)| r.payload.get("sha256"))
         .flat_map(|list| list.split_whitespace())
         .collect();
-    for blob in blobs.iter().filter(|b| !b.present) {
+    for blob in blobs.values().filter(|b| !b.present) {
         let hex = blob.sha256.to_hex();
         if !gone.contains(hex.as_str()) {
             report.fail(

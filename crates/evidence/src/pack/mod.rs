@@ -36,7 +36,7 @@ use sitrep_ledger::{
 
 use crate::blob::{BlobError, BlobStore};
 
-pub use verify::{Failure, Limits, VerifyReport, verify_pack};
+pub use verify::{Failure, Limits, MAX_FAILURES, VerifyReport, verify_pack};
 
 /// The `format` value of a pack's manifest: 2 since packs are complete (sealed by an
 /// `evidence.exported` record); version 1 packs are refused.
@@ -168,6 +168,11 @@ pub struct ManifestBlob {
 /// The manifest's one valid encoding: pretty JSON, fields in declaration order.
 fn manifest_json(manifest: &Manifest) -> serde_json::Result<Vec<u8>> {
     serde_json::to_vec_pretty(manifest)
+}
+
+/// [`manifest_json`] into a writer.
+fn write_manifest(out: impl Write, manifest: &Manifest) -> serde_json::Result<()> {
+    serde_json::to_writer_pretty(out, manifest)
 }
 
 fn record_path(index: u64) -> String {

@@ -15,7 +15,7 @@ use super::read::{Bounded, Member, check_eof, check_padding};
 use super::text;
 use super::{
     FORMAT, Manifest, ManifestBlob, PackError, PackTransition, check_transition, checkpoint_of,
-    key_paths, manifest_json,
+    key_paths,
 };
 
 /// Bounds on what [`verify_pack`] reads, so a hostile pack cannot exhaust memory or
@@ -40,7 +40,7 @@ impl Default for Limits {
             max_files: 200_000,
             max_file_bytes: 1 << 30,
             max_total_bytes: 4 << 30,
-            max_meta_bytes: 24 << 20,
+            max_meta_bytes: 16 << 20,
         }
     }
 }
@@ -97,9 +97,15 @@ pub struct VerifyReport {
     pub blobs_deleted: Vec<Hash>,
     /// Verifier keys trusted because a key you pinned signed their rotation in.
     pub keys_followed: Vec<String>,
-    /// Everything that failed; the pack verifies only when this is empty.
+    /// Everything that failed (the first [`MAX_FAILURES`]); the pack verifies only when
+    /// this is empty.
     pub failures: Vec<Failure>,
+    /// Failures past the first [`MAX_FAILURES`], counted, not kept.
+    pub failures_omitted: usize,
 }
+
+/// Failures kept in a report: a hostile manifest can list a failure per entry.
+pub const MAX_FAILURES: usize = 1000;
 
 impl VerifyReport {
     /// Whether the whole pack verified.
@@ -108,6 +114,10 @@ impl VerifyReport {
     }
 
     pub(super) fn fail(&mut self, subject: impl Into<String>, message: impl Into<String>) {
+        if self.failures.len() >= MAX_FAILURES {
+            self.failures_omitted += 1;
+            return;
+        }
         self.failures.push(Failure {
             subject: subject.into(),
             message: message.into(),
@@ -177,9 +187,13 @@ pub fn verify_pack(
     if flow? == Flow::Stop {
         return Ok(report);
     }
-    let padding = check_padding(&mut bounded)?;
-    let after = check_eof(bounded.into_inner().into_inner())?;
-    for problem in padding.into_iter().chain(after) {
+    // The gzip stream's end is only reached (and what follows it only seen) when the
+    // padding is all there is.
+    let problem = match check_padding(&mut bounded)? {
+        Some(p) => Some(p),
+        None => check_eof(bounded.into_inner().into_inner())?,
+    };
+    if let Some(problem) = problem {
         report.fail("pack", problem);
     }
     pass.finish(&mut report);
@@ -488,7 +502,7 @@ impl Pass {
             return Ok(Flow::Stop);
         }
         // One encoding only, as for records: any byte changed, even whitespace, is tampering.
-        if manifest_json(&manifest).ok().as_deref() != Some(bytes.as_slice()) {
+        if !is_canonical(&manifest, &bytes) {
             report.fail("manifest", "not in its canonical encoding (altered?)");
         }
         self.manifest = Some(manifest);
@@ -497,7 +511,7 @@ impl Pass {
 
     /// Verifies the checkpoint (following key rotations) and ties the manifest to it.
     fn seal(&mut self, report: &mut VerifyReport) -> Flow {
-        let (Some(manifest), Some(signed)) = (self.manifest.take(), self.signed.take()) else {
+        let (Some(mut manifest), Some(signed)) = (self.manifest.take(), self.signed.take()) else {
             report.fail("checkpoint", "missing from the pack");
             return Flow::Stop;
         };
@@ -535,12 +549,13 @@ impl Pass {
                 "origin, tree size or root differ from the signed checkpoint",
             );
         }
-        let blobs: BTreeMap<Hash, ManifestBlob> = manifest
-            .blobs
-            .iter()
-            .map(|b| (b.sha256, b.clone()))
+        // Moved, not copied: a manifest can be as large as the limits allow.
+        let listed_blobs = manifest.blobs.len();
+        let blobs: BTreeMap<Hash, ManifestBlob> = std::mem::take(&mut manifest.blobs)
+            .into_iter()
+            .map(|b| (b.sha256, b))
             .collect();
-        if blobs.len() != manifest.blobs.len() {
+        if blobs.len() != listed_blobs {
             report.fail("manifest", "a blob is listed twice");
         }
         let listed: BTreeSet<u64> = manifest.records.iter().map(|r| r.index).collect();
@@ -642,7 +657,7 @@ impl Pass {
             );
         }
         self.check_blobs(&header, &verified, report);
-        super::complete::check(&verified, &header.manifest.blobs, report);
+        super::complete::check(&verified, &header.blobs, report);
     }
 
     fn check_blobs(
@@ -673,7 +688,7 @@ impl Pass {
                 Some(_) => {}
             }
         }
-        for blob in &header.manifest.blobs {
+        for blob in header.blobs.values() {
             let subject = format!("blob {}", blob.sha256.to_hex());
             if !referenced.contains(&blob.sha256) {
                 report.fail(&subject, "listed but no verified record names it");
@@ -717,4 +732,30 @@ fn check_record(
     sitrep_ledger::verify_inclusion(leaf, index, c.size, &proof.proof, &c.root)
         .map_err(|e| format!("inclusion proof does not verify: {e}"))?;
     Ok(record)
+}
+
+/// Whether `bytes` are the manifest's one encoding, compared as it is written rather
+/// than by building a second copy (a manifest can be as large as the limits allow).
+fn is_canonical(manifest: &Manifest, bytes: &[u8]) -> bool {
+    struct Compare<'a> {
+        rest: &'a [u8],
+        equal: bool,
+    }
+    impl io::Write for Compare<'_> {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            match self.rest.strip_prefix(buf) {
+                Some(rest) if self.equal => self.rest = rest,
+                _ => self.equal = false,
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Compare {
+        rest: bytes,
+        equal: true,
+    };
+    super::write_manifest(&mut c, manifest).is_ok() && c.equal && c.rest.is_empty()
 }
