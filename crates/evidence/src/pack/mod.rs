@@ -1,17 +1,17 @@
 //! Evidence packs: an incident's records, blobs, inclusion proofs and signed checkpoint in
 //! one `.tar.gz`, and the offline verification that trusts nothing but a pinned key.
 //!
-//! Layout (see `docs/evidence.md`):
-//! Members, in this order (the verifier checks the signature before it reads a blob):
+//! Members, in this order (see `docs/evidence.md`; the verifier checks the signature
+//! before it reads any record or blob):
 //! - `manifest.json`: format, origin, tree size, root, records and blobs listed;
 //! - `checkpoint`: the signed checkpoint (a C2SP signed note) every proof leads to;
-//! - `records/<index>.json`: the canonical record bytes exactly as logged;
-//! - `proofs/<index>.tlog-proof`: a C2SP tlog-proof of that record;
-//! - `blobs/<sha256 hex>`: the evidence bytes (absent when retention deleted them);
 //! - `keys/<index>.json`, `keys/<index>.tlog-proof`, `keys/<index>.consistency`: for each
 //!   key rotation of the log, its record, its inclusion in the transition checkpoint the
 //!   retiring key signed, and that checkpoint's consistency with the pack's, so a key
-//!   pinned before a rotation still verifies a pack signed after it.
+//!   pinned before a rotation still verifies a pack signed after it;
+//! - `records/<index>.json`: the canonical record bytes exactly as logged;
+//! - `proofs/<index>.tlog-proof`: a C2SP tlog-proof of that record;
+//! - `blobs/<sha256 hex>`: the evidence bytes, last (absent when retention deleted them).
 //!
 //! A pack is one incident's records up to an `evidence.exported` record, its last,
 //! which the incident chain (`prev` links, docs/ledger-format.md) ties to every record
@@ -19,6 +19,7 @@
 
 mod complete;
 mod read;
+mod rotations;
 pub mod text;
 mod verify;
 

@@ -12,11 +12,9 @@ use sha2::{Digest, Sha256};
 use sitrep_ledger::{Checkpoint, Hash, MAX_RECORD_LEN, Record, TlogProof, Verifier, leaf_hash};
 
 use super::read::{Bounded, Member, check_eof, check_padding};
+use super::rotations::follow_rotations;
 use super::text;
-use super::{
-    FORMAT, Manifest, ManifestBlob, PackError, PackTransition, check_transition, checkpoint_of,
-    key_paths,
-};
+use super::{FORMAT, Manifest, ManifestBlob, PackError, checkpoint_of};
 
 /// Bounds on what [`verify_pack`] reads, so a hostile pack cannot exhaust memory or
 /// time. Memory stays under about twice `max_meta_bytes` plus fixed buffers: blobs are
@@ -283,37 +281,8 @@ impl Pass {
             return Ok(Flow::Stop);
         }
         let member = std::str::from_utf8(&raw_name).map_or(Member::Unknown, Member::of);
-        match (self.members, &member) {
-            (1, Member::Manifest) => return self.manifest(entry, size, report),
-            (1, _) => {
-                report.fail(
-                    "manifest",
-                    format!("the archive starts with {file}, not manifest.json"),
-                );
-                return Ok(Flow::Stop);
-            }
-            (2, Member::Checkpoint) => {
-                let bytes = self.small(entry, size, SMALL_FILE, &file, report)?;
-                return Ok(match bytes.map(String::from_utf8) {
-                    Some(Ok(signed)) => {
-                        self.signed = Some(signed);
-                        Flow::Go
-                    }
-                    Some(Err(_)) => {
-                        report.fail("checkpoint", "not UTF-8");
-                        Flow::Stop
-                    }
-                    None => Flow::Stop,
-                });
-            }
-            (2, _) => {
-                report.fail(
-                    "checkpoint",
-                    format!("the archive's second member is {file}, not checkpoint"),
-                );
-                return Ok(Flow::Stop);
-            }
-            _ => {}
+        if self.members <= 2 {
+            return self.opening(entry, &member, size, &file, report);
         }
         if self.header.is_none() {
             if let Member::Key(index) = member {
@@ -340,6 +309,48 @@ impl Pass {
             }
         }
         self.content(entry, member, size, &file, report)
+    }
+
+    /// The first two members: the manifest, then the checkpoint.
+    fn opening<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        member: &Member,
+        size: u64,
+        file: &str,
+        report: &mut VerifyReport,
+    ) -> Result<Flow, PackError> {
+        match (self.members, member) {
+            (1, Member::Manifest) => self.manifest(entry, size, report),
+            (1, _) => {
+                report.fail(
+                    "manifest",
+                    format!("the archive starts with {file}, not manifest.json"),
+                );
+                Ok(Flow::Stop)
+            }
+            (_, Member::Checkpoint) => {
+                let bytes = self.small(entry, size, SMALL_FILE, file, report)?;
+                Ok(match bytes.map(String::from_utf8) {
+                    Some(Ok(signed)) => {
+                        self.signed = Some(signed);
+                        Flow::Go
+                    }
+                    Some(Err(_)) => {
+                        report.fail("checkpoint", "not UTF-8");
+                        Flow::Stop
+                    }
+                    None => Flow::Stop,
+                })
+            }
+            _ => {
+                report.fail(
+                    "checkpoint",
+                    format!("the archive's second member is {file}, not checkpoint"),
+                );
+                Ok(Flow::Stop)
+            }
+        }
     }
 
     /// A record, proof or blob, after the header verified.
@@ -572,61 +583,6 @@ impl Pass {
             listed,
         });
         Flow::Go
-    }
-}
-fn follow_rotations(
-    manifest: &Manifest,
-    files: &mut BTreeMap<String, Vec<u8>>,
-    claimed: &Checkpoint,
-    trusted: &mut Vec<Verifier>,
-    report: &mut VerifyReport,
-) {
-    let mut last = None;
-    for m in &manifest.key_transitions {
-        let subject = format!("key rotation {}", m.index);
-        if last.is_some_and(|l| l >= m.index) {
-            report.fail(&subject, "not after the previous rotation");
-        }
-        last = Some(m.index);
-        let [record, proof, consistency] = key_paths(m.index).map(|p| files.remove(&p));
-        let (Some(record), Some(proof), Some(consistency)) = (record, proof, consistency) else {
-            report.fail(&subject, "its record, proof or consistency file is missing");
-            continue;
-        };
-        // Only a rotation from a key you trust, to one you do not yet, can add trust;
-        // the others are nothing to you (the pack's checkpoint fails if trust never
-        // reaches its signer).
-        let known = |key: &str| trusted.iter().any(|k| k.to_string() == key);
-        if known(&m.to) || !known(&m.from) {
-            continue;
-        }
-        let parsed = std::str::from_utf8(&proof)
-            .map_err(|_| "proof is not UTF-8".to_owned())
-            .and_then(|t| TlogProof::parse(t).map_err(|e| format!("proof is malformed: {e}")));
-        let hashes: Result<Vec<Hash>, String> = std::str::from_utf8(&consistency)
-            .map_err(|_| "consistency proof is not UTF-8".to_owned())
-            .and_then(|t| {
-                t.lines()
-                    .map(|l| Hash::from_base64(l).map_err(|e| format!("consistency proof: {e}")))
-                    .collect()
-            });
-        let checked = parsed.and_then(|inclusion| {
-            let t = PackTransition {
-                index: m.index,
-                record,
-                inclusion,
-                consistency: hashes?,
-            };
-            check_transition(&t, &claimed.origin, claimed.size, &claimed.root)
-        });
-        match checked {
-            Ok((entry, to)) if entry == *m => {
-                report.keys_followed.push(to.to_string());
-                trusted.push(to);
-            }
-            Ok(_) => report.fail(&subject, "the manifest differs from the rotation's record"),
-            Err(e) => report.fail(&subject, e),
-        }
     }
 }
 
