@@ -106,7 +106,10 @@ fn a_pack_verifies_with_the_pinned_key_and_fails_with_another() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("records verified: 5"), "{stdout}");
     assert!(
-        stdout.contains("incident inc-1: complete up to its export (record 4,"),
+        stdout.contains(
+            "incident inc-1: export record 4 (at 1700000000004 ms by alice) counts 4 records \
+             before it; the pack is complete up to it"
+        ),
         "{stdout}"
     );
     assert!(stdout.contains("blobs verified: 1"), "{stdout}");

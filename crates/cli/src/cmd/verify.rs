@@ -80,13 +80,18 @@ fn human(report: &VerifyReport) -> String {
     }
     if let (Some(incident), Some(export)) = (&report.incident, &report.export) {
         out.push_str(&format!(
-            "incident {}: complete up to its export (record {}, at {} ms by {}, {} records \
-             before it)\n",
+            "incident {}: export record {} (at {} ms by {}) counts {} records before it{}\n",
             sanitize(incident),
             export.index,
             export.time_ms,
             sanitize(&export.actor),
-            export.records
+            export.records,
+            // Complete only when nothing failed.
+            if report.ok() {
+                "; the pack is complete up to it"
+            } else {
+                ""
+            }
         ));
     }
     if let Some(index) = report.unlinked_from {
