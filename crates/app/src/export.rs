@@ -3,11 +3,13 @@
 use std::io::Write;
 
 use serde::Serialize;
-use sitrep_evidence::pack::{PackEntry, PackSummary, PackTransition, write_pack_entries};
+use sitrep_evidence::pack::{
+    PackEntry, PackSummary, PackTransition, export_record, write_pack_entries,
+};
 use sitrep_ledger::{Hash, TlogProof, Verifier, open_note};
-use sitrep_store::StoredCheckpoint;
+use sitrep_store::{Change, Event, StoredCheckpoint};
 
-use crate::app::App;
+use crate::app::{App, now_ms};
 use crate::error::AppError;
 
 /// The ledger's size and latest checkpoint.
@@ -48,17 +50,31 @@ impl App {
         ))
     }
 
-    /// Writes an evidence pack of every event of the incident, with inclusion proofs to
-    /// a checkpoint signed now and the output blobs the events name.
+    /// [`App::export_evidence_as`] by `system`.
     pub async fn export_evidence(
         &self,
         id: &str,
         out: impl Write,
     ) -> Result<PackSummary, AppError> {
+        self.export_evidence_as(id, "system", out).await
+    }
+
+    /// Writes a complete evidence pack of the incident: seals an `evidence.exported`
+    /// record by `actor` naming the incident's head record and count, then packs every
+    /// event up to it with inclusion proofs to a checkpoint signed now (which covers it)
+    /// and the output blobs the events name.
+    pub async fn export_evidence_as(
+        &self,
+        id: &str,
+        actor: &str,
+        out: impl Write,
+    ) -> Result<PackSummary, AppError> {
         let incident = self.incident(id).await?;
         let store = self.store();
+        let export = self.seal_export(&incident.id, actor).await?;
         let checkpoint = store.checkpoint_now().await?;
-        let events = store.timeline(&incident.id, None).await?;
+        let mut events = store.timeline(&incident.id, None).await?;
+        events.retain(|e| e.index <= export);
         // Output captured on another replica is fetched from the shared bucket first.
         let wanted: Vec<Hash> = events
             .iter()
@@ -82,6 +98,50 @@ impl App {
             transitions,
             self.blobs(),
         )?)
+    }
+
+    /// Seals the export record and returns its leaf index. Its payload names the head
+    /// and count read just before; should another event of the incident commit in
+    /// between (the writer's link then names that one), it seals again, so the pack's
+    /// last record always agrees with its chain.
+    async fn seal_export(&self, incident: &str, actor: &str) -> Result<u64, AppError> {
+        const ATTEMPTS: usize = 5;
+        let store = self.store();
+        for _ in 0..ATTEMPTS {
+            let events = store.timeline(incident, None).await?;
+            let Some(head) = events.last().map(|e| e.index) else {
+                return Err(AppError::Invalid {
+                    field: "incident".into(),
+                    message: format!("incident {incident} has no events to export"),
+                });
+            };
+            let record = export_record(
+                incident,
+                head,
+                events.len() as u64,
+                u64::try_from(now_ms()).unwrap_or(0),
+                actor,
+            );
+            let committed = store
+                .commit(Change {
+                    writes: vec![],
+                    events: vec![record],
+                })
+                .await?;
+            let Some(&index) = committed.indexes.first() else {
+                continue;
+            };
+            let sealed: Option<Event> = store.events(index, index + 1).await?.pop();
+            if sealed
+                .and_then(|e| e.record.prev)
+                .is_some_and(|l| l.index == head)
+            {
+                return Ok(index);
+            }
+        }
+        Err(AppError::Busy {
+            id: incident.to_owned(),
+        })
     }
 
     /// The log's key rotations below `size`, each with its transition checkpoint (the

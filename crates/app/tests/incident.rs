@@ -401,8 +401,12 @@ async fn section_runs_and_evidence_pack_verifies() {
     );
 
     let mut pack = Vec::new();
-    let summary = app.export_evidence(&inc.id, &mut pack).await.unwrap();
-    assert_eq!(summary.records, timeline.len());
+    let summary = app
+        .export_evidence_as(&inc.id, "auditor", &mut pack)
+        .await
+        .unwrap();
+    // Every event, and the evidence.exported event the export sealed.
+    assert_eq!(summary.records, timeline.len() + 1);
     let distinct: std::collections::BTreeSet<_> = timeline
         .iter()
         .filter_map(|e| e.record.evidence.as_ref().map(|ev| ev.sha256))
@@ -418,7 +422,11 @@ async fn section_runs_and_evidence_pack_verifies() {
     assert_eq!(summary.blobs, distinct.len(), "each distinct output once");
     let report = verify_pack(&pack[..], &[app.verifier().clone()], Limits::default()).unwrap();
     assert!(report.ok(), "{report:?}");
-    assert_eq!(report.records_verified, timeline.len());
+    assert_eq!(report.records_verified, timeline.len() + 1);
+    let export = report.export.expect("sealed");
+    assert_eq!(export.records, timeline.len() as u64);
+    assert_eq!(export.actor, "auditor");
+    assert_eq!(report.incident.as_deref(), Some(inc.id.as_str()));
 
     // A pack checked against another key fails.
     let other = sitrep_ledger::Signer::generate("someone-else", &mut rand::rngs::OsRng).unwrap();

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use sitrep_evidence::BlobStore;
-use sitrep_evidence::pack::{Limits, verify_pack, write_pack};
-use sitrep_ledger::{Checkpoint, Evidence, MemoryStore, Record, Signer, append, tree_hash};
+use sitrep_evidence::pack::{Limits, export_record, verify_pack, write_pack};
+use sitrep_ledger::{Checkpoint, Evidence, Link, MemoryStore, Record, Signer, append, tree_hash};
 
 const GIB: usize = 1 << 30;
 
@@ -111,13 +111,26 @@ fn main() {
         gib_s(put)
     );
 
-    // A pack of 10,000 records, one in ten naming a small blob.
+    // A pack of an incident of 10,000 records (chained as the store chains them, sealed
+    // by an export record), one in ten naming a small blob.
     let n = 10_000u64;
     let mut log = MemoryStore::new();
-    for i in 0..n {
-        let mut r = Record::new("step.run", 1_700_000_000_000 + i, "alice");
-        r.incident = Some("inc-1".into());
-        if i % 10 == 0 {
+    let mut head: Option<Link> = None;
+    for i in 0..=n {
+        let mut r = if i == n {
+            export_record("inc-1", n - 1, n, 1_800_000_000_000, "alice")
+        } else {
+            let kind = if i == 0 {
+                "incident.declared"
+            } else {
+                "step.run"
+            };
+            let mut r = Record::new(kind, 1_700_000_000_000 + i, "alice");
+            r.incident = Some("inc-1".into());
+            r
+        };
+        r.prev = head;
+        if i % 10 == 5 {
             let b = blobs.put(format!("output {i}\n").as_bytes()).expect("put");
             r.evidence = Some(Evidence {
                 sha256: b.sha256,
@@ -125,8 +138,14 @@ fn main() {
                 media_type: "text/plain".into(),
             });
         }
-        append(&mut log, &[r.encode().expect("encode").as_slice()]).expect("append");
+        let bytes = r.encode().expect("encode");
+        head = Some(Link {
+            index: i,
+            hash: sitrep_ledger::leaf_hash(&bytes),
+        });
+        append(&mut log, &[bytes.as_slice()]).expect("append");
     }
+    let n = n + 1;
     let signer = Signer::from_seed("bench/ledger", &[1; 32]).expect("signer");
     let signed = Checkpoint::new("bench/ledger", n, tree_hash(n, &log).expect("root"))
         .sign(&[&signer])

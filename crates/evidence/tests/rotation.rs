@@ -7,10 +7,10 @@ use std::io::Read;
 use flate2::read::GzDecoder;
 use sitrep_evidence::BlobStore;
 use sitrep_evidence::pack::{
-    Limits, PackEntry, PackTransition, VerifyReport, verify_pack, write_pack_entries,
+    Limits, PackEntry, PackTransition, VerifyReport, export_record, verify_pack, write_pack_entries,
 };
 use sitrep_ledger::{
-    Checkpoint, MemoryStore, Record, Signer, TlogProof, Verifier, append, prove_consistency,
+    Checkpoint, Link, MemoryStore, Record, Signer, TlogProof, Verifier, append, prove_consistency,
     prove_inclusion, tree_hash,
 };
 
@@ -27,6 +27,8 @@ struct Log {
     size: u64,
     /// (index of the rotation record, signed transition checkpoint)
     rotations: Vec<(u64, String)>,
+    /// The incident's last record.
+    head: Option<Link>,
 }
 
 impl Log {
@@ -38,10 +40,20 @@ impl Log {
             log: MemoryStore::new(),
             size: 0,
             rotations: Vec::new(),
+            head: None,
         }
     }
 
+    /// Appends `record`, linked to its incident's last record as the store links it.
     fn push(&mut self, record: &Record) -> u64 {
+        let mut record = record.clone();
+        if record.incident.is_some() {
+            record.prev = self.head;
+            self.head = Some(Link {
+                index: self.size,
+                hash: record.leaf_hash().expect("leaf"),
+            });
+        }
         let bytes = record.encode().expect("encode");
         append(&mut self.log, &[bytes.as_slice()]).expect("append");
         self.size += 1;
@@ -50,10 +62,22 @@ impl Log {
 
     fn notes(&mut self, n: u64) {
         for i in 0..n {
-            let mut r = Record::new("note.added", 1_000 + self.size + i, "ann");
+            let kind = if self.head.is_none() {
+                "incident.declared"
+            } else {
+                "note.added"
+            };
+            let mut r = Record::new(kind, 1_000 + self.size + i, "ann");
             r.incident = Some("inc-1".into());
             self.push(&r);
         }
+    }
+
+    /// Seals the incident as an export does.
+    fn export(&mut self) {
+        let head = self.head.expect("records").index;
+        let count = self.size - self.rotations.len() as u64;
+        self.push(&export_record("inc-1", head, count, 9_000, "ann"));
     }
 
     fn checkpoint(&self, signers: &[&Signer]) -> String {
@@ -133,6 +157,7 @@ fn twice_rotated() -> (Log, [Signer; 3], String) {
     log.notes(2);
     log.rotate(&ks[1], &ks[2], &[&ks[2], &ks[1]]);
     log.notes(4);
+    log.export();
     let signed = log.checkpoint(&[&ks[2]]);
     (log, ks, signed)
 }
@@ -148,7 +173,7 @@ fn a_key_pinned_before_two_rotations_verifies_a_pack_signed_after_them() {
         r.keys_followed,
         [ks[1].verifier().to_string(), ks[2].verifier().to_string()]
     );
-    assert_eq!(r.records_verified, 9);
+    assert_eq!(r.records_verified, 10, "nine notes and the export");
 
     // Pinning a later key needs no rotation of its own.
     let r = verify(&pack, &[&ks[1]]);

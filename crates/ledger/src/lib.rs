@@ -47,7 +47,10 @@ pub use note::{
     MAX_SIGNATURES, Note, NoteError, NoteSignature, OpenedNote, Signer, Verifier, open_note,
     sign_note,
 };
-pub use record::{Evidence, KEY_ROTATED, MAX_RECORD_LEN, RECORD_VERSION, Record, RecordError};
+pub use record::{
+    Evidence, KEY_ROTATED, Link, MAX_RECORD_LEN, RECORD_VERSION, RECORD_VERSION_UNLINKED, Record,
+    RecordError,
+};
 pub use store::{HashReader, LogStore, MemoryStore, StorageError};
 pub use tile::{TILE_WIDTH, Tile, TileHashes, TileKind, new_tiles, read_tile, tiles};
 pub use tlog_proof::{TlogProof, TlogProofError};

@@ -12,8 +12,12 @@ use serde::{Deserialize, Serialize};
 use crate::hash::{Hash, leaf_hash};
 use crate::note::Verifier;
 
-/// The record format version this crate writes and reads.
-pub const RECORD_VERSION: u32 = 1;
+/// The record format version this crate writes: 2, where an incident's records are
+/// chained (`prev`). Version 1 records (no `prev` field) still decode.
+pub const RECORD_VERSION: u32 = 2;
+
+/// The version before incident chains: still read, never written by a chaining writer.
+pub const RECORD_VERSION_UNLINKED: u32 = 1;
 
 /// The event type of a key rotation record: the log moves from the verifier key in its
 /// payload's `from` to the one in `to` (see docs/ledger-format.md, "Key rotation").
@@ -40,6 +44,10 @@ pub struct Record {
     /// The incident the event belongs to, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incident: Option<String>,
+    /// The previous record of the same incident (version 2 only). A version-2 incident
+    /// record without it is its incident's first record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<Link>,
     /// The captured artifact's digest and metadata, for evidence events; never its bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<Evidence>,
@@ -58,6 +66,16 @@ pub struct Evidence {
     pub size: u64,
     /// Its media type, e.g. `text/plain`.
     pub media_type: String,
+}
+
+/// A record's reference to an earlier leaf: its index and RFC 6962 leaf hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    /// The earlier record's leaf index.
+    pub index: u64,
+    /// Its leaf hash (lower-case hex in the encoding).
+    pub hash: Hash,
 }
 
 /// Why a record cannot be encoded or decoded.
@@ -90,7 +108,7 @@ pub enum RecordError {
 }
 
 impl Record {
-    /// A version-1 record with no incident, evidence or payload.
+    /// A current-version record with no incident, link, evidence or payload.
     pub fn new(event_type: impl Into<String>, time_ms: u64, actor: impl Into<String>) -> Record {
         Record {
             v: RECORD_VERSION,
@@ -98,6 +116,7 @@ impl Record {
             time_ms,
             actor: actor.into(),
             incident: None,
+            prev: None,
             evidence: None,
             payload: BTreeMap::new(),
         }
@@ -163,8 +182,14 @@ impl Record {
     }
 
     fn validate(&self) -> Result<(), RecordError> {
-        if self.v != RECORD_VERSION {
+        if self.v != RECORD_VERSION && self.v != RECORD_VERSION_UNLINKED {
             return Err(RecordError::UnsupportedVersion(self.v));
+        }
+        if self.prev.is_some() && (self.v == RECORD_VERSION_UNLINKED || self.incident.is_none()) {
+            return Err(RecordError::InvalidField {
+                field: "prev",
+                reason: "only a version-2 record of an incident links to a previous one",
+            });
         }
         let t = self.event_type.as_bytes();
         let well_formed = t.first().is_some_and(u8::is_ascii_lowercase)

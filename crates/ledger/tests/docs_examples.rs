@@ -8,8 +8,8 @@
 use std::fmt::Write as _;
 
 use sitrep_ledger::{
-    Checkpoint, Evidence, Hash, MemoryStore, Record, Signer, TlogProof, append, prove_inclusion,
-    read_tile, tiles, tree_hash,
+    Checkpoint, Evidence, Hash, Link, MemoryStore, Record, Signer, TlogProof, append,
+    prove_inclusion, read_tile, tiles, tree_hash,
 };
 
 const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/ledger-format.md");
@@ -25,9 +25,15 @@ fn example() -> (String, Vec<String>) {
         r.payload.insert("severity".into(), "SEV2".into());
         r
     };
+    // Each later record of the incident links to the one before it (index, leaf hash).
+    let link = |index: u64, r: &Record| Link {
+        index,
+        hash: r.leaf_hash().expect("leaf"),
+    };
     let step = {
         let mut r = Record::new("step.run", 1_700_000_012_345, "system");
         r.incident = Some("INC-42".into());
+        r.prev = Some(link(0, &declared));
         r.payload.insert("exit_code".into(), "0".into());
         r.payload.insert("step".into(), "liveness".into());
         r
@@ -35,6 +41,7 @@ fn example() -> (String, Vec<String>) {
     let evidence = {
         let mut r = Record::new("evidence.captured", 1_700_000_020_000, "alice");
         r.incident = Some("INC-42".into());
+        r.prev = Some(link(1, &step));
         r.evidence = Some(Evidence {
             sha256: Hash::digest(b"pg_stat_replication output\n"),
             size: 27,

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use proptest::prelude::*;
-use sitrep_ledger::{Evidence, Hash, MAX_RECORD_LEN, Record, RecordError, leaf_hash};
+use sitrep_ledger::{Evidence, Hash, Link, MAX_RECORD_LEN, Record, RecordError, leaf_hash};
 
 const FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -99,9 +99,15 @@ fn record() -> impl Strategy<Value = Record> {
             "[a-z]{1,8}/[a-z0-9.+-]{1,12}",
         )),
         prop::collection::btree_map(text(), text(), 0..4),
+        prop::option::of((any::<u64>(), any::<[u8; 32]>())),
     )
         .prop_map(
-            |(event_type, time_ms, actor, incident, evidence, payload)| Record {
+            |(event_type, time_ms, actor, incident, evidence, payload, prev)| Record {
+                // A link is only valid on an incident's record.
+                prev: prev.filter(|_| incident.is_some()).map(|(index, h)| Link {
+                    index,
+                    hash: Hash(h),
+                }),
                 incident,
                 evidence: evidence.map(|(h, size, media_type)| Evidence {
                     sha256: Hash(h),

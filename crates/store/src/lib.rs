@@ -23,6 +23,7 @@
 //! ```
 
 mod apply;
+mod chain;
 mod error;
 mod jobs;
 mod keys;

@@ -211,6 +211,7 @@ impl Store {
             max_batch,
             size: None,
             peaks: None,
+            heads: Default::default(),
         };
         let (shutdown, rx) = watch::channel(false);
         let mut tasks = vec![tokio::spawn(writer.run())];
@@ -269,8 +270,10 @@ impl Store {
         }
         let mut events = Vec::with_capacity(change.events.len());
         for r in &change.events {
+            let (bytes, record) = crate::chain::prepare(r)?;
             events.push(EncodedEvent {
-                bytes: r.encode()?,
+                bytes,
+                record,
                 incident: r.incident.clone(),
                 event_type: r.event_type.clone(),
                 time_ms: i64::try_from(r.time_ms).map_err(|_| {

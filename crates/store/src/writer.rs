@@ -23,7 +23,10 @@ use crate::rows::{now_ms, placeholders, to_i64, to_u64, value_rows};
 
 /// One event, encoded before it reaches the writer (callers encode in parallel).
 pub(crate) struct EncodedEvent {
+    /// The entry, unless `record` is set.
     pub bytes: Vec<u8>,
+    /// An incident record the writer links and encodes (`chain::prepare`).
+    pub record: Option<sitrep_ledger::Record>,
     pub incident: Option<String>,
     pub event_type: String,
     pub time_ms: i64,
@@ -81,6 +84,8 @@ pub(crate) struct Writer {
     /// the given size, kept from our last commit. `append` reads only these, so while
     /// no other process appends, a group commit needs no hash reads at all.
     pub peaks: Option<(u64, HashMap<u64, Hash>)>,
+    /// Each incident's last leaf, valid exactly when `peaks` is.
+    pub heads: crate::chain::Heads,
 }
 
 impl Writer {
@@ -157,6 +162,7 @@ impl Writer {
         if result.is_err() {
             self.size = None;
             self.peaks = None;
+            self.heads.clear();
         }
         result
     }
@@ -201,17 +207,22 @@ impl Writer {
             // are current; otherwise (first batch, another process appended) read them.
             let peaks = match self.peaks.take() {
                 Some((size, peaks)) if size == old => peaks,
-                _ => fetch_hashes(&mut tx, &tree_hash_indexes(old)?).await?,
+                _ => {
+                    self.heads.clear();
+                    fetch_hashes(&mut tx, &tree_hash_indexes(old)?).await?
+                }
             };
             let events: Vec<&EncodedEvent> = changes.iter().flat_map(|c| &c.events).collect();
+            let (entries, heads) = crate::chain::link(&mut tx, old, &events, &self.heads).await?;
             let peaks = if events.is_empty() {
                 peaks
             } else {
-                append_events(&mut tx, old, &events, &peaks).await?
+                append_events(&mut tx, old, &events, &entries, &peaks).await?
             };
             tx.commit().await?;
             self.size = Some(new);
             self.peaks = Some((new, peaks));
+            self.heads.extend(heads);
             let mut next = old;
             return Ok(changes
                 .iter()
@@ -358,6 +369,7 @@ async fn append_events(
     tx: &mut AnyConnection,
     old: u64,
     events: &[&EncodedEvent],
+    entries: &[std::borrow::Cow<'_, [u8]>],
     peaks: &HashMap<u64, Hash>,
 ) -> Result<HashMap<u64, Hash>, StoreError> {
     // `append` reads exactly `append_indexes`, all of them peaks of the old tree.
@@ -372,8 +384,8 @@ async fn append_events(
         reader,
         hashes: None,
     };
-    let entries: Vec<&[u8]> = events.iter().map(|e| e.bytes.as_slice()).collect();
-    sitrep_ledger::append(&mut capture, &entries)?;
+    let refs: Vec<&[u8]> = entries.iter().map(AsRef::as_ref).collect();
+    sitrep_ledger::append(&mut capture, &refs)?;
     let hashes = capture
         .hashes
         .ok_or_else(|| StoreError::Corrupt("append produced no hashes".into()))?;
@@ -393,23 +405,26 @@ async fn append_events(
 
     let mut index = old;
     let mut rest = events;
+    let mut rest_bytes = refs.as_slice();
     for n in chunk_sizes(events.len(), ENTRY_ROWS) {
         let (chunk, tail) = rest.split_at(n);
         rest = tail;
+        let (chunk_bytes, tail) = rest_bytes.split_at(n);
+        rest_bytes = tail;
         let sql = format!(
             "INSERT INTO ledger_entries (leaf_index, incident_id, event_type, time_ms, actor, \
              record) VALUES {}",
             value_rows(chunk.len(), 6)
         );
         let mut q = sqlx::query(&sql).persistent(n == ENTRY_ROWS);
-        for e in chunk {
+        for (e, bytes) in chunk.iter().zip(chunk_bytes) {
             q = q
                 .bind(to_i64(index)?)
                 .bind(e.incident.as_deref())
                 .bind(e.event_type.as_str())
                 .bind(e.time_ms)
                 .bind(e.actor.as_str())
-                .bind(e.bytes.as_slice());
+                .bind(*bytes);
             index += 1;
         }
         q.execute(&mut *tx).await?;

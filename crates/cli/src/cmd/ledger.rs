@@ -38,7 +38,8 @@ pub enum LedgerCmd {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum EvidenceCmd {
-    /// Export an incident's events, outputs and proofs as a pack for `sitrep verify`.
+    /// Export an incident's events, outputs and proofs as a pack for `sitrep verify`,
+    /// sealed by an `evidence.exported` event (by `--as NAME`) that makes it complete.
     Export {
         /// Incident number or id.
         incident: String,
@@ -163,6 +164,8 @@ pub fn evidence(cmd: EvidenceCmd, args: &AppArgs, ctx: &Ctx) -> Result<(), CliEr
         EvidenceCmd::Export { incident, output } => (incident, output),
         other => return retention(other, args, ctx),
     };
+    // The export is sealed in the ledger under this name.
+    let actor = args.actor()?;
     with_app(args, move |app| async move {
         // Write to a temporary file beside the target and rename, so a failed export
         // never leaves a half pack that looks complete.
@@ -174,7 +177,11 @@ pub fn evidence(cmd: EvidenceCmd, args: &AppArgs, ctx: &Ctx) -> Result<(), CliEr
             CliError::input(anyhow!(e).context(format!("cannot write in {}", dir.display())))
         })?;
         let summary = app
-            .export_evidence(&incident, std::io::BufWriter::new(tmp.as_file_mut()))
+            .export_evidence_as(
+                &incident,
+                &actor,
+                std::io::BufWriter::new(tmp.as_file_mut()),
+            )
             .await
             .map_err(app_error)?;
         tmp.as_file_mut()

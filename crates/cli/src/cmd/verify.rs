@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use sitrep_evidence::pack::{Limits, verify_pack};
+use sitrep_evidence::pack::text::sanitize;
+use sitrep_evidence::pack::{Limits, VerifyReport, verify_pack};
 use sitrep_ledger::Verifier;
 
 use crate::output::emit;
@@ -48,36 +49,7 @@ pub fn run(args: VerifyArgs, ctx: &Ctx) -> Result<(), CliError> {
     if ctx.json {
         ctx.print_json(&serde_json::json!({ "ok": report.ok(), "report": report }))?;
     } else {
-        let mut out = String::new();
-        for k in &report.keys_followed {
-            out.push_str(&format!(
-                "key rotation: trusting {k}, which a key you pinned signed in\n"
-            ));
-        }
-        if let (Some(origin), Some(size)) = (&report.origin, report.tree_size) {
-            out.push_str(&format!(
-                "checkpoint: {origin}, tree size {size}, signature OK\n"
-            ));
-        }
-        out.push_str(&format!(
-            "records verified: {}\nblobs verified: {}\n",
-            report.records_verified, report.blobs_verified
-        ));
-        for b in &report.blobs_deleted {
-            out.push_str(&format!(
-                "note: blob {} was deleted by retention; its record still proves its hash\n",
-                b.to_hex()
-            ));
-        }
-        for f in &report.failures {
-            out.push_str(&format!("FAILED {}: {}\n", f.subject, f.message));
-        }
-        out.push_str(if report.ok() {
-            "OK\n"
-        } else {
-            "NOT VERIFIED\n"
-        });
-        emit(&out)?;
+        emit(&human(&report))?;
     }
     if report.ok() {
         Ok(())
@@ -88,4 +60,73 @@ pub fn run(args: VerifyArgs, ctx: &Ctx) -> Result<(), CliError> {
             report.failures.len()
         )))
     }
+}
+
+/// The report for a terminal. Everything that came from the pack goes through
+/// `sanitize`, so no escape sequence in it reaches the terminal.
+fn human(report: &VerifyReport) -> String {
+    let mut out = String::new();
+    for k in &report.keys_followed {
+        out.push_str(&format!(
+            "key rotation: trusting {}, which a key you pinned signed in\n",
+            sanitize(k)
+        ));
+    }
+    if let (Some(origin), Some(size)) = (&report.origin, report.tree_size) {
+        out.push_str(&format!(
+            "checkpoint: {}, tree size {size}, signature OK\n",
+            sanitize(origin)
+        ));
+    }
+    if let (Some(incident), Some(export)) = (&report.incident, &report.export) {
+        out.push_str(&format!(
+            "incident {}: export record {} (at {} ms by {}) counts {} records before it{}\n",
+            sanitize(incident),
+            export.index,
+            export.time_ms,
+            sanitize(&export.actor),
+            export.records,
+            // Complete only when nothing failed.
+            if report.ok() {
+                "; the pack is complete up to it"
+            } else {
+                ""
+            }
+        ));
+    }
+    if let Some(index) = report.unlinked_from {
+        out.push_str(&format!(
+            "note: records up to {index} predate incident chains; the export's count covers them\n"
+        ));
+    }
+    out.push_str(&format!(
+        "records verified: {}\nblobs verified: {}\n",
+        report.records_verified, report.blobs_verified
+    ));
+    for b in &report.blobs_deleted {
+        out.push_str(&format!(
+            "note: blob {} was deleted (retention or a lost replica, as the incident records); \
+             its record still proves its hash\n",
+            b.to_hex()
+        ));
+    }
+    for f in &report.failures {
+        out.push_str(&format!(
+            "FAILED {}: {}\n",
+            sanitize(&f.subject),
+            sanitize(&f.message)
+        ));
+    }
+    if report.failures_omitted > 0 {
+        out.push_str(&format!(
+            "FAILED and {} more failure(s) not shown\n",
+            report.failures_omitted
+        ));
+    }
+    out.push_str(if report.ok() {
+        "OK\n"
+    } else {
+        "NOT VERIFIED\n"
+    });
+    out
 }

@@ -398,15 +398,20 @@ pub async fn postmortem(
     Ok(([(CONTENT_TYPE, "text/markdown; charset=utf-8")], text).into_response())
 }
 
-/// The evidence pack (`.tar.gz`), with proofs to a checkpoint signed now.
+/// The evidence pack (`.tar.gz`), sealed by an `evidence.exported` event, with proofs to
+/// a checkpoint signed now.
 pub async fn evidence(
     State(state): State<ServerState>,
-    Viewer(_): Viewer,
+    Viewer(caller): Viewer,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let incident = state.app().incident(&id).await?;
     let mut buf = Vec::new();
-    state.app().export_evidence(&incident.id, &mut buf).await?;
+    // Sealed in the ledger as an `evidence.exported` event by the caller.
+    state
+        .app()
+        .export_evidence_as(&incident.id, &caller.name, &mut buf)
+        .await?;
     state.changed();
     let name = format!(
         "attachment; filename=\"incident-{}.tar.gz\"",
