@@ -9,7 +9,8 @@ use sitrep_evidence::pack::{
 use sitrep_ledger::{Hash, TlogProof, Verifier, open_note};
 use sitrep_store::{Change, Event, StoredCheckpoint};
 
-use crate::app::{App, now_ms};
+use crate::app::App;
+use crate::stamp::now_ms;
 use crate::error::AppError;
 
 /// The ledger's size and latest checkpoint.
