@@ -29,6 +29,7 @@ mod runs;
 mod sandbox;
 pub mod severity;
 pub mod tokens;
+pub mod tuning;
 
 pub use app::{App, IncidentView, NewIncident, SERVING_LEASE, default_data_dir, now_ms};
 pub use approvals::Approval;
