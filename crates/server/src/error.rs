@@ -108,9 +108,22 @@ impl ApiError {
     }
 }
 
+/// Seconds a client is told to wait after a 503: about how long sitrep takes to
+/// notice a cleared fault and work again (docs/deploy.md, degradation).
+pub const RETRY_AFTER_SECS: u32 = 5;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(self.body())).into_response()
+        let mut response = (self.status, axum::Json(self.body())).into_response();
+        // Every 503 is a fault sitrep expects to clear (database, disk, bucket): say
+        // when to come back, so senders retry instead of giving up or hammering.
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(RETRY_AFTER_SECS),
+            );
+        }
+        response
     }
 }
 
