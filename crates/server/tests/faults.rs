@@ -11,10 +11,12 @@
 mod common;
 mod faultkit;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::Server;
-use faultkit::{Posted, Tmpfs, fill, generic_alert, post_alert, readyz, recovery};
+use faultkit::{PgSchema, Posted, Tmpfs, fill, generic_alert, post_alert, readyz, recovery};
 
 /// Ingestion must be back within this long after a fault clears.
 const RECOVERY_GOAL: Duration = Duration::from_secs(5);
@@ -106,4 +108,70 @@ async fn a_full_disk_is_refused_fast_and_recovers_without_a_restart() {
         "{text}"
     );
     s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_unreachable_mid_storm_is_refused_fast_and_recovers() {
+    let Some(pg) = PgSchema::create().await else {
+        return;
+    };
+    let url = pg.url.clone();
+    let s = common::start_with(|c| {
+        high_rate(c);
+        c.database_url = Some(url.clone());
+    })
+    .await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let storm = {
+        let (http, base, stop) = (s.http.clone(), s.url.clone(), stop.clone());
+        tokio::spawn(async move { faultkit::storm(http, base, "Pg", 3, stop).await })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    pg.proxy.cut();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let started = Instant::now();
+    let (ready, body) = readyz(&s).await;
+    assert_eq!(
+        ready, 503,
+        "not ready while the database is unreachable: {body}"
+    );
+    assert!(
+        started.elapsed() < REFUSAL_BOUND,
+        "/readyz took {:?}",
+        started.elapsed()
+    );
+
+    pg.proxy.restore();
+    let mut acked = Vec::new();
+    let took = recovery(&s, "PgBack", &mut acked).await;
+    eprintln!("postgres: ingestion back {took:?} after the database was reachable again");
+    assert!(took < RECOVERY_GOAL, "ingestion came back after {took:?}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::SeqCst);
+    let deliveries = storm.await.unwrap();
+    let refused = deliveries.iter().filter(|d| d.status == 503).count();
+    assert!(refused > 0, "the outage refused nothing");
+    for d in &deliveries {
+        assert!(matches!(d.status, 202 | 503), "{}: {}", d.status, d.report);
+        assert!(
+            d.took < REFUSAL_BOUND,
+            "{} answered {} after {:?}",
+            d.name,
+            d.status,
+            d.took
+        );
+        if d.status == 202 {
+            acked.push(Posted::from_report(&d.name, &d.report));
+        }
+    }
+    let slowest = deliveries.iter().map(|d| d.took).max().unwrap_or_default();
+    eprintln!(
+        "postgres: {} deliveries, {refused} refused, slowest answer {slowest:?}",
+        deliveries.len()
+    );
+    let (ready, body) = readyz(&s).await;
+    assert_eq!(ready, 200, "ready again: {body}");
+    assert_nothing_lost(&s, &acked).await;
+    s.stop().await;
+    pg.done().await;
 }

@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 
 use crate::common::Server;
 
+pub mod proxy;
+
 /// Whether a fault that cannot be set up fails the test (CI) or skips it.
 pub fn required() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
@@ -159,4 +161,124 @@ pub async fn readyz(s: &Server) -> (u16, Value) {
     let r = s.http.get(s.u("/readyz")).send().await.unwrap();
     let st = r.status().as_u16();
     (st, r.json().await.unwrap_or(Value::Null))
+}
+
+#[path = "../../../../tests/support/postgres_url.rs"]
+mod pg;
+
+/// A fresh PostgreSQL schema reached through a [`proxy::Proxy`]: the URL sitrep uses,
+/// the proxy, and the admin pool that drops the schema in [`PgSchema::done`].
+pub struct PgSchema {
+    pub url: String,
+    pub proxy: proxy::Proxy,
+    admin: sqlx::AnyPool,
+    schema: String,
+}
+
+impl PgSchema {
+    /// `None` (after [`unavailable`]) when no PostgreSQL is configured.
+    pub async fn create() -> Option<PgSchema> {
+        let Some(base) = pg::postgres_url() else {
+            unavailable("postgres", "SITREP_TEST_DATABASE_URL is unset");
+            return None;
+        };
+        sqlx::any::install_default_drivers();
+        let admin = sqlx::AnyPool::connect(&base)
+            .await
+            .expect("connect to PostgreSQL");
+        let schema = format!("sitrep_faults_{}", uuid::Uuid::now_v7().simple());
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&admin)
+            .await
+            .expect("create schema");
+        // postgres://user[:pw]@host:port/db[?...]: swap host:port for the proxy's.
+        let (scheme, rest) = base.split_once("://").expect("a URL");
+        let (userinfo, hostpath) = match rest.rsplit_once('@') {
+            Some((u, h)) => (format!("{u}@"), h),
+            None => (String::new(), rest),
+        };
+        let (hostport, path) = hostpath.split_once('/').unwrap_or((hostpath, ""));
+        let upstream = if hostport.contains(':') {
+            hostport.to_owned()
+        } else {
+            format!("{hostport}:5432")
+        };
+        let proxy = proxy::Proxy::start(upstream).await;
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let url = format!(
+            "{scheme}://{userinfo}{}/{path}{sep}options=-c%20search_path%3D{schema}",
+            proxy.addr
+        );
+        Some(PgSchema {
+            url,
+            proxy,
+            admin,
+            schema,
+        })
+    }
+
+    pub async fn done(self) {
+        sqlx::query(&format!("DROP SCHEMA {} CASCADE", self.schema))
+            .execute(&self.admin)
+            .await
+            .expect("drop schema");
+    }
+}
+
+/// What one storm delivery got.
+pub struct Delivery {
+    pub name: String,
+    pub status: u16,
+    pub took: Duration,
+    pub report: Value,
+}
+
+/// Posts new alerts from `workers` tasks until `stop` is set; returns every answer.
+pub async fn storm(
+    http: reqwest::Client,
+    base: String,
+    prefix: &str,
+    workers: usize,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<Delivery> {
+    let tasks: Vec<_> = (0..workers)
+        .map(|w| {
+            let (http, stop) = (http.clone(), stop.clone());
+            let url = format!("{base}/api/v1/alerts/generic");
+            let prefix = format!("{prefix}w{w}n");
+            tokio::spawn(async move {
+                let mut out = Vec::new();
+                for n in 0.. {
+                    if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        break;
+                    }
+                    let name = format!("{prefix}{n}");
+                    let started = Instant::now();
+                    let r = http
+                        .post(&url)
+                        .bearer_auth("receiver-secret")
+                        .header("content-type", "application/json")
+                        .body(generic_alert(&name))
+                        .send()
+                        .await
+                        .expect("the server answers");
+                    let status = r.status().as_u16();
+                    let report = r.json().await.unwrap_or(Value::Null);
+                    out.push(Delivery {
+                        name,
+                        status,
+                        took: started.elapsed(),
+                        report,
+                    });
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                out
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all
 }
