@@ -235,7 +235,7 @@ impl App {
             .as_ref()
             .and_then(|a| a.separate_approvers().into_iter().next());
         let run_id = uuid::Uuid::now_v7().to_string();
-        let mut row = StepRun {
+        let row = StepRun {
             id: run_id.clone(),
             incident_id: incident.id.clone(),
             runbook: plan.runbook.clone(),
@@ -283,35 +283,63 @@ impl App {
         let outcome = match result {
             Ok(o) => o,
             Err(e) => {
-                row.status = "error".to_owned();
-                row.ended_ms = Some(now_ms());
-                let rec = events::record(
-                    events::STEP_RUN,
-                    &incident.id,
-                    now_ms(),
-                    &req.actor,
-                    [
-                        ("run", run_id.clone()),
-                        ("runbook", plan.runbook.clone()),
-                        ("step", plan.step_id.clone()),
-                        ("command", plan.display.clone()),
-                        ("plan", plan.id.clone()),
-                        ("status", "error".to_owned()),
-                        ("error", self.redact(&e.to_string())),
-                    ],
-                );
-                self.inner
-                    .store
-                    .commit(Change {
-                        writes: vec![Write::PutRun(row)],
-                        events: vec![rec],
-                    })
+                self.record_run_error(incident, &plan, row, &req.actor, &e.to_string())
                     .await?;
                 return Err(e.into());
             }
         };
-        self.record_outcome(incident, &plan, row, &outcome, &req.principal())
+        match self
+            .record_outcome(incident, &plan, row.clone(), &outcome, &req.principal())
             .await
+        {
+            Err(e @ AppError::Blob(_)) => {
+                // The output could not be kept (blob directory read-only or full): the
+                // run is recorded as an error naming why instead of staying "running",
+                // so the step can run again as soon as the fault clears.
+                let why = format!("its output could not be stored: {e}");
+                self.record_run_error(incident, &plan, row, &req.actor, &why)
+                    .await?;
+                Err(e)
+            }
+            other => other,
+        }
+    }
+
+    /// Records a run that ended without an outcome to keep: its row as `error` and a
+    /// `step.run` event with the (redacted) reason.
+    async fn record_run_error(
+        &self,
+        incident: &Incident,
+        plan: &Plan,
+        mut row: StepRun,
+        actor: &str,
+        error: &str,
+    ) -> Result<(), AppError> {
+        row.status = "error".to_owned();
+        row.ended_ms = Some(now_ms());
+        let rec = events::record(
+            events::STEP_RUN,
+            &incident.id,
+            now_ms(),
+            actor,
+            [
+                ("run", row.id.clone()),
+                ("runbook", plan.runbook.clone()),
+                ("step", plan.step_id.clone()),
+                ("command", plan.display.clone()),
+                ("plan", plan.id.clone()),
+                ("status", "error".to_owned()),
+                ("error", self.redact(error)),
+            ],
+        );
+        self.inner
+            .store
+            .commit(Change {
+                writes: vec![Write::PutRun(row)],
+                events: vec![rec],
+            })
+            .await?;
+        Ok(())
     }
 
     /// The executor's limits from the config.

@@ -188,6 +188,11 @@ impl From<AppError> for ApiError {
                 tracing::error!(error = %msg, "remote blob store failure");
                 ApiError::unavailable(format!("the evidence store is unavailable: {msg}"))
             }
+            AppError::Blob(sitrep_app::evidence::BlobError::Io { .. }) => {
+                // The blob directory is read-only or full: a fault that clears.
+                tracing::error!(error = %msg, "blob store failure");
+                ApiError::unavailable(format!("the evidence store is unavailable: {msg}"))
+            }
             AppError::Store(ref inner) => {
                 tracing::error!(error = %inner, "store failure");
                 ApiError::unavailable(format!("the store is unavailable: {msg}"))

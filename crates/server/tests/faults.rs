@@ -16,7 +16,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::Server;
-use faultkit::{PgSchema, Posted, Tmpfs, fill, generic_alert, post_alert, readyz, recovery};
+use faultkit::{
+    PgSchema, Posted, ReadOnly, Tmpfs, fill, generic_alert, post_alert, readyz, recovery,
+};
 
 /// Ingestion must be back within this long after a fault clears.
 const RECOVERY_GOAL: Duration = Duration::from_secs(5);
@@ -174,4 +176,78 @@ async fn postgres_unreachable_mid_storm_is_refused_fast_and_recovers() {
     assert_nothing_lost(&s, &acked).await;
     s.stop().await;
     pg.done().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_blob_directory_is_refused_and_recovers() {
+    let s = common::start_with(high_rate).await;
+    let id = s
+        .declare(serde_json::json!({"title": "blobs", "runbooks": ["local-service.md"]}))
+        .await;
+    let run = serde_json::json!({"runbook": "local-service.md", "step": "leaky"});
+    let path = format!("/api/v1/incidents/{id}/runs");
+    let blobs = s.state.app().data_dir().join("blobs");
+    let Some(mut ro) = ReadOnly::make("blob-read-only", &blobs) else {
+        return;
+    };
+    let (ready, body) = readyz(&s).await;
+    assert_eq!(
+        ready, 503,
+        "not ready while blobs cannot be written: {body}"
+    );
+    assert_eq!(body["checks"]["blob_store"]["ok"], false, "{body}");
+    // A run whose output cannot be kept is a 503 with Retry-After, and is recorded as an
+    // error (not left running); alerts are still taken (they need no blob).
+    let r = s
+        .http
+        .post(s.u(&path))
+        .bearer_auth(&s.responder)
+        .json(&run)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    let (st, v) = post_alert(&s, &generic_alert("DuringReadOnly")).await;
+    assert_eq!(st, 202, "{v}");
+    let acked = vec![Posted::from_report("DuringReadOnly", &v)];
+
+    ro.restore();
+    let cleared = Instant::now();
+    let (st, v) = s.post(&path, &s.responder, run.clone()).await;
+    let took = cleared.elapsed();
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["run"]["status"], "succeeded", "{v}");
+    eprintln!("blob dir: a run stored its output {took:?} after the directory was writable");
+    assert!(took < RECOVERY_GOAL);
+    let (ready, body) = readyz(&s).await;
+    assert_eq!(ready, 200, "ready again: {body}");
+    let statuses: Vec<String> = s
+        .timeline(&id)
+        .await
+        .iter()
+        .filter(|e| e["record"]["type"] == "step.run")
+        .map(|e| {
+            e["record"]["payload"]["status"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(statuses, ["error", "succeeded"]);
+    let text = s
+        .http
+        .get(s.u("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("sitrep_subsystem_failures_total{subsystem=\"blob_store\"} 1"),
+        "{text}"
+    );
+    assert_nothing_lost(&s, &acked).await;
+    s.stop().await;
 }

@@ -282,3 +282,60 @@ pub async fn storm(
     }
     all
 }
+
+/// A directory made read-only in place (a read-only bind mount over itself, which also
+/// binds root), writable again on [`ReadOnly::restore`] or drop.
+pub struct ReadOnly {
+    dir: PathBuf,
+    mounted: bool,
+}
+
+impl ReadOnly {
+    /// `None` (after [`unavailable`]) when this process may not mount.
+    pub fn make(fault: &str, dir: &Path) -> Option<ReadOnly> {
+        let run = |args: &[&str]| -> Result<(), String> {
+            let o = Command::new("mount")
+                .args(args)
+                .arg(dir)
+                .arg(dir)
+                .output()
+                .map_err(|e| format!("cannot run mount: {e}"))?;
+            if o.status.success() {
+                Ok(())
+            } else {
+                Err(String::from_utf8_lossy(&o.stderr).into_owned())
+            }
+        };
+        if let Err(e) = run(&["--bind"]) {
+            unavailable(fault, &e);
+            return None;
+        }
+        let ro = ReadOnly {
+            dir: dir.to_owned(),
+            mounted: true,
+        };
+        // `remount` takes the mount point once.
+        let o = Command::new("mount")
+            .args(["-o", "remount,bind,ro"])
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        Some(ro)
+    }
+
+    pub fn restore(&mut self) {
+        if std::mem::take(&mut self.mounted) {
+            let st = Command::new("umount").arg(&self.dir).status().unwrap();
+            assert!(st.success(), "umount {}", self.dir.display());
+        }
+    }
+}
+
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        if self.mounted {
+            let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+        }
+    }
+}
