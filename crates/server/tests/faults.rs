@@ -251,3 +251,65 @@ async fn a_read_only_blob_directory_is_refused_and_recovers() {
     assert_nothing_lost(&s, &acked).await;
     s.stop().await;
 }
+
+/// No page twice, none skipped: escalation page ids are deterministic, so a clock
+/// stepped back an hour re-sends nothing and fires nothing early, and stepped forward
+/// fires the level that became due, once. A clock step is no failure: `/readyz` stays
+/// ready throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clock_step_during_escalation_pages_once() {
+    use faultkit::clock::{Stepped, hook, policy, two_passes};
+    let (url, got) = hook().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("escalation.toml");
+    std::fs::write(&path, policy(&url)).unwrap();
+    let s = common::start_with(|c| {
+        high_rate(c);
+        c.escalation = Some(path.clone());
+    })
+    .await;
+    let clock = Arc::new(Stepped::default());
+    s.state.set_paging_clock(clock.clone());
+    let body = common::alertmanager(
+        "{}:{alertname=\"LocalServiceDown\"}",
+        &[("LocalServiceDown", "web-1", "firing")],
+    );
+    let (st, v) = s.alert("alertmanager", &body).await;
+    assert_eq!(st, 202, "{v}");
+    let acked = vec![Posted::from_report("LocalServiceDown", &v)];
+    s.until(30, || async {
+        (!got.to("oncall").is_empty()).then_some(())
+    })
+    .await;
+
+    const HOUR: i64 = 3_600_000;
+    clock.step(-HOUR);
+    two_passes(&s).await;
+    assert_eq!(
+        got.to("oncall").len(),
+        1,
+        "stepped back: nothing is sent again"
+    );
+    assert!(
+        got.to("boss").is_empty(),
+        "stepped back: nothing fires early"
+    );
+    assert_eq!(readyz(&s).await.0, 200);
+
+    clock.step(2 * HOUR);
+    s.until(30, || async { (!got.to("boss").is_empty()).then_some(()) })
+        .await;
+    two_passes(&s).await;
+    let boss = got.to("boss");
+    let mut unique = boss.clone();
+    unique.dedup();
+    assert_eq!(
+        (boss.len(), unique.len()),
+        (1, 1),
+        "level 1 fires once: {boss:?}"
+    );
+    assert_eq!(got.to("oncall").len(), 1);
+    assert_eq!(readyz(&s).await.0, 200);
+    assert_nothing_lost(&s, &acked).await;
+    s.stop().await;
+}

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::common::Server;
 
+pub mod clock;
 pub mod proxy;
 
 /// Whether a fault that cannot be set up fails the test (CI) or skips it.
