@@ -42,6 +42,8 @@ pub(crate) struct Inner {
     pub(crate) blobs: BlobStore,
     /// The last outcome of writing a blob to the data dir (for `/readyz`, `/metrics`).
     pub(crate) blob_health: sitrep_store::Tracker,
+    /// The global cap and coalescing of unattended runs.
+    pub(crate) unattended: crate::unattended::Unattended,
     /// The shared bucket the blobs are mirrored to, when configured.
     pub(crate) remote: Option<sitrep_evidence::remote::RemoteBlobs>,
     /// This data dir's replica id (names its upload jobs).
@@ -191,6 +193,7 @@ impl App {
                 store,
                 blobs,
                 blob_health: sitrep_store::Tracker::default(),
+                unattended: crate::unattended::Unattended::new(&config.unattended),
                 remote,
                 replica,
                 config,

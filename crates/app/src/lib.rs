@@ -30,6 +30,7 @@ mod sandbox;
 pub mod severity;
 pub mod tokens;
 pub mod tuning;
+mod unattended;
 
 pub use app::{App, IncidentView, NewIncident, SERVING_LEASE, default_data_dir, now_ms};
 pub use approvals::Approval;
@@ -55,3 +56,4 @@ pub mod evidence {
 /// The notifier the server's paging loop drives (owning it in `App` is issue 15's work).
 pub use sitrep_notify as notify;
 pub use tokens::{AccessRole, CreatedToken};
+pub use unattended::UnattendedStats;

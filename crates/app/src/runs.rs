@@ -113,7 +113,7 @@ impl App {
 
     /// The frozen plan with the approvers of the approval the request presents (checked
     /// to be granted and for exactly this plan), and that approval.
-    async fn plan_approved(
+    pub(crate) async fn plan_approved(
         &self,
         incident: &Incident,
         (path, rb, step): &Found,
@@ -210,7 +210,7 @@ impl App {
         }
     }
 
-    async fn run_found(
+    pub(crate) async fn run_found(
         &self,
         incident: &Incident,
         found: &Found,
@@ -289,7 +289,14 @@ impl App {
             }
         };
         match self
-            .record_outcome(incident, &plan, row.clone(), &outcome, &req.principal())
+            .record_outcome(
+                incident,
+                &plan,
+                row.clone(),
+                &outcome,
+                &req.principal(),
+                &[],
+            )
             .await
         {
             Err(e @ AppError::Blob(_)) => {
@@ -354,13 +361,14 @@ impl App {
         cfg
     }
 
-    async fn record_outcome(
+    pub(crate) async fn record_outcome(
         &self,
         incident: &Incident,
         plan: &Plan,
         mut row: StepRun,
         outcome: &Outcome,
         who: &crate::Principal,
+        extra: &[(&'static str, String)],
     ) -> Result<RunReport, AppError> {
         let actor = who.name.as_str();
         let ended = to_ms(outcome.ended_at);
@@ -437,6 +445,7 @@ impl App {
         if let Some(a) = &row.approver {
             payload.push(("approver", a.clone()));
         }
+        payload.extend(extra.iter().map(|(k, v)| (*k, v.clone())));
         if !plan.bindings.is_empty() {
             let b: Vec<String> = plan
                 .bindings
@@ -605,7 +614,12 @@ impl App {
             };
             set.spawn(async move {
                 let _permit = limit.acquire_owned().await;
-                let res = app.run_found(&incident, &found, &req, sink).await;
+                let res = if req.mode == Mode::Automatic {
+                    // Under the global cap, shared with identical runs (unattended.rs).
+                    app.run_unattended(&incident, &found, &req, sink).await
+                } else {
+                    app.run_found(&incident, &found, &req, sink).await
+                };
                 if let Err(AppError::Unbound { names }) = &res {
                     let rec = events::record(
                         events::STEP_SKIPPED,
@@ -637,7 +651,7 @@ impl App {
 
 impl App {
     /// Seals timeline events that change nothing else (refusals, skips).
-    async fn seal(&self, events: Vec<sitrep_ledger::Record>) -> Result<(), AppError> {
+    pub(crate) async fn seal(&self, events: Vec<sitrep_ledger::Record>) -> Result<(), AppError> {
         self.inner
             .store
             .commit(Change {
