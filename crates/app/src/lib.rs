@@ -56,4 +56,4 @@ pub mod evidence {
 /// The notifier the server's paging loop drives (owning it in `App` is issue 15's work).
 pub use sitrep_notify as notify;
 pub use tokens::{AccessRole, CreatedToken};
-pub use unattended::UnattendedStats;
+pub use unattended::{QueuedTriage, TRIAGE_JOB, UnattendedStats};

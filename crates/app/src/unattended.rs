@@ -261,3 +261,63 @@ impl App {
         .await
     }
 }
+
+/// The job kind of a queued auto-triage: enqueued with the alerts that opened the
+/// incident, in the same transaction, so a triage asked for is never lost to a crash
+/// or a restart (at least once: a triage cut short runs again once its lock expires).
+pub const TRIAGE_JOB: &str = "auto-triage";
+
+/// How long a claimed auto-triage stays locked to its worker: longer than a triage
+/// takes (its steps time out sooner).
+const TRIAGE_LOCK_MS: i64 = 30 * 60_000;
+
+/// The durable request to triage a new incident.
+pub(crate) fn triage_job(incident_id: &str) -> sitrep_store::Write {
+    sitrep_store::Write::EnqueueJob(sitrep_store::NewJob {
+        kind: TRIAGE_JOB.to_owned(),
+        dedupe_key: format!("{TRIAGE_JOB}:{incident_id}"),
+        incident_id: Some(incident_id.to_owned()),
+        payload: serde_json::json!({}),
+        due_ms: now_ms(),
+    })
+}
+
+/// A claimed auto-triage: the job and the incident to triage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedTriage {
+    /// The job id (to finish it with).
+    pub job: String,
+    /// The incident.
+    pub incident: String,
+}
+
+impl App {
+    /// Claims up to `limit` queued auto-triages, oldest first, for `worker`.
+    pub async fn claim_triage(
+        &self,
+        worker: &str,
+        limit: u32,
+    ) -> Result<Vec<QueuedTriage>, AppError> {
+        let jobs = self
+            .inner
+            .store
+            .claim_jobs(worker, &[TRIAGE_JOB], now_ms(), limit, TRIAGE_LOCK_MS)
+            .await?;
+        Ok(jobs
+            .into_iter()
+            .filter_map(|j| {
+                Some(QueuedTriage {
+                    incident: j.incident_id?,
+                    job: j.id,
+                })
+            })
+            .collect())
+    }
+
+    /// Marks a claimed auto-triage done (whatever its steps did: their outcomes are on
+    /// the timeline).
+    pub async fn finish_triage(&self, job: &str, worker: &str) -> Result<(), AppError> {
+        self.inner.store.complete_job(job, worker).await?;
+        Ok(())
+    }
+}

@@ -164,3 +164,59 @@ async fn a_storm_of_a_thousand_groups_stays_at_the_cap() {
     assert!(queued > 0, "runs past the cap wait, and say so");
     s.stop().await;
 }
+
+/// Auto-triage is asked for durably, with the alerts: a request the process never got
+/// to run (it stopped right after acknowledging the alert) runs after the restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_triage_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cfg = sitrep_app::Config {
+        data_dir: Some(data.clone()),
+        runbooks: Some(storm_runbooks()),
+        ..sitrep_app::Config::default()
+    };
+    // Ingested by an app with no server running: nothing triages it yet.
+    let app = sitrep_app::App::open(cfg).await.unwrap();
+    let ingestor = sitrep_app::Ingestor::load(app.clone()).await.unwrap();
+    let source = sitrep_alerts::Source::Alertmanager;
+    let batch = sitrep_app::ingest::parse(source, group(7).as_bytes()).unwrap();
+    let report = ingestor.ingest_batch(source, "payload-7", &batch).await.unwrap();
+    let id = report.opened[0].clone();
+    let jobs = app.store().jobs_for(&id).await.unwrap();
+    assert!(
+        jobs.iter().any(|j| j.kind == sitrep_app::TRIAGE_JOB && j.state == "pending"),
+        "{jobs:?}"
+    );
+    app.close().await;
+
+    let s = common::start_with(|c| {
+        c.data_dir = Some(data.clone());
+        c.runbooks = Some(storm_runbooks());
+    })
+    .await;
+    let steps = s
+        .until(60, || async {
+            let tl = s.timeline(&id).await;
+            let steps: Vec<String> = tl
+                .iter()
+                .filter(|e| e["record"]["type"] == "step.run")
+                .map(|e| e["record"]["payload"]["step"].as_str().unwrap_or("").to_owned())
+                .collect();
+            (steps.len() >= 2).then_some(steps)
+        })
+        .await;
+    let mut steps = steps;
+    steps.sort();
+    assert_eq!(steps, ["cluster", "host"]);
+    let jobs = s
+        .until(10, || async {
+            let jobs = s.state.app().store().jobs_for(&id).await.unwrap();
+            jobs.iter()
+                .any(|j| j.kind == sitrep_app::TRIAGE_JOB && j.state == "done")
+                .then_some(jobs)
+        })
+        .await;
+    assert_eq!(jobs.iter().filter(|j| j.kind == sitrep_app::TRIAGE_JOB).count(), 1);
+    s.stop().await;
+}
