@@ -320,4 +320,18 @@ impl App {
         self.inner.store.complete_job(job, worker).await?;
         Ok(())
     }
+
+    /// Puts a claimed auto-triage back in the queue for `after` (it could not start: the
+    /// database or the disk failed), remembering why.
+    pub async fn retry_triage(
+        &self,
+        job: &str,
+        worker: &str,
+        after: Duration,
+        error: &str,
+    ) -> Result<(), AppError> {
+        let due = now_ms().saturating_add(i64::try_from(after.as_millis()).unwrap_or(i64::MAX));
+        self.inner.store.retry_job(job, worker, due, error).await?;
+        Ok(())
+    }
 }

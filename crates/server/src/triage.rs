@@ -16,6 +16,8 @@ const IN_FLIGHT: usize = 64;
 /// How often the queue is looked at without a wake-up (other replicas' requests, ones
 /// whose lock expired, a database that was down).
 const TICK: Duration = Duration::from_secs(1);
+/// How long a triage that could not start waits before it is tried again.
+const RETRY: Duration = Duration::from_secs(5);
 
 /// Runs until the server stops.
 pub(crate) async fn run(state: ServerState) {
@@ -32,8 +34,13 @@ pub(crate) async fn run(state: ServerState) {
                         };
                         let (state, worker) = (state.clone(), worker.clone());
                         tokio::spawn(async move {
-                            triage(&state, &q.incident).await;
-                            if let Err(e) = state.app().finish_triage(&q.job, &worker).await {
+                            let app = state.app();
+                            let done = match triage(&state, &q.incident).await {
+                                // It could not start (database or disk down): again later.
+                                Some(e) => app.retry_triage(&q.job, &worker, RETRY, &e).await,
+                                None => app.finish_triage(&q.job, &worker).await,
+                            };
+                            if let Err(e) = done {
                                 tracing::warn!(incident = %q.incident, error = %e, "cannot finish an auto-triage job; it runs again after its lock expires");
                             }
                             drop(slot);
@@ -50,8 +57,9 @@ pub(crate) async fn run(state: ServerState) {
     }
 }
 
-/// Triages one incident; results land on its timeline (and in the live feed).
-async fn triage(state: &ServerState, incident_id: &str) {
+/// Triages one incident; results land on its timeline (and in the live feed). Returns
+/// why when the triage could not run for a fault that may clear (then it is retried).
+async fn triage(state: &ServerState, incident_id: &str) -> Option<String> {
     let sink: Arc<dyn sitrep_app::RunSink> = Arc::new(live::LiveSink::new(state.clone()));
     match state.app().auto_triage(incident_id, sink).await {
         Ok(results) => {
@@ -67,7 +75,12 @@ async fn triage(state: &ServerState, incident_id: &str) {
                 }
             }
         }
+        Err(sitrep_app::AppError::Store(e)) if e.is_fault() => {
+            tracing::warn!(incident = %incident_id, error = %e, "auto-triage could not start; retrying");
+            return Some(e.to_string());
+        }
         Err(e) => tracing::warn!(incident = %incident_id, error = %e, "auto-triage failed"),
     }
     state.changed();
+    None
 }

@@ -19,6 +19,45 @@ fn storm_runbooks() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/faults/runbooks")
 }
 
+/// A control: a trivial HTTP server on a runtime and OS thread of its own, probed
+/// alongside `/healthz`. Its latency is what the machine adds (other processes, the
+/// storm's own shells); sitrep must answer within 100 ms on top of that.
+fn control_server() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}/healthz", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::from_std(listener).unwrap();
+            let app = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
+            let _ = axum::serve(l, app).await;
+        });
+    });
+    url
+}
+
+/// Sorted latencies of GET `url` every 50 ms until `stop`.
+async fn probe(http: reqwest::Client, url: String, stop: Arc<AtomicBool>) -> Vec<Duration> {
+    let mut took = Vec::new();
+    while !stop.load(Ordering::SeqCst) {
+        let t = Instant::now();
+        let st = http.get(&url).send().await.unwrap().status();
+        assert_eq!(st, 200);
+        took.push(t.elapsed());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    took.sort();
+    took
+}
+
+fn p99(took: &[Duration]) -> Duration {
+    took[took.len() * 99 / 100]
+}
+
 fn group(n: usize) -> String {
     common::alertmanager(
         &format!("{{}}:{{alertname=\"StormAlert\",instance=\"host-{n}\"}}"),
@@ -34,23 +73,14 @@ async fn a_storm_of_a_thousand_groups_stays_at_the_cap() {
         c.unattended.max_concurrent = CAP;
     })
     .await;
-    // /healthz is probed every 50 ms for as long as the storm lasts.
+    // /healthz and the control are probed every 50 ms for as long as the storm lasts.
     let stop = Arc::new(AtomicBool::new(false));
-    let probe = {
-        let (http, url, stop) = (s.http.clone(), s.u("/healthz"), stop.clone());
-        tokio::spawn(async move {
-            let mut took = Vec::new();
-            while !stop.load(Ordering::SeqCst) {
-                let t = Instant::now();
-                let st = http.get(&url).send().await.unwrap().status();
-                assert_eq!(st, 200);
-                took.push(t.elapsed());
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            took.sort();
-            took
-        })
-    };
+    let health = tokio::spawn(probe(s.http.clone(), s.u("/healthz"), stop.clone()));
+    let control = tokio::spawn(probe(
+        reqwest::Client::new(),
+        control_server(),
+        stop.clone(),
+    ));
     let started = Instant::now();
     // Eight senders at once, as several Alertmanagers would.
     let senders: Vec<_> = (0..8)
@@ -112,17 +142,20 @@ async fn a_storm_of_a_thousand_groups_stays_at_the_cap() {
     }
     let done = started.elapsed();
     stop.store(true, Ordering::SeqCst);
-    let took = probe.await.unwrap();
+    let took = health.await.unwrap();
+    let base = control.await.unwrap();
     let slowest = took.last().copied().unwrap_or_default();
-    let p99 = took[took.len() * 99 / 100];
+    let (p99, base_p99) = (p99(&took), p99(&base));
     let over = took
         .iter()
         .filter(|t| **t >= Duration::from_millis(100))
         .count();
     eprintln!(
-        "storm: /healthz {} probes, median {:?}, p99 {p99:?}, max {slowest:?}, {over} at 100 ms or more",
+        "storm: /healthz {} probes, median {:?}, p99 {p99:?}, max {slowest:?}, {over} at 100 ms \
+         or more; control p99 {base_p99:?}, max {:?}",
         took.len(),
-        took[took.len() / 2]
+        took[took.len() / 2],
+        base.last().copied().unwrap_or_default(),
     );
     let stats = s.state.app().unattended_stats();
     eprintln!(
@@ -132,9 +165,13 @@ async fn a_storm_of_a_thousand_groups_stays_at_the_cap() {
     assert_eq!(stats.cap, CAP);
     assert!(stats.peak <= CAP, "{stats:?}");
     assert_eq!(stats.peak, CAP, "the storm reaches the cap: {stats:?}");
-    // The 99th percentile, not the maximum: on a shared CI machine the OS may park the
-    // whole process for longer than that now and then (docs/benchmarks.md has numbers).
-    assert!(p99 < Duration::from_millis(100), "/healthz p99 {p99:?}");
+    // The 99th percentile, not the maximum, and beyond what the machine adds to a
+    // trivial server (the control): on a shared CI machine the OS parks processes for
+    // longer than 100 ms now and then (docs/benchmarks.md has numbers).
+    assert!(
+        p99 < base_p99 + Duration::from_millis(100),
+        "/healthz p99 {p99:?}, control p99 {base_p99:?}"
+    );
     // The cluster step's plan is the same for every group: it ran far fewer times than
     // there are incidents, and the rest were shared.
     assert!(stats.shared >= GROUPS - 10, "{stats:?}");
@@ -181,11 +218,15 @@ async fn queued_triage_survives_a_restart() {
     let ingestor = sitrep_app::Ingestor::load(app.clone()).await.unwrap();
     let source = sitrep_alerts::Source::Alertmanager;
     let batch = sitrep_app::ingest::parse(source, group(7).as_bytes()).unwrap();
-    let report = ingestor.ingest_batch(source, "payload-7", &batch).await.unwrap();
+    let report = ingestor
+        .ingest_batch(source, "payload-7", &batch)
+        .await
+        .unwrap();
     let id = report.opened[0].clone();
     let jobs = app.store().jobs_for(&id).await.unwrap();
     assert!(
-        jobs.iter().any(|j| j.kind == sitrep_app::TRIAGE_JOB && j.state == "pending"),
+        jobs.iter()
+            .any(|j| j.kind == sitrep_app::TRIAGE_JOB && j.state == "pending"),
         "{jobs:?}"
     );
     app.close().await;
@@ -201,7 +242,12 @@ async fn queued_triage_survives_a_restart() {
             let steps: Vec<String> = tl
                 .iter()
                 .filter(|e| e["record"]["type"] == "step.run")
-                .map(|e| e["record"]["payload"]["step"].as_str().unwrap_or("").to_owned())
+                .map(|e| {
+                    e["record"]["payload"]["step"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_owned()
+                })
                 .collect();
             (steps.len() >= 2).then_some(steps)
         })
@@ -217,6 +263,11 @@ async fn queued_triage_survives_a_restart() {
                 .then_some(jobs)
         })
         .await;
-    assert_eq!(jobs.iter().filter(|j| j.kind == sitrep_app::TRIAGE_JOB).count(), 1);
+    assert_eq!(
+        jobs.iter()
+            .filter(|j| j.kind == sitrep_app::TRIAGE_JOB)
+            .count(),
+        1
+    );
     s.stop().await;
 }
