@@ -75,3 +75,29 @@ fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     humantime::parse_duration(&s)
         .map_err(|e| serde::de::Error::custom(format!("bad duration {s:?}: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::Config;
+
+    #[test]
+    fn sections_parse_with_defaults_and_refuse_unknown_keys() {
+        let c = Config::from_toml("", Path::new("x.toml")).unwrap();
+        assert_eq!(c.store.commit_timeout, Duration::from_secs(2));
+        assert_eq!(c.store.acquire_timeout, Duration::from_secs(2));
+        assert_eq!(c.unattended.coalesce_window, Duration::from_secs(60));
+        assert!(c.unattended.cap() >= 2);
+        let text = "[store]\ncommit_timeout = \"500ms\"\n[unattended]\nmax_concurrent = 3\ncoalesce_window = \"0s\"\n";
+        let c = Config::from_toml(text, Path::new("x.toml")).unwrap();
+        assert_eq!(c.store.commit_timeout, Duration::from_millis(500));
+        assert_eq!(c.unattended.cap(), 3);
+        assert!(c.unattended.coalesce_window.is_zero());
+        let err = Config::from_toml("[store]\ncommit = \"1s\"\n", Path::new("x.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("commit"), "{err}");
+    }
+}

@@ -335,3 +335,39 @@ impl App {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tuning::UnattendedConfig;
+
+    fn unattended(window: Duration) -> Unattended {
+        Unattended::new(&UnattendedConfig {
+            max_concurrent: 2,
+            coalesce_window: window,
+        })
+    }
+
+    #[test]
+    fn the_first_asker_leads_and_later_ones_follow_within_the_window() {
+        let u = unattended(Duration::from_secs(60));
+        let Role::Lead(Some(tx)) = u.join_or_lead("sha256:a", 1) else {
+            panic!("the first asker leads");
+        };
+        let Role::Follow(number, rx) = u.join_or_lead("sha256:a", 2) else {
+            panic!("the second follows");
+        };
+        assert_eq!(number, 1);
+        assert!(matches!(u.join_or_lead("sha256:b", 3), Role::Lead(Some(_))));
+        tx.send(Some(Shared::Failed)).unwrap();
+        assert!(matches!(*rx.borrow(), Some(Shared::Failed)));
+        assert_eq!(u.stats().cap, 2);
+    }
+
+    #[test]
+    fn a_zero_window_shares_nothing() {
+        let u = unattended(Duration::ZERO);
+        assert!(matches!(u.join_or_lead("sha256:a", 1), Role::Lead(None)));
+        assert!(matches!(u.join_or_lead("sha256:a", 2), Role::Lead(None)));
+    }
+}
