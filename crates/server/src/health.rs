@@ -82,6 +82,10 @@ pub async fn readiness(state: &ServerState) -> Readiness {
         (Err(e), _) => check(false, true, e),
         (_, Err(e)) => check(false, true, e.clone()),
     };
+    if store.checkpoint_error().is_some() {
+        // Failing: try again now (the outcome is recorded), so a cleared fault shows.
+        let _ = timed(store.probe_signer()).await;
+    }
     // Events still commit while checkpoints cannot be signed, but nothing new is
     // sealed: a retired key (the log rotated under this replica) or a ledger that no
     // longer matches its checkpoint. Take the replica out until it is fixed.

@@ -492,6 +492,19 @@ impl Store {
         self.inner.core.signer.outcome()
     }
 
+    /// Signs a checkpoint now if the tree grew, as the background task does at its next
+    /// tick, and records the outcome: a probe uses it so readiness comes back as soon
+    /// as signing works again instead of up to `checkpoint_every` later.
+    pub async fn probe_signer(&self) -> Result<(), StoreError> {
+        let core = &self.inner.core;
+        let result = checkpoint_if_grown(core).await;
+        match &result {
+            Ok(()) => core.signer.ok(),
+            Err(e) => core.signer.failed(e.to_string()),
+        }
+        result
+    }
+
     /// The group-commit writer's last outcome: failed while the database as a whole
     /// fails (disk full, unreachable, timed out), ok again after its next commit.
     #[must_use]
