@@ -40,6 +40,10 @@ pub struct App {
 pub(crate) struct Inner {
     pub(crate) store: Store,
     pub(crate) blobs: BlobStore,
+    /// The last outcome of writing a blob to the data dir (for `/readyz`, `/metrics`).
+    pub(crate) blob_health: sitrep_store::Tracker,
+    /// The global cap and coalescing of unattended runs.
+    pub(crate) unattended: crate::unattended::Unattended,
     /// The shared bucket the blobs are mirrored to, when configured.
     pub(crate) remote: Option<sitrep_evidence::remote::RemoteBlobs>,
     /// This data dir's replica id (names its upload jobs).
@@ -143,8 +147,12 @@ impl App {
                 sitrep_store::sqlite_url(&data_dir)
             }
         };
-        let above = config.ledger.verify_in_background_above;
-        let (store, verifier) = open_store(&url, &key_path, signer, above).await?;
+        let tuning = crate::rotation::StoreTuning {
+            verify_in_background_above: config.ledger.verify_in_background_above,
+            acquire_timeout: config.store.acquire_timeout,
+            commit_timeout: config.store.commit_timeout,
+        };
+        let (store, verifier) = open_store(&url, &key_path, signer, &tuning).await?;
         crate::datadir::prepare_blobs(&data_dir.join("blobs"))?;
         let blobs = BlobStore::open(data_dir.join("blobs"))?;
         let remote = crate::blobs::remote(&config.evidence)?;
@@ -180,6 +188,8 @@ impl App {
             inner: Arc::new(Inner {
                 store,
                 blobs,
+                blob_health: sitrep_store::Tracker::default(),
+                unattended: crate::unattended::Unattended::new(&config.unattended),
                 remote,
                 replica,
                 config,

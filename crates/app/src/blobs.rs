@@ -213,6 +213,12 @@ impl App {
         format!("{UPLOAD_JOB}:{}", self.inner.replica)
     }
 
+    /// The last outcome of writing a blob to the data dir, and how often it failed.
+    #[must_use]
+    pub fn blob_outcome(&self) -> sitrep_store::Outcome {
+        self.inner.blob_health.outcome()
+    }
+
     /// Keeps captured bytes: on local disk, then in the bucket. When the upload fails,
     /// the returned write (a durable retry job) must be committed with the event that
     /// names the blob.
@@ -221,7 +227,16 @@ impl App {
         bytes: &[u8],
         incident_id: &str,
     ) -> Result<(StoredBlob, Option<Write>), AppError> {
-        let blob = self.inner.blobs.put(bytes)?;
+        let blob = match self.inner.blobs.put(bytes) {
+            Ok(blob) => {
+                self.inner.blob_health.ok();
+                blob
+            }
+            Err(e) => {
+                self.inner.blob_health.failed(e.to_string());
+                return Err(e.into());
+            }
+        };
         let Some(remote) = &self.inner.remote else {
             return Ok((blob, None));
         };

@@ -68,6 +68,12 @@ pub struct Config {
     /// The ledger's startup check.
     #[serde(default)]
     pub ledger: LedgerConfig,
+    /// Database timeouts (faults answer fast).
+    #[serde(default)]
+    pub store: crate::tuning::StoreConfig,
+    /// Bounds on unattended runs.
+    #[serde(default)]
+    pub unattended: crate::tuning::UnattendedConfig,
 }
 
 /// `[ledger]`: how the startup check re-hashes the signed ledger (docs/store.md).
@@ -405,6 +411,8 @@ impl Default for Config {
             evidence: EvidenceConfig::default(),
             keys: KeysConfig::default(),
             ledger: LedgerConfig::default(),
+            store: crate::tuning::StoreConfig::default(),
+            unattended: crate::tuning::UnattendedConfig::default(),
         }
     }
 }

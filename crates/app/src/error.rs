@@ -162,9 +162,11 @@ impl AppError {
             | AppError::ChecklistOpen { .. }
             | AppError::Busy { .. }
             | AppError::Store(StoreError::Conflict { .. }) => ErrorKind::Conflict,
-            AppError::Store(_) | AppError::Blob(sitrep_evidence::BlobError::Remote { .. }) => {
-                ErrorKind::Unavailable
-            }
+            // The blob directory read-only or full, the bucket down: faults that clear.
+            AppError::Store(_)
+            | AppError::Blob(
+                sitrep_evidence::BlobError::Remote { .. } | sitrep_evidence::BlobError::Io { .. },
+            ) => ErrorKind::Unavailable,
             AppError::Io { .. }
             | AppError::Blob(_)
             | AppError::Pack(_)

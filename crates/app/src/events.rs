@@ -26,6 +26,8 @@ pub const ALERT_RESOLVED: &str = "alert.resolved";
 pub const STEP_RUN: &str = "step.run";
 pub const STEP_REFUSED: &str = "step.refused";
 pub const STEP_SKIPPED: &str = "step.skipped";
+/// An unattended run waits for a slot under the global cap.
+pub const STEP_QUEUED: &str = "step.queued";
 /// A run its process never finished (crash): see `interrupted.rs`.
 pub const STEP_INTERRUPTED: &str = "step.interrupted";
 pub const EVIDENCE: &str = "evidence.captured";

@@ -10,8 +10,8 @@ use sitrep_ledger::{Hash, TlogProof, Verifier, open_note};
 use sitrep_store::{Change, Event, StoredCheckpoint};
 
 use crate::app::App;
-use crate::stamp::now_ms;
 use crate::error::AppError;
+use crate::stamp::now_ms;
 
 /// The ledger's size and latest checkpoint.
 #[derive(Debug, Clone, Serialize)]

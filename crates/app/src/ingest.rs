@@ -575,7 +575,15 @@ impl Ingestor {
         }
         let now = now_ms();
         let actor = format!("alerts:{}", source_name(source));
-        let mut writes = Vec::with_capacity(changed.len());
+        let mut writes = Vec::with_capacity(changed.len() + 1);
+        // Auto-triage is asked for durably, with the alerts (unattended.rs).
+        writes.extend(
+            report
+                .opened
+                .iter()
+                .filter(|id| open.as_ref().is_some_and(|o| &o.id == *id))
+                .map(|id| crate::unattended::triage_job(id)),
+        );
         let mut records = Vec::new();
         for c in &changed {
             let a = &c.alert;

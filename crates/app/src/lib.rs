@@ -36,6 +36,8 @@ mod sandbox;
 pub mod severity;
 mod stamp;
 pub mod tokens;
+pub mod tuning;
+mod unattended;
 pub mod workers;
 
 pub use app::{App, IncidentView, NewIncident, SERVING_LEASE, default_data_dir};
@@ -63,3 +65,4 @@ pub mod evidence {
 /// The notifier the server's paging loop drives (owning it in `App` is issue 15's work).
 pub use sitrep_notify as notify;
 pub use tokens::{AccessRole, CreatedToken};
+pub use unattended::{QueuedTriage, TRIAGE_JOB, UnattendedStats};

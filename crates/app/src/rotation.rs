@@ -26,18 +26,27 @@ pub(crate) fn ledger_key_path(config: &Config, data_dir: &Path) -> PathBuf {
 /// half-way: when the log retired that key for the one waiting at `<key>.next`, the
 /// new key opens it, signs the transition checkpoint together with the old one, and
 /// takes the old key's place.
+/// The store options that come from the config.
+pub(crate) struct StoreTuning {
+    pub verify_in_background_above: u64,
+    pub acquire_timeout: std::time::Duration,
+    pub commit_timeout: std::time::Duration,
+}
+
 pub(crate) async fn open_store(
     url: &str,
     key_path: &Path,
     signer: Signer,
-    background_above: u64,
+    tuning: &StoreTuning,
 ) -> Result<(Store, Verifier), AppError> {
     // The log's origin is fixed when its key is created (the key carries it as its
     // name); a later config or another tool on the same data dir cannot rename it.
     let options = |signer: Signer| {
         let origin = signer.name().to_owned();
         let mut options = StoreOptions::new(url, signer, origin);
-        options.verify_in_background_above = background_above;
+        options.verify_in_background_above = tuning.verify_in_background_above;
+        options.acquire_timeout = tuning.acquire_timeout;
+        options.commit_timeout = tuning.commit_timeout;
         options
     };
     match Store::open(options(signer.clone())).await {

@@ -114,7 +114,7 @@ impl App {
 
     /// The frozen plan with the approvers of the approval the request presents (checked
     /// to be granted and for exactly this plan), and that approval.
-    async fn plan_approved(
+    pub(crate) async fn plan_approved(
         &self,
         incident: &Incident,
         (path, rb, step): &Found,
@@ -211,7 +211,7 @@ impl App {
         }
     }
 
-    async fn run_found(
+    pub(crate) async fn run_found(
         &self,
         incident: &Incident,
         found: &Found,
@@ -236,7 +236,7 @@ impl App {
             .as_ref()
             .and_then(|a| a.separate_approvers().into_iter().next());
         let run_id = uuid::Uuid::now_v7().to_string();
-        let mut row = StepRun {
+        let row = StepRun {
             id: run_id.clone(),
             incident_id: incident.id.clone(),
             runbook: plan.runbook.clone(),
@@ -284,35 +284,70 @@ impl App {
         let outcome = match result {
             Ok(o) => o,
             Err(e) => {
-                row.status = "error".to_owned();
-                row.ended_ms = Some(now_ms());
-                let rec = events::record(
-                    events::STEP_RUN,
-                    &incident.id,
-                    now_ms(),
-                    &req.actor,
-                    [
-                        ("run", run_id.clone()),
-                        ("runbook", plan.runbook.clone()),
-                        ("step", plan.step_id.clone()),
-                        ("command", plan.display.clone()),
-                        ("plan", plan.id.clone()),
-                        ("status", "error".to_owned()),
-                        ("error", self.redact(&e.to_string())),
-                    ],
-                );
-                self.inner
-                    .store
-                    .commit(Change {
-                        writes: vec![Write::PutRun(row)],
-                        events: vec![rec],
-                    })
+                self.record_run_error(incident, &plan, row, &req.actor, &e.to_string())
                     .await?;
                 return Err(e.into());
             }
         };
-        self.record_outcome(incident, &plan, row, &outcome, &req.principal())
+        match self
+            .record_outcome(
+                incident,
+                &plan,
+                row.clone(),
+                &outcome,
+                &req.principal(),
+                &[],
+            )
             .await
+        {
+            Err(e @ AppError::Blob(_)) => {
+                // The output could not be kept (blob directory read-only or full): the
+                // run is recorded as an error naming why instead of staying "running",
+                // so the step can run again as soon as the fault clears.
+                let why = format!("its output could not be stored: {e}");
+                self.record_run_error(incident, &plan, row, &req.actor, &why)
+                    .await?;
+                Err(e)
+            }
+            other => other,
+        }
+    }
+
+    /// Records a run that ended without an outcome to keep: its row as `error` and a
+    /// `step.run` event with the (redacted) reason.
+    async fn record_run_error(
+        &self,
+        incident: &Incident,
+        plan: &Plan,
+        mut row: StepRun,
+        actor: &str,
+        error: &str,
+    ) -> Result<(), AppError> {
+        row.status = "error".to_owned();
+        row.ended_ms = Some(now_ms());
+        let rec = events::record(
+            events::STEP_RUN,
+            &incident.id,
+            now_ms(),
+            actor,
+            [
+                ("run", row.id.clone()),
+                ("runbook", plan.runbook.clone()),
+                ("step", plan.step_id.clone()),
+                ("command", plan.display.clone()),
+                ("plan", plan.id.clone()),
+                ("status", "error".to_owned()),
+                ("error", self.redact(error)),
+            ],
+        );
+        self.inner
+            .store
+            .commit(Change {
+                writes: vec![Write::PutRun(row)],
+                events: vec![rec],
+            })
+            .await?;
+        Ok(())
     }
 
     /// The executor's limits from the config.
@@ -327,13 +362,14 @@ impl App {
         cfg
     }
 
-    async fn record_outcome(
+    pub(crate) async fn record_outcome(
         &self,
         incident: &Incident,
         plan: &Plan,
         mut row: StepRun,
         outcome: &Outcome,
         who: &crate::Principal,
+        extra: &[(&'static str, String)],
     ) -> Result<RunReport, AppError> {
         let actor = who.name.as_str();
         let ended = to_ms(outcome.ended_at);
@@ -410,6 +446,7 @@ impl App {
         if let Some(a) = &row.approver {
             payload.push(("approver", a.clone()));
         }
+        payload.extend(extra.iter().map(|(k, v)| (*k, v.clone())));
         if !plan.bindings.is_empty() {
             let b: Vec<String> = plan
                 .bindings
@@ -578,7 +615,12 @@ impl App {
             };
             set.spawn(async move {
                 let _permit = limit.acquire_owned().await;
-                let res = app.run_found(&incident, &found, &req, sink).await;
+                let res = if req.mode == Mode::Automatic {
+                    // Under the global cap, shared with identical runs (unattended.rs).
+                    app.run_unattended(&incident, &found, &req, sink).await
+                } else {
+                    app.run_found(&incident, &found, &req, sink).await
+                };
                 if let Err(AppError::Unbound { names }) = &res {
                     let rec = events::record(
                         events::STEP_SKIPPED,
@@ -610,7 +652,7 @@ impl App {
 
 impl App {
     /// Seals timeline events that change nothing else (refusals, skips).
-    async fn seal(&self, events: Vec<sitrep_ledger::Record>) -> Result<(), AppError> {
+    pub(crate) async fn seal(&self, events: Vec<sitrep_ledger::Record>) -> Result<(), AppError> {
         self.inner
             .store
             .commit(Change {

@@ -113,15 +113,30 @@ impl ApiError {
     }
 }
 
+/// Seconds a client is told to wait after a 503: about how long sitrep takes to
+/// notice a cleared fault and work again (docs/deploy.md, degradation).
+pub const RETRY_AFTER_SECS: u32 = 5;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let retry = self.extra.get("retry_after").and_then(Value::as_u64);
-        let mut resp = (self.status, axum::Json(self.body())).into_response();
-        if let Some(secs) = retry {
-            resp.headers_mut()
+        let mut response = (self.status, axum::Json(self.body())).into_response();
+        // A rate limit says its own wait; every 503 is a fault sitrep expects to clear
+        // (database, disk, bucket): say when to come back, so senders retry instead of
+        // giving up or hammering.
+        let secs = match retry {
+            Some(secs) => Some(secs),
+            None if self.status == StatusCode::SERVICE_UNAVAILABLE => {
+                Some(u64::from(RETRY_AFTER_SECS))
+            }
+            None => None,
+        };
+        if let Some(secs) = secs {
+            response
+                .headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, secs.into());
         }
-        resp
+        response
     }
 }
 
@@ -196,7 +211,7 @@ impl From<AppError> for ApiError {
             AppError::Busy { .. } => ApiError::new(status, "busy", msg),
             AppError::Store(StoreError::Conflict { .. }) => ApiError::new(status, "conflict", msg),
             AppError::Blob(_) if status == StatusCode::SERVICE_UNAVAILABLE => {
-                tracing::error!(error = %msg, "remote blob store failure");
+                tracing::error!(error = %msg, "blob store failure");
                 ApiError::unavailable(format!("the evidence store is unavailable: {msg}"))
             }
             AppError::Store(ref inner) if status == StatusCode::SERVICE_UNAVAILABLE => {

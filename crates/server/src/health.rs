@@ -1,5 +1,8 @@
 //! Probes: `/healthz` (the process answers), `/startupz` (startup finished), `/readyz`
-//! (each subsystem, required or optional; 503 when a required one fails).
+//! (each subsystem, required or optional; 503 when a required one fails). `/readyz`
+//! reports what the server last managed to do, not only what it can reach: the
+//! group-commit writer's last outcome (re-probed with an empty write while it is
+//! failing), the checkpoint signer's, the blob store's.
 
 use std::time::Duration;
 
@@ -32,7 +35,7 @@ pub struct Check {
 pub struct Readiness {
     /// `ready`, `degraded` (serving, but an optional subsystem failed) or `not_ready`.
     pub status: &'static str,
-    /// By subsystem: `database`, `ledger`, `blob_store`, `runbooks`, `sandbox`.
+    /// By subsystem: `database`, `writer`, `ledger`, `blob_store`, `runbooks`, `sandbox`.
     pub checks: std::collections::BTreeMap<&'static str, Check>,
 }
 
@@ -79,6 +82,10 @@ pub async fn readiness(state: &ServerState) -> Readiness {
         (Err(e), _) => check(false, true, e),
         (_, Err(e)) => check(false, true, e.clone()),
     };
+    if store.checkpoint_error().is_some() {
+        // Failing: try again now (the outcome is recorded), so a cleared fault shows.
+        let _ = timed(store.probe_signer()).await;
+    }
     // Events still commit while checkpoints cannot be signed, but nothing new is
     // sealed: a retired key (the log rotated under this replica) or a ledger that no
     // longer matches its checkpoint. Take the replica out until it is fixed.
@@ -88,6 +95,7 @@ pub async fn readiness(state: &ServerState) -> Readiness {
     };
     let ledger = ledger_verification(store.ledger_verification(), ledger);
     checks.insert("ledger", ledger);
+    checks.insert("writer", writer_check(state).await);
     let blobs = state.app().data_dir().join("blobs");
     let probe = tokio::task::spawn_blocking(move || -> Result<(), String> {
         let path = blobs.join(".readyz-probe");
@@ -97,7 +105,14 @@ pub async fn readiness(state: &ServerState) -> Readiness {
     checks.insert(
         "blob_store",
         match tokio::time::timeout(CHECK_TIMEOUT, probe).await {
-            Ok(Ok(Ok(()))) => check(true, true, "writable"),
+            Ok(Ok(Ok(()))) => check(
+                true,
+                true,
+                format!(
+                    "writable; {} failed blob writes since start",
+                    state.app().blob_outcome().failures
+                ),
+            ),
             Ok(Ok(Err(e))) => check(false, true, e),
             Ok(Err(e)) => check(false, true, e.to_string()),
             Err(_) => check(false, true, "no answer in time"),
@@ -138,6 +153,34 @@ pub async fn readiness(state: &ServerState) -> Readiness {
         },
         checks,
     }
+}
+
+/// The writer's last outcome. While it is a failure, an empty write (a real write
+/// transaction that stores nothing) is tried, so readiness comes back as soon as writes
+/// work again, without waiting for traffic; while it keeps failing the probe says why.
+async fn writer_check(state: &ServerState) -> Check {
+    let store = state.app().store();
+    let last = store.writer_outcome();
+    if let Some(e) = last.error {
+        if let Err(probe) = timed(store.probe_writer()).await {
+            return check(
+                false,
+                true,
+                format!(
+                    "writes fail: {probe} (last commit: {e}); {} failures since start",
+                    last.failures
+                ),
+            );
+        }
+    }
+    check(
+        true,
+        true,
+        format!(
+            "last commit succeeded; {} failures since start",
+            store.writer_outcome().failures
+        ),
+    )
 }
 
 /// A large ledger is re-hashed in the background after open (docs/store.md). Until it

@@ -42,6 +42,7 @@ mod receivers;
 mod routes;
 pub mod sse;
 pub mod streams;
+mod triage;
 pub mod ui;
 pub mod watch;
 
@@ -67,6 +68,7 @@ struct Inner {
     closing: tokio::sync::watch::Sender<bool>,
     runbook_error: Mutex<Option<String>>,
     paging: paging::Pacing,
+    triage_wake: tokio::sync::Notify,
 }
 
 impl ServerState {
@@ -92,6 +94,7 @@ impl ServerState {
                 closing,
                 runbook_error: Mutex::new(None),
                 paging: paging::Pacing::default(),
+                triage_wake: tokio::sync::Notify::new(),
             }),
         })
     }
@@ -179,30 +182,11 @@ impl ServerState {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = e;
     }
 
-    /// Starts auto-triage of a new incident in the background; results land on its
-    /// timeline (and in the live feed) as they finish.
-    pub fn spawn_auto_triage(&self, incident_id: String) {
-        let state = self.clone();
-        tokio::spawn(async move {
-            let sink: Arc<dyn sitrep_app::RunSink> = Arc::new(live::LiveSink::new(state.clone()));
-            match state.app().auto_triage(&incident_id, sink).await {
-                Ok(results) => {
-                    for r in results {
-                        match r {
-                            Ok(report) => state
-                                .metrics()
-                                .step_run(&report.run.risk, &report.run.status),
-                            Err(e) => {
-                                state.metrics().step_run("read", "error");
-                                tracing::debug!(incident = %incident_id, error = %e, "auto-triage step not run");
-                            }
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!(incident = %incident_id, error = %e, "auto-triage failed"),
-            }
-            state.changed();
-        });
+    /// Wakes the auto-triage worker: ingestion enqueued a durable auto-triage request
+    /// for a new incident (`triage.rs`); results land on its timeline (and in the live
+    /// feed) as they finish.
+    pub fn spawn_auto_triage(&self, _incident_id: String) {
+        self.inner.triage_wake.notify_one();
     }
 }
 
@@ -229,6 +213,7 @@ pub async fn serve(
     tasks.spawn(streams::recheck(state.clone()));
     tasks.spawn(watch::watch_runbooks(state.clone(), Duration::from_secs(2)));
     tasks.spawn(paging::run(state.clone()));
+    tasks.spawn(triage::run(state.clone()));
     let holder = format!("serve-{}-{}", std::process::id(), uuid::Uuid::now_v7());
     let poke = state.clone();
     let workers = Workers::new(

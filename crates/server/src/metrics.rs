@@ -308,6 +308,7 @@ impl Metrics {
                 acks.len()
             );
         }
+        subsystems(&mut out, state);
         out.push_str("# HELP sitrep_ledger_size Entries in the ledger.\n");
         out.push_str("# TYPE sitrep_ledger_size gauge\n");
         if let Ok(size) = store.tree_size().await {
@@ -376,6 +377,37 @@ pub async fn track(State(state): State<ServerState>, req: Request, next: Next) -
         start.elapsed().as_secs_f64(),
     );
     resp
+}
+
+/// Failures per subsystem since the process started, and whether each one's last
+/// attempt worked (from the outcomes the store and the app keep, no database read).
+fn subsystems(out: &mut String, state: &ServerState) {
+    let store = state.app().store();
+    let outcomes = [
+        ("writer", store.writer_outcome()),
+        ("signer", store.signer_outcome()),
+        ("blob_store", state.app().blob_outcome()),
+    ];
+    out.push_str("# HELP sitrep_subsystem_failures_total Failed attempts by subsystem (writer: group commits, signer: checkpoints, blob_store: blob writes).\n");
+    out.push_str("# TYPE sitrep_subsystem_failures_total counter\n");
+    for (name, o) in &outcomes {
+        let _ = writeln!(
+            out,
+            "sitrep_subsystem_failures_total{{subsystem=\"{name}\"}} {}",
+            o.failures
+        );
+    }
+    out.push_str(
+        "# HELP sitrep_subsystem_up Whether the subsystem's last attempt succeeded (1) or failed (0).\n",
+    );
+    out.push_str("# TYPE sitrep_subsystem_up gauge\n");
+    for (name, o) in &outcomes {
+        let _ = writeln!(
+            out,
+            "sitrep_subsystem_up{{subsystem=\"{name}\"}} {}",
+            u8::from(o.ok())
+        );
+    }
 }
 
 /// `GET /metrics`.

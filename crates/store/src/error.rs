@@ -156,21 +156,32 @@ pub enum StoreError {
     /// The store was closed; nothing was written.
     #[error("the store is closed")]
     Closed,
+    /// The database did not answer in time (unreachable, or its disk stalled). Nothing
+    /// was acknowledged; a change handed to the writer may still commit later, so
+    /// re-read before retrying anything that is not idempotent.
+    #[error("the database did not answer within {after:?} ({what})")]
+    TimedOut {
+        /// What was waited for.
+        what: &'static str,
+        /// How long.
+        after: std::time::Duration,
+    },
 }
 
 impl StoreError {
     /// True for errors that belong to one change of a group commit (so the batch is
     /// retried change by change) rather than to the database as a whole.
     pub(crate) fn is_change_specific(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Conflict { .. }
-                | StoreError::Fenced { .. }
-                | StoreError::NotFound { .. }
-                | StoreError::BadRecord(_)
-                | StoreError::Corrupt(_)
-                | StoreError::Database(sqlx::Error::Database(_))
-        )
+        !self.is_fault()
+            && matches!(
+                self,
+                StoreError::Conflict { .. }
+                    | StoreError::Fenced { .. }
+                    | StoreError::NotFound { .. }
+                    | StoreError::BadRecord(_)
+                    | StoreError::Corrupt(_)
+                    | StoreError::Database(sqlx::Error::Database(_))
+            )
     }
 }
 

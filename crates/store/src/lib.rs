@@ -25,6 +25,7 @@
 mod apply;
 mod chain;
 mod error;
+mod health;
 mod jobs;
 mod keys;
 mod ledger;
@@ -38,6 +39,7 @@ mod store;
 mod writer;
 
 pub use error::{HOW_TO_INVESTIGATE, StoreError, redact_url};
+pub use health::{Outcome, Tracker};
 pub use ledger::{Divergence, LedgerReport};
 pub use model::*;
 pub use payloads::RawPayloadStats;

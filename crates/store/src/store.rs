@@ -7,12 +7,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sitrep_ledger::{Hash, Record, Signer, Verifier};
-use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Connection};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::error::{StoreError, redact_url};
+use crate::health::{Outcome, Tracker};
 use crate::keys::{self, LogKeys};
 use crate::ledger::{self, LedgerReport};
 use crate::model::{Change, Committed, KeyEpoch, RawPayload, StoredCheckpoint, Write};
@@ -61,11 +62,17 @@ pub struct StoreOptions {
     pub max_connections: u32,
     /// Above this many signed entries `open` re-hashes them in the background.
     pub verify_in_background_above: u64,
+    /// Longest wait for a pooled connection before the operation fails (a database
+    /// that is down answers fast instead of hanging its callers).
+    pub acquire_timeout: Duration,
+    /// Longest wait for [`Store::commit`]; the group commit itself is abandoned after
+    /// five times this.
+    pub commit_timeout: Duration,
 }
 
 impl StoreOptions {
     /// Options with the defaults: a checkpoint every 5 s, batches of up to 1024
-    /// changes, 8 connections.
+    /// changes, 8 connections, 2 s to get a connection or a commit.
     pub fn new(url: impl Into<String>, signer: Signer, origin: impl Into<String>) -> Self {
         StoreOptions {
             url: url.into(),
@@ -75,6 +82,8 @@ impl StoreOptions {
             max_batch: 1024,
             max_connections: 8,
             verify_in_background_above: 1_000_000,
+            acquire_timeout: Duration::from_secs(2),
+            commit_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -121,6 +130,9 @@ pub struct Store {
 struct Inner {
     core: Arc<Core>,
     tx: mpsc::Sender<Msg>,
+    /// The writer's last outcome.
+    writer: Arc<Tracker>,
+    commit_timeout: Duration,
     closed: AtomicBool,
     shutdown: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -134,8 +146,9 @@ struct Core {
     keys: LogKeys,
     /// Serialises checkpoint signing within this process.
     checkpointing: tokio::sync::Mutex<()>,
-    /// Why the background checkpoint task last failed, cleared when it succeeds.
-    checkpoint_error: Mutex<Option<String>>,
+    /// The background checkpoint task's last outcome (why it failed, cleared when it
+    /// succeeds).
+    signer: Tracker,
     /// The startup re-hash: no checkpoint is signed until it passed.
     verification: Arc<Verification>,
 }
@@ -160,7 +173,23 @@ impl Store {
             url: redact_url(&opts.url),
             source,
         };
-        let mut pool_opts = AnyPoolOptions::new().max_connections(opts.max_connections.max(2));
+        let mut pool_opts = AnyPoolOptions::new()
+            .max_connections(opts.max_connections.max(2))
+            .acquire_timeout(opts.acquire_timeout)
+            .after_release(|conn, _meta| {
+                Box::pin(async move {
+                    // A connection whose transaction failed is never reused: when
+                    // SQLite rolled back by itself (disk full at COMMIT) the queued
+                    // ROLLBACK fails and sqlx still counts the transaction open, and
+                    // every later BEGIN on it would fail ("non-zero transaction
+                    // depth") long after the fault cleared. Flush the rollback (the
+                    // ping), then keep the connection only when it is clean.
+                    if conn.is_in_transaction() {
+                        conn.ping().await?;
+                    }
+                    Ok(!conn.is_in_transaction())
+                })
+            });
         if backend == Backend::Sqlite {
             pool_opts = pool_opts.after_connect(|conn, _meta| {
                 Box::pin(async move {
@@ -194,16 +223,18 @@ impl Store {
         }
         sqlx::migrate!("./migrations").run(&pool).await?;
         let (every, max_batch) = (opts.checkpoint_every, opts.max_batch.max(1));
+        let commit_timeout = opts.commit_timeout.max(Duration::from_millis(10));
         let (keys, verification, deferred) = startup::open_check(&pool, backend, opts).await?;
         let core = Arc::new(Core {
             pool: pool.clone(),
             backend,
             keys,
             checkpointing: tokio::sync::Mutex::new(()),
-            checkpoint_error: Mutex::new(None),
+            signer: Tracker::default(),
             verification: verification.clone(),
         });
         let (tx, rx) = mpsc::channel(max_batch.saturating_mul(2));
+        let health = Arc::new(Tracker::default());
         let writer = Writer {
             pool,
             backend,
@@ -212,6 +243,8 @@ impl Store {
             size: None,
             peaks: None,
             heads: Default::default(),
+            health: health.clone(),
+            timeout: commit_timeout.saturating_mul(5),
         };
         let (shutdown, rx) = watch::channel(false);
         let mut tasks = vec![tokio::spawn(writer.run())];
@@ -221,6 +254,8 @@ impl Store {
             inner: Arc::new(Inner {
                 core,
                 tx,
+                writer: health,
+                commit_timeout,
                 closed: AtomicBool::new(false),
                 shutdown,
                 tasks: Mutex::new(tasks),
@@ -263,8 +298,19 @@ impl Store {
     }
 
     /// Commits a change: its writes and its events (as ledger leaves) atomically,
-    /// through the group-commit writer. Returns once the transaction is committed.
+    /// through the group-commit writer. Returns once the transaction is committed, or
+    /// [`StoreError::TimedOut`] after the commit timeout (the change may still commit).
     pub async fn commit(&self, change: Change) -> Result<Committed, StoreError> {
+        let after = self.inner.commit_timeout;
+        tokio::time::timeout(after, self.commit_untimed(change))
+            .await
+            .unwrap_or(Err(StoreError::TimedOut {
+                what: "commit",
+                after,
+            }))
+    }
+
+    async fn commit_untimed(&self, change: Change) -> Result<Committed, StoreError> {
         if self.inner.closed.load(Ordering::SeqCst) {
             return Err(StoreError::Closed);
         }
@@ -440,10 +486,55 @@ impl Store {
     /// not signed.
     #[must_use]
     pub fn checkpoint_error(&self) -> Option<String> {
-        match self.inner.core.checkpoint_error.lock() {
-            Ok(e) => e.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
+        self.inner.core.signer.outcome().error
+    }
+
+    /// The checkpoint signer's last outcome and failure count.
+    #[must_use]
+    pub fn signer_outcome(&self) -> Outcome {
+        self.inner.core.signer.outcome()
+    }
+
+    /// Signs a checkpoint now if the tree grew, as the background task does at its next
+    /// tick, and records the outcome: a probe uses it so readiness comes back as soon
+    /// as signing works again instead of up to `checkpoint_every` later.
+    pub async fn probe_signer(&self) -> Result<(), StoreError> {
+        let core = &self.inner.core;
+        let result = checkpoint_if_grown(core).await;
+        match &result {
+            Ok(()) => core.signer.ok(),
+            Err(e) => core.signer.failed(e.to_string()),
         }
+        result
+    }
+
+    /// The group-commit writer's last outcome: failed while the database as a whole
+    /// fails (disk full, unreachable, timed out), ok again after its next commit.
+    #[must_use]
+    pub fn writer_outcome(&self) -> Outcome {
+        self.inner.writer.outcome()
+    }
+
+    /// Finds out whether writes work again without waiting for traffic: commits a
+    /// write the size of a large alert delivery and deletes it again
+    /// ([`crate::health::write_probe`]), within the commit timeout. Updates
+    /// [`Store::writer_outcome`].
+    pub async fn probe_writer(&self) -> Result<(), StoreError> {
+        let after = self.inner.commit_timeout;
+        let probe = crate::health::write_probe(self.pool(), self.backend());
+        let result =
+            tokio::time::timeout(after, probe)
+                .await
+                .unwrap_or(Err(StoreError::TimedOut {
+                    what: "write probe",
+                    after,
+                }));
+        match &result {
+            Ok(()) => self.inner.writer.ok(),
+            Err(e) if e.is_fault() => self.inner.writer.failed(e.to_string()),
+            Err(_) => {}
+        }
+        result
     }
 
     /// The first stored checkpoint whose tree contains leaf `index` (for a rotation
@@ -498,13 +589,9 @@ async fn checkpoint_loop(core: Arc<Core>, every: Duration, mut shutdown: watch::
                 }
             }
         }
-        let outcome = checkpoint_if_grown(&core)
-            .await
-            .err()
-            .map(|e| e.to_string());
-        match core.checkpoint_error.lock() {
-            Ok(mut slot) => *slot = outcome,
-            Err(poisoned) => *poisoned.into_inner() = outcome,
+        match checkpoint_if_grown(&core).await {
+            Ok(()) => core.signer.ok(),
+            Err(e) => core.signer.failed(e.to_string()),
         }
     }
 }

@@ -7,6 +7,8 @@
 //! one fills up: throughput grows with the number of committers at one fsync a batch.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use sitrep_ledger::{
     Hash, HashReader, LogStore, StorageError, append_indexes, stored_hash_count, tree_hash_indexes,
@@ -18,6 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::Backend;
 use crate::apply::apply_write;
 use crate::error::StoreError;
+use crate::health::Tracker;
 use crate::model::{Committed, Write};
 use crate::rows::{now_ms, placeholders, to_i64, to_u64, value_rows};
 
@@ -86,6 +89,12 @@ pub(crate) struct Writer {
     pub peaks: Option<(u64, HashMap<u64, Hash>)>,
     /// Each incident's last leaf, valid exactly when `peaks` is.
     pub heads: crate::chain::Heads,
+    /// The last outcome, for `/readyz`: failed while the database as a whole fails.
+    pub health: Arc<Tracker>,
+    /// Longest one group commit may take before it is abandoned (its transaction
+    /// rolled back with its connection), so a stalled database cannot stall the
+    /// writer for good.
+    pub timeout: Duration,
 }
 
 impl Writer {
@@ -119,7 +128,13 @@ impl Writer {
 
     async fn apply(&mut self, batch: &mut Vec<(Prepared, Reply)>) {
         let changes: Vec<&Prepared> = batch.iter().map(|(p, _)| p).collect();
-        match self.commit_group(&changes).await {
+        let outcome = self.commit_group(&changes).await;
+        match &outcome {
+            Ok(_) => self.health.ok(),
+            Err(e) if e.is_fault() => self.health.failed(e.to_string()),
+            Err(_) => {}
+        }
+        match outcome {
             Ok(results) => {
                 for ((_, reply), result) in batch.drain(..).zip(results) {
                     let _ = reply.send(Ok(result));
@@ -143,9 +158,12 @@ impl Writer {
                 }
             }
             Err(e) => {
-                // The database itself failed (connection lost, I/O at COMMIT). The
-                // outcome of a failed COMMIT is unknown, so nothing is retried here:
-                // every committer gets the error and nothing is acknowledged.
+                // The database itself failed (connection lost, disk full, I/O at
+                // COMMIT). The outcome of a failed COMMIT is unknown, so nothing is
+                // retried here: every committer gets the error and nothing is
+                // acknowledged. The failed transaction's connection is discarded by
+                // the pool (`after_release` in store.rs), so the next batch starts on
+                // a clean one and works as soon as the fault clears.
                 let reason = e.to_string();
                 for (_, reply) in batch.drain(..) {
                     let _ = reply.send(Err(StoreError::CommitFailed {
@@ -158,7 +176,13 @@ impl Writer {
 
     /// Applies `changes` in one transaction and returns what each got.
     async fn commit_group(&mut self, changes: &[&Prepared]) -> Result<Vec<Committed>, StoreError> {
-        let result = self.try_commit_group(changes).await;
+        let timeout = self.timeout;
+        let result = tokio::time::timeout(timeout, self.try_commit_group(changes))
+            .await
+            .unwrap_or(Err(StoreError::TimedOut {
+                what: "group commit",
+                after: timeout,
+            }));
         if result.is_err() {
             self.size = None;
             self.peaks = None;
