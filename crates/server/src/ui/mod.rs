@@ -56,6 +56,7 @@ pub fn routes() -> Router<ServerState> {
         .route("/runbooks/{*path}", get(pages::runbook))
         .route("/ledger", get(pages::ledger))
         .route("/ack/{token}", get(ack_page).post(ack_link))
+        .layer(axum::middleware::from_fn(login::keep_next))
 }
 
 #[derive(Template)]
@@ -140,7 +141,12 @@ impl From<askama::Error> for UiError {
 impl IntoResponse for UiError {
     fn into_response(self) -> Response {
         let (status, message) = match self {
-            UiError::Login => return Redirect::to("/login").into_response(),
+            UiError::Login => {
+                // `login::keep_next` adds the page asked for as `next`.
+                let mut r = Redirect::to("/login").into_response();
+                r.extensions_mut().insert(login::NeedsLogin);
+                return r;
+            }
             UiError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
             // The API's mapping, so a page and the API agree on what a failure is; the
             // page shows the message (internal details stay in the log).
@@ -156,8 +162,40 @@ impl IntoResponse for UiError {
                 )
             }
         };
-        let body = ErrorTpl { message }.render().unwrap_or_default();
-        (status, Html(body)).into_response()
+        error_page(status, message)
+    }
+}
+
+/// A styled error page: what went wrong in a sentence, and the ways on.
+fn error_page(status: StatusCode, message: String) -> Response {
+    let heading = match status {
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::FORBIDDEN => "Not allowed",
+        s if s.is_client_error() => "That did not work",
+        _ => "Something went wrong",
+    };
+    let body = ErrorTpl {
+        chrome: Chrome::default(),
+        heading,
+        status: status.as_u16(),
+        message,
+    }
+    .render()
+    .unwrap_or_else(|_| "error".to_owned());
+    (status, Html(body)).into_response()
+}
+
+/// The server's answer for a path nothing serves: a page for a browser, the API's
+/// JSON error for everything else.
+pub async fn not_found(headers: HeaderMap) -> Response {
+    let html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if html {
+        error_page(StatusCode::NOT_FOUND, "There is no page here.".into())
+    } else {
+        crate::ApiError::not_found("no such route").into_response()
     }
 }
 
@@ -213,6 +251,9 @@ fn utc(ms: i64) -> String {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorTpl {
+    chrome: Chrome,
+    heading: &'static str,
+    status: u16,
     message: String,
 }
 
@@ -378,6 +419,10 @@ struct IncidentTpl {
     /// The newest ledger index on the page: the live stream starts after it.
     last_index: u64,
     flash: String,
+    /// Acknowledge, run, tick, note (responder and up).
+    can_respond: bool,
+    /// Resolve, reopen (commander and up).
+    can_command: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -518,6 +563,8 @@ async fn incident(
         timeline_html,
         last_index,
         flash: q.flash,
+        can_respond: c.role >= Role::Responder,
+        can_command: c.role >= Role::Commander,
     })
 }
 

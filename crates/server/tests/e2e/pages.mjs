@@ -2,7 +2,8 @@
 // no page is wider than the screen, every control is a 44 px tap target, and the run
 // dialog lies within the screen; the incident page follows an acknowledgement made
 // through the API without a reload, and the list shows a new incident by itself.
-// Screenshots of each page at each width.
+// A failed login says so, and a deep link survives the login. Screenshots of each page
+// at each width.
 // Usage: node pages.mjs BASE_URL INCIDENT_NUMBER RUN_ID TOKEN SCREENSHOT_DIR
 import { launch, watch } from "./browser.mjs";
 import { mkdirSync } from "node:fs";
@@ -48,10 +49,18 @@ try {
     const reported = await watch(context);
     const page = await context.newPage();
     page.setDefaultTimeout(15000);
-    step = `${size.name}: log in`;
-    await page.goto(`${base}/login`);
+    step = `${size.name}: a deep link goes through a failed login and a good one`;
+    const deep = `/incidents/${number}/postmortem`;
+    await page.goto(`${base}${deep}`);
+    if (!page.url().includes(`/login?next=${encodeURIComponent(deep)}`)) fail(`no next= in ${page.url()}`);
+    await page.fill("#token", "not-a-token");
+    await Promise.all([page.waitForURL(/failed=1/), page.click("button[type=submit]")]);
+    const said = await page.locator("main [role=alert]").textContent();
+    if (!/not valid/.test(said)) fail(`a failed login says: ${said}`);
+    await page.screenshot({ path: join(shots, `page-login-failed-${size.name}.png`) });
     await page.fill("#token", token);
-    await Promise.all([page.waitForURL(/\/incidents$/), page.click("button[type=submit]")]);
+    await Promise.all([page.waitForURL(`${base}${deep}`), page.click("button[type=submit]")]);
+    reported.check(step);
 
     for (const [name, path] of PAGES) {
       step = `${size.name}: ${path}`;
