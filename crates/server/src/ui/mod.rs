@@ -10,17 +10,21 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use sitrep_app::lifecycle::Status;
-use sitrep_app::store::{IncidentFilter, StepRun};
-use sitrep_app::{AppError, Approval, NewIncident};
+use sitrep_app::store::IncidentFilter;
+use sitrep_app::{AppError, NewIncident};
 
 use crate::ServerState;
 use crate::auth::Caller;
 use sitrep_app::AccessRole as Role;
 
 pub mod headers;
+mod incident;
 mod login;
 mod pages;
 mod runs;
+mod timeline;
+
+use incident::StepView;
 
 /// The UI's routes, merged at `/` by the server's router.
 pub fn routes() -> Router<ServerState> {
@@ -40,8 +44,8 @@ pub fn routes() -> Router<ServerState> {
         )
         .route("/login", get(login::page))
         .route("/incidents", get(incidents).post(declare))
-        .route("/incidents/{n}", get(incident))
-        .route("/incidents/{n}/timeline", get(timeline_fragment))
+        .route("/incidents/{n}", get(incident::incident))
+        .route("/incidents/{n}/timeline", get(timeline::timeline_fragment))
         .route("/incidents/{n}/plan", get(runs::plan))
         .route("/incidents/{n}/run", post(runs::run))
         .route("/incidents/{n}/checklist/{item}", post(tick))
@@ -376,256 +380,17 @@ async fn declare(
     Ok(Redirect::to(&format!("/incidents/{}", inc.number)).into_response())
 }
 
-struct StepView {
-    runbook: String,
-    runbook_q: String,
-    id: String,
-    id_q: String,
-    dom_id: String,
-    title: String,
-    role: String,
-    risk: String,
-    script: String,
-}
-
-struct AlertView {
-    status: String,
-    name: String,
-    labels: String,
-}
-
-/// An open approval on the incident page, and whether the viewer may grant it.
-struct ApprovalView {
-    a: Approval,
-    granted: bool,
-    can_approve: bool,
-}
-
-#[derive(Template)]
-#[template(path = "incident.html")]
-struct IncidentTpl {
-    chrome: Chrome,
-    inc: sitrep_app::store::Incident,
-    steps: Vec<StepView>,
-    runs: Vec<StepRun>,
-    alerts: Vec<AlertView>,
-    actions: Vec<sitrep_app::store::ActionItem>,
-    approvals: Vec<ApprovalView>,
-    /// A legal hold or retention, said next to the evidence download.
-    evidence_note: String,
-    open_items: usize,
-    checklist_html: String,
-    timeline_html: String,
-    /// The newest ledger index on the page: the live stream starts after it.
-    last_index: u64,
-    flash: String,
-    /// Acknowledge, run, tick, note (responder and up).
-    can_respond: bool,
-    /// Resolve, reopen (commander and up).
-    can_command: bool,
-}
-
-#[derive(Deserialize, Default)]
-struct FlashQuery {
-    #[serde(default)]
-    flash: String,
-}
-
 /// `s` percent-encoded for a query-string value.
 fn enc(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-impl StepView {
-    /// The views of a runbook's steps. A step with nothing to name it but its section
-    /// heading shares that title with its neighbours; those get their first command
-    /// added, so the buttons say which is which.
-    fn all(path: &str, steps: &[sitrep_runbook::Step]) -> Vec<StepView> {
-        let mut views: Vec<StepView> = steps.iter().map(|s| StepView::new(path, s)).collect();
-        let mut count: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-        for v in &views {
-            *count.entry(v.title.clone()).or_default() += 1;
-        }
-        for v in &mut views {
-            if count.get(&v.title).copied().unwrap_or(0) < 2 {
-                continue;
-            }
-            let first = v
-                .script
-                .lines()
-                .map(str::trim)
-                .find(|l| !l.is_empty() && !l.starts_with('#'));
-            if let Some(line) = first {
-                let cut: String = line.chars().take(60).collect();
-                let more = if cut.len() < line.len() { "…" } else { "" };
-                v.title = format!("{}: {cut}{more}", v.title);
-            }
-        }
-        views
-    }
-
-    fn new(path: &str, s: &sitrep_runbook::Step) -> StepView {
-        StepView {
-            runbook: path.to_owned(),
-            runbook_q: enc(path),
-            id: s.id.clone(),
-            id_q: enc(&s.id),
-            dom_id: s
-                .id
-                .chars()
-                .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '-' })
-                .collect(),
-            title: s.title.clone(),
-            role: s.role.map_or(String::new(), |r| r.as_str().to_owned()),
-            risk: s.risk.level.as_str().to_owned(),
-            script: s.script.clone(),
-        }
-    }
-}
-
-async fn incident(
-    State(st): State<ServerState>,
-    c: Option<Caller>,
-    Path(n): Path<String>,
-    Query(q): Query<FlashQuery>,
-) -> Page {
-    let c = user(c)?;
-    let view = st.app().view(&n).await?;
-    let lib = st.app().library();
-    let mut steps = Vec::new();
-    for path in &view.incident.runbooks {
-        let Some(e) = lib.get(path) else { continue };
-        steps.extend(StepView::all(&e.path, &e.runbook.steps));
-    }
-    let open_items = view
-        .checklist
-        .iter()
-        .filter(|i| i.required && !i.checked)
-        .count();
-    let checklist_html = ChecklistTpl {
-        number: view.incident.number,
-        items: view.checklist.clone(),
-        can_tick: c.role >= Role::Responder && view.incident.status != "resolved",
-    }
-    .render()?;
-    let (timeline_html, last_index) = timeline_html(&st, &view.incident.id).await?;
-    let approvals = st
-        .app()
-        .approvals(&view.incident.id)
-        .await?
-        .into_iter()
-        .map(|a| ApprovalView {
-            granted: a.is_granted(),
-            can_approve: c.role >= Role::Commander
-                && a.requested_by != c.name
-                && !a.approvers.contains(&c.name),
-            a,
-        })
-        .collect();
-    let evidence_note = match st.app().evidence_hold(&view.incident.id).await? {
-        Some(h) => format!("Evidence under legal hold ({}, by {})", h.reason, h.held_by),
-        None if st
-            .app()
-            .store()
-            .evidence_expired(&view.incident.id)
-            .await
-            .map_err(AppError::from)? =>
-        {
-            "Output deleted by retention; the records remain and verify".to_owned()
-        }
-        None => String::new(),
-    };
-    html(&IncidentTpl {
-        chrome: chrome(&c),
-        alerts: view
-            .alerts
-            .iter()
-            .map(|a| AlertView {
-                status: a.status.clone(),
-                name: a.labels.get("alertname").cloned().unwrap_or_default(),
-                labels: a
-                    .labels
-                    .iter()
-                    .filter(|(k, _)| *k != "alertname")
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            })
-            .collect(),
-        runs: view.runs,
-        actions: view.actions,
-        approvals,
-        evidence_note,
-        inc: view.incident,
-        steps,
-        open_items,
-        checklist_html,
-        timeline_html,
-        last_index,
-        flash: q.flash,
-        can_respond: c.role >= Role::Responder,
-        can_command: c.role >= Role::Commander,
-    })
-}
-
 #[derive(Template)]
 #[template(path = "checklist.html")]
-struct ChecklistTpl {
+pub(super) struct ChecklistTpl {
     number: i64,
     items: Vec<sitrep_app::store::ChecklistItem>,
     can_tick: bool,
-}
-
-struct EventView {
-    time: String,
-    kind: String,
-    actor: String,
-    detail: String,
-}
-
-#[derive(Template)]
-#[template(path = "timeline.html")]
-struct TimelineTpl {
-    events: Vec<EventView>,
-}
-
-/// The timeline fragment, and the newest ledger index in it.
-async fn timeline_html(st: &ServerState, id: &str) -> Result<(String, u64), UiError> {
-    let mut events = st.app().timeline(id, None).await?;
-    let last = events.last().map_or(0, |e| e.index);
-    events.reverse();
-    let events = events
-        .into_iter()
-        .map(|e| {
-            let r = e.record;
-            let detail = r
-                .payload
-                .iter()
-                .filter(|(k, _)| {
-                    !k.ends_with("sha256") && !matches!(k.as_str(), "bound" | "run" | "started_ms")
-                })
-                .map(|(k, v)| format!("{k}: {}", v.lines().next().unwrap_or("")))
-                .collect::<Vec<_>>()
-                .join(" · ");
-            EventView {
-                time: utc(i64::try_from(r.time_ms).unwrap_or(0))[11..].to_owned(),
-                kind: r.event_type,
-                actor: r.actor,
-                detail,
-            }
-        })
-        .collect();
-    Ok((TimelineTpl { events }.render()?, last))
-}
-
-async fn timeline_fragment(
-    State(st): State<ServerState>,
-    c: Option<Caller>,
-    Path(n): Path<String>,
-) -> Page {
-    user(c)?;
-    let inc = st.app().incident(&n).await?;
-    Ok(Html(timeline_html(&st, &inc.id).await?.0).into_response())
 }
 
 #[derive(Deserialize)]
