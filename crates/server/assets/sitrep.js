@@ -90,3 +90,31 @@ document.addEventListener("htmx:afterRequest", function (e) {
   var dialog = id ? document.getElementById(id) : null;
   if (dialog && !dialog.open) { dialog.showModal(); }
 });
+
+// Ages and elapsed times stay current without a reload: `data-ago` holds a time in
+// milliseconds ("12 min ago"), `data-elapsed-since` the start of a running step (seconds).
+function span(ms) {
+  var s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) { return s + " s"; }
+  if (s < 3600) { return Math.floor(s / 60) + " min"; }
+  if (s < 86400) { return Math.floor(s / 3600) + " h " + Math.floor(s % 3600 / 60) + " min"; }
+  return Math.floor(s / 86400) + " d " + Math.floor(s % 86400 / 3600) + " h";
+}
+function tick() {
+  var now = Date.now();
+  document.querySelectorAll("[data-ago]").forEach(function (e) {
+    e.textContent = span(now - Number(e.dataset.ago)) + " ago";
+  });
+  document.querySelectorAll("[data-elapsed-since]").forEach(function (e) {
+    if (!e.dataset.elapsedSince) { return; }
+    e.textContent = String(Math.max(0, Math.floor((now - Number(e.dataset.elapsedSince)) / 1000)));
+  });
+}
+document.addEventListener("DOMContentLoaded", function () { tick(); setInterval(tick, 1000); });
+
+// While a confirmed run is under way, its dialog counts the seconds (the request
+// returns when the step ends).
+document.addEventListener("htmx:beforeRequest", function (e) {
+  var counter = e.detail.elt.querySelector && e.detail.elt.querySelector("[data-elapsed-since]");
+  if (counter) { counter.dataset.elapsedSince = String(Date.now()); }
+});

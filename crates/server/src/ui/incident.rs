@@ -4,9 +4,9 @@
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
-use sitrep_app::store::StepRun;
 use sitrep_app::{AppError, Approval};
 
+use super::summary::{RunView, Summary, summary};
 use super::timeline::timeline_html;
 use super::{ChecklistTpl, Chrome, Page, chrome, enc, html, user};
 use crate::ServerState;
@@ -23,6 +23,8 @@ pub(super) struct StepView {
     pub(super) role: String,
     pub(super) risk: String,
     pub(super) script: String,
+    /// A run of this step is under way: its Run button waits.
+    pub(super) running: bool,
 }
 
 struct AlertView {
@@ -44,7 +46,9 @@ struct IncidentTpl {
     chrome: Chrome,
     inc: sitrep_app::store::Incident,
     steps: Vec<StepView>,
-    runs: Vec<StepRun>,
+    /// Severity colour, ages, commander, acknowledgement, alert counts.
+    head: Summary,
+    runs: Vec<RunView>,
     alerts: Vec<AlertView>,
     actions: Vec<sitrep_app::store::ActionItem>,
     approvals: Vec<ApprovalView>,
@@ -111,6 +115,7 @@ impl StepView {
             role: s.role.map_or(String::new(), |r| r.as_str().to_owned()),
             risk: s.risk.level.as_str().to_owned(),
             script: s.script.clone(),
+            running: false,
         }
     }
 }
@@ -140,7 +145,21 @@ pub(super) async fn incident(
         can_tick: c.role >= Role::Responder && view.incident.status != "resolved",
     }
     .render()?;
-    let (timeline_html, last_index) = timeline_html(&st, &view.incident.id).await?;
+    for s in &mut steps {
+        s.running = view
+            .runs
+            .iter()
+            .any(|r| r.status == "running" && r.runbook == s.runbook && r.step_id == s.id);
+    }
+    let events = st.app().timeline(&view.incident.id, None).await?;
+    let head = summary(
+        &view.incident,
+        &events,
+        &view.alerts,
+        st.app().scale().rank(&view.incident.severity),
+        sitrep_app::now_ms(),
+    );
+    let (timeline_html, last_index) = timeline_html(events)?;
     let approvals = st
         .app()
         .approvals(&view.incident.id)
@@ -184,7 +203,8 @@ pub(super) async fn incident(
                     .join(" "),
             })
             .collect(),
-        runs: view.runs,
+        runs: view.runs.into_iter().rev().map(RunView::new).collect(),
+        head,
         actions: view.actions,
         approvals,
         evidence_note,

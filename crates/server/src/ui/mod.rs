@@ -22,6 +22,7 @@ mod incident;
 mod login;
 mod pages;
 mod runs;
+mod summary;
 mod timeline;
 
 use incident::StepView;

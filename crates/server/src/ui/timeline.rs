@@ -4,6 +4,8 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse};
 
+use sitrep_app::store::Event;
+
 use super::{Page, UiError, user, utc};
 use crate::ServerState;
 use crate::auth::Caller;
@@ -21,9 +23,8 @@ struct TimelineTpl {
     events: Vec<EventView>,
 }
 
-/// The timeline fragment, and the newest ledger index in it.
-pub(super) async fn timeline_html(st: &ServerState, id: &str) -> Result<(String, u64), UiError> {
-    let mut events = st.app().timeline(id, None).await?;
+/// The timeline fragment of `events` (oldest first), and the newest ledger index in it.
+pub(super) fn timeline_html(mut events: Vec<Event>) -> Result<(String, u64), UiError> {
     let last = events.last().map_or(0, |e| e.index);
     events.reverse();
     let events = events
@@ -56,6 +57,6 @@ pub(super) async fn timeline_fragment(
     Path(n): Path<String>,
 ) -> Page {
     user(c)?;
-    let inc = st.app().incident(&n).await?;
-    Ok(Html(timeline_html(&st, &inc.id).await?.0).into_response())
+    let events = st.app().timeline(&n, None).await?;
+    Ok(Html(timeline_html(events)?.0).into_response())
 }
