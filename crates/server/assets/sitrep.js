@@ -118,3 +118,28 @@ document.addEventListener("htmx:beforeRequest", function (e) {
   var counter = e.detail.elt.querySelector && e.detail.elt.querySelector("[data-elapsed-since]");
   if (counter) { counter.dataset.elapsedSince = String(Date.now()); }
 });
+
+// Times in the timeline are rendered in UTC (the server does not know the reader's
+// zone); here they become local time, with UTC kept on hover.
+function localTimes(root) {
+  (root || document).querySelectorAll("time[data-local]").forEach(function (t) {
+    var d = new Date(t.getAttribute("datetime"));
+    if (isNaN(d)) { return; }
+    t.textContent = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    t.removeAttribute("data-local");
+  });
+}
+document.addEventListener("DOMContentLoaded", function () { localTimes(); });
+document.addEventListener("htmx:afterSettle", function (e) { localTimes(e.detail.elt); });
+
+// The timeline filters: one kind at a time (notes, runs, alerts, paging) or all. The
+// choice lives on #timeline, which keeps it across live refreshes of its content.
+document.addEventListener("click", function (e) {
+  var b = e.target.closest && e.target.closest(".t-filters button[data-show]");
+  var tl = document.getElementById("timeline");
+  if (!b || !tl) { return; }
+  tl.dataset.show = b.dataset.show;
+  b.parentNode.querySelectorAll("button").forEach(function (o) {
+    o.setAttribute("aria-pressed", o === b ? "true" : "false");
+  });
+});

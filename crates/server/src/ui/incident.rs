@@ -159,7 +159,7 @@ pub(super) async fn incident(
         st.app().scale().rank(&view.incident.severity),
         sitrep_app::now_ms(),
     );
-    let (timeline_html, last_index) = timeline_html(events)?;
+    let (timeline_html, last_index) = timeline_html(&st, events).await?;
     let approvals = st
         .app()
         .approvals(&view.incident.id)

@@ -61,7 +61,7 @@ try {
   await page.waitForURL(/\/incidents\/\d+$/);
 
   step = "auto-triage results on the timeline";
-  await page.locator("#timeline", { hasText: "step.run" }).waitFor({ timeout: 20000 });
+  await page.locator("#timeline li.t-run", { hasText: " ran " }).first().waitFor({ timeout: 20000 });
   await shot("03-incident-after-triage");
 
   step = "run a read step";
@@ -103,7 +103,7 @@ try {
   step = "the timeline updates live (server-sent events)";
   if ((await page.getAttribute("#timeline", "data-live")) !== "sse") fail("the live stream is not connected");
   // The fallback poll is every 10 s; seeing the run within 4 s means the stream pushed it.
-  await page.locator("#timeline", { hasText: "touch" }).waitFor({ timeout: 4000 });
+  await page.locator("#timeline", { hasText: "ran mark (write)" }).waitFor({ timeout: 4000 });
   await page.goto(page.url());
 
   step = "resolve is disabled until the checklist holds";

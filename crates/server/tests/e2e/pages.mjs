@@ -71,6 +71,16 @@ try {
       reported.check(step);
     }
 
+    step = `${size.name}: the timeline filters and local times`;
+    await page.goto(`${base}/incidents/${number}`);
+    if (await page.locator("#timeline time[data-local]").count()) fail("times left in UTC");
+    await page.click('.t-filters button[data-show="note"]');
+    const shown = await page.evaluate(() => [...document.querySelectorAll("#timeline li")]
+      .filter((li) => li.getClientRects().length > 0).map((li) => li.dataset.kind));
+    if (!shown.length || shown.some((k) => k !== "note")) fail(`the notes filter shows ${shown}`);
+    await page.click('.t-filters button[data-show=""]');
+    if (!(await page.locator("#timeline li.t-run").first().isVisible())) fail("All does not show runs again");
+
     step = `${size.name}: the run dialog is pinned to the screen`;
     await page.goto(`${base}/incidents/${number}`);
     // The dialog opens scrolled far down the page, where a centred-in-the-page dialog
