@@ -209,3 +209,20 @@ async fn a_running_step_shows_it_and_cannot_be_started_twice() {
     assert!(!page.contains("run-running"), "{page}");
     s.stop().await;
 }
+
+/// Every page links the favicon, which is served as SVG with the other assets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_favicon_is_served_and_linked() {
+    let s = start_with(|_| {}).await;
+    let login = s.http.get(s.u("/login")).send().await.unwrap();
+    let login = login.text().await.unwrap();
+    assert!(
+        login.contains("<link rel=\"icon\" href=\"/assets/favicon.svg\""),
+        "{login}"
+    );
+    let r = s.http.get(s.u("/assets/favicon.svg")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["content-type"], "image/svg+xml");
+    assert!(r.text().await.unwrap().starts_with("<svg "));
+    s.stop().await;
+}

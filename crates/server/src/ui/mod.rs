@@ -43,6 +43,10 @@ pub fn routes() -> Router<ServerState> {
             "/assets/sitrep.css",
             get(|| asset(CSS, "text/css; charset=utf-8")),
         )
+        .route(
+            "/assets/favicon.svg",
+            get(|| asset(FAVICON, "image/svg+xml")),
+        )
         .route("/login", get(login::page))
         .route("/incidents", get(incidents).post(declare))
         .route("/incidents/{n}", get(incident::incident))
@@ -109,6 +113,7 @@ async fn ack_link(State(st): State<ServerState>, Path(token): Path<String>) -> P
 const HTMX: &str = include_str!("../../assets/htmx.min.js");
 const JS: &str = include_str!("../../assets/sitrep.js");
 const CSS: &str = include_str!("../../assets/sitrep.css");
+const FAVICON: &str = include_str!("../../assets/favicon.svg");
 
 async fn asset(body: &'static str, ty: &'static str) -> Response {
     (

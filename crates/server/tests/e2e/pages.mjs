@@ -116,6 +116,25 @@ try {
     }
 
     if (size.name === "desktop") {
+      step = "dark mode follows the system, with a neutral focus ring";
+      await page.emulateMedia({ colorScheme: "dark" });
+      await page.goto(`${base}/incidents/${number}`);
+      const dark = await page.evaluate(() => {
+        const rgb = (c) => c.match(/\d+/g).slice(0, 3).map(Number);
+        const lum = ([r, g, b]) => (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+        const body = getComputedStyle(document.body);
+        document.querySelector("#postmortem").focus({ focusVisible: true });
+        const ring = rgb(getComputedStyle(document.activeElement).outlineColor);
+        return { bg: lum(rgb(body.backgroundColor)), fg: lum(rgb(body.color)), ring };
+      });
+      if (!(dark.bg < 0.15 && dark.fg > 0.7)) fail(`not dark: ${JSON.stringify(dark)}`);
+      // Blue, not the red or orange of an error.
+      const [r, , b] = dark.ring;
+      if (!(b > r)) fail(`the focus ring is ${dark.ring}`);
+      await page.screenshot({ path: join(shots, "page-incident-dark.png"), fullPage: true });
+      await page.emulateMedia({ colorScheme: "light" });
+      reported.check(step);
+
       step = "a new incident appears in the open list";
       await page.goto(`${base}/incidents`);
       await page.evaluate(() => { window.sameDocument = true; });
