@@ -4,13 +4,11 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use sitrep_app::lifecycle::Status;
-use sitrep_app::store::IncidentFilter;
 use sitrep_app::{AppError, NewIncident};
 
 use crate::ServerState;
@@ -19,6 +17,7 @@ use sitrep_app::AccessRole as Role;
 
 pub mod headers;
 mod incident;
+mod list;
 mod login;
 mod pages;
 mod runs;
@@ -48,7 +47,7 @@ pub fn routes() -> Router<ServerState> {
             get(|| asset(FAVICON, "image/svg+xml")),
         )
         .route("/login", get(login::page))
-        .route("/incidents", get(incidents).post(declare))
+        .route("/incidents", get(list::incidents).post(declare))
         .route("/incidents/{n}", get(incident::incident))
         .route("/incidents/{n}/timeline", get(timeline::timeline_fragment))
         .route("/incidents/{n}/plan", get(runs::plan))
@@ -265,86 +264,6 @@ struct ErrorTpl {
     heading: &'static str,
     status: u16,
     message: String,
-}
-
-struct Row {
-    number: i64,
-    severity: String,
-    status: String,
-    title: String,
-    service: Option<String>,
-    created: String,
-}
-
-#[derive(Template)]
-#[template(path = "incidents.html")]
-struct IncidentsTpl {
-    chrome: Chrome,
-    incidents: Vec<Row>,
-    statuses: Vec<String>,
-    severities: Vec<String>,
-    runbooks: Vec<String>,
-    status: String,
-    severity: String,
-    service: String,
-    can_declare: bool,
-}
-
-#[derive(Deserialize, Default)]
-struct ListQuery {
-    #[serde(default)]
-    status: String,
-    #[serde(default)]
-    severity: String,
-    #[serde(default)]
-    service: String,
-}
-
-async fn incidents(
-    State(st): State<ServerState>,
-    c: Option<Caller>,
-    Query(q): Query<ListQuery>,
-) -> Page {
-    let c = user(c)?;
-    let status = if q.status.is_empty() {
-        "open".to_owned()
-    } else {
-        q.status.clone()
-    };
-    let statuses = match status.as_str() {
-        "open" => Status::names(&Status::OPEN),
-        "all" => Vec::new(),
-        s => vec![s.to_owned()],
-    };
-    let filter = IncidentFilter {
-        statuses,
-        severity: (!q.severity.is_empty()).then(|| q.severity.clone()),
-        service: (!q.service.trim().is_empty()).then(|| q.service.trim().to_owned()),
-        limit: 200,
-    };
-    let rows = st.app().incidents(&filter).await?;
-    let lib = st.app().library();
-    html(&IncidentsTpl {
-        chrome: chrome(&c),
-        incidents: rows
-            .into_iter()
-            .map(|i| Row {
-                number: i.number,
-                severity: i.severity,
-                status: i.status,
-                title: i.title,
-                service: i.service,
-                created: utc(i.created_ms),
-            })
-            .collect(),
-        statuses: Status::names(&Status::ALL),
-        severities: st.app().scale().names().map(str::to_owned).collect(),
-        runbooks: lib.entries().iter().map(|e| e.path.clone()).collect(),
-        status,
-        severity: q.severity,
-        service: q.service,
-        can_declare: c.role >= Role::Responder,
-    })
 }
 
 #[derive(Deserialize)]
