@@ -226,3 +226,31 @@ async fn the_favicon_is_served_and_linked() {
     assert!(r.text().await.unwrap().starts_with("<svg "));
     s.stop().await;
 }
+
+/// The post-mortem page is rendered Markdown, and what people typed into the incident
+/// (a title, a note) stays text in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_postmortem_is_rendered_and_typed_html_stays_text() {
+    let s = start_with(|_| {}).await;
+    let (cookie, _) = s.login(&s.viewer).await;
+    let id = s
+        .declare(json!({"title": "checkout <img src=x onerror=alert(1)>"}))
+        .await;
+    let (st, v) = s
+        .post(
+            &format!("/api/v1/incidents/{id}/notes"),
+            &s.responder,
+            json!({"text": "<script>alert(2)</script> rolled back"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let (_, inc) = s.get(&format!("/api/v1/incidents/{id}"), &s.viewer).await;
+    let n = inc["incident"]["number"].as_i64().unwrap();
+    let page = s.page(&cookie, &format!("/incidents/{n}/postmortem")).await;
+    assert!(page.contains("<h2>Timeline (UTC)</h2>"), "{page}");
+    assert!(!page.contains("<pre id=\"postmortem-text\""), "{page}");
+    assert!(!page.contains("<img src=x"), "{page}");
+    assert!(!page.contains("<script>alert"), "{page}");
+    assert!(page.contains("&lt;script&gt;alert(2)"), "{page}");
+    s.stop().await;
+}

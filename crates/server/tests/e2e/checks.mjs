@@ -22,6 +22,8 @@ export async function tapTargets(page, fail, what, within = "body") {
     const controls = root.querySelectorAll(
       "button, .button, input:not([type=hidden]), select, textarea, header.top a, td a, summary");
     return [...controls]
+      // A disabled tick outside a label only shows a state (a rendered task list).
+      .filter((e) => !(e.matches("input[type=checkbox][disabled]") && !e.closest("label")))
       .map((e) => (e.matches("input[type=checkbox], input[type=radio]") && e.closest("label")) || e)
       .filter((e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== "hidden")
       .map((e) => ({ e, r: e.getBoundingClientRect() }))
