@@ -143,3 +143,11 @@ document.addEventListener("click", function (e) {
     o.setAttribute("aria-pressed", o === b ? "true" : "false");
   });
 });
+
+// A table too wide for a phone scrolls inside its own box; keyboard users reach that
+// box with Tab, so it scrolls with the arrow keys too.
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll(".markdown table, .table-wrap").forEach(function (e) {
+    if (e.scrollWidth > e.clientWidth) { e.tabIndex = 0; }
+  });
+});

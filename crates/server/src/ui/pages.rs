@@ -38,6 +38,11 @@ pub(super) fn render_markdown(markdown: &str) -> String {
         Parser::new_ext(markdown, Options::ENABLE_TABLES | Options::ENABLE_TASKLISTS).map(|e| {
             match e {
                 Event::Html(h) | Event::InlineHtml(h) => Event::Text(h),
+                // A tick as text: a disabled checkbox without a label is a form control
+                // screen readers announce with no name.
+                Event::TaskListMarker(done) => {
+                    Event::Text(CowStr::from(if done { "☑ " } else { "☐ " }))
+                }
                 Event::Start(Tag::Link {
                     link_type,
                     dest_url,
@@ -275,7 +280,8 @@ mod tests {
         );
         assert!(html.contains("<h1>Post-mortem</h1>"), "{html}");
         assert!(html.contains("<table>"), "{html}");
-        assert!(html.contains("type=\"checkbox\" checked=\"\"/>"), "{html}");
+        assert!(html.contains("<li>☑ done</li>"), "{html}");
+        assert!(!html.contains("<input"), "{html}");
         assert!(!html.contains("<script"), "{html}");
         assert!(!html.contains("<b "), "{html}");
         assert!(

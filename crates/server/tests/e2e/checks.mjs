@@ -1,5 +1,23 @@
 // Layout checks the browser tests share: the page fits the screen, controls are big
-// enough to tap, and an element lies within the screen.
+// enough to tap, an element lies within the screen, and axe-core finds no serious or
+// critical accessibility violation.
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+// axe-core runs in the page through the driver (page.evaluate is not subject to the
+// page's Content-Security-Policy, which rightly refuses an injected <script>).
+export async function accessible(page, fail, what) {
+  await page.evaluate(axeSource);
+  const found = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ["violations"] });
+    return r.violations
+      .filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`);
+  });
+  if (found.length) fail(`${what}: axe-core: ${found.join("; ")}`);
+}
 
 // On a phone nobody scrolls sideways to find what is cut off: the page may be no wider
 // than the screen. Names the first elements that stick out.
@@ -22,8 +40,6 @@ export async function tapTargets(page, fail, what, within = "body") {
     const controls = root.querySelectorAll(
       "button, .button, input:not([type=hidden]), select, textarea, header.top a, td a, summary");
     return [...controls]
-      // A disabled tick outside a label only shows a state (a rendered task list).
-      .filter((e) => !(e.matches("input[type=checkbox][disabled]") && !e.closest("label")))
       .map((e) => (e.matches("input[type=checkbox], input[type=radio]") && e.closest("label")) || e)
       .filter((e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== "hidden")
       .map((e) => ({ e, r: e.getBoundingClientRect() }))

@@ -8,7 +8,7 @@
 import { launch, watch } from "./browser.mjs";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { fitsScreen, tapTargets, withinScreen } from "./checks.mjs";
+import { accessible, fitsScreen, tapTargets, withinScreen } from "./checks.mjs";
 
 const [base, number, run, token, shots] = process.argv.slice(2);
 if (!shots) {
@@ -67,6 +67,7 @@ try {
       await page.goto(`${base}${path}`);
       await fitsScreen(page, fail, name);
       await tapTargets(page, fail, name);
+      await accessible(page, fail, name);
       await page.screenshot({ path: join(shots, `page-${name}-${size.name}.png`), fullPage: true });
       reported.check(step);
     }
@@ -95,6 +96,7 @@ try {
     await withinScreen(page, fail, "#run-dialog");
     await withinScreen(page, fail, "#confirm-run");
     await tapTargets(page, fail, "the run dialog", "#run-dialog");
+    await accessible(page, fail, "the run dialog");
     await page.screenshot({ path: join(shots, `page-run-dialog-${size.name}.png`) });
     reported.check(step);
 
@@ -131,6 +133,7 @@ try {
       // Blue, not the red or orange of an error.
       const [r, , b] = dark.ring;
       if (!(b > r)) fail(`the focus ring is ${dark.ring}`);
+      await accessible(page, fail, "the incident page in dark mode");
       await page.screenshot({ path: join(shots, "page-incident-dark.png"), fullPage: true });
       await page.emulateMedia({ colorScheme: "light" });
       reported.check(step);
