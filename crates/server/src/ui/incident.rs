@@ -160,49 +160,11 @@ pub(super) async fn incident(
         sitrep_app::now_ms(),
     );
     let (timeline_html, last_index) = timeline_html(&st, events).await?;
-    let approvals = st
-        .app()
-        .approvals(&view.incident.id)
-        .await?
-        .into_iter()
-        .map(|a| ApprovalView {
-            granted: a.is_granted(),
-            can_approve: c.role >= Role::Commander
-                && a.requested_by != c.name
-                && !a.approvers.contains(&c.name),
-            a,
-        })
-        .collect();
-    let evidence_note = match st.app().evidence_hold(&view.incident.id).await? {
-        Some(h) => format!("Evidence under legal hold ({}, by {})", h.reason, h.held_by),
-        None if st
-            .app()
-            .store()
-            .evidence_expired(&view.incident.id)
-            .await
-            .map_err(AppError::from)? =>
-        {
-            "Output deleted by retention; the records remain and verify".to_owned()
-        }
-        None => String::new(),
-    };
+    let approvals = approvals(&st, &view.incident.id, &c).await?;
+    let evidence_note = evidence_note(&st, &view.incident.id).await?;
     html(&IncidentTpl {
         chrome: chrome(&c),
-        alerts: view
-            .alerts
-            .iter()
-            .map(|a| AlertView {
-                status: a.status.clone(),
-                name: a.labels.get("alertname").cloned().unwrap_or_default(),
-                labels: a
-                    .labels
-                    .iter()
-                    .filter(|(k, _)| *k != "alertname")
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            })
-            .collect(),
+        alerts: view.alerts.iter().map(AlertView::new).collect(),
         runs: view.runs.into_iter().rev().map(RunView::new).collect(),
         head,
         actions: view.actions,
@@ -217,5 +179,55 @@ pub(super) async fn incident(
         flash: q.flash,
         can_respond: c.role >= Role::Responder,
         can_command: c.role >= Role::Commander,
+    })
+}
+
+impl AlertView {
+    fn new(a: &sitrep_app::store::Alert) -> AlertView {
+        AlertView {
+            status: a.status.clone(),
+            name: a.labels.get("alertname").cloned().unwrap_or_default(),
+            labels: a
+                .labels
+                .iter()
+                .filter(|(k, _)| *k != "alertname")
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    }
+}
+
+/// The incident's open approvals, and whether `c` may grant each.
+async fn approvals(st: &ServerState, id: &str, c: &Caller) -> Result<Vec<ApprovalView>, AppError> {
+    Ok(st
+        .app()
+        .approvals(id)
+        .await?
+        .into_iter()
+        .map(|a| ApprovalView {
+            granted: a.is_granted(),
+            can_approve: c.role >= Role::Commander
+                && a.requested_by != c.name
+                && !a.approvers.contains(&c.name),
+            a,
+        })
+        .collect())
+}
+
+/// A legal hold or retention, said next to the evidence download.
+async fn evidence_note(st: &ServerState, id: &str) -> Result<String, AppError> {
+    Ok(match st.app().evidence_hold(id).await? {
+        Some(h) => format!("Evidence under legal hold ({}, by {})", h.reason, h.held_by),
+        None if st
+            .app()
+            .store()
+            .evidence_expired(id)
+            .await
+            .map_err(AppError::from)? =>
+        {
+            "Output deleted by retention; the records remain and verify".to_owned()
+        }
+        None => String::new(),
     })
 }
