@@ -254,3 +254,58 @@ async fn the_postmortem_is_rendered_and_typed_html_stays_text() {
     assert!(page.contains("&lt;script&gt;alert(2)"), "{page}");
     s.stop().await;
 }
+
+/// A commander changes the severity and assigns a role from the page; a responder is
+/// told these need the commander role, and a forged post is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commander_changes_severity_and_assigns_roles_from_the_page() {
+    let s = start_with(|_| {}).await;
+    let id = s
+        .declare(json!({"title": "manage", "severity": "SEV3"}))
+        .await;
+    let (_, inc) = s.get(&format!("/api/v1/incidents/{id}"), &s.viewer).await;
+    let n = inc["incident"]["number"].as_i64().unwrap();
+    let path = format!("/incidents/{n}");
+    let form = |cookie: &str, csrf: &str, action: &str, fields: &[(&str, &str)]| {
+        let mut body = vec![("csrf", csrf.to_owned())];
+        body.extend(fields.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        s.http
+            .post(s.u(&format!("{path}/{action}")))
+            .header("cookie", cookie)
+            .form(&body)
+            .send()
+    };
+
+    let (rita, rita_csrf) = s.login(&s.responder).await;
+    let page = s.page(&rita, &path).await;
+    assert!(page.contains("id=\"manage-note\""), "{page}");
+    assert!(!page.contains("id=\"set-severity\""), "{page}");
+    let r = form(&rita, &rita_csrf, "severity", &[("severity", "SEV1")]);
+    assert_eq!(r.await.unwrap().status().as_u16(), 403);
+
+    let (carl, carl_csrf) = s.login(&s.commander).await;
+    let r = form(&carl, &carl_csrf, "severity", &[("severity", "SEV1")]);
+    let r = r.await.unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(r.headers()["location"], path.as_str());
+    let r = form(
+        &carl,
+        &carl_csrf,
+        "roles",
+        &[("role", "scribe"), ("person", "sam")],
+    );
+    assert_eq!(r.await.unwrap().status().as_u16(), 303);
+    let page = s.page(&carl, &path).await;
+    assert!(page.contains("id=\"severity\">SEV1<"), "{page}");
+    assert!(page.contains("scribe <strong>sam</strong>"), "{page}");
+    assert!(
+        page.contains("changed the severity from SEV3 to SEV1"),
+        "{page}"
+    );
+    // A severity not on the scale comes back with the reason.
+    let r = form(&carl, &carl_csrf, "severity", &[("severity", "SEV9")]);
+    let r = r.await.unwrap();
+    let to = r.headers()["location"].to_str().unwrap();
+    assert!(to.starts_with(&format!("{path}?flash=")), "{to}");
+    s.stop().await;
+}

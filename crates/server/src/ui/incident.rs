@@ -62,8 +62,11 @@ struct IncidentTpl {
     flash: String,
     /// Acknowledge, run, tick, note (responder and up).
     can_respond: bool,
-    /// Resolve, reopen (commander and up).
+    /// Resolve, reopen, severity, roles (commander and up).
     can_command: bool,
+    /// The severity scale, worst first, and the roles offered to assign.
+    severities: Vec<String>,
+    roles: [&'static str; 3],
 }
 
 #[derive(Deserialize, Default)]
@@ -179,6 +182,8 @@ pub(super) async fn incident(
         flash: q.flash,
         can_respond: c.role >= Role::Responder,
         can_command: c.role >= Role::Commander,
+        severities: st.app().scale().names().map(str::to_owned).collect(),
+        roles: super::actions::ROLES,
     })
 }
 

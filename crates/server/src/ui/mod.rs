@@ -15,6 +15,7 @@ use crate::ServerState;
 use crate::auth::Caller;
 use sitrep_app::AccessRole as Role;
 
+mod actions;
 pub mod headers;
 mod incident;
 mod list;
@@ -55,6 +56,8 @@ pub fn routes() -> Router<ServerState> {
         .route("/incidents/{n}/checklist/{item}", post(tick))
         .route("/incidents/{n}/note", post(note))
         .route("/incidents/{n}/actions", post(add_action))
+        .route("/incidents/{n}/severity", post(actions::severity))
+        .route("/incidents/{n}/roles", post(actions::assign))
         .route("/incidents/{n}/approvals/{id}/approve", post(runs::approve))
         .route("/incidents/{n}/{action}", post(lifecycle))
         .route("/incidents/{n}/postmortem", get(pages::postmortem_page))
