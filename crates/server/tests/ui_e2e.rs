@@ -201,7 +201,7 @@ async fn every_page_fits_a_phone_and_a_desktop() {
     let (_, inc) = s.get(&format!("/api/v1/incidents/{id}"), &s.viewer).await;
     let number = inc["incident"]["number"].to_string();
     let run_id = run["run"]["id"].as_str().expect("a run id").to_owned();
-    browser(
+    let out = browser(
         "pages.mjs",
         &[
             s.url.as_ref(),
@@ -213,6 +213,10 @@ async fn every_page_fits_a_phone_and_a_desktop() {
         "pages ok",
     )
     .await;
+    // The latencies the script measured (shown with --nocapture).
+    for line in out.lines().filter(|l| l.starts_with("measured:")) {
+        println!("{line}");
+    }
     for page in ["incident", "ledger", "run-dialog"] {
         for width in ["desktop", "phone"] {
             let shot = shots_dir().join(format!("page-{page}-{width}.png"));

@@ -108,8 +108,10 @@ try {
       await page.locator("#ack").waitFor();
       // Marks this document: a reload would lose the mark.
       await page.evaluate(() => { window.sameDocument = true; });
+      const sent = Date.now();
       await api("POST", `/api/v1/incidents/${inc.id}/acknowledge`, {});
       await page.locator("#status", { hasText: "acknowledged" }).waitFor({ timeout: 5000 });
+      console.log(`measured: ${size.name}: an API acknowledgement reached the open page in ${Date.now() - sent} ms`);
       await page.locator("#ack").waitFor({ state: "detached", timeout: 5000 });
       await page.locator("#mitigate").waitFor();
       if (!(await page.evaluate(() => window.sameDocument === true))) fail("the page reloaded");
