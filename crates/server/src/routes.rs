@@ -175,11 +175,7 @@ pub fn router(state: ServerState) -> Router {
         .merge(receivers)
         .merge(open)
         .layer(track)
-        .fallback(not_found)
+        .fallback(ui::not_found)
         .layer(axum::middleware::from_fn(ui::headers::secure))
         .with_state(state)
-}
-
-async fn not_found() -> crate::ApiError {
-    crate::ApiError::not_found("no such route")
 }

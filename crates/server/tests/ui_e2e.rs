@@ -166,3 +166,62 @@ async fn two_people_approve_a_destructive_step_in_the_browser() {
     assert_eq!(run[0].approver.as_deref(), Some("carl"));
     s.stop().await;
 }
+
+/// Every page at 1366 and 390 px: nothing wider than the screen, 44 px tap targets, the
+/// run dialog on screen. The incident carries what once widened the page: a title and a
+/// note with long unbroken words, a run with output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_fits_a_phone_and_a_desktop() {
+    preflight();
+    let s = start().await;
+    let long = "x".repeat(180);
+    let id = s
+        .declare(serde_json::json!({
+            "title": format!("checkout 503s {long}"),
+            "service": "web",
+            "runbooks": ["local-service.md"],
+        }))
+        .await;
+    let (st, v) = s
+        .post(
+            &format!("/api/v1/incidents/{id}/notes"),
+            &s.responder,
+            serde_json::json!({"text": format!("saw /api/v1/{long}/checkout fail")}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    // A typed value needs the exact command confirmed: the second post confirms it.
+    let runs = format!("/api/v1/incidents/{id}/runs");
+    let mut body = serde_json::json!({"runbook": "local-service.md", "step": "greet", "set": {"instance": "web-1"}});
+    let (st, v) = s.post(&runs, &s.responder, body.clone()).await;
+    assert_eq!(st, 428, "{v}");
+    body["confirmed"] = v["error"]["plan"].clone();
+    let (st, run) = s.post(&runs, &s.responder, body).await;
+    assert_eq!(st, 200, "{run}");
+    let (_, inc) = s.get(&format!("/api/v1/incidents/{id}"), &s.viewer).await;
+    let number = inc["incident"]["number"].to_string();
+    let run_id = run["run"]["id"].as_str().expect("a run id").to_owned();
+    let out = browser(
+        "pages.mjs",
+        &[
+            s.url.as_ref(),
+            number.as_ref(),
+            run_id.as_ref(),
+            s.commander.as_ref(),
+            shots_dir().as_os_str(),
+        ],
+        "pages ok",
+    )
+    .await;
+    // The latencies the script measured (shown with --nocapture).
+    for line in out.lines().filter(|l| l.starts_with("measured:")) {
+        println!("{line}");
+    }
+    for page in ["incident", "ledger", "run-dialog"] {
+        for width in ["desktop", "phone"] {
+            let shot = shots_dir().join(format!("page-{page}-{width}.png"));
+            assert!(shot.is_file(), "{} saved", shot.display());
+        }
+    }
+    s.stop().await;
+}

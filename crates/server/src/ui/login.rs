@@ -2,7 +2,10 @@
 //! sites and sends the browser on only to a path on this site (`auth::next_path`).
 
 use askama::Template;
-use axum::extract::Query;
+use axum::extract::{Query, Request};
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::Response;
 use serde::Deserialize;
 
 use super::{Chrome, Page, html};
@@ -38,4 +41,27 @@ pub(super) async fn page(Query(q): Query<LoginQuery>) -> Page {
         error,
         next: next_path(q.next.as_deref()).to_owned(),
     })
+}
+
+/// Marks a page's answer "log in first"; [`keep_next`] adds where to come back to.
+#[derive(Clone, Copy)]
+pub(super) struct NeedsLogin;
+
+/// Middleware: a page that needs a login sends the browser to `/login?next=THIS_PAGE`,
+/// so a deep link (from a page, a chat message) survives logging in. Only for a full
+/// page load (a GET, not an htmx fragment); `auth::login` checks `next` again.
+pub(super) async fn keep_next(req: Request, next: Next) -> Response {
+    let back = (req.method() == Method::GET && !req.headers().contains_key("hx-request"))
+        .then(|| req.uri().path_and_query().map(|p| p.as_str().to_owned()))
+        .flatten();
+    let mut resp = next.run(req).await;
+    let Some(back) = back else { return resp };
+    if resp.extensions().get::<NeedsLogin>().is_none() {
+        return resp;
+    }
+    let to = format!("/login?next={}", super::enc(next_path(Some(&back))));
+    if let Ok(v) = HeaderValue::from_str(&to) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
 }

@@ -4,23 +4,28 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use sitrep_app::lifecycle::Status;
-use sitrep_app::store::{IncidentFilter, StepRun};
-use sitrep_app::{AppError, Approval, NewIncident};
+use sitrep_app::{AppError, NewIncident};
 
 use crate::ServerState;
 use crate::auth::Caller;
 use sitrep_app::AccessRole as Role;
 
+mod actions;
 pub mod headers;
+mod incident;
+mod list;
 mod login;
 mod pages;
 mod runs;
+mod summary;
+mod timeline;
+
+use incident::StepView;
 
 /// The UI's routes, merged at `/` by the server's router.
 pub fn routes() -> Router<ServerState> {
@@ -38,15 +43,21 @@ pub fn routes() -> Router<ServerState> {
             "/assets/sitrep.css",
             get(|| asset(CSS, "text/css; charset=utf-8")),
         )
+        .route(
+            "/assets/favicon.svg",
+            get(|| asset(FAVICON, "image/svg+xml")),
+        )
         .route("/login", get(login::page))
-        .route("/incidents", get(incidents).post(declare))
-        .route("/incidents/{n}", get(incident))
-        .route("/incidents/{n}/timeline", get(timeline_fragment))
+        .route("/incidents", get(list::incidents).post(declare))
+        .route("/incidents/{n}", get(incident::incident))
+        .route("/incidents/{n}/timeline", get(timeline::timeline_fragment))
         .route("/incidents/{n}/plan", get(runs::plan))
         .route("/incidents/{n}/run", post(runs::run))
         .route("/incidents/{n}/checklist/{item}", post(tick))
         .route("/incidents/{n}/note", post(note))
         .route("/incidents/{n}/actions", post(add_action))
+        .route("/incidents/{n}/severity", post(actions::severity))
+        .route("/incidents/{n}/roles", post(actions::assign))
         .route("/incidents/{n}/approvals/{id}/approve", post(runs::approve))
         .route("/incidents/{n}/{action}", post(lifecycle))
         .route("/incidents/{n}/postmortem", get(pages::postmortem_page))
@@ -56,6 +67,7 @@ pub fn routes() -> Router<ServerState> {
         .route("/runbooks/{*path}", get(pages::runbook))
         .route("/ledger", get(pages::ledger))
         .route("/ack/{token}", get(ack_page).post(ack_link))
+        .layer(axum::middleware::from_fn(login::keep_next))
 }
 
 #[derive(Template)]
@@ -120,6 +132,7 @@ async fn ack_link(
 const HTMX: &str = include_str!("../../assets/htmx.min.js");
 const JS: &str = include_str!("../../assets/sitrep.js");
 const CSS: &str = include_str!("../../assets/sitrep.css");
+const FAVICON: &str = include_str!("../../assets/favicon.svg");
 
 async fn asset(body: &'static str, ty: &'static str) -> Response {
     (
@@ -157,7 +170,12 @@ impl From<askama::Error> for UiError {
 impl IntoResponse for UiError {
     fn into_response(self) -> Response {
         let (status, message) = match self {
-            UiError::Login => return Redirect::to("/login").into_response(),
+            UiError::Login => {
+                // `login::keep_next` adds the page asked for as `next`.
+                let mut r = Redirect::to("/login").into_response();
+                r.extensions_mut().insert(login::NeedsLogin);
+                return r;
+            }
             UiError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
             // The API's mapping, so a page and the API agree on what a failure is; the
             // page shows the message (internal details stay in the log).
@@ -173,8 +191,40 @@ impl IntoResponse for UiError {
                 )
             }
         };
-        let body = ErrorTpl { message }.render().unwrap_or_default();
-        (status, Html(body)).into_response()
+        error_page(status, message)
+    }
+}
+
+/// A styled error page: what went wrong in a sentence, and the ways on.
+fn error_page(status: StatusCode, message: String) -> Response {
+    let heading = match status {
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::FORBIDDEN => "Not allowed",
+        s if s.is_client_error() => "That did not work",
+        _ => "Something went wrong",
+    };
+    let body = ErrorTpl {
+        chrome: Chrome::default(),
+        heading,
+        status: status.as_u16(),
+        message,
+    }
+    .render()
+    .unwrap_or_else(|_| "error".to_owned());
+    (status, Html(body)).into_response()
+}
+
+/// The server's answer for a path nothing serves: a page for a browser, the API's
+/// JSON error for everything else.
+pub async fn not_found(headers: HeaderMap) -> Response {
+    let html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if html {
+        error_page(StatusCode::NOT_FOUND, "There is no page here.".into())
+    } else {
+        crate::ApiError::not_found("no such route").into_response()
     }
 }
 
@@ -230,87 +280,10 @@ fn utc(ms: i64) -> String {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorTpl {
-    message: String,
-}
-
-struct Row {
-    number: i64,
-    severity: String,
-    status: String,
-    title: String,
-    service: Option<String>,
-    created: String,
-}
-
-#[derive(Template)]
-#[template(path = "incidents.html")]
-struct IncidentsTpl {
     chrome: Chrome,
-    incidents: Vec<Row>,
-    statuses: Vec<String>,
-    severities: Vec<String>,
-    runbooks: Vec<String>,
-    status: String,
-    severity: String,
-    service: String,
-    can_declare: bool,
-}
-
-#[derive(Deserialize, Default)]
-struct ListQuery {
-    #[serde(default)]
-    status: String,
-    #[serde(default)]
-    severity: String,
-    #[serde(default)]
-    service: String,
-}
-
-async fn incidents(
-    State(st): State<ServerState>,
-    c: Option<Caller>,
-    Query(q): Query<ListQuery>,
-) -> Page {
-    let c = user(c)?;
-    let status = if q.status.is_empty() {
-        "open".to_owned()
-    } else {
-        q.status.clone()
-    };
-    let statuses = match status.as_str() {
-        "open" => Status::names(&Status::OPEN),
-        "all" => Vec::new(),
-        s => vec![s.to_owned()],
-    };
-    let filter = IncidentFilter {
-        statuses,
-        severity: (!q.severity.is_empty()).then(|| q.severity.clone()),
-        service: (!q.service.trim().is_empty()).then(|| q.service.trim().to_owned()),
-        limit: 200,
-    };
-    let rows = st.app().incidents(&filter).await?;
-    let lib = st.app().library();
-    html(&IncidentsTpl {
-        chrome: chrome(&c),
-        incidents: rows
-            .into_iter()
-            .map(|i| Row {
-                number: i.number,
-                severity: i.severity,
-                status: i.status,
-                title: i.title,
-                service: i.service,
-                created: utc(i.created_ms),
-            })
-            .collect(),
-        statuses: Status::names(&Status::ALL),
-        severities: st.app().scale().names().map(str::to_owned).collect(),
-        runbooks: lib.entries().iter().map(|e| e.path.clone()).collect(),
-        status,
-        severity: q.severity,
-        service: q.service,
-        can_declare: c.role >= Role::Responder,
-    })
+    heading: &'static str,
+    status: u16,
+    message: String,
 }
 
 #[derive(Deserialize)]
@@ -352,250 +325,17 @@ async fn declare(
     Ok(Redirect::to(&format!("/incidents/{}", inc.number)).into_response())
 }
 
-struct StepView {
-    runbook: String,
-    runbook_q: String,
-    id: String,
-    id_q: String,
-    dom_id: String,
-    title: String,
-    role: String,
-    risk: String,
-    script: String,
-}
-
-struct AlertView {
-    status: String,
-    name: String,
-    labels: String,
-}
-
-/// An open approval on the incident page, and whether the viewer may grant it.
-struct ApprovalView {
-    a: Approval,
-    granted: bool,
-    can_approve: bool,
-}
-
-#[derive(Template)]
-#[template(path = "incident.html")]
-struct IncidentTpl {
-    chrome: Chrome,
-    inc: sitrep_app::store::Incident,
-    steps: Vec<StepView>,
-    runs: Vec<StepRun>,
-    alerts: Vec<AlertView>,
-    actions: Vec<sitrep_app::store::ActionItem>,
-    approvals: Vec<ApprovalView>,
-    /// A legal hold or retention, said next to the evidence download.
-    evidence_note: String,
-    open_items: usize,
-    checklist_html: String,
-    timeline_html: String,
-    /// The newest ledger index on the page: the live stream starts after it.
-    last_index: u64,
-    flash: String,
-}
-
-#[derive(Deserialize, Default)]
-struct FlashQuery {
-    #[serde(default)]
-    flash: String,
-}
-
 /// `s` percent-encoded for a query-string value.
 fn enc(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-impl StepView {
-    /// The views of a runbook's steps. A step with nothing to name it but its section
-    /// heading shares that title with its neighbours; those get their first command
-    /// added, so the buttons say which is which.
-    fn all(path: &str, steps: &[sitrep_runbook::Step]) -> Vec<StepView> {
-        let mut views: Vec<StepView> = steps.iter().map(|s| StepView::new(path, s)).collect();
-        let mut count: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-        for v in &views {
-            *count.entry(v.title.clone()).or_default() += 1;
-        }
-        for v in &mut views {
-            if count.get(&v.title).copied().unwrap_or(0) < 2 {
-                continue;
-            }
-            let first = v
-                .script
-                .lines()
-                .map(str::trim)
-                .find(|l| !l.is_empty() && !l.starts_with('#'));
-            if let Some(line) = first {
-                let cut: String = line.chars().take(60).collect();
-                let more = if cut.len() < line.len() { "…" } else { "" };
-                v.title = format!("{}: {cut}{more}", v.title);
-            }
-        }
-        views
-    }
-
-    fn new(path: &str, s: &sitrep_runbook::Step) -> StepView {
-        StepView {
-            runbook: path.to_owned(),
-            runbook_q: enc(path),
-            id: s.id.clone(),
-            id_q: enc(&s.id),
-            dom_id: s
-                .id
-                .chars()
-                .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '-' })
-                .collect(),
-            title: s.title.clone(),
-            role: s.role.map_or(String::new(), |r| r.as_str().to_owned()),
-            risk: s.risk.level.as_str().to_owned(),
-            script: s.script.clone(),
-        }
-    }
-}
-
-async fn incident(
-    State(st): State<ServerState>,
-    c: Option<Caller>,
-    Path(n): Path<String>,
-    Query(q): Query<FlashQuery>,
-) -> Page {
-    let c = user(c)?;
-    let view = st.app().view(&n).await?;
-    let lib = st.app().library();
-    let mut steps = Vec::new();
-    for path in &view.incident.runbooks {
-        let Some(e) = lib.get(path) else { continue };
-        steps.extend(StepView::all(&e.path, &e.runbook.steps));
-    }
-    let open_items = view
-        .checklist
-        .iter()
-        .filter(|i| i.required && !i.checked)
-        .count();
-    let checklist_html = ChecklistTpl {
-        number: view.incident.number,
-        items: view.checklist.clone(),
-        can_tick: c.role >= Role::Responder && view.incident.status != "resolved",
-    }
-    .render()?;
-    let (timeline_html, last_index) = timeline_html(&st, &view.incident.id).await?;
-    let approvals = st
-        .app()
-        .approvals(&view.incident.id)
-        .await?
-        .into_iter()
-        .map(|a| ApprovalView {
-            granted: a.is_granted(),
-            can_approve: c.role >= Role::Commander
-                && a.requested_by != c.name
-                && !a.approvers.contains(&c.name),
-            a,
-        })
-        .collect();
-    let evidence_note = match st.app().evidence_hold(&view.incident.id).await? {
-        Some(h) => format!("Evidence under legal hold ({}, by {})", h.reason, h.held_by),
-        None if st
-            .app()
-            .store()
-            .evidence_expired(&view.incident.id)
-            .await
-            .map_err(AppError::from)? =>
-        {
-            "Output deleted by retention; the records remain and verify".to_owned()
-        }
-        None => String::new(),
-    };
-    html(&IncidentTpl {
-        chrome: chrome(&c),
-        alerts: view
-            .alerts
-            .iter()
-            .map(|a| AlertView {
-                status: a.status.clone(),
-                name: a.labels.get("alertname").cloned().unwrap_or_default(),
-                labels: a
-                    .labels
-                    .iter()
-                    .filter(|(k, _)| *k != "alertname")
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            })
-            .collect(),
-        runs: view.runs,
-        actions: view.actions,
-        approvals,
-        evidence_note,
-        inc: view.incident,
-        steps,
-        open_items,
-        checklist_html,
-        timeline_html,
-        last_index,
-        flash: q.flash,
-    })
-}
-
 #[derive(Template)]
 #[template(path = "checklist.html")]
-struct ChecklistTpl {
+pub(super) struct ChecklistTpl {
     number: i64,
     items: Vec<sitrep_app::store::ChecklistItem>,
     can_tick: bool,
-}
-
-struct EventView {
-    time: String,
-    kind: String,
-    actor: String,
-    detail: String,
-}
-
-#[derive(Template)]
-#[template(path = "timeline.html")]
-struct TimelineTpl {
-    events: Vec<EventView>,
-}
-
-/// The timeline fragment, and the newest ledger index in it.
-async fn timeline_html(st: &ServerState, id: &str) -> Result<(String, u64), UiError> {
-    let mut events = st.app().timeline(id, None).await?;
-    let last = events.last().map_or(0, |e| e.index);
-    events.reverse();
-    let events = events
-        .into_iter()
-        .map(|e| {
-            let r = e.record;
-            let detail = r
-                .payload
-                .iter()
-                .filter(|(k, _)| {
-                    !k.ends_with("sha256") && !matches!(k.as_str(), "bound" | "run" | "started_ms")
-                })
-                .map(|(k, v)| format!("{k}: {}", v.lines().next().unwrap_or("")))
-                .collect::<Vec<_>>()
-                .join(" · ");
-            EventView {
-                time: utc(i64::try_from(r.time_ms).unwrap_or(0))[11..].to_owned(),
-                kind: r.event_type,
-                actor: r.actor,
-                detail,
-            }
-        })
-        .collect();
-    Ok((TimelineTpl { events }.render()?, last))
-}
-
-async fn timeline_fragment(
-    State(st): State<ServerState>,
-    c: Option<Caller>,
-    Path(n): Path<String>,
-) -> Page {
-    user(c)?;
-    let inc = st.app().incident(&n).await?;
-    Ok(Html(timeline_html(&st, &inc.id).await?.0).into_response())
 }
 
 #[derive(Deserialize)]

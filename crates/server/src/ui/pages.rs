@@ -16,7 +16,61 @@ use crate::auth::Caller;
 struct PostmortemTpl {
     chrome: Chrome,
     number: i64,
-    markdown: String,
+    /// The Markdown rendered to HTML, with any raw HTML in it escaped.
+    rendered: String,
+}
+
+/// `markdown` as HTML. Raw HTML in it (from a note, a title, a command's output) is
+/// shown as text, never passed through: the post-mortem quotes what people and
+/// programs typed. Links keep only http(s), mailto and relative targets.
+pub(super) fn render_markdown(markdown: &str) -> String {
+    use pulldown_cmark::{CowStr, Event, Options, Parser, Tag};
+    let safe = |url: CowStr<'_>| -> CowStr<'static> {
+        let lower = url.trim().to_ascii_lowercase();
+        let scheme = lower.split_once(':').map(|(s, _)| s);
+        let ok = match scheme {
+            Some(s) => matches!(s, "http" | "https" | "mailto") || s.contains('/'),
+            None => true,
+        };
+        CowStr::from(if ok { url.into_string() } else { String::new() })
+    };
+    let events =
+        Parser::new_ext(markdown, Options::ENABLE_TABLES | Options::ENABLE_TASKLISTS).map(|e| {
+            match e {
+                Event::Html(h) | Event::InlineHtml(h) => Event::Text(h),
+                // A tick as text: a disabled checkbox without a label is a form control
+                // screen readers announce with no name.
+                Event::TaskListMarker(done) => {
+                    Event::Text(CowStr::from(if done { "☑ " } else { "☐ " }))
+                }
+                Event::Start(Tag::Link {
+                    link_type,
+                    dest_url,
+                    title,
+                    id,
+                }) => Event::Start(Tag::Link {
+                    link_type,
+                    dest_url: safe(dest_url),
+                    title,
+                    id,
+                }),
+                Event::Start(Tag::Image {
+                    link_type,
+                    dest_url,
+                    title,
+                    id,
+                }) => Event::Start(Tag::Image {
+                    link_type,
+                    dest_url: safe(dest_url),
+                    title,
+                    id,
+                }),
+                other => other,
+            }
+        });
+    let mut out = String::with_capacity(markdown.len() * 3 / 2);
+    pulldown_cmark::html::push_html(&mut out, events);
+    out
 }
 
 pub(super) async fn postmortem_page(
@@ -30,7 +84,7 @@ pub(super) async fn postmortem_page(
     html(&PostmortemTpl {
         chrome: chrome(&c),
         number: inc.number,
-        markdown,
+        rendered: render_markdown(&markdown),
     })
 }
 
@@ -211,4 +265,31 @@ pub(super) async fn ledger(State(st): State<ServerState>, c: Option<Caller>) -> 
         verifier: s.verifier_key,
         keys,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render_markdown;
+
+    #[test]
+    fn markdown_renders_and_raw_html_is_text() {
+        let html = render_markdown(
+            "# Post-mortem\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n- [x] done\n\n\
+             <script>alert(1)</script> and <b onclick=\"x()\">bold</b>\n\n\
+             [ok](https://example.com) [bad](javascript:alert(1)) [rel](/incidents/1)\n",
+        );
+        assert!(html.contains("<h1>Post-mortem</h1>"), "{html}");
+        assert!(html.contains("<table>"), "{html}");
+        assert!(html.contains("<li>☑ done</li>"), "{html}");
+        assert!(!html.contains("<input"), "{html}");
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains("<b "), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{html}"
+        );
+        assert!(html.contains("href=\"https://example.com\""), "{html}");
+        assert!(html.contains("href=\"/incidents/1\""), "{html}");
+        assert!(!html.contains("javascript:"), "{html}");
+    }
 }

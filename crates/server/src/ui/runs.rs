@@ -10,6 +10,7 @@ use sitrep_app::store::StepRun;
 use sitrep_app::{AppError, Approval, Mode, NullSink, Plan, RunRequest};
 use sitrep_app::{Decision, Level};
 
+use super::summary::RunView;
 use super::{Chrome, Page, UiError, chrome, csrf_token, enc, html, need, user};
 use crate::ServerState;
 use crate::auth::Caller;
@@ -97,6 +98,9 @@ pub(super) async fn plan(
 struct RunTpl {
     number: i64,
     run: StepRun,
+    /// The runbook's check or the exit code, and its colour.
+    check: String,
+    check_class: &'static str,
     stdout: String,
     stderr: String,
     duration_ms: i64,
@@ -174,12 +178,17 @@ async fn run_view(st: &ServerState, number: i64, run: StepRun) -> Result<RunTpl,
         }
     }
     let duration_ms = run.ended_ms.map_or(0, |e| e - run.started_ms);
+    let stdout = read(st, run.stdout_sha256.as_deref()).await;
+    let stderr = read(st, run.stderr_sha256.as_deref()).await;
+    let v = RunView::new(run);
     Ok(RunTpl {
         number,
-        stdout: read(st, run.stdout_sha256.as_deref()).await,
-        stderr: read(st, run.stderr_sha256.as_deref()).await,
+        stdout,
+        stderr,
         duration_ms,
-        run,
+        check: v.check,
+        check_class: v.check_class,
+        run: v.run,
     })
 }
 
@@ -189,6 +198,8 @@ struct RunPageTpl {
     chrome: Chrome,
     number: i64,
     run: StepRun,
+    check: String,
+    check_class: &'static str,
     stdout: String,
     stderr: String,
     duration_ms: i64,
@@ -213,6 +224,8 @@ pub(super) async fn run_page(
         chrome: chrome(&c),
         number: v.number,
         run: v.run,
+        check: v.check,
+        check_class: v.check_class,
         stdout: v.stdout,
         stderr: v.stderr,
         duration_ms: v.duration_ms,

@@ -2,6 +2,7 @@
 // Usage: node e2e.mjs BASE_URL TOKEN SCREENSHOT_DIR MARKER_PATH
 // Exits non-zero with a message on the first expectation that fails.
 import { launch, watch } from "./browser.mjs";
+import * as checks from "./checks.mjs";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -41,27 +42,8 @@ try {
     await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
     reported.check(step);
   };
-  // On a phone nobody scrolls sideways to find what is cut off: the page may be no wider
-  // than the screen, and the controls a step needs must lie within it.
-  const fitsScreen = async (what) => {
-    const { scroll, width, wide } = await page.evaluate(() => ({
-      scroll: document.documentElement.scrollWidth,
-      width: window.innerWidth,
-      wide: [...document.querySelectorAll("body *")]
-        .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5)
-        .slice(0, 5)
-        .map((e) => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}${e.className ? "." + String(e.className).trim().replace(/\s+/g, ".") : ""}`),
-    }));
-    if (scroll > width) fail(`${what} is ${scroll} px wide on a ${width} px screen (wider: ${wide.join(", ")})`);
-  };
-  const withinScreen = async (selector) => {
-    await page.locator(selector).scrollIntoViewIfNeeded();
-    const box = await page.locator(selector).boundingBox();
-    const { width, height } = page.viewportSize();
-    if (!box || box.x < 0 || box.x + box.width > width || box.y < 0 || box.y + box.height > height) {
-      fail(`${selector} is not within the ${width}x${height} screen: ${JSON.stringify(box)}`);
-    }
-  };
+  const fitsScreen = (what) => checks.fitsScreen(page, fail, what);
+  const withinScreen = (selector) => checks.withinScreen(page, fail, selector);
 
   step = "login";
   await page.goto(`${base}/incidents`);
@@ -79,7 +61,7 @@ try {
   await page.waitForURL(/\/incidents\/\d+$/);
 
   step = "auto-triage results on the timeline";
-  await page.locator("#timeline", { hasText: "step.run" }).waitFor({ timeout: 20000 });
+  await page.locator("#timeline li.t-run", { hasText: " ran " }).first().waitFor({ timeout: 20000 });
   await shot("03-incident-after-triage");
 
   step = "run a read step";
@@ -121,7 +103,7 @@ try {
   step = "the timeline updates live (server-sent events)";
   if ((await page.getAttribute("#timeline", "data-live")) !== "sse") fail("the live stream is not connected");
   // The fallback poll is every 10 s; seeing the run within 4 s means the stream pushed it.
-  await page.locator("#timeline", { hasText: "touch" }).waitFor({ timeout: 4000 });
+  await page.locator("#timeline", { hasText: "ran mark (write)" }).waitFor({ timeout: 4000 });
   await page.goto(page.url());
 
   step = "resolve is disabled until the checklist holds";

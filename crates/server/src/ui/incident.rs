@@ -1,0 +1,238 @@
+//! The incident page: its header, steps, runs, approvals, alerts, checklist and timeline,
+//! as one server-rendered page whose live regions the client re-reads on every event.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+use sitrep_app::{AppError, Approval};
+
+use super::summary::{RunView, Summary, summary};
+use super::timeline::timeline_html;
+use super::{ChecklistTpl, Chrome, Page, chrome, enc, html, user};
+use crate::ServerState;
+use crate::auth::Caller;
+use sitrep_app::AccessRole as Role;
+
+pub(super) struct StepView {
+    pub(super) runbook: String,
+    pub(super) runbook_q: String,
+    pub(super) id: String,
+    pub(super) id_q: String,
+    pub(super) dom_id: String,
+    pub(super) title: String,
+    pub(super) role: String,
+    pub(super) risk: String,
+    pub(super) script: String,
+    /// A run of this step is under way: its Run button waits.
+    pub(super) running: bool,
+}
+
+struct AlertView {
+    status: String,
+    name: String,
+    labels: String,
+}
+
+/// An open approval on the incident page, and whether the viewer may grant it.
+struct ApprovalView {
+    a: Approval,
+    granted: bool,
+    can_approve: bool,
+}
+
+#[derive(Template)]
+#[template(path = "incident.html")]
+struct IncidentTpl {
+    chrome: Chrome,
+    inc: sitrep_app::store::Incident,
+    steps: Vec<StepView>,
+    /// Severity colour, ages, commander, acknowledgement, alert counts.
+    head: Summary,
+    runs: Vec<RunView>,
+    alerts: Vec<AlertView>,
+    actions: Vec<sitrep_app::store::ActionItem>,
+    approvals: Vec<ApprovalView>,
+    /// A legal hold or retention, said next to the evidence download.
+    evidence_note: String,
+    open_items: usize,
+    checklist_html: String,
+    timeline_html: String,
+    /// The newest ledger index on the page: the live stream starts after it.
+    last_index: u64,
+    flash: String,
+    /// Acknowledge, run, tick, note (responder and up).
+    can_respond: bool,
+    /// Resolve, reopen, severity, roles (commander and up).
+    can_command: bool,
+    /// The severity scale, worst first, and the roles offered to assign.
+    severities: Vec<String>,
+    roles: [&'static str; 3],
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct FlashQuery {
+    #[serde(default)]
+    flash: String,
+}
+
+impl StepView {
+    /// The views of a runbook's steps. A step with nothing to name it but its section
+    /// heading shares that title with its neighbours; those get their first command
+    /// added, so the buttons say which is which.
+    pub(super) fn all(path: &str, steps: &[sitrep_runbook::Step]) -> Vec<StepView> {
+        let mut views: Vec<StepView> = steps.iter().map(|s| StepView::new(path, s)).collect();
+        let mut count: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for v in &views {
+            *count.entry(v.title.clone()).or_default() += 1;
+        }
+        for v in &mut views {
+            if count.get(&v.title).copied().unwrap_or(0) < 2 {
+                continue;
+            }
+            let first = v
+                .script
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty() && !l.starts_with('#'));
+            if let Some(line) = first {
+                let cut: String = line.chars().take(60).collect();
+                let more = if cut.len() < line.len() { "…" } else { "" };
+                v.title = format!("{}: {cut}{more}", v.title);
+            }
+        }
+        views
+    }
+
+    fn new(path: &str, s: &sitrep_runbook::Step) -> StepView {
+        StepView {
+            runbook: path.to_owned(),
+            runbook_q: enc(path),
+            id: s.id.clone(),
+            id_q: enc(&s.id),
+            dom_id: s
+                .id
+                .chars()
+                .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '-' })
+                .collect(),
+            title: s.title.clone(),
+            role: s.role.map_or(String::new(), |r| r.as_str().to_owned()),
+            risk: s.risk.level.as_str().to_owned(),
+            script: s.script.clone(),
+            running: false,
+        }
+    }
+}
+
+pub(super) async fn incident(
+    State(st): State<ServerState>,
+    c: Option<Caller>,
+    Path(n): Path<String>,
+    Query(q): Query<FlashQuery>,
+) -> Page {
+    let c = user(c)?;
+    let view = st.app().view(&n).await?;
+    let lib = st.app().library();
+    let mut steps = Vec::new();
+    for path in &view.incident.runbooks {
+        let Some(e) = lib.get(path) else { continue };
+        steps.extend(StepView::all(&e.path, &e.runbook.steps));
+    }
+    let open_items = view
+        .checklist
+        .iter()
+        .filter(|i| i.required && !i.checked)
+        .count();
+    let checklist_html = ChecklistTpl {
+        number: view.incident.number,
+        items: view.checklist.clone(),
+        can_tick: c.role >= Role::Responder && view.incident.status != "resolved",
+    }
+    .render()?;
+    for s in &mut steps {
+        s.running = view
+            .runs
+            .iter()
+            .any(|r| r.status == "running" && r.runbook == s.runbook && r.step_id == s.id);
+    }
+    let events = st.app().timeline(&view.incident.id, None).await?;
+    let head = summary(
+        &view.incident,
+        &events,
+        &view.alerts,
+        st.app().scale().rank(&view.incident.severity),
+        sitrep_app::now_ms(),
+    );
+    let (timeline_html, last_index) = timeline_html(&st, events).await?;
+    let approvals = approvals(&st, &view.incident.id, &c).await?;
+    let evidence_note = evidence_note(&st, &view.incident.id).await?;
+    html(&IncidentTpl {
+        chrome: chrome(&c),
+        alerts: view.alerts.iter().map(AlertView::new).collect(),
+        runs: view.runs.into_iter().rev().map(RunView::new).collect(),
+        head,
+        actions: view.actions,
+        approvals,
+        evidence_note,
+        inc: view.incident,
+        steps,
+        open_items,
+        checklist_html,
+        timeline_html,
+        last_index,
+        flash: q.flash,
+        can_respond: c.role >= Role::Responder,
+        can_command: c.role >= Role::Commander,
+        severities: st.app().scale().names().map(str::to_owned).collect(),
+        roles: super::actions::ROLES,
+    })
+}
+
+impl AlertView {
+    fn new(a: &sitrep_app::store::Alert) -> AlertView {
+        AlertView {
+            status: a.status.clone(),
+            name: a.labels.get("alertname").cloned().unwrap_or_default(),
+            labels: a
+                .labels
+                .iter()
+                .filter(|(k, _)| *k != "alertname")
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    }
+}
+
+/// The incident's open approvals, and whether `c` may grant each.
+async fn approvals(st: &ServerState, id: &str, c: &Caller) -> Result<Vec<ApprovalView>, AppError> {
+    Ok(st
+        .app()
+        .approvals(id)
+        .await?
+        .into_iter()
+        .map(|a| ApprovalView {
+            granted: a.is_granted(),
+            can_approve: c.role >= Role::Commander
+                && a.requested_by != c.name
+                && !a.approvers.contains(&c.name),
+            a,
+        })
+        .collect())
+}
+
+/// A legal hold or retention, said next to the evidence download.
+async fn evidence_note(st: &ServerState, id: &str) -> Result<String, AppError> {
+    Ok(match st.app().evidence_hold(id).await? {
+        Some(h) => format!("Evidence under legal hold ({}, by {})", h.reason, h.held_by),
+        None if st
+            .app()
+            .store()
+            .evidence_expired(id)
+            .await
+            .map_err(AppError::from)? =>
+        {
+            "Output deleted by retention; the records remain and verify".to_owned()
+        }
+        None => String::new(),
+    })
+}
