@@ -175,19 +175,30 @@ async fn a_storm_of_a_thousand_groups_stays_at_the_cap() {
     // The cluster step's plan is the same for every group: it ran far fewer times than
     // there are incidents, and the rest were shared.
     assert!(stats.shared >= GROUPS - 10, "{stats:?}");
-    let (_, inc) = s
-        .get(&format!("/api/v1/incidents/{}", incidents[1].1), &s.viewer)
-        .await;
-    let tl = s.timeline(&incidents[1].1).await;
-    let cluster = tl
-        .iter()
-        .find(|e| e["record"]["type"] == "step.run" && e["record"]["payload"]["step"] == "cluster")
-        .unwrap();
+    // Which incident ran the shared step first depends on the order ingestion and the
+    // triage workers happened to take; any other incident's cluster run is shared with
+    // the one that ran it, and says so on its timeline.
+    let mut follower = None;
+    for (_, id) in incidents.iter().take(20) {
+        let tl = s.timeline(id).await;
+        let cluster = tl
+            .iter()
+            .find(|e| {
+                e["record"]["type"] == "step.run" && e["record"]["payload"]["step"] == "cluster"
+            })
+            .cloned()
+            .unwrap_or_else(|| panic!("incident {id} has no cluster result"));
+        if cluster["record"]["payload"]["shared_with"].is_string() {
+            follower = Some(cluster);
+            break;
+        }
+    }
+    let cluster = follower.expect("one of the first 20 incidents shares the cluster run");
     assert!(
         cluster["record"]["payload"]["shared_with"]
             .as_str()
             .is_some_and(|w| w.starts_with('#')),
-        "{cluster} {inc}"
+        "{cluster}"
     );
     let mut queued = 0;
     for (_, id) in &incidents {
