@@ -309,3 +309,23 @@ async fn a_commander_changes_severity_and_assigns_roles_from_the_page() {
     assert!(to.starts_with(&format!("{path}?flash=")), "{to}");
     s.stop().await;
 }
+
+/// A pasted console transcript: the runbook page shows the command as the step, the
+/// output the runbook printed under it as its example (with the line an `expect` check
+/// could look for), and blocks that are not shell as references, never as steps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transcript_shows_its_example_output_and_reference_blocks() {
+    let fixtures =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/runbooks");
+    let s = start_with(move |c| c.runbooks = Some(fixtures)).await;
+    let (cookie, _) = s.login(&s.viewer).await;
+    let page = s.page(&cookie, "/runbooks/25-transcripts.md").await;
+    assert!(page.contains("<pre>kubectl get pods -n web"), "{page}");
+    assert!(page.contains("Example output, as the runbook shows it"), "{page}");
+    assert!(page.contains("api-1   1/1     Running"), "{page}");
+    assert!(page.contains("could look for <code>NAME    READY   STATUS</code>"), "{page}");
+    let page = s.page(&cookie, "/runbooks/27-untagged-not-shell.md").await;
+    assert!(page.contains("<h2>Reference blocks</h2>"), "{page}");
+    assert!(page.contains("never run as commands"), "{page}");
+    s.stop().await;
+}

@@ -23,6 +23,11 @@ pub(super) struct StepView {
     pub(super) role: String,
     pub(super) risk: String,
     pub(super) script: String,
+    /// The output a console transcript printed under the step's commands (the runbook's
+    /// example, not a run), at most 40 lines; empty when the runbook shows none.
+    pub(super) example_output: String,
+    /// A line of that output an `expect` check could look for.
+    pub(super) expect_hint: String,
     /// A run of this step is under way: its Run button waits.
     pub(super) running: bool,
 }
@@ -118,6 +123,8 @@ impl StepView {
             role: s.role.map_or(String::new(), |r| r.as_str().to_owned()),
             risk: s.risk.level.as_str().to_owned(),
             script: s.script.clone(),
+            example_output: example_output(s),
+            expect_hint: s.expect_hint().unwrap_or_default().to_owned(),
             running: false,
         }
     }
@@ -235,4 +242,19 @@ async fn evidence_note(st: &ServerState, id: &str) -> Result<String, AppError> {
         }
         None => String::new(),
     })
+}
+
+/// The example output of a step's commands, joined, cut to its first 40 lines.
+fn example_output(s: &sitrep_runbook::Step) -> String {
+    let all: Vec<&str> = s
+        .commands
+        .iter()
+        .filter_map(|c| c.example_output.as_deref())
+        .flat_map(str::lines)
+        .collect();
+    let mut out = all.iter().take(40).copied().collect::<Vec<_>>().join("\n");
+    if all.len() > 40 {
+        out.push_str(&format!("\n… {} more lines", all.len() - 40));
+    }
+    out
 }

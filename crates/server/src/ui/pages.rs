@@ -181,6 +181,15 @@ struct RunbookTpl {
     title: String,
     diagnostics: Vec<DiagView>,
     steps: Vec<StepView>,
+    references: Vec<ReferenceView>,
+}
+
+/// A block the runbook shows that is not a shell step (YAML, a query, log output).
+struct ReferenceView {
+    kind: String,
+    query: bool,
+    line: usize,
+    text: String,
 }
 
 pub(super) async fn runbook(
@@ -205,12 +214,24 @@ pub(super) async fn runbook(
             message: d.message.clone(),
         })
         .collect();
+    let references = e
+        .runbook
+        .references
+        .iter()
+        .map(|r| ReferenceView {
+            kind: r.kind.clone(),
+            query: r.query,
+            line: r.line,
+            text: r.text.clone(),
+        })
+        .collect();
     html(&RunbookTpl {
         chrome: chrome(&c),
         path: e.path.clone(),
         title: e.runbook.title.clone().unwrap_or_else(|| e.path.clone()),
         diagnostics,
         steps,
+        references,
     })
 }
 
