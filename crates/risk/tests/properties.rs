@@ -69,3 +69,19 @@ proptest! {
         }
     }
 }
+
+/// A flag whose second character is multi-byte, after every program whose flags are read
+/// (the fuzzer found `awk -\u{fffd}-list` panicking on a byte split).
+#[test]
+fn multibyte_flags_never_panic() {
+    let classifier = Classifier::builtin();
+    for program in [
+        "awk", "gawk", "sed", "perl", "python3", "ruby", "node", "jq", "grep", "psql",
+    ] {
+        for flag in ["-\u{fffd}-list", "-é", "-éx", "-\u{1F600}", "--\u{fffd}=1"] {
+            let script = format!("{program} {flag} '{{print}}' x");
+            let r = classifier.classify(&script);
+            assert!(!r.commands.is_empty(), "{script}");
+        }
+    }
+}

@@ -186,11 +186,13 @@ fn split_flag(w: &str) -> (&str, Option<&str>) {
     if let Some((f, v)) = w.split_once('=').filter(|_| w.starts_with("--")) {
         return (f, Some(v));
     }
-    if !w.starts_with("--") && w.len() > 2 {
-        let (f, v) = w.split_at(2);
-        if matches!(f, "-F" | "-v" | "-f" | "-e" | "-i" | "-l" | "-E") {
-            return (f, Some(v));
-        }
+    // `split_at_checked`: the second character may be multi-byte (`-é`), found by fuzzing.
+    if !w.starts_with("--")
+        && w.len() > 2
+        && let Some((f, v)) = w.split_at_checked(2)
+        && matches!(f, "-F" | "-v" | "-f" | "-e" | "-i" | "-l" | "-E")
+    {
+        return (f, Some(v));
     }
     (w, None)
 }
