@@ -5,14 +5,22 @@
 use libfuzzer_sys::fuzz_target;
 use sitrep_ledger::{Checkpoint, Note, Signer, Verifier, open_note};
 
+/// The one key the target trusts, made once (deriving it per input would dominate).
+fn trusted() -> &'static [Verifier] {
+    static TRUSTED: std::sync::OnceLock<Vec<Verifier>> = std::sync::OnceLock::new();
+    TRUSTED.get_or_init(|| {
+        let signer = Signer::from_seed("fuzz.example/log", &[7; 32]).expect("a valid signer");
+        vec![signer.verifier()]
+    })
+}
+
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let signer = Signer::from_seed("fuzz.example/log", &[7; 32]).expect("a valid signer");
-    let trusted: Vec<Verifier> = vec![signer.verifier()];
-    let _ = open_note(text, &trusted);
-    let _ = Checkpoint::open(text, &trusted);
+    let trusted = trusted();
+    let _ = open_note(text, trusted);
+    let _ = Checkpoint::open(text, trusted);
     if let Ok(note) = Note::parse(text) {
         assert_eq!(Note::parse(&note.to_text()).ok(), Some(note), "note round trip");
     }
