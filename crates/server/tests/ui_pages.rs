@@ -321,9 +321,15 @@ async fn a_transcript_shows_its_example_output_and_reference_blocks() {
     let (cookie, _) = s.login(&s.viewer).await;
     let page = s.page(&cookie, "/runbooks/25-transcripts.md").await;
     assert!(page.contains("<pre>kubectl get pods -n web"), "{page}");
-    assert!(page.contains("Example output, as the runbook shows it"), "{page}");
+    assert!(
+        page.contains("Example output, as the runbook shows it"),
+        "{page}"
+    );
     assert!(page.contains("api-1   1/1     Running"), "{page}");
-    assert!(page.contains("could look for <code>NAME    READY   STATUS</code>"), "{page}");
+    assert!(
+        page.contains("could look for <code>NAME    READY   STATUS</code>"),
+        "{page}"
+    );
     let page = s.page(&cookie, "/runbooks/27-untagged-not-shell.md").await;
     assert!(page.contains("<h2>Reference blocks</h2>"), "{page}");
     assert!(page.contains("never run as commands"), "{page}");
