@@ -47,6 +47,10 @@ pub async fn watch_runbooks(state: ServerState, every: Duration) {
         .await
         .ok()
         .flatten();
+    // The library was read when the app opened, before this first snapshot: a file
+    // changed in between would be in the snapshot and never in the library. Reading it
+    // once more now closes that gap (a test writing right after start found it).
+    reload(&state).await;
     loop {
         if !crate::nap(&mut closing, every).await {
             return;
