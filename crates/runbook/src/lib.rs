@@ -17,6 +17,7 @@ mod lint;
 mod model;
 mod paramdecl;
 mod params;
+mod promrules;
 mod prose;
 mod recover;
 mod reference;
@@ -34,6 +35,9 @@ pub use model::*;
 pub use params::{
     MAX_DEFAULT_CHARS, MAX_VALUE_BYTES, ParamPattern, ParamType, ValueRefusal, check_argument,
     check_value,
+};
+pub use promrules::{
+    PromRule, RuleFile, RuleGroup, RuleProblem, RulesError, RulesOutput, prometheus_rules,
 };
 pub use set::{RunbookSet, SetEntry};
 
