@@ -1,4 +1,4 @@
-//! `sitrep runbook show|list|lint`: the runbook engine on the command line. This module
+//! `sitrep runbook show|list|lint|rules`: the runbook engine on the command line. This module
 //! reads files and prints; everything it shows comes from `sitrep_runbook`.
 
 use std::fmt::Write as _;
@@ -12,6 +12,7 @@ use crate::output::emit;
 use crate::{CliError, Ctx};
 
 mod lint;
+mod rules;
 mod view;
 
 use lint::lint;
@@ -42,6 +43,19 @@ pub enum RunbookCmd {
         #[arg(long)]
         all: bool,
     },
+    /// Write a Prometheus rule file from the runbooks' alert rules, each with a
+    /// `runbook_url` to its runbook's page in sitrep; exit 1 (nothing written) when a rule
+    /// has a problem.
+    Rules {
+        /// The runbook directory the server serves (paths are relative to it).
+        dir: PathBuf,
+        /// The URL people reach sitrep at; `runbook_url` is BASE/runbooks/PATH.
+        #[arg(long, env = "SITREP_BASE_URL", default_value = "http://127.0.0.1:8080")]
+        base_url: String,
+        /// Write the YAML here (replaced whole) instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// How lint findings are printed.
@@ -62,6 +76,9 @@ pub fn run(cmd: RunbookCmd, ctx: &Ctx) -> Result<(), CliError> {
         RunbookCmd::Lint { paths, format, all } => {
             let format = if ctx.json { Format::Json } else { format };
             lint(&paths, format, all, ctx)
+        }
+        RunbookCmd::Rules { dir, base_url, out } => {
+            rules::rules(&dir, &base_url, out.as_ref(), ctx)
         }
     }
 }
