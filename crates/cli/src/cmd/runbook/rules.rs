@@ -26,6 +26,9 @@ struct RulesJson<'a> {
     out: Option<String>,
 }
 
+/// `(path relative to the directory, text)`, as the library names runbooks.
+type Sources = Vec<(String, String)>;
+
 #[derive(Serialize)]
 struct Skipped {
     path: String,
@@ -78,7 +81,7 @@ pub(super) fn rules(
 
 /// Every runbook under `dir`, named by its path relative to `dir` with `/` separators,
 /// exactly as the library names it (and the page route expects it).
-fn read_dir(dir: &Path) -> Result<(Vec<(String, String)>, Vec<Skipped>), CliError> {
+fn read_dir(dir: &Path) -> Result<(Sources, Vec<Skipped>), CliError> {
     if !dir.is_dir() {
         return Err(CliError::input(anyhow::anyhow!(
             "{} is not a directory",
