@@ -240,12 +240,14 @@ async fn a_rule_from_a_runbook_fires_through_prometheus_and_alertmanager_into_an
     s.stop().await;
 }
 
-/// The incident sitrep opened for the alert, once it has the runbook attached.
+/// The incident sitrep opened for the alert, once it has the runbook and the alert.
 async fn incident_with_runbook(s: &common::Server) -> Option<Value> {
     for inc in s.incidents().await {
         let id = inc["id"].as_str()?;
         let (_, v) = s.get(&format!("/api/v1/incidents/{id}"), &s.viewer).await;
-        if v["incident"]["runbooks"] == serde_json::json!([RUNBOOK]) {
+        // The incident is committed before its alerts are: wait for both.
+        let has_alert = v["alerts"].as_array().is_some_and(|a| !a.is_empty());
+        if v["incident"]["runbooks"] == serde_json::json!([RUNBOOK]) && has_alert {
             return Some(v);
         }
     }
