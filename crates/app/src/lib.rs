@@ -19,6 +19,7 @@ pub mod ingest;
 pub mod interrupted;
 mod keys;
 mod library;
+pub mod listing;
 pub mod lifecycle;
 pub mod limits;
 pub mod pager;
