@@ -7,7 +7,7 @@
 //! same transaction (see `App::acknowledge`). Delivery is the job worker's business.
 
 use serde::{Deserialize, Serialize};
-use sitrep_escalation::{IncidentState, Timestamp, due};
+use sitrep_escalation::{Timestamp, due};
 use sitrep_store::{Change, IncidentFilter, NewJob, Write};
 
 use crate::app::App;
@@ -83,26 +83,7 @@ impl App {
                 report.unpaged += 1;
                 continue;
             };
-            let mut st =
-                IncidentState::declared(&inc.id, &service, &inc.severity, ts(inc.created_ms));
-            st.acknowledged_at = inc.acknowledged_ms.map(ts);
-            st.resolved_at = inc.resolved_ms.map(ts);
-            st.commander = inc.roles.get("commander").cloned();
-            st.last_update_at = inc.last_update_ms.map(ts);
-            // What is already enqueued. A reminder's job key is the engine's id plus the
-            // contact (`…:update:…:carol-hook`); contact ids have no `:`, so the
-            // engine's id is the key without its last segment.
-            st.sent = store
-                .jobs_for(&inc.id)
-                .await?
-                .into_iter()
-                .flat_map(|j| {
-                    let engine_id = (j.kind == REMINDER_JOB)
-                        .then(|| j.dedupe_key.rsplit_once(':').map(|(id, _)| id.to_owned()))
-                        .flatten();
-                    std::iter::once(j.dedupe_key).chain(engine_id)
-                })
-                .collect();
+            let st = self.engine_state(&inc, &service).await?;
             let d = match due(cfg, &st, ts(now_ms)) {
                 Ok(d) => d,
                 Err(_) => {
@@ -311,7 +292,13 @@ impl App {
         let store = self.store();
         let lock_ms = i64::try_from(self.config().notify.claim_lock.as_millis()).unwrap_or(60_000);
         let jobs = store
-            .claim_jobs(worker, &[PAGE_JOB, REMINDER_JOB], now_ms, limit, lock_ms)
+            .claim_jobs(
+                worker,
+                &[PAGE_JOB, REMINDER_JOB, crate::oncall::MANUAL_PAGE_JOB],
+                now_ms,
+                limit,
+                lock_ms,
+            )
             .await?;
         let mut report = DeliverReport {
             claimed: jobs.len(),

@@ -394,6 +394,30 @@ pub async fn postmortem(
     Ok(([(CONTENT_TYPE, "text/markdown; charset=utf-8")], text).into_response())
 }
 
+/// `postmortem/{section}` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlankBody {
+    /// The blank's new text (empty clears it; at most 8 KiB, redacted).
+    pub text: String,
+}
+
+/// Writes one of the post-mortem's blanks (`impact`, `root_cause`, `went_well`,
+/// `went_wrong`, `lucky`), sealed as a `postmortem.edited` event.
+pub async fn edit_postmortem(
+    State(state): State<ServerState>,
+    Responder(caller): Responder,
+    Path((id, section)): Path<(String, String)>,
+    ApiJson(body): ApiJson<BlankBody>,
+) -> ApiResult<(StatusCode, Json<Event>)> {
+    let e = state
+        .app()
+        .edit_postmortem(&id, &section, &body.text, &caller.name)
+        .await?;
+    state.changed();
+    Ok((StatusCode::CREATED, Json(e)))
+}
+
 /// The evidence pack (`.tar.gz`), sealed by an `evidence.exported` event, with proofs to
 /// a checkpoint signed now.
 pub async fn evidence(

@@ -33,6 +33,7 @@ pub(super) struct StepView {
 }
 
 struct AlertView {
+    fingerprint: String,
     status: String,
     name: String,
     labels: String,
@@ -72,12 +73,16 @@ struct IncidentTpl {
     /// The severity scale, worst first, and the roles offered to assign.
     severities: Vec<String>,
     roles: [&'static str; 3],
+    /// Paging is configured: escalate and page a person (id, name) now.
+    paging: bool,
+    people: Vec<(String, String)>,
+    silence_for: [&'static str; 4],
 }
 
 #[derive(Deserialize, Default)]
 pub(super) struct FlashQuery {
     #[serde(default)]
-    flash: String,
+    pub(super) flash: String,
 }
 
 impl StepView {
@@ -191,12 +196,21 @@ pub(super) async fn incident(
         can_command: c.role >= Role::Commander,
         severities: st.app().scale().names().map(str::to_owned).collect(),
         roles: super::actions::ROLES,
+        paging: st.app().escalation().is_some(),
+        people: st.app().escalation().map_or_else(Vec::new, |e| {
+            e.people
+                .iter()
+                .map(|p| (p.id.clone(), p.name.clone()))
+                .collect()
+        }),
+        silence_for: super::oncall::SILENCE_FOR,
     })
 }
 
 impl AlertView {
     fn new(a: &sitrep_app::store::Alert) -> AlertView {
         AlertView {
+            fingerprint: a.fingerprint.clone(),
             status: a.status.clone(),
             name: a.labels.get("alertname").cloned().unwrap_or_default(),
             labels: a
