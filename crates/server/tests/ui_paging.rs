@@ -131,7 +131,10 @@ fn all_live(timeline: &[Value]) {
         .and_then(|r| r.split("];").next())
         .expect("LIVE_KINDS in sitrep.js");
     for t in common::types(timeline) {
-        assert!(kinds.contains(&format!("\"{t}\"")), "{t} is not live on the page");
+        assert!(
+            kinds.contains(&format!("\"{t}\"")),
+            "{t} is not live on the page"
+        );
     }
 }
 

@@ -75,7 +75,10 @@ async fn a_responder_writes_the_impact_and_it_is_sealed_and_downloaded() {
     assert_eq!(e["record"]["actor"], "rita");
     assert_eq!(e["record"]["payload"]["section"], "impact");
     let script = include_str!("../assets/sitrep.js");
-    assert!(script.contains("\"postmortem.edited\""), "the open incident page follows it");
+    assert!(
+        script.contains("\"postmortem.edited\""),
+        "the open incident page follows it"
+    );
     let md = s
         .http
         .get(s.u(&format!("{page}.md")))
