@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 use sitrep_escalation::{IncidentState, ManualError, Page, Timestamp};
-use sitrep_store::{Change, Incident, NewJob, Write};
+use sitrep_store::{Change, Incident};
 
 use crate::app::App;
 use crate::error::AppError;
@@ -220,24 +220,7 @@ impl App {
             if !to.contains(&who) {
                 to.push(who);
             }
-            let job = PageJob {
-                page_id: p.id.0.clone(),
-                incident_id: inc.id.clone(),
-                person: p.person.clone(),
-                method: p.contact.method.kind().to_owned(),
-                to: p.contact.method.address().to_owned(),
-                level: p.level,
-                cycle: p.cycle,
-                what: "page".to_owned(),
-            };
-            writes.push(Write::EnqueueJob(NewJob {
-                kind: MANUAL_PAGE_JOB.to_owned(),
-                dedupe_key: p.id.0.clone(),
-                incident_id: Some(inc.id.clone()),
-                payload: serde_json::to_value(&job)
-                    .map_err(|e| AppError::Internal(e.to_string()))?,
-                due_ms: now,
-            }));
+            writes.push(PageJob::enqueue(p, MANUAL_PAGE_JOB, now)?);
         }
         payload.push(("to", to.join(", ")));
         payload.push(("pages", pages.len().to_string()));

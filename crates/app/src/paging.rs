@@ -39,6 +39,34 @@ pub struct PageJob {
     pub what: String,
 }
 
+impl PageJob {
+    /// The job that delivers the engine's page `p` (of kind `kind`, due at `due_ms`),
+    /// keyed by the page's id.
+    pub(crate) fn enqueue(
+        p: &sitrep_escalation::Page,
+        kind: &str,
+        due_ms: i64,
+    ) -> Result<Write, AppError> {
+        let job = PageJob {
+            page_id: p.id.0.clone(),
+            incident_id: p.incident.clone(),
+            person: p.person.clone(),
+            method: p.contact.method.kind().to_owned(),
+            to: p.contact.method.address().to_owned(),
+            level: p.level,
+            cycle: p.cycle,
+            what: "page".to_owned(),
+        };
+        Ok(Write::EnqueueJob(NewJob {
+            kind: kind.to_owned(),
+            dedupe_key: p.id.0.clone(),
+            incident_id: Some(p.incident.clone()),
+            payload: serde_json::to_value(&job).map_err(|e| AppError::Internal(e.to_string()))?,
+            due_ms,
+        }))
+    }
+}
+
 /// What one sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SweepReport {
@@ -96,25 +124,8 @@ impl App {
                 report.next_wakeup_ms = Some(report.next_wakeup_ms.map_or(w, |x| x.min(w)));
             }
             let mut writes = Vec::new();
-            for p in d.pages {
-                let job = PageJob {
-                    page_id: p.id.0.clone(),
-                    incident_id: inc.id.clone(),
-                    person: p.person.clone(),
-                    method: p.contact.method.kind().to_owned(),
-                    to: p.contact.method.address().to_owned(),
-                    level: p.level,
-                    cycle: p.cycle,
-                    what: "page".to_owned(),
-                };
-                writes.push(Write::EnqueueJob(NewJob {
-                    kind: PAGE_JOB.to_owned(),
-                    dedupe_key: p.id.0,
-                    incident_id: Some(inc.id.clone()),
-                    payload: serde_json::to_value(&job)
-                        .map_err(|e| AppError::Internal(e.to_string()))?,
-                    due_ms: p.due_at.as_millisecond(),
-                }));
+            for p in &d.pages {
+                writes.push(PageJob::enqueue(p, PAGE_JOB, p.due_at.as_millisecond())?);
             }
             for r in d.reminders {
                 // A reminder goes to the commander's contacts when the commander is a

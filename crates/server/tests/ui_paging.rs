@@ -6,35 +6,8 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
-use common::{Server, alertmanager, start_with};
+use common::{Received, Server, alertmanager, receiver, start_with};
 use serde_json::{Value, json};
-
-/// Who a webhook receiver was posted to, in order.
-#[derive(Clone, Default)]
-struct Received(Arc<Mutex<Vec<String>>>);
-
-async fn receiver() -> (String, Received) {
-    let got = Received::default();
-    let g = got.clone();
-    let app = axum::Router::new().route(
-        "/hook/{who}",
-        axum::routing::post(
-            move |axum::extract::Path(who): axum::extract::Path<String>| {
-                let g = g.clone();
-                async move {
-                    g.0.lock().unwrap().push(who);
-                    "ok"
-                }
-            },
-        ),
-    );
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(l, app).await });
-    (url, got)
-}
 
 fn config(hook: &str) -> String {
     format!(
@@ -141,7 +114,13 @@ fn all_live(timeline: &[Value]) {
 /// Waits until `who`'s hook got `n` posts.
 async fn posts(s: &Server, got: &Received, who: &str, n: usize) {
     s.until(20, || {
-        let c = got.0.lock().unwrap().iter().filter(|w| *w == who).count();
+        let c = got
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(w, _)| w == who)
+            .count();
         async move { (c >= n).then_some(()) }
     })
     .await;
@@ -215,6 +194,32 @@ async fn a_responder_escalates_and_pages_a_person_from_the_page() {
         "{page}"
     );
     assert!(page.contains("paged dba"), "the timeline says it: {page}");
+
+    // An incident without a service has no policy to escalate in: the button says why.
+    let other = s.declare(json!({"title": "no service"})).await;
+    let (_, o) = s
+        .get(&format!("/api/v1/incidents/{other}"), &s.viewer)
+        .await;
+    let page = s
+        .page(&rita.0, &format!("/incidents/{}", o["incident"]["number"]))
+        .await;
+    assert!(!page.contains("id=\"escalate\""), "{page}");
+    assert!(page.contains("Escalating needs a service"), "{page}");
+    let (st, v) = s
+        .post(
+            &format!("/api/v1/incidents/{other}/escalate"),
+            &s.responder,
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, 403, "refused: {v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no service"),
+        "{v}"
+    );
 
     // The API: the same actions, refused with the reason.
     let (st, v) = s
