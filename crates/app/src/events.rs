@@ -41,6 +41,12 @@ pub const CHECK: &str = "checklist.ticked";
 pub const UNCHECK: &str = "checklist.unticked";
 pub const ACTION_ADDED: &str = "action.added";
 pub const ACTION_DONE: &str = "action.done";
+/// A post-mortem blank (impact, root cause, lessons) written or rewritten.
+pub const POSTMORTEM_EDITED: &str = "postmortem.edited";
+/// Someone paged the next level of the escalation policy by hand.
+pub const PAGE_ESCALATED: &str = "page.escalated";
+/// Someone paged a person by hand (adding a responder).
+pub const PAGE_REQUESTED: &str = "page.requested";
 
 /// A record of `kind` for `incident` at `time_ms` by `actor` with `payload`.
 pub fn record(

@@ -281,7 +281,16 @@ impl Ingestor {
 
     /// Adds a silence: stored durably with a `silence.created` ledger event (who, what,
     /// when), then in force.
-    pub async fn create_silence(&self, mut silence: Silence) -> Result<Silence, AppError> {
+    pub async fn create_silence(&self, silence: Silence) -> Result<Silence, AppError> {
+        self.create_silence_for(silence, None).await
+    }
+
+    /// [`Ingestor::create_silence`], its event on `incident`'s timeline when given.
+    pub(crate) async fn create_silence_for(
+        &self,
+        mut silence: Silence,
+        incident: Option<&str>,
+    ) -> Result<Silence, AppError> {
         self.check_silence(&silence)?;
         silence.comment = self.app.redact(&silence.comment);
         let body =
@@ -293,6 +302,7 @@ impl Ingestor {
             u64::try_from(now).unwrap_or(0),
             &silence.created_by,
         );
+        rec.incident = incident.map(str::to_owned);
         rec.payload = [
             ("silence".to_owned(), silence.id.clone()),
             (

@@ -5,6 +5,7 @@
 //! ([`lifecycle`], [`severity`], [`postmortem`]) and do no I/O.
 
 pub mod acklink;
+pub mod alert_silence;
 mod app;
 pub mod approvals;
 pub mod blobs;
@@ -21,11 +22,14 @@ mod keys;
 mod library;
 pub mod lifecycle;
 pub mod limits;
+pub mod listing;
+pub mod oncall;
 pub mod pager;
 pub mod paging;
 pub mod payloads;
 mod plan;
 pub mod postmortem;
+pub mod postmortem_edits;
 pub mod proofs;
 pub mod receive;
 pub mod replay;

@@ -7,7 +7,7 @@
 //! same transaction (see `App::acknowledge`). Delivery is the job worker's business.
 
 use serde::{Deserialize, Serialize};
-use sitrep_escalation::{IncidentState, Timestamp, due};
+use sitrep_escalation::{Timestamp, due};
 use sitrep_store::{Change, IncidentFilter, NewJob, Write};
 
 use crate::app::App;
@@ -37,6 +37,34 @@ pub struct PageJob {
     pub cycle: u32,
     /// `page` or the reminder kind.
     pub what: String,
+}
+
+impl PageJob {
+    /// The job that delivers the engine's page `p` (of kind `kind`, due at `due_ms`),
+    /// keyed by the page's id.
+    pub(crate) fn enqueue(
+        p: &sitrep_escalation::Page,
+        kind: &str,
+        due_ms: i64,
+    ) -> Result<Write, AppError> {
+        let job = PageJob {
+            page_id: p.id.0.clone(),
+            incident_id: p.incident.clone(),
+            person: p.person.clone(),
+            method: p.contact.method.kind().to_owned(),
+            to: p.contact.method.address().to_owned(),
+            level: p.level,
+            cycle: p.cycle,
+            what: "page".to_owned(),
+        };
+        Ok(Write::EnqueueJob(NewJob {
+            kind: kind.to_owned(),
+            dedupe_key: p.id.0.clone(),
+            incident_id: Some(p.incident.clone()),
+            payload: serde_json::to_value(&job).map_err(|e| AppError::Internal(e.to_string()))?,
+            due_ms,
+        }))
+    }
 }
 
 /// What one sweep did.
@@ -83,26 +111,7 @@ impl App {
                 report.unpaged += 1;
                 continue;
             };
-            let mut st =
-                IncidentState::declared(&inc.id, &service, &inc.severity, ts(inc.created_ms));
-            st.acknowledged_at = inc.acknowledged_ms.map(ts);
-            st.resolved_at = inc.resolved_ms.map(ts);
-            st.commander = inc.roles.get("commander").cloned();
-            st.last_update_at = inc.last_update_ms.map(ts);
-            // What is already enqueued. A reminder's job key is the engine's id plus the
-            // contact (`…:update:…:carol-hook`); contact ids have no `:`, so the
-            // engine's id is the key without its last segment.
-            st.sent = store
-                .jobs_for(&inc.id)
-                .await?
-                .into_iter()
-                .flat_map(|j| {
-                    let engine_id = (j.kind == REMINDER_JOB)
-                        .then(|| j.dedupe_key.rsplit_once(':').map(|(id, _)| id.to_owned()))
-                        .flatten();
-                    std::iter::once(j.dedupe_key).chain(engine_id)
-                })
-                .collect();
+            let st = self.engine_state(&inc, &service).await?;
             let d = match due(cfg, &st, ts(now_ms)) {
                 Ok(d) => d,
                 Err(_) => {
@@ -115,25 +124,8 @@ impl App {
                 report.next_wakeup_ms = Some(report.next_wakeup_ms.map_or(w, |x| x.min(w)));
             }
             let mut writes = Vec::new();
-            for p in d.pages {
-                let job = PageJob {
-                    page_id: p.id.0.clone(),
-                    incident_id: inc.id.clone(),
-                    person: p.person.clone(),
-                    method: p.contact.method.kind().to_owned(),
-                    to: p.contact.method.address().to_owned(),
-                    level: p.level,
-                    cycle: p.cycle,
-                    what: "page".to_owned(),
-                };
-                writes.push(Write::EnqueueJob(NewJob {
-                    kind: PAGE_JOB.to_owned(),
-                    dedupe_key: p.id.0,
-                    incident_id: Some(inc.id.clone()),
-                    payload: serde_json::to_value(&job)
-                        .map_err(|e| AppError::Internal(e.to_string()))?,
-                    due_ms: p.due_at.as_millisecond(),
-                }));
+            for p in &d.pages {
+                writes.push(PageJob::enqueue(p, PAGE_JOB, p.due_at.as_millisecond())?);
             }
             for r in d.reminders {
                 // A reminder goes to the commander's contacts when the commander is a
@@ -311,7 +303,13 @@ impl App {
         let store = self.store();
         let lock_ms = i64::try_from(self.config().notify.claim_lock.as_millis()).unwrap_or(60_000);
         let jobs = store
-            .claim_jobs(worker, &[PAGE_JOB, REMINDER_JOB], now_ms, limit, lock_ms)
+            .claim_jobs(
+                worker,
+                &[PAGE_JOB, REMINDER_JOB, crate::oncall::MANUAL_PAGE_JOB],
+                now_ms,
+                limit,
+                lock_ms,
+            )
             .await?;
         let mut report = DeliverReport {
             claimed: jobs.len(),

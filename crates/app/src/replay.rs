@@ -38,6 +38,16 @@ pub struct Replayed {
     pub checklist: BTreeMap<(String, String), ReplayedCheck>,
     /// Action items, by id.
     pub actions: BTreeMap<String, ReplayedAction>,
+    /// The post-mortem's blanks as last written, by key (`postmortem::BLANKS`).
+    pub written: BTreeMap<String, ReplayedText>,
+}
+
+/// A post-mortem blank's last recorded text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReplayedText {
+    pub text: String,
+    pub by: String,
+    pub at_ms: i64,
 }
 
 /// One finished run, as its `step.run` record says.
@@ -172,6 +182,18 @@ fn apply(r: &mut Replayed, e: &Event) {
         events::ACTION_DONE => {
             if let Some(a) = p("action").and_then(|id| r.actions.get_mut(&id)) {
                 a.done = true;
+            }
+        }
+        events::POSTMORTEM_EDITED => {
+            if let Some(key) =
+                p("section").filter(|k| crate::postmortem::BLANKS.iter().any(|b| b.0 == k))
+            {
+                let text = ReplayedText {
+                    text: p("text").unwrap_or_default(),
+                    by: rec.actor.clone(),
+                    at_ms: at,
+                };
+                r.written.insert(key, text);
             }
         }
         _ => {}

@@ -419,3 +419,44 @@ fn the_ledger_key_rotates_and_auditors_get_every_key() {
         stdout(&o)
     );
 }
+
+#[test]
+fn the_list_takes_open_all_statuses_and_a_search() {
+    let env = Env::new();
+    env.json(&["incident", "declare", "checkout 503s", "--service", "shop"]);
+    env.json(&["incident", "declare", "disk filling", "--service", "db"]);
+    env.json(&["incident", "declare", "old checkout blip"]);
+    env.json(&["incident", "resolve", "3"]);
+    let numbers = |args: &[&str]| -> Vec<i64> {
+        let mut a = vec!["incident", "list"];
+        a.extend_from_slice(args);
+        let v = env.json(&a);
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["number"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(numbers(&[]), [2, 1], "open by default");
+    assert_eq!(numbers(&["--status", "open"]), [2, 1]);
+    assert_eq!(numbers(&["--status", "all"]), [3, 2, 1]);
+    assert_eq!(numbers(&["--status", "resolved"]), [3]);
+    assert_eq!(
+        numbers(&["--status", "resolved", "--status", "triggered"]),
+        [3, 2, 1]
+    );
+    assert_eq!(
+        numbers(&["--status", "all", "--search", "CHECKOUT"]),
+        [3, 1]
+    );
+    assert_eq!(numbers(&["--search", "checkout shop"]), [1]);
+    assert_eq!(numbers(&["--status", "all", "--limit", "1"]), [3]);
+
+    let o = env.run(&["incident", "list", "--status", "closed"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("unknown status \"closed\" (open, all,"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -157,6 +157,10 @@ fn every_json_output_keeps_its_shape() {
     insta::assert_json_snapshot!("incident_show", env.json(&["incident", "show", "1"]));
     insta::assert_json_snapshot!("incident_list", env.json(&["incident", "list", "--all"]));
     insta::assert_json_snapshot!(
+        "incident_list_status_all_search",
+        env.json(&["incident", "list", "--status", "all", "--search", "DB"])
+    );
+    insta::assert_json_snapshot!(
         "token_create",
         env.json(&["token", "create", "ci-bot", "--role", "responder",])
     );

@@ -214,7 +214,7 @@ impl Config {
 
     /// The pages one firing sends: each target expanded to contact methods (a rotation
     /// to whoever is on call at the firing instant), a contact paged once per level.
-    fn pages_for(&self, incident: &str, policy: &Policy, f: Firing) -> Vec<Page> {
+    pub(crate) fn pages_for(&self, incident: &str, policy: &Policy, f: Firing) -> Vec<Page> {
         let Some(level) = policy.levels.get(f.level) else {
             return Vec::new();
         };

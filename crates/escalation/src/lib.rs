@@ -20,6 +20,7 @@
 mod config;
 mod engine;
 mod lint;
+mod manual;
 mod rotation;
 pub mod targets;
 
@@ -34,3 +35,4 @@ pub use engine::{
 };
 pub use jiff::{SignedDuration, Timestamp};
 pub use lint::{Finding, FindingLevel, LINT_HORIZON, lint, outbound_targets};
+pub use manual::{Handover, ManualError, escalate_now, page_person};

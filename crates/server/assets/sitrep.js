@@ -17,7 +17,7 @@ var LIVE_KINDS = ["incident.declared", "incident.acknowledged", "incident.mitiga
   "evidence.captured", "evidence.expired", "evidence.held", "evidence.released",
   "evidence.lost", "checklist.ticked", "checklist.unticked", "action.added", "action.done",
   "approval.requested", "approval.granted", "page.attempt", "page.delivered", "page.failed",
-  "reminder.due"];
+  "reminder.due", "page.escalated", "page.requested", "silence.created", "postmortem.edited"];
 
 // Replaces each live region that changed with its fresh copy. A region holding the
 // control someone is typing in is left alone, so a refresh never eats their input.
@@ -89,6 +89,30 @@ document.addEventListener("htmx:afterRequest", function (e) {
   var id = e.detail.elt && e.detail.elt.dataset ? e.detail.elt.dataset.dialog : null;
   var dialog = id ? document.getElementById(id) : null;
   if (dialog && !dialog.open) { dialog.showModal(); }
+});
+
+// htmx swaps no 4xx or 5xx response, so a refused plan or run (no role, an unknown step,
+// a value the server refuses) left the run dialog empty. The dialog shows the
+// error page's heading and message instead (as text), which say what went wrong and why.
+document.addEventListener("htmx:beforeSwap", function (e) {
+  var d = e.detail;
+  if (!d.xhr || d.xhr.status < 400 || !d.target || d.target.id !== "dialog-body") { return; }
+  var page = new DOMParser().parseFromString(d.serverResponse || "", "text/html");
+  var heading = page.getElementById("error-heading");
+  var message = page.getElementById("error-message");
+  var box = document.createElement("div");
+  box.className = "flash error dialog-error";
+  box.setAttribute("role", "alert");
+  var h = document.createElement("h3");
+  h.id = "dialog-title";
+  h.textContent = heading ? heading.textContent : "That did not work";
+  var p = document.createElement("p");
+  p.textContent = (message ? message.textContent : "") + " (HTTP " + d.xhr.status + ")";
+  box.appendChild(h);
+  box.appendChild(p);
+  d.serverResponse = box.outerHTML;
+  d.shouldSwap = true;
+  d.isError = false;
 });
 
 // Ages and elapsed times stay current without a reload: `data-ago` holds a time in

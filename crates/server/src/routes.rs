@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::routing::{MethodRouter, delete, get, post};
 use tower_http::timeout::TimeoutLayer;
 
-use crate::api::{admin, incidents, ledger, runbooks, runs};
+use crate::api::{admin, incidents, ledger, paging, runbooks, runs};
 use crate::{ServerState, auth, health, metrics, receivers, sse, ui};
 
 /// A router that remembers what it routes.
@@ -66,6 +66,13 @@ fn api() -> Routes {
         .post("/api/v1/incidents/{id}/severity", incidents::severity)
         .post("/api/v1/incidents/{id}/roles", incidents::assign)
         .post("/api/v1/incidents/{id}/notes", incidents::note)
+        .post("/api/v1/incidents/{id}/escalate", paging::escalate)
+        .post("/api/v1/incidents/{id}/page", paging::page)
+        .post(
+            "/api/v1/incidents/{id}/alerts/{fingerprint}/silence",
+            paging::silence_alert,
+        )
+        .get("/api/v1/oncall", paging::on_call)
         .get("/api/v1/incidents/{id}/timeline", incidents::timeline)
         .get("/api/v1/incidents/{id}/checklist", incidents::checklist)
         .post(
@@ -83,6 +90,10 @@ fn api() -> Routes {
             incidents::complete_action,
         )
         .get("/api/v1/incidents/{id}/postmortem", incidents::postmortem)
+        .post(
+            "/api/v1/incidents/{id}/postmortem/{section}",
+            incidents::edit_postmortem,
+        )
         .get("/api/v1/incidents/{id}/evidence", incidents::evidence)
         .get("/api/v1/incidents/{id}/evidence/hold", incidents::hold)
         .post("/api/v1/incidents/{id}/evidence/hold", incidents::put_hold)

@@ -8,12 +8,11 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::HeaderMap;
-use common::{Server, alertmanager, start_with};
+use common::{Received, Server, alertmanager, receiver, start_with};
 use sitrep_server::paging::Clock;
 
 /// Wall time plus an offset the test moves: the sweeper sees minutes pass at once.
@@ -43,39 +42,6 @@ async fn a_pass_at(s: &Server, t: i64) {
         .await
         .expect("a paging pass within 30 s")
         .expect("the paging loop runs");
-}
-
-#[derive(Clone, Default)]
-struct Received(Arc<Mutex<Vec<(String, serde_json::Value)>>>);
-
-async fn receiver() -> (String, Received) {
-    let got = Received::default();
-    let g = got.clone();
-    let app = axum::Router::new().route(
-        "/hook/{who}",
-        axum::routing::post(
-            move |axum::extract::Path(who): axum::extract::Path<String>,
-                  headers: HeaderMap,
-                  body: axum::body::Bytes| {
-                let g = g.clone();
-                async move {
-                    let mut v: serde_json::Value =
-                        serde_json::from_slice(&body).unwrap_or_default();
-                    v["_delivery_header"] = headers
-                        .get("x-sitrep-delivery")
-                        .and_then(|h| h.to_str().ok())
-                        .unwrap_or("")
-                        .into();
-                    g.0.lock().unwrap().push((who, v));
-                    "ok"
-                }
-            },
-        ),
-    );
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(l, app).await });
-    (url, got)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,8 @@
 //! playwright-core (tests/e2e/e2e.mjs) against a real server on loopback. Logs in, opens
 //! the incident an alert declared, runs a read step, confirms a write step, ticks the
 //! checklist, resolves and downloads the post-mortem. Screenshots of every stage are
-//! saved under the target directory's `e2e-screenshots/`.
+//! saved under the target directory's `e2e-screenshots/`; with `SITREP_SCREENSHOTS=1`
+//! the pages test copies its page shots into `docs/img/ui/`.
 
 mod common;
 
@@ -170,10 +171,76 @@ async fn two_people_approve_a_destructive_step_in_the_browser() {
 /// Every page at 1366 and 390 px: nothing wider than the screen, 44 px tap targets, the
 /// run dialog on screen. The incident carries what once widened the page: a title and a
 /// note with long unbroken words, a run with output.
+/// Who is on call for the pages test: a rotation with an override, and people to page;
+/// no policy, so nothing is paged on its own (service `web` has none).
+const ON_CALL: &str = r#"
+[[people]]
+id = "olive"
+name = "Olive Oncall"
+contacts = [{ id = "olive-mail", email = "olive@example.com" }]
+
+[[people]]
+id = "dee"
+name = "Dee Dba"
+contacts = [{ id = "dee-mail", email = "dee@example.com" }]
+
+[[rotations]]
+id = "primary"
+participants = ["olive", "dee"]
+handoff = "weekly"
+handoff_time = "09:00"
+time_zone = "Europe/Berlin"
+start = "2026-01-05T08:00:00Z"
+overrides = [{ start = "2099-01-01T00:00:00Z", end = "2099-01-02T00:00:00Z", person = "dee" }]
+"#;
+
+/// The pages docs/ui.md shows: the pages test's `page-NAME-desktop|phone.png`, copied to
+/// `docs/img/ui/NAME-1366|390.png` when `SITREP_SCREENSHOTS=1`.
+const PUBLISHED: [&str; 12] = [
+    "login",
+    "incidents",
+    "incident",
+    "run-dialog",
+    "run-error",
+    "run",
+    "postmortem",
+    "oncall",
+    "runbooks",
+    "runbook",
+    "ledger",
+    "live-ack",
+];
+
+fn publish_screenshots() {
+    if std::env::var("SITREP_SCREENSHOTS").as_deref() != Ok("1") {
+        return;
+    }
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/img/ui");
+    std::fs::create_dir_all(&docs).unwrap();
+    let copy = |from: String, to: String| {
+        std::fs::copy(shots_dir().join(&from), docs.join(to))
+            .unwrap_or_else(|e| panic!("{from}: {e}"));
+    };
+    for page in PUBLISHED {
+        copy(
+            format!("page-{page}-desktop.png"),
+            format!("{page}-1366.png"),
+        );
+        copy(format!("page-{page}-phone.png"), format!("{page}-390.png"));
+    }
+    copy(
+        "page-incident-dark.png".into(),
+        "incident-dark-1366.png".into(),
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_fits_a_phone_and_a_desktop() {
     preflight();
-    let s = start().await;
+    let escalation = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(escalation.path(), ON_CALL).unwrap();
+    let path = escalation.path().to_owned();
+    let s = common::start_with(move |c| c.escalation = Some(path)).await;
     let long = "x".repeat(180);
     let id = s
         .declare(serde_json::json!({
@@ -217,11 +284,12 @@ async fn every_page_fits_a_phone_and_a_desktop() {
     for line in out.lines().filter(|l| l.starts_with("measured:")) {
         println!("{line}");
     }
-    for page in ["incident", "ledger", "run-dialog"] {
+    for page in ["incident", "ledger", "run-dialog", "oncall", "postmortem"] {
         for width in ["desktop", "phone"] {
             let shot = shots_dir().join(format!("page-{page}-{width}.png"));
             assert!(shot.is_file(), "{} saved", shot.display());
         }
     }
+    publish_screenshots();
     s.stop().await;
 }

@@ -1,11 +1,10 @@
 //! `sitrep incident ...`: declare, list, show, acknowledge, assign, note, severity,
 //! mitigate, resolve and reopen incidents in the local data dir (or PostgreSQL).
 
-use sitrep_app::lifecycle::Status;
 use std::fmt::Write as _;
 
 use sitrep_app::store::{Event, Incident, IncidentFilter};
-use sitrep_app::{App, IncidentView, NewIncident};
+use sitrep_app::{App, IncidentView, NewIncident, listing};
 
 use crate::cmd::appctx::{AppArgs, app_error, with_app};
 use crate::output::emit;
@@ -31,23 +30,7 @@ pub enum IncidentCmd {
         commander: Option<String>,
     },
     /// List incidents (open ones unless --all or --status).
-    List {
-        /// Only these statuses (triggered, acknowledged, mitigated, resolved); repeatable.
-        #[arg(long)]
-        status: Vec<String>,
-        /// Include resolved incidents.
-        #[arg(long, conflicts_with = "status")]
-        all: bool,
-        /// Only this severity.
-        #[arg(long)]
-        severity: Option<String>,
-        /// Only this service.
-        #[arg(long)]
-        service: Option<String>,
-        /// At most this many (newest first).
-        #[arg(long, default_value_t = 50)]
-        limit: u32,
-    },
+    List(ListArgs),
     /// Show an incident with its timeline, alerts, runs, checklist and action items.
     Show {
         /// Incident number or id.
@@ -105,6 +88,31 @@ pub enum IncidentCmd {
     },
 }
 
+/// `sitrep incident list`'s filters.
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Only these statuses (triggered, acknowledged, mitigated, resolved, or `open`
+    /// or `all`); repeatable.
+    #[arg(long)]
+    pub status: Vec<String>,
+    /// Include resolved incidents.
+    #[arg(long, conflicts_with = "status")]
+    pub all: bool,
+    /// Only this severity.
+    #[arg(long)]
+    pub severity: Option<String>,
+    /// Only this service.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Only incidents with every one of these words in their title, service or
+    /// alert labels (case-insensitive).
+    #[arg(long, value_name = "WORDS")]
+    pub search: Option<String>,
+    /// At most this many (newest first).
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+}
+
 pub fn run(cmd: IncidentCmd, args: &AppArgs, ctx: &Ctx) -> Result<(), CliError> {
     let ctx = *ctx;
     let actor = args.actor().ok();
@@ -128,13 +136,7 @@ pub fn run(cmd: IncidentCmd, args: &AppArgs, ctx: &Ctx) -> Result<(), CliError> 
                 };
                 app.declare(new, &actor()?).await
             }
-            IncidentCmd::List {
-                status,
-                all,
-                severity,
-                service,
-                limit,
-            } => return list(&app, status, all, severity, service, limit, ctx).await,
+            IncidentCmd::List(args) => return list(&app, args, ctx).await,
             IncidentCmd::Show { incident } => return show(&app, &incident, ctx).await,
             IncidentCmd::Ack { incident } => app.acknowledge(&incident, &actor()?).await,
             IncidentCmd::Assign {
@@ -173,38 +175,36 @@ pub fn run(cmd: IncidentCmd, args: &AppArgs, ctx: &Ctx) -> Result<(), CliError> 
     })
 }
 
-async fn list(
-    app: &App,
-    status: Vec<String>,
-    all: bool,
-    severity: Option<String>,
-    service: Option<String>,
-    limit: u32,
-    ctx: Ctx,
-) -> Result<(), CliError> {
-    let statuses = if !status.is_empty() {
-        let mut v = Vec::new();
-        for s in status {
-            let st: Status = s.parse().map_err(CliError::input)?;
-            v.push(st.as_str().to_owned());
-        }
-        v
-    } else if all {
+async fn list(app: &App, args: ListArgs, ctx: Ctx) -> Result<(), CliError> {
+    let statuses = if args.all && args.status.is_empty() {
         Vec::new()
     } else {
-        Status::names(&Status::OPEN)
+        listing::statuses(&args.status).map_err(app_error)?
     };
-    let severity = match severity {
+    let severity = match args.severity {
         Some(s) => Some(app.scale().normalize(&s).map_err(CliError::input)?),
         None => None,
     };
+    let search = args.search.unwrap_or_default();
     let filter = IncidentFilter {
         statuses,
         severity,
-        service,
-        limit,
+        service: args.service,
+        // A search looks through more than it shows, as the UI's list does.
+        limit: if search.trim().is_empty() {
+            args.limit
+        } else {
+            1000.max(args.limit)
+        },
     };
-    let incidents = app.incidents(&filter).await.map_err(app_error)?;
+    let incidents: Vec<_> = app
+        .incidents(&filter)
+        .await
+        .map_err(app_error)?
+        .into_iter()
+        .filter(|i| listing::matches(i, &search, i64::MIN))
+        .take(args.limit as usize)
+        .collect();
     if ctx.json {
         return ctx.print_json(&incidents);
     }

@@ -8,9 +8,8 @@ use axum::http::StatusCode;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use sitrep_app::lifecycle::Status;
 use sitrep_app::store::{ActionItem, ChecklistItem, Event, Incident, IncidentFilter};
-use sitrep_app::{IncidentView, NewIncident};
+use sitrep_app::{IncidentView, NewIncident, listing};
 
 use crate::ServerState;
 use crate::auth::{Commander, Responder, Viewer};
@@ -20,7 +19,8 @@ use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    /// Comma-separated statuses; `open` means every status but resolved.
+    /// Comma-separated statuses; `open` means every status but resolved, `all` (or
+    /// none) every status.
     #[serde(default)]
     pub status: Option<String>,
     /// Only this severity.
@@ -40,23 +40,19 @@ pub async fn list(
     Viewer(_): Viewer,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Vec<Incident>>> {
-    let mut statuses = Vec::new();
-    for s in q.status.iter().flat_map(|s| s.split(',')) {
-        let s = s.trim().to_ascii_lowercase();
-        match s.as_str() {
-            "" => {}
-            "open" => statuses.extend(Status::names(&Status::OPEN)),
-            s if s.parse::<Status>().is_ok() => statuses.push(s.to_owned()),
-            _ => {
-                return Err(ApiError::invalid(
-                    "status",
-                    format!(
-                        "unknown status {s:?} (open, triggered, acknowledged, mitigated, resolved)"
-                    ),
-                ));
-            }
-        }
-    }
+    // No status (or an empty one) lists every status here, unlike the UI and the CLI.
+    let words: Vec<String> = q
+        .status
+        .iter()
+        .flat_map(|s| s.split(','))
+        .filter(|s| !s.trim().is_empty())
+        .map(str::to_owned)
+        .collect();
+    let statuses = if words.is_empty() {
+        Vec::new()
+    } else {
+        listing::statuses(&words)?
+    };
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > 1000 {
         return Err(ApiError::invalid("limit", "between 1 and 1000"));
@@ -396,6 +392,30 @@ pub async fn postmortem(
 ) -> ApiResult<Response> {
     let text = state.app().postmortem(&id).await?;
     Ok(([(CONTENT_TYPE, "text/markdown; charset=utf-8")], text).into_response())
+}
+
+/// `postmortem/{section}` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlankBody {
+    /// The blank's new text (empty clears it; at most 8 KiB, redacted).
+    pub text: String,
+}
+
+/// Writes one of the post-mortem's blanks (`impact`, `root_cause`, `went_well`,
+/// `went_wrong`, `lucky`), sealed as a `postmortem.edited` event.
+pub async fn edit_postmortem(
+    State(state): State<ServerState>,
+    Responder(caller): Responder,
+    Path((id, section)): Path<(String, String)>,
+    ApiJson(body): ApiJson<BlankBody>,
+) -> ApiResult<(StatusCode, Json<Event>)> {
+    let e = state
+        .app()
+        .edit_postmortem(&id, &section, &body.text, &caller.name)
+        .await?;
+    state.changed();
+    Ok((StatusCode::CREATED, Json(e)))
 }
 
 /// The evidence pack (`.tar.gz`), sealed by an `evidence.exported` event, with proofs to

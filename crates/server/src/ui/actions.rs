@@ -25,7 +25,7 @@ pub(super) struct RoleForm {
 }
 
 /// Back to the incident page, with the reason when the app refused.
-fn back(n: &str, result: Result<(), sitrep_app::AppError>) -> Page {
+pub(super) fn back(n: &str, result: Result<(), sitrep_app::AppError>) -> Page {
     match result {
         Ok(()) => Ok(Redirect::to(&format!("/incidents/{n}")).into_response()),
         Err(e) if e.is_caller_error() => Ok(Redirect::to(&format!(

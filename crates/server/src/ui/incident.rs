@@ -33,6 +33,7 @@ pub(super) struct StepView {
 }
 
 struct AlertView {
+    fingerprint: String,
     status: String,
     name: String,
     labels: String,
@@ -72,12 +73,18 @@ struct IncidentTpl {
     /// The severity scale, worst first, and the roles offered to assign.
     severities: Vec<String>,
     roles: [&'static str; 3],
+    /// Paging is configured: escalate and page a person (id, name) now.
+    paging: bool,
+    /// Why Escalate now would be refused (no service, no policy), or empty.
+    escalate_why: String,
+    people: Vec<(String, String)>,
+    silence_for: [&'static str; 4],
 }
 
 #[derive(Deserialize, Default)]
 pub(super) struct FlashQuery {
     #[serde(default)]
-    flash: String,
+    pub(super) flash: String,
 }
 
 impl StepView {
@@ -138,6 +145,7 @@ pub(super) async fn incident(
 ) -> Page {
     let c = user(c)?;
     let view = st.app().view(&n).await?;
+    let service = view.incident.service.clone();
     let lib = st.app().library();
     let mut steps = Vec::new();
     for path in &view.incident.runbooks {
@@ -191,12 +199,37 @@ pub(super) async fn incident(
         can_command: c.role >= Role::Commander,
         severities: st.app().scale().names().map(str::to_owned).collect(),
         roles: super::actions::ROLES,
+        paging: st.app().escalation().is_some(),
+        escalate_why: escalate_why(&st, service.as_deref()),
+        people: st.app().escalation().map_or_else(Vec::new, |e| {
+            e.people
+                .iter()
+                .map(|p| (p.id.clone(), p.name.clone()))
+                .collect()
+        }),
+        silence_for: super::oncall::SILENCE_FOR,
     })
+}
+
+/// Why escalating this incident would be refused before anyone presses the button: no
+/// service, or a service without an escalation policy. Empty when it can escalate.
+fn escalate_why(st: &ServerState, service: Option<&str>) -> String {
+    let Some(cfg) = st.app().escalation() else {
+        return String::new();
+    };
+    match service {
+        None => "Escalating needs a service (its policy says who is next).".to_owned(),
+        Some(s) => match cfg.policy_id_for(s).and_then(|id| cfg.policy(id)) {
+            Some(_) => String::new(),
+            None => format!("Service {s} has no escalation policy to escalate in."),
+        },
+    }
 }
 
 impl AlertView {
     fn new(a: &sitrep_app::store::Alert) -> AlertView {
         AlertView {
+            fingerprint: a.fingerprint.clone(),
             status: a.status.clone(),
             name: a.labels.get("alertname").cloned().unwrap_or_default(),
             labels: a

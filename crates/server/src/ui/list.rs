@@ -7,7 +7,8 @@ use axum::extract::{Query, State};
 use serde::Deserialize;
 use sitrep_app::AccessRole as Role;
 use sitrep_app::lifecycle::Status;
-use sitrep_app::store::{Incident, IncidentFilter};
+use sitrep_app::listing;
+use sitrep_app::store::IncidentFilter;
 
 use super::summary::{Ago, span};
 use super::{Chrome, Page, chrome, html, user};
@@ -72,22 +73,6 @@ pub(super) struct ListQuery {
     age: String,
 }
 
-/// Whether `inc` matches every word of `q` (case-insensitive, in its title, service or
-/// alert group key, which holds the alert labels it was grouped by) and was declared
-/// after `since`.
-fn matches(inc: &Incident, q: &str, since: i64) -> bool {
-    let hay = format!(
-        "{} {} {}",
-        inc.title,
-        inc.service.as_deref().unwrap_or(""),
-        inc.group_key.as_deref().unwrap_or("")
-    )
-    .to_lowercase();
-    inc.created_ms >= since
-        && q.split_whitespace()
-            .all(|w| hay.contains(&w.to_lowercase()))
-}
-
 pub(super) async fn incidents(
     State(st): State<ServerState>,
     c: Option<Caller>,
@@ -99,11 +84,7 @@ pub(super) async fn incidents(
     } else {
         q.status.clone()
     };
-    let statuses = match status.as_str() {
-        "open" => Status::names(&Status::OPEN),
-        "all" => Vec::new(),
-        s => vec![s.to_owned()],
-    };
+    let statuses = listing::statuses(std::slice::from_ref(&status))?;
     let window = AGES.iter().find(|a| a.0 == q.age).map_or(0, |a| a.2);
     let narrowing = window > 0 || !q.q.trim().is_empty();
     let filter = IncidentFilter {
@@ -120,7 +101,7 @@ pub(super) async fn incidents(
         .incidents(&filter)
         .await?
         .into_iter()
-        .filter(|i| matches(i, &q.q, since))
+        .filter(|i| listing::matches(i, &q.q, since))
         .take(SHOWN)
         .map(|i| Row {
             number: i.number,
@@ -151,41 +132,4 @@ pub(super) async fn incidents(
         age: q.age,
         can_declare: c.role >= Role::Responder,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn search_looks_at_title_service_and_alert_labels() {
-        let inc = Incident {
-            id: "i".into(),
-            number: 1,
-            title: "Checkout 503s".into(),
-            severity: "SEV2".into(),
-            status: "triggered".into(),
-            service: Some("shop".into()),
-            runbooks: vec![],
-            roles: Default::default(),
-            group_key: Some("{}:{alertname=\"HighErrorRate\"}".into()),
-            created_ms: 1_000,
-            acknowledged_ms: None,
-            mitigated_ms: None,
-            resolved_ms: None,
-            last_update_ms: None,
-            updated_ms: 1_000,
-            version: 1,
-        };
-        for (q, since, want) in [
-            ("", 0, true),
-            ("checkout", 0, true),
-            ("CHECKOUT shop", 0, true),
-            ("higherrorrate", 0, true),
-            ("checkout payments", 0, false),
-            ("", 2_000, false),
-        ] {
-            assert_eq!(matches(&inc, q, since), want, "{q:?} since {since}");
-        }
-    }
 }

@@ -20,6 +20,7 @@ pub mod headers;
 mod incident;
 mod list;
 mod login;
+mod oncall;
 mod pages;
 mod runs;
 mod summary;
@@ -58,14 +59,25 @@ pub fn routes() -> Router<ServerState> {
         .route("/incidents/{n}/actions", post(add_action))
         .route("/incidents/{n}/severity", post(actions::severity))
         .route("/incidents/{n}/roles", post(actions::assign))
+        .route("/incidents/{n}/escalate", post(oncall::escalate))
+        .route("/incidents/{n}/page", post(oncall::page))
+        .route(
+            "/incidents/{n}/alerts/{fingerprint}/silence",
+            post(oncall::silence),
+        )
         .route("/incidents/{n}/approvals/{id}/approve", post(runs::approve))
         .route("/incidents/{n}/{action}", post(lifecycle))
         .route("/incidents/{n}/postmortem", get(pages::postmortem_page))
         .route("/incidents/{n}/postmortem.md", get(pages::postmortem_md))
+        .route(
+            "/incidents/{n}/postmortem/{section}",
+            post(pages::postmortem_edit),
+        )
         .route("/runs/{id}", get(runs::run_page))
         .route("/runbooks", get(pages::runbooks))
         .route("/runbooks/{*path}", get(pages::runbook))
         .route("/ledger", get(pages::ledger))
+        .route("/oncall", get(oncall::on_call))
         .route("/ack/{token}", get(ack_page).post(ack_link))
         .layer(axum::middleware::from_fn(login::keep_next))
 }

@@ -1,13 +1,15 @@
-//! Read-only pages outside an incident: the postmortem (page and Markdown download),
-//! the runbook library and one runbook, and the ledger's status.
+//! Pages outside an incident: the postmortem (page with its blanks to write, and the
+//! Markdown download), the runbook library and one runbook, and the ledger's status.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderValue, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Redirect};
+use serde::Deserialize;
+use sitrep_app::AccessRole as Role;
 use sitrep_app::AppError;
 
-use super::{Chrome, Page, StepView, chrome, html, user};
+use super::{Chrome, Page, StepView, chrome, enc, html, need, user};
 use crate::ServerState;
 use crate::auth::Caller;
 
@@ -18,6 +20,12 @@ struct PostmortemTpl {
     number: i64,
     /// The Markdown rendered to HTML, with any raw HTML in it escaped.
     rendered: String,
+    /// The headed blanks (key, heading, text as last written), when the viewer may
+    /// write them (responder and up); a reason otherwise.
+    blanks: Vec<(&'static str, &'static str, String)>,
+    can_edit: bool,
+    max_blank: usize,
+    flash: String,
 }
 
 /// `markdown` as HTML. Raw HTML in it (from a note, a title, a command's output) is
@@ -77,15 +85,58 @@ pub(super) async fn postmortem_page(
     State(st): State<ServerState>,
     c: Option<Caller>,
     Path(n): Path<String>,
+    Query(q): Query<super::incident::FlashQuery>,
 ) -> Page {
     let c = user(c)?;
     let inc = st.app().incident(&n).await?;
     let markdown = st.app().postmortem(&inc.id).await?;
+    let can_edit = c.role >= Role::Responder;
     html(&PostmortemTpl {
         chrome: chrome(&c),
         number: inc.number,
         rendered: render_markdown(&markdown),
+        blanks: if can_edit {
+            st.app().postmortem_blanks(&inc.id).await?
+        } else {
+            Vec::new()
+        },
+        can_edit,
+        max_blank: sitrep_app::postmortem_edits::MAX_BLANK,
+        flash: q.flash,
     })
+}
+
+#[derive(Deserialize)]
+pub(super) struct BlankForm {
+    #[serde(default)]
+    text: String,
+}
+
+/// Saves one blank of the post-mortem, back to the page (at that blank), or with the
+/// reason when refused.
+pub(super) async fn postmortem_edit(
+    State(st): State<ServerState>,
+    c: Option<Caller>,
+    Path((n, section)): Path<(String, String)>,
+    Form(f): Form<BlankForm>,
+) -> Page {
+    let c = user(c)?;
+    need(&c, Role::Responder)?;
+    let page = format!("/incidents/{n}/postmortem");
+    match st
+        .app()
+        .edit_postmortem(&n, &section, &f.text, &c.name)
+        .await
+    {
+        Ok(_) => {
+            st.changed();
+            Ok(Redirect::to(&format!("{page}#blank-{section}")).into_response())
+        }
+        Err(e) if e.is_caller_error() => {
+            Ok(Redirect::to(&format!("{page}?flash={}", enc(&e.to_string()))).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub(super) async fn postmortem_md(

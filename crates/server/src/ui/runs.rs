@@ -93,9 +93,8 @@ pub(super) async fn plan(
     })
 }
 
-#[derive(Template)]
-#[template(path = "run.html")]
-struct RunTpl {
+/// One finished run as the dialog and the run page show it.
+struct RunBody {
     number: i64,
     run: StepRun,
     /// The runbook's check or the exit code, and its colour.
@@ -104,6 +103,13 @@ struct RunTpl {
     stdout: String,
     stderr: String,
     duration_ms: i64,
+}
+
+/// The run dialog's answer: the run alone.
+#[derive(Template)]
+#[template(path = "run.html")]
+struct RunTpl {
+    r: RunBody,
 }
 
 pub(super) async fn run(
@@ -131,7 +137,9 @@ pub(super) async fn run(
         }
         Err(e) => return Err(e.into()),
     };
-    html(&run_view(&st, inc.number, report.run).await?)
+    html(&RunTpl {
+        r: run_view(&st, inc.number, report.run).await?,
+    })
 }
 
 #[derive(Template)]
@@ -164,7 +172,7 @@ pub(super) async fn approve(
     }
 }
 
-async fn run_view(st: &ServerState, number: i64, run: StepRun) -> Result<RunTpl, UiError> {
+async fn run_view(st: &ServerState, number: i64, run: StepRun) -> Result<RunBody, UiError> {
     // Output captured on another replica comes from the shared bucket.
     async fn read(st: &ServerState, h: Option<&str>) -> String {
         match h.and_then(|h| sitrep_ledger::Hash::from_hex(h).ok()) {
@@ -181,7 +189,7 @@ async fn run_view(st: &ServerState, number: i64, run: StepRun) -> Result<RunTpl,
     let stdout = read(st, run.stdout_sha256.as_deref()).await;
     let stderr = read(st, run.stderr_sha256.as_deref()).await;
     let v = RunView::new(run);
-    Ok(RunTpl {
+    Ok(RunBody {
         number,
         stdout,
         stderr,
@@ -196,13 +204,7 @@ async fn run_view(st: &ServerState, number: i64, run: StepRun) -> Result<RunTpl,
 #[template(path = "run_page.html")]
 struct RunPageTpl {
     chrome: Chrome,
-    number: i64,
-    run: StepRun,
-    check: String,
-    check_class: &'static str,
-    stdout: String,
-    stderr: String,
-    duration_ms: i64,
+    r: RunBody,
 }
 
 pub(super) async fn run_page(
@@ -219,15 +221,8 @@ pub(super) async fn run_page(
         .map_err(AppError::from)?
         .ok_or(AppError::NotFound { what: "run", id })?;
     let inc = st.app().incident(&run.incident_id).await?;
-    let v = run_view(&st, inc.number, run).await?;
     html(&RunPageTpl {
         chrome: chrome(&c),
-        number: v.number,
-        run: v.run,
-        check: v.check,
-        check_class: v.check_class,
-        stdout: v.stdout,
-        stderr: v.stderr,
-        duration_ms: v.duration_ms,
+        r: run_view(&st, inc.number, run).await?,
     })
 }

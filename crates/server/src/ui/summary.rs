@@ -20,6 +20,15 @@ impl Ago {
             text: format!("{} ago", span((now - ms).max(0))),
         }
     }
+
+    /// A moment to come: "in 3 h 5 min".
+    pub fn ahead(ms: i64, now: i64) -> Ago {
+        Ago {
+            ms,
+            utc: format!("{} UTC", super::utc(ms)),
+            text: format!("in {}", span((ms - now).max(0))),
+        }
+    }
 }
 
 /// A duration in the largest units that matter at a glance ("45 s", "12 min",
@@ -46,6 +55,8 @@ pub(super) struct Summary {
     pub acked: Option<(String, Ago)>,
     pub alerts_firing: usize,
     pub alerts_total: usize,
+    /// People paged by hand (added as responders), in the order they were.
+    pub responders: Vec<String>,
 }
 
 /// The header of `inc`, given its `events` (oldest first), its alerts, its severity's
@@ -76,6 +87,16 @@ pub(super) fn summary(
         acked,
         alerts_firing: alerts.iter().filter(|a| a.status == "firing").count(),
         alerts_total: alerts.len(),
+        responders: events
+            .iter()
+            .filter(|e| e.record.event_type == "page.requested")
+            .filter_map(|e| e.record.payload.get("person"))
+            .fold(Vec::new(), |mut v, p| {
+                if !v.contains(p) {
+                    v.push(p.clone());
+                }
+                v
+            }),
     }
 }
 

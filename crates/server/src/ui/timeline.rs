@@ -109,9 +109,12 @@ fn item(e: &Event) -> Option<Item> {
         ),
         "alert.firing" => ("alert", format!("alert {} is firing", get("alertname"))),
         "alert.resolved" => ("alert", format!("alert {} resolved", get("alertname"))),
-        "page.attempt" | "page.delivered" | "page.failed" | "reminder.due" => {
-            ("paging", paging(&r.event_type, p))
-        }
+        "silence.created" => (
+            "alert",
+            format!("silenced {} until {} UTC", get("matchers"), get("ends_at")),
+        ),
+        "page.attempt" | "page.delivered" | "page.failed" | "reminder.due" | "page.escalated"
+        | "page.requested" => ("paging", paging(&r.event_type, p)),
         other => ("other", incident_sentence(other, p)),
     };
     let ms = i64::try_from(r.time_ms).unwrap_or(0);
@@ -172,6 +175,8 @@ fn paging(kind: &str, p: &BTreeMap<String, String>) -> String {
         "page.attempt" => format!("paging {} by {}", get("to"), get("channel")),
         "page.delivered" => format!("page to {} delivered by {}", get("to"), get("channel")),
         "page.failed" => format!("page to {} failed: {}", get("to"), get("reason")),
+        "page.escalated" => format!("escalated to level {}: paged {}", get("level"), get("to")),
+        "page.requested" => format!("paged {} as a responder", get("to")),
         _ => format!("reminder due: {}", get("what")),
     }
 }

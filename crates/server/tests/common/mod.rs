@@ -4,7 +4,10 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use axum::http::HeaderMap;
 
 use serde_json::Value;
 use sitrep_app::{AccessRole, App, Config};
@@ -291,4 +294,40 @@ pub fn redact(v: &mut Value) {
         Value::Array(a) => a.iter_mut().for_each(redact),
         _ => {}
     }
+}
+
+/// What a webhook receiver on loopback got, in order: who (`/hook/WHO`) and the JSON
+/// body, with its `X-Sitrep-Delivery` header as `_delivery_header`.
+#[derive(Clone, Default)]
+pub struct Received(pub Arc<Mutex<Vec<(String, serde_json::Value)>>>);
+
+/// A webhook receiver on loopback (`/hook/{who}`): its base URL and what it got.
+pub async fn receiver() -> (String, Received) {
+    let got = Received::default();
+    let g = got.clone();
+    let app = axum::Router::new().route(
+        "/hook/{who}",
+        axum::routing::post(
+            move |axum::extract::Path(who): axum::extract::Path<String>,
+                  headers: HeaderMap,
+                  body: axum::body::Bytes| {
+                let g = g.clone();
+                async move {
+                    let mut v: serde_json::Value =
+                        serde_json::from_slice(&body).unwrap_or_default();
+                    v["_delivery_header"] = headers
+                        .get("x-sitrep-delivery")
+                        .and_then(|h| h.to_str().ok())
+                        .unwrap_or("")
+                        .into();
+                    g.0.lock().unwrap().push((who, v));
+                    "ok"
+                }
+            },
+        ),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await });
+    (url, got)
 }

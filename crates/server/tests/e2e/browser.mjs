@@ -17,20 +17,26 @@ export function launch() {
 // fails the test where it happened.
 export async function watch(context) {
   const problems = [];
+  // Messages a stage provokes on purpose (a refused request's "Failed to load resource").
+  let allowed = [];
+  const report = (text) => { if (!allowed.some((re) => re.test(text))) problems.push(text); };
   await context.addInitScript(() => {
     document.addEventListener("securitypolicyviolation", (e) => {
       console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`);
     });
   });
   const attach = (page) => {
-    page.on("console", (m) => { if (m.type() === "error") problems.push(`${page.url()}: console error: ${m.text()} (${m.location().url})`); });
-    page.on("pageerror", (e) => problems.push(`${page.url()}: page error: ${e.message}`));
+    page.on("console", (m) => { if (m.type() === "error") report(`${page.url()}: console error: ${m.text()} (${m.location().url})`); });
+    page.on("pageerror", (e) => report(`${page.url()}: page error: ${e.message}`));
   };
   context.pages().forEach(attach);
   context.on("page", attach);
   return {
     check(step) {
+      allowed = [];
       if (problems.length) throw new Error(`${step}: the browser reported:\n${problems.join("\n")}`);
     },
+    // Until the next check, messages matching `re` are expected, not problems.
+    allow(re) { allowed.push(re); },
   };
 }

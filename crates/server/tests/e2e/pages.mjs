@@ -2,8 +2,8 @@
 // no page is wider than the screen, every control is a 44 px tap target, and the run
 // dialog lies within the screen; the incident page follows an acknowledgement made
 // through the API without a reload, and the list shows a new incident by itself.
-// A failed login says so, and a deep link survives the login. Screenshots of each page
-// at each width.
+// A failed login says so, and a deep link survives the login; the post-mortem's blanks
+// are written in the page. Screenshots of each page at each width.
 // Usage: node pages.mjs BASE_URL INCIDENT_NUMBER RUN_ID TOKEN SCREENSHOT_DIR
 import { launch, watch } from "./browser.mjs";
 import { mkdirSync } from "node:fs";
@@ -27,6 +27,7 @@ const PAGES = [
   ["runbooks", "/runbooks"],
   ["runbook", "/runbooks/local-service.md"],
   ["ledger", "/ledger"],
+  ["oncall", "/oncall"],
 ];
 
 // The API, as another client (a CLI, a phone's ack link) would call it.
@@ -100,6 +101,23 @@ try {
     await page.screenshot({ path: join(shots, `page-run-dialog-${size.name}.png`) });
     reported.check(step);
 
+    step = `${size.name}: an error in the run dialog is shown in it`;
+    await page.goto(`${base}/incidents/${number}`);
+    reported.allow(/Failed to load resource: the server responded with a status of 404/);
+    // A Run… button whose request the server refuses (an unknown step: 404).
+    await page.evaluate(() => {
+      const b = document.querySelector('button[data-step="greet"]');
+      b.setAttribute("hx-get", b.getAttribute("hx-get").replace("step=greet", "step=no-such-step"));
+      htmx.process(b);
+    });
+    await page.click('button[data-step="greet"]');
+    const err = page.locator("#dialog-body .dialog-error[role=alert]");
+    await err.waitFor({ timeout: 5000 });
+    if (!/no-such-step|not found/i.test(await err.textContent())) fail(`the dialog says: ${await err.textContent()}`);
+    await withinScreen(page, fail, "#run-dialog");
+    await page.screenshot({ path: join(shots, `page-run-error-${size.name}.png`) });
+    reported.check(step);
+
     step = `${size.name}: the incident page follows an acknowledgement made elsewhere`;
     {
       const inc = await api("POST", "/api/v1/incidents", { title: `live ${size.name}`, runbooks: ["local-service.md"] });
@@ -138,6 +156,14 @@ try {
       await accessible(page, fail, "the incident page in dark mode");
       await page.screenshot({ path: join(shots, "page-incident-dark.png"), fullPage: true });
       await page.emulateMedia({ colorScheme: "light" });
+      reported.check(step);
+
+      step = "the post-mortem's impact is written in the page";
+      await page.goto(`${base}/incidents/${number}/postmortem`);
+      await page.fill("#text-impact", "Checkout failed for 12 minutes for every shopper.");
+      await Promise.all([page.waitForURL(/#blank-impact$/), page.click('button[data-blank="impact"]')]);
+      await page.locator("#postmortem-text p", { hasText: "Checkout failed for 12 minutes" }).waitFor();
+      await accessible(page, fail, "the post-mortem after an edit");
       reported.check(step);
 
       step = "a new incident appears in the open list";
