@@ -159,11 +159,12 @@ fn steps(md: &mut String, r: &Replayed) {
         );
     }
     let _ = writeln!(md);
+    // Plain Markdown, not a `<details>` block: the page renders raw HTML as text.
     for run in &r.runs {
         let _ = writeln!(
             md,
-            "<details><summary><code>{}</code> command</summary>\n\n```bash\n{}\n```\n</details>\n",
-            run.step,
+            "Command of `{}`, as run:\n\n```bash\n{}\n```\n",
+            run.step.replace('`', "'"),
             run.command.replace("```", "` ` `")
         );
     }
