@@ -14,6 +14,7 @@ pub mod duration;
 mod frontmatter;
 mod landing;
 mod lint;
+mod lists;
 mod model;
 mod paramdecl;
 mod params;
@@ -109,6 +110,7 @@ pub fn parse_with_rules(
     };
     let (mut runbook, walk_diags) = walk::walk(&input);
     runbook.front_matter = front_matter;
+    runbook.lists = lists::read(&runbook, text, body_start, &idx);
     diags.extend(walk_diags);
     diags.sort_by_key(|d| (d.span.start, d.code));
     (runbook, diags)
