@@ -89,6 +89,16 @@ impl App {
             st.resolved_at = inc.resolved_ms.map(ts);
             st.commander = inc.roles.get("commander").cloned();
             st.last_update_at = inc.last_update_ms.map(ts);
+            // The runbook's scale for this level wins over the config's (docs/incidents.md).
+            let library = self.library();
+            st.severity_settings = crate::severity::runbook_settings(
+                inc.runbooks
+                    .iter()
+                    .filter_map(|p| library.get(p))
+                    .map(|e| &e.runbook),
+                &inc.severity,
+                cfg.severity(&inc.severity).as_ref(),
+            );
             // What is already enqueued. A reminder's job key is the engine's id plus the
             // contact (`…:update:…:carol-hook`); contact ids have no `:`, so the
             // engine's id is the key without its last segment.

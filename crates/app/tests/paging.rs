@@ -1,5 +1,6 @@
-//! Escalation sweeps turn policies into durable jobs: pages once per engine id, and
-//! status-update reminders counted from the last note, not from the declaration.
+//! Escalation sweeps turn policies into durable jobs: pages once per engine id,
+//! status-update reminders counted from the last note, not from the declaration, and
+//! an attached runbook's severity scale winning over the config's.
 
 use std::path::Path;
 
@@ -26,9 +27,20 @@ policy = "p"
 "#,
     )
     .unwrap();
+    let runbooks = dir.join("runbooks");
+    std::fs::create_dir_all(&runbooks).unwrap();
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/runbooks/29-severity-prose.md"
+        ),
+        runbooks.join("payments.md"),
+    )
+    .unwrap();
     let cfg = Config {
         data_dir: Some(dir.join("data")),
         escalation: Some(policy),
+        runbooks: Some(runbooks),
         ..Config::default()
     };
     App::open(cfg).await.unwrap()
@@ -107,6 +119,62 @@ async fn pages_once_and_reminds_from_the_last_update() {
             .filter(|j| j.kind == "page")
             .all(|j| j.state == "cancelled"),
         "{q:?}"
+    );
+    app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_runbook_scale_sets_cadence_and_escalation_reminders() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path()).await;
+    // payments.md's SEV2: updates every 30 minutes (the config's SEV2 says the same),
+    // escalate after 30 minutes; its SEV1: updates every 15, escalate after 15.
+    let mut with = declare("runbook attached");
+    with.severity = Some("SEV2".into());
+    with.runbooks = vec!["payments.md".into()];
+    let with = app.declare(with, "ann").await.unwrap();
+    let mut without = declare("no runbook");
+    without.severity = Some("SEV2".into());
+    let without = app.declare(without, "ann").await.unwrap();
+
+    let later = with.created_ms.max(without.created_ms) + 31 * 60 * 1000;
+    app.sweep_escalations(later, None).await.unwrap();
+    let jobs = |id: String| {
+        let app = app.clone();
+        async move { app.store().jobs_for(&id).await.unwrap() }
+    };
+    let due = |js: &[sitrep_app::store::Job], what: &str| {
+        js.iter()
+            .find(|j| j.kind == "reminder" && j.payload["what"] == what)
+            .map(|j| j.due_ms)
+    };
+    let (w, wo) = (jobs(with.id.clone()).await, jobs(without.id.clone()).await);
+    let thirty = 30 * 60 * 1000;
+    assert_eq!(
+        due(&w, "EscalateOverdue"),
+        Some(with.created_ms + thirty),
+        "{w:?}"
+    );
+    assert_eq!(
+        due(&wo, "EscalateOverdue"),
+        None,
+        "the config has no escalation point"
+    );
+    assert_eq!(due(&w, "StatusUpdate"), Some(with.created_ms + thirty));
+    // The runbook's SEV2 response time (15 minutes) is the acknowledgement target: the
+    // config's is 15 minutes too, so raise the stakes with SEV1, whose runbook response
+    // is immediate (0) where the config gives 5 minutes.
+    let mut sev1 = declare("sev1 with runbook");
+    sev1.runbooks = vec!["payments.md".into()];
+    let sev1 = app.declare(sev1, "ann").await.unwrap();
+    app.sweep_escalations(sev1.created_ms + 60 * 1000, None)
+        .await
+        .unwrap();
+    let s = jobs(sev1.id.clone()).await;
+    assert_eq!(
+        due(&s, "AckOverdue"),
+        Some(sev1.created_ms),
+        "immediate: due at once"
     );
     app.close().await;
 }
