@@ -89,6 +89,17 @@ impl Runbook {
         })
     }
 
+    /// The escalation path this runbook writes down: its first contacts list (a numbered
+    /// list of roles), else its first contacts table.
+    pub fn escalation_path(&self) -> Option<&[Contact]> {
+        let lists = self.lists.iter().map(|l| &l.data);
+        let tables = self.tables.iter().map(|t| &t.data);
+        lists.chain(tables).find_map(|d| match d {
+            TableData::Contacts(rows) if !rows.is_empty() => Some(rows.as_slice()),
+            _ => None,
+        })
+    }
+
     /// Checklist items that gate resolving an incident (stand-down and post-incident
     /// sections).
     pub fn resolution_gates(&self) -> impl Iterator<Item = &ChecklistItem> {
@@ -514,6 +525,19 @@ pub struct Contact {
     pub who: String,
     /// Header -> cell for the other columns (email, phone, channel, when...).
     pub fields: BTreeMap<String, String>,
+}
+
+impl Contact {
+    /// How long after declaration this step of the path is reached, when a field says
+    /// (`after: 30 minutes`, `when: after 1 hour`, or notes such as
+    /// `#leads, after 15 minutes`).
+    #[must_use]
+    pub fn after(&self) -> Option<Duration> {
+        ["after", "escalate after", "when", "time", "notes"]
+            .iter()
+            .filter_map(|k| self.fields.get(*k))
+            .find_map(|v| crate::text::first_duration(v))
+    }
 }
 
 /// A task-list item.
