@@ -329,6 +329,18 @@ fn ser_duration<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::E
     }
 }
 
+/// Whole hours as `24h` (deadlines are written in hours: `1h`, `24h`, `48h`), anything
+/// else as [`duration::format`](crate::duration::format) writes it.
+fn ser_hours<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) if d.as_secs() % 3600 == 0 && d.subsec_nanos() == 0 && !d.is_zero() => {
+            s.serialize_some(&format!("{}h", d.as_secs() / 3600))
+        }
+        Some(d) => s.serialize_some(&crate::duration::format(*d)),
+        None => s.serialize_none(),
+    }
+}
+
 /// One command of a step (continuation lines joined, heredocs included).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Command {
@@ -555,6 +567,11 @@ pub struct ChecklistItem {
     pub number: Option<u64>,
     /// True when recovered from a list without `[ ]` boxes.
     pub recovered: bool,
+    /// A deadline after resolution, from the heading above it ("Short term (within 24
+    /// hours)"): the item is follow-up work, an action item due this long after the
+    /// incident resolves, and never a gate.
+    #[serde(serialize_with = "ser_hours", skip_serializing_if = "Option::is_none")]
+    pub due: Option<Duration>,
     /// The item in the original text.
     pub span: Range<usize>,
 }

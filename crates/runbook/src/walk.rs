@@ -593,6 +593,7 @@ impl Walker<'_, '_> {
                 gate,
                 number: item.number,
                 recovered: self.inp.recovered.items.contains(&item.start),
+                due: None,
                 span,
             }),
             None if gate && self.items.is_empty() && !text.is_empty() => {
@@ -603,6 +604,7 @@ impl Walker<'_, '_> {
                     gate,
                     number: item.number,
                     recovered: true,
+                    due: None,
                     span,
                 })
             }
