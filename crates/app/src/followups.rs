@@ -128,6 +128,37 @@ pub(crate) fn open(
     (writes, records)
 }
 
+/// Whether an action item is overdue at `now_ms`: still open and past its due time.
+#[must_use]
+pub fn is_overdue(a: &ActionItem, now_ms: i64) -> bool {
+    a.status != "done" && a.due_ms.is_some_and(|d| d < now_ms)
+}
+
+impl crate::App {
+    /// How many overdue action items each of `incidents` has at `now_ms` (incidents
+    /// without any are left out), for the incident list.
+    pub async fn overdue_actions(
+        &self,
+        incidents: &[String],
+        now_ms: i64,
+    ) -> Result<std::collections::BTreeMap<String, usize>, crate::AppError> {
+        let mut out = std::collections::BTreeMap::new();
+        for id in incidents {
+            let n = self
+                .store()
+                .action_items(id)
+                .await?
+                .iter()
+                .filter(|a| is_overdue(a, now_ms))
+                .count();
+            if n > 0 {
+                out.insert(id.clone(), n);
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// The action item a reminder job is about (`…:action-due:ID[:contact]`), if it is one.
 #[must_use]
 pub fn action_of(dedupe_key: &str) -> Option<&str> {

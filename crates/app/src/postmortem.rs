@@ -18,6 +18,7 @@ pub fn render(
     r: &Replayed,
     checklist: &[ChecklistItem],
     timeline: &[Event],
+    now_ms: i64,
 ) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# Post-mortem: {} (incident #{number})\n", r.title);
@@ -48,7 +49,7 @@ pub fn render(
 
     steps(&mut md, r);
     stand_down(&mut md, r, checklist);
-    actions(&mut md, r);
+    actions(&mut md, r, now_ms);
     let _ = writeln!(
         md,
         "## Lessons learned\n\n### What went well\n\n_To be written._\n\n### What went wrong\n\n_To be written._\n\n### Where we got lucky\n\n_To be written._\n"
@@ -165,7 +166,9 @@ fn check_line(text: &str, checked: bool, by: &str, at: i64) -> String {
     }
 }
 
-fn actions(md: &mut String, r: &Replayed) {
+/// The action items as recorded; an open one past its due time at `now_ms` (when the
+/// post-mortem is rendered) is `overdue`.
+fn actions(md: &mut String, r: &Replayed, now_ms: i64) {
     let _ = writeln!(md, "## Action items\n");
     if r.actions.is_empty() {
         let _ = writeln!(md, "_None yet._\n");
@@ -178,7 +181,11 @@ fn actions(md: &mut String, r: &Replayed) {
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} |",
-            if a.done { "done" } else { "open" },
+            match (a.done, a.due_ms) {
+                (true, _) => "done",
+                (false, Some(d)) if d < now_ms => "**overdue**",
+                _ => "open",
+            },
             cell(&a.title),
             a.owner.as_deref().map_or("–".to_owned(), cell),
             a.due_ms
@@ -299,5 +306,41 @@ mod tests {
         assert_eq!(since(0, Some(65_000)), "1m 5s");
         assert_eq!(since(0, Some(3_907_000)), "1h 5m 7s");
         assert_eq!(ts(0), "1970-01-01 00:00:00");
+    }
+
+    #[test]
+    fn open_action_items_past_due_are_overdue() {
+        let mut r = Replayed::default();
+        for (id, title, due, done) in [
+            ("a", "Write the timeline", Some(1_000), false),
+            ("b", "Rebuild the replica", Some(5_000), false),
+            ("c", "Book the room", Some(1_000), true),
+            ("d", "Someday", None, false),
+        ] {
+            r.actions.insert(
+                id.into(),
+                crate::replay::ReplayedAction {
+                    title: title.into(),
+                    owner: Some("carol".into()),
+                    due_ms: due,
+                    done,
+                    created_ms: 0,
+                },
+            );
+        }
+        let mut md = String::new();
+        actions(&mut md, &r, 2_000);
+        let status = |t: &str| {
+            md.lines()
+                .find(|l| l.contains(t))
+                .and_then(|l| l.split('|').nth(1))
+                .map(str::trim)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(status("Write the timeline"), "**overdue**");
+        assert_eq!(status("Rebuild the replica"), "open");
+        assert_eq!(status("Book the room"), "done");
+        assert_eq!(status("Someday"), "open");
     }
 }
