@@ -601,6 +601,16 @@ impl App {
             return Err(AppError::ChecklistOpen { open });
         }
         let reason = force.map(|r| self.redact(r));
+        // Post-incident follow-ups of its runbooks open as action items with it.
+        let existing = self.inner.store.action_items(&incident.id).await?;
+        let follow = crate::followups::pending(&incident, &self.library(), &existing);
+        let escalation = self.escalation();
+        let contacts = |person: &str| -> Vec<sitrep_escalation::Contact> {
+            escalation
+                .and_then(|c| c.person(person))
+                .map(|p| p.contacts.clone())
+                .unwrap_or_default()
+        };
         self.update(&incident.id, |inc, now| {
             let from: Status = inc
                 .status
@@ -617,20 +627,21 @@ impl App {
                     payload.push(("open_items", open.join("; ")));
                 }
             }
-            let writes = vec![Write::CancelJobs {
+            let mut writes = vec![Write::CancelJobs {
                 incident_id: inc.id.clone(),
                 kind: "page".to_owned(),
             }];
-            Ok((
-                writes,
-                vec![events::record(
-                    events::RESOLVED,
-                    &inc.id,
-                    now,
-                    actor,
-                    payload,
-                )],
-            ))
+            let mut records = vec![events::record(
+                events::RESOLVED,
+                &inc.id,
+                now,
+                actor,
+                payload,
+            )];
+            let (w, r) = crate::followups::open(inc, &follow, now, actor, &contacts);
+            writes.extend(w);
+            records.extend(r);
+            Ok((writes, records))
         })
         .await
     }

@@ -48,6 +48,7 @@ impl App {
             &replayed,
             &checklist,
             &timeline,
+            crate::stamp::now_ms(),
         ))
     }
 

@@ -15,6 +15,7 @@ pub mod datadir;
 mod error;
 pub mod events;
 mod export;
+pub mod followups;
 pub mod identity;
 pub mod ingest;
 pub mod interrupted;

@@ -78,6 +78,18 @@ impl App {
         st.resolved_at = inc.resolved_ms.map(ts);
         st.commander = inc.roles.get("commander").cloned();
         st.last_update_at = inc.last_update_ms.map(ts);
+        // The runbook's scale for this level wins over the config's (docs/incidents.md).
+        let library = self.library();
+        st.severity_settings = crate::severity::runbook_settings(
+            inc.runbooks
+                .iter()
+                .filter_map(|p| library.get(p))
+                .map(|e| &e.runbook),
+            &inc.severity,
+            self.escalation()
+                .and_then(|cfg| cfg.severity(&inc.severity))
+                .as_ref(),
+        );
         st.sent = self
             .store()
             .jobs_for(&inc.id)

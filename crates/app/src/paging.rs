@@ -457,6 +457,20 @@ impl App {
         let mut events = Vec::new();
         let mut live = Vec::new();
         for job in group {
+            // An action item's reminder is moot once the item is done.
+            if let (Some(action), Some(inc)) = (
+                crate::followups::action_of(&job.dedupe_key),
+                job.incident_id.as_deref(),
+            ) && self
+                .store()
+                .action_items(inc)
+                .await?
+                .iter()
+                .any(|a| a.id == action && a.status == "done")
+            {
+                out.push((job.id.clone(), Handled::Done { delivered: false }));
+                continue;
+            }
             let Ok(page) = serde_json::from_value::<PageJob>(job.payload.clone()) else {
                 // A reminder with nobody to send it to: it only goes on the timeline.
                 if let Some(inc) = &job.incident_id {

@@ -59,6 +59,7 @@ pub fn render(
     r: &Replayed,
     checklist: &[ChecklistItem],
     timeline: &[Event],
+    now_ms: i64,
 ) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# Post-mortem: {} (incident #{number})\n", r.title);
@@ -87,7 +88,7 @@ pub fn render(
 
     steps(&mut md, r);
     stand_down(&mut md, r, checklist);
-    actions(&mut md, r);
+    actions(&mut md, r, now_ms);
     let _ = writeln!(md, "## Lessons learned\n");
     for (key, heading, hint) in &BLANKS[2..] {
         blank(&mut md, r, key, &format!("### {heading}"), hint);
@@ -205,7 +206,9 @@ fn check_line(text: &str, checked: bool, by: &str, at: i64) -> String {
     }
 }
 
-fn actions(md: &mut String, r: &Replayed) {
+/// The action items as recorded; an open one past its due time at `now_ms` (when the
+/// post-mortem is rendered) is `overdue`.
+fn actions(md: &mut String, r: &Replayed, now_ms: i64) {
     let _ = writeln!(md, "## Action items\n");
     if r.actions.is_empty() {
         let _ = writeln!(md, "_None yet._\n");
@@ -218,7 +221,11 @@ fn actions(md: &mut String, r: &Replayed) {
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} |",
-            if a.done { "done" } else { "open" },
+            match (a.done, a.due_ms) {
+                (true, _) => "done",
+                (false, Some(d)) if d < now_ms => "**overdue**",
+                _ => "open",
+            },
             cell(&a.title),
             a.owner.as_deref().map_or("–".to_owned(), cell),
             a.due_ms
@@ -358,7 +365,7 @@ mod tests {
             blank("Checkout failed for 12 min.\n## Timeline (UTC)\nnot a section"),
         );
         r.written.insert("lucky".into(), blank("   "));
-        let md = render(1, &r, &[], &[]);
+        let md = render(1, &r, &[], &[], 0);
         assert!(
             md.contains("## Impact\n\nCheckout failed for 12 min.\n\\## Timeline (UTC)\nnot a section\n\n_Written by ann at 1970-01-01 00:00:00._"),
             "{md}"
@@ -376,5 +383,41 @@ mod tests {
             md.contains("### Where we got lucky\n\n_To be written:"),
             "blank text is no text"
         );
+    }
+
+    #[test]
+    fn open_action_items_past_due_are_overdue() {
+        let mut r = Replayed::default();
+        for (id, title, due, done) in [
+            ("a", "Write the timeline", Some(1_000), false),
+            ("b", "Rebuild the replica", Some(5_000), false),
+            ("c", "Book the room", Some(1_000), true),
+            ("d", "Someday", None, false),
+        ] {
+            r.actions.insert(
+                id.into(),
+                crate::replay::ReplayedAction {
+                    title: title.into(),
+                    owner: Some("carol".into()),
+                    due_ms: due,
+                    done,
+                    created_ms: 0,
+                },
+            );
+        }
+        let mut md = String::new();
+        actions(&mut md, &r, 2_000);
+        let status = |t: &str| {
+            md.lines()
+                .find(|l| l.contains(t))
+                .and_then(|l| l.split('|').nth(1))
+                .map(str::trim)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(status("Write the timeline"), "**overdue**");
+        assert_eq!(status("Rebuild the replica"), "open");
+        assert_eq!(status("Book the room"), "done");
+        assert_eq!(status("Someday"), "open");
     }
 }

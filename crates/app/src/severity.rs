@@ -1,10 +1,11 @@
 //! The severity scale incidents use: names in order (worst first) with their
-//! acknowledgement targets and update cadence, from the escalation config's table.
+//! acknowledgement targets and update cadence, from the escalation config's table, and
+//! the settings an incident's runbook gives its level, which win over the config's.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use sitrep_escalation::{SeverityScheme, SeveritySettings, default_severities};
+use sitrep_escalation::{SeverityScheme, SeveritySettings, SignedDuration, default_severities};
 
 /// An ordered severity scale (SEV1-SEV4 by default, P0-P3 as an alternative).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -97,6 +98,42 @@ impl Default for SeverityScale {
     }
 }
 
+/// The settings an incident's runbook scale gives its severity: the first runbook (in
+/// attachment order) with a severity row naming the level wins, and each value it states
+/// (response time as the acknowledgement target, `escalate_after`, `update_every`) wins
+/// over `config`'s settings for the level, which fill in the rest. `None` when no
+/// runbook has a row for the level: the config's settings hold unchanged.
+#[must_use]
+pub fn runbook_settings<'a>(
+    runbooks: impl IntoIterator<Item = &'a sitrep_runbook::Runbook>,
+    severity: &str,
+    config: Option<&SeveritySettings>,
+) -> Option<SeveritySettings> {
+    let want = squash(severity);
+    let row = runbooks.into_iter().find_map(|rb| {
+        rb.severity_levels()
+            .find(|l| l.name().is_some_and(|n| squash(&n) == want))
+    })?;
+    let signed = |d: Option<std::time::Duration>| d.and_then(|d| SignedDuration::try_from(d).ok());
+    let mut out = config.cloned().unwrap_or(SeveritySettings {
+        ack_target: None,
+        update_every: None,
+        update_on_resolve: false,
+        escalate_after: None,
+    });
+    out.ack_target = signed(row.response).or(out.ack_target);
+    out.update_every = signed(row.update_every).or(out.update_every);
+    out.escalate_after = signed(row.escalate_after).or(out.escalate_after);
+    Some(out)
+}
+
+fn squash(s: &str) -> String {
+    s.chars()
+        .filter(|c| !matches!(c, '-' | '_' | ' '))
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
 /// Sorts `SEV10` after `SEV9`: the letters, then the number.
 fn natural_key(name: &str) -> (String, u64, String) {
     let split = name
@@ -124,6 +161,47 @@ mod tests {
         assert_eq!(sev1.update_every.unwrap().as_secs(), 15 * 60);
         let p = SeverityScale::new(SeverityScheme::Priority);
         assert_eq!(p.names().collect::<Vec<_>>(), ["P0", "P1", "P2", "P3"]);
+    }
+
+    #[test]
+    fn a_runbook_scale_wins_over_the_config_per_value() {
+        let (prose, _) = sitrep_runbook::parse(
+            "# X\n\n## Severity levels\n\n### SEV2 - High\n- **Response Time**: 10 minutes\n\
+             - **Escalation**: After 45 minutes to the manager\n\n### SEV3 - Medium\n\
+             - **Communication**: every 2 hours\n",
+        );
+        let (table, _) = sitrep_runbook::parse(
+            "# Y\n\n| Level | Response time | Updates |\n|---|---|---|\n| SEV2 | 1 minute | 5m |\n",
+        );
+        let (none, _) = sitrep_runbook::parse("# Z\n\nNo scale here.\n");
+        let config = SeverityScale::default();
+        let sev2 = config.settings("SEV2");
+        let mins = |m| Some(SignedDuration::from_mins(m));
+
+        let s = runbook_settings([&none, &prose, &table], "SEV2", sev2).unwrap();
+        assert_eq!(s.ack_target, mins(10), "the runbook's response time");
+        assert_eq!(s.escalate_after, mins(45));
+        assert_eq!(
+            s.update_every,
+            mins(30),
+            "the config's cadence: the runbook says none"
+        );
+        assert!(s.update_on_resolve);
+
+        let s = runbook_settings([&table, &prose], "sev-2", sev2).unwrap();
+        assert_eq!(
+            (s.ack_target, s.update_every),
+            (mins(1), mins(5)),
+            "first runbook wins"
+        );
+
+        let s = runbook_settings([&prose], "SEV3", config.settings("SEV3")).unwrap();
+        assert_eq!((s.ack_target, s.update_every), (mins(30), mins(120)));
+        assert_eq!(
+            runbook_settings([&prose], "SEV1", config.settings("SEV1")),
+            None
+        );
+        assert_eq!(runbook_settings([&none], "SEV2", sev2), None);
     }
 
     #[test]

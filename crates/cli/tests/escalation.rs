@@ -1,4 +1,4 @@
-//! `sitrep escalation simulate|lint` run as a user would: the real binary on the
+//! `sitrep escalation simulate|lint|init` run as a user would: the real binary on the
 //! escalation fixtures, checking the table, the JSON, findings and exit codes.
 
 mod common;
@@ -161,4 +161,50 @@ fn bad_input_exits_2_naming_the_file_and_line() {
     assert_eq!(o.status.code(), Some(2));
     let v: serde_json::Value = serde_json::from_slice(&o.stderr).expect("JSON error");
     assert_eq!(v["error"]["kind"], "input");
+}
+
+#[test]
+fn init_drafts_a_policy_from_a_runbooks_escalation_list() {
+    let runbook = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/runbooks/30-escalation-list.md"
+    );
+    let o = sitrep(&[
+        "escalation",
+        "init",
+        "--from-runbook",
+        runbook,
+        "--policy",
+        "queue",
+        "--service",
+        "queue-workers",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let draft = stdout(&o);
+    insta::assert_snapshot!(draft);
+    // The draft is a config the other commands read: lint names the contacts to add.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("escalation.toml");
+    std::fs::write(&path, &draft).expect("write draft");
+    let path = path.to_str().expect("utf-8 path");
+    let o = sitrep(&["escalation", "lint", "--config", path]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("`team-lead` has no contact method"),
+        "{}",
+        stdout(&o)
+    );
+
+    // A runbook without an escalation path is bad input.
+    let none = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/runbooks/01-front-matter.md"
+    );
+    let o = sitrep(&["escalation", "init", "--from-runbook", none]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no escalation path found"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -174,7 +174,8 @@ fn an_incident_from_declaration_to_a_verified_evidence_pack() {
         "{md}"
     );
     assert!(
-        md.contains("| open | Page on readiness | dave | 2026-12-01 |"),
+        // Due 2026-12-01 and still open: overdue when the post-mortem is rendered.
+        md.contains("| **overdue** | Page on readiness | dave | 2026-12-01 |"),
         "{md}"
     );
 

@@ -10,6 +10,32 @@ const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/runb
 const SEEDS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/seeds");
 
 #[test]
+fn show_prints_prose_severities_escalation_lists_and_deadlines() {
+    let mut all = String::new();
+    for f in [
+        "29-severity-prose.md",
+        "30-escalation-list.md",
+        "31-post-incident-deadlines.md",
+    ] {
+        let o = sitrep(&["runbook", "show", &format!("{DATA}/{f}")]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let out = stdout(&o);
+        // From the typed lists and the checklist on; the first line is the absolute path.
+        let from = out
+            .find("\nLists")
+            .or_else(|| out.find("\nChecklist"))
+            .unwrap_or(0);
+        all.push_str(&format!("== {f}{}", &out[from..]));
+    }
+    insta::assert_snapshot!(all);
+}
+
+#[test]
 fn show_prints_sections_steps_tables_and_checklists() {
     let o = sitrep(&[
         "runbook",

@@ -74,6 +74,10 @@ pub struct SeveritySettings {
     /// Remind the commander to post a final update when the incident resolves.
     #[serde(default)]
     pub update_on_resolve: bool,
+    /// Remind the commander to escalate when the incident is still unresolved this long
+    /// after declaration (a runbook's `Escalation: After 30 minutes`); none = never.
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    pub escalate_after: Option<SignedDuration>,
 }
 
 /// A person and the ways to reach them; a page goes to every contact method.
@@ -468,6 +472,7 @@ fn default_severity(scheme: SeverityScheme, name: &str) -> Option<SeveritySettin
         ack_target: Some(SignedDuration::from_mins(*ack)),
         update_every: every.map(SignedDuration::from_mins),
         update_on_resolve: *on_resolve,
+        escalate_after: None,
     })
 }
 

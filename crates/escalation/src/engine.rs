@@ -30,6 +30,9 @@ pub struct IncidentState {
     pub commander: Option<String>,
     /// Ids of pages and reminders already delivered (or handed to delivery).
     pub sent: BTreeSet<String>,
+    /// Settings for its severity that win over the config's: its runbook's severity
+    /// scale, when the runbook has a row for this level. `None`: the config's.
+    pub severity_settings: Option<SeveritySettings>,
 }
 
 impl IncidentState {
@@ -50,6 +53,7 @@ impl IncidentState {
             last_update_at: None,
             commander: None,
             sent: BTreeSet::new(),
+            severity_settings: None,
         }
     }
 
@@ -107,6 +111,8 @@ pub enum ReminderKind {
     AckOverdue,
     /// The incident resolved; post the final update.
     FinalUpdate,
+    /// Still unresolved when the severity says to escalate (`escalate_after`).
+    EscalateOverdue,
 }
 
 /// A nudge to the incident commander.
@@ -203,8 +209,10 @@ impl Config {
                 service: st.service.clone(),
                 policy: pid.to_string(),
             })?;
-        let sev = self
-            .severity(&st.severity)
+        let sev = st
+            .severity_settings
+            .clone()
+            .or_else(|| self.severity(&st.severity))
             .ok_or_else(|| EscalationError::UnknownSeverity {
                 severity: st.severity.clone(),
                 known: self.severities().into_keys().collect::<Vec<_>>().join(", "),
@@ -344,6 +352,21 @@ fn reminders(
                     at,
                 );
             }
+        } else {
+            wake.at(at);
+        }
+    }
+    // Escalation due: once, when still unresolved `escalate_after` after declaration.
+    if let Some(after) = sev.escalate_after
+        && let Ok(at) = st.declared_at.checked_add(after)
+        && st.resolved_at.is_none_or(|r| r > at)
+    {
+        if at <= now {
+            push(
+                format!("{}:escalate-overdue", st.id),
+                ReminderKind::EscalateOverdue,
+                at,
+            );
         } else {
             wake.at(at);
         }

@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 mod config;
+pub mod draft;
 mod engine;
 mod lint;
 mod manual;

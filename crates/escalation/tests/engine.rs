@@ -176,3 +176,56 @@ fn sev4_has_no_cadence_and_unknown_names_are_errors() {
         Err(EscalationError::NoPolicy("b".into()))
     );
 }
+
+#[test]
+fn runbook_settings_win_over_the_config_and_escalation_is_reminded_once() {
+    let cfg = example();
+    let declared = ts("2026-11-23T10:00:00Z");
+    let mut st = IncidentState::declared("inc-9", "checkout-api", "SEV2", declared);
+    st.acknowledged_at = Some(declared.checked_add(mins(1)).expect("in range"));
+    // The runbook's SEV2: updates every 20 minutes (the config says 30), escalate after 25.
+    st.severity_settings = Some(sitrep_escalation::SeveritySettings {
+        ack_target: Some(mins(10)),
+        update_every: Some(mins(20)),
+        update_on_resolve: true,
+        escalate_after: Some(mins(25)),
+    });
+    let at = |m| declared.checked_add(mins(m)).expect("in range");
+    let kinds = |st: &IncidentState, m| -> Vec<(ReminderKind, i64)> {
+        due(&cfg, st, at(m))
+            .expect("due")
+            .reminders
+            .iter()
+            .map(|r| (r.kind, r.due_at.duration_since(declared).as_mins()))
+            .collect()
+    };
+    assert_eq!(kinds(&st, 21), [(ReminderKind::StatusUpdate, 20)]);
+    assert_eq!(
+        due(&cfg, &st, at(21)).expect("due").next_wakeup,
+        Some(at(25)),
+        "wakes for the escalation"
+    );
+    assert_eq!(
+        kinds(&st, 26),
+        [
+            (ReminderKind::EscalateOverdue, 25),
+            (ReminderKind::StatusUpdate, 20)
+        ]
+    );
+    st.sent.insert("inc-9:escalate-overdue".into());
+    assert_eq!(kinds(&st, 26), [(ReminderKind::StatusUpdate, 20)], "once");
+    // Resolved before the escalation point: no escalation reminder.
+    st.sent.clear();
+    st.resolved_at = Some(at(24));
+    assert!(
+        !kinds(&st, 30)
+            .iter()
+            .any(|(k, _)| *k == ReminderKind::EscalateOverdue),
+        "resolved in time"
+    );
+    // Without runbook settings the config's SEV2 (30m cadence, no escalation) holds.
+    st.resolved_at = None;
+    st.severity_settings = None;
+    assert_eq!(kinds(&st, 26), []);
+    assert_eq!(kinds(&st, 31), [(ReminderKind::StatusUpdate, 30)]);
+}

@@ -9,11 +9,13 @@
 //! directory (links between files, alerts handled twice) over `(path, text)` pairs.
 
 mod alertrules;
+mod deadlines;
 mod diag;
 pub mod duration;
 mod frontmatter;
 mod landing;
 mod lint;
+mod lists;
 mod model;
 mod paramdecl;
 mod params;
@@ -113,6 +115,8 @@ pub fn parse_with_rules(
     };
     let (mut runbook, walk_diags) = walk::walk(&input);
     runbook.front_matter = front_matter;
+    runbook.lists = lists::read(&runbook, text, body_start, &idx);
+    deadlines::apply(&mut runbook);
     diags.extend(walk_diags);
     diags.sort_by_key(|d| (d.span.start, d.code));
     (runbook, diags)

@@ -4,14 +4,16 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::diag::{Diagnostic, LineIndex, Severity};
-use crate::model::{LinkTarget, Placeholder, ProseValue, Role, Runbook, Step};
+use crate::model::{LinkTarget, Placeholder, ProseValue, Role, Runbook, Step, TableData};
 use crate::script;
 use sitrep_risk::Level;
 use sitrep_risk::{Reason, VALUE_REREAD_RULE};
 use std::ops::Range;
 
-/// A lint rule: its stable code, default severity and what it checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+/// A lint rule: its stable code, default severity, what it checks, and the function that
+/// checks it (`None` for directory-level rules, which [`RunbookSet`](crate::RunbookSet)
+/// checks, and for the import notes `parse` returns).
+#[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct Rule {
     /// Stable kebab-case code.
     pub code: &'static str,
@@ -19,6 +21,9 @@ pub struct Rule {
     pub severity: Severity,
     /// One line on what it checks.
     pub summary: &'static str,
+    /// The check over one runbook.
+    #[serde(skip)]
+    pub(crate) check: Option<Check>,
 }
 
 /// Every lint rule, in documentation order.
@@ -27,66 +32,85 @@ pub const RULES: &[Rule] = &[
         code: "unknown-attribute",
         severity: Severity::Warning,
         summary: "a step attribute sitrep does not know",
+        check: Some(unknown_attribute),
     },
     Rule {
         code: "bad-attribute-value",
         severity: Severity::Error,
         summary: "a known step attribute with an unusable value",
+        check: Some(bad_attribute_value),
     },
     Rule {
         code: "not-shell",
         severity: Severity::Error,
         summary: "a shell-tagged block that is not shell (LogQL, PromQL, SQL, JSON, YAML)",
+        check: Some(not_shell),
     },
     Rule {
         code: "duplicate-step-name",
         severity: Severity::Error,
         summary: "two steps with the same `name`",
+        check: Some(duplicate_step_name),
     },
     Rule {
         code: "broken-link",
         severity: Severity::Error,
         summary: "a link to an anchor or runbook file that does not exist",
+        check: Some(broken_link),
     },
     Rule {
         code: "unbound-placeholder",
         severity: Severity::Warning,
         summary: "a placeholder with no entry in front matter `params`",
+        check: Some(unbound_placeholder),
     },
     Rule {
         code: "prose-placeholder",
         severity: Severity::Info,
         summary: "a value written in prose in an assignment, and where its placeholder binds from",
+        check: Some(prose_placeholder),
     },
     Rule {
         code: "placeholder-reread",
         severity: Severity::Warning,
         summary: "a placeholder inside text a second parser reads again (sh -c, eval, ssh, awk/sed/SQL, xargs, watch)",
+        check: Some(placeholder_rereads),
     },
     Rule {
         code: "no-steps",
         severity: Severity::Warning,
         summary: "a runbook without a single shell step",
+        check: Some(no_steps),
     },
     Rule {
         code: "empty-section",
         severity: Severity::Warning,
         summary: "a heading with nothing under it",
+        check: Some(empty_section),
     },
     Rule {
         code: "stand-down-without-checklist",
         severity: Severity::Warning,
         summary: "a stand-down section without checklist items",
+        check: Some(stand_down_without_checklist),
     },
     Rule {
         code: "non-read-step-in-diagnosis",
         severity: Severity::Error,
         summary: "a step that changes state in a diagnosis or verification section",
+        check: Some(non_read_step_in_diagnosis),
     },
     Rule {
         code: "duplicate-alert-handler",
         severity: Severity::Warning,
         summary: "an alert handled by more than one runbook (directory check)",
+        check: None,
+    },
+    Rule {
+        code: "severity-duration",
+        severity: Severity::Info,
+        summary: "a severity level whose response, escalation or update time is not a duration sitrep can read",
+        check: Some(severity_duration),
     },
 ];
 
@@ -96,79 +120,123 @@ pub const IMPORT_RULES: &[Rule] = &[
         code: "front-matter",
         severity: Severity::Error,
         summary: "front matter that is not valid YAML, not a mapping, or has a wrongly typed key",
+        check: None,
     },
     Rule {
         code: "param-type",
         severity: Severity::Error,
         summary: "a parameter type that cannot be used, or a default its own type refuses",
+        check: None,
     },
     Rule {
         code: "attribute-syntax",
         severity: Severity::Error,
         summary: "step attributes that cannot be read (bad JSON, unterminated quote)",
+        check: None,
     },
     Rule {
         code: "alert-rule-yaml",
         severity: Severity::Warning,
         summary: "a YAML block that looks like an alert rule but is broken or lacks `expr`",
+        check: None,
     },
     Rule {
         code: "reference-block",
         severity: Severity::Info,
         summary: "an untagged block that is not shell, or queries at a database prompt: kept as a reference block or query, not a step",
+        check: None,
     },
     Rule {
         code: "scrape-preamble",
         severity: Severity::Info,
         summary: "a file viewer's header or git commit header was skipped",
+        check: None,
     },
     Rule {
         code: "scrape-pipe-lines",
         severity: Severity::Info,
         summary: "a scraper's `|` lines between every line were removed",
+        check: None,
     },
     Rule {
         code: "recovered-markdown",
         severity: Severity::Info,
         summary: "the page lost its Markdown and was read line by line",
+        check: None,
     },
     Rule {
         code: "recovered-heading",
         severity: Severity::Info,
         summary: "a plain line was read as a heading",
+        check: None,
     },
     Rule {
         code: "recovered-commands",
         severity: Severity::Info,
         summary: "bare lines were read as shell commands",
+        check: None,
     },
     Rule {
         code: "recovered-table-row",
         severity: Severity::Info,
         summary: "a broken table row was repaired",
+        check: None,
     },
     Rule {
         code: "recovered-list",
         severity: Severity::Info,
         summary: "flattened list items were split apart",
+        check: None,
     },
     Rule {
         code: "recovered-checklist",
         severity: Severity::Info,
         summary: "a stand-down section's plain list was read as checklist gates",
+        check: None,
     },
 ];
 
-/// Checks a runbook parsed from `text` against every single-file rule.
-pub fn lint(runbook: &Runbook, text: &str) -> Vec<Diagnostic> {
-    let idx = LineIndex::new(text);
-    let mut out = Vec::new();
-    let d = |code, sev, span: std::ops::Range<usize>, msg: String| idx.diag(code, sev, span, msg);
+/// What every rule's check reads: the model, its text and the text's line index.
+pub(crate) struct Ctx<'a> {
+    rb: &'a Runbook,
+    text: &'a str,
+    idx: LineIndex<'a>,
+}
 
-    for step in &runbook.steps {
-        let a = &step.attributes;
-        let aspan = a.span.clone().unwrap_or(step.span.clone());
-        for (key, value) in &a.unknown {
+impl Ctx<'_> {
+    fn d(&self, code: &'static str, sev: Severity, span: Range<usize>, msg: String) -> Diagnostic {
+        self.idx.diag(code, sev, span, msg)
+    }
+}
+
+/// A rule's check: every finding of that rule (and only that rule) in one runbook.
+type Check = fn(&Ctx<'_>) -> Vec<Diagnostic>;
+
+/// Checks a runbook parsed from `text` against every single-file rule: each row of
+/// [`RULES`] with a check runs once.
+pub fn lint(runbook: &Runbook, text: &str) -> Vec<Diagnostic> {
+    let ctx = Ctx {
+        rb: runbook,
+        text,
+        idx: LineIndex::new(text),
+    };
+    let mut out: Vec<Diagnostic> = RULES
+        .iter()
+        .filter_map(|r| r.check)
+        .flat_map(|check| check(&ctx))
+        .collect();
+    out.sort_by_key(|d| (d.span.start, d.code));
+    out
+}
+
+fn attribute_span(step: &Step) -> Range<usize> {
+    step.attributes.span.clone().unwrap_or(step.span.clone())
+}
+
+fn unknown_attribute(c: &Ctx<'_>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for step in &c.rb.steps {
+        for (key, value) in &step.attributes.unknown {
             let (sev, why) = if script::RUNME_IGNORED.contains(&key.as_str()) {
                 (Severity::Info, "a Runme key sitrep ignores")
             } else {
@@ -177,123 +245,176 @@ pub fn lint(runbook: &Runbook, text: &str) -> Vec<Diagnostic> {
                     "not a sitrep or Runme attribute; kept but unused",
                 )
             };
-            out.push(d(
+            out.push(c.d(
                 "unknown-attribute",
                 sev,
-                aspan.clone(),
+                attribute_span(step),
                 format!(
                     "step `{}`: unknown attribute `{key}` = {value} ({why})",
                     step.id
                 ),
             ));
         }
-        for bad in &a.invalid {
-            out.push(d(
+    }
+    out
+}
+
+fn bad_attribute_value(c: &Ctx<'_>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for step in &c.rb.steps {
+        for bad in &step.attributes.invalid {
+            out.push(c.d(
                 "bad-attribute-value",
                 Severity::Error,
-                aspan.clone(),
+                attribute_span(step),
                 format!(
                     "step `{}`: attribute `{}` = {}: {}",
                     step.id, bad.key, bad.value, bad.problem
                 ),
             ));
         }
+    }
+    out
+}
+
+fn not_shell(c: &Ctx<'_>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for step in &c.rb.steps {
         if step.lang.as_deref() != Some("console")
             && let Some(what) = script::not_shell(&step.script)
         {
             let lang = step.lang.as_deref().unwrap_or("untagged");
-            out.push(d(
+            out.push(c.d(
                 "not-shell",
                 Severity::Error,
                 step.span.clone(),
                 format!("step `{}` is tagged `{lang}` but reads as {what}: tag it with its own language so it is not run as shell", step.id),
             ));
         }
-        // `<artifact-id>` binds from `ARTIFACT_ID` and the other way round.
-        let key = |s: &str| s.to_ascii_uppercase().replace('-', "_");
-        let params: HashSet<String> = runbook
-            .front_matter
+    }
+    out
+}
+
+fn prose_placeholder(c: &Ctx<'_>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for step in &c.rb.steps {
+        for p in &step.placeholders {
+            if let Some(v) = &p.prose {
+                out.push(prose_note(step, p, v, &c.idx));
+            }
+        }
+    }
+    out
+}
+
+fn unbound_placeholder(c: &Ctx<'_>) -> Vec<Diagnostic> {
+    // `<artifact-id>` binds from `ARTIFACT_ID` and the other way round.
+    let key = |s: &str| s.to_ascii_uppercase().replace('-', "_");
+    let params: HashSet<String> =
+        c.rb.front_matter
             .iter()
             .flat_map(|f| f.params.keys())
             .map(|k| key(k))
             .collect();
+    let mut out = Vec::new();
+    for step in &c.rb.steps {
         for p in &step.placeholders {
-            if let Some(v) = &p.prose {
-                out.push(prose_note(step, p, v, &idx));
-                // The alert's label binds it: nothing for `params` to declare.
-                if v.alert_label.is_some() {
-                    continue;
-                }
-            }
-            if params.contains(&key(&p.name)) {
+            // The alert's label binds it: nothing for `params` to declare.
+            if p.prose.as_ref().is_some_and(|v| v.alert_label.is_some())
+                || params.contains(&key(&p.name))
+            {
                 continue;
             }
             let span = p.spans.first().cloned().unwrap_or(step.span.clone());
-            out.push(d(
+            out.push(c.d(
                 "unbound-placeholder",
                 Severity::Warning,
                 span,
                 format!("step `{}` needs `{}`, which front matter `params` does not declare; it must come from the alert or the person running it", step.id, p.name),
             ));
         }
-        out.extend(placeholder_reread(step, text, &idx));
-        if matches!(step.role, Some(Role::Diagnosis | Role::Verification))
-            && step.risk.level > Level::Read
+    }
+    out
+}
+
+fn placeholder_rereads(c: &Ctx<'_>) -> Vec<Diagnostic> {
+    c.rb.steps
+        .iter()
+        .flat_map(|step| placeholder_reread(step, c.text, &c.idx))
+        .collect()
+}
+
+fn non_read_step_in_diagnosis(c: &Ctx<'_>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for step in &c.rb.steps {
+        if !matches!(step.role, Some(Role::Diagnosis | Role::Verification))
+            || step.risk.level <= Level::Read
         {
-            // A command that writes stays an error when only a re-read placeholder
-            // made it `unknown`.
-            let changes = step.risk.commands.iter().any(|c| {
-                c.reasons.iter().any(|r| r.rule == VALUE_REREAD_RULE)
-                    && c.reasons
-                        .iter()
-                        .any(|r| matches!(r.level, Level::Write | Level::Destructive))
-            });
-            let sev = if step.risk.level == Level::Unknown && !changes {
-                Severity::Warning
-            } else {
-                Severity::Error
-            };
-            let worst = step
-                .risk
-                .commands
-                .iter()
-                .filter(|c| c.level == step.risk.level)
-                .map(|c| c.text.lines().next().unwrap_or(""))
-                .next()
-                .map(|w| format!(" (`{w}`)"))
-                .unwrap_or_default();
-            let role = step.role.map_or("", Role::as_str);
-            out.push(d(
-                "non-read-step-in-diagnosis",
-                sev,
-                step.span.clone(),
-                format!("step `{}` in a {role} section is `{}`{worst}: it will not run automatically; move it to a resolution section or make it read-only", step.id, step.risk.level),
-            ));
+            continue;
         }
+        // A command that writes stays an error when only a re-read placeholder made it
+        // `unknown`.
+        let changes = step.risk.commands.iter().any(|c| {
+            c.reasons.iter().any(|r| r.rule == VALUE_REREAD_RULE)
+                && c.reasons
+                    .iter()
+                    .any(|r| matches!(r.level, Level::Write | Level::Destructive))
+        });
+        let sev = if step.risk.level == Level::Unknown && !changes {
+            Severity::Warning
+        } else {
+            Severity::Error
+        };
+        let worst = step
+            .risk
+            .commands
+            .iter()
+            .filter(|c| c.level == step.risk.level)
+            .map(|c| c.text.lines().next().unwrap_or(""))
+            .next()
+            .map(|w| format!(" (`{w}`)"))
+            .unwrap_or_default();
+        let role = step.role.map_or("", Role::as_str);
+        out.push(c.d(
+            "non-read-step-in-diagnosis",
+            sev,
+            step.span.clone(),
+            format!("step `{}` in a {role} section is `{}`{worst}: it will not run automatically; move it to a resolution section or make it read-only", step.id, step.risk.level),
+        ));
     }
+    out
+}
 
+fn duplicate_step_name(c: &Ctx<'_>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
     let mut names: HashMap<&str, usize> = HashMap::new();
-    for (i, step) in runbook.steps.iter().enumerate() {
-        if let Some(n) = step.attributes.name.as_deref() {
-            if let Some(first) = names.get(n).and_then(|&j| runbook.steps.get(j)) {
-                out.push(d(
-                    "duplicate-step-name",
-                    Severity::Error,
-                    step.attributes.span.clone().unwrap_or(step.span.clone()),
-                    format!("step name `{n}` is already used on line {}; names must be unique (this one is `{}`)", first.line, step.id),
-                ));
-            } else {
-                names.insert(n, i);
-            }
+    for (i, step) in c.rb.steps.iter().enumerate() {
+        let Some(n) = step.attributes.name.as_deref() else {
+            continue;
+        };
+        if let Some(first) = names.get(n).and_then(|&j| c.rb.steps.get(j)) {
+            out.push(c.d(
+                "duplicate-step-name",
+                Severity::Error,
+                attribute_span(step),
+                format!("step name `{n}` is already used on line {}; names must be unique (this one is `{}`)", first.line, step.id),
+            ));
+        } else {
+            names.insert(n, i);
         }
     }
+    out
+}
 
-    for link in &runbook.links {
+fn broken_link(c: &Ctx<'_>) -> Vec<Diagnostic> {
+    let rb = c.rb;
+    let mut out = Vec::new();
+    for link in &rb.links {
         if let LinkTarget::Anchor { anchor } = &link.target
             && !anchor.is_empty()
-            && runbook.section_by_anchor(anchor).is_none()
+            && rb.section_by_anchor(anchor).is_none()
         {
-            out.push(d(
+            out.push(c.d(
                 "broken-link",
                 Severity::Error,
                 link.span.clone(),
@@ -301,15 +422,15 @@ pub fn lint(runbook: &Runbook, text: &str) -> Vec<Diagnostic> {
             ));
         }
     }
-    for rule in &runbook.alert_rules {
+    for rule in &rb.alert_rules {
         if let Some(a) = rule.action.as_deref().and_then(|a| a.strip_prefix('#'))
-            && runbook.section_by_anchor(a).is_none()
-            && !runbook
+            && rb.section_by_anchor(a).is_none()
+            && !rb
                 .links
                 .iter()
                 .any(|l| matches!(&l.target, LinkTarget::Anchor { anchor } if anchor == a))
         {
-            out.push(d(
+            out.push(c.d(
                 "broken-link",
                 Severity::Error,
                 rule.span.clone(),
@@ -320,42 +441,99 @@ pub fn lint(runbook: &Runbook, text: &str) -> Vec<Diagnostic> {
             ));
         }
     }
+    out
+}
 
-    if runbook.steps.is_empty() {
-        out.push(d(
-            "no-steps",
-            Severity::Warning,
-            0..0,
-            "no shell steps: nothing in this runbook can run".to_string(),
-        ));
+fn no_steps(c: &Ctx<'_>) -> Vec<Diagnostic> {
+    if !c.rb.steps.is_empty() {
+        return Vec::new();
     }
+    vec![c.d(
+        "no-steps",
+        Severity::Warning,
+        0..0,
+        "no shell steps: nothing in this runbook can run".to_string(),
+    )]
+}
 
-    let parents: HashSet<usize> = runbook.sections.iter().filter_map(|s| s.parent).collect();
-    for (i, s) in runbook.sections.iter().enumerate() {
-        if !s.has_content && !parents.contains(&i) {
-            out.push(d(
+fn empty_section(c: &Ctx<'_>) -> Vec<Diagnostic> {
+    let parents: HashSet<usize> = c.rb.sections.iter().filter_map(|s| s.parent).collect();
+    c.rb.sections
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| !s.has_content && !parents.contains(i))
+        .map(|(_, s)| {
+            c.d(
                 "empty-section",
                 Severity::Warning,
                 s.span.clone(),
                 format!("section \"{}\" is empty", s.heading),
+            )
+        })
+        .collect()
+}
+
+fn stand_down_without_checklist(c: &Ctx<'_>) -> Vec<Diagnostic> {
+    let rb = c.rb;
+    let mut out = Vec::new();
+    for (i, s) in rb.sections.iter().enumerate() {
+        if s.role != Some(Role::StandDown) {
+            continue;
+        }
+        let has = rb
+            .checklist
+            .iter()
+            .any(|c| c.section.is_some_and(|cs| is_within(rb, cs, i)));
+        if !has {
+            out.push(c.d(
+                "stand-down-without-checklist",
+                Severity::Warning,
+                s.span.clone(),
+                format!("\"{}\" has no checklist: write its conditions as `- [ ]` items so the incident can be gated on them", s.heading),
             ));
         }
-        if s.role == Some(Role::StandDown) {
-            let has = runbook
-                .checklist
-                .iter()
-                .any(|c| c.section.is_some_and(|cs| is_within(runbook, cs, i)));
-            if !has {
-                out.push(d(
-                    "stand-down-without-checklist",
-                    Severity::Warning,
-                    s.span.clone(),
-                    format!("\"{}\" has no checklist: write its conditions as `- [ ]` items so the incident can be gated on them", s.heading),
+    }
+    out
+}
+
+/// Severity rows (tables and lists) with a time sitrep cannot read: incidents at that
+/// level fall back to the config's value, which the author should know.
+fn severity_duration(c: &Ctx<'_>) -> Vec<Diagnostic> {
+    let tables = c.rb.tables.iter().map(|t| (&t.data, &t.span));
+    let lists = c.rb.lists.iter().map(|l| (&l.data, &l.span));
+    let mut out = Vec::new();
+    for (data, span) in tables.chain(lists) {
+        let TableData::Severity(rows) = data else {
+            continue;
+        };
+        for row in rows {
+            let unread = [
+                (
+                    "response",
+                    &row.response_time,
+                    row.response.is_none(),
+                    "acknowledgement target",
+                ),
+                (
+                    "escalation",
+                    &row.escalation,
+                    row.escalate_after.is_none(),
+                    "escalation point",
+                ),
+            ];
+            for (what, text, unread, fallback) in unread {
+                let Some(text) = text.as_deref().filter(|_| unread) else {
+                    continue;
+                };
+                out.push(c.d(
+                    "severity-duration",
+                    Severity::Info,
+                    span.clone(),
+                    format!("severity `{}`: {what} `{text}` is not a duration sitrep can read, so incidents at this level use the configured {fallback}; write e.g. `15 minutes` or `Immediate`", row.level),
                 ));
             }
         }
     }
-    out.sort_by_key(|d| (d.span.start, d.code));
     out
 }
 
@@ -450,3 +628,7 @@ fn placeholder_reread(step: &Step, text: &str, idx: &LineIndex<'_>) -> Vec<Diagn
     }
     out
 }
+
+#[cfg(test)]
+#[path = "lint_tests.rs"]
+mod tests;

@@ -24,6 +24,10 @@ pub struct Runbook {
     pub references: Vec<Reference>,
     /// Every GFM table, typed when its header is recognised.
     pub tables: Vec<Table>,
+    /// Typed data written as headings and lists instead of tables: severity levels with
+    /// bullet fields, escalation paths as numbered lists of roles (`src/lists.rs`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lists: Vec<ListData>,
     /// Every task-list item (and items recovered as checklist items).
     pub checklist: Vec<ChecklistItem>,
     /// Prometheus-style alert rules found in YAML blocks.
@@ -72,6 +76,28 @@ impl Runbook {
             }
         }
         out
+    }
+
+    /// The severity scale this runbook defines, worst first as written: the rows of its
+    /// severity tables, then of its severity lists (see [`ListData`]).
+    pub fn severity_levels(&self) -> impl Iterator<Item = &SeverityLevel> {
+        let tables = self.tables.iter().map(|t| &t.data);
+        let lists = self.lists.iter().map(|l| &l.data);
+        tables.chain(lists).flat_map(|d| match d {
+            TableData::Severity(rows) => rows.as_slice(),
+            _ => &[],
+        })
+    }
+
+    /// The escalation path this runbook writes down: its first contacts list (a numbered
+    /// list of roles), else its first contacts table.
+    pub fn escalation_path(&self) -> Option<&[Contact]> {
+        let lists = self.lists.iter().map(|l| &l.data);
+        let tables = self.tables.iter().map(|t| &t.data);
+        lists.chain(tables).find_map(|d| match d {
+            TableData::Contacts(rows) if !rows.is_empty() => Some(rows.as_slice()),
+            _ => None,
+        })
     }
 
     /// Checklist items that gate resolving an incident (stand-down and post-incident
@@ -303,6 +329,18 @@ fn ser_duration<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::E
     }
 }
 
+/// Whole hours as `24h` (deadlines are written in hours: `1h`, `24h`, `48h`), anything
+/// else as [`duration::format`](crate::duration::format) writes it.
+fn ser_hours<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) if d.as_secs() % 3600 == 0 && d.subsec_nanos() == 0 && !d.is_zero() => {
+            s.serialize_some(&format!("{}h", d.as_secs() / 3600))
+        }
+        Some(d) => s.serialize_some(&crate::duration::format(*d)),
+        None => s.serialize_none(),
+    }
+}
+
 /// One command of a step (continuation lines joined, heredocs included).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Command {
@@ -412,7 +450,22 @@ pub enum TableData {
     Generic,
 }
 
-/// A row of a severity table.
+/// Typed rows written as headings and lists: the same data a table with a recognised
+/// header gives (`kind`: `severity` or `contacts`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ListData {
+    /// The section holding the list (for severity headings, their parent).
+    pub section: Option<usize>,
+    /// The rows.
+    #[serde(flatten)]
+    pub data: TableData,
+    /// From the first row to the end of the last, in the original text.
+    pub span: Range<usize>,
+    /// 1-based line of the first row.
+    pub line: usize,
+}
+
+/// A row of a severity table, or a severity level written as a heading or list item.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SeverityLevel {
     /// `P1 - Critical`, `SEV2`...
@@ -424,8 +477,33 @@ pub struct SeverityLevel {
     /// Response time as a duration, when it says one (`Immediate` is zero).
     #[serde(serialize_with = "ser_duration")]
     pub response: Option<Duration>,
+    /// Escalation as written (`After 30 minutes to Engineering Manager`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<String>,
+    /// How long before escalating, when the escalation says (`30m`).
+    #[serde(
+        serialize_with = "ser_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub escalate_after: Option<Duration>,
+    /// Status-update cadence, when it says one (`Updates every 30 minutes`: `30m`).
+    #[serde(
+        serialize_with = "ser_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub update_every: Option<Duration>,
     /// Examples.
     pub examples: Option<String>,
+}
+
+impl SeverityLevel {
+    /// The level's name, squashed for matching a scale: `SEV-1 - Critical` and `Sev 1`
+    /// are `SEV1`, `P0 (Critical)` is `P0`, `Severity 2` is `SEV2`. `None` when the row
+    /// does not start with one (`Critical`).
+    #[must_use]
+    pub fn name(&self) -> Option<String> {
+        crate::lists::level_name(&self.level)
+    }
 }
 
 /// A row of a triage matrix.
@@ -461,6 +539,19 @@ pub struct Contact {
     pub fields: BTreeMap<String, String>,
 }
 
+impl Contact {
+    /// How long after declaration this step of the path is reached, when a field says
+    /// (`after: 30 minutes`, `when: after 1 hour`, or notes such as
+    /// `#leads, after 15 minutes`).
+    #[must_use]
+    pub fn after(&self) -> Option<Duration> {
+        ["after", "escalate after", "when", "time", "notes"]
+            .iter()
+            .filter_map(|k| self.fields.get(*k))
+            .find_map(|v| crate::text::first_duration(v))
+    }
+}
+
 /// A task-list item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChecklistItem {
@@ -476,6 +567,11 @@ pub struct ChecklistItem {
     pub number: Option<u64>,
     /// True when recovered from a list without `[ ]` boxes.
     pub recovered: bool,
+    /// A deadline after resolution, from the heading above it ("Short term (within 24
+    /// hours)"): the item is follow-up work, an action item due this long after the
+    /// incident resolves, and never a gate.
+    #[serde(serialize_with = "ser_hours", skip_serializing_if = "Option::is_none")]
+    pub due: Option<Duration>,
     /// The item in the original text.
     pub span: Range<usize>,
 }

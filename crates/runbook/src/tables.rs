@@ -125,6 +125,11 @@ pub(crate) fn classify(header: &[String], rows: &[Vec<String>]) -> TableData {
         &["description", "meaning", "definition", "impact", "criteria"],
     );
     let examples = col(h, &["examples", "example"]);
+    let escalation = col(h, &["escalate after", "escalation", "escalate"]);
+    let updates = col(
+        h,
+        &["update cadence", "updates", "update every", "communication"],
+    );
     if let Some(l) = level
         && (response.is_some() || description.is_some() || examples.is_some())
     {
@@ -132,11 +137,15 @@ pub(crate) fn classify(header: &[String], rows: &[Vec<String>]) -> TableData {
             rows.iter()
                 .map(|r| {
                     let response_time = cell(r, response);
+                    let escalation = cell(r, escalation);
                     SeverityLevel {
                         level: cell(r, Some(l)).unwrap_or_default(),
                         description: cell(r, description),
                         response: response_time.as_deref().and_then(text::duration),
                         response_time,
+                        escalate_after: escalation.as_deref().and_then(text::first_duration),
+                        escalation,
+                        update_every: cell(r, updates).as_deref().and_then(text::first_duration),
                         examples: cell(r, examples),
                     }
                 })

@@ -207,6 +207,51 @@ pub(crate) fn duration(text: &str) -> Option<Duration> {
     humantime::parse_duration(t).ok()
 }
 
+/// The first duration written inside a phrase: `After 30 minutes to Engineering Manager`
+/// and `Updates every 30 minutes` say `30m`, `Immediate page` says zero. `None` when no
+/// number with a unit is in it.
+pub(crate) fn first_duration(text: &str) -> Option<Duration> {
+    let words: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '(' | ')'))
+        .filter(|w| !w.is_empty())
+        .take(64)
+        .collect();
+    if words
+        .first()
+        .is_some_and(|w| matches!(w.to_lowercase().as_str(), "immediate" | "immediately"))
+    {
+        return Some(Duration::ZERO);
+    }
+    for (i, w) in words.iter().enumerate() {
+        let w = w.trim_start_matches(['<', '≤', '~']);
+        let lower = w.trim_end_matches(['.', ':']).to_lowercase();
+        // `every hour`, `hourly`: one of the unit.
+        let one = match lower.as_str() {
+            "hourly" => Some("hour"),
+            "daily" => Some("day"),
+            "every" | "an" | "a" | "per" | "each" => words
+                .get(i + 1)
+                .map(|u| u.trim_end_matches(['.', ':']))
+                .filter(|u| matches!(*u, "minute" | "hour" | "day" | "week")),
+            _ => None,
+        };
+        if let Some(unit) = one {
+            return duration(&format!("1 {unit}"));
+        }
+        if !w.starts_with(|c: char| c.is_ascii_digit()) {
+            continue;
+        }
+        let unit = words.get(i + 1).map(|u| u.trim_end_matches(['.', ':']));
+        let found = unit
+            .and_then(|u| duration(&format!("{w} {u}")))
+            .or_else(|| duration(w.trim_end_matches(['.', ':'])));
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
+}
+
 /// True for the languages (info-string words) that mean "a shell step".
 pub(crate) fn is_shell_lang(lang: &str) -> bool {
     matches!(
@@ -242,6 +287,22 @@ mod tests {
         assert_eq!(duration("1 hour"), Some(Duration::from_secs(3600)));
         assert_eq!(duration("< 5 min"), Some(Duration::from_secs(300)));
         assert_eq!(duration("next business day"), None);
+        let m30 = Some(Duration::from_secs(1800));
+        assert_eq!(
+            first_duration("After 30 minutes to Engineering Manager"),
+            m30
+        );
+        assert_eq!(first_duration("Updates every 30 minutes"), m30);
+        assert_eq!(first_duration("every 30m, in #incidents"), m30);
+        assert_eq!(
+            first_duration("Immediate page to on-call"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(first_duration("to the VP, 2 people"), None);
+        assert_eq!(first_duration("next business day"), None);
+        let h1 = Some(Duration::from_secs(3600));
+        assert_eq!(first_duration("every hour"), h1);
+        assert_eq!(first_duration("Hourly, on the status page"), h1);
     }
 
     #[test]

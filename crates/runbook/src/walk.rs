@@ -96,6 +96,9 @@ struct Walker<'a, 'b> {
     plain_gates: Vec<ChecklistItem>,
     /// The section whose heading is the document's title (left out of step ids).
     title_section: Option<usize>,
+    /// Bold list item sections and the clean offset of their item: while that item is
+    /// open, pseudo-headings in its nested lists sit below it.
+    item_sections: HashMap<usize, usize>,
 }
 
 /// Walks the repaired text once and returns the model (without front matter) and notes.
@@ -109,6 +112,7 @@ pub(crate) fn walk(inp: &Input<'_>) -> (Runbook, Vec<Diagnostic>) {
             steps: Vec::new(),
             references: Vec::new(),
             tables: Vec::new(),
+            lists: Vec::new(),
             checklist: Vec::new(),
             alert_rules: Vec::new(),
             links: Vec::new(),
@@ -127,6 +131,7 @@ pub(crate) fn walk(inp: &Input<'_>) -> (Runbook, Vec<Diagnostic>) {
         ordinals: HashMap::new(),
         plain_gates: Vec::new(),
         title_section: None,
+        item_sections: HashMap::new(),
     };
     let opts = Options::ENABLE_TABLES | Options::ENABLE_TASKLISTS | Options::ENABLE_STRIKETHROUGH;
     for (ev, range) in Parser::new_ext(inp.clean, opts).into_offset_iter() {
@@ -203,19 +208,29 @@ impl Walker<'_, '_> {
     }
 
     /// Level for a pseudo-heading: one below the innermost real heading (paragraphs) or
-    /// the innermost section that is not itself a bold list item (list items).
+    /// the innermost section that is not a bold list item, or is one whose item encloses
+    /// this one (list items: `- **Response**:` with nested `- **Immediate**:` items).
     fn pseudo_level(&self, kind: SectionKind) -> u8 {
+        let enclosing = |i: usize| {
+            self.item_sections.get(&i).is_some_and(|start| {
+                let outer = self.items.len().saturating_sub(1);
+                self.items
+                    .get(..outer)
+                    .is_some_and(|o| o.iter().any(|it| it.start == *start))
+            })
+        };
         let base = self
             .open
             .iter()
             .rev()
-            .filter_map(|&i| self.rb.sections.get(i))
-            .find(|s| match kind {
+            .filter_map(|&i| Some((i, self.rb.sections.get(i)?)))
+            .find(|(i, s)| match kind {
                 SectionKind::BoldParagraph => {
                     matches!(s.kind, SectionKind::Heading | SectionKind::Recovered)
                 }
-                _ => s.kind != SectionKind::BoldListItem,
-            });
+                _ => s.kind != SectionKind::BoldListItem || enclosing(*i),
+            })
+            .map(|(_, s)| s);
         base.map_or(1, |s| s.level.saturating_add(1)).min(12)
     }
 
@@ -262,8 +277,10 @@ impl Walker<'_, '_> {
         }
     }
 
-    /// A block starts inside the innermost item: its leading text is complete.
-    fn close_item_text(&mut self, at: usize) {
+    /// A block starts inside the innermost item (`nested`), or the item ends: its
+    /// leading text is complete. A bold item with nothing nested under it is a list
+    /// item, not a pseudo-heading (`1. **Team lead** (P0, P1)` in an escalation path).
+    fn close_item_text(&mut self, at: usize, nested: bool) {
         let Some(item) = self.items.last_mut() else {
             return;
         };
@@ -276,9 +293,11 @@ impl Walker<'_, '_> {
             return;
         }
         let start = item.start;
-        if let Some(h) = pseudo_heading(&p) {
+        if let Some(h) = pseudo_heading(&p).filter(|_| nested) {
             let level = self.pseudo_level(SectionKind::BoldListItem);
             self.push_section(h, level, SectionKind::BoldListItem, start..at.max(start));
+            let idx = self.rb.sections.len() - 1;
+            self.item_sections.insert(idx, start);
         } else {
             self.mark_content();
         }
@@ -328,7 +347,7 @@ impl Walker<'_, '_> {
                 | Tag::Table(_)
         ) || matches!(tag, Tag::HtmlBlock);
         if block {
-            self.close_item_text(range.start);
+            self.close_item_text(range.start, true);
         }
         match tag {
             Tag::Heading { level, .. } => {
@@ -429,7 +448,7 @@ impl Walker<'_, '_> {
                     if let Some(i) = self.items.last_mut() {
                         i.text = p;
                     }
-                    self.close_item_text(range.end);
+                    self.close_item_text(range.end, true);
                     if let Some((t, link)) = self
                         .items
                         .last()
@@ -453,7 +472,7 @@ impl Walker<'_, '_> {
                 self.lists.pop();
             }
             TagEnd::Item => {
-                self.close_item_text(range.end);
+                self.close_item_text(range.end, false);
                 if let Some(item) = self.items.pop() {
                     self.note_intro(&item.text.text, range.end);
                     self.note_action(&item.text.text, item.text.first_link.clone());
@@ -574,6 +593,7 @@ impl Walker<'_, '_> {
                 gate,
                 number: item.number,
                 recovered: self.inp.recovered.items.contains(&item.start),
+                due: None,
                 span,
             }),
             None if gate && self.items.is_empty() && !text.is_empty() => {
@@ -584,6 +604,7 @@ impl Walker<'_, '_> {
                     gate,
                     number: item.number,
                     recovered: true,
+                    due: None,
                     span,
                 })
             }

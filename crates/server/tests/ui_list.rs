@@ -1,5 +1,6 @@
-//! The incident list: search, the status, severity and age filters, and the age,
-//! commander and acknowledged columns.
+//! The incident list: search, the status, severity and age filters, the age,
+//! commander and acknowledged columns, and overdue action items (also on the incident
+//! page).
 
 mod common;
 
@@ -80,4 +81,57 @@ async fn the_list_searches_filters_and_shows_who_has_it() {
     assert_eq!(titles(&page).len(), 3, "all declared within the hour");
     assert!(page.contains("<option value=\"1h\" selected>"), "{page}");
     s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overdue_action_items_show_in_the_list_and_on_the_incident_page() {
+    let s = start().await;
+    let (cookie, _) = s.login(&s.viewer).await;
+    let late = s
+        .declare(json!({"title": "Late follow-up", "severity": "SEV3"}))
+        .await;
+    let fine = s
+        .declare(json!({"title": "On time", "severity": "SEV3"}))
+        .await;
+    let now = sitrep_app::now_ms();
+    for (id, title, due) in [
+        (&late, "Write the timeline", now - 60_000),
+        (&late, "Rebuild the replica", now + 3_600_000),
+        (&fine, "Hold the review", now + 3_600_000),
+    ] {
+        let (st, v) = s
+            .post(
+                &format!("/api/v1/incidents/{id}/actions"),
+                &s.responder,
+                json!({"title": title, "due_ms": due}),
+            )
+            .await;
+        assert!(st < 300, "{v}");
+    }
+    let page = s.page(&cookie, "/incidents").await;
+    assert!(
+        page.contains("data-overdue=\"1\">1 overdue</span>"),
+        "{page}"
+    );
+    assert_eq!(
+        page.matches("data-overdue=").count(),
+        1,
+        "only the late one: {page}"
+    );
+    let number = |p: &str, title: &str| -> String {
+        let at = p.find(&format!(">{title}</a>")).expect("listed");
+        let href = p[..at].rfind("/incidents/").expect("link");
+        p[href + "/incidents/".len()..at]
+            .trim_end_matches('"')
+            .to_owned()
+    };
+    let n = number(&page, "Late follow-up");
+    let inc = s.page(&cookie, &format!("/incidents/{n}")).await;
+    let list = &inc[inc.find("id=\"live-action-items\"").expect("action items")..];
+    let item = |title: &str| {
+        let at = list.find(title).expect("item shown");
+        list[at..].split("</li>").next().unwrap_or("").to_owned()
+    };
+    assert!(item("Write the timeline").contains("overdue"), "{inc}");
+    assert!(!item("Rebuild the replica").contains("overdue"), "{inc}");
 }

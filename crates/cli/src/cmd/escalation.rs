@@ -1,4 +1,4 @@
-//! `sitrep escalation simulate|lint`: escalation configs on the command line. This module
+//! `sitrep escalation simulate|lint|init`: escalation configs on the command line. This module
 //! reads the file, takes the clock and prints; everything it shows comes from
 //! `sitrep_escalation`.
 
@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use serde::Serialize;
+use sitrep_escalation::draft::{PathStep, draft_toml};
 use sitrep_escalation::{
     Config, Finding, FindingLevel, Page, SignedDuration, Timestamp, lint, simulate,
 };
@@ -41,6 +42,20 @@ pub enum EscalationCmd {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Print a first escalation config (TOML) drafted from the escalation path a runbook
+    /// writes down (a numbered list of roles, or a contacts table): one person and one
+    /// policy level per step. Add contacts, then `sitrep escalation lint`.
+    Init {
+        /// The runbook (Markdown) whose escalation path to start from.
+        #[arg(long, value_name = "FILE")]
+        from_runbook: PathBuf,
+        /// The policy's id.
+        #[arg(long, default_value = "default")]
+        policy: String,
+        /// A service to route to the policy.
+        #[arg(long)]
+        service: Option<String>,
+    },
 }
 
 pub fn run(cmd: EscalationCmd, ctx: &Ctx) -> Result<(), CliError> {
@@ -63,7 +78,41 @@ pub fn run(cmd: EscalationCmd, ctx: &Ctx) -> Result<(), CliError> {
             simulate_cmd(&config, &service, &severity, from, hours, ctx)
         }
         EscalationCmd::Lint { config } => lint_cmd(&config, ctx),
+        EscalationCmd::Init {
+            from_runbook,
+            policy,
+            service,
+        } => init_cmd(&from_runbook, &policy, service.as_deref()),
     }
+}
+
+/// Drafts a config from a runbook's escalation path; a runbook without one is bad input.
+fn init_cmd(path: &Path, policy: &str, service: Option<&str>) -> Result<(), CliError> {
+    let text = sitrep_app::read_runbook(None, path)
+        .map_err(|why| CliError::input(anyhow::anyhow!("cannot read {}: {why}", path.display())))?;
+    let (runbook, _) = sitrep_runbook::parse(&text);
+    let Some(path_rows) = runbook.escalation_path() else {
+        return Err(CliError::input(anyhow::anyhow!(
+            "{}: no escalation path found (a numbered list of bold roles under an escalation heading, or a contacts table)",
+            path.display()
+        )));
+    };
+    let steps: Vec<PathStep> = path_rows
+        .iter()
+        .map(|c| PathStep {
+            role: c.who.clone(),
+            scope: c.fields.get("scope").cloned(),
+            after: c.after(),
+            email: c.fields.get("email").cloned(),
+            notes: c
+                .fields
+                .iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "scope" | "email" | "order"))
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect(),
+        })
+        .collect();
+    emit(&draft_toml(policy, service, &steps))
 }
 
 /// Reads and parses a config; both a missing file and a bad one are the user's input.

@@ -39,6 +39,12 @@ struct AlertView {
     labels: String,
 }
 
+/// An action item on the incident page, and whether it is past its due time.
+struct ActionView {
+    a: sitrep_app::store::ActionItem,
+    overdue: bool,
+}
+
 /// An open approval on the incident page, and whether the viewer may grant it.
 struct ApprovalView {
     a: Approval,
@@ -56,7 +62,7 @@ struct IncidentTpl {
     head: Summary,
     runs: Vec<RunView>,
     alerts: Vec<AlertView>,
-    actions: Vec<sitrep_app::store::ActionItem>,
+    actions: Vec<ActionView>,
     approvals: Vec<ApprovalView>,
     /// A legal hold or retention, said next to the evidence download.
     evidence_note: String,
@@ -185,7 +191,14 @@ pub(super) async fn incident(
         alerts: view.alerts.iter().map(AlertView::new).collect(),
         runs: view.runs.into_iter().rev().map(RunView::new).collect(),
         head,
-        actions: view.actions,
+        actions: view
+            .actions
+            .into_iter()
+            .map(|a| ActionView {
+                overdue: sitrep_app::followups::is_overdue(&a, sitrep_app::now_ms()),
+                a,
+            })
+            .collect(),
         approvals,
         evidence_note,
         inc: view.incident,

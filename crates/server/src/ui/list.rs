@@ -38,6 +38,8 @@ struct Row {
     commander: String,
     /// How soon after declaring it was acknowledged, or empty.
     acked_after: String,
+    /// Open action items past their due time.
+    overdue: usize,
 }
 
 #[derive(Template)]
@@ -96,14 +98,20 @@ pub(super) async fn incidents(
     let now = sitrep_app::now_ms();
     let since = if window > 0 { now - window } else { i64::MIN };
     let scale = st.app().scale();
-    let rows = st
+    let shown: Vec<Incident> = st
         .app()
         .incidents(&filter)
         .await?
         .into_iter()
         .filter(|i| listing::matches(i, &q.q, since))
         .take(SHOWN)
+        .collect();
+    let ids: Vec<String> = shown.iter().map(|i| i.id.clone()).collect();
+    let overdue = st.app().overdue_actions(&ids, now).await?;
+    let rows = shown
+        .into_iter()
         .map(|i| Row {
+            overdue: overdue.get(&i.id).copied().unwrap_or(0),
             number: i.number,
             sev_class: format!("sev-{}", scale.rank(&i.severity).min(3)),
             severity: i.severity,

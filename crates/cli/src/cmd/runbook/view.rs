@@ -141,13 +141,23 @@ fn steps(o: &mut String, rb: &Runbook) {
     }
 }
 
-/// Typed tables, one line per row.
+/// Typed tables, then the same rows written as headings and lists, one line per row.
 fn tables(o: &mut String, rb: &Runbook) {
     if !rb.tables.is_empty() {
         let _ = writeln!(o, "\nTables");
         for t in &rb.tables {
-            let (kind, rows) = table_rows(t);
+            let (kind, rows) = table_rows(&t.data, &t.header);
             let _ = writeln!(o, "  {kind} ({} rows)", t.rows.len());
+            for r in rows {
+                let _ = writeln!(o, "    - {r}");
+            }
+        }
+    }
+    if !rb.lists.is_empty() {
+        let _ = writeln!(o, "\nLists");
+        for l in &rb.lists {
+            let (kind, rows) = table_rows(&l.data, &[]);
+            let _ = writeln!(o, "  {kind} (line {}, {} rows)", l.line, rows.len());
             for r in rows {
                 let _ = writeln!(o, "    - {r}");
             }
@@ -155,9 +165,9 @@ fn tables(o: &mut String, rb: &Runbook) {
     }
 }
 
-/// A table's kind and one line per row.
-fn table_rows(t: &sitrep_runbook::Table) -> (&'static str, Vec<String>) {
-    match &t.data {
+/// A table's (or list's) kind and one line per row.
+fn table_rows(data: &TableData, header: &[String]) -> (&'static str, Vec<String>) {
+    match data {
         TableData::Severity(r) => (
             "severity levels",
             r.iter()
@@ -169,7 +179,14 @@ fn table_rows(t: &sitrep_runbook::Table) -> (&'static str, Vec<String>) {
                         (Some(w), None) => format!(" — respond {w}"),
                         _ => String::new(),
                     };
-                    format!("{}{resp}", l.level)
+                    let fmt = sitrep_runbook::duration::format;
+                    let esc = l
+                        .escalate_after
+                        .map_or(String::new(), |d| format!(", escalate after {}", fmt(d)));
+                    let upd = l
+                        .update_every
+                        .map_or(String::new(), |d| format!(", update every {}", fmt(d)));
+                    format!("{}{resp}{esc}{upd}", l.level)
                 })
                 .collect(),
         ),
@@ -208,7 +225,7 @@ fn table_rows(t: &sitrep_runbook::Table) -> (&'static str, Vec<String>) {
                 })
                 .collect(),
         ),
-        TableData::Generic => ("table", vec![t.header.join(" | ")]),
+        TableData::Generic => ("table", vec![header.join(" | ")]),
     }
 }
 
@@ -219,7 +236,13 @@ fn checklist_and_rules(o: &mut String, rb: &Runbook) {
         for c in &rb.checklist {
             let mark = if c.checked { "[x]" } else { "[ ]" };
             let gate = if c.gate { "  (gate)" } else { "" };
-            let _ = writeln!(o, "  {mark} {}{gate}", c.text);
+            let due = c.due.map_or(String::new(), |d| {
+                format!(
+                    "  (due {} after resolution)",
+                    sitrep_runbook::duration::format(d)
+                )
+            });
+            let _ = writeln!(o, "  {mark} {}{gate}{due}", c.text);
         }
     }
 

@@ -1,0 +1,104 @@
+//! One test per row of the lint table: each rule's check finds its example, and reports
+//! only its own code; rules without a check are the directory-level and import ones.
+
+use super::{Ctx, IMPORT_RULES, RULES};
+use crate::diag::LineIndex;
+
+/// A runbook each rule must flag.
+const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "unknown-attribute",
+        "# A\n\n```bash {\"name\":\"a\",\"colour\":\"red\"}\nuptime\n```\n",
+    ),
+    (
+        "bad-attribute-value",
+        "# A\n\n```bash {\"name\":\"a\",\"timeout\":\"soon\"}\nuptime\n```\n",
+    ),
+    (
+        "not-shell",
+        "# A\n\n```bash\nsum(rate(http_requests_total[5m])) by (job)\n```\n",
+    ),
+    (
+        "duplicate-step-name",
+        "# A\n\n```bash {\"name\":\"a\"}\nuptime\n```\n\n```bash {\"name\":\"a\"}\ndf -h\n```\n",
+    ),
+    (
+        "broken-link",
+        "# A\n\nSee [there](#nowhere).\n\n```bash\nuptime\n```\n",
+    ),
+    (
+        "unbound-placeholder",
+        "# A\n\n```bash\nkubectl get pod <pod-name>\n```\n",
+    ),
+    (
+        "prose-placeholder",
+        "# A\n\n```bash\nNODE='<value of instance label from alert>'\nping -c1 \"$NODE\"\n```\n",
+    ),
+    (
+        "placeholder-reread",
+        "# A\n\n```bash\nssh host \"cat /var/log/<file>\"\n```\n",
+    ),
+    ("no-steps", "# A\n\nNothing to run.\n"),
+    (
+        "empty-section",
+        "# A\n\n## Nothing here\n\n## Diagnosis\n\n```bash\nuptime\n```\n",
+    ),
+    (
+        "stand-down-without-checklist",
+        "# A\n\n```bash\nuptime\n```\n\n## Stand-down checklist\n\nWhen it is quiet.\n",
+    ),
+    (
+        "non-read-step-in-diagnosis",
+        "# A\n\n## Diagnosis\n\n```bash\nsystemctl restart nginx\n```\n",
+    ),
+    (
+        "severity-duration",
+        "# A\n\n## Severity levels\n\n### SEV4 - Low\n- **Response Time**: next business day\n\n## Diagnosis\n\n```bash\nuptime\n```\n",
+    ),
+];
+
+#[test]
+fn every_check_finds_its_example_and_reports_only_its_own_code() {
+    for rule in RULES {
+        let Some(check) = rule.check else {
+            assert_eq!(
+                rule.code, "duplicate-alert-handler",
+                "only directory rules lack a check"
+            );
+            continue;
+        };
+        let (_, text) = EXAMPLES
+            .iter()
+            .find(|(c, _)| *c == rule.code)
+            .unwrap_or_else(|| panic!("rule `{}` has no example in EXAMPLES", rule.code));
+        let (rb, _) = crate::parse(text);
+        let ctx = Ctx {
+            rb: &rb,
+            text,
+            idx: LineIndex::new(text),
+        };
+        let found = check(&ctx);
+        assert!(
+            !found.is_empty(),
+            "`{}` finds nothing in its example",
+            rule.code
+        );
+        for d in &found {
+            assert_eq!(d.code, rule.code, "{d:?}");
+            assert!(
+                d.severity <= rule.severity,
+                "{d:?} above the rule's severity"
+            );
+        }
+    }
+    for rule in IMPORT_RULES {
+        assert!(rule.check.is_none(), "`{}` is reported by parse", rule.code);
+    }
+}
+
+#[test]
+fn clean_runbooks_pass_every_check() {
+    let text = "# A\n\n## Diagnosis\n\n```bash\nuptime\n```\n\n## Stand-down checklist\n\n- [ ] Quiet for 10 minutes\n";
+    let (rb, _) = crate::parse(text);
+    assert_eq!(crate::lint(&rb, text), []);
+}
