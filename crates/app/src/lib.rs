@@ -35,6 +35,7 @@ mod runs;
 mod sandbox;
 pub mod severity;
 mod stamp;
+mod status;
 pub mod tokens;
 pub mod tuning;
 mod unattended;

@@ -12,6 +12,7 @@ use sitrep_store::{Change, IncidentFilter, NewJob, Write};
 
 use crate::app::App;
 use crate::error::AppError;
+use crate::identity::Principal;
 
 /// Job kind of a page to one contact method.
 pub const PAGE_JOB: &str = "page";
@@ -286,11 +287,11 @@ impl App {
                 ),
             ));
         }
-        let actor = visit.actor.as_deref().unwrap_or("ack-link");
+        let actor = visit.actor.clone().unwrap_or_else(Principal::ack_link);
         self.act_noting(
             &link.incident,
             crate::lifecycle::Action::Acknowledge,
-            actor,
+            &actor,
             None,
             link.payload(visit),
         )
@@ -471,7 +472,7 @@ impl App {
                         "reminder.due",
                         inc,
                         now_ms,
-                        "escalation",
+                        &Principal::sitrep("escalation"),
                         [("what", what.to_owned())],
                     ));
                 }
@@ -543,7 +544,7 @@ impl App {
                         "page.attempt",
                         &inc.id,
                         now_ms,
-                        "escalation",
+                        &Principal::sitrep("escalation"),
                         common(vec![
                             ("channel", a.channel.clone()),
                             ("outcome", outcome.to_owned()),
@@ -559,7 +560,7 @@ impl App {
                             "page.delivered",
                             &inc.id,
                             now_ms,
-                            "escalation",
+                            &Principal::sitrep("escalation"),
                             common(vec![("channel", channel.clone())]),
                         ))
                     }
@@ -568,7 +569,7 @@ impl App {
                             "page.failed",
                             &inc.id,
                             now_ms,
-                            "escalation",
+                            &Principal::sitrep("escalation"),
                             common(vec![("reason", reason.clone())]),
                         ))
                     }

@@ -128,7 +128,7 @@ impl Workers {
         if let Ok(Some(_)) = lease {
             match self
                 .app
-                .apply_retention(now, keep_ms, false, "retention")
+                .apply_retention(now, keep_ms, false, &crate::Principal::sitrep("retention"))
                 .await
             {
                 Ok(r) if !r.incidents.is_empty() => {

@@ -1,6 +1,7 @@
 //! Escalation sweeps turn policies into durable jobs: pages once per engine id, and
 //! status-update reminders counted from the last note, not from the declaration.
 
+use sitrep_app::Principal;
 use std::path::Path;
 
 use sitrep_app::{App, Config, NewIncident};
@@ -49,12 +50,19 @@ async fn pages_once_and_reminds_from_the_last_update() {
     let dir = tempfile::tempdir().unwrap();
     let app = open(dir.path()).await;
     let quiet = app
-        .declare(declare("nobody posts updates"), "ann")
+        .declare(declare("nobody posts updates"), &Principal::asserted("ann"))
         .await
         .unwrap();
-    let chatty = app.declare(declare("updates posted"), "ann").await.unwrap();
+    let chatty = app
+        .declare(declare("updates posted"), &Principal::asserted("ann"))
+        .await
+        .unwrap();
     let note = app
-        .note(&chatty.id, "status: rolling back", "carol")
+        .note(
+            &chatty.id,
+            "status: rolling back",
+            &Principal::asserted("carol"),
+        )
         .await
         .unwrap();
     let noted = app.incident(&chatty.id).await.unwrap();
@@ -100,7 +108,9 @@ async fn pages_once_and_reminds_from_the_last_update() {
     );
 
     // Acknowledging cancels the pending page in the same transaction.
-    app.acknowledge(&quiet.id, "carol").await.unwrap();
+    app.acknowledge(&quiet.id, &Principal::asserted("carol"))
+        .await
+        .unwrap();
     let q = jobs(quiet.id.clone()).await;
     assert!(
         q.iter()

@@ -74,11 +74,7 @@ struct Inner {
 impl ServerState {
     /// State over an opened app. The live feed starts at the ledger's current size.
     pub async fn new(app: App) -> Result<ServerState, sitrep_app::AppError> {
-        let size = app
-            .store()
-            .tree_size()
-            .await
-            .map_err(sitrep_app::AppError::Store)?;
+        let size = app.ledger_size().await?;
         let (closing, _) = tokio::sync::watch::channel(false);
         let receivers = &app.config().server.receivers;
         Ok(ServerState {

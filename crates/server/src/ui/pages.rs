@@ -253,10 +253,8 @@ pub(super) async fn ledger(State(st): State<ServerState>, c: Option<Caller>) -> 
     let s = st.app().ledger_status().await?;
     let keys = st
         .app()
-        .store()
         .key_history()
-        .await
-        .map_err(AppError::from)?
+        .await?
         .into_iter()
         .map(|k| {
             let how = match (k.since_index, k.rotated_by) {
