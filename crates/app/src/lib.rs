@@ -49,7 +49,7 @@ pub use export::LedgerStatus;
 pub use identity::Principal;
 pub use ingest::{IngestReport, Ingestor};
 pub use keys::{KEY_FILE, write_key};
-pub use library::{Library, MAX_RUNBOOK_BYTES, read_runbook};
+pub use library::{Library, MAX_RUNBOOK_BYTES, read_runbook, runbook_files};
 pub use rotation::{KeyRotation, rotate_ledger_key};
 pub use runs::{Plan, RunReport, RunRequest};
 pub use sitrep_executor::{Decision, Level, Mode, NullSink, Outcome, RunSink, Stream};

@@ -11,33 +11,22 @@ use sitrep_runbook::Severity;
 
 use super::Workers;
 
-/// What the poll compares: every file's path, size and mtime, sorted.
+/// What the poll compares: every runbook file's path, size and mtime, sorted.
 type Snapshot = Vec<(PathBuf, u64, Option<SystemTime>)>;
 
 /// Told the outcome of every reload: `None` when it worked, else why it failed.
 pub type ReloadHook = Arc<dyn Fn(Option<String>) + Send + Sync>;
 
+/// The files the library reads (the same walker), each with its size and mtime.
 fn snapshot(root: &Path) -> std::io::Result<Snapshot> {
-    let mut out = Vec::new();
-    walk(root, &mut out)?;
-    out.sort();
-    Ok(out)
-}
-
-fn walk(dir: &Path, out: &mut Snapshot) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        let meta = entry.metadata()?;
-        if meta.is_dir() {
-            walk(&entry.path(), out)?;
-        } else {
-            out.push((entry.path(), meta.len(), meta.modified().ok()));
-        }
-    }
-    Ok(())
+    crate::library::runbook_files(root)?
+        .into_iter()
+        .map(|path| {
+            // Not following links, as the walker does not.
+            let meta = std::fs::symlink_metadata(&path)?;
+            Ok((path, meta.len(), meta.modified().ok()))
+        })
+        .collect()
 }
 
 impl Workers {
