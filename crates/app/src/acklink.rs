@@ -8,12 +8,14 @@
 
 use sitrep_store::Event;
 
+use crate::identity::Principal;
+
 /// Who used a link, as the server saw it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LinkVisit {
     /// The logged-in person who pressed the button, if any (else the actor is
-    /// `ack-link`).
-    pub actor: Option<String>,
+    /// [`Principal::ack_link`]).
+    pub actor: Option<Principal>,
     /// The client's address.
     pub client: Option<String>,
     /// The client's `User-Agent`.

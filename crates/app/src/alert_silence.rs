@@ -5,7 +5,8 @@ use sitrep_alerts::{MatchOp, Matcher, Silence};
 
 use crate::error::AppError;
 use crate::ingest::Ingestor;
-use crate::stamp::{check_actor, now_ms};
+use crate::identity::Principal;
+use crate::stamp::now_ms;
 
 /// The shortest and longest silence made this way, in seconds.
 pub const SILENCE_SECS: (i64, i64) = (60, 14 * 24 * 3600);
@@ -26,9 +27,9 @@ impl Ingestor {
         fingerprint: &str,
         duration: &str,
         comment: &str,
-        actor: &str,
+        actor: &Principal,
     ) -> Result<Silence, AppError> {
-        check_actor(actor)?;
+        actor.check()?;
         let secs = sitrep_runbook::duration::parse(duration)
             .and_then(|d| i64::try_from(d.as_secs()).ok())
             .filter(|s| (SILENCE_SECS.0..=SILENCE_SECS.1).contains(s))
@@ -75,9 +76,9 @@ impl Ingestor {
             matchers,
             starts_at,
             ends_at,
-            created_by: actor.to_owned(),
+            created_by: actor.name.clone(),
             comment,
         };
-        self.create_silence_for(silence, Some(&inc.id)).await
+        self.create_silence_for(silence, actor, Some(&inc.id)).await
     }
 }

@@ -21,6 +21,7 @@ use sitrep_store::{
 use crate::config::Config;
 use crate::error::AppError;
 use crate::events;
+use crate::identity::Principal;
 use crate::keys;
 use crate::library::Library;
 use crate::lifecycle::{Action, Status, transition};
@@ -210,7 +211,10 @@ impl App {
         self.inner.store.close().await;
     }
 
-    /// The store (for the server's health checks and the ledger commands).
+    /// The store itself, for tests that look under the use cases. The faces never call
+    /// it (crates/cli/tests/layering.rs checks their sources): what they need is a use
+    /// case or a read on `App` (`status.rs`).
+    #[doc(hidden)]
     #[must_use]
     pub fn store(&self) -> &Store {
         &self.inner.store
@@ -326,7 +330,7 @@ impl App {
 
     /// Declares an incident: the row, its checklist (the stand-down items of its
     /// runbooks and of policy) and the `incident.declared` event, in one commit.
-    pub async fn declare(&self, new: NewIncident, actor: &str) -> Result<Incident, AppError> {
+    pub async fn declare(&self, new: NewIncident, actor: &Principal) -> Result<Incident, AppError> {
         let title = self.redact(new.title.trim());
         if title.is_empty() {
             return Err(AppError::invalid("title", "must not be empty"));
@@ -334,7 +338,7 @@ impl App {
         if title.len() > 500 {
             return Err(AppError::invalid("title", "longer than 500 bytes"));
         }
-        check_actor(actor)?;
+        actor.check()?;
         let severity = match new.severity.as_deref() {
             Some(s) => self
                 .inner
@@ -488,7 +492,7 @@ impl App {
         &self,
         id: &str,
         action: Action,
-        actor: &str,
+        actor: &Principal,
         reason: Option<&str>,
     ) -> Result<Incident, AppError> {
         self.act_noting(id, action, actor, reason, Vec::new()).await
@@ -499,11 +503,11 @@ impl App {
         &self,
         id: &str,
         action: Action,
-        actor: &str,
+        actor: &Principal,
         reason: Option<&str>,
         extra: Vec<(&'static str, String)>,
     ) -> Result<Incident, AppError> {
-        check_actor(actor)?;
+        actor.check()?;
         let reason = reason.map(|r| self.redact(r));
         let extra: Vec<(&'static str, String)> = extra
             .into_iter()
@@ -555,17 +559,22 @@ impl App {
     }
 
     /// Someone owns the incident; paging stops.
-    pub async fn acknowledge(&self, id: &str, actor: &str) -> Result<Incident, AppError> {
+    pub async fn acknowledge(&self, id: &str, actor: &Principal) -> Result<Incident, AppError> {
         self.act(id, Action::Acknowledge, actor, None).await
     }
 
     /// The impact has ended.
-    pub async fn mitigate(&self, id: &str, actor: &str) -> Result<Incident, AppError> {
+    pub async fn mitigate(&self, id: &str, actor: &Principal) -> Result<Incident, AppError> {
         self.act(id, Action::Mitigate, actor, None).await
     }
 
     /// Opens a resolved incident again; a reason is required.
-    pub async fn reopen(&self, id: &str, actor: &str, reason: &str) -> Result<Incident, AppError> {
+    pub async fn reopen(
+        &self,
+        id: &str,
+        actor: &Principal,
+        reason: &str,
+    ) -> Result<Incident, AppError> {
         if reason.trim().is_empty() {
             return Err(AppError::invalid("reason", "reopening needs a reason"));
         }
@@ -578,10 +587,10 @@ impl App {
     pub async fn resolve(
         &self,
         id: &str,
-        actor: &str,
+        actor: &Principal,
         force: Option<&str>,
     ) -> Result<Incident, AppError> {
-        check_actor(actor)?;
+        actor.check()?;
         if let Some(r) = force {
             if r.trim().is_empty() {
                 return Err(AppError::invalid("reason", "--force needs a reason"));
@@ -652,9 +661,9 @@ impl App {
         id: &str,
         role: &str,
         person: &str,
-        actor: &str,
+        actor: &Principal,
     ) -> Result<Incident, AppError> {
-        check_actor(actor)?;
+        actor.check()?;
         let role = role.trim().to_ascii_lowercase();
         if role.is_empty()
             || role.len() > 40
@@ -692,9 +701,9 @@ impl App {
         &self,
         id: &str,
         severity: &str,
-        actor: &str,
+        actor: &Principal,
     ) -> Result<Incident, AppError> {
-        check_actor(actor)?;
+        actor.check()?;
         let to = self
             .inner
             .scale
@@ -725,8 +734,8 @@ impl App {
 
     /// Adds a note to the timeline (redacted). A note is a status update: the
     /// update-cadence reminders count from the latest one.
-    pub async fn note(&self, id: &str, text: &str, actor: &str) -> Result<Event, AppError> {
-        check_actor(actor)?;
+    pub async fn note(&self, id: &str, text: &str, actor: &Principal) -> Result<Event, AppError> {
+        actor.check()?;
         let text = self.redact(text.trim());
         if text.is_empty() {
             return Err(AppError::invalid("text", "a note must not be empty"));

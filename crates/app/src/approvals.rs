@@ -25,7 +25,7 @@ use crate::app::App;
 use crate::error::AppError;
 use crate::events;
 use crate::identity::Principal;
-use crate::stamp::{check_actor, now_ms};
+use crate::stamp::now_ms;
 
 /// How long an approval request stays valid, granted or not.
 pub const APPROVAL_TTL_MS: i64 = 30 * 60 * 1000;
@@ -183,7 +183,7 @@ impl App {
             set,
             display: plan.display.clone(),
             plan: plan.id.clone(),
-            requested_by: req.principal(),
+            requested_by: req.actor.clone(),
         }
     }
 
@@ -236,7 +236,7 @@ impl App {
             events::APPROVAL_REQUESTED,
             &a.incident_id,
             now,
-            &a.requested_by,
+            &a.requester(),
             [
                 ("approval", a.id.clone()),
                 ("runbook", a.runbook.clone()),
@@ -277,28 +277,16 @@ impl App {
             .collect()
     }
 
-    /// Approves a pending run as `approver`, a name asserted on the command line
-    /// (principal `cli:NAME`); see [`App::approve_as`].
-    pub async fn approve(
-        &self,
-        incident: &str,
-        approval: &str,
-        approver: &str,
-    ) -> Result<Approval, AppError> {
-        self.approve_as(incident, approval, &Principal::asserted(approver))
-            .await
-    }
-
     /// Approves a pending run as `approver`, who must be someone other than the
     /// requester: another principal id and another name (the caller checks the
     /// approver's role). Approving twice is harmless.
-    pub async fn approve_as(
+    pub async fn approve(
         &self,
         incident: &str,
         approval: &str,
         approver: &Principal,
     ) -> Result<Approval, AppError> {
-        check_actor(&approver.name)?;
+        approver.check()?;
         let incident = self.incident(incident).await?;
         for _ in 0..8 {
             let row = self
@@ -321,7 +309,7 @@ impl App {
                 events::APPROVAL_GRANTED,
                 &incident.id,
                 now_ms(),
-                &approver.name,
+                approver,
                 [
                     ("approval", a.id.clone()),
                     ("runbook", a.runbook.clone()),

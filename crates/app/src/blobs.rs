@@ -20,6 +20,7 @@ use crate::app::App;
 use crate::config::EvidenceConfig;
 use crate::error::AppError;
 use crate::events;
+use crate::identity::Principal;
 use crate::stamp::now_ms;
 
 /// Job kind prefix of a pending upload; the replica id follows.
@@ -75,7 +76,13 @@ pub struct UploadBacklog {
 
 /// An `evidence.lost` record: output bytes that never reached the shared bucket and are
 /// gone from the replica that captured them. The record of what they hashed to stays.
-fn lost_record(incident: &str, sha256: &str, replica: &str, reason: &str, actor: &str) -> Record {
+fn lost_record(
+    incident: &str,
+    sha256: &str,
+    replica: &str,
+    reason: &str,
+    actor: &Principal,
+) -> Record {
     events::record(
         events::EVIDENCE_LOST,
         incident,
@@ -141,7 +148,11 @@ impl App {
     /// in the same transaction that cancels its job (bytes this replica also holds become
     /// its own upload; expired evidence needs nothing). Returns how many were lost.
     /// Never this replica's own backlog.
-    pub async fn abandon_uploads(&self, replica: &str, actor: &str) -> Result<usize, AppError> {
+    pub async fn abandon_uploads(
+        &self,
+        replica: &str,
+        actor: &Principal,
+    ) -> Result<usize, AppError> {
         if replica == self.inner.replica {
             return Err(AppError::invalid(
                 "replica",
@@ -345,7 +356,7 @@ impl App {
                             &self.inner.replica,
                             "the bytes were gone from the replica's data dir before they \
                              reached the shared bucket",
-                            "system",
+                            &Principal::sitrep("system"),
                         );
                         store
                             .commit(Change {

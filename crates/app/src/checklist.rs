@@ -6,7 +6,8 @@ use sitrep_store::{ActionItem, Change, ChecklistItem, Write};
 use crate::app::App;
 use crate::error::AppError;
 use crate::events;
-use crate::stamp::{check_actor, now_ms};
+use crate::identity::Principal;
+use crate::stamp::now_ms;
 
 impl App {
     /// Ticks (or unticks) a checklist item, named by its number in `checklist` order
@@ -16,16 +17,16 @@ impl App {
         id: &str,
         item: &str,
         checked: bool,
-        actor: &str,
+        actor: &Principal,
     ) -> Result<ChecklistItem, AppError> {
-        check_actor(actor)?;
+        actor.check()?;
         let incident = self.incident(id).await?;
         let items = self.inner.store.checklist(&incident.id).await?;
         let found = find_item(&items, item)?;
         let mut row = found.clone();
         let now = now_ms();
         row.checked = checked;
-        row.checked_by = checked.then(|| actor.to_owned());
+        row.checked_by = checked.then(|| actor.name.clone());
         row.checked_ms = checked.then_some(now);
         let kind = if checked {
             events::CHECK
@@ -54,9 +55,9 @@ impl App {
         title: &str,
         owner: Option<&str>,
         due_ms: Option<i64>,
-        actor: &str,
+        actor: &Principal,
     ) -> Result<ActionItem, AppError> {
-        check_actor(actor)?;
+        actor.check()?;
         let title = self.redact(title.trim());
         if title.is_empty() {
             return Err(AppError::invalid("title", "must not be empty"));
@@ -101,9 +102,9 @@ impl App {
         &self,
         id: &str,
         action: &str,
-        actor: &str,
+        actor: &Principal,
     ) -> Result<ActionItem, AppError> {
-        check_actor(actor)?;
+        actor.check()?;
         let incident = self.incident(id).await?;
         let items = self.inner.store.action_items(&incident.id).await?;
         let matches: Vec<_> = items

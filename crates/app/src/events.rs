@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use sitrep_ledger::Record;
 
+use crate::identity::Principal;
+
 /// Largest note or reason kept, in bytes; longer text is cut with a marker so a record
 /// always fits the ledger's 64 KiB limit.
 pub const MAX_TEXT: usize = 16 << 10;
@@ -48,21 +50,33 @@ pub const PAGE_ESCALATED: &str = "page.escalated";
 /// Someone paged a person by hand (adding a responder).
 pub const PAGE_REQUESTED: &str = "page.requested";
 
-/// A record of `kind` for `incident` at `time_ms` by `actor` with `payload`.
+/// A record of `kind` for `incident` at `time_ms` by `actor` (its name and id) with
+/// `payload`.
 pub fn record(
     kind: &str,
     incident: &str,
     time_ms: i64,
-    actor: &str,
+    actor: &Principal,
     payload: impl IntoIterator<Item = (&'static str, String)>,
 ) -> Record {
-    let mut r = Record::new(kind, u64::try_from(time_ms).unwrap_or(0), actor);
+    let mut r = unattached(kind, time_ms, actor);
     r.incident = Some(incident.to_owned());
     r.payload = payload
         .into_iter()
         .map(|(k, v)| (k.to_owned(), cut(&v, MAX_TEXT)))
         .collect::<BTreeMap<_, _>>();
     r
+}
+
+/// A record of `kind` at `time_ms` by `actor` (its name and id) that belongs to no
+/// incident yet.
+pub fn unattached(kind: &str, time_ms: i64, actor: &Principal) -> Record {
+    Record::new(
+        kind,
+        u64::try_from(time_ms).unwrap_or(0),
+        actor.name.as_str(),
+    )
+    .by_id(actor.id.as_str())
 }
 
 /// `text` cut to at most `max` bytes on a char boundary, with a marker when cut.
@@ -85,7 +99,7 @@ mod tests {
     #[test]
     fn huge_text_still_makes_a_valid_record() {
         let note = "é".repeat(100_000);
-        let r = record(NOTE, "i", 1, "ann", [("text", note)]);
+        let r = record(NOTE, "i", 1, &Principal::asserted("ann"), [("text", note)]);
         assert!(r.encode().is_ok());
         assert!(r.payload["text"].ends_with("bytes cut]"));
     }

@@ -11,6 +11,7 @@ use sitrep_store::{Change, Event, StoredCheckpoint};
 
 use crate::app::App;
 use crate::error::AppError;
+use crate::identity::Principal;
 use crate::stamp::now_ms;
 
 /// The ledger's size and latest checkpoint.
@@ -52,13 +53,14 @@ impl App {
         ))
     }
 
-    /// [`App::export_evidence_as`] by `system`.
+    /// [`App::export_evidence_as`] by sitrep itself (`sitrep:system`).
     pub async fn export_evidence(
         &self,
         id: &str,
         out: impl Write,
     ) -> Result<PackSummary, AppError> {
-        self.export_evidence_as(id, "system", out).await
+        self.export_evidence_as(id, &Principal::sitrep("system"), out)
+            .await
     }
 
     /// Writes a complete evidence pack of the incident: seals an `evidence.exported`
@@ -68,7 +70,7 @@ impl App {
     pub async fn export_evidence_as(
         &self,
         id: &str,
-        actor: &str,
+        actor: &Principal,
         out: impl Write,
     ) -> Result<PackSummary, AppError> {
         let incident = self.incident(id).await?;
@@ -106,7 +108,7 @@ impl App {
     /// and count read just before; should another event of the incident commit in
     /// between (the writer's link then names that one), it seals again, so the pack's
     /// last record always agrees with its chain.
-    async fn seal_export(&self, incident: &str, actor: &str) -> Result<u64, AppError> {
+    async fn seal_export(&self, incident: &str, actor: &Principal) -> Result<u64, AppError> {
         const ATTEMPTS: usize = 5;
         let store = self.store();
         for _ in 0..ATTEMPTS {
@@ -122,8 +124,9 @@ impl App {
                 head,
                 events.len() as u64,
                 u64::try_from(now_ms()).unwrap_or(0),
-                actor,
-            );
+                &actor.name,
+            )
+            .by_id(actor.id.as_str());
             let committed = store
                 .commit(Change {
                     writes: vec![],

@@ -52,7 +52,7 @@ pub(crate) fn open(
     inc: &Incident,
     follow: &[FollowUp],
     now: i64,
-    actor: &str,
+    actor: &crate::identity::Principal,
     contacts: &dyn Fn(&str) -> Vec<sitrep_escalation::Contact>,
 ) -> (Vec<Write>, Vec<sitrep_ledger::Record>) {
     let owner = inc.roles.get("commander").cloned();

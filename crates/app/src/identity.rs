@@ -7,7 +7,12 @@
 //!   for another token or for sitrep itself.
 //! - The CLI works on the data dir with its full authority and its `--as NAME` is
 //!   asserted by the operator, not proven: its id is `cli:NAME`.
-//! - sitrep's own actors (auto-triage, the interrupted-run sweep...) are `sitrep:NAME`.
+//! - sitrep's own actors (auto-triage, the interrupted-run sweep, alert sources as
+//!   `alerts:SOURCE`...) are `sitrep:NAME`; an acknowledge link used by nobody logged in
+//!   is `link:ack-link`.
+//!
+//! Every ledger record names its actor's id (`actor_id`) as well as its name: the use
+//! cases take a [`Principal`], never a bare name, so the id cannot be left out.
 
 use serde::{Deserialize, Serialize};
 
@@ -17,12 +22,14 @@ use crate::error::AppError;
 /// (ignoring case): a token called `auto-triage` would make its runs look unattended.
 /// Where each is written: auto-triage runs (`ingest.rs`), `sitrep` the interrupted-run
 /// sweep (`interrupted.rs`), `escalation` pages and reminders (`paging.rs`),
+/// `ack-link` an acknowledge link used by nobody logged in (`paging.rs`),
 /// `retention` the server's and `sitrep evidence expire`'s sweeps, `cli` what
 /// `sitrep token` records when nobody is named, `demo` the demo's. `system` and `root`
 /// are kept for what people would take for sitrep. Namespaced actors (`alerts:grafana`)
 /// are kept out by refusing `:` in token names.
-pub const RESERVED_NAMES: [&str; 8] = [
+pub const RESERVED_NAMES: [&str; 9] = [
     crate::ingest::AUTO_TRIAGE_ACTOR,
+    ACK_LINK,
     "sitrep",
     "escalation",
     "retention",
@@ -31,6 +38,9 @@ pub const RESERVED_NAMES: [&str; 8] = [
     "system",
     "root",
 ];
+
+/// The actor name of an acknowledge link used by nobody logged in.
+pub const ACK_LINK: &str = "ack-link";
 
 /// Who acts: an id that separates callers and the name the timeline shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +70,43 @@ impl Principal {
             id: format!("cli:{name}"),
             name: name.to_owned(),
         }
+    }
+
+    /// One of sitrep's own actors (auto-triage, the sweeps, an alert source): id
+    /// `sitrep:NAME`.
+    #[must_use]
+    pub fn sitrep(name: &str) -> Principal {
+        Principal {
+            id: format!("sitrep:{name}"),
+            name: name.to_owned(),
+        }
+    }
+
+    /// Whoever used an acknowledge link without being logged in: the link's signature
+    /// is all that is known of them. Id `link:ack-link`.
+    #[must_use]
+    pub fn ack_link() -> Principal {
+        Principal {
+            id: format!("link:{ACK_LINK}"),
+            name: ACK_LINK.to_owned(),
+        }
+    }
+
+    /// Refuses a principal the timeline could not record: a name that breaks the actor
+    /// rules, or an id that is empty, longer than the ledger allows or has control
+    /// characters.
+    pub fn check(&self) -> Result<(), AppError> {
+        crate::stamp::check_actor(&self.name)?;
+        if self.id.trim().is_empty()
+            || self.id.len() > sitrep_ledger::MAX_ACTOR_ID_LEN
+            || self.id.chars().any(char::is_control)
+        {
+            return Err(AppError::invalid(
+                "actor",
+                "the actor's id must be non-empty, at most 256 bytes, without control characters",
+            ));
+        }
+        Ok(())
     }
 
     /// True when `other` is someone else by both measures: a different id and a

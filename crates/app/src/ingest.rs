@@ -27,6 +27,7 @@ use sitrep_store::{Change, Incident, RawPayload, StoreError, Write};
 use crate::app::{App, NewIncident};
 use crate::error::AppError;
 use crate::events;
+use crate::identity::Principal;
 use crate::payloads::RawBudget;
 use crate::runs::RunReport;
 use crate::stamp::now_ms;
@@ -279,29 +280,32 @@ impl Ingestor {
         Ok(())
     }
 
-    /// Adds a silence: stored durably with a `silence.created` ledger event (who, what,
-    /// when), then in force.
-    pub async fn create_silence(&self, silence: Silence) -> Result<Silence, AppError> {
-        self.create_silence_for(silence, None).await
+    /// Adds a silence by `actor` (who it records as `created_by`): stored durably with
+    /// a `silence.created` ledger event (who, what, when), then in force.
+    pub async fn create_silence(
+        &self,
+        silence: Silence,
+        actor: &Principal,
+    ) -> Result<Silence, AppError> {
+        self.create_silence_for(silence, actor, None).await
     }
 
     /// [`Ingestor::create_silence`], its event on `incident`'s timeline when given.
     pub(crate) async fn create_silence_for(
         &self,
         mut silence: Silence,
+        actor: &Principal,
         incident: Option<&str>,
     ) -> Result<Silence, AppError> {
+        actor.check()?;
+        silence.created_by.clone_from(&actor.name);
         self.check_silence(&silence)?;
         silence.comment = self.app.redact(&silence.comment);
         let body =
             serde_json::to_string(&silence).map_err(|e| AppError::Internal(e.to_string()))?;
         let now = now_ms();
         let matchers: Vec<String> = silence.matchers.iter().map(ToString::to_string).collect();
-        let mut rec = sitrep_ledger::Record::new(
-            "silence.created",
-            u64::try_from(now).unwrap_or(0),
-            &silence.created_by,
-        );
+        let mut rec = events::unattached("silence.created", now, actor);
         rec.incident = incident.map(str::to_owned);
         rec.payload = [
             ("silence".to_owned(), silence.id.clone()),
@@ -340,12 +344,9 @@ impl Ingestor {
 
     /// Removes a stored silence, with a `silence.removed` ledger event; false when there
     /// was none. Configured silences cannot be removed here (edit the config).
-    pub async fn delete_silence(&self, id: &str, actor: &str) -> Result<bool, AppError> {
-        let mut rec = sitrep_ledger::Record::new(
-            "silence.removed",
-            u64::try_from(now_ms()).unwrap_or(0),
-            actor,
-        );
+    pub async fn delete_silence(&self, id: &str, actor: &Principal) -> Result<bool, AppError> {
+        actor.check()?;
+        let mut rec = events::unattached("silence.removed", now_ms(), actor);
         rec.payload = [("silence".to_owned(), id.to_owned())]
             .into_iter()
             .collect();
@@ -584,7 +585,7 @@ impl Ingestor {
             }
         }
         let now = now_ms();
-        let actor = format!("alerts:{}", source_name(source));
+        let actor = Principal::sitrep(&format!("alerts:{}", source_name(source)));
         let mut writes = Vec::with_capacity(changed.len() + 1);
         // Auto-triage is asked for durably, with the alerts (unattended.rs).
         writes.extend(
@@ -706,7 +707,10 @@ impl Ingestor {
             group_key: Some(key.0.clone()),
         };
         self.app
-            .declare(new, &format!("alerts:{}", source_name(source)))
+            .declare(
+                new,
+                &Principal::sitrep(&format!("alerts:{}", source_name(source))),
+            )
             .await
     }
 }
@@ -722,7 +726,7 @@ impl App {
         self.run_sections(
             incident_id,
             &AUTO_TRIAGE_ROLES,
-            AUTO_TRIAGE_ACTOR,
+            &Principal::sitrep(AUTO_TRIAGE_ACTOR),
             sitrep_executor::Mode::Automatic,
             sink,
         )

@@ -39,7 +39,7 @@ pub const UNKNOWN_STEP_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 /// Most runs ended by one sweep; the next sweep takes the rest.
 const BATCH: u32 = 1000;
 
-/// Who the events are by: the sweep itself, not a person.
+/// Who the events are by: the sweep itself, not a person (`sitrep:sitrep`).
 const ACTOR: &str = "sitrep";
 
 /// A run this sweep marked `interrupted`.
@@ -123,7 +123,7 @@ impl App {
             events::STEP_INTERRUPTED,
             &run.incident_id,
             now,
-            ACTOR,
+            &crate::identity::Principal::sitrep(ACTOR),
             [
                 ("run", run.id.clone()),
                 ("runbook", run.runbook.clone()),

@@ -30,8 +30,12 @@ impl Library {
     /// Reads every `*.md`, `*.markdown` and `*.txt` file under `root` (recursively, skipping hidden
     /// directories), in path order so ids and output are stable.
     pub fn load(root: &Path, site_rules: &[sitrep_risk::CustomRule]) -> Result<Library, AppError> {
-        let mut files = Vec::new();
-        walk(root, root, &mut files).map_err(|e| AppError::io(root, e))?;
+        let mut files: Vec<String> = runbook_files(root)
+            .map_err(|e| AppError::io(root, e))?
+            .iter()
+            .filter_map(|p| p.strip_prefix(root).ok())
+            .map(|rel| rel.to_string_lossy().replace('\\', "/"))
+            .collect();
         files.sort();
         let mut sources = Vec::new();
         let mut unreadable = Vec::new();
@@ -167,26 +171,29 @@ pub fn read_runbook(root: Option<&Path>, path: &Path) -> Result<String, String> 
         .map_err(|e| format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to()))
 }
 
-/// Runbook-named entries under `dir`, recursively (hidden ones skipped). Everything that
-/// is not a directory is listed, links and devices included, so that reading it can say
-/// why it is skipped.
-fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') {
-            continue;
-        }
-        let ty = entry.file_type()?;
-        let path = entry.path();
-        if ty.is_dir() {
-            walk(root, &path, out)?;
-        } else if sitrep_runbook::is_runbook_file_name(&name) {
-            if let Ok(rel) = path.strip_prefix(root) {
-                out.push(rel.to_string_lossy().replace('\\', "/"));
+/// The one runbook-directory walker (the library, its watcher and `sitrep runbook lint`
+/// use it): runbook-named entries under `root` (`*.md`, `*.markdown`, `*.txt`),
+/// recursively, hidden ones skipped, sorted. A link to a directory is not followed;
+/// everything else that is not a directory is listed, links and devices included, so
+/// that reading it can say why it is skipped.
+pub fn runbook_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') {
+                continue;
+            }
+            if entry.file_type()?.is_dir() {
+                stack.push(entry.path());
+            } else if sitrep_runbook::is_runbook_file_name(&name) {
+                out.push(entry.path());
             }
         }
     }
-    Ok(())
+    out.sort();
+    Ok(out)
 }

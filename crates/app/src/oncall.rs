@@ -11,7 +11,8 @@ use crate::app::App;
 use crate::error::AppError;
 use crate::events;
 use crate::paging::PageJob;
-use crate::stamp::{check_actor, now_ms};
+use crate::identity::Principal;
+use crate::stamp::now_ms;
 
 /// Job kind of a page asked for by hand: delivered even after acknowledgement (the
 /// person asking wants that help now), unlike the policy's own pages.
@@ -112,8 +113,8 @@ impl App {
     /// # Errors
     /// No escalation config, an incident without a service or resolved, or a policy with
     /// no level left.
-    pub async fn escalate_now(&self, id: &str, actor: &str) -> Result<Paged, AppError> {
-        check_actor(actor)?;
+    pub async fn escalate_now(&self, id: &str, actor: &Principal) -> Result<Paged, AppError> {
+        actor.check()?;
         let inc = self.open_incident(id).await?;
         let cfg = self.escalation_config()?;
         let service = inc.service.clone().ok_or_else(|| AppError::Denied {
@@ -143,9 +144,9 @@ impl App {
         &self,
         id: &str,
         person: &str,
-        actor: &str,
+        actor: &Principal,
     ) -> Result<Paged, AppError> {
-        check_actor(actor)?;
+        actor.check()?;
         let inc = self.open_incident(id).await?;
         let cfg = self.escalation_config()?;
         let now = now_ms();
@@ -222,7 +223,7 @@ impl App {
         pages: Vec<Page>,
         kind: &str,
         mut payload: Vec<(&'static str, String)>,
-        actor: &str,
+        actor: &Principal,
         now: i64,
     ) -> Result<Paged, AppError> {
         let mut to: Vec<String> = Vec::new();

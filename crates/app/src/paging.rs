@@ -12,6 +12,7 @@ use sitrep_store::{Change, IncidentFilter, NewJob, Write};
 
 use crate::app::App;
 use crate::error::AppError;
+use crate::identity::Principal;
 
 /// Job kind of a page to one contact method.
 pub const PAGE_JOB: &str = "page";
@@ -278,11 +279,11 @@ impl App {
                 ),
             ));
         }
-        let actor = visit.actor.as_deref().unwrap_or("ack-link");
+        let actor = visit.actor.clone().unwrap_or_else(Principal::ack_link);
         self.act_noting(
             &link.incident,
             crate::lifecycle::Action::Acknowledge,
-            actor,
+            &actor,
             None,
             link.payload(visit),
         )
@@ -483,7 +484,7 @@ impl App {
                         "reminder.due",
                         inc,
                         now_ms,
-                        "escalation",
+                        &Principal::sitrep("escalation"),
                         [("what", what.to_owned())],
                     ));
                 }
@@ -555,7 +556,7 @@ impl App {
                         "page.attempt",
                         &inc.id,
                         now_ms,
-                        "escalation",
+                        &Principal::sitrep("escalation"),
                         common(vec![
                             ("channel", a.channel.clone()),
                             ("outcome", outcome.to_owned()),
@@ -571,7 +572,7 @@ impl App {
                             "page.delivered",
                             &inc.id,
                             now_ms,
-                            "escalation",
+                            &Principal::sitrep("escalation"),
                             common(vec![("channel", channel.clone())]),
                         ))
                     }
@@ -580,7 +581,7 @@ impl App {
                             "page.failed",
                             &inc.id,
                             now_ms,
-                            "escalation",
+                            &Principal::sitrep("escalation"),
                             common(vec![("reason", reason.clone())]),
                         ))
                     }

@@ -168,7 +168,7 @@ pub(crate) fn gate_request<'a>(
         level: plan.risk,
         mode: req.mode,
         severity: Some(&incident.severity),
-        actor: &req.actor,
+        actor: &req.actor.name,
         confirmed: req.confirmed.as_deref(),
         approvals: approvers,
         person_values: plan.bindings.iter().any(|b| b.trust == Trust::Person),

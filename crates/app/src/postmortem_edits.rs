@@ -8,7 +8,8 @@ use crate::app::App;
 use crate::error::AppError;
 use crate::events;
 use crate::postmortem::BLANKS;
-use crate::stamp::{check_actor, now_ms};
+use crate::identity::Principal;
+use crate::stamp::now_ms;
 
 /// Longest text one blank takes, in bytes (refused, not cut: a person wrote it).
 pub const MAX_BLANK: usize = 8 << 10;
@@ -24,9 +25,9 @@ impl App {
         id: &str,
         section: &str,
         text: &str,
-        actor: &str,
+        actor: &Principal,
     ) -> Result<Event, AppError> {
-        check_actor(actor)?;
+        actor.check()?;
         if !BLANKS.iter().any(|b| b.0 == section) {
             let keys: Vec<&str> = BLANKS.iter().map(|b| b.0).collect();
             return Err(AppError::invalid(

@@ -7,6 +7,9 @@ use sitrep_store::{Event, KeyEpoch, StepRun, StoredCheckpoint};
 use crate::app::App;
 use crate::error::AppError;
 
+/// Most records one [`App::sealed`] call returns.
+pub const MAX_SEALED_PAGE: u64 = 10_000;
+
 /// Event `index`'s inclusion proof up to a signed checkpoint.
 #[derive(Debug, Clone)]
 pub struct Inclusion {
@@ -53,6 +56,13 @@ impl App {
     /// Signs a checkpoint of the current tree (the latest when nothing changed).
     pub async fn checkpoint_now(&self) -> Result<StoredCheckpoint, AppError> {
         Ok(self.store().checkpoint_now().await?)
+    }
+
+    /// The sealed records `start..end` (end exclusive) as the ledger holds them, at most
+    /// [`MAX_SEALED_PAGE`] at once (a longer range is cut).
+    pub async fn sealed(&self, start: u64, end: u64) -> Result<Vec<Event>, AppError> {
+        let end = end.min(start.saturating_add(MAX_SEALED_PAGE));
+        Ok(self.store().events(start, end).await?)
     }
 
     /// Proves event `index` is in the log, up to the latest checkpoint (one is signed now

@@ -60,6 +60,8 @@ pub struct ReplayedRun {
     pub risk: String,
     pub status: String,
     pub actor: String,
+    /// The actor's id (`None` on records sealed before ids were recorded).
+    pub actor_id: Option<String>,
     pub approver: Option<String>,
     pub started_ms: Option<i64>,
     pub exit_code: Option<i32>,
@@ -72,6 +74,8 @@ pub struct ReplayedCheck {
     pub text: String,
     pub checked: bool,
     pub by: String,
+    /// Who ticked it, by id (`None` on records sealed before ids were recorded).
+    pub by_id: Option<String>,
     pub at_ms: i64,
 }
 
@@ -165,6 +169,7 @@ fn apply(r: &mut Replayed, e: &Event) {
                 text: p("text").unwrap_or_default(),
                 checked: rec.event_type == events::CHECK,
                 by: rec.actor.clone(),
+                by_id: rec.actor_id.clone(),
                 at_ms: at,
             };
             r.checklist.insert(key, check);
@@ -225,6 +230,8 @@ fn run_of(rec: &sitrep_ledger::Record, e: &Event) -> ReplayedRun {
             p("status").unwrap_or_default()
         },
         actor: rec.actor.clone(),
+        // Before records named ids, `step.run` carried the runner's in its payload.
+        actor_id: rec.actor_id.clone().or_else(|| p("principal")),
         approver: p("approver"),
         started_ms: p("started_ms").and_then(|s| s.parse().ok()),
         exit_code: p("exit_code").and_then(|s| s.parse().ok()),

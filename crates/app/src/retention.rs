@@ -23,7 +23,8 @@ use sitrep_store::{Change, EvidenceHold, StoreError, Write};
 use crate::app::App;
 use crate::error::AppError;
 use crate::events;
-use crate::stamp::{check_actor, now_ms};
+use crate::identity::Principal;
+use crate::stamp::now_ms;
 
 /// Most incidents one sweep expires; the next sweep takes the rest.
 const BATCH: u32 = 200;
@@ -101,9 +102,9 @@ impl App {
         &self,
         incident: &str,
         reason: &str,
-        actor: &str,
+        actor: &Principal,
     ) -> Result<EvidenceHold, AppError> {
-        check_actor(actor)?;
+        actor.check()?;
         if reason.trim().is_empty() {
             return Err(AppError::invalid("reason", "say why the evidence is held"));
         }
@@ -120,7 +121,7 @@ impl App {
         let hold = EvidenceHold {
             incident_id: inc.id.clone(),
             reason: events::cut(&self.redact(reason), 4096),
-            held_by: actor.to_owned(),
+            held_by: actor.name.clone(),
             held_ms: now_ms(),
         };
         let rec = events::record(
@@ -148,8 +149,12 @@ impl App {
     }
 
     /// Releases a legal hold; retention applies again from the next sweep.
-    pub async fn release_evidence(&self, incident: &str, actor: &str) -> Result<(), AppError> {
-        check_actor(actor)?;
+    pub async fn release_evidence(
+        &self,
+        incident: &str,
+        actor: &Principal,
+    ) -> Result<(), AppError> {
+        actor.check()?;
         let inc = self.incident(incident).await?;
         let rec = events::record(
             events::EVIDENCE_RELEASED,
@@ -192,9 +197,9 @@ impl App {
         now_ms: i64,
         keep_ms: i64,
         dry_run: bool,
-        actor: &str,
+        actor: &Principal,
     ) -> Result<RetentionReport, AppError> {
-        check_actor(actor)?;
+        actor.check()?;
         let cutoff = now_ms.saturating_sub(keep_ms);
         let due = self.inner.store.retention_due(cutoff, BATCH).await?;
         let expiring: BTreeSet<&str> = due.iter().map(|i| i.id.as_str()).collect();

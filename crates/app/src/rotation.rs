@@ -10,6 +10,7 @@ use sitrep_store::{Store, StoreError, StoreOptions};
 use crate::app::{App, SERVING_LEASE};
 use crate::config::Config;
 use crate::error::AppError;
+use crate::identity::Principal;
 use crate::keys;
 use crate::stamp::now_ms;
 
@@ -89,7 +90,7 @@ pub struct KeyRotation {
 /// start again.
 pub async fn rotate_ledger_key(
     config: Config,
-    actor: &str,
+    actor: &Principal,
     force: bool,
 ) -> Result<KeyRotation, AppError> {
     let app = App::open(config.clone()).await?;
@@ -124,7 +125,8 @@ pub async fn rotate_ledger_key(
         .store()
         .record_key_rotation(
             &next.verifier(),
-            actor,
+            &actor.name,
+            &actor.id,
             u64::try_from(now_ms()).unwrap_or(0),
         )
         .await

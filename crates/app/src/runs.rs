@@ -20,9 +20,10 @@ use sitrep_store::{Change, Incident, StepRun, Write};
 use crate::app::App;
 use crate::error::AppError;
 use crate::events;
+use crate::identity::Principal;
 use crate::plan::Frozen;
 pub use crate::plan::Plan;
-use crate::stamp::{check_actor, now_ms};
+use crate::stamp::now_ms;
 
 /// Which step to run, for whom, with what.
 #[derive(Debug, Clone)]
@@ -33,12 +34,10 @@ pub struct RunRequest {
     pub runbook: String,
     /// Step id (see `sitrep runbook show`), or its 1-based number in the runbook.
     pub step: String,
-    /// Who runs it: the name the timeline shows.
-    pub actor: String,
-    /// Who runs it: the principal id two-person control compares (the token's id
-    /// through the server, see [`crate::Principal`]). `None`: `actor` is a name
-    /// asserted on the command line, `cli:ACTOR`.
-    pub principal_id: Option<String>,
+    /// Who runs it: the name the timeline shows and the id two-person control
+    /// compares (a token's through the server, `cli:NAME` from the command line, see
+    /// [`crate::Principal`]).
+    pub actor: Principal,
     /// Values given by the person (`--set K=V`); they win over every other source.
     pub set: BTreeMap<String, String>,
     /// The plan id the actor confirmed (`Plan::id`): it names the exact command, its
@@ -50,20 +49,6 @@ pub struct RunRequest {
     pub approval: Option<String>,
     /// Interactive (a person) or automatic (auto-triage: read steps only).
     pub mode: Mode,
-}
-
-impl RunRequest {
-    /// Who runs it, as a principal.
-    #[must_use]
-    pub fn principal(&self) -> crate::Principal {
-        match &self.principal_id {
-            Some(id) => crate::Principal {
-                id: id.clone(),
-                name: self.actor.clone(),
-            },
-            None => crate::Principal::asserted(&self.actor),
-        }
-    }
 }
 
 /// A finished run.
@@ -152,7 +137,7 @@ impl App {
         req: &RunRequest,
         sink: Arc<dyn RunSink>,
     ) -> Result<RunReport, AppError> {
-        check_actor(&req.actor)?;
+        req.actor.check()?;
         let incident = self.incident(&req.incident).await?;
         let found = self.find_step(&req.runbook, &req.step)?;
         self.run_found(&incident, &found, req, sink).await
@@ -248,7 +233,7 @@ impl App {
                 .map(|b| (b.name.clone(), b.value.clone()))
                 .collect(),
             risk: plan.risk.as_str().to_owned(),
-            actor: req.actor.clone(),
+            actor: req.actor.name.clone(),
             approver: approver.clone(),
             status: "running".to_owned(),
             started_ms: now_ms(),
@@ -290,14 +275,7 @@ impl App {
             }
         };
         match self
-            .record_outcome(
-                incident,
-                &plan,
-                row.clone(),
-                &outcome,
-                &req.principal(),
-                &[],
-            )
+            .record_outcome(incident, &plan, row.clone(), &outcome, &req.actor, &[])
             .await
         {
             Err(e @ AppError::Blob(_)) => {
@@ -320,7 +298,7 @@ impl App {
         incident: &Incident,
         plan: &Plan,
         mut row: StepRun,
-        actor: &str,
+        actor: &Principal,
         error: &str,
     ) -> Result<(), AppError> {
         row.status = "error".to_owned();
@@ -368,10 +346,9 @@ impl App {
         plan: &Plan,
         mut row: StepRun,
         outcome: &Outcome,
-        who: &crate::Principal,
+        who: &Principal,
         extra: &[(&'static str, String)],
     ) -> Result<RunReport, AppError> {
-        let actor = who.name.as_str();
         let ended = to_ms(outcome.ended_at);
         let mut events_out = Vec::new();
         let mut hashes = Vec::new();
@@ -386,7 +363,7 @@ impl App {
                 events::EVIDENCE,
                 &incident.id,
                 ended,
-                actor,
+                who,
                 [
                     ("run", row.id.clone()),
                     ("stream", stream.to_owned()),
@@ -459,7 +436,7 @@ impl App {
             events::STEP_RUN,
             &incident.id,
             ended,
-            actor,
+            who,
             payload,
         ));
         self.inner
@@ -481,7 +458,7 @@ impl App {
         &self,
         incident: &Incident,
         plan: &Plan,
-        actor: &str,
+        actor: &Principal,
         reason: &str,
     ) -> Result<(), AppError> {
         let rec = events::record(
@@ -508,7 +485,7 @@ impl App {
         &self,
         incident: &Incident,
         plan: &Plan,
-        actor: &str,
+        actor: &Principal,
         refusals: &[Refusal],
     ) -> Result<(), AppError> {
         let now = now_ms();
@@ -542,7 +519,7 @@ impl App {
         &self,
         incident_id: &str,
         roles: &[Role],
-        actor: &str,
+        actor: &Principal,
         mode: sitrep_executor::Mode,
         sink: Arc<dyn RunSink>,
     ) -> Result<Vec<Result<RunReport, AppError>>, AppError> {
@@ -604,10 +581,7 @@ impl App {
                 incident: incident.id.clone(),
                 runbook: found.0.clone(),
                 step: found.2.id.clone(),
-                actor: actor.to_owned(),
-                // Unattended runs are sitrep's own (auto-triage); a person's come from
-                // the CLI, whose names are asserted.
-                principal_id: (mode == Mode::Automatic).then(|| format!("sitrep:{actor}")),
+                actor: actor.clone(),
                 set: BTreeMap::new(),
                 confirmed: None,
                 approval: None,

@@ -19,7 +19,7 @@ use sitrep_store::{ApiToken, Change, SessionRow, StoreError};
 use crate::app::App;
 use crate::error::AppError;
 use crate::identity::{Principal, check_token_name, same_name};
-use crate::stamp::{check_actor, now_ms};
+use crate::stamp::now_ms;
 
 /// Every secret starts with this, so a leaked one is easy to recognise (and to scan for).
 pub const TOKEN_PREFIX: &str = "sitrep_";
@@ -127,8 +127,8 @@ fn name_taken(name: &str, taken: &ApiToken) -> AppError {
     )
 }
 
-fn token_record(kind: &str, actor: &str, token: &ApiToken, now: i64) -> Record {
-    let mut r = Record::new(kind, u64::try_from(now).unwrap_or(0), actor);
+fn token_record(kind: &str, actor: &Principal, token: &ApiToken, now: i64) -> Record {
+    let mut r = crate::events::unattached(kind, now, actor);
     // Never the secret or its hash: the id and name are enough to audit who had access.
     r.payload.insert("token".to_owned(), token.id.clone());
     r.payload.insert("name".to_owned(), token.name.clone());
@@ -142,9 +142,9 @@ impl App {
         &self,
         name: &str,
         role: AccessRole,
-        actor: &str,
+        actor: &Principal,
     ) -> Result<CreatedToken, AppError> {
-        check_actor(actor)?;
+        actor.check()?;
         let name = name.trim();
         check_token_name(name)?;
         // Checked here for a clear answer (and with Unicode case folding); the store's
@@ -195,8 +195,8 @@ impl App {
     }
 
     /// Revokes the token `id` (or a unique id prefix); it stops working at once.
-    pub async fn revoke_token(&self, id: &str, actor: &str) -> Result<ApiToken, AppError> {
-        check_actor(actor)?;
+    pub async fn revoke_token(&self, id: &str, actor: &Principal) -> Result<ApiToken, AppError> {
+        actor.check()?;
         let id = id.trim();
         let all = self.inner.store.tokens().await?;
         let hits: Vec<&ApiToken> = all

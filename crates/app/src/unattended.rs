@@ -242,7 +242,7 @@ impl App {
         let row = StepRun {
             id: uuid::Uuid::now_v7().to_string(),
             incident_id: incident.id.clone(),
-            actor: req.actor.clone(),
+            actor: req.actor.name.clone(),
             approver: None,
             ..report.run.clone()
         };
@@ -250,15 +250,8 @@ impl App {
             ("shared_with", format!("#{number}")),
             ("shared_run", report.run.id.clone()),
         ];
-        self.record_outcome(
-            incident,
-            plan,
-            row,
-            &report.outcome,
-            &req.principal(),
-            &extra,
-        )
-        .await
+        self.record_outcome(incident, plan, row, &report.outcome, &req.actor, &extra)
+            .await
     }
 }
 

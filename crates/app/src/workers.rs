@@ -1,6 +1,14 @@
 //! The background loops a serving replica runs: its serving lease, evidence upload
-//! retries, retention, the session sweep and the interrupted-run sweep. The server only
-//! spawns them (`Workers::spawn_all`); each ends when the closing signal turns true.
+//! retries, retention, the session sweep and the interrupted-run sweep
+//! (`Workers::spawn_all`), the auto-triage worker (`triage.rs`) and the runbook watcher
+//! (`reload.rs`). The server only spawns them, handing in hooks for its live feed and
+//! metrics; each ends when the closing signal turns true (or its task is stopped).
+
+mod reload;
+mod triage;
+
+pub use reload::ReloadHook;
+pub use triage::TriageHooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -128,7 +136,7 @@ impl Workers {
         if let Ok(Some(_)) = lease {
             match self
                 .app
-                .apply_retention(now, keep_ms, false, "retention")
+                .apply_retention(now, keep_ms, false, &crate::Principal::sitrep("retention"))
                 .await
             {
                 Ok(r) if !r.incidents.is_empty() => {

@@ -5,6 +5,7 @@
 #[path = "support/secrets.rs"]
 mod secrets;
 
+use sitrep_app::Principal;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -39,8 +40,7 @@ fn wipe(incident: &str, marker: &Path, actor: &str) -> RunRequest {
         incident: incident.to_owned(),
         runbook: "local-service.md".to_owned(),
         step: "wipe".to_owned(),
-        actor: actor.to_owned(),
-        principal_id: None,
+        actor: Principal::asserted(actor),
         set,
         confirmed: None,
         approval: None,
@@ -70,7 +70,7 @@ async fn approval_story(url: Option<&str>) {
                 runbooks: vec!["local-service.md".into()],
                 ..NewIncident::default()
             },
-            "ann",
+            &Principal::asserted("ann"),
         )
         .await
         .unwrap();
@@ -120,12 +120,21 @@ async fn approval_story(url: Option<&str>) {
     assert!(err.to_string().contains("nobody has approved"), "{err}");
 
     // The requester cannot approve; someone else can, once.
-    let err = app.approve(&id, &pending.id, "ann").await.unwrap_err();
+    let err = app
+        .approve(&id, &pending.id, &Principal::asserted("ann"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, AppError::SelfApproval), "{err}");
-    let granted = app.approve(&id, &pending.id, "cleo").await.unwrap();
+    let granted = app
+        .approve(&id, &pending.id, &Principal::asserted("cleo"))
+        .await
+        .unwrap();
     assert_eq!(granted.approvers, ["cleo"]);
     assert!(granted.is_granted());
-    let twice = app.approve(&id, &pending.id, "cleo").await.unwrap();
+    let twice = app
+        .approve(&id, &pending.id, &Principal::asserted("cleo"))
+        .await
+        .unwrap();
     assert_eq!(twice.approvers, ["cleo"]);
 
     // It is for exactly that run: other values or another requester do not match.
@@ -145,7 +154,7 @@ async fn approval_story(url: Option<&str>) {
         .unwrap_err();
     assert!(err.to_string().contains("another run"), "{err}");
     let mut thief = req.clone();
-    thief.actor = "mallory".to_owned();
+    thief.actor = Principal::asserted("mallory");
     let err = app
         .run_step(&thief, std::sync::Arc::new(NullSink))
         .await
@@ -191,7 +200,10 @@ async fn approval_story(url: Option<&str>) {
         ["mallory"],
         "only the other requester's is still open"
     );
-    let err = app.approve(&id, &pending.id, "dora").await.unwrap_err();
+    let err = app
+        .approve(&id, &pending.id, &Principal::asserted("dora"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, AppError::NotFound { .. }), "{err}");
 
     // On the record, in order, with the right people.

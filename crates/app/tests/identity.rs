@@ -40,8 +40,13 @@ fn wipe(incident: &str, marker: &Path, name: &str, id: Option<&str>) -> RunReque
         incident: incident.to_owned(),
         runbook: "local-service.md".to_owned(),
         step: "wipe".to_owned(),
-        actor: name.to_owned(),
-        principal_id: id.map(str::to_owned),
+        actor: match id {
+            Some(id) => Principal {
+                id: id.to_owned(),
+                name: name.to_owned(),
+            },
+            None => Principal::asserted(name),
+        },
         set,
         confirmed: None,
         approval: None,
@@ -61,11 +66,11 @@ async fn token_names_are_unique_and_not_sitreps_own() {
         let dir = tempfile::tempdir().unwrap();
         let app = open(dir.path(), url.as_deref()).await;
         let alice = app
-            .create_token("alice", AccessRole::Responder, "ops")
+            .create_token("alice", AccessRole::Responder, &Principal::asserted("ops"))
             .await
             .unwrap();
         let e = app
-            .create_token("ALICE", AccessRole::Admin, "ops")
+            .create_token("ALICE", AccessRole::Admin, &Principal::asserted("ops"))
             .await
             .unwrap_err();
         assert!(invalid_name(&e, "is taken"), "{e}");
@@ -75,20 +80,26 @@ async fn token_names_are_unique_and_not_sitreps_own() {
         );
         for reserved in ["auto-triage", "Sitrep", "escalation", "RETENTION", "cli"] {
             let e = app
-                .create_token(reserved, AccessRole::Viewer, "ops")
+                .create_token(reserved, AccessRole::Viewer, &Principal::asserted("ops"))
                 .await
                 .unwrap_err();
             assert!(invalid_name(&e, "reserved"), "{reserved}: {e}");
         }
         let e = app
-            .create_token("alerts:grafana", AccessRole::Viewer, "ops")
+            .create_token(
+                "alerts:grafana",
+                AccessRole::Viewer,
+                &Principal::asserted("ops"),
+            )
             .await
             .unwrap_err();
         assert!(invalid_name(&e, "`:`"), "{e}");
         // Revoking does not free the name: it stays the actor of alice's past events.
-        app.revoke_token(&alice.token.id, "ops").await.unwrap();
+        app.revoke_token(&alice.token.id, &Principal::asserted("ops"))
+            .await
+            .unwrap();
         let e = app
-            .create_token("Alice", AccessRole::Viewer, "ops")
+            .create_token("Alice", AccessRole::Viewer, &Principal::asserted("ops"))
             .await
             .unwrap_err();
         assert!(invalid_name(&e, "revoked token"), "{e}");
@@ -102,7 +113,7 @@ async fn token_names_are_unique_and_not_sitreps_own() {
         assert_eq!(names, ["alice"]);
         // A session names its token by id as well as by name.
         let bob = app
-            .create_token("bob", AccessRole::Commander, "ops")
+            .create_token("bob", AccessRole::Commander, &Principal::asserted("ops"))
             .await
             .unwrap();
         let (cookie, _) = app
@@ -132,12 +143,12 @@ async fn separation_story(url: Option<&str>) {
     std::fs::write(&marker, "x").unwrap();
     let app = open(dir.path(), url).await;
     let alice = app
-        .create_token("alice", AccessRole::Commander, "ops")
+        .create_token("alice", AccessRole::Commander, &Principal::asserted("ops"))
         .await
         .unwrap()
         .token;
     let bob = app
-        .create_token("bob", AccessRole::Commander, "ops")
+        .create_token("bob", AccessRole::Commander, &Principal::asserted("ops"))
         .await
         .unwrap()
         .token;
@@ -148,7 +159,7 @@ async fn separation_story(url: Option<&str>) {
                 runbooks: vec!["local-service.md".into()],
                 ..NewIncident::default()
             },
-            "alice",
+            &Principal::asserted("alice"),
         )
         .await
         .unwrap();
@@ -169,16 +180,16 @@ async fn separation_story(url: Option<&str>) {
         id: alice.id.clone(),
         name: "mallory".into(),
     };
+    let e = app.approve(&id, &pending.id, &renamed).await.unwrap_err();
+    assert!(matches!(e, AppError::SelfApproval), "{e}");
     let e = app
-        .approve_as(&id, &pending.id, &renamed)
+        .approve(&id, &pending.id, &Principal::asserted("ALICE"))
         .await
         .unwrap_err();
     assert!(matches!(e, AppError::SelfApproval), "{e}");
-    let e = app.approve(&id, &pending.id, "ALICE").await.unwrap_err();
-    assert!(matches!(e, AppError::SelfApproval), "{e}");
 
     let granted = app
-        .approve_as(&id, &pending.id, &Principal::token(&bob))
+        .approve(&id, &pending.id, &Principal::token(&bob))
         .await
         .unwrap();
     assert_eq!(granted.approver_ids, std::slice::from_ref(&bob.id));
@@ -227,11 +238,11 @@ async fn logging_in_again_and_again_ends_only_ones_own_oldest_sessions() {
         let dir = tempfile::tempdir().unwrap();
         let app = open(dir.path(), url.as_deref()).await;
         let admin = app
-            .create_token("ada", AccessRole::Admin, "ops")
+            .create_token("ada", AccessRole::Admin, &Principal::asserted("ops"))
             .await
             .unwrap();
         let viewer = app
-            .create_token("vera", AccessRole::Viewer, "ops")
+            .create_token("vera", AccessRole::Viewer, &Principal::asserted("ops"))
             .await
             .unwrap();
         let (admins, _) = app

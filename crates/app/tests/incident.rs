@@ -2,6 +2,7 @@
 //! gates, redaction, checklist-gated resolve, post-mortem and an evidence pack that
 //! verifies offline.
 
+use sitrep_app::Principal;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -23,8 +24,7 @@ fn req(incident: &str, step: &str) -> RunRequest {
         incident: incident.to_owned(),
         runbook: "local-service.md".to_owned(),
         step: step.to_owned(),
-        actor: "ann".to_owned(),
-        principal_id: None,
+        actor: Principal::asserted("ann"),
         set: BTreeMap::new(),
         confirmed: None,
         approval: None,
@@ -47,7 +47,7 @@ async fn declare(app: &App) -> sitrep_app::store::Incident {
             service: Some("local-svc".into()),
             ..NewIncident::default()
         },
-        "ann",
+        &Principal::asserted("ann"),
     )
     .await
     .unwrap()
@@ -82,41 +82,69 @@ async fn lifecycle_story(dir: &Path, url: Option<&str>) {
     );
 
     // Invalid transitions are clear errors.
-    let e = app.reopen("1", "ann", "why not").await.unwrap_err();
+    let e = app
+        .reopen("1", &Principal::asserted("ann"), "why not")
+        .await
+        .unwrap_err();
     assert!(
         e.to_string()
             .contains("cannot reopen an incident that is triggered"),
         "{e}"
     );
-    app.acknowledge("1", "bob").await.unwrap();
-    let e = app.acknowledge("1", "bob").await.unwrap_err();
-    assert!(matches!(e, AppError::Transition(_)), "{e}");
-
-    app.assign("1", "commander", "carol", "bob").await.unwrap();
-    app.set_severity("1", "1", "carol").await.unwrap();
-    app.note("1", "customers see 502s; password=hunter2", "carol")
+    app.acknowledge("1", &Principal::asserted("bob"))
         .await
         .unwrap();
-    app.mitigate("1", "carol").await.unwrap();
+    let e = app
+        .acknowledge("1", &Principal::asserted("bob"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, AppError::Transition(_)), "{e}");
+
+    app.assign("1", "commander", "carol", &Principal::asserted("bob"))
+        .await
+        .unwrap();
+    app.set_severity("1", "1", &Principal::asserted("carol"))
+        .await
+        .unwrap();
+    app.note(
+        "1",
+        "customers see 502s; password=hunter2",
+        &Principal::asserted("carol"),
+    )
+    .await
+    .unwrap();
+    app.mitigate("1", &Principal::asserted("carol"))
+        .await
+        .unwrap();
 
     // Resolution waits for the checklist.
-    let e = app.resolve("1", "carol", None).await.unwrap_err();
+    let e = app
+        .resolve("1", &Principal::asserted("carol"), None)
+        .await
+        .unwrap_err();
     match &e {
         AppError::ChecklistOpen { open } => assert_eq!(open.len(), 2),
         other => panic!("expected ChecklistOpen, got {other}"),
     }
-    app.tick("1", "1", true, "carol").await.unwrap();
-    app.tick("1", "status page", true, "carol").await.unwrap();
+    app.tick("1", "1", true, &Principal::asserted("carol"))
+        .await
+        .unwrap();
+    app.tick("1", "status page", true, &Principal::asserted("carol"))
+        .await
+        .unwrap();
     app.add_action(
         "1",
         "Alert on readiness, not liveness",
         Some("dave"),
         None,
-        "carol",
+        &Principal::asserted("carol"),
     )
     .await
     .unwrap();
-    let done = app.resolve("1", "carol", None).await.unwrap();
+    let done = app
+        .resolve("1", &Principal::asserted("carol"), None)
+        .await
+        .unwrap();
     assert_eq!(done.status, "resolved");
     assert!(done.resolved_ms.is_some());
 
@@ -161,18 +189,33 @@ async fn lifecycle_story(dir: &Path, url: Option<&str>) {
     }
 
     // Reopen needs a reason and clears the resolution.
-    let e = app.reopen("1", "carol", " ").await.unwrap_err();
+    let e = app
+        .reopen("1", &Principal::asserted("carol"), " ")
+        .await
+        .unwrap_err();
     assert!(matches!(e, AppError::Invalid { .. }));
-    let re = app.reopen("1", "carol", "errors are back").await.unwrap();
+    let re = app
+        .reopen("1", &Principal::asserted("carol"), "errors are back")
+        .await
+        .unwrap();
     assert_eq!(re.status, "triggered");
     assert_eq!(re.resolved_ms, None);
     // Force needs a reason, and records it with the items still open.
-    app.tick("1", "1", false, "carol").await.unwrap();
-    let e = app.resolve("1", "carol", Some("")).await.unwrap_err();
-    assert!(matches!(e, AppError::Invalid { .. }));
-    app.resolve("1", "carol", Some("false alarm, verified by hand"))
+    app.tick("1", "1", false, &Principal::asserted("carol"))
         .await
         .unwrap();
+    let e = app
+        .resolve("1", &Principal::asserted("carol"), Some(""))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, AppError::Invalid { .. }));
+    app.resolve(
+        "1",
+        &Principal::asserted("carol"),
+        Some("false alarm, verified by hand"),
+    )
+    .await
+    .unwrap();
     let last = app.timeline("1", None).await.unwrap().pop().unwrap();
     assert_eq!(last.record.payload["forced"], "true");
     assert_eq!(
@@ -199,7 +242,7 @@ async fn bad_input_is_named() {
                 title: " ".into(),
                 ..NewIncident::default()
             },
-            "ann",
+            &Principal::asserted("ann"),
         )
         .await
         .unwrap_err();
@@ -211,7 +254,7 @@ async fn bad_input_is_named() {
                 severity: Some("critical".into()),
                 ..NewIncident::default()
             },
-            "ann",
+            &Principal::asserted("ann"),
         )
         .await
         .unwrap_err();
@@ -227,12 +270,15 @@ async fn bad_input_is_named() {
                 runbooks: vec!["nope.md".into()],
                 ..NewIncident::default()
             },
-            "ann",
+            &Principal::asserted("ann"),
         )
         .await
         .unwrap_err();
     assert_eq!(e.to_string(), "runbook nope.md not found");
-    let e = app.acknowledge("42", "ann").await.unwrap_err();
+    let e = app
+        .acknowledge("42", &Principal::asserted("ann"))
+        .await
+        .unwrap_err();
     assert_eq!(e.to_string(), "incident 42 not found");
     app.close().await;
 }
@@ -376,7 +422,7 @@ async fn section_runs_and_evidence_pack_verifies() {
         .run_sections(
             &inc.id,
             &[sitrep_runbook::Role::Diagnosis],
-            "auto-triage",
+            &Principal::asserted("auto-triage"),
             Mode::Automatic,
             std::sync::Arc::new(NullSink),
         )
@@ -402,7 +448,7 @@ async fn section_runs_and_evidence_pack_verifies() {
 
     let mut pack = Vec::new();
     let summary = app
-        .export_evidence_as(&inc.id, "auditor", &mut pack)
+        .export_evidence_as(&inc.id, &Principal::asserted("auditor"), &mut pack)
         .await
         .unwrap();
     // Every event, and the evidence.exported event the export sealed.
@@ -451,7 +497,7 @@ async fn the_log_keeps_the_origin_it_was_created_with() {
             title: "x".into(),
             ..NewIncident::default()
         },
-        "ann",
+        &Principal::asserted("ann"),
     )
     .await
     .unwrap();

@@ -4,6 +4,7 @@
 //! its deadline, and once per run when two replicas sweep together. On SQLite, and on
 //! PostgreSQL when `SITREP_TEST_DATABASE_URL` is set.
 
+use sitrep_app::Principal;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -44,7 +45,7 @@ async fn declare(app: &App) -> String {
             runbooks: vec!["local-service.md".into()],
             ..NewIncident::default()
         },
-        "ann",
+        &Principal::asserted("ann"),
     )
     .await
     .unwrap()

@@ -3,6 +3,7 @@
 //! with the old one through the rotation they carry;
 //! the old key file is gone; a rotation that stopped half-way finishes at the next start.
 
+use sitrep_app::Principal;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
@@ -58,14 +59,14 @@ async fn rotation_story(url: Option<&str>) {
                 title: "disk full".into(),
                 ..NewIncident::default()
             },
-            "ann",
+            &Principal::asserted("ann"),
         )
         .await
         .unwrap();
     let before = pack(&app, &inc.id).await;
     app.close().await;
 
-    let rotated = rotate_ledger_key(config(&data, url), "root", false)
+    let rotated = rotate_ledger_key(config(&data, url), &Principal::asserted("root"), false)
         .await
         .unwrap();
     assert_eq!(rotated.from, old.to_string());
@@ -94,7 +95,9 @@ async fn rotation_story(url: Option<&str>) {
     assert!(report.ok(), "{report:?}");
 
     // The incident goes on under the new key.
-    app.note(&inc.id, "cleared /var/log", "ann").await.unwrap();
+    app.note(&inc.id, "cleared /var/log", &Principal::asserted("ann"))
+        .await
+        .unwrap();
     let after = pack(&app, &inc.id).await;
     assert!(
         verifies(&before, &[&old]),
@@ -124,7 +127,7 @@ async fn a_rotation_that_stopped_half_way_finishes_at_the_next_start() {
     std::fs::write(next_file(&data), format!("{}\n", next.to_key_string())).unwrap();
     std::fs::set_permissions(next_file(&data), std::fs::Permissions::from_mode(0o600)).unwrap();
     app.store()
-        .record_key_rotation(&next.verifier(), "root", 1)
+        .record_key_rotation(&next.verifier(), "root", "cli:root", 1)
         .await
         .unwrap();
     app.close().await;
@@ -144,7 +147,7 @@ async fn a_rotation_that_stopped_half_way_finishes_at_the_next_start() {
     let retired = Signer::generate(old.name(), &mut rand::rngs::OsRng).unwrap();
     let app = App::open(config(&data, None)).await.unwrap();
     app.store()
-        .record_key_rotation(&retired.verifier(), "root", 2)
+        .record_key_rotation(&retired.verifier(), "root", "cli:root", 2)
         .await
         .unwrap();
     app.close().await;

@@ -3,6 +3,7 @@
 //! an attached runbook's severity scale winning over the config's, and post-incident
 //! follow-ups opened as action items with reminders when the incident resolves.
 
+use sitrep_app::Principal;
 use std::path::Path;
 
 use sitrep_app::{App, Config, NewIncident};
@@ -70,12 +71,19 @@ async fn pages_once_and_reminds_from_the_last_update() {
     let dir = tempfile::tempdir().unwrap();
     let app = open(dir.path()).await;
     let quiet = app
-        .declare(declare("nobody posts updates"), "ann")
+        .declare(declare("nobody posts updates"), &Principal::asserted("ann"))
         .await
         .unwrap();
-    let chatty = app.declare(declare("updates posted"), "ann").await.unwrap();
+    let chatty = app
+        .declare(declare("updates posted"), &Principal::asserted("ann"))
+        .await
+        .unwrap();
     let note = app
-        .note(&chatty.id, "status: rolling back", "carol")
+        .note(
+            &chatty.id,
+            "status: rolling back",
+            &Principal::asserted("carol"),
+        )
         .await
         .unwrap();
     let noted = app.incident(&chatty.id).await.unwrap();
@@ -121,7 +129,9 @@ async fn pages_once_and_reminds_from_the_last_update() {
     );
 
     // Acknowledging cancels the pending page in the same transaction.
-    app.acknowledge(&quiet.id, "carol").await.unwrap();
+    app.acknowledge(&quiet.id, &Principal::asserted("carol"))
+        .await
+        .unwrap();
     let q = jobs(quiet.id.clone()).await;
     assert!(
         q.iter()
@@ -141,10 +151,10 @@ async fn the_runbook_scale_sets_cadence_and_escalation_reminders() {
     let mut with = declare("runbook attached");
     with.severity = Some("SEV2".into());
     with.runbooks = vec!["payments.md".into()];
-    let with = app.declare(with, "ann").await.unwrap();
+    let with = app.declare(with, &Principal::asserted("ann")).await.unwrap();
     let mut without = declare("no runbook");
     without.severity = Some("SEV2".into());
-    let without = app.declare(without, "ann").await.unwrap();
+    let without = app.declare(without, &Principal::asserted("ann")).await.unwrap();
 
     let later = with.created_ms.max(without.created_ms) + 31 * 60 * 1000;
     app.sweep_escalations(later, None).await.unwrap();
@@ -175,7 +185,7 @@ async fn the_runbook_scale_sets_cadence_and_escalation_reminders() {
     // is immediate (0) where the config gives 5 minutes.
     let mut sev1 = declare("sev1 with runbook");
     sev1.runbooks = vec!["payments.md".into()];
-    let sev1 = app.declare(sev1, "ann").await.unwrap();
+    let sev1 = app.declare(sev1, &Principal::asserted("ann")).await.unwrap();
     app.sweep_escalations(sev1.created_ms + 60 * 1000, None)
         .await
         .unwrap();
@@ -194,7 +204,7 @@ async fn resolving_opens_the_runbooks_follow_ups_as_owned_action_items_with_remi
     let app = open(dir.path()).await;
     let mut new = declare("failover");
     new.runbooks = vec!["failover.md".into()];
-    let inc = app.declare(new, "ann").await.unwrap();
+    let inc = app.declare(new, &Principal::asserted("ann")).await.unwrap();
     // Only the stand-down items gate resolving; the follow-ups do not.
     let gates: Vec<String> = app
         .view(&inc.id)
@@ -211,9 +221,9 @@ async fn resolving_opens_the_runbooks_follow_ups_as_owned_action_items_with_remi
             "The old primary is fenced"
         ]
     );
-    app.tick(&inc.id, "1", true, "carol").await.unwrap();
-    app.tick(&inc.id, "2", true, "carol").await.unwrap();
-    let resolved = app.resolve(&inc.id, "carol", None).await.unwrap();
+    app.tick(&inc.id, "1", true, &Principal::asserted("carol")).await.unwrap();
+    app.tick(&inc.id, "2", true, &Principal::asserted("carol")).await.unwrap();
+    let resolved = app.resolve(&inc.id, &Principal::asserted("carol"), None).await.unwrap();
     let at = resolved.resolved_ms.unwrap();
 
     let view = app.view(&inc.id).await.unwrap();
@@ -270,10 +280,10 @@ async fn resolving_opens_the_runbooks_follow_ups_as_owned_action_items_with_remi
     );
     assert!(app.drift().await.unwrap().is_empty());
     // Reopening and resolving again opens nothing twice.
-    app.reopen(&inc.id, "carol", "replica fell behind")
+    app.reopen(&inc.id, &Principal::asserted("carol"), "replica fell behind")
         .await
         .unwrap();
-    app.resolve(&inc.id, "carol", None).await.unwrap();
+    app.resolve(&inc.id, &Principal::asserted("carol"), None).await.unwrap();
     assert_eq!(app.view(&inc.id).await.unwrap().actions.len(), 5);
     app.close().await;
 }

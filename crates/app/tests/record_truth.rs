@@ -1,6 +1,7 @@
 //! The ledger is the truth: an edit of the mutable tables changes neither the post-mortem
 //! nor goes unnoticed, on SQLite and PostgreSQL.
 
+use sitrep_app::Principal;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -44,19 +45,35 @@ async fn story(dir: &Path, url: Option<&str>) {
                 service: Some("local-svc".into()),
                 ..NewIncident::default()
             },
-            "ann",
+            &Principal::asserted("ann"),
         )
         .await
         .unwrap();
-    app.acknowledge("1", "bob").await.unwrap();
-    app.assign("1", "commander", "carol", "bob").await.unwrap();
-    app.set_severity("1", "1", "carol").await.unwrap();
-    let run = run_greet(&app, &inc.id).await;
-    app.tick("1", "1", true, "carol").await.unwrap();
-    app.add_action("1", "Page on readiness", Some("dave"), None, "carol")
+    app.acknowledge("1", &Principal::asserted("bob"))
         .await
         .unwrap();
-    app.mitigate("1", "carol").await.unwrap();
+    app.assign("1", "commander", "carol", &Principal::asserted("bob"))
+        .await
+        .unwrap();
+    app.set_severity("1", "1", &Principal::asserted("carol"))
+        .await
+        .unwrap();
+    let run = run_greet(&app, &inc.id).await;
+    app.tick("1", "1", true, &Principal::asserted("carol"))
+        .await
+        .unwrap();
+    app.add_action(
+        "1",
+        "Page on readiness",
+        Some("dave"),
+        None,
+        &Principal::asserted("carol"),
+    )
+    .await
+    .unwrap();
+    app.mitigate("1", &Principal::asserted("carol"))
+        .await
+        .unwrap();
 
     // Untouched, the tables say what the records say, and so does the replay.
     assert_eq!(
@@ -122,8 +139,7 @@ async fn run_greet(app: &App, incident: &str) -> String {
         incident: incident.to_owned(),
         runbook: "local-service.md".to_owned(),
         step: "greet".to_owned(),
-        actor: "ann".to_owned(),
-        principal_id: None,
+        actor: Principal::asserted("ann"),
         set: BTreeMap::from([("instance".to_owned(), "web-1".to_owned())]),
         confirmed: None,
         approval: None,

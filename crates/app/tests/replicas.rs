@@ -12,6 +12,7 @@ mod moto;
 #[path = "support/backends.rs"]
 mod support;
 use fixtures::fixtures;
+use sitrep_app::Principal;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -91,8 +92,7 @@ fn leaky(incident: &str) -> RunRequest {
         incident: incident.to_owned(),
         runbook: "local-service.md".into(),
         step: "leaky".into(),
-        actor: "ann".into(),
-        principal_id: None,
+        actor: Principal::asserted("ann"),
         set: Default::default(),
         confirmed: None,
         approval: None,
@@ -109,7 +109,7 @@ async fn incident_with_output(app: &App, title: &str) -> (String, sitrep_app::Ru
                 runbooks: vec!["local-service.md".into()],
                 ..NewIncident::default()
             },
-            "ann",
+            &Principal::asserted("ann"),
         )
         .await
         .unwrap();
@@ -238,13 +238,21 @@ async fn upload_later_then_retention(
 
     // Retention on one replica deletes the bytes in the bucket too, and every other
     // replica drops its own copy at its next sweep; the records stay.
-    a.resolve(inc, "ann", Some("drill over")).await.unwrap();
+    a.resolve(inc, &Principal::asserted("ann"), Some("drill over"))
+        .await
+        .unwrap();
     let later = sitrep_app::now_ms() + 2 * 24 * 3600 * 1000;
     let day = 24 * 3600 * 1000;
-    let r = a.apply_retention(later, day, false, "ops").await.unwrap();
+    let r = a
+        .apply_retention(later, day, false, &Principal::asserted("ops"))
+        .await
+        .unwrap();
     assert_eq!(r.incidents.len(), 1, "{r:?}");
     assert!(b.blobs().contains(sha), "b fetched it earlier");
-    let r = b.apply_retention(later, day, false, "ops").await.unwrap();
+    let r = b
+        .apply_retention(later, day, false, &Principal::asserted("ops"))
+        .await
+        .unwrap();
     assert!(r.incidents.is_empty(), "already expired by a");
     assert!(r.local_copies_deleted >= 1, "{r:?}");
     assert!(!b.blobs().contains(sha));
@@ -297,10 +305,18 @@ async fn lost_replica_story(cl: &Cluster, endpoint: &str) {
         "stdout and stderr wait for a"
     );
     // ...cannot give up its own...
-    let own = b.abandon_uploads(b.replica(), "ops").await.unwrap_err();
+    let own = b
+        .abandon_uploads(b.replica(), &Principal::asserted("ops"))
+        .await
+        .unwrap_err();
     assert!(own.to_string().contains("this replica"), "{own}");
     // ...and abandons a's on the record: the bucket never got the bytes.
-    assert_eq!(b.abandon_uploads(&a_id, "ops").await.unwrap(), 2);
+    assert_eq!(
+        b.abandon_uploads(&a_id, &Principal::asserted("ops"))
+            .await
+            .unwrap(),
+        2
+    );
     assert!(b.upload_backlog().await.unwrap().is_empty());
     let lost: Vec<_> = b
         .store()
@@ -316,7 +332,10 @@ async fn lost_replica_story(cl: &Cluster, endpoint: &str) {
         lost.iter()
             .all(|e| e.record.payload["replica"] == a_id && e.record.actor == "ops")
     );
-    let again = b.abandon_uploads(&a_id, "ops").await.unwrap_err();
+    let again = b
+        .abandon_uploads(&a_id, &Principal::asserted("ops"))
+        .await
+        .unwrap_err();
     assert!(again.to_string().contains("no uploads wait"), "{again}");
     b.close().await;
 }

@@ -2,6 +2,7 @@
 //! their ledger records stay and still verify; a legal hold keeps them; a blob another
 //! incident still needs is kept; every hold, release and expiry is on the record.
 
+use sitrep_app::Principal;
 use std::sync::Arc;
 
 use sitrep_app::{App, AppError, Config, Mode, NewIncident, NullSink, RunRequest};
@@ -22,8 +23,7 @@ fn step(incident: &str, name: &str, instance: &str) -> RunRequest {
         incident: incident.to_owned(),
         runbook: "local-service.md".into(),
         step: name.into(),
-        actor: "ann".into(),
-        principal_id: None,
+        actor: Principal::asserted("ann"),
         set: [("instance".to_owned(), instance.to_owned())].into(),
         confirmed: None,
         approval: None,
@@ -47,7 +47,7 @@ async fn incident(app: &App, instance: &str) -> (String, Hash) {
                 runbooks: vec!["local-service.md".into()],
                 ..NewIncident::default()
             },
-            "ann",
+            &Principal::asserted("ann"),
         )
         .await
         .unwrap();
@@ -106,24 +106,35 @@ async fn retention_story(url: Option<&str>) {
     )
     .unwrap();
     for id in [&a, &b] {
-        app.resolve(id, "ann", Some("drill over")).await.unwrap();
+        app.resolve(id, &Principal::asserted("ann"), Some("drill over"))
+            .await
+            .unwrap();
     }
-    app.hold_evidence(&a, "case 2026-114: preserve", "lena")
+    app.hold_evidence(&a, "case 2026-114: preserve", &Principal::asserted("lena"))
         .await
         .unwrap();
-    let again = app.hold_evidence(&a, "twice", "lena").await.unwrap_err();
+    let again = app
+        .hold_evidence(&a, "twice", &Principal::asserted("lena"))
+        .await
+        .unwrap_err();
     assert!(again.to_string().contains("already held"), "{again}");
 
     let later = sitrep_app::now_ms() + 10 * DAY;
     // Dry run: says what would go, deletes nothing.
-    let dry = app.apply_retention(later, DAY, true, "ops").await.unwrap();
+    let dry = app
+        .apply_retention(later, DAY, true, &Principal::asserted("ops"))
+        .await
+        .unwrap();
     assert_eq!(dry.incidents.len(), 1, "{dry:?}");
     assert_eq!(dry.incidents[0].id, b);
     assert_eq!(dry.incidents[0].blobs, [b_out.to_hex()]);
     assert!(!gone(&app, &b_out).await);
 
     // B's own output goes; what open incident C shares with it stays; held A keeps all.
-    let done = app.apply_retention(later, DAY, false, "ops").await.unwrap();
+    let done = app
+        .apply_retention(later, DAY, false, &Principal::asserted("ops"))
+        .await
+        .unwrap();
     assert_eq!(done.incidents.len(), 1);
     assert!(done.shared_kept >= 1, "{done:?}");
     assert!(gone(&app, &b_out).await);
@@ -131,14 +142,25 @@ async fn retention_story(url: Option<&str>) {
     assert!(!gone(&app, &a_out).await);
     // Not yet old enough: nothing happens.
     let early = app
-        .apply_retention(sitrep_app::now_ms(), DAY, false, "ops")
+        .apply_retention(
+            sitrep_app::now_ms(),
+            DAY,
+            false,
+            &Principal::asserted("ops"),
+        )
         .await
         .unwrap();
     assert!(early.incidents.is_empty());
     // Once expired, never again.
-    let twice = app.apply_retention(later, DAY, false, "ops").await.unwrap();
+    let twice = app
+        .apply_retention(later, DAY, false, &Principal::asserted("ops"))
+        .await
+        .unwrap();
     assert!(twice.incidents.is_empty(), "{twice:?}");
-    let err = app.hold_evidence(&b, "too late", "lena").await.unwrap_err();
+    let err = app
+        .hold_evidence(&b, "too late", &Principal::asserted("lena"))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("already deleted"), "{err}");
 
     // B's pack still verifies: every record, with one blob deleted by retention.
@@ -150,14 +172,26 @@ async fn retention_story(url: Option<&str>) {
 
     // Released, A's own output goes at the next sweep; when C resolves and ages too,
     // the output every incident shared goes last.
-    app.release_evidence(&a, "lena").await.unwrap();
-    let err = app.release_evidence(&a, "lena").await.unwrap_err();
+    app.release_evidence(&a, &Principal::asserted("lena"))
+        .await
+        .unwrap();
+    let err = app
+        .release_evidence(&a, &Principal::asserted("lena"))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("not held"), "{err}");
-    app.apply_retention(later, DAY, false, "ops").await.unwrap();
+    app.apply_retention(later, DAY, false, &Principal::asserted("ops"))
+        .await
+        .unwrap();
     assert!(gone(&app, &a_out).await);
     assert!(!gone(&app, &leaky).await, "C still needs it");
-    app.resolve(&c, "ann", Some("drill over")).await.unwrap();
-    let last = app.apply_retention(later, DAY, false, "ops").await.unwrap();
+    app.resolve(&c, &Principal::asserted("ann"), Some("drill over"))
+        .await
+        .unwrap();
+    let last = app
+        .apply_retention(later, DAY, false, &Principal::asserted("ops"))
+        .await
+        .unwrap();
     assert_eq!(last.incidents.len(), 1);
     assert!(gone(&app, &c_out).await);
     assert!(gone(&app, &leaky).await);

@@ -3,6 +3,7 @@
 //! checklist, every step plans (bound or naming what is missing, with its risk and the
 //! gate's answer), and auto-triage runs its read steps, never anything else.
 
+use sitrep_app::Principal;
 use std::path::Path;
 use std::time::Duration;
 
@@ -38,7 +39,7 @@ async fn every_seed_imports_plans_and_triages() {
                     runbooks: vec![path.clone()],
                     ..NewIncident::default()
                 },
-                "drill",
+                &Principal::asserted("drill"),
             )
             .await
             .unwrap();
@@ -53,8 +54,7 @@ async fn every_seed_imports_plans_and_triages() {
                 incident: inc.id.clone(),
                 runbook: path.clone(),
                 step: step.id.clone(),
-                actor: "drill".into(),
-                principal_id: None,
+                actor: Principal::asserted("drill"),
                 set: Default::default(),
                 confirmed: None,
                 approval: None,
@@ -79,7 +79,7 @@ async fn every_seed_imports_plans_and_triages() {
                     Role::Evidence,
                     Role::Verification,
                 ],
-                "auto-triage",
+                &Principal::asserted("auto-triage"),
                 Mode::Automatic,
                 std::sync::Arc::new(NullSink),
             )

@@ -5,6 +5,7 @@
 mod secrets;
 
 use sitrep_alerts::Silence;
+use sitrep_app::Principal;
 use sitrep_app::ingest::Ingestor;
 use sitrep_app::{App, Config};
 
@@ -31,8 +32,13 @@ async fn a_silence_survives_a_restart_and_is_on_the_record() {
         "comment": "known flapping; token=abc123secret",
     }))
     .unwrap();
-    ing.create_silence(silence.clone()).await.unwrap();
-    let again = ing.create_silence(silence).await.unwrap_err();
+    ing.create_silence(silence.clone(), &Principal::asserted("carl"))
+        .await
+        .unwrap();
+    let again = ing
+        .create_silence(silence, &Principal::asserted("carl"))
+        .await
+        .unwrap_err();
     assert!(again.to_string().contains("exists"), "{again}");
     app.close().await;
 
@@ -45,8 +51,17 @@ async fn a_silence_survives_a_restart_and_is_on_the_record() {
             .collect::<Vec<_>>(),
         ["s-1"]
     );
-    assert!(ing.delete_silence("s-1", "cleo").await.unwrap());
-    assert!(!ing.delete_silence("s-1", "cleo").await.unwrap(), "gone");
+    assert!(
+        ing.delete_silence("s-1", &Principal::asserted("cleo"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !ing.delete_silence("s-1", &Principal::asserted("cleo"))
+            .await
+            .unwrap(),
+        "gone"
+    );
     let size = app.store().tree_size().await.unwrap();
     let events = app.store().events(0, size).await.unwrap();
     let kinds: Vec<(&str, &str)> = events
@@ -98,9 +113,16 @@ async fn the_regex_budget_refuses_new_silences_and_skips_stored_ones_at_start() 
     let dir = tempfile::tempdir().unwrap();
     let app = open_with_budget(dir.path(), 4).await;
     let ing = Ingestor::load(app.clone()).await.unwrap();
-    ing.create_silence(two_regexes("a")).await.unwrap();
-    ing.create_silence(two_regexes("b")).await.unwrap();
-    let e = ing.create_silence(two_regexes("c")).await.unwrap_err();
+    ing.create_silence(two_regexes("a"), &Principal::asserted("carl"))
+        .await
+        .unwrap();
+    ing.create_silence(two_regexes("b"), &Principal::asserted("carl"))
+        .await
+        .unwrap();
+    let e = ing
+        .create_silence(two_regexes("c"), &Principal::asserted("carl"))
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("max_regexes"), "{e}");
     // A hostile body stored behind the API's back (an older build, a restore): 1,000
     // `\w{20}` matchers, which once took 12 s and 1.2 GB at every start.

@@ -3,6 +3,7 @@
 //! unreadable; a value that changes between confirmation and run is never the one that
 //! runs unconfirmed. On SQLite, and on PostgreSQL when `SITREP_TEST_DATABASE_URL` is set.
 
+use sitrep_app::Principal;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -88,7 +89,7 @@ async fn incident(app: &App) -> String {
             runbooks: vec!["slipped.md".into()],
             ..NewIncident::default()
         },
-        "ann",
+        &Principal::asserted("ann"),
     )
     .await
     .unwrap()
@@ -107,7 +108,7 @@ async fn a_write_that_slipped_past_the_classifier_fails_under_the_sandbox() {
             .run_sections(
                 &id,
                 &[Role::Diagnosis],
-                "auto-triage",
+                &Principal::asserted("auto-triage"),
                 Mode::Automatic,
                 Arc::new(NullSink),
             )
@@ -158,8 +159,7 @@ fn mark(id: &str, n: usize) -> RunRequest {
         incident: id.to_owned(),
         runbook: "slipped.md".into(),
         step: "mark".into(),
-        actor: "ann".into(),
-        principal_id: None,
+        actor: Principal::asserted("ann"),
         set: [("n".to_owned(), n.to_string())].into(),
         confirmed: None,
         approval: None,
@@ -179,7 +179,9 @@ async fn a_value_changed_after_confirmation_never_runs_unconfirmed() {
         let plan = app.plan(&req).await.unwrap();
         assert!(plan.display.contains("0-SEV4"), "{}", plan.display);
         req.confirmed = Some(plan.id.clone());
-        app.set_severity(&id, "SEV1", "bob").await.unwrap();
+        app.set_severity(&id, "SEV1", &Principal::asserted("bob"))
+            .await
+            .unwrap();
         let err = app.run_step(&req, Arc::new(NullSink)).await.unwrap_err();
         assert!(
             matches!(&err, AppError::NeedsConfirmation { plan: p, .. } if *p != plan.id),
@@ -194,7 +196,7 @@ async fn a_value_changed_after_confirmation_never_runs_unconfirmed() {
             tokio::spawn(async move {
                 for i in 0..40 {
                     let to = if i % 2 == 0 { "SEV2" } else { "SEV1" };
-                    let _ = app.set_severity(&id, to, "bob").await;
+                    let _ = app.set_severity(&id, to, &Principal::asserted("bob")).await;
                     tokio::time::sleep(std::time::Duration::from_millis(3)).await;
                 }
             })

@@ -89,6 +89,10 @@ fn kind_of(key: &str, v: &Value) -> Option<&'static str> {
     if v.is_null() || v.is_boolean() || k == "step_id" {
         return None;
     }
+    // `cli:NAME` and `sitrep:NAME` are the same every run: shown as they are.
+    if k == "actor_id" && v.as_str().is_some_and(|s| !is_uuid(s)) {
+        return None;
+    }
     if k.ends_with("_ms") || k.ends_with("_at") || k == "created" || k == "duration" {
         Some("[time]")
     } else if k == "id" || k.ends_with("_id") || k == "run" || k == "incident" && v.is_string() {

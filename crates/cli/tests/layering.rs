@@ -161,6 +161,48 @@ fn the_faces_go_through_app() {
     }
 }
 
+/// Every `.rs` file under `dir`, recursively.
+fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read source dir") {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// `App::store()` stays public for tests only: no face's source calls it.
+#[test]
+fn the_faces_never_reach_apps_store() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for face in ["server", "cli", "demo"] {
+        rust_files(&root.join(face).join("src"), &mut files);
+    }
+    assert!(
+        files.len() > 20,
+        "sources not found under {}",
+        root.display()
+    );
+    let mut found = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).expect("read source");
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if code.contains(".store()") {
+                found.push(format!("{}:{}: {}", f.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "faces reach the store past app:\n{}",
+        found.join("\n")
+    );
+}
+
 #[test]
 fn there_is_no_grab_bag_crate() {
     let all = normal_dependencies();

@@ -140,7 +140,11 @@ impl Demo {
             )
         });
         let token = app
-            .create_token("demo-admin", AccessRole::Admin, "demo")
+            .create_token(
+                "demo-admin",
+                AccessRole::Admin,
+                &sitrep_app::Principal::sitrep("demo"),
+            )
             .await?
             .secret;
         let state = ServerState::new(app)
@@ -198,12 +202,7 @@ impl Demo {
             let mut triaged = 0;
             for inc in &list {
                 // A run counts once it finished: its output is on the timeline.
-                let runs = state
-                    .app()
-                    .store()
-                    .runs_for(&inc.id)
-                    .await
-                    .map_err(sitrep_app::AppError::from)?;
+                let runs = state.app().runs_for(&inc.id).await?;
                 if runs.iter().any(|r| r.ended_ms.is_some()) {
                     triaged += 1;
                 }

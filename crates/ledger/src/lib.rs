@@ -48,8 +48,8 @@ pub use note::{
     sign_note,
 };
 pub use record::{
-    Evidence, KEY_ROTATED, Link, MAX_RECORD_LEN, RECORD_VERSION, RECORD_VERSION_UNLINKED, Record,
-    RecordError,
+    Evidence, KEY_ROTATED, Link, MAX_ACTOR_ID_LEN, MAX_RECORD_LEN, RECORD_VERSION,
+    RECORD_VERSION_UNLINKED, Record, RecordError,
 };
 pub use store::{HashReader, LogStore, MemoryStore, StorageError};
 pub use tile::{TILE_WIDTH, Tile, TileHashes, TileKind, new_tiles, read_tile, tiles};

@@ -27,6 +27,9 @@ pub const KEY_ROTATED: &str = "ledger.key_rotated";
 /// bundle, whose entries carry a 16-bit length.
 pub const MAX_RECORD_LEN: usize = 65_535;
 
+/// Longest `actor_id` in bytes (a `cli:` prefix on a 200-byte name fits).
+pub const MAX_ACTOR_ID_LEN: usize = 256;
+
 /// One event of an incident, as sealed into the log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,8 +42,14 @@ pub struct Record {
     pub event_type: String,
     /// When the event happened, Unix time in milliseconds (passed in by the caller).
     pub time_ms: u64,
-    /// Who caused the event (a user, `system`, a service account).
+    /// Who caused the event (a user, `system`, a service account): the name people read.
     pub actor: String,
+    /// The id of who caused it, which tells two actors of the same name apart: an API
+    /// token's id, `cli:NAME` for a name asserted on the command line, `sitrep:NAME` for
+    /// sitrep's own actors. Absent from records sealed before ids were recorded, whose
+    /// canonical bytes therefore stay what they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_id: Option<String>,
     /// The incident the event belongs to, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incident: Option<String>,
@@ -115,11 +124,19 @@ impl Record {
             event_type: event_type.into(),
             time_ms,
             actor: actor.into(),
+            actor_id: None,
             incident: None,
             prev: None,
             evidence: None,
             payload: BTreeMap::new(),
         }
+    }
+
+    /// The same record, naming who caused it by id as well as by name.
+    #[must_use]
+    pub fn by_id(mut self, actor_id: impl Into<String>) -> Record {
+        self.actor_id = Some(actor_id.into());
+        self
     }
 
     /// A key rotation record: the log's signing key moves from `from` to `to`.
@@ -206,6 +223,14 @@ impl Record {
             return Err(RecordError::InvalidField {
                 field: "actor",
                 reason: "must not be empty",
+            });
+        }
+        if let Some(id) = &self.actor_id
+            && (id.is_empty() || id.len() > MAX_ACTOR_ID_LEN || id.chars().any(char::is_control))
+        {
+            return Err(RecordError::InvalidField {
+                field: "actor_id",
+                reason: "must be non-empty, at most 256 bytes, without control characters",
             });
         }
         if self.incident.as_deref() == Some("") {

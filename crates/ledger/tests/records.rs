@@ -82,6 +82,34 @@ fn encoding_rejects_invalid_fields_and_oversize_records() {
     ));
 }
 
+/// A record sealed before actor ids keeps its bytes (and so its leaf hash); one that
+/// names its actor's id carries it right after the name.
+#[test]
+fn actor_id_is_optional_and_placed_after_the_name() {
+    let old = Record::new("incident.acknowledged", 1, "alice");
+    let bytes = old.encode().unwrap();
+    assert_eq!(
+        bytes,
+        br#"{"v":2,"type":"incident.acknowledged","time_ms":1,"actor":"alice"}"#
+    );
+    assert_eq!(Record::decode(&bytes).unwrap().actor_id, None);
+    let new = old.clone().by_id("cli:alice");
+    let bytes = new.encode().unwrap();
+    assert_eq!(
+        bytes,
+        br#"{"v":2,"type":"incident.acknowledged","time_ms":1,"actor":"alice","actor_id":"cli:alice"}"#
+    );
+    assert_eq!(Record::decode(&bytes).unwrap(), new);
+    assert_ne!(new.leaf_hash().unwrap(), old.leaf_hash().unwrap());
+    assert!(matches!(
+        old.clone().by_id("x".repeat(257)).encode(),
+        Err(RecordError::InvalidField {
+            field: "actor_id",
+            ..
+        })
+    ));
+}
+
 fn text() -> impl Strategy<Value = String> {
     // Mostly printable, with quotes, backslashes, control characters and non-ASCII.
     prop::string::string_regex("[a-zA-Z0-9 \"\\\\\n\t\u{1}\u{7f}é✓\u{2028}-]{1,12}").expect("regex")
@@ -100,9 +128,11 @@ fn record() -> impl Strategy<Value = Record> {
         )),
         prop::collection::btree_map(text(), text(), 0..4),
         prop::option::of((any::<u64>(), any::<[u8; 32]>())),
+        prop::option::of("[a-z0-9:-]{1,40}"),
     )
         .prop_map(
-            |(event_type, time_ms, actor, incident, evidence, payload, prev)| Record {
+            |(event_type, time_ms, actor, incident, evidence, payload, prev, actor_id)| Record {
+                actor_id,
                 // A link is only valid on an incident's record.
                 prev: prev.filter(|_| incident.is_some()).map(|(index, h)| Link {
                     index,

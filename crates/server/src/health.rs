@@ -59,9 +59,9 @@ async fn timed<T, E: std::fmt::Display>(
 
 /// Runs every check.
 pub async fn readiness(state: &ServerState) -> Readiness {
-    let store = state.app().store();
+    let app = state.app();
     let mut checks = std::collections::BTreeMap::new();
-    let size = timed(store.tree_size()).await;
+    let size = timed(app.ledger_size()).await;
     checks.insert(
         "database",
         match &size {
@@ -69,7 +69,7 @@ pub async fn readiness(state: &ServerState) -> Readiness {
             Err(e) => check(false, true, e.clone()),
         },
     );
-    let ledger = match (timed(store.latest_checkpoint()).await, &size) {
+    let ledger = match (timed(app.latest_checkpoint()).await, &size) {
         (Ok(Some(cp)), Ok(n)) if cp.size <= *n => {
             check(true, true, format!("checkpoint at size {} of {n}", cp.size))
         }
@@ -82,18 +82,18 @@ pub async fn readiness(state: &ServerState) -> Readiness {
         (Err(e), _) => check(false, true, e),
         (_, Err(e)) => check(false, true, e.clone()),
     };
-    if store.checkpoint_error().is_some() {
+    if app.checkpoint_error().is_some() {
         // Failing: try again now (the outcome is recorded), so a cleared fault shows.
-        let _ = timed(store.probe_signer()).await;
+        let _ = timed(app.probe_signer()).await;
     }
     // Events still commit while checkpoints cannot be signed, but nothing new is
     // sealed: a retired key (the log rotated under this replica) or a ledger that no
     // longer matches its checkpoint. Take the replica out until it is fixed.
-    let ledger = match store.checkpoint_error() {
+    let ledger = match app.checkpoint_error() {
         Some(e) if ledger.ok => check(false, true, format!("cannot sign checkpoints: {e}")),
         _ => ledger,
     };
-    let ledger = ledger_verification(store.ledger_verification(), ledger);
+    let ledger = ledger_verification(app.ledger_verification(), ledger);
     checks.insert("ledger", ledger);
     checks.insert("writer", writer_check(state).await);
     let blobs = state.app().data_dir().join("blobs");
@@ -159,10 +159,10 @@ pub async fn readiness(state: &ServerState) -> Readiness {
 /// transaction that stores nothing) is tried, so readiness comes back as soon as writes
 /// work again, without waiting for traffic; while it keeps failing the probe says why.
 async fn writer_check(state: &ServerState) -> Check {
-    let store = state.app().store();
-    let last = store.writer_outcome();
+    let app = state.app();
+    let last = app.writer_outcome();
     if let Some(e) = last.error {
-        if let Err(probe) = timed(store.probe_writer()).await {
+        if let Err(probe) = timed(app.probe_writer()).await {
             return check(
                 false,
                 true,
@@ -178,7 +178,7 @@ async fn writer_check(state: &ServerState) -> Check {
         true,
         format!(
             "last commit succeeded; {} failures since start",
-            store.writer_outcome().failures
+            app.writer_outcome().failures
         ),
     )
 }

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sitrep_app::workers::Workers;
+use sitrep_app::workers::{ReloadHook, TriageHooks, Workers};
 use sitrep_app::{App, Ingestor};
 
 pub mod api;
@@ -42,9 +42,7 @@ mod receivers;
 mod routes;
 pub mod sse;
 pub mod streams;
-mod triage;
 pub mod ui;
-pub mod watch;
 
 pub use auth::{Caller, Via, csrf_token};
 pub use error::{ApiError, ApiResult};
@@ -68,17 +66,13 @@ struct Inner {
     closing: tokio::sync::watch::Sender<bool>,
     runbook_error: Mutex<Option<String>>,
     paging: paging::Pacing,
-    triage_wake: tokio::sync::Notify,
+    triage_wake: Arc<tokio::sync::Notify>,
 }
 
 impl ServerState {
     /// State over an opened app. The live feed starts at the ledger's current size.
     pub async fn new(app: App) -> Result<ServerState, sitrep_app::AppError> {
-        let size = app
-            .store()
-            .tree_size()
-            .await
-            .map_err(sitrep_app::AppError::Store)?;
+        let size = app.ledger_size().await?;
         let (closing, _) = tokio::sync::watch::channel(false);
         let receivers = &app.config().server.receivers;
         Ok(ServerState {
@@ -94,7 +88,7 @@ impl ServerState {
                 closing,
                 runbook_error: Mutex::new(None),
                 paging: paging::Pacing::default(),
-                triage_wake: tokio::sync::Notify::new(),
+                triage_wake: Arc::new(tokio::sync::Notify::new()),
             }),
         })
     }
@@ -183,7 +177,7 @@ impl ServerState {
     }
 
     /// Wakes the auto-triage worker: ingestion enqueued a durable auto-triage request
-    /// for a new incident (`triage.rs`); results land on its timeline (and in the live
+    /// for a new incident (`sitrep_app::workers`); results land on its timeline (and in the live
     /// feed) as they finish.
     pub fn spawn_auto_triage(&self, _incident_id: String) {
         self.inner.triage_wake.notify_one();
@@ -211,9 +205,7 @@ pub async fn serve(
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(live::tail(state.clone()));
     tasks.spawn(streams::recheck(state.clone()));
-    tasks.spawn(watch::watch_runbooks(state.clone(), Duration::from_secs(2)));
     tasks.spawn(paging::run(state.clone()));
-    tasks.spawn(triage::run(state.clone()));
     let holder = format!("serve-{}-{}", std::process::id(), uuid::Uuid::now_v7());
     let poke = state.clone();
     let workers = Workers::new(
@@ -222,6 +214,18 @@ pub async fn serve(
         Arc::new(move || poke.changed()),
     );
     workers.spawn_all(&mut tasks, &holder);
+    let (counts, reloads) = (state.clone(), state.clone());
+    let triage = TriageHooks {
+        sink: Arc::new(live::LiveSink::new(state.clone())),
+        step_run: Arc::new(move |risk, status| counts.metrics().step_run(risk, status)),
+    };
+    tasks.spawn(
+        workers
+            .clone()
+            .triage(state.inner.triage_wake.clone(), triage),
+    );
+    let reloaded: ReloadHook = Arc::new(move |e| reloads.set_runbook_error(e));
+    tasks.spawn(workers.watch_runbooks(Duration::from_secs(2), reloaded));
     state.inner.started.store(true, Ordering::Release);
     let closing = state.inner.closing.clone();
     let signal = async move {

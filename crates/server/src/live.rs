@@ -126,14 +126,14 @@ pub async fn tail(state: ServerState) {
     }
 }
 
-async fn pump(state: &ServerState) -> Result<(), sitrep_app::store::StoreError> {
-    let store = state.app().store();
-    let size = store.tree_size().await?;
+async fn pump(state: &ServerState) -> Result<(), sitrep_app::AppError> {
+    let app = state.app();
+    let size = app.ledger_size().await?;
     let live = state.live();
     let mut next = live.next.load(Ordering::Acquire);
     while next < size {
         let end = size.min(next + TAIL_BATCH);
-        let events = store.events(next, end).await?;
+        let events = app.sealed(next, end).await?;
         for e in events {
             next = next.max(e.index + 1);
             live.send(event_msg(&e));

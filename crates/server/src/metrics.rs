@@ -240,7 +240,6 @@ impl Metrics {
             }
         }
         self.render_guards(state, &mut out);
-        let store = state.app().store();
         out.push_str("# HELP sitrep_incidents_open Incidents not resolved, by severity.\n");
         out.push_str("# TYPE sitrep_incidents_open gauge\n");
         let filter = IncidentFilter {
@@ -254,7 +253,7 @@ impl Metrics {
             .names()
             .map(|s| (s.to_owned(), 0))
             .collect();
-        if let Ok(open) = store.incidents(&filter).await {
+        if let Ok(open) = state.app().incidents(&filter).await {
             for i in open {
                 *by_sev.entry(i.severity).or_default() += 1;
             }
@@ -272,7 +271,7 @@ impl Metrics {
             limit: 10_000,
             ..IncidentFilter::default()
         };
-        if let Ok(all) = store.incidents(&recent).await {
+        if let Ok(all) = state.app().incidents(&recent).await {
             const ACK_BUCKETS: [f64; 8] = [
                 60.0, 300.0, 900.0, 1800.0, 3600.0, 14400.0, 43200.0, 86400.0,
             ];
@@ -311,14 +310,14 @@ impl Metrics {
         subsystems(&mut out, state);
         out.push_str("# HELP sitrep_ledger_size Entries in the ledger.\n");
         out.push_str("# TYPE sitrep_ledger_size gauge\n");
-        if let Ok(size) = store.tree_size().await {
+        if let Ok(size) = state.app().ledger_size().await {
             let _ = writeln!(out, "sitrep_ledger_size {size}");
         }
         out.push_str(
             "# HELP sitrep_ledger_checkpoint_age_seconds Seconds since the latest signed checkpoint.\n",
         );
         out.push_str("# TYPE sitrep_ledger_checkpoint_age_seconds gauge\n");
-        if let Ok(Some(cp)) = store.latest_checkpoint().await {
+        if let Ok(Some(cp)) = state.app().latest_checkpoint().await {
             let age = (sitrep_app::now_ms() - cp.created_ms).max(0) as f64 / 1000.0;
             let _ = writeln!(out, "sitrep_ledger_checkpoint_age_seconds {age:.3}");
         }
@@ -382,10 +381,10 @@ pub async fn track(State(state): State<ServerState>, req: Request, next: Next) -
 /// Failures per subsystem since the process started, and whether each one's last
 /// attempt worked (from the outcomes the store and the app keep, no database read).
 fn subsystems(out: &mut String, state: &ServerState) {
-    let store = state.app().store();
+    let app = state.app();
     let outcomes = [
-        ("writer", store.writer_outcome()),
-        ("signer", store.signer_outcome()),
+        ("writer", app.writer_outcome()),
+        ("signer", app.signer_outcome()),
         ("blob_store", state.app().blob_outcome()),
     ];
     out.push_str("# HELP sitrep_subsystem_failures_total Failed attempts by subsystem (writer: group commits, signer: checkpoints, blob_store: blob writes).\n");

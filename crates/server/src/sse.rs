@@ -260,7 +260,7 @@ async fn replay(
     queue: &Queue,
     sent: &mut Option<u64>,
 ) -> bool {
-    let backlog = match state.app().store().timeline(id, Some(after)).await {
+    let backlog = match state.app().timeline(id, Some(after)).await {
         Ok(b) => b,
         Err(e) => {
             tracing::warn!(incident = %id, error = %e, "live stream: cannot replay");

@@ -5,6 +5,7 @@
 
 mod common;
 
+use sitrep_app::Principal;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -113,11 +114,13 @@ async fn a_link_from_before_a_reopen_is_stale() {
     let (st, _) = press(&s, &old, None, None).await;
     assert_eq!(st, 200);
     let app = s.state.app();
-    app.resolve(&id, "carl", Some("done for the test"))
+    app.resolve(&id, &Principal::asserted("carl"), Some("done for the test"))
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(5)).await;
-    app.reopen(&id, "carl", "it came back").await.unwrap();
+    app.reopen(&id, &Principal::asserted("carl"), "it came back")
+        .await
+        .unwrap();
     let (st, html) = press(&s, &old, None, None).await;
     assert_eq!(st, 403, "{html}");
     assert!(html.contains("stale"), "{html}");

@@ -9,6 +9,7 @@
 mod common;
 
 use std::sync::Arc;
+use sitrep_app::Principal;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
@@ -66,7 +67,14 @@ async fn a_storm_of_pages_to_one_person_arrives_bundled() {
             service: Some("local-svc".into()),
             ..sitrep_app::NewIncident::default()
         };
-        ids.push(s.state.app().declare(new, "ann").await.unwrap().id);
+        ids.push(
+            s.state
+                .app()
+                .declare(new, &Principal::asserted("ann"))
+                .await
+                .unwrap()
+                .id,
+        );
     }
     // Every incident's page is delivered...
     for id in &ids {
@@ -232,7 +240,13 @@ policy = "local"
         service: Some("local-svc".into()),
         ..sitrep_app::NewIncident::default()
     };
-    let control = s.state.app().declare(control, "ann").await.unwrap().id;
+    let control = s
+        .state
+        .app()
+        .declare(control, &Principal::asserted("ann"))
+        .await
+        .unwrap()
+        .id;
     let pages = |got: &Received| -> Vec<(String, String)> {
         let mut v: Vec<_> = got
             .0

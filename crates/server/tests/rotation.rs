@@ -6,6 +6,7 @@ mod common;
 
 use common::start_with;
 use serde_json::json;
+use sitrep_app::Principal;
 use sitrep_app::{App, Config, rotate_ledger_key};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -20,12 +21,15 @@ async fn a_server_left_running_through_a_rotation_stops_signing_and_is_not_ready
         ..Config::default()
     };
     // Refused while the server is up...
-    let Err(refused) = rotate_ledger_key(config.clone(), "root", false).await else {
+    let Err(refused) = rotate_ledger_key(config.clone(), &Principal::asserted("root"), false).await
+    else {
         panic!("a rotation ran beside a live server");
     };
     assert!(refused.to_string().contains("a server is up"), "{refused}");
     // ...unless forced (the server here keeps running on purpose).
-    let rotated = rotate_ledger_key(config, "root", true).await.unwrap();
+    let rotated = rotate_ledger_key(config, &Principal::asserted("root"), true)
+        .await
+        .unwrap();
 
     // The server commits new events still, but will not sign them with its retired key.
     let (st, v) = s

@@ -5,6 +5,7 @@
 
 mod common;
 
+use sitrep_app::Principal;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -124,7 +125,11 @@ async fn a_revocation_elsewhere_ends_streams_at_the_next_recheck() {
     assert_eq!(r.status().as_u16(), 200);
     // As another replica or the CLI would: straight in the store, this server not told.
     let vera = token_id(&s, "vera").await;
-    s.state.app().revoke_token(&vera, "ada").await.unwrap();
+    s.state
+        .app()
+        .revoke_token(&vera, &Principal::asserted("ada"))
+        .await
+        .unwrap();
     let seen = read_to_end(r, 10).await;
     assert!(seen.contains("event: end"), "{seen}");
     s.stop().await;

@@ -415,6 +415,7 @@ impl Store {
         &self,
         next: &Verifier,
         actor: &str,
+        actor_id: &str,
         time_ms: u64,
     ) -> Result<u64, StoreError> {
         let core = &self.inner.core;
@@ -435,7 +436,8 @@ impl Store {
             self.checkpoint_now().await?;
             // Held until retired, so the background task cannot sign past the record.
             let _one = core.checkpointing.lock().await;
-            let record = Record::key_rotation(core.keys.verifier(), next, time_ms, actor);
+            let record =
+                Record::key_rotation(core.keys.verifier(), next, time_ms, actor).by_id(actor_id);
             let committed = self
                 .commit(Change {
                     writes: vec![Write::Fence {

@@ -51,7 +51,7 @@ async fn rotate(db: Db) {
 
     // The first half: the record, after a checkpoint of everything before it by k0.
     let index = store
-        .record_key_rotation(&k1.verifier(), "root", 3_000)
+        .record_key_rotation(&k1.verifier(), "root", "cli:root", 3_000)
         .await
         .unwrap();
     assert_eq!(index, 7);
@@ -71,7 +71,7 @@ async fn rotate(db: Db) {
     let e = store.checkpoint_now().await.unwrap_err();
     assert!(matches!(e, StoreError::RetiredKey { .. }), "{e}");
     let e = store
-        .record_key_rotation(&k2.verifier(), "root", 3_600)
+        .record_key_rotation(&k2.verifier(), "root", "cli:root", 3_600)
         .await
         .unwrap_err();
     assert!(matches!(e, StoreError::RetiredKey { .. }), "{e}");
@@ -113,7 +113,7 @@ async fn rotate(db: Db) {
 
     // A second rotation: the history grows, the whole log still verifies.
     store
-        .record_key_rotation(&k2.verifier(), "root", 5_000)
+        .record_key_rotation(&k2.verifier(), "root", "cli:root", 5_000)
         .await
         .unwrap();
     store.close().await;
@@ -142,7 +142,7 @@ async fn forged(db: Db) {
     let store = db.open().await;
     notes(&store, 4, 1_000).await;
     store
-        .record_key_rotation(&k1.verifier(), "root", 2_000)
+        .record_key_rotation(&k1.verifier(), "root", "cli:root", 2_000)
         .await
         .unwrap();
     store.close().await;
@@ -204,7 +204,7 @@ async fn refused(db: Db) {
         ),
     ] {
         let e = store
-            .record_key_rotation(&next, "root", 1_000)
+            .record_key_rotation(&next, "root", "cli:root", 1_000)
             .await
             .unwrap_err();
         assert!(
@@ -231,8 +231,8 @@ async fn racing(db: Db) {
     notes(&a, 3, 1_000).await;
     let (v1, v2) = (k1.verifier(), k2.verifier());
     let (ra, rb) = tokio::join!(
-        a.record_key_rotation(&v1, "ann", 2_000),
-        b.record_key_rotation(&v2, "bob", 2_000),
+        a.record_key_rotation(&v1, "ann", "cli:ann", 2_000),
+        b.record_key_rotation(&v2, "bob", "cli:bob", 2_000),
     );
     a.close().await;
     b.close().await;

@@ -60,13 +60,15 @@ impl AppArgs {
         Ok(cfg)
     }
 
-    /// The actor name.
-    pub fn actor(&self) -> Result<String, CliError> {
+    /// Who acts: the name given (`--as`, `SITREP_ACTOR`, `USER`), asserted by the
+    /// operator, so its principal id is `cli:NAME`.
+    pub fn actor(&self) -> Result<sitrep_app::Principal, CliError> {
         self.actor
             .clone()
             .or_else(|| std::env::var("SITREP_ACTOR").ok())
             .or_else(|| std::env::var("USER").ok())
             .filter(|a| !a.trim().is_empty())
+            .map(|name| sitrep_app::Principal::asserted(&name))
             .ok_or_else(no_actor)
     }
 }

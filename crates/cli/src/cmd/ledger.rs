@@ -325,7 +325,7 @@ fn retention(cmd: EvidenceCmd, args: &AppArgs, ctx: Ctx) -> Result<(), CliError>
                         ))
                     })?;
                 let keep_ms = i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
-                let actor = actor.unwrap_or_else(|_| "retention".to_owned());
+                let actor = actor.unwrap_or_else(|_| sitrep_app::Principal::sitrep("retention"));
                 let report = app
                     .apply_retention(sitrep_app::now_ms(), keep_ms, dry_run, &actor)
                     .await

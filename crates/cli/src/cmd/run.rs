@@ -6,7 +6,7 @@ use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::sync::Arc;
 
 use anyhow::anyhow;
-use sitrep_app::{App, AppError, Mode, Plan, RunReport, RunRequest, RunSink};
+use sitrep_app::{App, AppError, Mode, Plan, Principal, RunReport, RunRequest, RunSink};
 use sitrep_app::{Decision, Outcome, Stream};
 use sitrep_runbook::Role;
 
@@ -86,7 +86,7 @@ pub fn run(args: RunArgs, app_args: &AppArgs, ctx: &Ctx) -> Result<(), CliError>
     // A dry run records nothing, so it needs no name.
     let actor = match app_args.actor() {
         Ok(a) => a,
-        Err(_) if args.dry_run => "(dry run)".to_owned(),
+        Err(_) if args.dry_run => sitrep_app::Principal::asserted("(dry run)"),
         Err(e) => return Err(e),
     };
     with_app(app_args, move |app| async move {
@@ -97,14 +97,13 @@ pub fn run(args: RunArgs, app_args: &AppArgs, ctx: &Ctx) -> Result<(), CliError>
     })
 }
 
-async fn step(app: &App, args: &RunArgs, actor: &str, ctx: Ctx) -> Result<(), CliError> {
+async fn step(app: &App, args: &RunArgs, actor: &Principal, ctx: Ctx) -> Result<(), CliError> {
     let mut req = RunRequest {
         incident: args.incident.clone(),
         runbook: args.runbook.clone(),
         step: args.step.clone().unwrap_or_default(),
-        actor: actor.to_owned(),
         // The CLI's `--as` is asserted: principal `cli:NAME`.
-        principal_id: None,
+        actor: actor.clone(),
         set: args.set.iter().cloned().collect::<BTreeMap<_, _>>(),
         confirmed: None,
         approval: args.approval.clone(),
@@ -179,7 +178,7 @@ async fn section(
     app: &App,
     args: &RunArgs,
     role: &str,
-    actor: &str,
+    actor: &Principal,
     ctx: Ctx,
 ) -> Result<(), CliError> {
     let role = parse_role(role)?;

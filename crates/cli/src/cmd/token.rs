@@ -57,7 +57,9 @@ impl From<ApiToken> for Shown {
 pub fn run(cmd: TokenCmd, args: &AppArgs, ctx: &Ctx) -> Result<(), CliError> {
     let ctx = *ctx;
     // Bootstrap has nobody to name yet: fall back to "cli" rather than refusing.
-    let actor = args.actor().unwrap_or_else(|_| "cli".to_owned());
+    let actor = args
+        .actor()
+        .unwrap_or_else(|_| sitrep_app::Principal::sitrep("cli"));
     let role = match &cmd {
         TokenCmd::Create { role, .. } => Some(
             role.parse::<AccessRole>()

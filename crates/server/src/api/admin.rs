@@ -108,7 +108,7 @@ pub async fn create_token(
 ) -> ApiResult<(StatusCode, Json<Created>)> {
     let c = state
         .app()
-        .create_token(&body.name, body.role, &caller.name)
+        .create_token(&body.name, body.role, &caller.principal())
         .await?;
     state.changed();
     Ok((
@@ -126,7 +126,7 @@ pub async fn revoke_token(
     Admin(caller): Admin,
     Path(id): Path<String>,
 ) -> ApiResult<Json<TokenInfo>> {
-    let t = state.app().revoke_token(&id, &caller.name).await?;
+    let t = state.app().revoke_token(&id, &caller.principal()).await?;
     // Its streams end now here; other replicas notice within `[server.streams] recheck`.
     state.streams().end_principal(&t.id);
     state.changed();
@@ -187,14 +187,17 @@ pub async fn add_silence(
     };
     let s = state
         .ingestor()
-        .create_silence(Silence {
-            id: uuid::Uuid::now_v7().to_string(),
-            matchers: body.matchers,
-            starts_at,
-            ends_at,
-            created_by: caller.name,
-            comment: body.comment,
-        })
+        .create_silence(
+            Silence {
+                id: uuid::Uuid::now_v7().to_string(),
+                matchers: body.matchers,
+                starts_at,
+                ends_at,
+                created_by: caller.name.clone(),
+                comment: body.comment,
+            },
+            &caller.principal(),
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(s)))
 }
@@ -212,7 +215,11 @@ pub async fn remove_silence(
     Commander(caller): Commander,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    if state.ingestor().delete_silence(&id, &caller.name).await? {
+    if state
+        .ingestor()
+        .delete_silence(&id, &caller.principal())
+        .await?
+    {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!("silence {id} not found")))

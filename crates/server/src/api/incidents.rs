@@ -121,7 +121,7 @@ pub async fn declare(
                 commander: body.commander,
                 group_key: None,
             },
-            &caller.name,
+            &caller.principal(),
         )
         .await?;
     state.changed();
@@ -134,7 +134,7 @@ pub async fn acknowledge(
     Responder(caller): Responder,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Incident>> {
-    let i = state.app().acknowledge(&id, &caller.name).await?;
+    let i = state.app().acknowledge(&id, &caller.principal()).await?;
     state.changed();
     Ok(Json(i))
 }
@@ -145,7 +145,7 @@ pub async fn mitigate(
     Responder(caller): Responder,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Incident>> {
-    let i = state.app().mitigate(&id, &caller.name).await?;
+    let i = state.app().mitigate(&id, &caller.principal()).await?;
     state.changed();
     Ok(Json(i))
 }
@@ -168,7 +168,7 @@ pub async fn resolve(
 ) -> ApiResult<Json<Incident>> {
     let i = state
         .app()
-        .resolve(&id, &caller.name, body.force_reason.as_deref())
+        .resolve(&id, &caller.principal(), body.force_reason.as_deref())
         .await
         .map_err(|e| match e {
             sitrep_app::AppError::Invalid { field, message } if field == "reason" => {
@@ -195,7 +195,10 @@ pub async fn reopen(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> ApiResult<Json<Incident>> {
-    let i = state.app().reopen(&id, &caller.name, &body.reason).await?;
+    let i = state
+        .app()
+        .reopen(&id, &caller.principal(), &body.reason)
+        .await?;
     state.changed();
     Ok(Json(i))
 }
@@ -217,7 +220,7 @@ pub async fn severity(
 ) -> ApiResult<Json<Incident>> {
     let i = state
         .app()
-        .set_severity(&id, &body.severity, &caller.name)
+        .set_severity(&id, &body.severity, &caller.principal())
         .await?;
     state.changed();
     Ok(Json(i))
@@ -242,7 +245,7 @@ pub async fn assign(
 ) -> ApiResult<Json<Incident>> {
     let i = state
         .app()
-        .assign(&id, &body.role, &body.person, &caller.name)
+        .assign(&id, &body.role, &body.person, &caller.principal())
         .await?;
     state.changed();
     Ok(Json(i))
@@ -263,7 +266,10 @@ pub async fn note(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<NoteBody>,
 ) -> ApiResult<(StatusCode, Json<Event>)> {
-    let e = state.app().note(&id, &body.text, &caller.name).await?;
+    let e = state
+        .app()
+        .note(&id, &body.text, &caller.principal())
+        .await?;
     state.changed();
     Ok((StatusCode::CREATED, Json(e)))
 }
@@ -298,7 +304,7 @@ pub async fn checklist(
 
 async fn set_item(
     state: &ServerState,
-    caller: &str,
+    caller: &sitrep_app::Principal,
     id: &str,
     item: &str,
     checked: bool,
@@ -314,7 +320,7 @@ pub async fn tick(
     Responder(caller): Responder,
     Path((id, item)): Path<(String, String)>,
 ) -> ApiResult<Json<ChecklistItem>> {
-    set_item(&state, &caller.name, &id, &item, true).await
+    set_item(&state, &caller.principal(), &id, &item, true).await
 }
 
 /// Unticks an item.
@@ -323,7 +329,7 @@ pub async fn untick(
     Responder(caller): Responder,
     Path((id, item)): Path<(String, String)>,
 ) -> ApiResult<Json<ChecklistItem>> {
-    set_item(&state, &caller.name, &id, &item, false).await
+    set_item(&state, &caller.principal(), &id, &item, false).await
 }
 
 /// Action items.
@@ -363,7 +369,7 @@ pub async fn add_action(
             &body.title,
             body.owner.as_deref(),
             body.due_ms,
-            &caller.name,
+            &caller.principal(),
         )
         .await?;
     state.changed();
@@ -378,7 +384,7 @@ pub async fn complete_action(
 ) -> ApiResult<Json<ActionItem>> {
     let a = state
         .app()
-        .complete_action(&id, &action, &caller.name)
+        .complete_action(&id, &action, &caller.principal())
         .await?;
     state.changed();
     Ok(Json(a))
@@ -412,7 +418,7 @@ pub async fn edit_postmortem(
 ) -> ApiResult<(StatusCode, Json<Event>)> {
     let e = state
         .app()
-        .edit_postmortem(&id, &section, &body.text, &caller.name)
+        .edit_postmortem(&id, &section, &body.text, &caller.principal())
         .await?;
     state.changed();
     Ok((StatusCode::CREATED, Json(e)))
@@ -430,7 +436,7 @@ pub async fn evidence(
     // Sealed in the ledger as an `evidence.exported` event by the caller.
     state
         .app()
-        .export_evidence_as(&incident.id, &caller.name, &mut buf)
+        .export_evidence_as(&incident.id, &caller.principal(), &mut buf)
         .await?;
     state.changed();
     let name = format!(
@@ -478,7 +484,7 @@ pub async fn put_hold(
 ) -> ApiResult<(StatusCode, Json<sitrep_app::store::EvidenceHold>)> {
     let hold = state
         .app()
-        .hold_evidence(&id, &body.reason, &caller.name)
+        .hold_evidence(&id, &body.reason, &caller.principal())
         .await?;
     state.changed();
     Ok((StatusCode::CREATED, Json(hold)))
@@ -490,7 +496,10 @@ pub async fn release_hold(
     Commander(caller): Commander,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    state.app().release_evidence(&id, &caller.name).await?;
+    state
+        .app()
+        .release_evidence(&id, &caller.principal())
+        .await?;
     state.changed();
     Ok(StatusCode::NO_CONTENT)
 }

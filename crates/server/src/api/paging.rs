@@ -18,7 +18,7 @@ pub async fn escalate(
     Responder(caller): Responder,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Paged>)> {
-    let p = state.app().escalate_now(&id, &caller.name).await?;
+    let p = state.app().escalate_now(&id, &caller.principal()).await?;
     state.changed();
     Ok((StatusCode::ACCEPTED, Json(p)))
 }
@@ -40,7 +40,7 @@ pub async fn page(
 ) -> ApiResult<(StatusCode, Json<Paged>)> {
     let p = state
         .app()
-        .page_person(&id, &body.person, &caller.name)
+        .page_person(&id, &body.person, &caller.principal())
         .await?;
     state.changed();
     Ok((StatusCode::ACCEPTED, Json(p)))
@@ -71,7 +71,7 @@ pub async fn silence_alert(
             &fingerprint,
             &body.duration,
             &body.comment,
-            &caller.name,
+            &caller.principal(),
         )
         .await?;
     state.changed();

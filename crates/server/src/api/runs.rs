@@ -54,8 +54,7 @@ fn request(incident: &str, body: &RunBody, caller: &Caller) -> RunRequest {
         incident: incident.to_owned(),
         runbook: body.runbook.clone(),
         step: body.step.clone(),
-        actor: caller.name.clone(),
-        principal_id: Some(caller.id.clone()),
+        actor: caller.principal(),
         set: body.set.clone(),
         confirmed: body.confirmed.clone(),
         approval: body.approval.clone(),
@@ -151,7 +150,7 @@ pub async fn approve(
 ) -> ApiResult<Json<Approval>> {
     let a = state
         .app()
-        .approve_as(&id, &approval, &caller.principal())
+        .approve(&id, &approval, &caller.principal())
         .await?;
     tracing::info!(approval = %approval, approver = %caller.name, "run approved");
     state.changed();

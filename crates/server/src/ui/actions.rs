@@ -45,7 +45,7 @@ pub(super) async fn severity(
 ) -> Page {
     let c = user(c)?;
     need(&c, Role::Commander)?;
-    let r = st.app().set_severity(&n, &f.severity, &c.name).await;
+    let r = st.app().set_severity(&n, &f.severity, &c.principal()).await;
     st.changed();
     back(&n, r.map(|_| ()))
 }
@@ -60,7 +60,7 @@ pub(super) async fn assign(
     need(&c, Role::Commander)?;
     let r = st
         .app()
-        .assign(&n, f.role.trim(), f.person.trim(), &c.name)
+        .assign(&n, f.role.trim(), f.person.trim(), &c.principal())
         .await;
     st.changed();
     back(&n, r.map(|_| ()))

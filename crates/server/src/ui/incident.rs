@@ -265,9 +265,10 @@ async fn approvals(st: &ServerState, id: &str, c: &Caller) -> Result<Vec<Approva
         .into_iter()
         .map(|a| ApprovalView {
             granted: a.is_granted(),
+            // The app's own test: another principal, not one who approved already.
             can_approve: c.role >= Role::Commander
-                && a.requested_by != c.name
-                && !a.approvers.contains(&c.name),
+                && c.principal().is_other_than(&a.requester())
+                && !a.approver_ids.contains(&c.id),
             a,
         })
         .collect())
@@ -277,13 +278,7 @@ async fn approvals(st: &ServerState, id: &str, c: &Caller) -> Result<Vec<Approva
 async fn evidence_note(st: &ServerState, id: &str) -> Result<String, AppError> {
     Ok(match st.app().evidence_hold(id).await? {
         Some(h) => format!("Evidence under legal hold ({}, by {})", h.reason, h.held_by),
-        None if st
-            .app()
-            .store()
-            .evidence_expired(id)
-            .await
-            .map_err(AppError::from)? =>
-        {
+        None if st.app().evidence_expired(id).await? => {
             "Output deleted by retention; the records remain and verify".to_owned()
         }
         None => String::new(),

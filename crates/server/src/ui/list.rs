@@ -8,7 +8,7 @@ use serde::Deserialize;
 use sitrep_app::AccessRole as Role;
 use sitrep_app::lifecycle::Status;
 use sitrep_app::listing;
-use sitrep_app::store::IncidentFilter;
+use sitrep_app::store::{Incident, IncidentFilter};
 
 use super::summary::{Ago, span};
 use super::{Chrome, Page, chrome, html, user};

@@ -112,7 +112,7 @@ async fn ack_link(
     ext: axum::http::Extensions,
 ) -> Page {
     let visit = sitrep_app::acklink::LinkVisit {
-        actor: caller.as_ref().map(|c| c.name.clone()),
+        actor: caller.as_ref().map(Caller::principal),
         client: crate::auth::client_addr(&ext).map(|ip| ip.to_string()),
         user_agent: req_headers
             .get(header::USER_AGENT)
@@ -331,7 +331,7 @@ async fn declare(
                 commander: None,
                 group_key: None,
             },
-            &c.name,
+            &c.principal(),
         )
         .await?;
     Ok(Redirect::to(&format!("/incidents/{}", inc.number)).into_response())
@@ -365,7 +365,7 @@ async fn tick(
     need(&c, Role::Responder)?;
     let inc = st.app().incident(&n).await?;
     st.app()
-        .tick(&inc.id, &item, f.checked == "true", &c.name)
+        .tick(&inc.id, &item, f.checked == "true", &c.principal())
         .await?;
     let view = st.app().view(&inc.id).await?;
     let open = view
@@ -407,7 +407,7 @@ async fn note(
 ) -> Page {
     let c = user(c)?;
     need(&c, Role::Responder)?;
-    st.app().note(&n, &f.text, &c.name).await?;
+    st.app().note(&n, &f.text, &c.principal()).await?;
     Ok(Redirect::to(&format!("/incidents/{n}")).into_response())
 }
 
@@ -426,7 +426,7 @@ async fn add_action(
             &f.title,
             (!owner.is_empty()).then_some(owner),
             None,
-            &c.name,
+            &c.principal(),
         )
         .await?;
     Ok(Redirect::to(&format!("/incidents/{n}")).into_response())
@@ -442,19 +442,19 @@ async fn lifecycle(
     let result = match action.as_str() {
         "ack" => {
             need(&c, Role::Responder)?;
-            st.app().acknowledge(&n, &c.name).await
+            st.app().acknowledge(&n, &c.principal()).await
         }
         "mitigate" => {
             need(&c, Role::Responder)?;
-            st.app().mitigate(&n, &c.name).await
+            st.app().mitigate(&n, &c.principal()).await
         }
         "resolve" => {
             need(&c, Role::Commander)?;
-            st.app().resolve(&n, &c.name, None).await
+            st.app().resolve(&n, &c.principal(), None).await
         }
         "reopen" => {
             need(&c, Role::Commander)?;
-            st.app().reopen(&n, &c.name, &f.reason).await
+            st.app().reopen(&n, &c.principal(), &f.reason).await
         }
         _ => {
             return Err(UiError::App(AppError::NotFound {

@@ -35,7 +35,7 @@ pub(super) async fn escalate(
 ) -> Page {
     let c = user(c)?;
     need(&c, Role::Responder)?;
-    let r = st.app().escalate_now(&n, &c.name).await;
+    let r = st.app().escalate_now(&n, &c.principal()).await;
     st.changed();
     back(&n, r.map(|_| ()))
 }
@@ -48,7 +48,7 @@ pub(super) async fn page(
 ) -> Page {
     let c = user(c)?;
     need(&c, Role::Responder)?;
-    let r = st.app().page_person(&n, &f.person, &c.name).await;
+    let r = st.app().page_person(&n, &f.person, &c.principal()).await;
     st.changed();
     back(&n, r.map(|_| ()))
 }
@@ -63,7 +63,7 @@ pub(super) async fn silence(
     need(&c, Role::Commander)?;
     let r = st
         .ingestor()
-        .silence_alert(&n, &fingerprint, &f.duration, &f.comment, &c.name)
+        .silence_alert(&n, &fingerprint, &f.duration, &f.comment, &c.principal())
         .await;
     st.changed();
     back(&n, r.map(|_| ()))

@@ -125,7 +125,7 @@ pub(super) async fn postmortem_edit(
     let page = format!("/incidents/{n}/postmortem");
     match st
         .app()
-        .edit_postmortem(&n, &section, &f.text, &c.name)
+        .edit_postmortem(&n, &section, &f.text, &c.principal())
         .await
     {
         Ok(_) => {
@@ -304,10 +304,8 @@ pub(super) async fn ledger(State(st): State<ServerState>, c: Option<Caller>) -> 
     let s = st.app().ledger_status().await?;
     let keys = st
         .app()
-        .store()
         .key_history()
-        .await
-        .map_err(AppError::from)?
+        .await?
         .into_iter()
         .map(|k| {
             let how = match (k.since_index, k.rotated_by) {

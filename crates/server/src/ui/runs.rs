@@ -44,8 +44,7 @@ fn run_request(
         incident: incident.to_owned(),
         runbook: fields.get("runbook").cloned().unwrap_or_default(),
         step: fields.get("step").cloned().unwrap_or_default(),
-        actor: caller.name.clone(),
-        principal_id: Some(caller.id.clone()),
+        actor: caller.principal(),
         set: set.clone(),
         confirmed: fields.get("confirmed").cloned(),
         approval: None,
@@ -158,7 +157,7 @@ pub(super) async fn approve(
 ) -> Page {
     let c = user(c)?;
     need(&c, Role::Commander)?;
-    match st.app().approve_as(&n, &id, &c.principal()).await {
+    match st.app().approve(&n, &id, &c.principal()).await {
         Ok(_) => {
             st.changed();
             Ok(Redirect::to(&format!("/incidents/{n}")).into_response())
@@ -213,13 +212,7 @@ pub(super) async fn run_page(
     Path(id): Path<String>,
 ) -> Page {
     let c = user(c)?;
-    let run = st
-        .app()
-        .store()
-        .run(&id)
-        .await
-        .map_err(AppError::from)?
-        .ok_or(AppError::NotFound { what: "run", id })?;
+    let run = st.app().run(&id).await?;
     let inc = st.app().incident(&run.incident_id).await?;
     html(&RunPageTpl {
         chrome: chrome(&c),

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use sitrep_app::Principal;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -51,7 +52,12 @@ pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Server {
         ("cleo", AccessRole::Commander),
         ("ada", AccessRole::Admin),
     ] {
-        secrets.push(app.create_token(name, role, "test").await.unwrap().secret);
+        secrets.push(
+            app.create_token(name, role, &Principal::asserted("test"))
+                .await
+                .unwrap()
+                .secret,
+        );
     }
     let state = ServerState::new(app).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -278,6 +284,7 @@ pub fn redact(v: &mut Value) {
         Value::Object(m) => {
             for (k, x) in m.iter_mut() {
                 let volatile = k == "id"
+                    || k == "actor_id"
                     || k == "incident_id"
                     || k == "incident"
                     || k.ends_with("_ms")

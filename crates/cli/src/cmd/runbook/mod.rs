@@ -108,31 +108,10 @@ fn display_path(p: &Path) -> String {
 /// Every runbook file under `dir` (`*.md`, `*.markdown`, `*.txt`), sorted, so output is
 /// stable.
 fn markdown_files(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let rd = std::fs::read_dir(&d)
-            .with_context(|| format!("cannot read directory {}", d.display()))
-            .map_err(CliError::Input)?;
-        for entry in rd {
-            let entry = entry
-                .with_context(|| format!("cannot read directory {}", d.display()))
-                .map_err(CliError::Internal)?;
-            let path = entry.path();
-            let name = entry.file_name();
-            if name.to_string_lossy().starts_with('.') {
-                continue;
-            }
-            // The entry's own type: a link to a directory is not followed.
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                stack.push(path);
-            } else if sitrep_runbook::is_runbook_file_name(&name.to_string_lossy()) {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
+    // The library's walker, so lint sees exactly the files a server would load.
+    sitrep_app::runbook_files(dir)
+        .with_context(|| format!("cannot read directory {}", dir.display()))
+        .map_err(CliError::Input)
 }
 
 #[derive(Serialize)]
