@@ -18,6 +18,7 @@ mod model;
 mod paramdecl;
 mod params;
 mod prose;
+mod query;
 mod recover;
 mod reference;
 mod script;
@@ -35,6 +36,7 @@ pub use params::{
     MAX_DEFAULT_CHARS, MAX_VALUE_BYTES, ParamPattern, ParamType, ValueRefusal, check_argument,
     check_value,
 };
+pub use query::{QueryLanguage, QueryPlaceholder, QueryStep, query_level, scan_query_placeholders};
 pub use set::{RunbookSet, SetEntry};
 
 use diag::LineIndex;
@@ -109,6 +111,7 @@ pub fn parse_with_rules(
     };
     let (mut runbook, walk_diags) = walk::walk(&input);
     runbook.front_matter = front_matter;
+    query::apply_front_matter(&mut runbook);
     diags.extend(walk_diags);
     diags.sort_by_key(|d| (d.span.start, d.code));
     (runbook, diags)

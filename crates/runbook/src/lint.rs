@@ -66,7 +66,7 @@ pub const RULES: &[Rule] = &[
     Rule {
         code: "no-steps",
         severity: Severity::Warning,
-        summary: "a runbook without a single shell step",
+        summary: "a runbook without a single shell or query step",
     },
     Rule {
         code: "empty-section",
@@ -321,7 +321,7 @@ pub fn lint(runbook: &Runbook, text: &str) -> Vec<Diagnostic> {
         }
     }
 
-    if runbook.steps.is_empty() {
+    if runbook.steps.is_empty() && runbook.queries.is_empty() {
         out.push(d(
             "no-steps",
             Severity::Warning,

@@ -22,6 +22,9 @@ pub struct Runbook {
     /// queries typed at database prompts: shown, never run as shell.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub references: Vec<Reference>,
+    /// Fenced `promql`, `logql` and `sql` blocks: steps that run against a datasource.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub queries: Vec<crate::query::QueryStep>,
     /// Every GFM table, typed when its header is recognised.
     pub tables: Vec<Table>,
     /// Every task-list item (and items recovered as checklist items).
