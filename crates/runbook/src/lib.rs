@@ -14,6 +14,7 @@ pub mod duration;
 mod frontmatter;
 mod landing;
 mod lint;
+mod lint_query;
 mod model;
 mod paramdecl;
 mod params;

@@ -39,6 +39,11 @@ pub const RULES: &[Rule] = &[
         summary: "a shell-tagged block that is not shell (LogQL, PromQL, SQL, JSON, YAML)",
     },
     Rule {
+        code: "query-in-shell",
+        severity: Severity::Info,
+        summary: "a shell command that only runs a query (curl to a query API, logcli, promtool, psql -c / mysql -e with a SELECT): a fenced promql, logql or sql block runs it as a query step",
+    },
+    Rule {
         code: "duplicate-step-name",
         severity: Severity::Error,
         summary: "two steps with the same `name`",
@@ -196,6 +201,14 @@ pub fn lint(runbook: &Runbook, text: &str) -> Vec<Diagnostic> {
                     "step `{}`: attribute `{}` = {}: {}",
                     step.id, bad.key, bad.value, bad.problem
                 ),
+            ));
+        }
+        if let Some((tag, what)) = crate::lint_query::query_in_shell(step) {
+            out.push(d(
+                "query-in-shell",
+                Severity::Info,
+                step.span.clone(),
+                format!("step `{}` runs a query through {what}: a fenced `{tag}` block runs it as a query step (values bound as data, read-only, the result kept as evidence)", step.id),
             ));
         }
         if step.lang.as_deref() != Some("console")
