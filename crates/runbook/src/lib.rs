@@ -27,6 +27,7 @@ mod set;
 mod source;
 mod tables;
 mod text;
+mod thresholds;
 mod transcript;
 mod walk;
 
@@ -39,6 +40,7 @@ pub use params::{
 };
 pub use query::{QueryLanguage, QueryPlaceholder, QueryStep, query_level, scan_query_placeholders};
 pub use set::{RunbookSet, SetEntry};
+pub use thresholds::{Condition, ThresholdStatus};
 
 use diag::LineIndex;
 use source::SourceMap;
@@ -113,6 +115,7 @@ pub fn parse_with_rules(
     let (mut runbook, walk_diags) = walk::walk(&input);
     runbook.front_matter = front_matter;
     query::apply_front_matter(&mut runbook);
+    thresholds::apply_front_matter(&mut runbook);
     diags.extend(walk_diags);
     diags.sort_by_key(|d| (d.span.start, d.code));
     (runbook, diags)

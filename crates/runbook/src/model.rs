@@ -453,6 +453,10 @@ pub struct Threshold {
     pub warning: Option<String>,
     /// Critical level.
     pub critical: Option<String>,
+    /// The PromQL expression that measures it (a `PromQL`/`Query` column, or front matter
+    /// `metrics: {NAME: EXPR}`): the row is then a check sitrep can evaluate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
 }
 
 /// A row of a contacts / escalation-path table: every cell by its header.
