@@ -34,6 +34,9 @@ impl ThresholdStatus {
     }
 }
 
+/// How an operator word builds its condition.
+type MakeCondition = fn(f64) -> Condition;
+
 /// A condition a cell states.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Condition {
@@ -56,7 +59,7 @@ impl Condition {
     #[must_use]
     pub fn parse(cell: &str) -> Option<Self> {
         let t = cell.trim().trim_matches('`').trim().to_ascii_lowercase();
-        let ops: [(&str, fn(f64) -> Condition); 10] = [
+        let ops: [(&str, MakeCondition); 10] = [
             ("<=", Condition::AtMost),
             (">=", Condition::AtLeast),
             ("≤", Condition::AtMost),
