@@ -37,6 +37,7 @@ mod runs;
 mod sandbox;
 pub mod severity;
 mod stamp;
+pub mod thresholds;
 pub mod tokens;
 pub mod tuning;
 mod unattended;

@@ -40,11 +40,22 @@ The queue's table:
 SELECT relname FROM pg_class WHERE relname = '<queue>'
 ```
 
+## Thresholds
+
+| Metric | Normal | Warning | Critical | PromQL |
+|---|---|---|---|---|
+| Queue depth | < 10 | 10-50 | > 50 | `sitrep_app_queue_depth{queue="orders"}` |
+| Target up | 1 | | 0 | `up{job="sitrep-test"}` |
+
 ## Resolution
 
 ```sql {name=wipe}
 DELETE FROM orders
 ```
+
+## Stand-down
+
+- [ ] All thresholds normal
 "#;
 
 fn pg_url() -> String {
@@ -208,5 +219,68 @@ async fn query_steps_run_and_their_results_are_sealed_evidence() {
     );
     let runs = app.view(&id).await.unwrap().runs;
     assert!(runs.iter().all(|r| r.step_id != "wipe"));
+    app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thresholds_are_checked_against_prometheus_and_gate_stand_down() {
+    let Some(prometheus) =
+        prom::Prometheus::start("sitrep_app_queue_depth{queue=\"orders\"} 42\n").await
+    else {
+        prom::skip("/usr/bin/prometheus is not installed");
+        return;
+    };
+    prometheus.wait_for("sitrep_app_queue_depth == 42").await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path(), &prometheus.url).await;
+    let inc = app
+        .declare(
+            NewIncident {
+                title: "checkout queue backs up".into(),
+                service: Some("checkout".into()),
+                ..NewIncident::default()
+            },
+            "ann",
+        )
+        .await
+        .unwrap();
+    let id = inc.id.clone();
+
+    let checks = app.check_thresholds(&id, "ann").await.unwrap();
+    let status: Vec<(&str, &str)> = checks
+        .iter()
+        .map(|c| (c.metric.as_str(), c.status.as_str()))
+        .collect();
+    assert_eq!(
+        status,
+        [("Queue depth", "warning"), ("Target up", "normal")]
+    );
+    assert_eq!(checks[0].value.as_deref(), Some("42"));
+
+    // The stand-down gate refuses while a threshold is not normal, and says which.
+    let e = app
+        .tick(&id, "All thresholds normal", true, "ann")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, AppError::Denied { ref reason } if reason.contains("Queue depth is warning")),
+        "{e}"
+    );
+    let e = app.resolve(&id, "ann", None).await.unwrap_err();
+    assert!(matches!(e, AppError::ChecklistOpen { .. }), "{e}");
+
+    // The queue drains: the next check finds everything normal and the item ticks.
+    *prometheus.metrics.lock().unwrap() = "sitrep_app_queue_depth{queue=\"orders\"} 3\n".into();
+    prometheus.wait_for("sitrep_app_queue_depth == 3").await;
+    app.tick(&id, "All thresholds normal", true, "ann")
+        .await
+        .unwrap();
+    let timeline = app.timeline(&id, None).await.unwrap();
+    let checked: Vec<_> = timeline
+        .iter()
+        .filter(|e| e.record.event_type == "thresholds.checked")
+        .map(|e| e.record.payload["all_normal"].clone())
+        .collect();
+    assert_eq!(checked, ["false", "false", "true"], "each check is sealed");
     app.close().await;
 }

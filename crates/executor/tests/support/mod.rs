@@ -5,6 +5,7 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Says why a test does not run; under CI (`CI=true`) a missing component fails it.
@@ -20,6 +21,8 @@ pub fn skip(why: &str) {
 pub struct Prometheus {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
+    /// What the target serves: change it and [`Prometheus::wait_for`] the new value.
+    pub metrics: Arc<Mutex<String>>,
     child: Child,
     _dir: tempfile::TempDir,
 }
@@ -40,7 +43,7 @@ fn free_port() -> u16 {
 
 /// Serves `metrics` in the text exposition format on a thread, for as long as the test
 /// process lives.
-fn serve_metrics(metrics: &'static str) -> u16 {
+fn serve_metrics(metrics: Arc<Mutex<String>>) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind target");
     let port = listener.local_addr().expect("addr").port();
     std::thread::spawn(move || {
@@ -48,6 +51,7 @@ fn serve_metrics(metrics: &'static str) -> u16 {
             let Ok(mut s) = stream else { continue };
             let mut buf = [0u8; 4096];
             let _ = s.read(&mut buf);
+            let metrics = metrics.lock().map(|m| m.clone()).unwrap_or_default();
             let head = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                 metrics.len()
@@ -62,11 +66,12 @@ fn serve_metrics(metrics: &'static str) -> u16 {
 impl Prometheus {
     /// Starts `/usr/bin/prometheus` scraping a target that serves `metrics` every second,
     /// and waits until the target's samples are queryable. `None`: not installed.
-    pub async fn start(metrics: &'static str) -> Option<Self> {
+    pub async fn start(metrics: &str) -> Option<Self> {
         if !std::path::Path::new("/usr/bin/prometheus").exists() {
             return None;
         }
-        let target = serve_metrics(metrics);
+        let metrics = Arc::new(Mutex::new(metrics.to_owned()));
+        let target = serve_metrics(Arc::clone(&metrics));
         let dir = tempfile::tempdir().expect("tempdir");
         let config = dir.path().join("prometheus.yml");
         std::fs::write(
@@ -90,6 +95,7 @@ impl Prometheus {
             .expect("spawn prometheus");
         let prom = Self {
             url: format!("http://127.0.0.1:{port}"),
+            metrics,
             child,
             _dir: dir,
         };
