@@ -366,3 +366,66 @@ impl App {
         self.seal(vec![rec]).await
     }
 }
+
+impl App {
+    /// Runs the read query steps of `roles` sections of the incident's runbooks, one at a
+    /// time; a query step that is not read is skipped with a `step.skipped` event, one
+    /// whose values do not bind too. Each run or failure is on the timeline.
+    pub(crate) async fn run_section_queries(
+        &self,
+        incident: &Incident,
+        roles: &[sitrep_runbook::Role],
+        actor: &str,
+        mode: Mode,
+    ) -> Result<(), AppError> {
+        let library = self.library();
+        for path in &incident.runbooks {
+            let Some(entry) = library.get(path) else {
+                continue;
+            };
+            for step in &entry.runbook.queries {
+                if !step.role.is_some_and(|r| roles.contains(&r))
+                    || step.attributes.exclude_from_run_all == Some(true)
+                {
+                    continue;
+                }
+                let skip = if step.level == Level::Read {
+                    let found = (entry.path.clone(), entry.runbook.clone(), step.clone());
+                    let req = QueryRequest {
+                        incident: incident.id.clone(),
+                        runbook: entry.path.clone(),
+                        query: step.id.clone(),
+                        actor: actor.to_owned(),
+                        set: BTreeMap::new(),
+                        mode,
+                    };
+                    match self.run_query_found(incident, &found, &req).await {
+                        Err(AppError::Unbound { names }) => {
+                            Some(format!("unbound: {}", names.join(", ")))
+                        }
+                        Err(AppError::Invalid { message, .. }) => Some(message),
+                        // Run, failed (recorded as a step.run error) or refused (sealed).
+                        _ => None,
+                    }
+                } else {
+                    Some(format!("{} query step: needs a person", step.level))
+                };
+                if let Some(reason) = skip {
+                    let rec = events::record(
+                        events::STEP_SKIPPED,
+                        &incident.id,
+                        now_ms(),
+                        actor,
+                        [
+                            ("runbook", entry.path.clone()),
+                            ("step", step.id.clone()),
+                            ("reason", reason),
+                        ],
+                    );
+                    self.seal(vec![rec]).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -219,6 +219,34 @@ async fn query_steps_run_and_their_results_are_sealed_evidence() {
     );
     let runs = app.view(&id).await.unwrap().runs;
     assert!(runs.iter().all(|r| r.step_id != "wipe"));
+
+    // Auto-triage runs the read query steps of the diagnosis sections like read command
+    // steps; one whose value does not bind is skipped and says why.
+    let before = app.view(&id).await.unwrap().runs.len();
+    app.run_sections(
+        &id,
+        &[sitrep_runbook::Role::Diagnosis],
+        "auto-triage",
+        Mode::Automatic,
+        std::sync::Arc::new(sitrep_app::NullSink),
+    )
+    .await
+    .unwrap();
+    let runs = app.view(&id).await.unwrap().runs;
+    let new: Vec<&str> = runs[..]
+        .iter()
+        .filter(|r| r.actor == "auto-triage")
+        .map(|r| r.step_id.as_str())
+        .collect();
+    assert_eq!(new, ["depth-range"], "{before} runs before");
+    let timeline = app.timeline(&id, None).await.unwrap();
+    assert!(
+        timeline
+            .iter()
+            .any(|e| e.record.event_type == "step.skipped"
+                && e.record.payload.get("step").map(String::as_str) == Some("depth")
+                && e.record.payload["reason"] == "unbound: queue")
+    );
     app.close().await;
 }
 
