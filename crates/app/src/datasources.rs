@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
-use sitrep_executor::query::{Datasource, DatasourceKind, QueryLimits};
+pub use sitrep_executor::query::DatasourceKind;
+use sitrep_executor::query::{Datasource, QueryLimits};
 use sitrep_runbook::QueryLanguage;
 
 use crate::error::AppError;

@@ -28,6 +28,62 @@ pub(super) async fn run(
         .timeout(limits.timeout)
         .build()
         .map_err(|e| unreachable(without_url(&e)))?;
+    let url = request_url(ds, query, window, now_s, limits);
+    let mut req = client.get(url);
+    if let Some(token) = &ds.bearer_token {
+        req = req.bearer_auth(token);
+    }
+    let mut resp = req.send().await.map_err(|e| unreachable(without_url(&e)))?;
+    let status = resp.status();
+    let cap = limits.max_bytes.saturating_mul(4);
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| unreachable(without_url(&e)))?
+    {
+        if body.len() + chunk.len() > cap {
+            return Err(QueryError::BadResponse {
+                name: ds.name.clone(),
+                why: format!("the response is larger than {cap} bytes"),
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let parsed = if ds.kind == DatasourceKind::Loki {
+        parse_loki(&body, limits)
+    } else {
+        parse_prometheus(&body, limits)
+    };
+    parsed.map_err(|e| match e {
+        Parsed::Refused(why) => QueryError::Refused {
+            name: ds.name.clone(),
+            why,
+        },
+        // Loki answers a bad query with plain text and a 4xx: its words are the reason.
+        Parsed::Bad(_) if status.is_client_error() => QueryError::Refused {
+            name: ds.name.clone(),
+            why: format!(
+                "HTTP {status}: {}",
+                String::from_utf8_lossy(&body[..body.len().min(500)]).trim()
+            ),
+        },
+        Parsed::Bad(why) => QueryError::BadResponse {
+            name: ds.name.clone(),
+            why: format!("HTTP {status}: {why}"),
+        },
+    })
+}
+
+/// The GET URL of a query (built apart: the form serializer is not `Send` and must not
+/// live across an await).
+fn request_url(
+    ds: &Datasource,
+    query: &str,
+    window: Option<Window>,
+    now_s: f64,
+    limits: &QueryLimits,
+) -> String {
     let base = ds.url.trim_end_matches('/');
     let loki = ds.kind == DatasourceKind::Loki;
     let mut form = form_urlencoded::Serializer::new(String::new());
@@ -58,51 +114,7 @@ pub(super) async fn run(
             }
         }
     };
-    let url = format!("{base}{path}?{}", form.finish());
-    let mut req = client.get(url);
-    if let Some(token) = &ds.bearer_token {
-        req = req.bearer_auth(token);
-    }
-    let mut resp = req.send().await.map_err(|e| unreachable(without_url(&e)))?;
-    let status = resp.status();
-    let cap = limits.max_bytes.saturating_mul(4);
-    let mut body = Vec::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| unreachable(without_url(&e)))?
-    {
-        if body.len() + chunk.len() > cap {
-            return Err(QueryError::BadResponse {
-                name: ds.name.clone(),
-                why: format!("the response is larger than {cap} bytes"),
-            });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    let parsed = if loki {
-        parse_loki(&body, limits)
-    } else {
-        parse_prometheus(&body, limits)
-    };
-    parsed.map_err(|e| match e {
-        Parsed::Refused(why) => QueryError::Refused {
-            name: ds.name.clone(),
-            why,
-        },
-        // Loki answers a bad query with plain text and a 4xx: its words are the reason.
-        Parsed::Bad(_) if status.is_client_error() => QueryError::Refused {
-            name: ds.name.clone(),
-            why: format!(
-                "HTTP {status}: {}",
-                String::from_utf8_lossy(&body[..body.len().min(500)]).trim()
-            ),
-        },
-        Parsed::Bad(why) => QueryError::BadResponse {
-            name: ds.name.clone(),
-            why: format!("HTTP {status}: {why}"),
-        },
-    })
+    format!("{base}{path}?{}", form.finish())
 }
 
 /// reqwest's error text names the full URL (which may carry the query's values): keep

@@ -222,3 +222,15 @@ pub async fn run_query(
         }),
     }
 }
+
+#[cfg(test)]
+mod send_tests {
+    /// The query future must be `Send`: the server spawns auto-triage onto its runtime.
+    #[allow(dead_code)]
+    fn run_query_is_send(ds: super::Datasource, q: super::BoundQuery, l: super::QueryLimits) {
+        fn spawnable<F: std::future::Future + Send + 'static>(_: F) {}
+        spawnable(async move {
+            let _ = super::run_query(&ds, &q, None, 0.0, &l).await;
+        });
+    }
+}

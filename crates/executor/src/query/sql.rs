@@ -3,7 +3,7 @@
 //! server-side statement timeout and row and byte caps on what is kept.
 
 use futures_util::TryStreamExt;
-use sqlx::{Column, Connection, Row};
+use sqlx::{Column, Connection, Executor, Row};
 
 use super::{BoundQuery, Datasource, DatasourceKind, QueryError, QueryLimits, QueryResult};
 
@@ -65,21 +65,32 @@ async fn postgres(
     let ms = limits.timeout.as_millis().max(1);
     // The first layer is the classifier in front of this; this is the second: whatever
     // the statement is, PostgreSQL refuses to write in this transaction.
-    sqlx::raw_sql(&format!(
-        "BEGIN; SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = {ms}"
-    ))
-    .execute(&mut conn)
-    .await
-    .map_err(refused(ds))?;
+    let setup = format!("BEGIN; SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = {ms}");
+    conn.execute(setup.as_str()).await.map_err(refused(ds))?;
     let mut q = sqlx::query(&query.text);
     for p in &query.params {
         q = q.bind(p.as_str());
     }
-    let result = collect(q.fetch(&mut conn), limits, super::cells::pg_cell)
-        .await
+    let mut table = None;
+    let mut used = 0;
+    let mut rows = q.fetch(&mut conn);
+    let read: Result<(), sqlx::Error> = loop {
+        match rows.try_next().await {
+            Ok(Some(row)) => {
+                if !keep(&mut table, &mut used, &row, limits, super::cells::pg_cell) {
+                    break Ok(());
+                }
+            }
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    drop(rows);
+    let result = read
+        .map(|()| table.unwrap_or_else(|| QueryResult::table(Vec::new())))
         .map_err(refused(ds));
     // Nothing is ever committed; a failed rollback only means the connection is gone.
-    let _ = sqlx::raw_sql("ROLLBACK").execute(&mut conn).await;
+    let _ = conn.execute("ROLLBACK").await;
     let _ = conn.close().await;
     result
 }
@@ -95,53 +106,60 @@ async fn mysql(
     // MariaDB names its statement timeout max_statement_time (seconds), MySQL
     // max_execution_time (milliseconds, SELECT only); whichever the server knows.
     let secs = limits.timeout.as_secs().max(1);
-    if sqlx::raw_sql(&format!("SET SESSION max_statement_time = {secs}"))
-        .execute(&mut conn)
-        .await
-        .is_err()
-    {
+    let mariadb = format!("SET SESSION max_statement_time = {secs}");
+    if conn.execute(mariadb.as_str()).await.is_err() {
         let ms = limits.timeout.as_millis().max(1);
-        sqlx::raw_sql(&format!("SET SESSION max_execution_time = {ms}"))
-            .execute(&mut conn)
-            .await
-            .map_err(refused(ds))?;
+        let mysql = format!("SET SESSION max_execution_time = {ms}");
+        conn.execute(mysql.as_str()).await.map_err(refused(ds))?;
     }
-    sqlx::raw_sql("START TRANSACTION READ ONLY")
-        .execute(&mut conn)
+    conn.execute("START TRANSACTION READ ONLY")
         .await
         .map_err(refused(ds))?;
     let mut q = sqlx::query(&query.text);
     for p in &query.params {
         q = q.bind(p.as_str());
     }
-    let result = collect(q.fetch(&mut conn), limits, super::cells::mysql_cell)
-        .await
+    let mut table = None;
+    let mut used = 0;
+    let mut rows = q.fetch(&mut conn);
+    let read: Result<(), sqlx::Error> = loop {
+        match rows.try_next().await {
+            Ok(Some(row)) => {
+                if !keep(
+                    &mut table,
+                    &mut used,
+                    &row,
+                    limits,
+                    super::cells::mysql_cell,
+                ) {
+                    break Ok(());
+                }
+            }
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    drop(rows);
+    let result = read
+        .map(|()| table.unwrap_or_else(|| QueryResult::table(Vec::new())))
         .map_err(refused(ds));
-    let _ = sqlx::raw_sql("ROLLBACK").execute(&mut conn).await;
+    let _ = conn.execute("ROLLBACK").await;
     let _ = conn.close().await;
     result
 }
 
-/// Reads rows until the stream ends or a cap is reached (then stops reading: the
-/// rollback and close end the statement).
-async fn collect<R: Row, S>(
-    mut rows: S,
+/// Adds a row to the table (made from the first row's columns); false once a cap is
+/// reached (then reading stops: the rollback and close end the statement).
+fn keep<R: Row>(
+    table: &mut Option<QueryResult>,
+    used: &mut usize,
+    row: &R,
     limits: &QueryLimits,
     cell: fn(&R, usize) -> serde_json::Value,
-) -> Result<QueryResult, sqlx::Error>
-where
-    S: futures_util::Stream<Item = Result<R, sqlx::Error>> + Unpin,
-{
-    let mut out: Option<QueryResult> = None;
-    let mut used = 0;
-    while let Some(row) = rows.try_next().await? {
-        let table = out.get_or_insert_with(|| {
-            QueryResult::table(row.columns().iter().map(|c| c.name().to_owned()).collect())
-        });
-        let cells = (0..row.len()).map(|i| cell(&row, i)).collect();
-        if !table.push_row(cells, &mut used, limits) {
-            break;
-        }
-    }
-    Ok(out.unwrap_or_else(|| QueryResult::table(Vec::new())))
+) -> bool {
+    let table = table.get_or_insert_with(|| {
+        QueryResult::table(row.columns().iter().map(|c| c.name().to_owned()).collect())
+    });
+    let cells = (0..row.len()).map(|i| cell(row, i)).collect();
+    table.push_row(cells, used, limits)
 }

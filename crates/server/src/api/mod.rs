@@ -4,5 +4,6 @@
 pub mod admin;
 pub mod incidents;
 pub mod ledger;
+pub mod queries;
 pub mod runbooks;
 pub mod runs;
