@@ -1,5 +1,6 @@
 //! Query steps over the JSON API, on real PostgreSQL: `POST .../queries` answers the run
-//! and its result table; a viewer cannot run one; a writing query is 403 and never runs.
+//! and its result table (also on the run page); a viewer cannot run one; a writing query
+//! is 403 and never runs.
 
 use std::collections::BTreeMap;
 
@@ -76,6 +77,13 @@ async fn query_steps_over_the_api() {
     assert_eq!(v["result"]["columns"], json!(["relname"]));
     assert_eq!(v["result"]["rows"], json!([["pg_class"]]));
     assert_eq!(v["run"]["status"], "succeeded");
+
+    // The run page shows the result as a table, its cells escaped.
+    let (cookie, _) = server.login(&server.viewer).await;
+    let run_id = v["run"]["id"].as_str().unwrap().to_owned();
+    let page = server.page(&cookie, &format!("/runs/{run_id}")).await;
+    assert!(page.contains("id=\"query-table\""), "{page}");
+    assert!(page.contains("<td>pg_class</td>"), "{page}");
 
     let (s, v) = server
         .post(

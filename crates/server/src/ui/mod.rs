@@ -21,6 +21,7 @@ mod incident;
 mod list;
 mod login;
 mod pages;
+mod query_view;
 mod runs;
 mod summary;
 mod timeline;

@@ -104,6 +104,8 @@ struct RunTpl {
     stdout: String,
     stderr: String,
     duration_ms: i64,
+    /// A query step's result as HTML (escaped table or SVG chart).
+    result_html: Option<String>,
 }
 
 pub(super) async fn run(
@@ -181,8 +183,10 @@ async fn run_view(st: &ServerState, number: i64, run: StepRun) -> Result<RunTpl,
     let stdout = read(st, run.stdout_sha256.as_deref()).await;
     let stderr = read(st, run.stderr_sha256.as_deref()).await;
     let v = RunView::new(run);
+    let result_html = super::query_view::render(&stdout);
     Ok(RunTpl {
         number,
+        result_html,
         stdout,
         stderr,
         duration_ms,
@@ -203,6 +207,7 @@ struct RunPageTpl {
     stdout: String,
     stderr: String,
     duration_ms: i64,
+    result_html: Option<String>,
 }
 
 pub(super) async fn run_page(
@@ -229,5 +234,6 @@ pub(super) async fn run_page(
         stdout: v.stdout,
         stderr: v.stderr,
         duration_ms: v.duration_ms,
+        result_html: v.result_html,
     })
 }
