@@ -23,6 +23,9 @@ impl App {
         let incident = self.incident(id).await?;
         let items = self.inner.store.checklist(&incident.id).await?;
         let found = find_item(&items, item)?;
+        if checked && !found.checked && crate::thresholds::is_thresholds_gate(&found.text) {
+            self.thresholds_gate(&incident.id, actor).await?;
+        }
         let mut row = found.clone();
         let now = now_ms();
         row.checked = checked;

@@ -74,6 +74,9 @@ pub struct Config {
     /// Bounds on unattended runs.
     #[serde(default)]
     pub unattended: crate::tuning::UnattendedConfig,
+    /// Where query steps run (`[datasources.NAME]`).
+    #[serde(default)]
+    pub datasources: crate::datasources::DatasourcesConfig,
 }
 
 /// `[ledger]`: how the startup check re-hashes the signed ledger (docs/store.md).
@@ -413,6 +416,7 @@ impl Default for Config {
             ledger: LedgerConfig::default(),
             store: crate::tuning::StoreConfig::default(),
             unattended: crate::tuning::UnattendedConfig::default(),
+            datasources: crate::datasources::DatasourcesConfig::default(),
         }
     }
 }

@@ -124,6 +124,9 @@ pub enum AppError {
     /// A step could not be started.
     #[error(transparent)]
     Run(#[from] sitrep_executor::RunError),
+    /// A query step's datasource failed or refused the query (the run is recorded).
+    #[error(transparent)]
+    Query(#[from] sitrep_executor::query::QueryError),
     /// A bug: a record we built does not encode, and similar.
     #[error("internal error: {0}")]
     Internal(String),
@@ -153,6 +156,13 @@ impl AppError {
                 ErrorKind::Invalid
             }
             AppError::NotFound { .. } => ErrorKind::NotFound,
+            // The datasource refused the query (its syntax, a read-only violation): the
+            // runbook's text is at fault. Anything else is the datasource being away.
+            AppError::Query(
+                sitrep_executor::query::QueryError::Refused { .. }
+                | sitrep_executor::query::QueryError::Mismatch(_),
+            ) => ErrorKind::Invalid,
+            AppError::Query(_) => ErrorKind::Unavailable,
             AppError::ValueRefused { .. }
             | AppError::NeedsConfirmation { .. }
             | AppError::NeedsApproval { .. }

@@ -33,6 +33,8 @@ pub const STEP_QUEUED: &str = "step.queued";
 /// A run its process never finished (crash): see `interrupted.rs`.
 pub const STEP_INTERRUPTED: &str = "step.interrupted";
 pub const EVIDENCE: &str = "evidence.captured";
+/// Thresholds evaluated against Prometheus (`crate::thresholds`).
+pub const THRESHOLDS: &str = "thresholds.checked";
 pub const APPROVAL_REQUESTED: &str = "approval.requested";
 pub const APPROVAL_GRANTED: &str = "approval.granted";
 pub const EVIDENCE_HELD: &str = "evidence.held";

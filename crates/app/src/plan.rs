@@ -99,7 +99,12 @@ pub(crate) fn is_secret_name(name: &str) -> bool {
 /// The check every value not from the runbook passes: the declared type when the
 /// runbook declares one, else, for values from outside, the conservative default rule.
 /// A person's untyped value is theirs to confirm (the gate sees to that).
-fn check_value(rb: &Runbook, name: &str, value: &str, trust: Trust) -> Result<(), String> {
+pub(crate) fn check_value(
+    rb: &Runbook,
+    name: &str,
+    value: &str,
+    trust: Trust,
+) -> Result<(), String> {
     let declared = rb.front_matter.as_ref().and_then(|f| {
         f.params
             .iter()
@@ -201,7 +206,7 @@ impl App {
     /// Values for a step of `incident`: `--set` (a person), then the incident's fields,
     /// then its firing alerts' labels and annotations (all from outside), then the
     /// runbook's `params` defaults.
-    async fn values(
+    pub(crate) async fn values(
         &self,
         incident: &Incident,
         set: &BTreeMap<String, String>,

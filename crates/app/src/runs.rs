@@ -620,6 +620,10 @@ impl App {
             }
         }
         out.sort_by_key(|(i, _)| *i);
+        // Read query steps of the same sections run too (their results and failures
+        // are on the timeline; the reports here are the shell steps').
+        self.run_section_queries(&incident, roles, actor, mode)
+            .await?;
         Ok(out.into_iter().map(|(_, r)| r).collect())
     }
 }

@@ -6,12 +6,15 @@
 //! [`run`] (or [`run_batch`] for read steps), with [`Expect`] judging the outcome and
 //! [`Redactor`] keeping secrets out of everything reported. A value is data: one
 //! quoted word, checked before binding, never an option; and only a permit runs.
+//! [`query`] runs query steps (PromQL, LogQL, SQL) against datasources, values bound as
+//! data there too.
 
 mod batch;
 mod bind;
 mod expect;
 mod gate;
 mod plan;
+pub mod query;
 mod redact;
 mod run;
 pub mod sandbox;

@@ -157,3 +157,76 @@ impl Classifier {
         ScriptRisk { level, commands }
     }
 }
+
+/// The level of a SQL query run as a query step (not through a shell client): the SQL
+/// classifier's level per statement, with one stricter rule. A query step runs exactly
+/// one statement inside a read-only transaction, so only a single reading statement
+/// (`SELECT`, `WITH ... SELECT`, `VALUES`, `TABLE`, `SHOW`, `EXPLAIN` without
+/// `ANALYZE`, `DESCRIBE`) is `read`; transaction control (`COMMIT` would end the
+/// read-only transaction), `SET`, several statements or psql meta-commands are `unknown`
+/// at least.
+pub fn classify_sql_query(text: &str) -> (Level, Vec<Reason>) {
+    let statements = sql::classify(text);
+    let mut reasons: Vec<Reason> = statements
+        .iter()
+        .map(|s| Reason {
+            rule: format!("sql:{}", s.keyword),
+            matched: s.text.clone(),
+            level: s.level,
+        })
+        .collect();
+    let reading = [
+        "select", "with", "values", "table", "show", "explain", "describe", "desc",
+    ];
+    if statements.len() != 1 {
+        reasons.push(Reason {
+            rule: "sql-query-statements".to_owned(),
+            matched: format!("{} statements", statements.len()),
+            level: Level::Unknown,
+        });
+    } else if let Some(s) = statements.first()
+        && s.level == Level::Read
+        && !reading.contains(&s.keyword.as_str())
+    {
+        reasons.push(Reason {
+            rule: "sql-query-not-a-query".to_owned(),
+            matched: s.text.clone(),
+            level: Level::Unknown,
+        });
+    }
+    let level = reasons
+        .iter()
+        .map(|r| r.level)
+        .max()
+        .unwrap_or(Level::Unknown);
+    (level, reasons)
+}
+
+#[cfg(test)]
+mod sql_query_tests {
+    use super::{Level, classify_sql_query};
+
+    #[test]
+    fn only_one_reading_statement_is_read() {
+        for read in [
+            "SELECT 1",
+            "select count(*) from orders where status = $1;",
+            "WITH x AS (SELECT 1) SELECT * FROM x",
+            "SHOW max_connections",
+        ] {
+            assert_eq!(classify_sql_query(read).0, Level::Read, "{read}");
+        }
+        for (text, at_least) in [
+            ("INSERT INTO t VALUES (1)", Level::Write),
+            ("DELETE FROM t", Level::Destructive),
+            ("COMMIT", Level::Unknown),
+            ("SET TRANSACTION READ WRITE", Level::Unknown),
+            ("SELECT 1; DROP TABLE t", Level::Destructive),
+            ("SELECT 1; SELECT 2", Level::Unknown),
+            ("SELECT nextval('s')", Level::Write),
+            ("", Level::Unknown),
+        ] {
+            assert!(classify_sql_query(text).0 >= at_least, "{text}");
+        }
+    }
+}

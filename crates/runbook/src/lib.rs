@@ -16,11 +16,13 @@ mod frontmatter;
 mod landing;
 mod lint;
 mod lists;
+mod lint_query;
 mod model;
 mod paramdecl;
 mod params;
 mod promrules;
 mod prose;
+mod query;
 mod recover;
 mod reference;
 mod script;
@@ -28,6 +30,7 @@ mod set;
 mod source;
 mod tables;
 mod text;
+mod thresholds;
 mod transcript;
 mod walk;
 
@@ -41,7 +44,9 @@ pub use params::{
 pub use promrules::{
     PromRule, RuleFile, RuleGroup, RuleProblem, RulesError, RulesOutput, prometheus_rules,
 };
+pub use query::{QueryLanguage, QueryPlaceholder, QueryStep, query_level, scan_query_placeholders};
 pub use set::{RunbookSet, SetEntry};
+pub use thresholds::{Condition, ThresholdStatus};
 
 use diag::LineIndex;
 use source::SourceMap;
@@ -117,6 +122,8 @@ pub fn parse_with_rules(
     runbook.front_matter = front_matter;
     runbook.lists = lists::read(&runbook, text, body_start, &idx);
     deadlines::apply(&mut runbook);
+    query::apply_front_matter(&mut runbook);
+    thresholds::apply_front_matter(&mut runbook);
     diags.extend(walk_diags);
     diags.sort_by_key(|d| (d.span.start, d.code));
     (runbook, diags)

@@ -47,6 +47,12 @@ pub const RULES: &[Rule] = &[
         check: Some(not_shell),
     },
     Rule {
+        code: "query-in-shell",
+        severity: Severity::Info,
+        summary: "a shell command that only runs a query (curl to a query API, logcli, promtool, psql -c / mysql -e with a SELECT): a fenced promql, logql or sql block runs it as a query step",
+        check: Some(query_in_shell),
+    },
+    Rule {
         code: "duplicate-step-name",
         severity: Severity::Error,
         summary: "two steps with the same `name`",
@@ -79,7 +85,7 @@ pub const RULES: &[Rule] = &[
     Rule {
         code: "no-steps",
         severity: Severity::Warning,
-        summary: "a runbook without a single shell step",
+        summary: "a runbook without a single shell or query step",
         check: Some(no_steps),
     },
     Rule {
@@ -277,6 +283,21 @@ fn bad_attribute_value(c: &Ctx<'_>) -> Vec<Diagnostic> {
     out
 }
 
+fn query_in_shell(c: &Ctx<'_>) -> Vec<Diagnostic> {
+    c.rb.steps
+        .iter()
+        .filter_map(|step| {
+            let (tag, what) = crate::lint_query::query_in_shell(step)?;
+            Some(c.d(
+                "query-in-shell",
+                Severity::Info,
+                step.span.clone(),
+                format!("step `{}` runs a query through {what}: a fenced `{tag}` block runs it as a query step (values bound as data, read-only, the result kept as evidence)", step.id),
+            ))
+        })
+        .collect()
+}
+
 fn not_shell(c: &Ctx<'_>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for step in &c.rb.steps {
@@ -445,7 +466,7 @@ fn broken_link(c: &Ctx<'_>) -> Vec<Diagnostic> {
 }
 
 fn no_steps(c: &Ctx<'_>) -> Vec<Diagnostic> {
-    if !c.rb.steps.is_empty() {
+    if !c.rb.steps.is_empty() || !c.rb.queries.is_empty() {
         return Vec::new();
     }
     vec![c.d(

@@ -22,6 +22,9 @@ pub struct Runbook {
     /// queries typed at database prompts: shown, never run as shell.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub references: Vec<Reference>,
+    /// Fenced `promql`, `logql` and `sql` blocks: steps that run against a datasource.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub queries: Vec<crate::query::QueryStep>,
     /// Every GFM table, typed when its header is recognised.
     pub tables: Vec<Table>,
     /// Typed data written as headings and lists instead of tables: severity levels with
@@ -528,6 +531,10 @@ pub struct Threshold {
     pub warning: Option<String>,
     /// Critical level.
     pub critical: Option<String>,
+    /// The PromQL expression that measures it (a `PromQL`/`Query` column, or front matter
+    /// `metrics: {NAME: EXPR}`): the row is then a check sitrep can evaluate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
 }
 
 /// A row of a contacts / escalation-path table: every cell by its header.

@@ -56,6 +56,7 @@ pub(crate) fn classify(header: &[String], rows: &[Vec<String>]) -> TableData {
     let critical = col(h, &["critical", "crit"]);
     if let (Some(_), Some(_), Some(_)) = (metric, warning, critical) {
         let normal = col(h, &["normal", "healthy", "ok", "baseline"]);
+        let query = col(h, &["promql", "query", "expression", "expr"]);
         return TableData::Thresholds(
             rows.iter()
                 .map(|r| Threshold {
@@ -63,6 +64,7 @@ pub(crate) fn classify(header: &[String], rows: &[Vec<String>]) -> TableData {
                     normal: cell(r, normal),
                     warning: cell(r, warning),
                     critical: cell(r, critical),
+                    query: cell(r, query).map(|q| q.trim_matches('`').trim().to_owned()),
                 })
                 .collect(),
         );

@@ -12,6 +12,7 @@ use crate::source::SourceMap;
 use crate::{alertrules, tables, text};
 use sitrep_risk::Classifier;
 
+mod queries;
 mod steps;
 
 /// What the repair pass synthesised, so the walk can say "recovered".
@@ -111,6 +112,7 @@ pub(crate) fn walk(inp: &Input<'_>) -> (Runbook, Vec<Diagnostic>) {
             sections: Vec::new(),
             steps: Vec::new(),
             references: Vec::new(),
+            queries: Vec::new(),
             tables: Vec::new(),
             lists: Vec::new(),
             checklist: Vec::new(),

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::routing::{MethodRouter, delete, get, post};
 use tower_http::timeout::TimeoutLayer;
 
-use crate::api::{admin, incidents, ledger, paging, runbooks, runs};
+use crate::api::{admin, incidents, ledger, paging, queries, runbooks, runs};
 use crate::{ServerState, auth, health, metrics, receivers, sse, ui};
 
 /// A router that remembers what it routes.
@@ -108,6 +108,8 @@ fn api() -> Routes {
             "/api/v1/incidents/{id}/runs/{run}/output/{stream}",
             runs::output,
         )
+        .post("/api/v1/incidents/{id}/queries", queries::run)
+        .post("/api/v1/incidents/{id}/thresholds", queries::thresholds)
         .get("/api/v1/incidents/{id}/approvals", runs::approvals)
         .post(
             "/api/v1/incidents/{id}/approvals/{approval}/approve",

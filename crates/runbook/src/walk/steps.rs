@@ -32,6 +32,10 @@ impl Walker<'_, '_> {
                 return;
             }
         }
+        if let Some(language) = crate::query::QueryLanguage::from_tag(&lang_s) {
+            self.finish_query(&c, language, &info, attr_text);
+            return;
+        }
         if !text::is_shell_lang(&lang_s) {
             return;
         }
@@ -124,7 +128,7 @@ impl Walker<'_, '_> {
     }
 
     /// The info string's attributes; unreadable ones give an `attribute-syntax` error.
-    fn attributes(
+    pub(super) fn attributes(
         &mut self,
         block: &Range<usize>,
         info: &str,
@@ -232,7 +236,7 @@ impl Walker<'_, '_> {
         });
     }
 
-    fn step_title(
+    pub(super) fn step_title(
         &self,
         block: &Range<usize>,
         commands: &[Command],
@@ -275,7 +279,7 @@ impl Walker<'_, '_> {
     }
 
     /// Slugged heading path of a section, without the document title.
-    fn heading_path(&self, section: Option<usize>) -> String {
+    pub(super) fn heading_path(&self, section: Option<usize>) -> String {
         let mut parts = Vec::new();
         let mut cur = section;
         let mut guard = 0;

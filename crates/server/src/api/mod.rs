@@ -5,5 +5,6 @@ pub mod admin;
 pub mod incidents;
 pub mod ledger;
 pub mod paging;
+pub mod queries;
 pub mod runbooks;
 pub mod runs;

@@ -22,6 +22,7 @@ mod list;
 mod login;
 mod oncall;
 mod pages;
+mod query_view;
 mod runs;
 mod summary;
 mod timeline;

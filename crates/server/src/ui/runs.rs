@@ -102,6 +102,8 @@ struct RunBody {
     stdout: String,
     stderr: String,
     duration_ms: i64,
+    /// A query step's result as HTML (escaped table or SVG chart).
+    result_html: Option<String>,
 }
 
 /// The run dialog's answer: the run alone.
@@ -188,8 +190,10 @@ async fn run_view(st: &ServerState, number: i64, run: StepRun) -> Result<RunBody
     let stdout = read(st, run.stdout_sha256.as_deref()).await;
     let stderr = read(st, run.stderr_sha256.as_deref()).await;
     let v = RunView::new(run);
+    let result_html = super::query_view::render(&stdout);
     Ok(RunBody {
         number,
+        result_html,
         stdout,
         stderr,
         duration_ms,

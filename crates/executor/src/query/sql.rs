@@ -1,0 +1,165 @@
+//! SQL query steps on PostgreSQL and MySQL: one connection per query, one statement with
+//! bound parameters, inside a read-only transaction that is always rolled back, with a
+//! server-side statement timeout and row and byte caps on what is kept.
+
+use futures_util::TryStreamExt;
+use sqlx::{Column, Connection, Executor, Row};
+
+use super::{BoundQuery, Datasource, DatasourceKind, QueryError, QueryLimits, QueryResult};
+
+/// Runs the bound query on the datasource's database.
+pub(super) async fn run(
+    ds: &Datasource,
+    query: &BoundQuery,
+    limits: &QueryLimits,
+) -> Result<QueryResult, QueryError> {
+    match ds.kind {
+        DatasourceKind::Postgres => postgres(ds, query, limits).await,
+        DatasourceKind::Mysql => mysql(ds, query, limits).await,
+        DatasourceKind::Prometheus | DatasourceKind::Loki => Err(QueryError::Mismatch(format!(
+            "datasource {} does not run SQL",
+            ds.name
+        ))),
+    }
+}
+
+fn unreachable(ds: &Datasource) -> impl Fn(sqlx::Error) -> QueryError + '_ {
+    move |e| QueryError::Unreachable {
+        name: ds.name.clone(),
+        url: super::shown_url(&ds.url),
+        why: db_message(&e),
+    }
+}
+
+fn refused(ds: &Datasource) -> impl Fn(sqlx::Error) -> QueryError + '_ {
+    move |e| QueryError::Refused {
+        name: ds.name.clone(),
+        why: db_message(&e),
+    }
+}
+
+/// The database's own message (never the connection string).
+fn db_message(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(d) => match d.code() {
+            Some(code) => format!("{} (SQLSTATE {code})", d.message()),
+            None => d.message().to_owned(),
+        },
+        sqlx::Error::Io(io) => format!("I/O: {}", io.kind()),
+        sqlx::Error::Tls(_) => "TLS failed".to_owned(),
+        sqlx::Error::Configuration(_) => "the datasource URL is not valid".to_owned(),
+        sqlx::Error::PoolTimedOut => "timed out".to_owned(),
+        sqlx::Error::ColumnDecode { index, .. } => format!("column {index} could not be read"),
+        _ => "the database connection failed".to_owned(),
+    }
+}
+
+async fn postgres(
+    ds: &Datasource,
+    query: &BoundQuery,
+    limits: &QueryLimits,
+) -> Result<QueryResult, QueryError> {
+    let mut conn = sqlx::PgConnection::connect(&ds.url)
+        .await
+        .map_err(unreachable(ds))?;
+    let ms = limits.timeout.as_millis().max(1);
+    // The first layer is the classifier in front of this; this is the second: whatever
+    // the statement is, PostgreSQL refuses to write in this transaction.
+    let setup = format!("BEGIN; SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = {ms}");
+    conn.execute(setup.as_str()).await.map_err(refused(ds))?;
+    let mut q = sqlx::query(&query.text);
+    for p in &query.params {
+        q = q.bind(p.as_str());
+    }
+    let mut table = None;
+    let mut used = 0;
+    let mut rows = q.fetch(&mut conn);
+    let read: Result<(), sqlx::Error> = loop {
+        match rows.try_next().await {
+            Ok(Some(row)) => {
+                if !keep(&mut table, &mut used, &row, limits, super::cells::pg_cell) {
+                    break Ok(());
+                }
+            }
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    drop(rows);
+    let result = read
+        .map(|()| table.unwrap_or_else(|| QueryResult::table(Vec::new())))
+        .map_err(refused(ds));
+    // Nothing is ever committed; a failed rollback only means the connection is gone.
+    let _ = conn.execute("ROLLBACK").await;
+    let _ = conn.close().await;
+    result
+}
+
+async fn mysql(
+    ds: &Datasource,
+    query: &BoundQuery,
+    limits: &QueryLimits,
+) -> Result<QueryResult, QueryError> {
+    let mut conn = sqlx::MySqlConnection::connect(&ds.url)
+        .await
+        .map_err(unreachable(ds))?;
+    // MariaDB names its statement timeout max_statement_time (seconds), MySQL
+    // max_execution_time (milliseconds, SELECT only); whichever the server knows.
+    let secs = limits.timeout.as_secs().max(1);
+    let mariadb = format!("SET SESSION max_statement_time = {secs}");
+    if conn.execute(mariadb.as_str()).await.is_err() {
+        let ms = limits.timeout.as_millis().max(1);
+        let mysql = format!("SET SESSION max_execution_time = {ms}");
+        conn.execute(mysql.as_str()).await.map_err(refused(ds))?;
+    }
+    conn.execute("START TRANSACTION READ ONLY")
+        .await
+        .map_err(refused(ds))?;
+    let mut q = sqlx::query(&query.text);
+    for p in &query.params {
+        q = q.bind(p.as_str());
+    }
+    let mut table = None;
+    let mut used = 0;
+    let mut rows = q.fetch(&mut conn);
+    let read: Result<(), sqlx::Error> = loop {
+        match rows.try_next().await {
+            Ok(Some(row)) => {
+                if !keep(
+                    &mut table,
+                    &mut used,
+                    &row,
+                    limits,
+                    super::cells::mysql_cell,
+                ) {
+                    break Ok(());
+                }
+            }
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    drop(rows);
+    let result = read
+        .map(|()| table.unwrap_or_else(|| QueryResult::table(Vec::new())))
+        .map_err(refused(ds));
+    let _ = conn.execute("ROLLBACK").await;
+    let _ = conn.close().await;
+    result
+}
+
+/// Adds a row to the table (made from the first row's columns); false once a cap is
+/// reached (then reading stops: the rollback and close end the statement).
+fn keep<R: Row>(
+    table: &mut Option<QueryResult>,
+    used: &mut usize,
+    row: &R,
+    limits: &QueryLimits,
+    cell: fn(&R, usize) -> serde_json::Value,
+) -> bool {
+    let table = table.get_or_insert_with(|| {
+        QueryResult::table(row.columns().iter().map(|c| c.name().to_owned()).collect())
+    });
+    let cells = (0..row.len()).map(|i| cell(row, i)).collect();
+    table.push_row(cells, used, limits)
+}
