@@ -114,7 +114,11 @@ async fn wait_verified(store: &Store) {
     loop {
         match store.ledger_verification() {
             LedgerVerification::Verified => return,
-            LedgerVerification::Verifying { .. } => tokio::task::yield_now().await,
+            // A short sleep, not a yield: a spinning waiter would take one of the two
+            // cores the re-hash uses.
+            LedgerVerification::Verifying { .. } => {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
             other => panic!("background re-hash: {other:?}"),
         }
     }
