@@ -28,6 +28,7 @@ const IO: &[&str] = &[
 const IO_THIRD_PARTY: &[&str] = &[
     "tokio",
     "sqlx",
+    "rusqlite",
     "reqwest",
     "reqwest013",
     "hyper",

@@ -131,6 +131,10 @@ pub enum StoreError {
     /// of the wrong length).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// Reading the ledger for the startup re-hash failed outside the driver (the
+    /// native SQLite reader); retried in the background, fails `open` in the foreground.
+    #[error("reading the ledger failed: {0}")]
+    LedgerRead(String),
     /// A ledger computation failed (a size out of range, a missing stored hash).
     #[error("ledger: {0}")]
     Ledger(#[from] sitrep_ledger::Error),

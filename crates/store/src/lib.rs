@@ -32,6 +32,7 @@ mod ledger;
 mod model;
 mod payloads;
 mod queries;
+mod rehash;
 mod rows;
 mod runs;
 mod startup;

@@ -2,18 +2,20 @@
 //! checkpoint, at open or, above a size, in the background with signing held until it
 //! passes (docs/store.md, "The startup check").
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sitrep_ledger::{Hash, leaf_hash, stored_hash_count};
+use sitrep_ledger::{Hash, stored_hash_count};
 use sqlx::{AnyConnection, AnyPool};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::error::{HOW_TO_INVESTIGATE, StoreError};
+use crate::error::StoreError;
 use crate::keys::LogKeys;
 use crate::ledger::{self, Peaks, diverged};
+use crate::rehash::{self, Chunk};
 use crate::rows::{to_i64, to_u64};
 use crate::store::{Backend, StoreOptions};
 use crate::writer::begin_snapshot;
@@ -147,7 +149,7 @@ fn copy_refusal(e: &StoreError) -> StoreError {
 
 /// What `open` left for the background: the latest checkpoint's size and signed root.
 pub(crate) struct Deferred {
-    backend: Backend,
+    source: Source,
     size: u64,
     signed: Hash,
 }
@@ -159,13 +161,14 @@ pub(crate) async fn open_check(
     opts: StoreOptions,
 ) -> Result<(LogKeys, Arc<Verification>, Option<Deferred>), StoreError> {
     let background_above = opts.verify_in_background_above;
+    let source = Source::new(backend, &opts.url);
     let mut snapshot = begin_snapshot(pool, backend).await?;
     let keys = LogKeys::load(&mut snapshot, opts.signer, opts.origin).await?;
     // A key that a rotation retired never signs again, even before the transition
     // checkpoint exists (a rotation that stopped half-way).
     keys.check_may_sign()?;
     let (verification, deferred) =
-        check_at_open(&mut snapshot, backend, &keys, background_above).await?;
+        check_at_open(&mut snapshot, source, &keys, background_above).await?;
     snapshot.commit().await?;
     Ok((keys, verification, deferred))
 }
@@ -175,7 +178,7 @@ pub(crate) async fn open_check(
 /// it is returned for [`spawn`]), and the unsigned tail.
 async fn check_at_open(
     conn: &mut AnyConnection,
-    backend: Backend,
+    source: Source,
     keys: &LogKeys,
     background_above: u64,
 ) -> Result<(Arc<Verification>, Option<Deferred>), StoreError> {
@@ -188,7 +191,7 @@ async fn check_at_open(
         ledger::check_tail(conn, prefix, size).await?;
         let verification = Verification::new(State::Verifying(None), prefix);
         let deferred = Deferred {
-            backend,
+            source,
             size: prefix,
             signed,
         };
@@ -196,7 +199,7 @@ async fn check_at_open(
     }
     // The prefix first, so a damaged early entry is the one named.
     let verification = Verification::new(State::Verified, prefix);
-    rehash_signed(conn, backend, prefix, signed, &verification.checked).await?;
+    rehash_signed(conn, &source, prefix, signed, &verification).await?;
     ledger::check_tail(conn, prefix, size).await?;
     Ok((verification, None))
 }
@@ -217,13 +220,12 @@ pub(crate) fn spawn(
         loop {
             let attempt = async {
                 let mut conn = pool.acquire().await?;
-                let counter = &verification.checked;
                 rehash_signed(
                     &mut conn,
-                    deferred.backend,
+                    &deferred.source,
                     deferred.size,
                     deferred.signed,
-                    counter,
+                    &verification,
                 )
                 .await
             };
@@ -246,27 +248,44 @@ pub(crate) fn spawn(
     })
 }
 
+/// Where the re-hash reads from: the SQLite file natively when there is one, else
+/// the driver's connection (PostgreSQL, an in-memory SQLite).
+#[derive(Clone)]
+pub(crate) struct Source {
+    backend: Backend,
+    file: Option<PathBuf>,
+}
+
+impl Source {
+    pub(crate) fn new(backend: Backend, url: &str) -> Source {
+        let file = match backend {
+            Backend::Sqlite => rehash::sqlite_file(url),
+            Backend::Postgres => None,
+        };
+        Source { backend, file }
+    }
+}
+
 /// Re-hashes entries `0..size` from their stored bytes: every leaf and interior hash
 /// is compared with the stored one as it is produced (O(log n) memory), and the root
 /// with `signed`. The first mismatch is named; the pass still runs to the end for the
-/// root the entries give. `checked` counts entries done.
+/// root the entries give. `verification` counts entries done.
 pub(crate) async fn rehash_signed(
     conn: &mut AnyConnection,
-    backend: Backend,
+    source: &Source,
     size: u64,
     signed: Hash,
-    checked: &AtomicU64,
+    verification: &Arc<Verification>,
 ) -> Result<(), StoreError> {
-    let mut peaks = Peaks::empty();
-    let mut first_bad = None;
-    checked.store(0, Ordering::Relaxed);
-    while peaks.size < size {
-        let end = (peaks.size + BATCH).min(size);
-        let found = rehash_batch(conn, backend, &mut peaks, end).await?;
-        first_bad = first_bad.or(found);
-        checked.store(peaks.size, Ordering::Relaxed);
-    }
-    let computed = peaks.root();
+    verification.checked.store(0, Ordering::Relaxed);
+    let (computed, first_bad) = match &source.file {
+        Some(file) => {
+            let v = verification.clone();
+            let progress = move |n| v.checked.store(n, Ordering::Relaxed);
+            rehash::rehash_file(file.clone(), size, progress).await?
+        }
+        None => rehash_driver(conn, source.backend, size, &verification.checked).await?,
+    };
     match first_bad {
         None if computed == signed => Ok(()),
         detail => {
@@ -278,21 +297,42 @@ pub(crate) async fn rehash_signed(
     }
 }
 
-/// Entries `peaks.size..end` pushed into `peaks`; returns the first stored hash that
-/// differs from its recomputation, as a sentence naming the entry.
-async fn rehash_batch(
+/// The re-hash through the driver, in batches the database concatenates.
+async fn rehash_driver(
     conn: &mut AnyConnection,
     backend: Backend,
-    peaks: &mut Peaks,
+    size: u64,
+    checked: &AtomicU64,
+) -> Result<(Hash, Option<String>), StoreError> {
+    let (mut peaks, mut first_bad) = (Peaks::empty(), None);
+    while peaks.size < size {
+        let end = (peaks.size + BATCH).min(size);
+        let chunk = read_batch(conn, backend, peaks.size, end).await?;
+        let found = rehash::hash_chunk(&mut peaks, &chunk);
+        first_bad = first_bad.or(found);
+        checked.store(peaks.size, Ordering::Relaxed);
+    }
+    Ok((peaks.root(), first_bad))
+}
+
+/// Entries `from..end` and the stored hashes they added, refusing a missing row.
+async fn read_batch(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    from: u64,
     end: u64,
-) -> Result<Option<String>, StoreError> {
-    let from = peaks.size;
+) -> Result<Chunk, StoreError> {
     let (base, hash_end) = (stored_hash_count(from), stored_hash_count(end));
     let (records, n_records) = aggregate(conn, backend, ENTRIES_SQL, from, end).await?;
     let (hashes, n_hashes) = aggregate(conn, backend, HASHES_SQL, base, hash_end).await?;
     // Primary keys: a count that matches the range means no row is missing.
     let whole = hashes.len() as u64 == 64 * (hash_end - base);
-    if n_records != end - from || n_hashes != hash_end - base || !whole {
+    let split: Vec<&str> = records.split(',').collect();
+    if n_records != end - from
+        || n_hashes != hash_end - base
+        || !whole
+        || split.len() as u64 != end - from
+    {
         return Err(diverged_counts(
             from,
             end,
@@ -301,67 +341,35 @@ async fn rehash_batch(
             hash_end - base,
         ));
     }
-    let mut stored = hashes.as_bytes().chunks_exact(64);
-    let (mut record, mut produced, mut first_bad) = (Vec::new(), Vec::with_capacity(64), None);
-    for hex_record in records.split(',') {
-        let n = peaks.size;
+    let mut chunk = Chunk::default();
+    let mut record = Vec::new();
+    for (n, hex_record) in (from..).zip(split) {
         record.resize(hex_record.len() / 2, 0);
         hex::decode_to_slice(hex_record, &mut record).map_err(|e| bad_hex(n, &e))?;
-        produced.clear();
-        peaks.push(leaf_hash(&record), &mut produced);
-        for (k, want) in produced.iter().enumerate() {
-            let mut got = Hash::default();
-            let chunk = stored.next().unwrap_or_default();
-            hex::decode_to_slice(chunk, &mut got.0).map_err(|e| bad_hex(n, &e))?;
-            if first_bad.is_none() && got != *want {
-                let index = stored_hash_count(n) + k as u64;
-                first_bad = Some(mismatch(n, index, got, *want));
-            }
-        }
+        chunk.push_record(&record);
     }
-    if peaks.size != end {
-        return Err(diverged_counts(
-            from,
-            end,
-            n_records,
-            n_hashes,
-            hash_end - base,
-        ));
+    for (i, hex_hash) in (base..).zip(hashes.as_bytes().chunks_exact(64)) {
+        let mut hash = Hash::default();
+        hex::decode_to_slice(hex_hash, &mut hash.0).map_err(|e| bad_hex(i, &e))?;
+        chunk.hashes.push(hash);
     }
-    Ok(first_bad)
+    Ok(chunk)
 }
 
 /// The database's own hex rendering of what it stored, never expected to fail.
-fn bad_hex(entry: u64, e: &hex::FromHexError) -> StoreError {
+fn bad_hex(index: u64, e: &hex::FromHexError) -> StoreError {
     StoreError::Corrupt(format!(
-        "re-hashing entry {entry}: the database's hex is bad: {e}"
+        "re-hashing row {index}: the database's hex is bad: {e}"
     ))
 }
 
-/// The sentence for a stored hash that is not what the entries give.
-fn mismatch(entry: u64, index: u64, got: Hash, want: Hash) -> String {
-    if index == sitrep_ledger::stored_hash_index(0, entry) {
-        format!(
-            "entry {entry}: its stored leaf hash {got} is not the hash of its record \
-             ({want}); the entry or the hash was altered after it was signed"
-        )
-    } else {
-        format!("stored hash {index} (added with entry {entry}) is {got}, the entries give {want}")
-    }
-}
-
 fn diverged_counts(from: u64, end: u64, entries: u64, hashes: u64, want: u64) -> StoreError {
-    StoreError::LedgerDiverged {
-        size: end,
-        expected_root: "-".into(),
-        actual_root: "-".into(),
-        detail: format!(
-            "entries {from}..{end}: {entries} entries and {hashes} stored hashes (of 32 bytes) \
-             found, {} and {want} expected",
-            end - from
-        ),
-        how_to_investigate: HOW_TO_INVESTIGATE,
-    }
+    let detail = format!(
+        "entries {from}..{end}: {entries} entries and {hashes} stored hashes (of 32 bytes) \
+         found, {} and {want} expected",
+        end - from
+    );
+    rehash::damaged(end, detail)
 }
 
 /// Record bytes of entries `$1..$2`, hex, comma-separated, in order.
