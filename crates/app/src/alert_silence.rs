@@ -4,8 +4,8 @@
 use sitrep_alerts::{MatchOp, Matcher, Silence};
 
 use crate::error::AppError;
-use crate::ingest::Ingestor;
 use crate::identity::Principal;
+use crate::ingest::Ingestor;
 use crate::stamp::now_ms;
 
 /// The shortest and longest silence made this way, in seconds.

@@ -10,8 +10,8 @@ use sitrep_store::{Change, Incident};
 use crate::app::App;
 use crate::error::AppError;
 use crate::events;
-use crate::paging::PageJob;
 use crate::identity::Principal;
+use crate::paging::PageJob;
 use crate::stamp::now_ms;
 
 /// Job kind of a page asked for by hand: delivered even after acknowledgement (the

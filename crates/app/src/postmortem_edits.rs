@@ -7,8 +7,8 @@ use sitrep_store::{Change, Event};
 use crate::app::App;
 use crate::error::AppError;
 use crate::events;
-use crate::postmortem::BLANKS;
 use crate::identity::Principal;
+use crate::postmortem::BLANKS;
 use crate::stamp::now_ms;
 
 /// Longest text one blank takes, in bytes (refused, not cut: a person wrote it).

@@ -15,8 +15,8 @@ use sitrep_store::{Change, Incident, StepRun, Write};
 use crate::app::App;
 use crate::error::AppError;
 use crate::events;
-use crate::plan::{is_secret_name, param_defaults};
 use crate::identity::Principal;
+use crate::plan::{is_secret_name, param_defaults};
 use crate::stamp::now_ms;
 
 /// Which query step to run, for whom, with what.

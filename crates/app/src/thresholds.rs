@@ -13,8 +13,8 @@ use sitrep_store::Incident;
 use crate::app::App;
 use crate::error::AppError;
 use crate::events;
-use crate::plan::param_defaults;
 use crate::identity::Principal;
+use crate::plan::param_defaults;
 use crate::stamp::now_ms;
 
 /// One evaluated thresholds row.
@@ -177,7 +177,11 @@ impl App {
 
     /// The gate for a stand-down item saying "all thresholds normal": a fresh check
     /// (sealed) must find every threshold normal.
-    pub(crate) async fn thresholds_gate(&self, id: &str, actor: &Principal) -> Result<(), AppError> {
+    pub(crate) async fn thresholds_gate(
+        &self,
+        id: &str,
+        actor: &Principal,
+    ) -> Result<(), AppError> {
         let checks = self.check_thresholds(id, actor).await?;
         if checks.is_empty() {
             return Err(AppError::Denied {

@@ -151,10 +151,16 @@ async fn the_runbook_scale_sets_cadence_and_escalation_reminders() {
     let mut with = declare("runbook attached");
     with.severity = Some("SEV2".into());
     with.runbooks = vec!["payments.md".into()];
-    let with = app.declare(with, &Principal::asserted("ann")).await.unwrap();
+    let with = app
+        .declare(with, &Principal::asserted("ann"))
+        .await
+        .unwrap();
     let mut without = declare("no runbook");
     without.severity = Some("SEV2".into());
-    let without = app.declare(without, &Principal::asserted("ann")).await.unwrap();
+    let without = app
+        .declare(without, &Principal::asserted("ann"))
+        .await
+        .unwrap();
 
     let later = with.created_ms.max(without.created_ms) + 31 * 60 * 1000;
     app.sweep_escalations(later, None).await.unwrap();
@@ -185,7 +191,10 @@ async fn the_runbook_scale_sets_cadence_and_escalation_reminders() {
     // is immediate (0) where the config gives 5 minutes.
     let mut sev1 = declare("sev1 with runbook");
     sev1.runbooks = vec!["payments.md".into()];
-    let sev1 = app.declare(sev1, &Principal::asserted("ann")).await.unwrap();
+    let sev1 = app
+        .declare(sev1, &Principal::asserted("ann"))
+        .await
+        .unwrap();
     app.sweep_escalations(sev1.created_ms + 60 * 1000, None)
         .await
         .unwrap();
@@ -221,9 +230,16 @@ async fn resolving_opens_the_runbooks_follow_ups_as_owned_action_items_with_remi
             "The old primary is fenced"
         ]
     );
-    app.tick(&inc.id, "1", true, &Principal::asserted("carol")).await.unwrap();
-    app.tick(&inc.id, "2", true, &Principal::asserted("carol")).await.unwrap();
-    let resolved = app.resolve(&inc.id, &Principal::asserted("carol"), None).await.unwrap();
+    app.tick(&inc.id, "1", true, &Principal::asserted("carol"))
+        .await
+        .unwrap();
+    app.tick(&inc.id, "2", true, &Principal::asserted("carol"))
+        .await
+        .unwrap();
+    let resolved = app
+        .resolve(&inc.id, &Principal::asserted("carol"), None)
+        .await
+        .unwrap();
     let at = resolved.resolved_ms.unwrap();
 
     let view = app.view(&inc.id).await.unwrap();
@@ -280,10 +296,16 @@ async fn resolving_opens_the_runbooks_follow_ups_as_owned_action_items_with_remi
     );
     assert!(app.drift().await.unwrap().is_empty());
     // Reopening and resolving again opens nothing twice.
-    app.reopen(&inc.id, &Principal::asserted("carol"), "replica fell behind")
+    app.reopen(
+        &inc.id,
+        &Principal::asserted("carol"),
+        "replica fell behind",
+    )
+    .await
+    .unwrap();
+    app.resolve(&inc.id, &Principal::asserted("carol"), None)
         .await
         .unwrap();
-    app.resolve(&inc.id, &Principal::asserted("carol"), None).await.unwrap();
     assert_eq!(app.view(&inc.id).await.unwrap().actions.len(), 5);
     app.close().await;
 }

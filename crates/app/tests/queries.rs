@@ -274,7 +274,10 @@ async fn thresholds_are_checked_against_prometheus_and_gate_stand_down() {
         .unwrap();
     let id = inc.id.clone();
 
-    let checks = app.check_thresholds(&id, &Principal::asserted("ann")).await.unwrap();
+    let checks = app
+        .check_thresholds(&id, &Principal::asserted("ann"))
+        .await
+        .unwrap();
     let status: Vec<(&str, &str)> = checks
         .iter()
         .map(|c| (c.metric.as_str(), c.status.as_str()))
@@ -287,22 +290,35 @@ async fn thresholds_are_checked_against_prometheus_and_gate_stand_down() {
 
     // The stand-down gate refuses while a threshold is not normal, and says which.
     let e = app
-        .tick(&id, "All thresholds normal", true, &Principal::asserted("ann"))
+        .tick(
+            &id,
+            "All thresholds normal",
+            true,
+            &Principal::asserted("ann"),
+        )
         .await
         .unwrap_err();
     assert!(
         matches!(e, AppError::Denied { ref reason } if reason.contains("Queue depth is warning")),
         "{e}"
     );
-    let e = app.resolve(&id, &Principal::asserted("ann"), None).await.unwrap_err();
+    let e = app
+        .resolve(&id, &Principal::asserted("ann"), None)
+        .await
+        .unwrap_err();
     assert!(matches!(e, AppError::ChecklistOpen { .. }), "{e}");
 
     // The queue drains: the next check finds everything normal and the item ticks.
     *prometheus.metrics.lock().unwrap() = "sitrep_app_queue_depth{queue=\"orders\"} 3\n".into();
     prometheus.wait_for("sitrep_app_queue_depth == 3").await;
-    app.tick(&id, "All thresholds normal", true, &Principal::asserted("ann"))
-        .await
-        .unwrap();
+    app.tick(
+        &id,
+        "All thresholds normal",
+        true,
+        &Principal::asserted("ann"),
+    )
+    .await
+    .unwrap();
     let timeline = app.timeline(&id, None).await.unwrap();
     let checked: Vec<_> = timeline
         .iter()

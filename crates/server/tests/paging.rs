@@ -8,8 +8,8 @@
 
 mod common;
 
-use std::sync::Arc;
 use sitrep_app::Principal;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 

@@ -54,7 +54,10 @@ pub async fn thresholds(
     Responder(caller): Responder,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<ThresholdCheck>>> {
-    let checks = state.app().check_thresholds(&id, &caller.principal()).await?;
+    let checks = state
+        .app()
+        .check_thresholds(&id, &caller.principal())
+        .await?;
     state.changed();
     Ok(Json(checks))
 }
