@@ -38,6 +38,10 @@ const EXAMPLES: &[(&str, &str)] = &[
         "placeholder-reread",
         "# A\n\n```bash\nssh host \"cat /var/log/<file>\"\n```\n",
     ),
+    (
+        "query-in-shell",
+        "# A\n\n```bash\ncurl -s 'http://prom:9090/api/v1/query?query=up'\n```\n",
+    ),
     ("no-steps", "# A\n\nNothing to run.\n"),
     (
         "empty-section",
