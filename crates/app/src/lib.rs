@@ -60,7 +60,7 @@ pub use keys::{KEY_FILE, write_key};
 pub use library::{Library, MAX_RUNBOOK_BYTES, read_runbook, runbook_files};
 pub use queries::{QueryReport, QueryRequest};
 pub use rotation::{KeyRotation, rotate_ledger_key};
-pub use runs::{Plan, RunReport, RunRequest};
+pub use runs::{Plan, PlanState, RunReport, RunRequest};
 pub use sitrep_executor::{Decision, Level, Mode, NullSink, Outcome, RunSink, Stream};
 pub use sitrep_store as store;
 pub use stamp::now_ms;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use sitrep_executor::{
     BindError, Binding, Decision, Expect, GateRequest, Level, Placeholder, Policy, Refusal,
     RunSpec, Trust, Values, bind, gate, plan_id, scan_placeholders,
@@ -17,7 +17,7 @@ use crate::error::AppError;
 use crate::runs::RunRequest;
 
 /// What would run: the bound command, its risk and what the gate says.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Plan {
     /// The plan id: a hash of exactly what would run (command, values and their
     /// sources, settings, level). A confirmation names it; so does an approval.
@@ -38,12 +38,86 @@ pub struct Plan {
     pub display: String,
     /// Where each value came from.
     pub bindings: Vec<Binding>,
-    /// Placeholders no source could bind.
-    pub missing: Vec<String>,
-    /// Values refused by their rule (nothing runs while there are any).
-    pub refused: Vec<Refusal>,
-    /// The gate's decision (for the bound command).
-    pub decision: Option<Decision>,
+    /// Where the plan stands: unbound, refused, or judged by the gate.
+    pub state: PlanState,
+}
+
+/// Where a plan stands. Exactly one holds, so nobody reads a gate decision for a
+/// command that was never bound.
+#[derive(Debug, Clone)]
+pub enum PlanState {
+    /// Placeholders no source could bind: nothing runs until they are set.
+    Unbound(Vec<String>),
+    /// Values refused by their rule: nothing runs while there are any.
+    Refused(Vec<Refusal>),
+    /// Bound; the gate's decision for the bound command.
+    Gated(Decision),
+}
+
+impl Plan {
+    /// Placeholders no source could bind (empty unless unbound).
+    #[must_use]
+    pub fn missing(&self) -> &[String] {
+        match &self.state {
+            PlanState::Unbound(names) => names,
+            _ => &[],
+        }
+    }
+
+    /// Values refused by their rule (empty unless refused).
+    #[must_use]
+    pub fn refused(&self) -> &[Refusal] {
+        match &self.state {
+            PlanState::Refused(r) => r,
+            _ => &[],
+        }
+    }
+
+    /// The gate's decision, once the command is bound.
+    #[must_use]
+    pub fn decision(&self) -> Option<&Decision> {
+        match &self.state {
+            PlanState::Gated(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+/// The wire form keeps the three fields (`missing`, `refused`, `decision`) API and CLI
+/// users already read.
+impl Serialize for Plan {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            id: &'a str,
+            runbook: &'a str,
+            step_id: &'a str,
+            title: &'a str,
+            role: Option<&'a Role>,
+            risk: &'a Level,
+            reasons: &'a [String],
+            display: &'a str,
+            bindings: &'a [Binding],
+            missing: &'a [String],
+            refused: &'a [Refusal],
+            decision: Option<&'a Decision>,
+        }
+        Wire {
+            id: &self.id,
+            runbook: &self.runbook,
+            step_id: &self.step_id,
+            title: &self.title,
+            role: self.role.as_ref(),
+            risk: &self.risk,
+            reasons: &self.reasons,
+            display: &self.display,
+            bindings: &self.bindings,
+            missing: self.missing(),
+            refused: self.refused(),
+            decision: self.decision(),
+        }
+        .serialize(s)
+    }
 }
 
 /// A plan together with the one run spec it froze.
@@ -262,9 +336,7 @@ impl App {
             reasons: Vec::new(),
             display: String::new(),
             bindings: Vec::new(),
-            missing: Vec::new(),
-            refused: Vec::new(),
-            decision: None,
+            state: PlanState::Unbound(Vec::new()),
         };
         reasons_of(&step.risk, &mut plan.reasons);
         let values = self.values(incident, &req.set, param_defaults(rb)).await?;
@@ -272,11 +344,11 @@ impl App {
         let bound = match bind(&step.script, &placeholders_of(step), &values, &check) {
             Ok(b) => b,
             Err(BindError::Unbound(names)) => {
-                plan.missing = names;
+                plan.state = PlanState::Unbound(names);
                 return Ok(Frozen { plan, spec: None });
             }
             Err(BindError::Refused(r)) => {
-                plan.refused = r;
+                plan.state = PlanState::Refused(r);
                 return Ok(Frozen { plan, spec: None });
             }
             Err(e) => return Err(AppError::invalid("step", e.to_string())),
@@ -298,7 +370,7 @@ impl App {
             &plan.id,
             &self.policy(),
         );
-        plan.decision = Some(decision);
+        plan.state = PlanState::Gated(decision);
         Ok(Frozen {
             plan,
             spec: Some(spec),

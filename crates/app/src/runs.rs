@@ -22,7 +22,7 @@ use crate::error::AppError;
 use crate::events;
 use crate::identity::Principal;
 use crate::plan::Frozen;
-pub use crate::plan::Plan;
+pub use crate::plan::{Plan, PlanState};
 use crate::stamp::now_ms;
 
 /// Which step to run, for whom, with what.
@@ -106,7 +106,7 @@ impl App {
         req: &RunRequest,
     ) -> Result<(Frozen, Option<crate::Approval>), AppError> {
         let frozen = self.freeze(incident, (path, rb, step), req, &[]).await?;
-        let held = matches!(frozen.plan.decision, Some(Decision::NeedsApproval { .. }));
+        let held = matches!(frozen.plan.decision(), Some(Decision::NeedsApproval { .. }));
         if req.approval.is_none() && !held {
             return Ok((frozen, None));
         }
@@ -154,17 +154,20 @@ impl App {
         approval: Option<&crate::Approval>,
     ) -> Result<Permit, AppError> {
         let Frozen { plan, spec } = frozen;
-        if !plan.missing.is_empty() {
-            return Err(AppError::Unbound {
-                names: plan.missing,
-            });
-        }
-        if !plan.refused.is_empty() {
-            self.record_value_refusals(incident, &plan, &req.actor, &plan.refused)
-                .await?;
-            return Err(AppError::ValueRefused {
-                refusals: plan.refused,
-            });
+        match &plan.state {
+            PlanState::Unbound(names) => {
+                return Err(AppError::Unbound {
+                    names: names.clone(),
+                });
+            }
+            PlanState::Refused(refusals) => {
+                self.record_value_refusals(incident, &plan, &req.actor, refusals)
+                    .await?;
+                return Err(AppError::ValueRefused {
+                    refusals: refusals.clone(),
+                });
+            }
+            PlanState::Gated(_) => {}
         }
         let spec = spec.ok_or_else(|| AppError::Internal("a bound plan without a spec".into()))?;
         // Only approvers who are someone else by id and by name count; the gate then

@@ -6,7 +6,7 @@ use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::sync::Arc;
 
 use anyhow::anyhow;
-use sitrep_app::{App, AppError, Mode, Plan, Principal, RunReport, RunRequest, RunSink};
+use sitrep_app::{App, AppError, Mode, Plan, PlanState, Principal, RunReport, RunRequest, RunSink};
 use sitrep_app::{Decision, Outcome, Stream};
 use sitrep_runbook::Role;
 
@@ -111,8 +111,8 @@ async fn step(app: &App, args: &RunArgs, actor: &Principal, ctx: Ctx) -> Result<
     };
     let interactive = std::io::stdin().is_terminal() && !ctx.json;
     let mut plan = app.plan(&req).await.map_err(app_error)?;
-    if !plan.missing.is_empty() && interactive && !args.dry_run {
-        for name in plan.missing.clone() {
+    if !plan.missing().is_empty() && interactive && !args.dry_run {
+        for name in plan.missing().to_vec() {
             let v = prompt(&format!("value for {name}: "))?;
             req.set.insert(name, v);
         }
@@ -125,12 +125,12 @@ async fn step(app: &App, args: &RunArgs, actor: &Principal, ctx: Ctx) -> Result<
             emit(&describe(&plan))
         };
     }
-    if !plan.missing.is_empty() {
+    if let PlanState::Unbound(names) = &plan.state {
         return Err(app_error(AppError::Unbound {
-            names: plan.missing,
+            names: names.clone(),
         }));
     }
-    if let Some(Decision::NeedsConfirmation { reasons }) = &plan.decision {
+    if let Some(Decision::NeedsConfirmation { reasons }) = plan.decision() {
         if args.yes {
             req.confirmed = Some(plan.id.clone());
         } else if interactive {
@@ -301,10 +301,10 @@ fn describe(p: &Plan) -> String {
     } else {
         s.push_str(&format!(
             "  unbound: {} (pass --set NAME=VALUE)\n",
-            p.missing.join(", ")
+            p.missing().join(", ")
         ));
     }
-    if let Some(d) = &p.decision {
+    if let Some(d) = p.decision() {
         let d = match d {
             Decision::Allow => "runs".to_owned(),
             Decision::NeedsConfirmation { .. } => "needs confirmation".to_owned(),

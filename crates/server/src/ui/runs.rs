@@ -64,7 +64,7 @@ pub(super) async fn plan(
     let inc = st.app().incident(&n).await?;
     let (req, set) = run_request(&inc.id, &c, &fields);
     let plan = st.app().plan(&req).await?;
-    let (decision, runnable) = match &plan.decision {
+    let (decision, runnable) = match plan.decision() {
         Some(Decision::Allow) => ("Read only: runs without confirmation.".to_owned(), true),
         Some(Decision::NeedsConfirmation { .. }) if plan.risk == Level::Read => (
             "It reads only, with values you typed. Check the command above before you run it."
