@@ -286,11 +286,11 @@ fn describe(p: &Plan) -> String {
     for r in &p.reasons {
         s.push_str(&format!("  why: {r}\n"));
     }
-    if !p.refused.is_empty() {
-        for r in &p.refused {
+    if !p.refused().is_empty() {
+        for r in p.refused() {
             s.push_str(&format!("  refused: {r}\n"));
         }
-    } else if p.missing.is_empty() {
+    } else if p.missing().is_empty() {
         s.push_str("  command:\n");
         for line in p.display.lines() {
             s.push_str(&format!("    {line}\n"));
