@@ -16,11 +16,12 @@ use std::collections::BTreeMap;
 
 use common::{Db, ORIGIN, event, on_each_backend, signer};
 use sitrep_ledger::{
-    Checkpoint, Record, leaf_hash, tree_hash_indexes, verify_consistency, verify_inclusion,
+    Checkpoint, Hash, Record, leaf_hash, tree_hash_indexes, verify_consistency, verify_inclusion,
 };
 use sitrep_store::{
     ActionItem, Alert, ApiToken, ApprovalRow, Backend, Change, ChecklistItem, Incident,
-    IncidentFilter, NewJob, RawPayload, SessionRow, StepRun, Store, StoreError, Write,
+    IncidentFilter, NewJob, RawPayload, SessionRow, StepRun, Store, StoreError, StoredCheckpoint,
+    Write,
 };
 
 const T0: i64 = 1_700_000_000_000;
@@ -66,7 +67,31 @@ async fn tell(db: Db) {
     assert_eq!(store.backend(), db.backend);
     assert_eq!(store.tree_size().await.unwrap(), 0);
     assert_eq!(store.latest_checkpoint().await.unwrap(), None);
+    let (inc, other) = declare_and_update(&store).await;
+    let (alert, run) = alerts_and_runs(&store, &inc).await;
+    let action = checklist_and_actions(&store, &inc).await;
+    listing_and_timeline(&store, &inc, &other).await;
+    let (cp1, root) = proofs(&store).await;
+    group_commit(&store, &other, &inc, &cp1, &root).await;
 
+    jobs::jobs(&store, &inc.id).await;
+    leases::leases(&store, &inc.id).await;
+    access::tokens_and_payloads(&store).await;
+    access::approvals_and_sessions(&store, &inc.id).await;
+    evidence::holds_and_expiry(&store, &inc.id).await;
+    evidence::contact_sends(&store).await;
+
+    let report = store.verify_ledger().await.unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.entries_checked, report.tree_size);
+    assert_eq!(report.checkpoints_checked, 2);
+
+    reopen(&db, store, &inc, (&run, &action, &alert)).await;
+}
+
+/// Declare an incident, refuse a second for its group, number the next, and settle
+/// two updates racing on one version.
+async fn declare_and_update(store: &Store) -> (Incident, Incident) {
     // Declare an incident: the row and its first timeline event commit together.
     let inc = incident(
         &sitrep_store::new_id(),
@@ -165,7 +190,11 @@ async fn tell(db: Db) {
     assert_eq!((now.version, now.status.as_str()), (2, "acknowledged"));
     assert_eq!(now.title, "Checkout latency");
     assert_eq!(store.tree_size().await.unwrap(), 3);
+    (inc, other)
+}
 
+/// Alerts upserted by fingerprint; a step run written at its start and its end.
+async fn alerts_and_runs(store: &Store, inc: &Incident) -> (Alert, StepRun) {
     // Alerts are upserted by fingerprint.
     let mut alert = Alert {
         fingerprint: "a1b2c3d4e5f60718".into(),
@@ -256,7 +285,11 @@ async fn tell(db: Db) {
         ),
         "{err}"
     );
+    (alert, run)
+}
 
+/// Checklist items keep their order; action items.
+async fn checklist_and_actions(store: &Store, inc: &Incident) -> ActionItem {
     // Checklist items keep the order they were added in, also after updates.
     let item = |id: &str, text: &str, required: bool| ChecklistItem {
         incident_id: inc.id.clone(),
@@ -313,7 +346,11 @@ async fn tell(db: Db) {
         store.action_items(&inc.id).await.unwrap(),
         vec![action.clone()]
     );
+    action
+}
 
+/// Listing with filters, and the timeline read from the ledger.
+async fn listing_and_timeline(store: &Store, inc: &Incident, other: &Incident) {
     // Listing with filters, newest first.
     let all = store.incidents(&IncidentFilter::default()).await.unwrap();
     assert_eq!(all.len(), 2);
@@ -354,7 +391,10 @@ async fn tell(db: Db) {
         .unwrap();
     assert_eq!(tail, timeline[3..].to_vec());
     assert_eq!(store.timeline(&other.id, None).await.unwrap().len(), 1);
+}
 
+/// Every event is provably in the tree; a signed checkpoint and the root it signs.
+async fn proofs(store: &Store) -> (StoredCheckpoint, Hash) {
     // Every event is provably in the tree.
     let size = store.tree_size().await.unwrap();
     let root = store.root(size).await.unwrap();
@@ -385,7 +425,18 @@ async fn tell(db: Db) {
         (ORIGIN, size, root)
     );
     assert_eq!(store.checkpoint_now().await.unwrap(), cp1);
+    (cp1, root)
+}
 
+/// Many committers at once, one stale, and a consistency proof from `cp1`.
+async fn group_commit(
+    store: &Store,
+    other: &Incident,
+    inc: &Incident,
+    cp1: &StoredCheckpoint,
+    root: &Hash,
+) {
+    let size = cp1.size;
     // Group commit: many committers at once, one of them stale. Only that one fails.
     let current = store.incident(&inc.id).await.unwrap().unwrap();
     let mut tasks = Vec::new();
@@ -423,20 +474,16 @@ async fn tell(db: Db) {
     assert_eq!(cp2.size, size + 39);
     let root2 = store.root(cp2.size).await.unwrap();
     let proof = store.consistency_proof(cp1.size, cp2.size).await.unwrap();
-    verify_consistency(cp1.size, cp2.size, &proof, &root, &root2).unwrap();
+    verify_consistency(cp1.size, cp2.size, &proof, root, &root2).unwrap();
+}
 
-    jobs::jobs(&store, &inc.id).await;
-    leases::leases(&store, &inc.id).await;
-    access::tokens_and_payloads(&store).await;
-    access::approvals_and_sessions(&store, &inc.id).await;
-    evidence::holds_and_expiry(&store, &inc.id).await;
-    evidence::contact_sends(&store).await;
-
-    let report = store.verify_ledger().await.unwrap();
-    assert!(report.ok(), "{report:?}");
-    assert_eq!(report.entries_checked, report.tree_size);
-    assert_eq!(report.checkpoints_checked, 2);
-
+/// Close, reopen and find everything; the background task signs what comes after.
+async fn reopen(
+    db: &Db,
+    store: Store,
+    inc: &Incident,
+    (run, action, alert): (&StepRun, &ActionItem, &Alert),
+) {
     // Close: the final checkpoint covers everything, later commits are refused.
     let size = store.tree_size().await.unwrap();
     let timeline = store.timeline(&inc.id, None).await.unwrap();
@@ -455,9 +502,15 @@ async fn tell(db: Db) {
     assert_eq!(store.timeline(&inc.id, None).await.unwrap(), timeline);
     assert_eq!(store.incident(&inc.id).await.unwrap().unwrap().version, 2);
     assert_eq!(store.checklist(&inc.id).await.unwrap().len(), 3);
-    assert_eq!(store.runs_for(&inc.id).await.unwrap(), vec![run]);
-    assert_eq!(store.action_items(&inc.id).await.unwrap(), vec![action]);
-    assert_eq!(store.alert(&alert.fingerprint).await.unwrap(), Some(alert));
+    assert_eq!(store.runs_for(&inc.id).await.unwrap(), vec![run.clone()]);
+    assert_eq!(
+        store.action_items(&inc.id).await.unwrap(),
+        vec![action.clone()]
+    );
+    assert_eq!(
+        store.alert(&alert.fingerprint).await.unwrap(),
+        Some(alert.clone())
+    );
     assert_eq!(store.tokens().await.unwrap().len(), 2);
     let more = store
         .commit(change(
