@@ -533,5 +533,5 @@ async fn reopen(
 
     store.close().await;
     // Without the background task, so the tail below stays unsigned.
-    tamper::tamper(&db, db.open().await).await;
+    tamper::tamper(db, db.open().await).await;
 }
