@@ -9,6 +9,11 @@ use crate::model::{
 use crate::rows::{self, to_i64, to_u64};
 use crate::store::Store;
 
+/// Values per `IN (...)` list. Far below SQLite's parameter limit (32,766), and small
+/// because sqlx binds SQLite parameters by name, which costs the square of the
+/// parameters per statement (docs/benchmarks.md, "store").
+const IN_CHUNK: usize = 256;
+
 impl Store {
     /// Every stored silence as `(id, JSON body)`, oldest first.
     pub async fn silences(&self) -> Result<Vec<(String, String)>, StoreError> {
@@ -179,6 +184,55 @@ impl Store {
             .as_ref()
             .map(rows::alert)
             .transpose()
+    }
+
+    /// The stored alerts among `fingerprints`, in no particular order: one query per
+    /// `IN_CHUNK` fingerprints (a delivery holds at most a few thousand alerts, so this
+    /// is one round trip for a normal delivery instead of one per alert).
+    pub async fn alerts_by_fingerprint(
+        &self,
+        fingerprints: &[String],
+    ) -> Result<Vec<Alert>, StoreError> {
+        let mut out = Vec::with_capacity(fingerprints.len());
+        for chunk in fingerprints.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT {} FROM alerts WHERE fingerprint IN ({})",
+                rows::ALERT_COLS,
+                rows::placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for fp in chunk {
+                q = q.bind(fp.as_str());
+            }
+            for row in q.fetch_all(self.pool()).await? {
+                out.push(rows::alert(&row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The unresolved incidents opened for any of `group_keys` (at most one per group),
+    /// one query per `IN_CHUNK` keys.
+    pub async fn open_incidents_for_groups(
+        &self,
+        group_keys: &[String],
+    ) -> Result<Vec<Incident>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in group_keys.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT {} FROM incidents WHERE group_key IN ({}) AND status <> 'resolved'",
+                rows::INCIDENT_COLS,
+                rows::placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for key in chunk {
+                q = q.bind(key.as_str());
+            }
+            for row in q.fetch_all(self.pool()).await? {
+                out.push(rows::incident(&row)?);
+            }
+        }
+        Ok(out)
     }
 
     /// The alerts attached to an incident, oldest first.
