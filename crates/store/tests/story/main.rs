@@ -223,6 +223,39 @@ async fn tell(db: Db) {
     found.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
     assert_eq!(found, many);
     assert!(store.alerts_by_fingerprint(&[]).await.unwrap().is_empty());
+    // Runs of upserts are multi-row statements: a fingerprint twice in one change is
+    // applied in order (the later row wins), and an unknown incident fails the change.
+    let (mut first, mut again) = (many[0].clone(), many[0].clone());
+    first.status = "resolved".into();
+    again.status = "firing".into();
+    again.updated_ms = T0 + 1;
+    store
+        .commit(change(
+            vec![
+                Write::UpsertAlert(many[1].clone()),
+                Write::UpsertAlert(first),
+                Write::UpsertAlert(again.clone()),
+            ],
+            vec![],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(store.alert(&again.fingerprint).await.unwrap(), Some(again));
+    let orphans: Vec<Write> = many[..3]
+        .iter()
+        .map(|a| {
+            Write::UpsertAlert(Alert {
+                incident_id: Some("no-such-incident".into()),
+                ..a.clone()
+            })
+        })
+        .collect();
+    let err = store.commit(change(orphans, vec![])).await.unwrap_err();
+    assert!(matches!(&err, StoreError::NotFound { .. }), "{err}");
+    assert_eq!(
+        store.alert(&many[2].fingerprint).await.unwrap(),
+        Some(many[2].clone())
+    );
     let open = store
         .open_incidents_for_groups(&["g-none".into(), "g-latency".into()])
         .await
