@@ -331,6 +331,19 @@ impl App {
     /// Declares an incident: the row, its checklist (the stand-down items of its
     /// runbooks and of policy) and the `incident.declared` event, in one commit.
     pub async fn declare(&self, new: NewIncident, actor: &Principal) -> Result<Incident, AppError> {
+        let (incident, change) = self.declaration(new, actor)?;
+        self.inner.store.commit(change).await?;
+        self.incident(&incident.id).await
+    }
+
+    /// What [`App::declare`] commits, uncommitted, with the incident as it will be
+    /// inserted (its `number` is assigned by the store), so alert ingestion can commit
+    /// an incident and its alerts together.
+    pub(crate) fn declaration(
+        &self,
+        new: NewIncident,
+        actor: &Principal,
+    ) -> Result<(Incident, Change), AppError> {
         let title = self.redact(new.title.trim());
         if title.is_empty() {
             return Err(AppError::invalid("title", "must not be empty"));
@@ -388,7 +401,7 @@ impl App {
             updated_ms: now,
             version: 1,
         };
-        let mut writes = vec![Write::InsertIncident(incident)];
+        let mut writes = vec![Write::InsertIncident(incident.clone())];
         for item in self.checklist_for(&id, &runbooks, &library) {
             writes.push(Write::PutChecklistItem(item));
         }
@@ -404,8 +417,7 @@ impl App {
             payload.push(("commander", c.clone()));
         }
         let events = vec![events::record(events::DECLARED, &id, now, actor, payload)];
-        self.inner.store.commit(Change { writes, events }).await?;
-        self.incident(&id).await
+        Ok((incident, Change { writes, events }))
     }
 
     /// The checklist a new incident gets: every gate of its runbooks, then policy's.

@@ -2,9 +2,10 @@
 //! group, one incident.
 //!
 //! ```text
-//!  raw bytes ──► store_raw (durable first) ──► parse ──► silence ──► route + group
-//!     ──► per group, under the group's lock: diff against stored alerts
-//!     ──► open incident of the group (or declare one) ──► upsert alerts + events
+//!  raw bytes ──► redact + parse ──► silence ──► route + group
+//!     ──► under every group's lock (deliver.rs): one read of the stored alerts, diff,
+//!         one read of the groups' open incidents (or declare one per new group)
+//!     ──► one commit: raw payload + incidents + alert upserts + events
 //! ```
 //!
 //! Repeats and duplicates change nothing (the alerts crate's `diff` is idempotent and
@@ -18,13 +19,12 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use serde::Serialize;
 use sitrep_alerts::{
-    Alert, Batch, ChangeKind, Fingerprint, GroupKey, PayloadError, Routing, Silence, Source,
-    Status, Timestamp,
+    Alert, Batch, Fingerprint, GroupKey, PayloadError, Routing, Silence, Source, Status, Timestamp,
 };
 use sitrep_runbook::Role;
-use sitrep_store::{Change, Incident, RawPayload, StoreError, Write};
+use sitrep_store::RawPayload;
 
-use crate::app::{App, NewIncident};
+use crate::app::App;
 use crate::error::AppError;
 use crate::events;
 use crate::identity::Principal;
@@ -39,7 +39,7 @@ pub const AUTO_TRIAGE_ACTOR: &str = "auto-triage";
 pub const AUTO_TRIAGE_ROLES: [Role; 2] = [Role::Diagnosis, Role::Symptoms];
 
 /// Times a group is retried after losing a race to another process.
-const RETRIES: usize = 4;
+pub(crate) const RETRIES: usize = 4;
 
 /// What one delivery did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -91,6 +91,16 @@ pub struct StoredPayload {
     pub body: Vec<u8>,
     /// The parsed payload, or the error to answer (400, naming the field).
     pub batch: Result<Batch, AppError>,
+}
+
+/// A delivery redacted, parsed and admitted under the byte cap, not yet stored.
+pub(crate) struct PreparedPayload {
+    /// The row to store; `None` for a rejected payload the cap leaves unstored.
+    pub(crate) raw: Option<RawPayload>,
+    /// The redacted bytes.
+    pub(crate) body: Vec<u8>,
+    /// The parsed payload, or the error to answer.
+    pub(crate) batch: Result<Batch, AppError>,
 }
 
 /// The name a source is stored and labelled under.
@@ -150,7 +160,7 @@ fn truncate(ts: Option<Timestamp>) -> Option<Timestamp> {
 }
 
 /// The stored row as the alerts crate sees it (the generator URL is not stored).
-fn from_row(row: &sitrep_store::Alert, fingerprint: Fingerprint) -> Alert {
+pub(crate) fn from_row(row: &sitrep_store::Alert, fingerprint: Fingerprint) -> Alert {
     Alert {
         source: parse_source(&row.source),
         fingerprint,
@@ -167,11 +177,11 @@ fn from_row(row: &sitrep_store::Alert, fingerprint: Fingerprint) -> Alert {
     }
 }
 
-fn cut_title(text: &str) -> String {
+pub(crate) fn cut_title(text: &str) -> String {
     events::cut(text, 400)
 }
 
-fn labels_text(labels: &BTreeMap<String, String>) -> String {
+pub(crate) fn labels_text(labels: &BTreeMap<String, String>) -> String {
     let parts: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
     format!("{{{}}}", parts.join(","))
 }
@@ -412,7 +422,7 @@ impl Ingestor {
         all.len() != before
     }
 
-    fn lock_for(&self, key: &GroupKey) -> Arc<tokio::sync::Mutex<()>> {
+    pub(crate) fn lock_for(&self, key: &GroupKey) -> Arc<tokio::sync::Mutex<()>> {
         let mut map = self
             .locks
             .lock()
@@ -443,36 +453,52 @@ impl Ingestor {
         serde_json::to_vec(&value).unwrap_or_else(|_| red.into_bytes())
     }
 
-    /// Stores the raw payload durably, redacted, before it is interpreted: nothing
-    /// accepted is lost even when ingestion fails later. It is parsed first (parsing is
-    /// pure) so the row says whether it was rejected, which decides how long it is kept
-    /// and what the cap evicts first. Past `raw_max_bytes` older payloads are evicted;
-    /// a rejected one that would need an accepted one evicted is not stored at all.
+    /// Stores the raw payload durably, redacted, before it is interpreted. It is parsed
+    /// first (parsing is pure) so the row says whether it was rejected, which decides
+    /// how long it is kept and what the cap evicts first. Past `raw_max_bytes` older
+    /// payloads are evicted; a rejected one that would need an accepted one evicted is
+    /// not stored at all. ([`Ingestor::receive`] commits an accepted payload together
+    /// with its ingestion instead.)
     pub async fn store_raw(&self, source: Source, body: &[u8]) -> Result<StoredPayload, AppError> {
+        let prepared = self.prepare_raw(source, body).await?;
+        if let Some(raw) = &prepared.raw {
+            self.app.store().put_raw_payload(raw).await?;
+        }
+        Ok(StoredPayload {
+            id: prepared.raw.map(|r| r.id),
+            body: prepared.body,
+            batch: prepared.batch,
+        })
+    }
+
+    /// Redacts and parses a payload and makes room for it under the byte cap; the row
+    /// to store is `raw`, `None` for a rejected payload the cap leaves unstored.
+    pub(crate) async fn prepare_raw(
+        &self,
+        source: Source,
+        body: &[u8],
+    ) -> Result<PreparedPayload, AppError> {
         let body = self.redact_payload(body);
         let batch = parse(source, &body);
         let rejected = batch.is_err();
         let size = u64::try_from(body.len()).unwrap_or(u64::MAX);
         let store = self.app.store();
         if !self.raw_budget.admit(store, size, rejected).await? {
-            return Ok(StoredPayload {
-                id: None,
+            return Ok(PreparedPayload {
+                raw: None,
                 body,
                 batch,
             });
         }
-        let id = uuid::Uuid::now_v7().to_string();
-        store
-            .put_raw_payload(&RawPayload {
-                id: id.clone(),
-                source: source_name(source).to_owned(),
-                received_ms: now_ms(),
-                body: body.clone(),
-                rejected,
-            })
-            .await?;
-        Ok(StoredPayload {
-            id: Some(id),
+        let raw = RawPayload {
+            id: uuid::Uuid::now_v7().to_string(),
+            source: source_name(source).to_owned(),
+            received_ms: now_ms(),
+            body: body.clone(),
+            rejected,
+        };
+        Ok(PreparedPayload {
+            raw: Some(raw),
             body,
             batch,
         })
@@ -497,6 +523,18 @@ impl Ingestor {
         payload_id: &str,
         batch: &Batch,
     ) -> Result<IngestReport, AppError> {
+        self.ingest_delivery(source, payload_id, batch, None).await
+    }
+
+    /// Ingests `batch`, committing `raw` (its stored payload, not yet committed) in the
+    /// same one commit as everything the delivery changes (`deliver.rs`).
+    pub(crate) async fn ingest_delivery(
+        &self,
+        source: Source,
+        payload_id: &str,
+        batch: &Batch,
+        raw: Option<&RawPayload>,
+    ) -> Result<IngestReport, AppError> {
         let now = now_ms();
         let now_ts = Timestamp::from_millisecond(now).unwrap_or(Timestamp::UNIX_EPOCH);
         let silences = self.silences();
@@ -520,198 +558,12 @@ impl Ingestor {
             groups.entry(key).or_default().push((alert, routing));
         }
         report.groups = groups.len();
-        for (key, items) in groups {
-            let lock = self.lock_for(&key);
-            let _held = lock.lock().await;
-            let mut tries = 0;
-            loop {
-                match self.ingest_group(source, &key, &items, &mut report).await {
-                    Err(AppError::Store(StoreError::Conflict { .. })) if tries < RETRIES => {
-                        tries += 1;
-                    }
-                    other => break other?,
-                }
-            }
-        }
+        let done = self.deliver(source, &groups, raw).await?;
+        report.changed = done.changed;
+        report.unchanged = done.unchanged;
+        report.opened = done.opened;
+        report.updated = done.updated;
         Ok(report)
-    }
-
-    async fn ingest_group(
-        &self,
-        source: Source,
-        key: &GroupKey,
-        items: &[(Alert, Routing)],
-        report: &mut IngestReport,
-    ) -> Result<(), AppError> {
-        let store = self.app.store();
-        let mut known = BTreeMap::new();
-        let mut rows = HashMap::new();
-        for (a, _) in items {
-            if rows.contains_key(&a.fingerprint) {
-                continue;
-            }
-            if let Some(row) = store.alert(&a.fingerprint.to_string()).await? {
-                known.insert(a.fingerprint, from_row(&row, a.fingerprint));
-                rows.insert(a.fingerprint, row);
-            }
-        }
-        let incoming: Vec<Alert> = items.iter().map(|(a, _)| a.clone()).collect();
-        let changes = sitrep_alerts::diff(&known, &incoming);
-        let routing_of: HashMap<Fingerprint, &Routing> =
-            items.iter().map(|(a, r)| (a.fingerprint, r)).collect();
-        let mut changed = Vec::new();
-        let mut unchanged = 0;
-        for c in changes {
-            if c.kind.changes_state() {
-                changed.push(c);
-            } else {
-                unchanged += 1;
-            }
-        }
-        if changed.is_empty() {
-            report.unchanged += unchanged;
-            return Ok(());
-        }
-        let fires = |k: ChangeKind, a: &Alert| {
-            matches!(k, ChangeKind::New | ChangeKind::Refired) && a.status == Status::Firing
-        };
-        let mut open = store.open_incident_for_group(&key.0).await?;
-        if open.is_none() {
-            if let Some(first) = changed.iter().find(|c| fires(c.kind, &c.alert)) {
-                let routing = routing_of.get(&first.fingerprint).copied();
-                let incident = self.declare_for(source, key, &first.alert, routing).await?;
-                report.opened.push(incident.id.clone());
-                open = Some(incident);
-            }
-        }
-        let now = now_ms();
-        let actor = Principal::sitrep(&format!("alerts:{}", source_name(source)));
-        let mut writes = Vec::with_capacity(changed.len() + 1);
-        // Auto-triage is asked for durably, with the alerts (unattended.rs).
-        writes.extend(
-            report
-                .opened
-                .iter()
-                .filter(|id| open.as_ref().is_some_and(|o| &o.id == *id))
-                .map(|id| crate::unattended::triage_job(id)),
-        );
-        let mut records = Vec::new();
-        for c in &changed {
-            let a = &c.alert;
-            let fp = a.fingerprint.to_string();
-            let previous = rows.get(&a.fingerprint).and_then(|r| r.incident_id.clone());
-            // Firing alerts belong to the group's open incident; a resolution stays with
-            // the incident its alert was attached to.
-            let incident_id = if a.status == Status::Firing {
-                open.as_ref().map(|i| i.id.clone()).or(previous)
-            } else {
-                previous.or_else(|| open.as_ref().map(|i| i.id.clone()))
-            };
-            writes.push(Write::UpsertAlert(sitrep_store::Alert {
-                fingerprint: fp.clone(),
-                source: source_name(a.source).to_owned(),
-                status: match a.status {
-                    Status::Firing => "firing".to_owned(),
-                    Status::Resolved => "resolved".to_owned(),
-                },
-                labels: a.labels.clone(),
-                annotations: a.annotations.clone(),
-                starts_ms: a.starts_at.map_or(now, |t| t.as_millisecond()),
-                ends_ms: a.ends_at.map(|t| t.as_millisecond()),
-                incident_id: incident_id.clone(),
-                updated_ms: now,
-            }));
-            let kind = match (c.kind, a.status) {
-                (ChangeKind::New | ChangeKind::Refired, Status::Firing) => events::ALERT_FIRING,
-                (ChangeKind::Resolved, _) => events::ALERT_RESOLVED,
-                _ => continue,
-            };
-            let Some(inc) = incident_id else { continue };
-            let mut payload = vec![
-                ("fingerprint", fp),
-                ("labels", labels_text(&a.labels)),
-                ("group", key.0.clone()),
-            ];
-            if let Some(n) = a.labels.get("alertname") {
-                payload.push(("alertname", n.clone()));
-            }
-            if let Some(s) = a.annotations.get("summary") {
-                payload.push(("summary", self.app.redact(s)));
-            }
-            if !report.updated.contains(&inc) && !report.opened.contains(&inc) {
-                report.updated.push(inc.clone());
-            }
-            records.push(events::record(kind, &inc, now, &actor, payload));
-        }
-        store
-            .commit(Change {
-                writes,
-                events: records,
-            })
-            .await?;
-        // Counted after the commit, so a retried group is not counted twice.
-        report.changed += changed.len();
-        report.unchanged += unchanged;
-        Ok(())
-    }
-
-    /// Declares the incident of a new group: runbook from the route or the runbooks
-    /// handling the alert's name, severity from the route, the `severity` label or the
-    /// runbook, service from the route or the runbook.
-    async fn declare_for(
-        &self,
-        source: Source,
-        key: &GroupKey,
-        alert: &Alert,
-        routing: Option<&Routing>,
-    ) -> Result<Incident, AppError> {
-        let library = self.app.library();
-        let alertname = alert.labels.get("alertname").cloned();
-        let runbook = routing
-            .and_then(|r| r.runbook.as_deref())
-            .and_then(|r| library.get(r))
-            .or_else(|| {
-                alertname
-                    .as_deref()
-                    .and_then(|n| library.handlers(n).first().and_then(|p| library.get(p)))
-            });
-        let front = runbook.and_then(|e| e.runbook.front_matter.as_ref());
-        let scale = self.app.scale();
-        let severity = [
-            routing.and_then(|r| r.severity.clone()),
-            alert.labels.get("severity").cloned(),
-            front.and_then(|f| f.severity.clone()),
-        ]
-        .into_iter()
-        .flatten()
-        .find_map(|s| scale.normalize(&s).ok());
-        let service = routing
-            .and_then(|r| r.service.clone())
-            .or_else(|| front.and_then(|f| f.service.clone()));
-        let summary = alert
-            .annotations
-            .get("summary")
-            .or_else(|| alert.annotations.get("title"));
-        let title = match (&alertname, summary) {
-            (Some(n), Some(s)) => format!("{n}: {s}"),
-            (Some(n), None) => n.clone(),
-            (None, Some(s)) => s.clone(),
-            (None, None) => format!("alert {}", labels_text(&alert.labels)),
-        };
-        let new = NewIncident {
-            title: cut_title(&title),
-            severity,
-            service,
-            runbooks: runbook.map(|e| vec![e.path.clone()]).unwrap_or_default(),
-            commander: None,
-            group_key: Some(key.0.clone()),
-        };
-        self.app
-            .declare(
-                new,
-                &Principal::sitrep(&format!("alerts:{}", source_name(source))),
-            )
-            .await
     }
 }
 

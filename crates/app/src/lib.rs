@@ -13,6 +13,7 @@ mod checklist;
 pub mod config;
 pub mod datadir;
 pub mod datasources;
+mod deliver;
 mod error;
 pub mod events;
 mod export;

@@ -9,7 +9,7 @@ use crate::model::{
     ActionItem, Alert, ApprovalRow, ChecklistItem, EvidenceHold, Incident, NewJob, RawPayload,
     StepRun, Write,
 };
-use crate::rows::to_json;
+use crate::rows::{to_json, value_rows};
 
 /// Maps a constraint violation of one write to a typed error.
 fn constraint(e: sqlx::Error, unique: StoreError, foreign: StoreError) -> StoreError {
@@ -65,6 +65,84 @@ fn open_group_conflict(group_key: Option<&str>, id: &str) -> StoreError {
             id: id.to_owned(),
         },
     }
+}
+
+/// Alert rows per multi-row upsert (9 columns each; kept small, see `ENTRY_ROWS` in
+/// writer.rs on sqlx's quadratic binding of SQLite parameters).
+const ALERT_ROWS: usize = 16;
+
+/// Applies one change's writes in order. A run of alert upserts (a delivery's alerts)
+/// goes in multi-row statements: each statement is a round trip to the database's
+/// worker thread, which is what ingestion's time goes to (docs/benchmarks.md).
+pub(crate) async fn apply_writes(
+    tx: &mut AnyConnection,
+    writes: &[Write],
+    now: i64,
+) -> Result<(), StoreError> {
+    let mut i = 0;
+    while i < writes.len() {
+        let mut run: Vec<&Alert> = Vec::new();
+        // One statement may not touch a row twice (PostgreSQL refuses that), so a
+        // repeated fingerprint ends the run.
+        while let Some(Write::UpsertAlert(a)) = writes.get(i) {
+            if run.len() == ALERT_ROWS || run.iter().any(|r| r.fingerprint == a.fingerprint) {
+                break;
+            }
+            run.push(a);
+            i += 1;
+        }
+        match run.as_slice() {
+            [] => {
+                apply_write(tx, &writes[i], now).await?;
+                i += 1;
+            }
+            [one] => upsert_alert(tx, one).await?,
+            _ => upsert_alerts(tx, &run).await?,
+        }
+    }
+    Ok(())
+}
+
+/// [`upsert_alert`] of several alerts with distinct fingerprints, in one statement.
+async fn upsert_alerts(tx: &mut AnyConnection, alerts: &[&Alert]) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT INTO alerts (fingerprint, source, status, labels, annotations, \
+         starts_ms, ends_ms, incident_id, updated_ms) VALUES {} \
+         ON CONFLICT (fingerprint) DO UPDATE SET source = excluded.source, \
+         status = excluded.status, labels = excluded.labels, \
+         annotations = excluded.annotations, starts_ms = excluded.starts_ms, \
+         ends_ms = excluded.ends_ms, incident_id = excluded.incident_id, \
+         updated_ms = excluded.updated_ms",
+        value_rows(alerts.len(), 9)
+    );
+    let mut q = sqlx::query(&sql);
+    for a in alerts {
+        q = q
+            .bind(a.fingerprint.as_str())
+            .bind(a.source.as_str())
+            .bind(a.status.as_str())
+            .bind(to_json(&a.labels)?)
+            .bind(to_json(&a.annotations)?)
+            .bind(a.starts_ms)
+            .bind(a.ends_ms)
+            .bind(a.incident_id.as_deref())
+            .bind(a.updated_ms);
+    }
+    // Full-size statements are cached per connection; a remainder's text varies.
+    let persistent = alerts.len() == ALERT_ROWS;
+    q.persistent(persistent)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            let first = alerts[0];
+            let incident = alerts.iter().find_map(|a| a.incident_id.as_deref());
+            constraint(
+                e,
+                conflict("alert", &first.fingerprint),
+                incident_missing(incident.unwrap_or("")),
+            )
+        })?;
+    Ok(())
 }
 
 /// Applies one write inside the group-commit transaction: one function per write below.

@@ -9,6 +9,27 @@ use crate::model::{
 use crate::rows::{self, to_i64, to_u64};
 use crate::store::Store;
 
+/// Values per `IN (...)` list. Far below SQLite's parameter limit (32,766), and small
+/// because sqlx binds SQLite parameters by name, which costs the square of the
+/// parameters per statement (docs/benchmarks.md, "store").
+const IN_CHUNK: usize = 256;
+
+/// The length an `IN (...)` list of `n` values is padded to: a power of two, so a query
+/// has at most 9 texts and each stays in the connection's statement cache instead of
+/// evicting the writer's statements (there are about 100 places).
+fn in_len(n: usize) -> usize {
+    n.next_power_of_two().min(IN_CHUNK)
+}
+
+/// `values` then its last value repeated up to [`in_len`] (a repeat in `IN` matches
+/// nothing more).
+fn padded(values: &[String]) -> impl Iterator<Item = &String> {
+    let pad = in_len(values.len()) - values.len();
+    values
+        .iter()
+        .chain(values.last().into_iter().cycle().take(pad))
+}
+
 impl Store {
     /// Every stored silence as `(id, JSON body)`, oldest first.
     pub async fn silences(&self) -> Result<Vec<(String, String)>, StoreError> {
@@ -179,6 +200,55 @@ impl Store {
             .as_ref()
             .map(rows::alert)
             .transpose()
+    }
+
+    /// The stored alerts among `fingerprints`, in no particular order: one query per
+    /// `IN_CHUNK` fingerprints (a delivery holds at most a few thousand alerts, so this
+    /// is one round trip for a normal delivery instead of one per alert).
+    pub async fn alerts_by_fingerprint(
+        &self,
+        fingerprints: &[String],
+    ) -> Result<Vec<Alert>, StoreError> {
+        let mut out = Vec::with_capacity(fingerprints.len());
+        for chunk in fingerprints.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT {} FROM alerts WHERE fingerprint IN ({})",
+                rows::ALERT_COLS,
+                rows::placeholders(1, in_len(chunk.len()))
+            );
+            let mut q = sqlx::query(&sql);
+            for fp in padded(chunk) {
+                q = q.bind(fp.as_str());
+            }
+            for row in q.fetch_all(self.pool()).await? {
+                out.push(rows::alert(&row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The unresolved incidents opened for any of `group_keys` (at most one per group),
+    /// one query per `IN_CHUNK` keys.
+    pub async fn open_incidents_for_groups(
+        &self,
+        group_keys: &[String],
+    ) -> Result<Vec<Incident>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in group_keys.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT {} FROM incidents WHERE group_key IN ({}) AND status <> 'resolved'",
+                rows::INCIDENT_COLS,
+                rows::placeholders(1, in_len(chunk.len()))
+            );
+            let mut q = sqlx::query(&sql);
+            for key in padded(chunk) {
+                q = q.bind(key.as_str());
+            }
+            for row in q.fetch_all(self.pool()).await? {
+                out.push(rows::incident(&row)?);
+            }
+        }
+        Ok(out)
     }
 
     /// The alerts attached to an incident, oldest first.
@@ -372,4 +442,19 @@ fn decode_event((index, bytes): (i64, Vec<u8>)) -> Result<Event, StoreError> {
     let record = sitrep_ledger::Record::decode(&bytes)
         .map_err(|e| StoreError::Corrupt(format!("ledger entry {index}: {e}")))?;
     Ok(Event { index, record })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_lists_are_padded_to_few_lengths_with_the_last_value() {
+        let lens: std::collections::BTreeSet<usize> = (1..=IN_CHUNK).map(in_len).collect();
+        assert_eq!(lens.len(), 9);
+        let v: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        let p: Vec<&str> = padded(&v).map(String::as_str).collect();
+        assert_eq!(p, ["a", "b", "c", "c"]);
+        assert_eq!(padded(&v[..1]).count(), 1);
+    }
 }

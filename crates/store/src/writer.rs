@@ -18,7 +18,7 @@ use sqlx::{Any, AnyPool, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::Backend;
-use crate::apply::apply_write;
+use crate::apply::apply_writes;
 use crate::error::StoreError;
 use crate::health::Tracker;
 use crate::model::{Committed, Write};
@@ -223,9 +223,7 @@ impl Writer {
             }
             let now = now_ms();
             for change in changes {
-                for write in &change.writes {
-                    apply_write(&mut tx, write, now).await?;
-                }
+                apply_writes(&mut tx, &change.writes, now).await?;
             }
             // The head moved from `old` under our lock, so peaks we kept for `old`
             // are current; otherwise (first batch, another process appended) read them.

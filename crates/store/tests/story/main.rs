@@ -230,6 +230,70 @@ async fn alerts_and_runs(store: &Store, inc: &Incident) -> (Alert, StepRun) {
     );
     assert_eq!(store.alert("ffffffffffffffff").await.unwrap(), None);
 
+    // A delivery's alerts are read in one query per 256 fingerprints: 300 stored and one
+    // unknown fingerprint come back as exactly the 300; the groups' open incidents too.
+    let many: Vec<Alert> = (0..300)
+        .map(|n| Alert {
+            fingerprint: format!("{n:016x}"),
+            incident_id: None,
+            ..alert.clone()
+        })
+        .collect();
+    store
+        .commit(change(
+            many.iter().cloned().map(Write::UpsertAlert).collect(),
+            vec![],
+        ))
+        .await
+        .unwrap();
+    let mut asked: Vec<String> = many.iter().map(|a| a.fingerprint.clone()).collect();
+    asked.push("eeeeeeeeeeeeeeee".into());
+    let mut found = store.alerts_by_fingerprint(&asked).await.unwrap();
+    found.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
+    assert_eq!(found, many);
+    assert!(store.alerts_by_fingerprint(&[]).await.unwrap().is_empty());
+    // Runs of upserts are multi-row statements: a fingerprint twice in one change is
+    // applied in order (the later row wins), and an unknown incident fails the change.
+    let (mut first, mut again) = (many[0].clone(), many[0].clone());
+    first.status = "resolved".into();
+    again.status = "firing".into();
+    again.updated_ms = T0 + 1;
+    store
+        .commit(change(
+            vec![
+                Write::UpsertAlert(many[1].clone()),
+                Write::UpsertAlert(first),
+                Write::UpsertAlert(again.clone()),
+            ],
+            vec![],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(store.alert(&again.fingerprint).await.unwrap(), Some(again));
+    let orphans: Vec<Write> = many[..3]
+        .iter()
+        .map(|a| {
+            Write::UpsertAlert(Alert {
+                incident_id: Some("no-such-incident".into()),
+                ..a.clone()
+            })
+        })
+        .collect();
+    let err = store.commit(change(orphans, vec![])).await.unwrap_err();
+    assert!(matches!(&err, StoreError::NotFound { .. }), "{err}");
+    assert_eq!(
+        store.alert(&many[2].fingerprint).await.unwrap(),
+        Some(many[2].clone())
+    );
+    let open = store
+        .open_incidents_for_groups(&["g-none".into(), "g-latency".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        open.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
+        [inc.id.as_str()]
+    );
+
     // A step run is written when it starts and replaced when it ends.
     let mut run = StepRun {
         id: sitrep_store::new_id(),
