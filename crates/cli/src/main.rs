@@ -42,6 +42,20 @@ enum Command {
         #[command(flatten)]
         args: cmd::run::RunArgs,
     },
+    /// Run a runbook's query step (promql, logql, sql) inside an incident.
+    Query {
+        #[command(flatten)]
+        app: cmd::appctx::AppArgs,
+        #[command(flatten)]
+        args: cmd::query::QueryArgs,
+    },
+    /// Check an incident's thresholds rows against Prometheus (sealed on its timeline).
+    Thresholds {
+        #[command(flatten)]
+        app: cmd::appctx::AppArgs,
+        #[command(flatten)]
+        args: cmd::query::ThresholdsArgs,
+    },
     /// An incident's stand-down checklist.
     Checklist {
         #[command(flatten)]
@@ -130,6 +144,8 @@ fn main() -> ExitCode {
         Command::Demo(a) => cmd::demo::run(a, &ctx),
         Command::Incident { app, cmd } => cmd::incident::run(cmd, &app, &ctx),
         Command::Run { app, args } => cmd::run::run(args, &app, &ctx),
+        Command::Query { app, args } => cmd::query::query(args, &app, &ctx),
+        Command::Thresholds { app, args } => cmd::query::thresholds(args, &app, &ctx),
         Command::Checklist { app, cmd } => cmd::checklist::checklist(cmd, &app, &ctx),
         Command::Action { app, cmd } => cmd::checklist::action(cmd, &app, &ctx),
         Command::Approval { app, cmd } => cmd::approval::run(cmd, &app, &ctx),
