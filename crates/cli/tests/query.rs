@@ -85,6 +85,7 @@ fn a_sql_query_step_runs_with_its_value_bound_and_a_write_is_refused() {
     assert_eq!(r["datasource"], "orders-db");
     assert_eq!(r["run"]["status"], "succeeded", "{r}");
     assert_eq!(r["result"]["rows"], serde_json::json!([["pg_class"]]));
+    insta::assert_json_snapshot!("query_json", normalise(r));
 
     // A value is data: a quote in it cannot end the string and add a statement.
     let hostile = env.json(&[
@@ -147,10 +148,39 @@ fn thresholds_are_checked_against_debians_prometheus() {
     assert_eq!(checks[0]["metric"], "Queue depth", "{checks}");
     assert_eq!(checks[0]["status"], "warning", "{checks}");
     assert_eq!(checks[0]["value"], "42");
+    insta::assert_json_snapshot!("thresholds_json", normalise(checks));
     let o = env.run(&["thresholds", "1"]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
         text.starts_with("warning  Queue depth (checkout.md): 42"),
         "{text}"
     );
+}
+
+/// Per-run values replaced by their kind: `[time]`, `[id]`, `[hash]`.
+fn normalise(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| {
+                    let kind = if v.is_null() || k == "step_id" || k == "actor_id" {
+                        None
+                    } else if k.ends_with("_ms") {
+                        Some("[time]")
+                    } else if k == "id" || k.ends_with("_id") {
+                        Some("[id]")
+                    } else if k.contains("sha256") {
+                        Some("[hash]")
+                    } else {
+                        None
+                    };
+                    let v = kind.map_or_else(|| normalise(v), |k| Value::String(k.into()));
+                    (k, v)
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(normalise).collect()),
+        other => other,
+    }
 }
