@@ -90,6 +90,14 @@ document.addEventListener("htmx:afterRequest", function (e) {
   var dialog = id ? document.getElementById(id) : null;
   if (dialog && !dialog.open) { dialog.showModal(); }
 });
+// A live refresh can replace the Run… button while its request is in flight: htmx then
+// tells a still-attached ancestor, which names no dialog. So content swapped into a
+// dialog opens that dialog too.
+document.addEventListener("htmx:afterSwap", function (e) {
+  var t = e.detail.target;
+  var dialog = t && t.closest ? t.closest("dialog") : null;
+  if (dialog && !dialog.open) { dialog.showModal(); }
+});
 
 // htmx swaps no 4xx or 5xx response, so a refused plan or run (no role, an unknown step,
 // a value the server refuses) left the run dialog empty. The dialog shows the
