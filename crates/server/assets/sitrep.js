@@ -17,7 +17,8 @@ var LIVE_KINDS = ["incident.declared", "incident.acknowledged", "incident.mitiga
   "evidence.captured", "evidence.expired", "evidence.held", "evidence.released",
   "evidence.lost", "checklist.ticked", "checklist.unticked", "action.added", "action.done",
   "approval.requested", "approval.granted", "page.attempt", "page.delivered", "page.failed",
-  "reminder.due", "page.escalated", "page.requested", "silence.created", "postmortem.edited"];
+  "reminder.due", "page.escalated", "page.requested", "silence.created", "postmortem.edited",
+  "thresholds.checked"];
 
 // Replaces each live region that changed with its fresh copy. A region holding the
 // control someone is typing in is left alone, so a refresh never eats their input.

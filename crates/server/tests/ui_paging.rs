@@ -189,8 +189,9 @@ async fn a_responder_escalates_and_pages_a_person_from_the_page() {
     );
     posts(&s, &got, "dba", 1).await;
     let page = s.page(&rita.0, &path).await;
+    // The header names them as the escalation config does; the timeline keeps the id.
     assert!(
-        page.contains("responders paged <strong>dba</strong>"),
+        page.contains("responders paged <strong>Dee Dba</strong>"),
         "{page}"
     );
     assert!(page.contains("paged dba"), "the timeline says it: {page}");

@@ -6,6 +6,7 @@ use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use sitrep_app::{AppError, Approval};
 
+use super::queries::{QueryView, has_checkable_thresholds};
 use super::summary::{RunView, Summary, summary};
 use super::timeline::timeline_html;
 use super::{ChecklistTpl, Chrome, Page, chrome, enc, html, user};
@@ -58,6 +59,10 @@ struct IncidentTpl {
     chrome: Chrome,
     inc: sitrep_app::store::Incident,
     steps: Vec<StepView>,
+    /// Query steps (fenced promql, logql, sql blocks) of the attached runbooks.
+    queries: Vec<QueryView>,
+    /// An attached runbook has thresholds rows with queries: "Check thresholds".
+    thresholds: bool,
     /// Severity colour, ages, commander, acknowledgement, alert counts.
     head: Summary,
     runs: Vec<RunView>,
@@ -127,11 +132,7 @@ impl StepView {
             runbook_q: enc(path),
             id: s.id.clone(),
             id_q: enc(&s.id),
-            dom_id: s
-                .id
-                .chars()
-                .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '-' })
-                .collect(),
+            dom_id: dom_id(&s.id),
             title: s.title.clone(),
             role: s.role.map_or(String::new(), |r| r.as_str().to_owned()),
             risk: s.risk.level.as_str().to_owned(),
@@ -152,12 +153,7 @@ pub(super) async fn incident(
     let c = user(c)?;
     let view = st.app().view(&n).await?;
     let service = view.incident.service.clone();
-    let lib = st.app().library();
-    let mut steps = Vec::new();
-    for path in &view.incident.runbooks {
-        let Some(e) = lib.get(path) else { continue };
-        steps.extend(StepView::all(&e.path, &e.runbook.steps));
-    }
+    let (steps, queries, thresholds) = runbook_views(&st, &view);
     let open_items = view
         .checklist
         .iter()
@@ -169,20 +165,16 @@ pub(super) async fn incident(
         can_tick: c.role >= Role::Responder && view.incident.status != "resolved",
     }
     .render()?;
-    for s in &mut steps {
-        s.running = view
-            .runs
-            .iter()
-            .any(|r| r.status == "running" && r.runbook == s.runbook && r.step_id == s.id);
-    }
     let events = st.app().timeline(&view.incident.id, None).await?;
-    let head = summary(
+    let mut head = summary(
         &view.incident,
         &events,
         &view.alerts,
         st.app().scale().rank(&view.incident.severity),
         sitrep_app::now_ms(),
     );
+    let people = people(&st);
+    head.responders = display_names(&people, head.responders);
     let (timeline_html, last_index) = timeline_html(&st, events).await?;
     let approvals = approvals(&st, &view.incident.id, &c).await?;
     let evidence_note = evidence_note(&st, &view.incident.id).await?;
@@ -203,6 +195,8 @@ pub(super) async fn incident(
         evidence_note,
         inc: view.incident,
         steps,
+        queries,
+        thresholds,
         open_items,
         checklist_html,
         timeline_html,
@@ -214,14 +208,60 @@ pub(super) async fn incident(
         roles: super::actions::ROLES,
         paging: st.app().escalation().is_some(),
         escalate_why: escalate_why(&st, service.as_deref()),
-        people: st.app().escalation().map_or_else(Vec::new, |e| {
-            e.people
-                .iter()
-                .map(|p| (p.id.clone(), p.name.clone()))
-                .collect()
-        }),
+        people,
         silence_for: super::oncall::SILENCE_FOR,
     })
+}
+
+/// The attached runbooks' steps and query steps (each marked while a run of it is under
+/// way), and whether any has thresholds rows to check.
+fn runbook_views(
+    st: &ServerState,
+    view: &sitrep_app::IncidentView,
+) -> (Vec<StepView>, Vec<QueryView>, bool) {
+    let lib = st.app().library();
+    let (mut steps, mut queries, mut thresholds) = (Vec::new(), Vec::new(), false);
+    for path in &view.incident.runbooks {
+        let Some(e) = lib.get(path) else { continue };
+        steps.extend(StepView::all(&e.path, &e.runbook.steps));
+        queries.extend(e.runbook.queries.iter().map(|q| QueryView::new(&e.path, q)));
+        thresholds |= has_checkable_thresholds(&e.runbook);
+    }
+    let running = |runbook: &str, id: &str| {
+        view.runs
+            .iter()
+            .any(|r| r.status == "running" && r.runbook == runbook && r.step_id == id)
+    };
+    for s in &mut steps {
+        s.running = running(&s.runbook, &s.id);
+    }
+    for q in &mut queries {
+        q.running = running(&q.runbook, &q.id);
+    }
+    (steps, queries, thresholds)
+}
+
+/// The escalation config's people as (id, display name); none without a config.
+fn people(st: &ServerState) -> Vec<(String, String)> {
+    st.app().escalation().map_or_else(Vec::new, |e| {
+        e.people
+            .iter()
+            .map(|p| (p.id.clone(), p.name.clone()))
+            .collect()
+    })
+}
+
+/// People by their display name from the escalation config, by id when it names no
+/// such person (the config changed since they were paged, or there is none).
+fn display_names(people: &[(String, String)], ids: Vec<String>) -> Vec<String> {
+    ids.into_iter()
+        .map(|id| {
+            people
+                .iter()
+                .find(|(p, _)| *p == id)
+                .map_or(id.clone(), |(_, name)| name.clone())
+        })
+        .collect()
 }
 
 /// Why escalating this incident would be refused before anyone presses the button: no
@@ -285,6 +325,13 @@ async fn evidence_note(st: &ServerState, id: &str) -> Result<String, AppError> {
     })
 }
 
+/// A step id as an HTML id: anything but ASCII letters and digits becomes `-`.
+pub(super) fn dom_id(id: &str) -> String {
+    id.chars()
+        .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '-' })
+        .collect()
+}
+
 /// The example output of a step's commands, joined, cut to its first 40 lines.
 fn example_output(s: &sitrep_runbook::Step) -> String {
     let all: Vec<&str> = s
@@ -298,4 +345,16 @@ fn example_output(s: &sitrep_runbook::Step) -> String {
         out.push_str(&format!("\n… {} more lines", all.len() - 40));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::display_names;
+
+    #[test]
+    fn paged_people_are_named_with_the_id_as_fallback() {
+        let people = [("dba".to_owned(), "Dee Dba".to_owned())];
+        let ids = vec!["dba".to_owned(), "gone".to_owned()];
+        assert_eq!(display_names(&people, ids), ["Dee Dba", "gone"]);
+    }
 }

@@ -22,6 +22,7 @@ mod list;
 mod login;
 mod oncall;
 mod pages;
+mod queries;
 mod query_view;
 mod runs;
 mod summary;
@@ -55,6 +56,8 @@ pub fn routes() -> Router<ServerState> {
         .route("/incidents/{n}/timeline", get(timeline::timeline_fragment))
         .route("/incidents/{n}/plan", get(runs::plan))
         .route("/incidents/{n}/run", post(runs::run))
+        .route("/incidents/{n}/query", post(queries::run))
+        .route("/incidents/{n}/thresholds", post(queries::thresholds))
         .route("/incidents/{n}/checklist/{item}", post(tick))
         .route("/incidents/{n}/note", post(note))
         .route("/incidents/{n}/actions", post(add_action))

@@ -93,7 +93,7 @@ pub(super) async fn plan(
 }
 
 /// One finished run as the dialog and the run page show it.
-struct RunBody {
+pub(super) struct RunBody {
     number: i64,
     run: StepRun,
     /// The runbook's check or the exit code, and its colour.
@@ -109,8 +109,8 @@ struct RunBody {
 /// The run dialog's answer: the run alone.
 #[derive(Template)]
 #[template(path = "run.html")]
-struct RunTpl {
-    r: RunBody,
+pub(super) struct RunTpl {
+    pub(super) r: RunBody,
 }
 
 pub(super) async fn run(
@@ -173,7 +173,11 @@ pub(super) async fn approve(
     }
 }
 
-async fn run_view(st: &ServerState, number: i64, run: StepRun) -> Result<RunBody, UiError> {
+pub(super) async fn run_view(
+    st: &ServerState,
+    number: i64,
+    run: StepRun,
+) -> Result<RunBody, UiError> {
     // Output captured on another replica comes from the shared bucket.
     async fn read(st: &ServerState, h: Option<&str>) -> String {
         match h.and_then(|h| sitrep_ledger::Hash::from_hex(h).ok()) {

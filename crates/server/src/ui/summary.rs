@@ -123,6 +123,8 @@ impl RunView {
             (Some(v), _) => (v.clone(), "fail"),
             (None, Some(c)) => (format!("exit {c}"), if c == 0 { "" } else { "fail" }),
             (None, None) if state == "running" => (String::new(), ""),
+            // A query step has no exit code: its success is no failed check.
+            (None, None) if state == "ok" => (run.status.clone(), ""),
             (None, None) => (run.status.clone(), "fail"),
         };
         RunView {
@@ -179,6 +181,8 @@ mod tests {
             (run("failed", Some(3), None), "failed", "exit 3", "fail"),
             (run("timed-out", None, None), "failed", "timed-out", "fail"),
             (run("running", None, None), "running", "", ""),
+            (run("succeeded", None, None), "ok", "succeeded", ""),
+            (run("error", None, None), "failed", "error", "fail"),
         ];
         for (r, state, check, class) in cases {
             let v = RunView::new(r);

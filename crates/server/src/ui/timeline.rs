@@ -199,6 +199,14 @@ fn incident_sentence(kind: &str, p: &BTreeMap<String, String>) -> String {
         "checklist.unticked" => format!("unticked “{}”", get("text")),
         "action.added" => format!("added the action item “{}”", get("title")),
         "action.done" => format!("finished the action item “{}”", get("title")),
+        "thresholds.checked" if get("all_normal") == "true" => {
+            format!("checked {} threshold(s): all normal", get("checks"))
+        }
+        "thresholds.checked" => format!(
+            "checked {} threshold(s): not all normal ({})",
+            get("checks"),
+            get("results").replace('\n', "; ")
+        ),
         "evidence.held" => format!("put the evidence under legal hold: {}", get("reason")),
         "evidence.released" => "released the legal hold".to_owned(),
         "evidence.expired" => "retention deleted old output; the records remain".to_owned(),
