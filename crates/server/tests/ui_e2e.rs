@@ -196,11 +196,12 @@ overrides = [{ start = "2099-01-01T00:00:00Z", end = "2099-01-02T00:00:00Z", per
 
 /// The pages docs/ui.md shows: the pages test's `page-NAME-desktop|phone.png`, copied to
 /// `docs/img/ui/NAME-1366|390.png` when `SITREP_SCREENSHOTS=1`.
-const PUBLISHED: [&str; 12] = [
+const PUBLISHED: [&str; 13] = [
     "login",
     "incidents",
     "incident",
     "run-dialog",
+    "query-dialog",
     "run-error",
     "run",
     "postmortem",
@@ -234,19 +235,59 @@ fn publish_screenshots() {
     );
 }
 
+/// A runbook with one SQL query step, for the query dialog in the pages test.
+const ORDERS: &str = "# Orders\n\n## Diagnosis\n\nThe catalog's own table:\n\n```sql {name=tables}\nSELECT relname, relnatts FROM pg_class WHERE relname = 'pg_class'\n```\n";
+
+/// The test runbooks plus `orders.md`, in a directory of their own.
+fn with_query_runbook() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let local = common::runbooks_dir().join("local-service.md");
+    std::fs::copy(local, dir.path().join("local-service.md")).unwrap();
+    std::fs::write(dir.path().join("orders.md"), ORDERS).unwrap();
+    dir
+}
+
+/// Real PostgreSQL (`SITREP_TEST_DATABASE_URL`, else the local test database) as the
+/// one SQL datasource.
+fn orders_db() -> sitrep_app::datasources::DatasourcesConfig {
+    use sitrep_app::datasources::{DatasourceConfig, DatasourceKind, DatasourcesConfig};
+    let url = std::env::var("SITREP_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into());
+    let source = DatasourceConfig {
+        kind: DatasourceKind::Postgres,
+        url: Some(url),
+        url_env: None,
+        token_env: None,
+        token_file: None,
+        timeout: None,
+        max_rows: None,
+        max_bytes: None,
+    };
+    DatasourcesConfig([("orders-db".to_owned(), source)].into())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_fits_a_phone_and_a_desktop() {
     preflight();
     let escalation = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(escalation.path(), ON_CALL).unwrap();
     let path = escalation.path().to_owned();
-    let s = common::start_with(move |c| c.escalation = Some(path)).await;
+    let runbooks = with_query_runbook();
+    let dir = runbooks.path().to_owned();
+    let s = common::start_with(move |c| {
+        c.escalation = Some(path);
+        c.runbooks = Some(dir);
+        c.datasources = orders_db();
+    })
+    .await;
     let long = "x".repeat(180);
     let id = s
         .declare(serde_json::json!({
             "title": format!("checkout 503s {long}"),
             "service": "web",
-            "runbooks": ["local-service.md"],
+            "runbooks": ["local-service.md", "orders.md"],
         }))
         .await;
     let (st, v) = s
@@ -284,7 +325,14 @@ async fn every_page_fits_a_phone_and_a_desktop() {
     for line in out.lines().filter(|l| l.starts_with("measured:")) {
         println!("{line}");
     }
-    for page in ["incident", "ledger", "run-dialog", "oncall", "postmortem"] {
+    for page in [
+        "incident",
+        "ledger",
+        "run-dialog",
+        "query-dialog",
+        "oncall",
+        "postmortem",
+    ] {
         for width in ["desktop", "phone"] {
             let shot = shots_dir().join(format!("page-{page}-{width}.png"));
             assert!(shot.is_file(), "{} saved", shot.display());

@@ -1,7 +1,8 @@
 // Every page at desktop (1366x850) and phone (390x844) width in headless Debian Chromium:
 // no page is wider than the screen, every control is a 44 px tap target, and the run
 // dialog lies within the screen; the incident page follows an acknowledgement made
-// through the API without a reload, and the list shows a new incident by itself.
+// through the API without a reload, and the list shows a new incident by itself. A query
+// step runs from its button and its dialog shows the result table.
 // A failed login says so, and a deep link survives the login; the post-mortem's blanks
 // are written in the page. Screenshots of each page at each width.
 // Usage: node pages.mjs BASE_URL INCIDENT_NUMBER RUN_ID TOKEN SCREENSHOT_DIR
@@ -99,6 +100,22 @@ try {
     await tapTargets(page, fail, "the run dialog", "#run-dialog");
     await accessible(page, fail, "the run dialog");
     await page.screenshot({ path: join(shots, `page-run-dialog-${size.name}.png`) });
+    reported.check(step);
+
+    step = `${size.name}: a query step runs from its button and shows a table`;
+    const queryStart = Date.now();
+    await page.goto(`${base}/incidents/${number}`);
+    await page.click('button[data-query="tables"]');
+    await page.locator("#dialog-body #query-table td", { hasText: "pg_class" }).waitFor({ timeout: 10000 });
+    if (!(await page.locator("#run-dialog").evaluate((d) => d.open))) fail("the query dialog is not open");
+    await withinScreen(page, fail, "#run-dialog");
+    await tapTargets(page, fail, "the query dialog", "#run-dialog");
+    await accessible(page, fail, "the query dialog");
+    await page.screenshot({ path: join(shots, `page-query-dialog-${size.name}.png`) });
+    // The live feed refreshes the runs table with the query's run.
+    await page.keyboard.press("Escape");
+    await page.locator("#live-runs td", { hasText: "tables" }).first().waitFor({ timeout: 5000 });
+    console.log(`measured: ${size.name}: the query step's checks took ${Date.now() - queryStart} ms`);
     reported.check(step);
 
     step = `${size.name}: an error in the run dialog is shown in it`;
