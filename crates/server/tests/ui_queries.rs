@@ -4,7 +4,8 @@
 //! escaped result table; a viewer is refused; a writing SQL step is refused in the dialog
 //! with a sealed `step.refused`. "Check thresholds" runs against Debian's Prometheus
 //! (`/usr/bin/prometheus`, started by the executor tests' helper, scraping a target this
-//! test serves) and says each row's status and what the stand-down item needs.
+//! test serves) and says each row's status and what the stand-down item needs; a range
+//! PromQL step run from the page answers the inline SVG chart.
 
 use std::collections::BTreeMap;
 
@@ -30,6 +31,12 @@ Does the table exist?
 
 ```sql {name=tables}
 SELECT relname FROM pg_class WHERE relname = <name>
+```
+
+Depth over the last minutes:
+
+```promql {name=depth-range range=2m step=5s}
+sitrep_ui_queue_depth
 ```
 
 ## Thresholds
@@ -339,5 +346,17 @@ async fn thresholds_are_checked_from_the_page_against_prometheus() {
         page.contains("checked 2 threshold(s): all normal"),
         "the timeline says it"
     );
+
+    // A range query step's result is the inline chart, run from the same page.
+    assert!(page.contains("range 2m, step 5s"), "{page}");
+    let range = [("runbook", "orders.md"), ("query", "depth-range")];
+    let (st, body) = post(&s, &rita, Some(&rita_csrf), "/incidents/1/query", &range).await;
+    assert_eq!(st, 200, "{body}");
+    assert!(body.contains("promql on prom"), "{body}");
+    assert!(
+        body.contains(r#"<svg class="query-chart" id="query-chart""#),
+        "{body}"
+    );
+    assert!(body.contains("<polyline"), "{body}");
     s.stop().await;
 }
