@@ -45,6 +45,15 @@ fn start_alertmanager(bin: &str, dir: &std::path::Path) -> (Child, String) {
     (child, format!("http://127.0.0.1:{port}"))
 }
 
+/// Sends `SIG` to the child with kill(1) (no libc in the workspace); true when sent.
+fn signal(child: &Child, sig: &str) -> bool {
+    Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(child.id().to_string())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 async fn wait_ready(url: &str) {
     let probe = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -115,7 +124,14 @@ fn main() {
         let (mut am_total, mut sitrep_total) = (0.0, 0.0);
         for round in 1..=ROUNDS {
             for (name, make, ok) in [("alertmanager", &to_am, 200), ("sitrep", &to_sitrep, 202)] {
+                // Alertmanager keeps dispatching what it received for a while after its
+                // round; paused during sitrep's round, neither is measured on the
+                // other's leftover work (sitrep in process has none once idle).
+                let paused = name == "sitrep" && signal(&am, "STOP");
                 let (rps, p50, p99, errors) = support::load(make.clone(), ok, CONNS, secs).await;
+                if paused {
+                    signal(&am, "CONT");
+                }
                 println!("| {round} | {name} | {rps:.0} | {p50:.1} | {p99:.1} | {errors} |");
                 if name == "sitrep" {
                     sitrep_total += rps;

@@ -130,6 +130,13 @@ async fn pump(state: &ServerState) -> Result<(), sitrep_app::AppError> {
     let app = state.app();
     let size = app.ledger_size().await?;
     let live = state.live();
+    if live.tx.receiver_count() == 0 {
+        // Nobody listens: skip reading and framing. A subscriber that arrives later
+        // gets what it missed from the store (`Last-Event-ID` replay reads the
+        // timeline after subscribing), and one without it asked for "from now on".
+        live.next.fetch_max(size, Ordering::AcqRel);
+        return Ok(());
+    }
     let mut next = live.next.load(Ordering::Acquire);
     while next < size {
         let end = size.min(next + TAIL_BATCH);

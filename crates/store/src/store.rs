@@ -191,6 +191,11 @@ impl Store {
                 })
             });
         if backend == Backend::Sqlite {
+            // No ping before each acquire: a SQLite connection is a file handle in
+            // this process and cannot go stale the way a network one can, and the
+            // ping is one more hand-off to the connection's thread on every read
+            // and every group commit (after_release above still drops a dirty one).
+            pool_opts = pool_opts.test_before_acquire(false);
             pool_opts = pool_opts.after_connect(|conn, _meta| {
                 Box::pin(async move {
                     // Per connection. synchronous=FULL fsyncs the WAL at every commit:
