@@ -4,7 +4,8 @@
 //! alternating rounds from one load generator, with the ratio printed.
 //!
 //! Run: `cargo bench -p sitrep-server --bench vs_alertmanager`. `SITREP_BENCH_SECS` sets the
-//! seconds per round (default 8), `SITREP_BENCH_ALERTMANAGER` the binary (default
+//! seconds per round (default 8), `SITREP_BENCH_ROUNDS` the rounds (default 2),
+//! `SITREP_BENCH_ALERTMANAGER` the binary (default
 //! `/usr/bin/prometheus-alertmanager`; `apt install prometheus-alertmanager`).
 
 use std::process::{Child, Command, Stdio};
@@ -17,7 +18,6 @@ use sitrep_server::ServerState;
 mod support;
 
 const CONNS: usize = 32;
-const ROUNDS: usize = 2;
 
 /// Alertmanager on a free loopback port with a receiver that sends nothing.
 fn start_alertmanager(bin: &str, dir: &std::path::Path) -> (Child, String) {
@@ -73,6 +73,10 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(8);
+    let rounds: usize = std::env::var("SITREP_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2);
     let bin = std::env::var("SITREP_BENCH_ALERTMANAGER")
         .unwrap_or_else(|_| "/usr/bin/prometheus-alertmanager".into());
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -122,7 +126,7 @@ fn main() {
         println!("| round | target | req/s | p50 ms | p99 ms | errors |");
         println!("|---|---|---|---|---|---|");
         let (mut am_total, mut sitrep_total) = (0.0, 0.0);
-        for round in 1..=ROUNDS {
+        for round in 1..=rounds {
             for (name, make, ok) in [("alertmanager", &to_am, 200), ("sitrep", &to_sitrep, 202)] {
                 // Alertmanager keeps dispatching what it received for a while after its
                 // round; paused during sitrep's round, neither is measured on the
@@ -141,7 +145,7 @@ fn main() {
             }
         }
         println!(
-            "ratio sitrep / alertmanager (mean req/s over {ROUNDS} rounds): {:.2}x",
+            "ratio sitrep / alertmanager (mean req/s over {rounds} rounds): {:.2}x",
             sitrep_total / am_total
         );
         let _ = tx.send(());
