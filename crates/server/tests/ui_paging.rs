@@ -144,8 +144,23 @@ async fn a_responder_escalates_and_pages_a_person_from_the_page() {
         .await;
     assert_eq!(st, 303);
     assert!(
-        to.contains("flash=") && to.contains("no+level+left"),
+        to.contains("flash=") && to.contains("no+escalation+level+left+after+level+2"),
         "{to}"
+    );
+    // The API answers 409 Conflict: the incident's state, not the caller's role, is why.
+    let (st, v) = s
+        .post(
+            &format!("/api/v1/incidents/{id}/escalate"),
+            &s.responder,
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, 409, "{v}");
+    assert_eq!(v["error"]["code"], "no_level_left");
+    assert_eq!(v["error"]["levels"], 2);
+    assert_eq!(
+        v["error"]["message"],
+        "no escalation level left after level 2 (policy `local`, repeats included)"
     );
 
     // Acknowledged, the policy stops; a person paged by hand is still reached.
