@@ -528,6 +528,8 @@ fn severity_duration(c: &Ctx<'_>) -> Vec<Diagnostic> {
             continue;
         };
         for row in rows {
+            // The row with the bad time, not the list's first line.
+            let at = if row.span.is_empty() { span } else { &row.span };
             let unread = [
                 (
                     "response",
@@ -549,7 +551,7 @@ fn severity_duration(c: &Ctx<'_>) -> Vec<Diagnostic> {
                 out.push(c.d(
                     "severity-duration",
                     Severity::Info,
-                    span.clone(),
+                    at.clone(),
                     format!("severity `{}`: {what} `{text}` is not a duration sitrep can read, so incidents at this level use the configured {fallback}; write e.g. `15 minutes` or `Immediate`", row.level),
                 ));
             }
