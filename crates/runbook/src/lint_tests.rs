@@ -56,6 +56,10 @@ const EXAMPLES: &[(&str, &str)] = &[
         "# A\n\n## Diagnosis\n\n```bash\nsystemctl restart nginx\n```\n",
     ),
     (
+        "alert-rule-refused",
+        "# A\n\n```yaml\nalert: SlowForWords\nexpr: up == 0\nfor: 10 minutes\n```\n\n```bash\nuptime\n```\n",
+    ),
+    (
         "severity-duration",
         "# A\n\n## Severity levels\n\n### SEV4 - Low\n- **Response Time**: next business day\n\n## Diagnosis\n\n```bash\nuptime\n```\n",
     ),
