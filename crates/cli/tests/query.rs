@@ -17,10 +17,12 @@ fn with_datasources(prom_url: &str) -> Env {
         .ok()
         .filter(|u| u.starts_with("postgres"))
         .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into());
-    let env = Env::configured(&format!(
-        "[datasources.orders-db]\nkind = \"postgres\"\nurl = \"{pg}\"\n\n\
+    let env = Env::configured(|_| {
+        format!(
+            "[datasources.orders-db]\nkind = \"postgres\"\nurl = \"{pg}\"\n\n\
          [datasources.prom]\nkind = \"prometheus\"\nurl = \"{prom_url}\"\n"
-    ));
+        )
+    });
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/cli/queries.md");
     std::fs::copy(fixture, env.runbooks().join("checkout.md")).unwrap();
     env

@@ -108,7 +108,10 @@ fn lint_reports_every_refused_rule_where_rules_does() {
         .flat_map(|e| &e.diagnostics)
         .filter(|d| d.code == "alert-rule-refused")
         .count();
-    assert_eq!(refused, 4, "one per refused rule with an `expr`, nothing else");
+    assert_eq!(
+        refused, 4,
+        "one per refused rule with an `expr`, nothing else"
+    );
 }
 
 #[test]

@@ -49,14 +49,15 @@ impl Env {
         }
     }
 
-    /// With `config` as `sitrep.toml` and an empty `runbooks/` directory, both in the
-    /// temporary directory (the test puts its runbooks there).
-    pub fn configured(config: &str) -> Env {
+    /// With `config(dir)` as `sitrep.toml` and an empty `runbooks/` directory, both in
+    /// the temporary directory `dir` (the test puts its runbooks, and any file the config
+    /// names, there).
+    pub fn configured(config: impl FnOnce(&Path) -> String) -> Env {
         let dir = tempfile::tempdir().unwrap();
         let runbooks = dir.path().join("runbooks");
         std::fs::create_dir_all(&runbooks).unwrap();
         let file = dir.path().join("sitrep.toml");
-        std::fs::write(&file, config).unwrap();
+        std::fs::write(&file, config(dir.path())).unwrap();
         Env {
             dir,
             runbooks,
