@@ -75,6 +75,16 @@ pub enum AppError {
         /// Why.
         reason: String,
     },
+    /// Escalating found every level of the incident's policy, repeats included,
+    /// already paged: nothing is left to escalate to (page a person instead).
+    #[error("no escalation level left after level {levels} (policy `{policy}`, repeats included)")]
+    NoLevelLeft {
+        /// The policy.
+        policy: String,
+        /// How many levels it has; counted from 1 as `page.escalated` counts them, the
+        /// last one paged is level `levels`.
+        levels: usize,
+    },
     /// Someone else changed the incident at the same time, repeatedly.
     #[error("incident {id} is changing too fast; try again")]
     Busy {
@@ -170,6 +180,7 @@ impl AppError {
             | AppError::Denied { .. } => ErrorKind::Refused,
             AppError::Transition(_)
             | AppError::ChecklistOpen { .. }
+            | AppError::NoLevelLeft { .. }
             | AppError::Busy { .. }
             | AppError::Store(StoreError::Conflict { .. }) => ErrorKind::Conflict,
             // The blob directory read-only or full, the bucket down: faults that clear.

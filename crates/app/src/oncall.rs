@@ -59,7 +59,9 @@ fn manual_error(e: ManualError) -> AppError {
         ManualError::UnknownPerson(_) | ManualError::NoContact(_) => {
             AppError::invalid("person", e.to_string())
         }
-        _ => AppError::Denied {
+        // The incident's state, not a rule, is why: escalating is used up (409).
+        ManualError::NoLevelLeft { policy, levels } => AppError::NoLevelLeft { policy, levels },
+        ManualError::Policy(_) => AppError::Denied {
             reason: e.to_string(),
         },
     }

@@ -74,28 +74,7 @@ impl App {
         runbook: &str,
         query: &str,
     ) -> Result<(String, Runbook, QueryStep), AppError> {
-        let library = self.library();
-        let entry = library.get(runbook).ok_or_else(|| AppError::NotFound {
-            what: "runbook",
-            id: runbook.to_owned(),
-        })?;
-        let rb = &entry.runbook;
-        let found = rb
-            .queries
-            .iter()
-            .find(|q| q.id == query)
-            .or_else(|| {
-                query
-                    .parse::<usize>()
-                    .ok()
-                    .and_then(|n| n.checked_sub(1))
-                    .and_then(|i| rb.queries.get(i))
-            })
-            .ok_or_else(|| AppError::NotFound {
-                what: "query step",
-                id: format!("{query} in {}", entry.path),
-            })?;
-        Ok((entry.path.clone(), rb.clone(), found.clone()))
+        self.find_in_runbook(runbook, query, "query step", |rb| &rb.queries, |q| &q.id)
     }
 
     /// Runs a query step of an incident's runbook and records it.

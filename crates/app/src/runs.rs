@@ -64,29 +64,42 @@ pub struct RunReport {
 pub(crate) type Found = (String, Runbook, Step);
 
 impl App {
-    /// Finds the step: by id, else by 1-based number.
-    fn find_step(&self, runbook: &str, step: &str) -> Result<Found, AppError> {
+    /// Finds an item of a library runbook (a step, a query step): by id, else by its
+    /// 1-based number among `items`; not found names the item and the runbook's path.
+    pub(crate) fn find_in_runbook<T: Clone>(
+        &self,
+        runbook: &str,
+        wanted: &str,
+        what: &'static str,
+        items: impl Fn(&Runbook) -> &[T],
+        id: impl Fn(&T) -> &str,
+    ) -> Result<(String, Runbook, T), AppError> {
         let library = self.library();
         let entry = library.get(runbook).ok_or_else(|| AppError::NotFound {
             what: "runbook",
             id: runbook.to_owned(),
         })?;
-        let rb = &entry.runbook;
-        let found = rb
-            .steps
+        let all = items(&entry.runbook);
+        let found = all
             .iter()
-            .find(|s| s.id == step)
+            .find(|item| id(item) == wanted)
             .or_else(|| {
-                step.parse::<usize>()
+                wanted
+                    .parse::<usize>()
                     .ok()
                     .and_then(|n| n.checked_sub(1))
-                    .and_then(|i| rb.steps.get(i))
+                    .and_then(|i| all.get(i))
             })
             .ok_or_else(|| AppError::NotFound {
-                what: "step",
-                id: format!("{step} in {}", entry.path),
+                what,
+                id: format!("{wanted} in {}", entry.path),
             })?;
-        Ok((entry.path.clone(), rb.clone(), found.clone()))
+        Ok((entry.path.clone(), entry.runbook.clone(), found.clone()))
+    }
+
+    /// Finds the step: by id, else by 1-based number.
+    fn find_step(&self, runbook: &str, step: &str) -> Result<Found, AppError> {
+        self.find_in_runbook(runbook, step, "step", |rb| &rb.steps, |s| &s.id)
     }
 
     /// Binds and gates a step without running it (`sitrep run --dry-run`, the UI's

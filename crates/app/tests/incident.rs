@@ -284,6 +284,28 @@ async fn bad_input_is_named() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn steps_are_found_by_id_or_by_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path()).await;
+    let id = declare(&app).await.id;
+    // A number is the step's 1-based position in the runbook; an id wins over it.
+    assert_eq!(app.plan(&req(&id, "5")).await.unwrap().step_id, "mark");
+    assert_eq!(app.plan(&req(&id, "greet")).await.unwrap().step_id, "greet");
+    for missing in ["0", "7", "nope"] {
+        let e = app.plan(&req(&id, missing)).await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("step {missing} in local-service.md not found")
+        );
+    }
+    let mut other = req(&id, "1");
+    other.runbook = "nope.md".into();
+    let e = app.plan(&other).await.unwrap_err();
+    assert_eq!(e.to_string(), "runbook nope.md not found");
+    app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn steps_run_gated_recorded_and_redacted() {
     let dir = tempfile::tempdir().unwrap();
     let app = open(dir.path()).await;

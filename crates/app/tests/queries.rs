@@ -251,6 +251,42 @@ async fn query_steps_run_and_their_results_are_sealed_evidence() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_steps_are_found_by_id_or_by_number() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing is queried: finding the step and binding it come first.
+    let app = open(dir.path(), "http://127.0.0.1:9").await;
+    let inc = app
+        .declare(
+            NewIncident {
+                title: "checkout queue backs up".into(),
+                ..NewIncident::default()
+            },
+            &Principal::asserted("ann"),
+        )
+        .await
+        .unwrap();
+    // The first query step, `depth`, needs `<queue>`: unbound says it was found.
+    for wanted in ["1", "depth"] {
+        let e = app.run_query(&req(&inc.id, wanted, &[])).await.unwrap_err();
+        assert!(
+            matches!(e, AppError::Unbound { ref names } if names == &["queue"]),
+            "{wanted}: {e}"
+        );
+    }
+    for missing in ["0", "5", "nope"] {
+        let e = app
+            .run_query(&req(&inc.id, missing, &[]))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("query step {missing} in checkout.md not found")
+        );
+    }
+    app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thresholds_are_checked_against_prometheus_and_gate_stand_down() {
     let Some(prometheus) =
         prom::Prometheus::start("sitrep_app_queue_depth{queue=\"orders\"} 42\n").await

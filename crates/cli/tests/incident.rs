@@ -3,45 +3,7 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-use common::{stderr, stdout};
-
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Env {
-        Env {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let runbooks = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/app/runbooks");
-        Command::new(env!("CARGO_BIN_EXE_sitrep"))
-            .args(args)
-            .env("SITREP_DATA_DIR", self.dir.path().join("data"))
-            .env("SITREP_RUNBOOKS", runbooks)
-            .env("SITREP_ACTOR", "ann")
-            .env_remove("SITREP_CONFIG")
-            .env_remove("SITREP_DATABASE_URL")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("sitrep runs")
-    }
-
-    fn json(&self, args: &[&str]) -> serde_json::Value {
-        let mut a = vec!["--json"];
-        a.extend_from_slice(args);
-        let o = self.run(&a);
-        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
-        serde_json::from_slice(&o.stdout)
-            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", stdout(&o)))
-    }
-}
+use common::{Env, fixture_runbooks, stderr, stdout};
 
 #[test]
 fn an_incident_from_declaration_to_a_verified_evidence_pack() {
@@ -238,7 +200,7 @@ fn unknown_things_are_bad_input() {
 #[test]
 fn two_person_control_on_the_cli() {
     let env = Env::new();
-    let runbooks = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/app/runbooks");
+    let runbooks = fixture_runbooks();
     let config = env.dir.path().join("sitrep.toml");
     std::fs::write(
         &config,
@@ -300,8 +262,8 @@ fn two_person_control_on_the_cli() {
 fn a_dry_run_needs_no_name() {
     let env = Env::new();
     env.json(&["incident", "declare", "who am i"]);
-    let runbooks = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/app/runbooks");
-    let o = Command::new(env!("CARGO_BIN_EXE_sitrep"))
+    let o = env
+        .command()
         .args([
             "--json",
             "run",
@@ -312,12 +274,8 @@ fn a_dry_run_needs_no_name() {
             "marker=/x",
             "--dry-run",
         ])
-        .env("SITREP_DATA_DIR", env.dir.path().join("data"))
-        .env("SITREP_RUNBOOKS", runbooks)
         .env_remove("SITREP_ACTOR")
         .env_remove("USER")
-        .env_remove("SITREP_CONFIG")
-        .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));

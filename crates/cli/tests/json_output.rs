@@ -4,51 +4,27 @@
 //! when a field is added, removed, renamed or computed differently.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use serde_json::Value;
 
 mod common;
-use common::{stderr, stdout};
+use common::{Env, stderr};
 
-struct Env {
-    dir: tempfile::TempDir,
+/// The command's JSON (`sitrep --json args`, which must succeed), normalised.
+fn json(env: &Env, args: &[&str]) -> Value {
+    normalise(env.json(args), env.dir.path())
 }
 
-impl Env {
-    fn run(&self, args: &[&str]) -> Output {
-        let runbooks = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/app/runbooks");
-        Command::new(env!("CARGO_BIN_EXE_sitrep"))
-            .arg("--json")
-            .args(args)
-            .env("SITREP_DATA_DIR", self.dir.path().join("data"))
-            .env("SITREP_RUNBOOKS", runbooks)
-            .env("SITREP_ACTOR", "ann")
-            .env_remove("SITREP_CONFIG")
-            .env_remove("SITREP_DATABASE_URL")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("sitrep runs")
-    }
-
-    /// The command's JSON, normalised.
-    fn json(&self, args: &[&str]) -> Value {
-        let o = self.run(args);
-        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
-        let v = serde_json::from_slice(&o.stdout)
-            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", stdout(&o)));
-        normalise(v, self.dir.path())
-    }
-
-    /// A failing command's JSON error (stderr), normalised, with its exit code.
-    fn error(&self, args: &[&str]) -> Value {
-        let o = self.run(args);
-        let v: Value = serde_json::from_slice(&o.stderr)
-            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", stderr(&o)));
-        let mut v = normalise(v, self.dir.path());
-        v["exit_code"] = o.status.code().into();
-        v
-    }
+/// A failing command's JSON error (stderr), normalised, with its exit code.
+fn error(env: &Env, args: &[&str]) -> Value {
+    let mut a = vec!["--json"];
+    a.extend_from_slice(args);
+    let o = env.run(&a);
+    let v: Value = serde_json::from_slice(&o.stderr)
+        .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", stderr(&o)));
+    let mut v = normalise(v, env.dir.path());
+    v["exit_code"] = o.status.code().into();
+    v
 }
 
 /// Replaces per-run values by what they are: `[ms]`, `[id]`, `[sha256]`, `[key]`.
@@ -108,68 +84,84 @@ fn kind_of(key: &str, v: &Value) -> Option<&'static str> {
 
 #[test]
 fn every_json_output_keeps_its_shape() {
-    let env = Env {
-        dir: tempfile::tempdir().unwrap(),
-    };
-    let declared = env.json(&[
-        "incident",
-        "declare",
-        "db down",
-        "--service",
-        "local-svc",
-        "-s",
-        "2",
-    ]);
+    let env = Env::new();
+    let declared = json(
+        &env,
+        &[
+            "incident",
+            "declare",
+            "db down",
+            "--service",
+            "local-svc",
+            "-s",
+            "2",
+        ],
+    );
     insta::assert_json_snapshot!("incident_declare", declared);
-    insta::assert_json_snapshot!("incident_ack", env.json(&["incident", "ack", "1"]));
-    env.json(&["incident", "assign", "1", "commander", "carol"]);
-    env.json(&["incident", "note", "1", "checking the pool"]);
+    insta::assert_json_snapshot!("incident_ack", json(&env, &["incident", "ack", "1"]));
+    json(&env, &["incident", "assign", "1", "commander", "carol"]);
+    json(&env, &["incident", "note", "1", "checking the pool"]);
     insta::assert_json_snapshot!(
         "run_dry_run",
-        env.json(&[
-            "run",
-            "1",
-            "local-service.md",
-            "greet",
-            "--set",
-            "instance=web-1",
-            "--dry-run",
-        ])
+        json(
+            &env,
+            &[
+                "run",
+                "1",
+                "local-service.md",
+                "greet",
+                "--set",
+                "instance=web-1",
+                "--dry-run",
+            ]
+        )
     );
     insta::assert_json_snapshot!(
         "run",
-        env.json(&[
-            "run",
-            "1",
-            "local-service.md",
-            "greet",
-            "--set",
-            "instance=web-1",
-            "--yes",
-        ])
+        json(
+            &env,
+            &[
+                "run",
+                "1",
+                "local-service.md",
+                "greet",
+                "--set",
+                "instance=web-1",
+                "--yes",
+            ]
+        )
     );
-    insta::assert_json_snapshot!("checklist_tick", env.json(&["checklist", "tick", "1", "1"]));
-    insta::assert_json_snapshot!("checklist_show", env.json(&["checklist", "show", "1"]));
+    insta::assert_json_snapshot!(
+        "checklist_tick",
+        json(&env, &["checklist", "tick", "1", "1"])
+    );
+    insta::assert_json_snapshot!("checklist_show", json(&env, &["checklist", "show", "1"]));
     insta::assert_json_snapshot!(
         "action_add",
-        env.json(&["action", "add", "1", "Page on readiness", "--owner", "dave",])
+        json(
+            &env,
+            &["action", "add", "1", "Page on readiness", "--owner", "dave",]
+        )
     );
     insta::assert_json_snapshot!(
         "incident_resolve_refused",
-        env.error(&["incident", "resolve", "1"])
+        error(&env, &["incident", "resolve", "1"])
     );
-    insta::assert_json_snapshot!("incident_show", env.json(&["incident", "show", "1"]));
-    insta::assert_json_snapshot!("incident_list", env.json(&["incident", "list", "--all"]));
+    insta::assert_json_snapshot!("incident_show", json(&env, &["incident", "show", "1"]));
+    insta::assert_json_snapshot!("incident_list", json(&env, &["incident", "list", "--all"]));
     insta::assert_json_snapshot!(
         "incident_list_status_all_search",
-        env.json(&["incident", "list", "--status", "all", "--search", "DB"])
+        json(
+            &env,
+            &["incident", "list", "--status", "all", "--search", "DB"]
+        )
     );
     insta::assert_json_snapshot!(
         "token_create",
-        env.json(&["token", "create", "ci-bot", "--role", "responder",])
+        json(&env, &["token", "create", "ci-bot", "--role", "responder",])
     );
-    insta::assert_json_snapshot!("token_list", env.json(&["token", "list"]));
-    insta::assert_json_snapshot!("ledger_status", env.json(&["ledger", "status"]));
-    insta::assert_json_snapshot!("ledger_verify", env.json(&["ledger", "verify"]));
-    insta::assert_json_snapshot!("incident_unknown", env.error(&["incident", "show", "9"]));
+    insta::assert_json_snapshot!("token_list", json(&env, &["token", "list"]));
+    insta::assert_json_snapshot!("ledger_status", json(&env, &["ledger", "status"]));
+    insta::assert_json_snapshot!("ledger_verify", json(&env, &["ledger", "verify"]));
+    insta::assert_json_snapshot!("incident_unknown", error(&env, &["incident", "show", "9"]));
 }

@@ -5,74 +5,44 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-use common::stderr;
+use common::{Env, stderr};
 
 #[path = "../../executor/tests/support/mod.rs"]
 mod prom;
 
-struct Env {
-    dir: tempfile::TempDir,
+/// A data dir, the fixture runbook, and a config naming the two datasources.
+fn with_datasources(prom_url: &str) -> Env {
+    let pg = std::env::var("SITREP_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into());
+    let env = Env::configured(|_| {
+        format!(
+            "[datasources.orders-db]\nkind = \"postgres\"\nurl = \"{pg}\"\n\n\
+         [datasources.prom]\nkind = \"prometheus\"\nurl = \"{prom_url}\"\n"
+        )
+    });
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/cli/queries.md");
+    std::fs::copy(fixture, env.runbooks().join("checkout.md")).unwrap();
+    env
 }
 
-impl Env {
-    /// A data dir, the fixture runbook, and a config naming the two datasources.
-    fn new(prom_url: &str) -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let runbooks = dir.path().join("runbooks");
-        std::fs::create_dir_all(&runbooks).unwrap();
-        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/cli/queries.md");
-        std::fs::copy(fixture, runbooks.join("checkout.md")).unwrap();
-        let pg = std::env::var("SITREP_TEST_DATABASE_URL")
-            .ok()
-            .filter(|u| u.starts_with("postgres"))
-            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into());
-        let config = format!(
-            "[datasources.orders-db]\nkind = \"postgres\"\nurl = \"{pg}\"\n\n\
-             [datasources.prom]\nkind = \"prometheus\"\nurl = \"{prom_url}\"\n"
-        );
-        std::fs::write(dir.path().join("sitrep.toml"), config).unwrap();
-        Env { dir }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_sitrep"))
-            .args(args)
-            .env("SITREP_CONFIG", self.dir.path().join("sitrep.toml"))
-            .env("SITREP_DATA_DIR", self.dir.path().join("data"))
-            .env("SITREP_RUNBOOKS", self.dir.path().join("runbooks"))
-            .env("SITREP_ACTOR", "ann")
-            .env_remove("SITREP_DATABASE_URL")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("sitrep runs")
-    }
-
-    fn json(&self, args: &[&str]) -> serde_json::Value {
-        let mut a = vec!["--json"];
-        a.extend_from_slice(args);
-        let o = self.run(&a);
-        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
-        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-    }
-
-    fn declare(&self) {
-        let inc = self.json(&[
-            "incident",
-            "declare",
-            "queue backs up",
-            "--service",
-            "checkout",
-        ]);
-        assert_eq!(inc["number"], 1);
-    }
+fn declare(env: &Env) {
+    let inc = env.json(&[
+        "incident",
+        "declare",
+        "queue backs up",
+        "--service",
+        "checkout",
+    ]);
+    assert_eq!(inc["number"], 1);
 }
 
 #[test]
 fn a_sql_query_step_runs_with_its_value_bound_and_a_write_is_refused() {
-    let env = Env::new("http://127.0.0.1:9");
-    env.declare();
+    let env = with_datasources("http://127.0.0.1:9");
+    declare(&env);
     let r = env.json(&[
         "query",
         "1",
@@ -142,8 +112,8 @@ fn thresholds_are_checked_against_debians_prometheus() {
         return;
     };
     rt.block_on(prometheus.wait_for("sitrep_cli_queue_depth == 42"));
-    let env = Env::new(&prometheus.url);
-    env.declare();
+    let env = with_datasources(&prometheus.url);
+    declare(&env);
     let checks = env.json(&["thresholds", "1"]);
     assert_eq!(checks[0]["metric"], "Queue depth", "{checks}");
     assert_eq!(checks[0]["status"], "warning", "{checks}");

@@ -16,8 +16,15 @@ pub enum ManualError {
     #[error(transparent)]
     Policy(#[from] EscalationError),
     /// Every level of the policy, repeats included, has fired or been escalated to.
-    #[error("policy `{0}` has no level left to escalate to")]
-    NoLevelLeft(String),
+    /// `levels` is how many levels it has: counted from 1, as the `page.escalated`
+    /// record counts them, the last one is level `levels`.
+    #[error("no escalation level left after level {levels} (policy `{policy}`, repeats included)")]
+    NoLevelLeft {
+        /// The policy.
+        policy: String,
+        /// How many levels it has.
+        levels: usize,
+    },
     /// The person is not in the config.
     #[error("`{0}` is not a person in the escalation config")]
     UnknownPerson(String),
@@ -58,7 +65,10 @@ pub fn escalate_now(
                 .collect());
         }
     }
-    Err(ManualError::NoLevelLeft(policy.id.clone()))
+    Err(ManualError::NoLevelLeft {
+        policy: policy.id.clone(),
+        levels: policy.levels.len(),
+    })
 }
 
 /// Pages to every contact method of `person` now, for `incident`. `tag` makes the ids
@@ -210,7 +220,17 @@ levels = [
         assert_eq!(pages[0].id.0, "inc:web:c0:l3:person:ann:ann-mail");
         st.sent.insert(pages[0].id.0.clone());
         let err = escalate_now(&cfg, &st, now).unwrap_err();
-        assert_eq!(err, ManualError::NoLevelLeft("web".into()));
+        assert_eq!(
+            err,
+            ManualError::NoLevelLeft {
+                policy: "web".into(),
+                levels: 4
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "no escalation level left after level 4 (policy `web`, repeats included)"
+        );
     }
 
     #[test]

@@ -118,6 +118,12 @@ pub const RULES: &[Rule] = &[
         summary: "a severity level whose response, escalation or update time is not a duration sitrep can read",
         check: Some(severity_duration),
     },
+    Rule {
+        code: "alert-rule-refused",
+        severity: Severity::Warning,
+        summary: "an alert rule Prometheus would refuse (no name or `expr`, an unbalanced `expr`, a bad `for`, label or annotation name, a broken template): `sitrep runbook rules` leaves it out",
+        check: Some(alert_rule_refused),
+    },
 ];
 
 /// Codes of the diagnostics `parse` itself returns (import problems and repairs).
@@ -528,6 +534,8 @@ fn severity_duration(c: &Ctx<'_>) -> Vec<Diagnostic> {
             continue;
         };
         for row in rows {
+            // The row with the bad time, not the list's first line.
+            let at = if row.span.is_empty() { span } else { &row.span };
             let unread = [
                 (
                     "response",
@@ -549,10 +557,35 @@ fn severity_duration(c: &Ctx<'_>) -> Vec<Diagnostic> {
                 out.push(c.d(
                     "severity-duration",
                     Severity::Info,
-                    span.clone(),
+                    at.clone(),
                     format!("severity `{}`: {what} `{text}` is not a duration sitrep can read, so incidents at this level use the configured {fallback}; write e.g. `15 minutes` or `Immediate`", row.level),
                 ));
             }
+        }
+    }
+    out
+}
+
+/// The alert rules `sitrep runbook rules` would refuse, for the same reasons it gives
+/// (`promrules::refused`), at the rule's `alert:` line. A rule another runbook handles
+/// first is `duplicate-alert-handler`'s, a block that is not YAML or a rule without
+/// `expr` `alert-rule-yaml`'s.
+fn alert_rule_refused(c: &Ctx<'_>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    // A rule without `expr` is already `alert-rule-yaml`'s finding (parse reports it).
+    for rule in
+        c.rb.alert_rules
+            .iter()
+            .filter(|r| !r.expr.trim().is_empty())
+    {
+        let at = crate::promrules::rule_start(c.text, rule);
+        for why in crate::promrules::refused(rule) {
+            out.push(c.d(
+                "alert-rule-refused",
+                Severity::Warning,
+                at..at,
+                format!("{why}: `sitrep runbook rules` leaves this rule out"),
+            ));
         }
     }
     out

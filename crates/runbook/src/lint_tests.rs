@@ -56,6 +56,10 @@ const EXAMPLES: &[(&str, &str)] = &[
         "# A\n\n## Diagnosis\n\n```bash\nsystemctl restart nginx\n```\n",
     ),
     (
+        "alert-rule-refused",
+        "# A\n\n```yaml\nalert: SlowForWords\nexpr: up == 0\nfor: 10 minutes\n```\n\n```bash\nuptime\n```\n",
+    ),
+    (
         "severity-duration",
         "# A\n\n## Severity levels\n\n### SEV4 - Low\n- **Response Time**: next business day\n\n## Diagnosis\n\n```bash\nuptime\n```\n",
     ),
@@ -105,4 +109,27 @@ fn clean_runbooks_pass_every_check() {
     let text = "# A\n\n## Diagnosis\n\n```bash\nuptime\n```\n\n## Stand-down checklist\n\n- [ ] Quiet for 10 minutes\n";
     let (rb, _) = crate::parse(text);
     assert_eq!(crate::lint(&rb, text), []);
+}
+
+#[test]
+fn a_severity_time_finding_points_at_its_row() {
+    let text = include_str!("../../../tests/data/runbooks/53-severity-duration-rows.md");
+    let (rb, _) = crate::parse(text);
+    let found: Vec<(usize, String)> = crate::lint(&rb, text)
+        .into_iter()
+        .filter(|d| d.code == "severity-duration")
+        .map(|d| (d.line, text[d.span].lines().next().unwrap_or("").to_owned()))
+        .collect();
+    // Each finding is on the row with the unreadable time, never on the list's first.
+    assert_eq!(
+        found,
+        [
+            (
+                9,
+                "| SEV3 | One shard is slow | when someone is free | After 1 day |".to_owned()
+            ),
+            (10, "| SEV4 | Cosmetic | next business day | |".to_owned()),
+            (17, "### P2 - Normal".to_owned()),
+        ]
+    );
 }

@@ -333,6 +333,7 @@ fn severity_row(b: &Build) -> SeverityLevel {
         escalate_after: None,
         update_every: None,
         examples: None,
+        span: b.span.clone(),
     };
     let set = |slot: &mut Option<String>, v: &str| {
         if slot.is_none() {

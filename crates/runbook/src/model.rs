@@ -497,6 +497,9 @@ pub struct SeverityLevel {
     pub update_every: Option<Duration>,
     /// Examples.
     pub examples: Option<String>,
+    /// The row in the original text: a table row, a list item with its fields, or a
+    /// level heading's section.
+    pub span: Range<usize>,
 }
 
 impl SeverityLevel {

@@ -210,6 +210,24 @@ fn export(rule: &AlertRule, url: &str) -> PromRule {
 
 /// Everything Prometheus (or sitrep's alert routing) would refuse in one rule.
 fn check_rule(set: &RunbookSet, entry: &SetEntry, rule: &AlertRule) -> Vec<String> {
+    let mut out = refused(rule);
+    let name = &rule.name;
+    if !name.trim().is_empty() {
+        if let Some(first) = set.handlers(name).first().filter(|p| **p != entry.path) {
+            out.push(format!(
+                "alert `{name}` is handled first by `{first}` (by path): sitrep would \
+                 attach that runbook to its incident, not this one; rename the alert or \
+                 remove it from one of the runbooks"
+            ));
+        }
+    }
+    out
+}
+
+/// What Prometheus would refuse in one rule, on its own (no name or `expr`, an
+/// unbalanced `expr`, a bad `for`, label or annotation names, broken templates); lint's
+/// `alert-rule-refused` reports the same sentences.
+pub(crate) fn refused(rule: &AlertRule) -> Vec<String> {
     let mut out = Vec::new();
     let name = &rule.name;
     if name.trim().is_empty() {
@@ -238,15 +256,6 @@ fn check_rule(set: &RunbookSet, entry: &SetEntry, rule: &AlertRule) -> Vec<Strin
             if let Some(why) = template_problem(v) {
                 out.push(format!("{kind} `{k}` of `{name}`: {why}"));
             }
-        }
-    }
-    if !name.trim().is_empty() {
-        if let Some(first) = set.handlers(name).first().filter(|p| **p != entry.path) {
-            out.push(format!(
-                "alert `{name}` is handled first by `{first}` (by path): sitrep would \
-                 attach that runbook to its incident, not this one; rename the alert or \
-                 remove it from one of the runbooks"
-            ));
         }
     }
     out
@@ -369,19 +378,26 @@ fn line_of(text: &str, offset: usize) -> usize {
 
 /// The line of a rule's `alert:` key inside its block, else the block's first line.
 fn rule_line(text: &str, rule: &AlertRule) -> usize {
+    line_of(text, rule_start(text, rule))
+}
+
+/// Where the line of a rule's `alert:` key starts inside its block, else the block's
+/// start.
+pub(crate) fn rule_start(text: &str, rule: &AlertRule) -> usize {
     let start = rule.span.start.min(text.len());
     let block = text.get(start..rule.span.end.min(text.len())).unwrap_or("");
-    let first = line_of(text, start);
-    block
-        .lines()
-        .position(|l| {
-            let l = l.trim_start().trim_start_matches("- ").trim_start();
-            l.strip_prefix("alert:").is_some_and(|v| {
-                v.trim().trim_matches(|c| c == '"' || c == '\'') == rule.name
-                    && !rule.name.is_empty()
-            })
-        })
-        .map_or(first, |i| first + i)
+    let mut offset = start;
+    for l in block.split_inclusive('\n') {
+        let key = l.trim_start().trim_start_matches("- ").trim_start();
+        let named = key.strip_prefix("alert:").is_some_and(|v| {
+            v.trim().trim_matches(|c| c == '"' || c == '\'') == rule.name && !rule.name.is_empty()
+        });
+        if named {
+            return offset;
+        }
+        offset += l.len();
+    }
+    start
 }
 
 #[cfg(test)]

@@ -144,11 +144,20 @@ impl RunbookSet {
                 let (Some(e), Some(t)) = (self.entries.get_mut(i), texts.get(i)) else {
                     continue;
                 };
-                let span = e
-                    .runbook
-                    .front_matter
-                    .as_ref()
-                    .map_or(0..0, |f| f.span.clone());
+                // At the rule's `alert:` line when a rule of this file names it (where
+                // `sitrep runbook rules` points too), else at the front matter.
+                let rule = e.runbook.alert_rules.iter().find(|r| r.name == alert);
+                let span = match rule {
+                    Some(r) => {
+                        let at = crate::promrules::rule_start(t, r);
+                        at..at
+                    }
+                    None => e
+                        .runbook
+                        .front_matter
+                        .as_ref()
+                        .map_or(0..0, |f| f.span.clone()),
+                };
                 let others: Vec<&str> = paths
                     .iter()
                     .filter(|p| **p != e.path)

@@ -2,6 +2,7 @@
 //! thresholds, contacts / escalation path. Anything else stays generic.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use crate::model::{Contact, SeverityLevel, TableData, Threshold, TriageRow};
 use crate::text;
@@ -30,8 +31,12 @@ fn cell(row: &[String], i: Option<usize>) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// Reads a table by its header.
-pub(crate) fn classify(header: &[String], rows: &[Vec<String>]) -> TableData {
+/// Reads a table by its header; `row_spans` are the body rows in the original text.
+pub(crate) fn classify(
+    header: &[String],
+    rows: &[Vec<String>],
+    row_spans: &[Range<usize>],
+) -> TableData {
     let normalized: Vec<String> = header.iter().map(|c| norm(c)).collect();
     let h = normalized.as_slice();
     let symptom = col(h, &["symptom", "symptoms"]);
@@ -137,7 +142,8 @@ pub(crate) fn classify(header: &[String], rows: &[Vec<String>]) -> TableData {
     {
         return TableData::Severity(
             rows.iter()
-                .map(|r| {
+                .enumerate()
+                .map(|(i, r)| {
                     let response_time = cell(r, response);
                     let escalation = cell(r, escalation);
                     SeverityLevel {
@@ -149,6 +155,7 @@ pub(crate) fn classify(header: &[String], rows: &[Vec<String>]) -> TableData {
                         escalation,
                         update_every: cell(r, updates).as_deref().and_then(text::first_duration),
                         examples: cell(r, examples),
+                        span: row_spans.get(i).cloned().unwrap_or_default(),
                     }
                 })
                 .collect(),
@@ -170,27 +177,29 @@ mod tests {
         let sev = classify(
             &s(&["Level", "Description", "Response Time", "Examples"]),
             &[s(&["P1", "down", "Immediate", "x"])],
+            std::slice::from_ref(&(7..30)),
         );
         match sev {
             TableData::Severity(rows) => {
-                assert_eq!(rows[0].response, Some(std::time::Duration::ZERO))
+                assert_eq!(rows[0].response, Some(std::time::Duration::ZERO));
+                assert_eq!(rows[0].span, 7..30);
             }
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            classify(&s(&["Symptom", "Likely cause", "First action"]), &[]),
+            classify(&s(&["Symptom", "Likely cause", "First action"]), &[], &[]),
             TableData::Triage(_)
         ));
         assert!(matches!(
-            classify(&s(&["Metric", "Normal", "Warning", "Critical"]), &[]),
+            classify(&s(&["Metric", "Normal", "Warning", "Critical"]), &[], &[]),
             TableData::Thresholds(_)
         ));
         assert!(matches!(
-            classify(&s(&["Role", "Name", "Slack"]), &[]),
+            classify(&s(&["Role", "Name", "Slack"]), &[], &[]),
             TableData::Contacts(_)
         ));
         assert!(matches!(
-            classify(&s(&["Column", "Other"]), &[]),
+            classify(&s(&["Column", "Other"]), &[], &[]),
             TableData::Generic
         ));
     }

@@ -72,6 +72,8 @@ struct TableBuild {
     range: Range<usize>,
     header: Vec<String>,
     rows: Vec<Vec<String>>,
+    /// Each body row in the original text.
+    row_spans: Vec<Range<usize>>,
     row: Vec<String>,
     cell: Option<String>,
 }
@@ -499,14 +501,16 @@ impl Walker<'_, '_> {
                 }
             }
             TagEnd::TableRow => {
+                let span = self.orig(&range);
                 if let Some(t) = self.table.as_mut() {
                     let row = std::mem::take(&mut t.row);
                     t.rows.push(row);
+                    t.row_spans.push(span);
                 }
             }
             TagEnd::Table => {
                 if let Some(t) = self.table.take() {
-                    let data = tables::classify(&t.header, &t.rows);
+                    let data = tables::classify(&t.header, &t.rows, &t.row_spans);
                     let span = self.orig(&t.range);
                     self.rb.tables.push(Table {
                         section: self.current(),

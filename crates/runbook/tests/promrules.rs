@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use sitrep_runbook::{RulesError, prometheus_rules};
+use sitrep_runbook::{RulesError, RunbookSet, prometheus_rules};
 
 fn fixtures(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -79,6 +79,39 @@ fn mistakes_are_reported_with_file_and_line_and_left_out() {
         .flat_map(|g| g.rules.iter().map(|r| r.alert.as_str()))
         .collect();
     assert_eq!(exported, ["QueueFine"]);
+}
+
+/// `sitrep runbook lint` reports what `sitrep runbook rules` refuses, at the same
+/// `path:line`: a rule Prometheus would refuse is `alert-rule-refused`, one another
+/// runbook handles first `duplicate-alert-handler`, a block that is not YAML or a rule
+/// without `expr` `alert-rule-yaml` (parse's note, at the block).
+#[test]
+fn lint_reports_every_refused_rule_where_rules_does() {
+    let sources = sources(&fixtures("bad"));
+    let out = prometheus_rules(sources.clone(), "http://sitrep").unwrap();
+    let set = RunbookSet::from_sources(sources);
+    for p in &out.problems {
+        let entry = set.get(&p.path).unwrap();
+        let found = entry.diagnostics.iter().find(|d| match d.code {
+            "alert-rule-refused" => d.line == p.line && d.message.starts_with(&p.message),
+            "duplicate-alert-handler" => {
+                d.line == p.line && d.message.contains(&format!("`{}`", p.alert))
+            }
+            "alert-rule-yaml" => d.message == p.message,
+            _ => false,
+        });
+        assert!(found.is_some(), "lint misses {p}: {:#?}", entry.diagnostics);
+    }
+    let refused = set
+        .entries
+        .iter()
+        .flat_map(|e| &e.diagnostics)
+        .filter(|d| d.code == "alert-rule-refused")
+        .count();
+    assert_eq!(
+        refused, 4,
+        "one per refused rule with an `expr`, nothing else"
+    );
 }
 
 #[test]

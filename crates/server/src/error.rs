@@ -208,6 +208,9 @@ impl From<AppError> for ApiError {
             AppError::Denied { reason } => {
                 ApiError::new(status, "denied", msg).with("reason", reason)
             }
+            AppError::NoLevelLeft { levels, .. } => {
+                ApiError::new(status, "no_level_left", msg).with("levels", levels)
+            }
             AppError::Busy { .. } => ApiError::new(status, "busy", msg),
             AppError::Store(StoreError::Conflict { .. }) => ApiError::new(status, "conflict", msg),
             AppError::Blob(_) if status == StatusCode::SERVICE_UNAVAILABLE => {
@@ -377,6 +380,14 @@ mod tests {
                 AppError::Busy { id: "1".into() },
                 StatusCode::CONFLICT,
                 "busy",
+            ),
+            (
+                AppError::NoLevelLeft {
+                    policy: "web".into(),
+                    levels: 2,
+                },
+                StatusCode::CONFLICT,
+                "no_level_left",
             ),
             (
                 AppError::Unbound {

@@ -438,15 +438,7 @@ async fn probes_and_metrics() {
         )
         .await;
     assert_eq!(st, 202);
-    let text = s
-        .http
-        .get(s.u("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = s.text("/metrics", None).await;
     for needle in [
         "sitrep_alerts_received_total{source=\"generic\",outcome=\"accepted\"} 1",
         "sitrep_incidents_open{severity=\"SEV3\"} 1",
@@ -461,15 +453,7 @@ async fn probes_and_metrics() {
 
     // Shutting down makes readiness fail before the listener closes.
     s.state.app().store().checkpoint_now().await.unwrap();
-    let t = s
-        .http
-        .get(s.u("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let t = s.text("/metrics", None).await;
     assert!(t.contains("sitrep_ledger_checkpoint_age_seconds "), "{t}");
     s.stop().await;
 }
@@ -491,16 +475,7 @@ async fn a_commander_puts_and_releases_a_legal_hold() {
     assert_eq!((st, v["reason"].as_str()), (200, Some("case 114")));
     // The incident page says so, next to the evidence download.
     let (cookie, _) = s.login(&s.viewer).await;
-    let page = s
-        .http
-        .get(s.u(&format!("/incidents/{id}")))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = s.page(&cookie, &format!("/incidents/{id}")).await;
     assert!(
         page.contains("Evidence under legal hold (case 114, by carl)"),
         "{page}"

@@ -258,8 +258,9 @@ async fn a_read_only_blob_directory_is_refused_and_recovers() {
 /// ready throughout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clock_step_during_escalation_pages_once() {
-    use faultkit::clock::{Stepped, hook, policy, two_passes};
-    let (url, got) = hook().await;
+    use common::{Stepped, receiver};
+    use faultkit::clock::{policy, two_passes};
+    let (url, got) = receiver().await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("escalation.toml");
     std::fs::write(&path, policy(&url)).unwrap();
@@ -278,7 +279,7 @@ async fn a_clock_step_during_escalation_pages_once() {
     assert_eq!(st, 202, "{v}");
     let acked = vec![Posted::from_report("LocalServiceDown", &v)];
     s.until(30, || async {
-        (!got.to("oncall").is_empty()).then_some(())
+        (!got.deliveries("oncall").is_empty()).then_some(())
     })
     .await;
 
@@ -286,21 +287,23 @@ async fn a_clock_step_during_escalation_pages_once() {
     clock.step(-HOUR);
     two_passes(&s).await;
     assert_eq!(
-        got.to("oncall").len(),
+        got.deliveries("oncall").len(),
         1,
         "stepped back: nothing is sent again"
     );
     assert!(
-        got.to("boss").is_empty(),
+        got.deliveries("boss").is_empty(),
         "stepped back: nothing fires early"
     );
     assert_eq!(readyz(&s).await.0, 200);
 
     clock.step(2 * HOUR);
-    s.until(30, || async { (!got.to("boss").is_empty()).then_some(()) })
-        .await;
+    s.until(30, || async {
+        (!got.deliveries("boss").is_empty()).then_some(())
+    })
+    .await;
     two_passes(&s).await;
-    let boss = got.to("boss");
+    let boss = got.deliveries("boss");
     let mut unique = boss.clone();
     unique.dedup();
     assert_eq!(
@@ -308,7 +311,7 @@ async fn a_clock_step_during_escalation_pages_once() {
         (1, 1),
         "level 1 fires once: {boss:?}"
     );
-    assert_eq!(got.to("oncall").len(), 1);
+    assert_eq!(got.deliveries("oncall").len(), 1);
     assert_eq!(readyz(&s).await.0, 200);
     assert_nothing_lost(&s, &acked).await;
     s.stop().await;

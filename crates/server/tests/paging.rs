@@ -10,30 +10,10 @@ mod common;
 
 use sitrep_app::Principal;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use common::{Received, Server, alertmanager, receiver, start_with};
+use common::{Received, Server, Stepped, alertmanager, receiver, start_with};
 use sitrep_server::paging::Clock;
-
-/// Wall time plus an offset the test moves: the sweeper sees minutes pass at once.
-#[derive(Default)]
-struct Shifted(AtomicI64);
-
-impl Clock for Shifted {
-    fn now_ms(&self) -> i64 {
-        sitrep_app::now_ms() + self.0.load(Ordering::SeqCst)
-    }
-}
-
-impl Shifted {
-    /// Moves the clock `by` forward; returns the earliest reading from now on.
-    fn advance(&self, by: Duration) -> i64 {
-        let by = i64::try_from(by.as_millis()).unwrap();
-        self.0.fetch_add(by, Ordering::SeqCst);
-        self.now_ms()
-    }
-}
 
 /// Waits until a whole paging pass (sweep, then delivery) started at `t` or later: what
 /// is due at `t` has then been enqueued and sent.
@@ -179,7 +159,7 @@ policy = "local"
         c.server.base_url = Some("http://sitrep.test".into());
     })
     .await;
-    let clock = Arc::new(Shifted::default());
+    let clock = Arc::new(Stepped::default());
     s.state.set_paging_clock(clock.clone());
     let body = alertmanager(
         "{}:{alertname=\"LocalServiceDown\"}",
@@ -192,15 +172,8 @@ policy = "local"
     // Level 0 pages the on-call within a few sweeps.
     let page = s
         .until(30, || {
-            let got = got.clone();
-            async move {
-                got.0
-                    .lock()
-                    .unwrap()
-                    .iter()
-                    .find(|(w, _)| w == "oncall")
-                    .map(|(_, v)| v.clone())
-            }
+            let first = got.to("oncall").into_iter().next();
+            async move { first }
         })
         .await;
     let text = page.to_string();
@@ -268,15 +241,8 @@ policy = "local"
         v
     };
     s.until(30, || {
-        let got = got.clone();
-        async move {
-            got.0
-                .lock()
-                .unwrap()
-                .iter()
-                .any(|(w, _)| w == "boss")
-                .then_some(())
-        }
+        let paged = !got.to("boss").is_empty();
+        async move { paged.then_some(()) }
     })
     .await;
     // Once a later pass starts, the one that paged the boss is over: all it sent is in.
@@ -293,15 +259,7 @@ policy = "local"
         "the acknowledged incident paged once, never after the acknowledgement"
     );
 
-    let m = s
-        .http
-        .get(s.u("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = s.text("/metrics", None).await;
     assert!(
         m.contains("sitrep_pages_total{outcome=\"delivered\"} 3"),
         "{m}"

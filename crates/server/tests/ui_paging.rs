@@ -61,31 +61,6 @@ async fn with_paging() -> (Server, Received) {
     (s, got)
 }
 
-/// A form post from the page as `cookie`, with its CSRF token: (status, location).
-async fn form(
-    s: &Server,
-    (cookie, csrf): &(String, String),
-    path: &str,
-    fields: &[(&str, &str)],
-) -> (u16, String) {
-    let mut body = vec![("csrf", csrf.to_owned())];
-    body.extend(fields.iter().map(|(k, v)| (*k, (*v).to_owned())));
-    let r = s
-        .http
-        .post(s.u(path))
-        .header("cookie", cookie)
-        .form(&body)
-        .send()
-        .await
-        .unwrap();
-    let to = r
-        .headers()
-        .get("location")
-        .map(|l| l.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    (r.status().as_u16(), to)
-}
-
 fn last<'a>(timeline: &'a [Value], kind: &str) -> &'a Value {
     timeline
         .iter()
@@ -114,13 +89,7 @@ fn all_live(timeline: &[Value]) {
 /// Waits until `who`'s hook got `n` posts.
 async fn posts(s: &Server, got: &Received, who: &str, n: usize) {
     s.until(20, || {
-        let c = got
-            .0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(w, _)| w == who)
-            .count();
+        let c = got.to(who).len();
         async move { (c >= n).then_some(()) }
     })
     .await;
@@ -144,7 +113,9 @@ async fn a_responder_escalates_and_pages_a_person_from_the_page() {
     );
     assert!(!page.contains("id=\"escalate\""), "{page}");
     assert_eq!(
-        form(&s, &vera, &format!("{path}/escalate"), &[]).await.0,
+        s.form(&vera.0, Some(&vera.1), &format!("{path}/escalate"), &[])
+            .await
+            .0,
         403
     );
 
@@ -157,7 +128,8 @@ async fn a_responder_escalates_and_pages_a_person_from_the_page() {
         "{page}"
     );
     assert_eq!(
-        form(&s, &rita, &format!("{path}/escalate"), &[]).await,
+        s.form(&rita.0, Some(&rita.1), &format!("{path}/escalate"), &[])
+            .await,
         (303, path.clone())
     );
     let t = s.timeline(&id).await;
@@ -167,11 +139,28 @@ async fn a_responder_escalates_and_pages_a_person_from_the_page() {
     assert_eq!(e["payload"]["level"], "2");
     posts(&s, &got, "boss", 1).await;
     // Nothing is left to escalate to: the page says so.
-    let (st, to) = form(&s, &rita, &format!("{path}/escalate"), &[]).await;
+    let (st, to) = s
+        .form(&rita.0, Some(&rita.1), &format!("{path}/escalate"), &[])
+        .await;
     assert_eq!(st, 303);
     assert!(
-        to.contains("flash=") && to.contains("no+level+left"),
+        to.contains("flash=") && to.contains("no+escalation+level+left+after+level+2"),
         "{to}"
+    );
+    // The API answers 409 Conflict: the incident's state, not the caller's role, is why.
+    let (st, v) = s
+        .post(
+            &format!("/api/v1/incidents/{id}/escalate"),
+            &s.responder,
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, 409, "{v}");
+    assert_eq!(v["error"]["code"], "no_level_left");
+    assert_eq!(v["error"]["levels"], 2);
+    assert_eq!(
+        v["error"]["message"],
+        "no escalation level left after level 2 (policy `local`, repeats included)"
     );
 
     // Acknowledged, the policy stops; a person paged by hand is still reached.
@@ -184,7 +173,13 @@ async fn a_responder_escalates_and_pages_a_person_from_the_page() {
         .await;
     assert_eq!(st, 200);
     assert_eq!(
-        form(&s, &rita, &format!("{path}/page"), &[("person", "dba")]).await,
+        s.form(
+            &rita.0,
+            Some(&rita.1),
+            &format!("{path}/page"),
+            &[("person", "dba")]
+        )
+        .await,
         (303, path.clone())
     );
     posts(&s, &got, "dba", 1).await;
@@ -286,22 +281,26 @@ async fn a_commander_silences_an_alert_and_a_responder_adds_an_action_item() {
     );
     assert!(!page.contains(&format!("data-silence=\"{fp}\"")), "{page}");
     assert_eq!(
-        form(&s, &rita, &silence, &[("duration", "1h")]).await.0,
+        s.form(&rita.0, Some(&rita.1), &silence, &[("duration", "1h")])
+            .await
+            .0,
         403
     );
 
     let carl = s.login(&s.commander).await;
     let page = s.page(&carl.0, &path).await;
     assert!(page.contains(&format!("data-silence=\"{fp}\"")), "{page}");
-    let (st, to) = form(&s, &carl, &silence, &[("duration", "0s")]).await;
+    let (st, to) = s
+        .form(&carl.0, Some(&carl.1), &silence, &[("duration", "0s")])
+        .await;
     assert_eq!(st, 303);
     assert!(
         to.contains("flash="),
         "a duration out of bounds says so: {to}"
     );
-    let done = form(
-        &s,
-        &carl,
+    let done = s.form(
+        &carl.0,
+        Some(&carl.1),
         &silence,
         &[("duration", "4h"), ("comment", "known, deploying")],
     );
@@ -345,7 +344,7 @@ async fn a_commander_silences_an_alert_and_a_responder_adds_an_action_item() {
     let actions = format!("{path}/actions");
     let fields = [("title", "Alert on pool saturation"), ("owner", "dee")];
     assert_eq!(
-        form(&s, &rita, &actions, &fields).await,
+        s.form(&rita.0, Some(&rita.1), &actions, &fields).await,
         (303, path.clone())
     );
     let t = s.timeline(&id).await;

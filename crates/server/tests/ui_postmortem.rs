@@ -15,45 +15,31 @@ async fn a_responder_writes_the_impact_and_it_is_sealed_and_downloaded() {
     let (_, inc) = s.get(&format!("/api/v1/incidents/{id}"), &s.viewer).await;
     let n = inc["incident"]["number"].as_i64().unwrap();
     let page = format!("/incidents/{n}/postmortem");
-    let post = |cookie: &str, csrf: Option<&str>, section: &str, text: &str| {
-        let mut body = vec![("text", text.to_owned())];
-        if let Some(c) = csrf {
-            body.push(("csrf", c.to_owned()));
-        }
-        s.http
-            .post(s.u(&format!("{page}/{section}")))
-            .header("cookie", cookie)
-            .form(&body)
-            .send()
-    };
-    let location = |r: &reqwest::Response| {
-        r.headers()
-            .get("location")
-            .map(|l| l.to_str().unwrap().to_owned())
-            .unwrap_or_default()
-    };
-
+    let impact_blank = format!("{page}/impact");
     let (vera, vera_csrf) = s.login(&s.viewer).await;
     let html = s.page(&vera, &page).await;
     assert!(html.contains("id=\"blanks-note\""), "{html}");
     assert!(!html.contains("id=\"blank-impact\""), "{html}");
-    let r = post(&vera, Some(&vera_csrf), "impact", "x").await.unwrap();
-    assert_eq!(r.status().as_u16(), 403);
+    let (st, _) = s
+        .form(&vera, Some(&vera_csrf), &impact_blank, &[("text", "x")])
+        .await;
+    assert_eq!(st, 403);
 
     let (rita, rita_csrf) = s.login(&s.responder).await;
     let html = s.page(&rita, &page).await;
     assert!(html.contains("To be written: who was affected"), "{html}");
     assert!(html.contains("id=\"blank-root_cause\""), "{html}");
     // Without the session's CSRF token nothing is written.
-    let r = post(&rita, None, "impact", "forged").await.unwrap();
-    assert_eq!(r.status().as_u16(), 403);
+    let (st, _) = s
+        .form(&rita, None, &impact_blank, &[("text", "forged")])
+        .await;
+    assert_eq!(st, 403);
 
     let impact = "Checkout failed for 12 min <script>alert(1)</script>";
-    let r = post(&rita, Some(&rita_csrf), "impact", impact)
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 303);
-    assert_eq!(location(&r), format!("{page}#blank-impact"));
+    let r = s
+        .form(&rita, Some(&rita_csrf), &impact_blank, &[("text", impact)])
+        .await;
+    assert_eq!(r, (303, format!("{page}#blank-impact")));
     let html = s.page(&rita, &page).await;
     assert!(
         html.contains("<p>Checkout failed for 12 min &lt;script&gt;alert(1)&lt;/script&gt;</p>"),
@@ -79,31 +65,21 @@ async fn a_responder_writes_the_impact_and_it_is_sealed_and_downloaded() {
         script.contains("\"postmortem.edited\""),
         "the open incident page follows it"
     );
-    let md = s
-        .http
-        .get(s.u(&format!("{page}.md")))
-        .header("cookie", &rita)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let md = s.page(&rita, &format!("{page}.md")).await;
     assert!(md.contains(&format!("## Impact\n\n{impact}\n")), "{md}");
     assert!(md.contains("**postmortem.edited** by rita: impact"), "{md}");
 
     // Refused with the reason: too long, or no such blank.
     let long = "x".repeat(9000);
-    let r = post(&rita, Some(&rita_csrf), "impact", &long)
-        .await
-        .unwrap();
-    assert!(
-        location(&r).starts_with(&format!("{page}?flash=")),
-        "{}",
-        location(&r)
-    );
-    let r = post(&rita, Some(&rita_csrf), "summary", "x").await.unwrap();
-    assert!(location(&r).contains("unknown+section"), "{}", location(&r));
+    let (_, to) = s
+        .form(&rita, Some(&rita_csrf), &impact_blank, &[("text", &long)])
+        .await;
+    assert!(to.starts_with(&format!("{page}?flash=")), "{to}");
+    let summary = format!("{page}/summary");
+    let (_, to) = s
+        .form(&rita, Some(&rita_csrf), &summary, &[("text", "x")])
+        .await;
+    assert!(to.contains("unknown+section"), "{to}");
 
     // The API writes the same blanks; an empty text clears one.
     let (st, v) = s
@@ -123,15 +99,11 @@ async fn a_responder_writes_the_impact_and_it_is_sealed_and_downloaded() {
         .await;
     assert_eq!(st, 201);
     let md = s
-        .http
-        .get(s.u(&format!("/api/v1/incidents/{id}/postmortem")))
-        .bearer_auth(&s.viewer)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .text(
+            &format!("/api/v1/incidents/{id}/postmortem"),
+            Some(&s.viewer),
+        )
+        .await;
     assert!(
         md.contains("## Root cause\n\nPool exhausted by a retry storm.\n"),
         "{md}"

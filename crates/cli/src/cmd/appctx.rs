@@ -130,6 +130,9 @@ fn cli_hint(e: &AppError) -> Option<String> {
             format!("check the command above, then rerun with --yes (plan {plan})")
         }
         AppError::Busy { .. } => "run the command again".into(),
+        AppError::NoLevelLeft { .. } => {
+            "page someone directly: `sitrep incident page INCIDENT PERSON`".into()
+        }
         _ => return None,
     })
 }

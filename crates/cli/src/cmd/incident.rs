@@ -1,5 +1,6 @@
 //! `sitrep incident ...`: declare, list, show, acknowledge, assign, note, severity,
-//! mitigate, resolve and reopen incidents in the local data dir (or PostgreSQL).
+//! mitigate, resolve and reopen incidents in the local data dir (or PostgreSQL), and
+//! escalate or page by hand (`cmd::paging`).
 
 use std::fmt::Write as _;
 
@@ -7,6 +8,7 @@ use sitrep_app::store::{Event, Incident, IncidentFilter};
 use sitrep_app::{App, IncidentView, NewIncident, listing};
 
 use crate::cmd::appctx::{AppArgs, app_error, with_app};
+use crate::cmd::paging;
 use crate::output::emit;
 use crate::{CliError, Ctx};
 
@@ -86,6 +88,20 @@ pub enum IncidentCmd {
         #[arg(long)]
         reason: String,
     },
+    /// Page the next level of the incident's escalation policy now (needs `escalation`
+    /// in the config); the paging sweep will not page that level again.
+    Escalate {
+        /// Incident number or id.
+        incident: String,
+    },
+    /// Page one person of the escalation config now, on every contact method, and list
+    /// them as a responder.
+    Page {
+        /// Incident number or id.
+        incident: String,
+        /// A person id of the escalation config.
+        person: String,
+    },
 }
 
 /// `sitrep incident list`'s filters.
@@ -138,6 +154,12 @@ pub fn run(cmd: IncidentCmd, args: &AppArgs, ctx: &Ctx) -> Result<(), CliError> 
             }
             IncidentCmd::List(args) => return list(&app, args, ctx).await,
             IncidentCmd::Show { incident } => return show(&app, &incident, ctx).await,
+            IncidentCmd::Escalate { incident } => {
+                return paging::escalate(&app, &incident, &actor()?, ctx).await;
+            }
+            IncidentCmd::Page { incident, person } => {
+                return paging::page(&app, &incident, &person, &actor()?, ctx).await;
+            }
             IncidentCmd::Ack { incident } => app.acknowledge(&incident, &actor()?).await,
             IncidentCmd::Assign {
                 incident,

@@ -8,6 +8,7 @@ pub mod escalation;
 pub mod incident;
 pub mod key;
 pub mod ledger;
+pub mod paging;
 pub mod query;
 pub mod risk;
 pub mod run;

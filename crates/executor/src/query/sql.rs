@@ -67,32 +67,7 @@ async fn postgres(
     // the statement is, PostgreSQL refuses to write in this transaction.
     let setup = format!("BEGIN; SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = {ms}");
     conn.execute(setup.as_str()).await.map_err(refused(ds))?;
-    let mut q = sqlx::query(&query.text);
-    for p in &query.params {
-        q = q.bind(p.as_str());
-    }
-    let mut table = None;
-    let mut used = 0;
-    let mut rows = q.fetch(&mut conn);
-    let read: Result<(), sqlx::Error> = loop {
-        match rows.try_next().await {
-            Ok(Some(row)) => {
-                if !keep(&mut table, &mut used, &row, limits, super::cells::pg_cell) {
-                    break Ok(());
-                }
-            }
-            Ok(None) => break Ok(()),
-            Err(e) => break Err(e),
-        }
-    };
-    drop(rows);
-    let result = read
-        .map(|()| table.unwrap_or_else(|| QueryResult::table(Vec::new())))
-        .map_err(refused(ds));
-    // Nothing is ever committed; a failed rollback only means the connection is gone.
-    let _ = conn.execute("ROLLBACK").await;
-    let _ = conn.close().await;
-    result
+    read_and_roll_back(conn, ds, query, limits, super::cells::pg_cell).await
 }
 
 async fn mysql(
@@ -115,7 +90,26 @@ async fn mysql(
     conn.execute("START TRANSACTION READ ONLY")
         .await
         .map_err(refused(ds))?;
-    let mut q = sqlx::query(&query.text);
+    read_and_roll_back(conn, ds, query, limits, super::cells::mysql_cell).await
+}
+
+/// Runs the statement inside the transaction the caller began on `conn`, keeping rows
+/// (through the backend's `cell` converter) up to the caps, then rolls back and closes.
+async fn read_and_roll_back<DB, C>(
+    mut conn: C,
+    ds: &Datasource,
+    query: &BoundQuery,
+    limits: &QueryLimits,
+    cell: fn(&DB::Row, usize) -> serde_json::Value,
+) -> Result<QueryResult, QueryError>
+where
+    DB: sqlx::Database,
+    C: Connection<Database = DB>,
+    for<'c> &'c mut C: Executor<'c, Database = DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+{
+    let mut q = sqlx::query::<DB>(&query.text);
     for p in &query.params {
         q = q.bind(p.as_str());
     }
@@ -125,13 +119,7 @@ async fn mysql(
     let read: Result<(), sqlx::Error> = loop {
         match rows.try_next().await {
             Ok(Some(row)) => {
-                if !keep(
-                    &mut table,
-                    &mut used,
-                    &row,
-                    limits,
-                    super::cells::mysql_cell,
-                ) {
+                if !keep(&mut table, &mut used, &row, limits, cell) {
                     break Ok(());
                 }
             }
@@ -143,6 +131,7 @@ async fn mysql(
     let result = read
         .map(|()| table.unwrap_or_else(|| QueryResult::table(Vec::new())))
         .map_err(refused(ds));
+    // Nothing is ever committed; a failed rollback only means the connection is gone.
     let _ = conn.execute("ROLLBACK").await;
     let _ = conn.close().await;
     result

@@ -1,10 +1,12 @@
 //! Test harness: a real server on 127.0.0.1:0 over a temporary data dir (SQLite) with
-//! the test runbooks, tokens for every role, and a reqwest client.
+//! the test runbooks, tokens for every role, and a reqwest client; request helpers (API,
+//! pages, forms), a webhook receiver and a paging clock the test steps.
 
 #![allow(dead_code)]
 
 use sitrep_app::Principal;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,6 +15,7 @@ use axum::http::HeaderMap;
 use serde_json::Value;
 use sitrep_app::{AccessRole, App, Config};
 use sitrep_server::ServerState;
+use sitrep_server::paging::Clock;
 
 pub struct Server {
     pub url: String,
@@ -142,8 +145,45 @@ impl Server {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
-    /// Logs a browser in with `token`: the session cookie (`name=value`) and its CSRF
-    /// token.
+    /// A GET's body as text, with `token` as bearer when given; anything but 200 fails
+    /// the test.
+    pub async fn text(&self, path: &str, token: Option<&str>) -> String {
+        let mut req = self.http.get(self.u(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        r.text().await.unwrap()
+    }
+
+    /// A form post as a logged-in browser (`cookie` from [`Server::login`]), with the
+    /// session's CSRF token when given: (status, `location` header or "").
+    pub async fn form(
+        &self,
+        cookie: &str,
+        csrf: Option<&str>,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> (u16, String) {
+        let mut body: Vec<(&str, &str)> = csrf.map(|c| ("csrf", c)).into_iter().collect();
+        body.extend_from_slice(fields);
+        let r = self
+            .http
+            .post(self.u(path))
+            .header("cookie", cookie)
+            .form(&body)
+            .send()
+            .await
+            .unwrap();
+        let to = r
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (r.status().as_u16(), to)
+    }
+
     /// A UI page's HTML, as a logged-in browser (`cookie` from [`Server::login`]) gets it;
     /// anything but 200 fails the test.
     pub async fn page(&self, cookie: &str, path: &str) -> String {
@@ -158,6 +198,8 @@ impl Server {
         r.text().await.unwrap()
     }
 
+    /// Logs a browser in with `token`: the session cookie (`name=value`) and its CSRF
+    /// token.
     pub async fn login(&self, token: &str) -> (String, String) {
         let r = self
             .http
@@ -308,6 +350,25 @@ pub fn redact(v: &mut Value) {
 #[derive(Clone, Default)]
 pub struct Received(pub Arc<Mutex<Vec<(String, serde_json::Value)>>>);
 
+impl Received {
+    /// The `X-Sitrep-Delivery` ids of what `who` got, in order.
+    pub fn deliveries(&self, who: &str) -> Vec<String> {
+        self.to(who)
+            .iter()
+            .map(|v| v["_delivery_header"].as_str().unwrap_or("").to_owned())
+            .collect()
+    }
+
+    /// The bodies `who` got, in order.
+    pub fn to(&self, who: &str) -> Vec<Value> {
+        let got = self.0.lock().unwrap();
+        got.iter()
+            .filter(|(w, _)| w == who)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
 /// A webhook receiver on loopback (`/hook/{who}`): its base URL and what it got.
 pub async fn receiver() -> (String, Received) {
     let got = Received::default();
@@ -337,4 +398,28 @@ pub async fn receiver() -> (String, Received) {
     let url = format!("http://{}", l.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(l, app).await });
     (url, got)
+}
+
+/// The paging loop's clock in a test: wall time plus an offset the test steps, forward
+/// or back, so the sweeper sees minutes pass at once (`ServerState::set_paging_clock`).
+#[derive(Default)]
+pub struct Stepped(AtomicI64);
+
+impl Clock for Stepped {
+    fn now_ms(&self) -> i64 {
+        sitrep_app::now_ms() + self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Stepped {
+    /// Steps the clock by `by_ms` (negative: back).
+    pub fn step(&self, by_ms: i64) {
+        self.0.fetch_add(by_ms, Ordering::SeqCst);
+    }
+
+    /// Moves the clock `by` forward; returns the earliest reading from now on.
+    pub fn advance(&self, by: Duration) -> i64 {
+        self.step(i64::try_from(by.as_millis()).unwrap());
+        self.now_ms()
+    }
 }
