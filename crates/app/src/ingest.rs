@@ -70,6 +70,9 @@ pub struct Ingestor {
     silences: RwLock<Vec<Silence>>,
     raw_budget: RawBudget,
     skipped: Mutex<Vec<SkippedSilence>>,
+    /// Bumped by every silence made or removed here, so a refresh that read the store
+    /// before one of them does not drop it from memory (`silence_sync.rs`).
+    pub(crate) silence_edits: std::sync::atomic::AtomicU64,
 }
 
 /// A stored silence not loaded at start: it does not parse, is over one silence's
@@ -198,6 +201,7 @@ impl Ingestor {
             silences: RwLock::new(silences),
             raw_budget,
             skipped: Mutex::new(Vec::new()),
+            silence_edits: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -248,7 +252,19 @@ impl Ingestor {
         Ok(())
     }
 
-    /// Stored silences not loaded at start, and why.
+    pub(crate) fn silences_mut(&self) -> std::sync::RwLockWriteGuard<'_, Vec<Silence>> {
+        self.silences
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn skipped_mut(&self) -> std::sync::MutexGuard<'_, Vec<SkippedSilence>> {
+        self.skipped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Stored silences not in force (at start, or at the last refresh), and why.
     #[must_use]
     pub fn skipped_silences(&self) -> Vec<SkippedSilence> {
         self.skipped
@@ -260,13 +276,18 @@ impl Ingestor {
     /// Whether `s` fits one silence's caps and, with the silences in force, the
     /// server's regex budget; else why not.
     fn within_budget(&self, s: &Silence) -> Result<(), String> {
+        self.fits(&self.silences(), s)
+    }
+
+    /// Whether `s` fits one silence's caps and, beside `used`, the server's regex
+    /// budget; else why not.
+    pub(crate) fn fits(&self, used: &[Silence], s: &Silence) -> Result<(), String> {
         let cost = s.regex_cost();
         if let Some(why) = cost.over_silence_caps(s.matchers.len()) {
             return Err(format!("too costly: {why}"));
         }
         let budget = &self.app.config().server.regex_budget;
-        let used = self
-            .silences()
+        let used = used
             .iter()
             .fold(sitrep_alerts::RegexCost::default(), |c, x| {
                 c.plus(x.regex_cost())
@@ -349,6 +370,7 @@ impl Ingestor {
                 }
                 e => e.into(),
             })?;
+        self.silence_edited();
         self.add_silence(silence)
     }
 
@@ -369,7 +391,10 @@ impl Ingestor {
             })
             .await
         {
-            Ok(_) => Ok(self.remove_silence(id)),
+            Ok(_) => {
+                self.silence_edited();
+                Ok(self.remove_silence(id))
+            }
             Err(sitrep_store::StoreError::NotFound { .. }) => Ok(false),
             Err(e) => Err(e.into()),
         }

@@ -42,6 +42,7 @@ mod rotation;
 mod runs;
 mod sandbox;
 pub mod severity;
+pub mod silence_sync;
 mod stamp;
 mod status;
 pub mod thresholds;

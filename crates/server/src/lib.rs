@@ -226,6 +226,14 @@ pub async fn serve(
     );
     let reloaded: ReloadHook = Arc::new(move |e| reloads.set_runbook_error(e));
     tasks.spawn(workers.watch_runbooks(Duration::from_secs(2), reloaded));
+    let silences = state.clone();
+    tasks.spawn(async move {
+        let closing = silences.closing_signal();
+        silences
+            .ingestor()
+            .follow_silences(closing, sitrep_app::silence_sync::SILENCE_REFRESH)
+            .await;
+    });
     state.inner.started.store(true, Ordering::Release);
     let closing = state.inner.closing.clone();
     let signal = async move {

@@ -154,7 +154,7 @@ impl Metrics {
             );
         }
         out.push_str(
-            "# HELP sitrep_silences_skipped Stored silences not loaded at start (see the log).\n",
+            "# HELP sitrep_silences_skipped Stored silences not in force: skipped at start or at the last refresh (see the log).\n",
         );
         out.push_str("# TYPE sitrep_silences_skipped gauge\n");
         let skipped = state.ingestor().skipped_silences().len();

@@ -1,0 +1,85 @@
+//! Silences made elsewhere reach this server: another replica's API, or `sitrep alert
+//! silence` on the same database. The stored set is re-read every few seconds
+//! ([`SILENCE_REFRESH`]) and becomes the API-made set in force, beside the configured
+//! ones; a silence removed elsewhere stops muting here as soon.
+//!
+//! A refresh never undoes a change made here meanwhile: silences made or removed on
+//! this server bump a counter, and a refresh that saw the counter move while it read
+//! the store drops its result (the next one sees the change in the store).
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use sitrep_alerts::Silence;
+use tokio::sync::watch;
+
+use crate::error::AppError;
+use crate::ingest::{Ingestor, SkippedSilence};
+
+/// How often a serving replica re-reads the stored silences: a silence made on another
+/// replica mutes here within this long.
+pub const SILENCE_REFRESH: Duration = Duration::from_secs(5);
+
+impl Ingestor {
+    pub(crate) fn silence_edited(&self) {
+        self.silence_edits.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Re-reads the stored silences and puts them in force beside the configured ones.
+    /// A stored silence that does not parse, is over one silence's caps or would pass
+    /// the regex budget is skipped as at start ([`Ingestor::skipped_silences`]).
+    /// Returns whether the set in force was replaced (false: a silence was made or
+    /// removed here while the store was read; the next refresh replaces it).
+    pub async fn refresh_silences(&self) -> Result<bool, AppError> {
+        let edits = self.silence_edits.load(Ordering::Acquire);
+        let stored = self.app().store().silences().await?;
+        let mut all: Vec<Silence> = self.app().config().server.silences.clone();
+        let mut skipped = Vec::new();
+        for (id, body) in stored {
+            match serde_json::from_str::<Silence>(&body) {
+                Ok(s) if all.iter().any(|x| x.id == s.id) => {}
+                Ok(s) => match self.fits(&all, &s) {
+                    Ok(()) => all.push(s),
+                    Err(reason) => skipped.push(SkippedSilence { id, reason }),
+                },
+                Err(e) => skipped.push(SkippedSilence {
+                    id,
+                    reason: format!("does not parse: {e}"),
+                }),
+            }
+        }
+        Ok(self.replace_silences(edits, all, skipped))
+    }
+
+    /// Re-reads the stored silences every `every` until `closing` turns true; a failed
+    /// read keeps the set in force and is logged.
+    pub async fn follow_silences(&self, mut closing: watch::Receiver<bool>, every: Duration) {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                _ = closing.wait_for(|c| *c) => return,
+            }
+            if let Err(e) = self.refresh_silences().await {
+                tracing::warn!(error = %e, "silences: cannot re-read the stored set");
+            }
+        }
+    }
+}
+
+impl Ingestor {
+    fn replace_silences(
+        &self,
+        edits: u64,
+        all: Vec<Silence>,
+        skipped: Vec<SkippedSilence>,
+    ) -> bool {
+        let mut current = self.silences_mut();
+        if self.silence_edits.load(Ordering::Acquire) != edits {
+            return false;
+        }
+        *current = all;
+        drop(current);
+        *self.skipped_mut() = skipped;
+        true
+    }
+}
