@@ -1,7 +1,8 @@
-//! Silencing one of an incident's alerts from the incident: matchers from its labels, a
-//! bounded duration, the `silence.created` event sealed on the incident's timeline.
+//! Silencing one of an incident's alerts from the incident (matchers from its labels, the
+//! `silence.created` event sealed on the incident's timeline), or any alerts matching
+//! given matchers (`sitrep silence add`): a bounded duration from now either way.
 
-use sitrep_alerts::{MatchOp, Matcher, Silence};
+use sitrep_alerts::{MatchOp, Matcher, Silence, Timestamp};
 
 use crate::error::AppError;
 use crate::identity::Principal;
@@ -30,18 +31,8 @@ impl Ingestor {
         actor: &Principal,
     ) -> Result<Silence, AppError> {
         actor.check()?;
-        let secs = sitrep_runbook::duration::parse(duration)
-            .and_then(|d| i64::try_from(d.as_secs()).ok())
-            .filter(|s| (SILENCE_SECS.0..=SILENCE_SECS.1).contains(s))
-            .ok_or_else(|| {
-                AppError::invalid("duration", "a duration from 1m to 14d, like 30m, 2h or 1d")
-            })?;
-        if comment.len() > MAX_COMMENT {
-            return Err(AppError::invalid(
-                "comment",
-                format!("at most {MAX_COMMENT} bytes"),
-            ));
-        }
+        let (starts_at, ends_at) = window(duration)?;
+        check_comment(comment)?;
         let app = self.app();
         let inc = app.incident(id).await?;
         let alert = app
@@ -60,12 +51,6 @@ impl Ingestor {
             .map(|(k, v)| Matcher::new(k, MatchOp::Equal, v))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| AppError::invalid("matchers", e.to_string()))?;
-        let now = now_ms();
-        let starts_at = sitrep_alerts::Timestamp::from_millisecond(now)
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-        let ends_at = starts_at
-            .checked_add(jiff::SignedDuration::from_secs(secs))
-            .map_err(|e| AppError::invalid("duration", e.to_string()))?;
         let comment = if comment.trim().is_empty() {
             format!("from incident #{}", inc.number)
         } else {
@@ -81,4 +66,66 @@ impl Ingestor {
         };
         self.create_silence_for(silence, actor, Some(&inc.id)).await
     }
+
+    /// Silences every alert matching all of `matchers` (`alertname="Noisy"`,
+    /// `instance=~"db-.*"`) for `duration` from now (one minute to 14 days), recorded
+    /// as `silence.created`. Other replicas put it in force at their next refresh
+    /// (`silence_sync.rs`).
+    ///
+    /// # Errors
+    /// No matchers, a matcher that does not parse, a duration out of bounds, a comment
+    /// over 1 KiB, or a silence the regex budget refuses.
+    pub async fn silence_matching(
+        &self,
+        matchers: &[String],
+        duration: &str,
+        comment: &str,
+        actor: &Principal,
+    ) -> Result<Silence, AppError> {
+        actor.check()?;
+        let (starts_at, ends_at) = window(duration)?;
+        check_comment(comment)?;
+        let matchers = matchers
+            .iter()
+            .map(|m| {
+                sitrep_alerts::parse_matcher(m)
+                    .map_err(|e| AppError::invalid("matchers", format!("{m}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let silence = Silence {
+            id: uuid::Uuid::now_v7().to_string(),
+            matchers,
+            starts_at,
+            ends_at,
+            created_by: actor.name.clone(),
+            comment: comment.trim().to_owned(),
+        };
+        self.create_silence(silence, actor).await
+    }
+}
+
+/// From now for `duration` (one minute to 14 days).
+fn window(duration: &str) -> Result<(Timestamp, Timestamp), AppError> {
+    let secs = sitrep_runbook::duration::parse(duration)
+        .and_then(|d| i64::try_from(d.as_secs()).ok())
+        .filter(|s| (SILENCE_SECS.0..=SILENCE_SECS.1).contains(s))
+        .ok_or_else(|| {
+            AppError::invalid("duration", "a duration from 1m to 14d, like 30m, 2h or 1d")
+        })?;
+    let starts_at =
+        Timestamp::from_millisecond(now_ms()).map_err(|e| AppError::Internal(e.to_string()))?;
+    let ends_at = starts_at
+        .checked_add(jiff::SignedDuration::from_secs(secs))
+        .map_err(|e| AppError::invalid("duration", e.to_string()))?;
+    Ok((starts_at, ends_at))
+}
+
+fn check_comment(comment: &str) -> Result<(), AppError> {
+    if comment.len() > MAX_COMMENT {
+        return Err(AppError::invalid(
+            "comment",
+            format!("at most {MAX_COMMENT} bytes"),
+        ));
+    }
+    Ok(())
 }

@@ -105,6 +105,13 @@ enum Command {
         #[command(subcommand)]
         cmd: cmd::token::TokenCmd,
     },
+    /// Silences: mute alerts matching given labels for a while (add, list, remove).
+    Silence {
+        #[command(flatten)]
+        app: cmd::appctx::AppArgs,
+        #[command(subcommand)]
+        cmd: cmd::silence::SilenceCmd,
+    },
     /// Export an incident's evidence pack.
     Evidence {
         #[command(flatten)]
@@ -154,6 +161,7 @@ fn main() -> ExitCode {
         Command::Evidence { app, cmd } => cmd::ledger::evidence(cmd, &app, &ctx),
         Command::Serve { app, args } => cmd::serve::run(args, &app, &ctx),
         Command::Token { app, cmd } => cmd::token::run(cmd, &app, &ctx),
+        Command::Silence { app, cmd } => cmd::silence::run(cmd, &app, &ctx),
         Command::Runbook(c) => cmd::runbook::run(c, &ctx),
         Command::Risk(a) => cmd::risk::run(a, &ctx),
         Command::Key(c) => cmd::key::run(c, &ctx),

@@ -14,5 +14,6 @@ pub mod risk;
 pub mod run;
 pub mod runbook;
 pub mod serve;
+pub mod silence;
 pub mod token;
 pub mod verify;
