@@ -25,7 +25,11 @@ fn a_silence_is_added_listed_and_removed_on_the_record() {
     ]);
     let id = made["id"].as_str().unwrap().to_owned();
     let mut shown = made.clone();
-    for (field, stand_in) in [("id", "[id]"), ("starts_at", "[time]"), ("ends_at", "[time]")] {
+    for (field, stand_in) in [
+        ("id", "[id]"),
+        ("starts_at", "[time]"),
+        ("ends_at", "[time]"),
+    ] {
         shown[field] = Value::from(stand_in);
     }
     insta::assert_json_snapshot!("silence_add", shown);
