@@ -32,6 +32,16 @@ pub(crate) struct Delivered {
 /// Stored alert rows of a delivery, by fingerprint text.
 type Rows = HashMap<String, sitrep_store::Alert>;
 
+/// One group of a delivery with changes: its alerts and routes, what changed, and the
+/// group's open incident when it has one.
+struct Group<'a> {
+    source: Source,
+    key: &'a GroupKey,
+    items: &'a [(Alert, Routing)],
+    changed: &'a [sitrep_alerts::Change],
+    open: Option<String>,
+}
+
 impl Ingestor {
     /// Ingests `groups` (and commits `raw` with them) under every group's lock. The
     /// locks are taken in key order, so two deliveries sharing groups cannot deadlock.
@@ -110,17 +120,14 @@ impl Ingestor {
             change.writes.push(Write::PutRawPayload(raw.clone()));
         }
         for (key, items, changed) in &changed_groups {
-            let open = open.remove(&key.0);
-            self.group_change(
+            let group = Group {
                 source,
                 key,
                 items,
                 changed,
-                &rows,
-                open,
-                &mut change,
-                &mut done,
-            )?;
+                open: open.remove(&key.0),
+            };
+            self.group_change(group, &rows, &mut change, &mut done)?;
             done.changed += changed.len();
         }
         if !change.writes.is_empty() || !change.events.is_empty() {
@@ -131,18 +138,20 @@ impl Ingestor {
 
     /// Adds one group's writes and events to the delivery's change: the incident it
     /// opens (when none is open and an alert fires), then its alerts and their events.
-    #[allow(clippy::too_many_arguments)]
     fn group_change(
         &self,
-        source: Source,
-        key: &GroupKey,
-        items: &[(Alert, Routing)],
-        changed: &[sitrep_alerts::Change],
+        group: Group<'_>,
         rows: &Rows,
-        mut open: Option<String>,
         change: &mut Change,
         done: &mut Delivered,
     ) -> Result<(), AppError> {
+        let Group {
+            source,
+            key,
+            items,
+            changed,
+            mut open,
+        } = group;
         let fires = |k: ChangeKind, a: &Alert| {
             matches!(k, ChangeKind::New | ChangeKind::Refired) && a.status == Status::Firing
         };
