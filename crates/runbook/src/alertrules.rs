@@ -47,17 +47,8 @@ pub(crate) fn read(
                 format!("alert rule `{name}` has no `expr`"),
             ));
         }
-        let map = |k: &str| -> BTreeMap<String, String> {
-            rule.get(k)
-                .and_then(|v| v.as_mapping())
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(k, v)| Some((scalar(k)?, scalar(v)?)))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let annotations = map("annotations");
+        let annotations = string_map(rule, "annotations", &name, &span, idx, diags);
+        let labels = string_map(rule, "labels", &name, &span, idx, diags);
         let action = ["runbook", "runbook_url"]
             .iter()
             .filter_map(|k| annotations.get(*k))
@@ -68,13 +59,48 @@ pub(crate) fn read(
             expr,
             for_: get("for"),
             group,
-            labels: map("labels"),
+            labels,
             annotations,
             section,
             action,
             handler: None,
             span: span.clone(),
         });
+    }
+    out
+}
+
+/// A rule's `labels` or `annotations` (`field`) as strings. Prometheus takes only
+/// strings there, so a list or map value is dropped with a note naming it rather than
+/// silently (`promtool` would refuse the rule).
+fn string_map(
+    rule: &serde_yaml_ng::Mapping,
+    field: &str,
+    name: &str,
+    span: &Range<usize>,
+    idx: &LineIndex<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, String> {
+    let Some(m) = rule.get(field).and_then(|v| v.as_mapping()) else {
+        return BTreeMap::new();
+    };
+    let mut out = BTreeMap::new();
+    for (k, v) in m {
+        let Some(key) = scalar(k) else { continue };
+        match scalar(v) {
+            Some(v) => {
+                out.insert(key, v);
+            }
+            None => diags.push(idx.diag(
+                "alert-rule-yaml",
+                Severity::Warning,
+                span.clone(),
+                format!(
+                    "alert rule `{name}`: {field} `{key}` is not a string, number or \
+                     boolean (a list or map); Prometheus takes strings only, so it is dropped"
+                ),
+            )),
+        }
     }
     out
 }
