@@ -33,19 +33,28 @@ impl Ingestor {
     pub async fn refresh_silences(&self) -> Result<bool, AppError> {
         let edits = self.silence_edits.load(Ordering::Acquire);
         let stored = self.app().store().silences().await?;
+        // A stored silence never changes after it is made (ids are unique), so one read
+        // before is not parsed again: parsing compiles its regexes, which the budget
+        // lets cost seconds, not something to redo every few seconds.
+        let (known, skipped_before) = (self.silences(), self.skipped_silences());
         let mut all: Vec<Silence> = self.app().config().server.silences.clone();
         let mut skipped = Vec::new();
         for (id, body) in stored {
-            match serde_json::from_str::<Silence>(&body) {
-                Ok(s) if all.iter().any(|x| x.id == s.id) => {}
-                Ok(s) => match self.fits(&all, &s) {
-                    Ok(()) => all.push(s),
-                    Err(reason) => skipped.push(SkippedSilence { id, reason }),
-                },
-                Err(e) => skipped.push(SkippedSilence {
-                    id,
-                    reason: format!("does not parse: {e}"),
-                }),
+            if all.iter().any(|x| x.id == id) {
+                continue;
+            }
+            if let Some(k) = skipped_before.iter().find(|k| k.id == id) {
+                skipped.push(k.clone());
+                continue;
+            }
+            let parsed = match known.iter().find(|s| s.id == id) {
+                Some(s) => Ok(s.clone()),
+                None => serde_json::from_str::<Silence>(&body)
+                    .map_err(|e| format!("does not parse: {e}")),
+            };
+            match parsed.and_then(|s| self.fits(&all, &s).map(|()| s)) {
+                Ok(s) => all.push(s),
+                Err(reason) => skipped.push(SkippedSilence { id, reason }),
             }
         }
         Ok(self.replace_silences(edits, all, skipped))
