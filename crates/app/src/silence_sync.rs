@@ -54,7 +54,10 @@ impl Ingestor {
             };
             match parsed.and_then(|s| self.fits(&all, &s).map(|()| s)) {
                 Ok(s) => all.push(s),
-                Err(reason) => skipped.push(SkippedSilence { id, reason }),
+                Err(reason) => {
+                    tracing::warn!(silence = %id, %reason, "stored silence skipped");
+                    skipped.push(SkippedSilence { id, reason });
+                }
             }
         }
         Ok(self.replace_silences(edits, all, skipped))
