@@ -9,28 +9,26 @@ use sqlx::{Arguments, TypeInfo};
 const MAX_NUMERIC_DIGITS: usize = 1000;
 
 /// The arguments for `values`, each converted to its parameter's inferred type (text for
-/// a type not converted here, as before). Err: which parameter, what it expects, why.
-pub(super) fn arguments(types: &[PgTypeInfo], values: &[String]) -> Result<PgArguments, String> {
+/// a type not converted here, as before). Err: which parameter (and the placeholder in
+/// `names`), what it expects and why; never the value, which may be a secret.
+pub(super) fn arguments(
+    types: &[PgTypeInfo],
+    values: &[String],
+    names: &[String],
+) -> Result<PgArguments, String> {
     let mut args = PgArguments::default();
     for (i, value) in values.iter().enumerate() {
         let ty = types.get(i).map_or("TEXT", |t| t.name());
         add(&mut args, ty, value).map_err(|why| {
+            let from = names.get(i).map_or(String::new(), |n| format!(" (<{n}>)"));
             format!(
-                "parameter ${} expects {}: the value {} {why}; nothing was run",
+                "parameter ${}{from} expects {}: its value {why}; nothing was run",
                 i + 1,
                 ty.to_ascii_lowercase(),
-                shown(value)
             )
         })?;
     }
     Ok(args)
-}
-
-/// The value as an error may show it: quoted, escaped, at most 64 characters.
-fn shown(value: &str) -> String {
-    let head: String = value.chars().take(64).collect();
-    let more = if head.len() < value.len() { "…" } else { "" };
-    format!("{head:?}{more}")
 }
 
 /// Adds one value as `ty` (a PostgreSQL type name as sqlx spells it).

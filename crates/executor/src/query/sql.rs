@@ -100,11 +100,12 @@ async fn pg_prepare(
     let columns = names(stmt.columns());
     drop(stmt);
     conn.clear_cached_statements().await.map_err(refused(ds))?;
-    let args =
-        super::pg_params::arguments(&types, &query.params).map_err(|why| QueryError::Refused {
+    let args = super::pg_params::arguments(&types, &query.params, &query.names).map_err(|why| {
+        QueryError::Refused {
             name: ds.name.clone(),
             why,
-        })?;
+        }
+    })?;
     Ok((args, columns))
 }
 
