@@ -385,12 +385,16 @@ mod tests {
             "SELECT * FROM t WHERE a = $1 AND b = $2 AND c = $1 -- <zz>\n"
         );
         assert_eq!(pg.params, ["x'; DROP TABLE t; --", "2"]);
+        assert_eq!(pg.names, ["a", "b"]);
+        let kept = serde_json::to_value(&pg).unwrap();
+        assert!(kept.get("names").is_none(), "{kept}");
         let my = bind_query(DatasourceKind::Mysql, q, &values).unwrap();
         assert_eq!(
             my.text,
             "SELECT * FROM t WHERE a = ? AND b = ? AND c = ? -- <zz>\n"
         );
         assert_eq!(my.params.len(), 3);
+        assert_eq!(my.names, ["a", "b", "a"]);
         for bad in [
             "SELECT 'a<b>c'",
             "SELECT \"<b>\" FROM t",
