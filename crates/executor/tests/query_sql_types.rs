@@ -252,3 +252,31 @@ async fn mariadb_int_column_with_a_text_bound_value_works_and_empty_lists_column
     assert_eq!(r.columns, ["id", "ref"]);
     assert!(r.rows.is_empty());
 }
+
+#[tokio::test]
+async fn other_reading_statements_still_prepare_and_run() {
+    if let Some(pg) = pg().await {
+        let r = run(&pg, "SHOW statement_timeout", &[]).await.unwrap();
+        assert_eq!(r.columns, ["statement_timeout"]);
+        let q = "EXPLAIN SELECT id FROM sitrep_sqltypes_orders WHERE id = <id>";
+        let r = run(&pg, q, &[("id", "1")]).await.unwrap();
+        assert_eq!(r.columns, ["QUERY PLAN"]);
+        assert!(!r.rows.is_empty());
+        let r = run(&pg, "VALUES (<n>::int + 1)", &[("n", "41")])
+            .await
+            .unwrap();
+        assert_eq!(rows(&r), json!([[42]]));
+    }
+    let my = ds(DatasourceKind::Mysql, mysql_url());
+    // (MariaDB cannot take a parameter in SHOW ... LIKE ?: a literal here.)
+    match run(&my, "SHOW VARIABLES LIKE 'max_statement_time'", &[]).await {
+        Ok(r) => assert_eq!(r.columns, ["Variable_name", "Value"]),
+        Err(QueryError::Unreachable { .. }) => {
+            support::skip("MariaDB is not reachable");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    }
+    let r = run(&my, "DESCRIBE information_schema.tables", &[]).await;
+    assert!(r.is_ok_and(|r| r.columns.contains(&"Field".to_owned())));
+}
