@@ -20,6 +20,9 @@ pub struct BoundQuery {
     pub text: String,
     /// SQL parameters, in marker order (empty for PromQL and LogQL).
     pub params: Vec<String>,
+    /// The placeholder each parameter came from, for errors (not kept in evidence).
+    #[serde(skip)]
+    pub names: Vec<String>,
 }
 
 /// Why a query could not be bound.
@@ -77,7 +80,7 @@ pub fn bind_query(
             }
         }
     };
-    let (text, params) = match kind {
+    let (text, named) = match kind {
         DatasourceKind::Prometheus | DatasourceKind::Loki => {
             (bind_promql(text, &mut lookup)?, Vec::new())
         }
@@ -86,7 +89,13 @@ pub fn bind_query(
     if !missing.is_empty() {
         return Err(BindQueryError::Missing(missing));
     }
-    Ok(BoundQuery { kind, text, params })
+    let (names, params) = named.into_iter().unzip();
+    Ok(BoundQuery {
+        kind,
+        text,
+        params,
+        names,
+    })
 }
 
 /// PromQL and LogQL: values only inside `"..."`, `'...'` or (without a backtick) `` `...` ``.
@@ -190,22 +199,23 @@ fn regex_escape(v: &str) -> String {
 }
 
 /// SQL: each placeholder outside strings and identifiers, or filling a whole `'...'`
-/// literal, becomes a parameter. Comments are copied unbound.
+/// literal, becomes a parameter. Comments are copied unbound. The parameters come back
+/// as (placeholder, value) pairs.
 fn bind_sql(
     kind: DatasourceKind,
     text: &str,
     lookup: &mut dyn FnMut(&str) -> String,
-) -> Result<(String, Vec<String>), BindQueryError> {
+) -> Result<(String, Vec<(String, String)>), BindQueryError> {
     let mut out = String::with_capacity(text.len());
-    let mut params: Vec<String> = Vec::new();
+    let mut params: Vec<(String, String)> = Vec::new();
     let mut numbered: BTreeMap<String, usize> = BTreeMap::new();
-    let mut marker = |name: &str, params: &mut Vec<String>| -> String {
+    let mut marker = |name: &str, params: &mut Vec<(String, String)>| -> String {
         if kind == DatasourceKind::Mysql {
-            params.push(lookup(name));
+            params.push((name.to_owned(), lookup(name)));
             return "?".to_owned();
         }
         let n = *numbered.entry(name.to_owned()).or_insert_with(|| {
-            params.push(lookup(name));
+            params.push((name.to_owned(), lookup(name)));
             params.len()
         });
         format!("${n}")
@@ -375,12 +385,16 @@ mod tests {
             "SELECT * FROM t WHERE a = $1 AND b = $2 AND c = $1 -- <zz>\n"
         );
         assert_eq!(pg.params, ["x'; DROP TABLE t; --", "2"]);
+        assert_eq!(pg.names, ["a", "b"]);
+        let kept = serde_json::to_value(&pg).unwrap();
+        assert!(kept.get("names").is_none(), "{kept}");
         let my = bind_query(DatasourceKind::Mysql, q, &values).unwrap();
         assert_eq!(
             my.text,
             "SELECT * FROM t WHERE a = ? AND b = ? AND c = ? -- <zz>\n"
         );
         assert_eq!(my.params.len(), 3);
+        assert_eq!(my.names, ["a", "b", "a"]);
         for bad in [
             "SELECT 'a<b>c'",
             "SELECT \"<b>\" FROM t",

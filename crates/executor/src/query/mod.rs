@@ -6,6 +6,7 @@
 mod bind;
 mod cells;
 mod http;
+mod pg_params;
 mod result;
 mod sql;
 

@@ -1,9 +1,11 @@
 //! SQL query steps on PostgreSQL and MySQL: one connection per query, one statement with
 //! bound parameters, inside a read-only transaction that is always rolled back, with a
-//! server-side statement timeout and row and byte caps on what is kept.
+//! server-side statement timeout and row and byte caps on what is kept. The statement is
+//! prepared first: its columns name an empty result, and on PostgreSQL its inferred
+//! parameter types say how each value binds ([`super::pg_params`]).
 
 use futures_util::TryStreamExt;
-use sqlx::{Column, Connection, Executor, Row};
+use sqlx::{Column, Connection, Either, Executor, Row, Statement};
 
 use super::{BoundQuery, Datasource, DatasourceKind, QueryError, QueryLimits, QueryResult};
 
@@ -67,7 +69,44 @@ async fn postgres(
     // the statement is, PostgreSQL refuses to write in this transaction.
     let setup = format!("BEGIN; SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = {ms}");
     conn.execute(setup.as_str()).await.map_err(refused(ds))?;
-    read_and_roll_back(conn, ds, query, limits, super::cells::pg_cell).await
+    let (args, columns) = match pg_prepare(&mut conn, ds, query).await {
+        Ok(planned) => planned,
+        Err(e) => {
+            end(conn).await;
+            return Err(e);
+        }
+    };
+    // Not persistent: the statement is parsed again with the types bound (the inferred
+    // ones, or text for a type not converted), never run from the cached inference.
+    let q = sqlx::query_with(&query.text, args).persistent(false);
+    read_and_roll_back(conn, ds, q, columns, limits, super::cells::pg_cell).await
+}
+
+/// Prepares the statement (PostgreSQL infers each parameter's type when none is given)
+/// and converts each value to its type: the arguments and the result's column names.
+async fn pg_prepare(
+    conn: &mut sqlx::PgConnection,
+    ds: &Datasource,
+    query: &BoundQuery,
+) -> Result<(sqlx::postgres::PgArguments, Vec<String>), QueryError> {
+    let stmt = (&mut *conn)
+        .prepare(query.text.as_str())
+        .await
+        .map_err(refused(ds))?;
+    let types = match stmt.parameters() {
+        Some(Either::Left(types)) => types.to_vec(),
+        _ => Vec::new(),
+    };
+    let columns = names(stmt.columns());
+    drop(stmt);
+    conn.clear_cached_statements().await.map_err(refused(ds))?;
+    let args = super::pg_params::arguments(&types, &query.params, &query.names).map_err(|why| {
+        QueryError::Refused {
+            name: ds.name.clone(),
+            why,
+        }
+    })?;
+    Ok((args, columns))
 }
 
 async fn mysql(
@@ -90,15 +129,42 @@ async fn mysql(
     conn.execute("START TRANSACTION READ ONLY")
         .await
         .map_err(refused(ds))?;
-    read_and_roll_back(conn, ds, query, limits, super::cells::mysql_cell).await
+    // MySQL and MariaDB convert a text parameter to the column's type themselves: every
+    // value binds as text; the prepared statement only names the columns.
+    let columns = match (&mut conn).prepare(query.text.as_str()).await {
+        Ok(stmt) => names(stmt.columns()),
+        Err(e) => {
+            end(conn).await;
+            return Err(refused(ds)(e));
+        }
+    };
+    let mut q = sqlx::query(&query.text);
+    for p in &query.params {
+        q = q.bind(p.as_str());
+    }
+    read_and_roll_back(conn, ds, q, columns, limits, super::cells::mysql_cell).await
+}
+
+/// The column names, in order.
+fn names<C: Column>(columns: &[C]) -> Vec<String> {
+    columns.iter().map(|c| c.name().to_owned()).collect()
+}
+
+/// Closes the connection after a failure before the statement ran: the server rolls
+/// back the open transaction. (No ROLLBACK here: a generic executor call in this
+/// helper makes the query future not `Send`.)
+async fn end<C: Connection>(conn: C) {
+    let _ = conn.close().await;
 }
 
 /// Runs the statement inside the transaction the caller began on `conn`, keeping rows
 /// (through the backend's `cell` converter) up to the caps, then rolls back and closes.
-async fn read_and_roll_back<DB, C>(
+/// `columns`: the prepared statement's, for a result without rows.
+async fn read_and_roll_back<'q, DB, C>(
     mut conn: C,
     ds: &Datasource,
-    query: &BoundQuery,
+    q: sqlx::query::Query<'q, DB, DB::Arguments<'q>>,
+    columns: Vec<String>,
     limits: &QueryLimits,
     cell: fn(&DB::Row, usize) -> serde_json::Value,
 ) -> Result<QueryResult, QueryError>
@@ -106,13 +172,8 @@ where
     DB: sqlx::Database,
     C: Connection<Database = DB>,
     for<'c> &'c mut C: Executor<'c, Database = DB>,
-    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
 {
-    let mut q = sqlx::query::<DB>(&query.text);
-    for p in &query.params {
-        q = q.bind(p.as_str());
-    }
     let mut table = None;
     let mut used = 0;
     let mut rows = q.fetch(&mut conn);
@@ -128,13 +189,11 @@ where
         }
     };
     drop(rows);
-    let result = read
-        .map(|()| table.unwrap_or_else(|| QueryResult::table(Vec::new())))
-        .map_err(refused(ds));
     // Nothing is ever committed; a failed rollback only means the connection is gone.
     let _ = conn.execute("ROLLBACK").await;
     let _ = conn.close().await;
-    result
+    read.map(|()| table.unwrap_or_else(|| QueryResult::table(columns)))
+        .map_err(refused(ds))
 }
 
 /// Adds a row to the table (made from the first row's columns); false once a cap is
