@@ -2,7 +2,10 @@
 //! from an alert label, untrusted) becomes the integer, float, numeric, bool, uuid, date
 //! or timestamp the statement expects, or a clear error before anything runs.
 
-use sqlx::postgres::{PgArgumentBuffer, PgArguments, PgTypeInfo};
+use std::str::FromStr;
+
+use sqlx::postgres::{PgArguments, PgTypeInfo};
+use sqlx::types::BigDecimal;
 use sqlx::{Arguments, TypeInfo};
 
 /// The most digits a NUMERIC value may have here (far more than any id or amount).
@@ -48,7 +51,7 @@ fn add(args: &mut PgArguments, ty: &str, v: &str) -> Result<(), &'static str> {
         ),
         "FLOAT4" => args.add(v.parse::<f32>().map_err(|_| "is not a number")?),
         "FLOAT8" => args.add(v.parse::<f64>().map_err(|_| "is not a number")?),
-        "NUMERIC" => args.add(Numeric::parse(v).ok_or("is not a decimal number")?),
+        "NUMERIC" => args.add(numeric(v).ok_or("is not a decimal number")?),
         "BOOL" => args.add(boolean(v).ok_or("is not true or false")?),
         "UUID" => args.add(uuid::Uuid::parse_str(v).map_err(|_| "is not a UUID")?),
         "TIMESTAMPTZ" => args.add(timestamptz(v).ok_or("is not an RFC 3339 timestamp")?),
@@ -89,109 +92,49 @@ fn date(v: &str) -> Option<chrono::NaiveDate> {
     chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").ok()
 }
 
-/// A NUMERIC value in PostgreSQL's binary form (sqlx binds every parameter binary, and
-/// this crate has no decimal type): base-10000 digit groups, the weight of the first,
-/// the sign and the count of decimal digits after the point.
-#[derive(Debug, PartialEq, Eq)]
-struct Numeric {
-    negative: bool,
-    weight: i16,
-    scale: u16,
-    groups: Vec<i16>,
-}
-
-impl Numeric {
-    /// `[+-]digits[.digits]` (at least one digit, at most [`MAX_NUMERIC_DIGITS`]).
-    fn parse(v: &str) -> Option<Self> {
-        let (negative, body) = match v.as_bytes().first()? {
-            b'-' => (true, &v[1..]),
-            b'+' => (false, &v[1..]),
-            _ => (false, v),
-        };
-        let (int, frac) = body.split_once('.').unwrap_or((body, ""));
-        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        if int.len() + frac.len() == 0 || int.len() + frac.len() > MAX_NUMERIC_DIGITS {
-            return None;
-        }
-        if !digits(int) || !digits(frac) {
-            return None;
-        }
-        let int = int.trim_start_matches('0');
-        // Whole groups of four: zeros before the integer part and after the fraction.
-        let int_pad = "0".repeat((4 - int.len() % 4) % 4);
-        let frac_pad = "0".repeat((4 - frac.len() % 4) % 4);
-        let padded = format!("{int_pad}{int}{frac}{frac_pad}");
-        let mut groups: Vec<i16> = padded
-            .as_bytes()
-            .chunks(4)
-            .map(|c| c.iter().fold(0i16, |n, d| n * 10 + i16::from(d - b'0')))
-            .collect();
-        let mut weight = i16::try_from(int.len().div_ceil(4)).ok()? - 1;
-        let lead = groups.iter().take_while(|g| **g == 0).count();
-        groups.drain(..lead);
-        weight -= i16::try_from(lead).ok()?;
-        while groups.last() == Some(&0) {
-            groups.pop();
-        }
-        let zero = groups.is_empty();
-        Some(Self {
-            negative: negative && !zero,
-            weight: if zero { 0 } else { weight },
-            scale: u16::try_from(frac.len()).ok()?,
-            groups,
-        })
+/// A NUMERIC value: `[+-]digits[.digits]` (at least one digit, at most
+/// [`MAX_NUMERIC_DIGITS`]), checked before `BigDecimal` parses it: no exponent, so a
+/// short hostile value such as `1e999999999` cannot make the encoder expand it into
+/// millions of digit groups.
+fn numeric(v: &str) -> Option<BigDecimal> {
+    let body = v.strip_prefix(['-', '+']).unwrap_or(v);
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let count = int.len() + frac.len();
+    if count == 0 || count > MAX_NUMERIC_DIGITS || !digits(int) || !digits(frac) {
+        return None;
     }
-}
-
-impl sqlx::Type<sqlx::Postgres> for Numeric {
-    fn type_info() -> PgTypeInfo {
-        // NUMERIC's fixed OID (pg_type.dat), so no lookup by name is needed.
-        PgTypeInfo::with_oid(sqlx::postgres::types::Oid(1700))
-    }
-}
-
-impl sqlx::Encode<'_, sqlx::Postgres> for Numeric {
-    fn encode_by_ref(
-        &self,
-        buf: &mut PgArgumentBuffer,
-    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
-        let count = i16::try_from(self.groups.len())?;
-        buf.extend_from_slice(&count.to_be_bytes());
-        buf.extend_from_slice(&self.weight.to_be_bytes());
-        let sign: u16 = if self.negative { 0x4000 } else { 0 };
-        buf.extend_from_slice(&sign.to_be_bytes());
-        buf.extend_from_slice(&self.scale.to_be_bytes());
-        for g in &self.groups {
-            buf.extend_from_slice(&g.to_be_bytes());
-        }
-        Ok(sqlx::encode::IsNull::No)
-    }
+    BigDecimal::from_str(v).ok()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Numeric;
-
-    fn n(negative: bool, weight: i16, scale: u16, groups: &[i16]) -> Option<Numeric> {
-        Some(Numeric {
-            negative,
-            weight,
-            scale,
-            groups: groups.to_vec(),
-        })
-    }
+    use super::numeric;
 
     #[test]
-    fn numeric_values_become_base_10000_groups() {
-        assert_eq!(Numeric::parse("123.4500"), n(false, 0, 4, &[123, 4500]));
-        assert_eq!(Numeric::parse("-10000"), n(true, 1, 0, &[1]));
-        assert_eq!(Numeric::parse("0.00001234"), n(false, -2, 8, &[1234]));
-        assert_eq!(Numeric::parse("-0.0"), n(false, 0, 1, &[]));
-        assert_eq!(Numeric::parse("+12345.6"), n(false, 1, 1, &[1, 2345, 6000]));
-        assert_eq!(Numeric::parse(".5"), n(false, -1, 1, &[5000]));
-        for bad in ["", "-", ".", "1e3", "1.2.3", "1 OR 1=1", "NaN", "١٢"] {
-            assert_eq!(Numeric::parse(bad), None, "{bad}");
+    fn numeric_values_are_plain_decimals() {
+        for (text, shown) in [
+            ("123.4500", "123.4500"),
+            ("-10000", "-10000"),
+            ("0.00001234", "0.00001234"),
+            ("+12345.6", "12345.6"),
+            (".5", "0.5"),
+        ] {
+            assert_eq!(numeric(text).map(|n| n.to_string()).as_deref(), Some(shown));
         }
-        assert_eq!(Numeric::parse(&"9".repeat(1001)), None);
+        for bad in [
+            "",
+            "-",
+            ".",
+            "1e3",
+            "1e999999999",
+            "1.2.3",
+            "1 OR 1=1",
+            "NaN",
+            "١٢",
+        ] {
+            assert_eq!(numeric(bad), None, "{bad}");
+        }
+        assert_eq!(numeric(&"9".repeat(1001)), None);
     }
 }
