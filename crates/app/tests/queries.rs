@@ -12,51 +12,8 @@ use sitrep_executor::query::DatasourceKind;
 #[path = "../../executor/tests/support/mod.rs"]
 mod prom;
 
-const RUNBOOK: &str = r#"---
-service: checkout
-datasources:
-  sql: orders-db
----
-
-# Checkout
-
-## Diagnosis
-
-Queue depth:
-
-```promql {name=depth}
-sitrep_app_queue_depth{queue="<queue>"}
-```
-
-Depth over the last minutes:
-
-```promql {name=depth-range range=2m step=5s}
-sitrep_app_queue_depth
-```
-
-The queue's table:
-
-```sql {name=tables}
-SELECT relname FROM pg_class WHERE relname = '<queue>'
-```
-
-## Thresholds
-
-| Metric | Normal | Warning | Critical | PromQL |
-|---|---|---|---|---|
-| Queue depth | < 10 | 10-50 | > 50 | `sitrep_app_queue_depth{queue="orders"}` |
-| Target up | 1 | | 0 | `up{job="sitrep-test"}` |
-
-## Resolution
-
-```sql {name=wipe}
-DELETE FROM orders
-```
-
-## Stand-down
-
-- [ ] All thresholds normal
-"#;
+/// The query-step runbook shared with the server's UI test (`tests/data/query`).
+const RUNBOOK: &str = include_str!("../../../tests/data/query/checkout.md");
 
 fn pg_url() -> String {
     std::env::var("SITREP_TEST_DATABASE_URL")
@@ -118,7 +75,7 @@ fn req(incident: &str, query: &str, set: &[(&str, &str)]) -> QueryRequest {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn query_steps_run_and_their_results_are_sealed_evidence() {
     let Some(prometheus) =
-        prom::Prometheus::start("sitrep_app_queue_depth{queue=\"orders\"} 42\n").await
+        prom::Prometheus::start("sitrep_queue_depth{queue=\"orders\"} 42\n").await
     else {
         prom::skip("/usr/bin/prometheus is not installed");
         return;
@@ -162,7 +119,7 @@ async fn query_steps_run_and_their_results_are_sealed_evidence() {
     let sha = sitrep_ledger::Hash::from_hex(rep.run.stdout_sha256.as_deref().unwrap()).unwrap();
     let kept: serde_json::Value = serde_json::from_slice(&app.blobs().get(&sha).unwrap()).unwrap();
     assert_eq!(kept["language"], "promql");
-    assert_eq!(kept["query"], "sitrep_app_queue_depth{queue=\"orders\"}\n");
+    assert_eq!(kept["query"], "sitrep_queue_depth{queue=\"orders\"}\n");
     assert_eq!(kept["result"]["rows"][0][value], "42");
     let timeline = app.timeline(&id, None).await.unwrap();
     let run_event = timeline
@@ -289,12 +246,12 @@ async fn query_steps_are_found_by_id_or_by_number() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thresholds_are_checked_against_prometheus_and_gate_stand_down() {
     let Some(prometheus) =
-        prom::Prometheus::start("sitrep_app_queue_depth{queue=\"orders\"} 42\n").await
+        prom::Prometheus::start("sitrep_queue_depth{queue=\"orders\"} 42\n").await
     else {
         prom::skip("/usr/bin/prometheus is not installed");
         return;
     };
-    prometheus.wait_for("sitrep_app_queue_depth == 42").await;
+    prometheus.wait_for("sitrep_queue_depth == 42").await;
     let dir = tempfile::tempdir().unwrap();
     let app = open(dir.path(), &prometheus.url).await;
     let inc = app
@@ -345,8 +302,8 @@ async fn thresholds_are_checked_against_prometheus_and_gate_stand_down() {
     assert!(matches!(e, AppError::ChecklistOpen { .. }), "{e}");
 
     // The queue drains: the next check finds everything normal and the item ticks.
-    *prometheus.metrics.lock().unwrap() = "sitrep_app_queue_depth{queue=\"orders\"} 3\n".into();
-    prometheus.wait_for("sitrep_app_queue_depth == 3").await;
+    *prometheus.metrics.lock().unwrap() = "sitrep_queue_depth{queue=\"orders\"} 3\n".into();
+    prometheus.wait_for("sitrep_queue_depth == 3").await;
     app.tick(
         &id,
         "All thresholds normal",

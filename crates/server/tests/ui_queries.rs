@@ -19,43 +19,8 @@ mod prom;
 
 use common::Server;
 
-const RUNBOOK: &str = r#"---
-service: orders
----
-
-# Orders
-
-## Diagnosis
-
-Does the table exist?
-
-```sql {name=tables}
-SELECT relname FROM pg_class WHERE relname = <name>
-```
-
-Depth over the last minutes:
-
-```promql {name=depth-range range=2m step=5s}
-sitrep_ui_queue_depth
-```
-
-## Thresholds
-
-| Metric | Normal | Warning | Critical | PromQL |
-|---|---|---|---|---|
-| Queue depth | < 10 | 10-50 | > 50 | `sitrep_ui_queue_depth{queue="orders"}` |
-| Target up | 1 | | 0 | `up{job="sitrep-test"}` |
-
-## Resolution
-
-```sql {name=wipe}
-DELETE FROM orders
-```
-
-## Stand-down
-
-- [ ] All thresholds normal
-"#;
+/// The query-step runbook shared with the app's query tests (`tests/data/query`).
+const RUNBOOK: &str = include_str!("../../../tests/data/query/checkout.md");
 
 fn source(kind: DatasourceKind, url: String) -> DatasourceConfig {
     DatasourceConfig {
@@ -70,10 +35,10 @@ fn source(kind: DatasourceKind, url: String) -> DatasourceConfig {
     }
 }
 
-/// A server whose runbook directory holds `orders.md`, with these datasources.
+/// A server whose runbook directory holds `checkout.md`, with these datasources.
 async fn start(sources: Vec<(&str, DatasourceConfig)>) -> (Server, tempfile::TempDir) {
     let runbooks = tempfile::tempdir().unwrap();
-    std::fs::write(runbooks.path().join("orders.md"), RUNBOOK).unwrap();
+    std::fs::write(runbooks.path().join("checkout.md"), RUNBOOK).unwrap();
     let dir = runbooks.path().to_owned();
     let sources: BTreeMap<String, DatasourceConfig> = sources
         .into_iter()
@@ -94,28 +59,6 @@ fn pg_url() -> String {
         .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
-/// An htmx form post from the page as `cookie`, with `csrf` when given: (status, body).
-async fn post(
-    s: &Server,
-    cookie: &str,
-    csrf: Option<&str>,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> (u16, String) {
-    let mut body: Vec<(&str, &str)> = csrf.map(|c| ("csrf", c)).into_iter().collect();
-    body.extend_from_slice(fields);
-    let r = s
-        .http
-        .post(s.u(path))
-        .header("cookie", cookie)
-        .header("HX-Request", "true")
-        .form(&body)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
 fn last<'a>(timeline: &'a [Value], kind: &str) -> Option<&'a Value> {
     timeline.iter().rev().find(|e| e["record"]["type"] == kind)
 }
@@ -128,7 +71,7 @@ async fn a_responder_runs_a_query_step_from_the_page_on_postgresql() {
     )])
     .await;
     let id = s
-        .declare(json!({"title": "orders stuck", "service": "orders"}))
+        .declare(json!({"title": "orders stuck", "service": "checkout"}))
         .await;
     let page_path = "/incidents/1";
     let query = "/incidents/1/query";
@@ -145,10 +88,7 @@ async fn a_responder_runs_a_query_step_from_the_page_on_postgresql() {
         page.contains(r#"data-query="wipe">Run query</button>"#),
         "{page}"
     );
-    assert!(
-        page.contains("sql on the configured sql datasource"),
-        "{page}"
-    );
+    assert!(page.contains("sql on orders-db"), "{page}");
     assert!(!page.contains("id=\"query-note\""), "{page}");
     let page = s.page(&vera, page_path).await;
     assert!(!page.contains("data-query="), "{page}");
@@ -157,15 +97,15 @@ async fn a_responder_runs_a_query_step_from_the_page_on_postgresql() {
         "{page}"
     );
     let tables = [
-        ("runbook", "orders.md"),
+        ("runbook", "checkout.md"),
         ("query", "tables"),
-        ("set.name", "pg_class"),
+        ("set.queue", "pg_class"),
     ];
-    let (st, body) = post(&s, &vera, Some(&vera_csrf), query, &tables).await;
+    let (st, body) = s.htmx(&vera, Some(&vera_csrf), query, &tables).await;
     assert_eq!(st, 403, "a viewer cannot run a query: {body}");
     assert!(body.contains("responder"), "{body}");
     // Without the session's CSRF token the post never reaches the handler.
-    let (st, _) = post(&s, &rita, None, query, &tables).await;
+    let (st, _) = s.htmx(&rita, None, query, &tables).await;
     assert_eq!(st, 403);
     let types = common::types(&s.timeline(&id).await);
     assert!(
@@ -173,18 +113,18 @@ async fn a_responder_runs_a_query_step_from_the_page_on_postgresql() {
         "nothing ran: {types:?}"
     );
 
-    // No value for <name> anywhere: the dialog asks for it, and nothing runs yet.
-    let (st, body) = post(
-        &s,
-        &rita,
-        Some(&rita_csrf),
-        query,
-        &[("runbook", "orders.md"), ("query", "tables")],
-    )
-    .await;
+    // No value for <queue> anywhere: the dialog asks for it, and nothing runs yet.
+    let (st, body) = s
+        .htmx(
+            &rita,
+            Some(&rita_csrf),
+            query,
+            &[("runbook", "checkout.md"), ("query", "tables")],
+        )
+        .await;
     assert_eq!(st, 200, "{body}");
     assert!(
-        body.contains(r#"name="set.name" required data-missing="name""#),
+        body.contains(r#"name="set.queue" required data-missing="queue""#),
         "{body}"
     );
     assert!(
@@ -192,7 +132,7 @@ async fn a_responder_runs_a_query_step_from_the_page_on_postgresql() {
         "{body}"
     );
 
-    let (st, body) = post(&s, &rita, Some(&rita_csrf), query, &tables).await;
+    let (st, body) = s.htmx(&rita, Some(&rita_csrf), query, &tables).await;
     if st == 503 {
         prom::skip(&format!("PostgreSQL at {}: {body}", pg_url()));
         return;
@@ -230,14 +170,14 @@ async fn a_responder_runs_a_query_step_from_the_page_on_postgresql() {
     );
 
     // A writing statement is refused in the dialog, and the refusal is sealed.
-    let (st, body) = post(
-        &s,
-        &rita,
-        Some(&rita_csrf),
-        query,
-        &[("runbook", "orders.md"), ("query", "wipe")],
-    )
-    .await;
+    let (st, body) = s
+        .htmx(
+            &rita,
+            Some(&rita_csrf),
+            query,
+            &[("runbook", "checkout.md"), ("query", "wipe")],
+        )
+        .await;
     assert_eq!(st, 200, "{body}");
     assert!(body.contains(r#"id="query-refused""#), "{body}");
     assert!(body.contains("Nothing ran."), "{body}");
@@ -260,19 +200,19 @@ async fn a_responder_runs_a_query_step_from_the_page_on_postgresql() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thresholds_are_checked_from_the_page_against_prometheus() {
     let Some(prometheus) =
-        prom::Prometheus::start("sitrep_ui_queue_depth{queue=\"orders\"} 42\n").await
+        prom::Prometheus::start("sitrep_queue_depth{queue=\"orders\"} 42\n").await
     else {
         prom::skip("/usr/bin/prometheus is not installed");
         return;
     };
-    prometheus.wait_for("sitrep_ui_queue_depth == 42").await;
+    prometheus.wait_for("sitrep_queue_depth == 42").await;
     let (s, _runbooks) = start(vec![(
         "prom",
         source(DatasourceKind::Prometheus, prometheus.url.clone()),
     )])
     .await;
     let id = s
-        .declare(json!({"title": "orders back up", "service": "orders"}))
+        .declare(json!({"title": "orders back up", "service": "checkout"}))
         .await;
     let (rita, rita_csrf) = s.login(&s.responder).await;
     let (vera, vera_csrf) = s.login(&s.viewer).await;
@@ -287,10 +227,10 @@ async fn thresholds_are_checked_from_the_page_against_prometheus() {
             .contains("check-thresholds")
     );
     let path = "/incidents/1/thresholds";
-    let (st, _) = post(&s, &vera, Some(&vera_csrf), path, &[]).await;
+    let (st, _) = s.htmx(&vera, Some(&vera_csrf), path, &[]).await;
     assert_eq!(st, 403, "a viewer cannot check");
 
-    let (st, body) = post(&s, &rita, Some(&rita_csrf), path, &[]).await;
+    let (st, body) = s.htmx(&rita, Some(&rita_csrf), path, &[]).await;
     assert_eq!(st, 200, "{body}");
     let row = |metric: &str| {
         body.split(&format!("data-threshold=\"{metric}\""))
@@ -329,9 +269,9 @@ async fn thresholds_are_checked_from_the_page_against_prometheus() {
     );
 
     // The queue drains: the next check finds every row normal and says the item can go.
-    *prometheus.metrics.lock().unwrap() = "sitrep_ui_queue_depth{queue=\"orders\"} 3\n".into();
-    prometheus.wait_for("sitrep_ui_queue_depth == 3").await;
-    let (st, body) = post(&s, &rita, Some(&rita_csrf), path, &[]).await;
+    *prometheus.metrics.lock().unwrap() = "sitrep_queue_depth{queue=\"orders\"} 3\n".into();
+    prometheus.wait_for("sitrep_queue_depth == 3").await;
+    let (st, body) = s.htmx(&rita, Some(&rita_csrf), path, &[]).await;
     assert_eq!(st, 200, "{body}");
     assert!(
         body.contains("<span class=\"run-ok\">all normal</span>"),
@@ -349,8 +289,10 @@ async fn thresholds_are_checked_from_the_page_against_prometheus() {
 
     // A range query step's result is the inline chart, run from the same page.
     assert!(page.contains("range 2m, step 5s"), "{page}");
-    let range = [("runbook", "orders.md"), ("query", "depth-range")];
-    let (st, body) = post(&s, &rita, Some(&rita_csrf), "/incidents/1/query", &range).await;
+    let range = [("runbook", "checkout.md"), ("query", "depth-range")];
+    let (st, body) = s
+        .htmx(&rita, Some(&rita_csrf), "/incidents/1/query", &range)
+        .await;
     assert_eq!(st, 200, "{body}");
     assert!(body.contains("promql on prom"), "{body}");
     assert!(

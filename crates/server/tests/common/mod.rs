@@ -166,22 +166,43 @@ impl Server {
         path: &str,
         fields: &[(&str, &str)],
     ) -> (u16, String) {
-        let mut body: Vec<(&str, &str)> = csrf.map(|c| ("csrf", c)).into_iter().collect();
-        body.extend_from_slice(fields);
-        let r = self
-            .http
-            .post(self.u(path))
-            .header("cookie", cookie)
-            .form(&body)
-            .send()
-            .await
-            .unwrap();
+        let r = self.form_post(cookie, csrf, path, fields, false).await;
         let to = r
             .headers()
             .get("location")
             .map(|l| l.to_str().unwrap().to_owned())
             .unwrap_or_default();
         (r.status().as_u16(), to)
+    }
+
+    /// The same form posted by htmx from the page (`HX-Request: true`): (status, the
+    /// fragment it answers).
+    pub async fn htmx(
+        &self,
+        cookie: &str,
+        csrf: Option<&str>,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> (u16, String) {
+        let r = self.form_post(cookie, csrf, path, fields, true).await;
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    async fn form_post(
+        &self,
+        cookie: &str,
+        csrf: Option<&str>,
+        path: &str,
+        fields: &[(&str, &str)],
+        htmx: bool,
+    ) -> reqwest::Response {
+        let mut body: Vec<(&str, &str)> = csrf.map(|c| ("csrf", c)).into_iter().collect();
+        body.extend_from_slice(fields);
+        let mut req = self.http.post(self.u(path)).header("cookie", cookie);
+        if htmx {
+            req = req.header("HX-Request", "true");
+        }
+        req.form(&body).send().await.unwrap()
     }
 
     /// A UI page's HTML, as a logged-in browser (`cookie` from [`Server::login`]) gets it;
