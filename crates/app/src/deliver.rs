@@ -3,13 +3,15 @@
 //! incidents with their checklists, alert rows, events, auto-triage jobs) is committed
 //! as one `Change`. So an incident is never visible without the alerts that opened it,
 //! and a delivery costs a fixed number of round trips to the database, not a few per
-//! alert (docs/benchmarks.md, "Ingest side by side with Alertmanager").
+//! alert; its alert changes are sealed as one record per incident (alert_records.rs).
+//! See docs/benchmarks.md, "Ingest side by side with Alertmanager".
 
 use std::collections::{BTreeMap, HashMap};
 
 use sitrep_alerts::{Alert, ChangeKind, GroupKey, Routing, Source, Status};
 use sitrep_store::{Change, RawPayload, StoreError, Write};
 
+use crate::alert_records::{AlertRecords, Entry};
 use crate::app::NewIncident;
 use crate::error::AppError;
 use crate::events;
@@ -172,6 +174,7 @@ impl Ingestor {
         }
         let now = now_ms();
         let actor = Principal::sitrep(&format!("alerts:{}", source_name(source)));
+        let mut records = AlertRecords::default();
         for c in changed {
             let a = &c.alert;
             let fp = a.fingerprint.to_string();
@@ -198,27 +201,20 @@ impl Ingestor {
             if !done.updated.contains(&inc) && !done.opened.contains(&inc) {
                 done.updated.push(inc.clone());
             }
-            let payload = self.event_payload(a, fp, key);
-            change
-                .events
-                .push(events::record(kind, &inc, now, &actor, payload));
+            records.push(kind, &inc, self.entry(a, fp));
         }
+        change.events.extend(records.records(&key.0, now, &actor));
         Ok(())
     }
 
-    fn event_payload(&self, a: &Alert, fp: String, key: &GroupKey) -> Vec<(&'static str, String)> {
-        let mut payload = vec![
-            ("fingerprint", fp),
-            ("labels", labels_text(&a.labels)),
-            ("group", key.0.clone()),
-        ];
-        if let Some(n) = a.labels.get("alertname") {
-            payload.push(("alertname", n.clone()));
+    /// How a record lists alert `a` (its summary redacted).
+    fn entry(&self, a: &Alert, fingerprint: String) -> Entry {
+        Entry {
+            fingerprint,
+            labels: labels_text(&a.labels),
+            alertname: a.labels.get("alertname").cloned(),
+            summary: a.annotations.get("summary").map(|s| self.app().redact(s)),
         }
-        if let Some(s) = a.annotations.get("summary") {
-            payload.push(("summary", self.app().redact(s)));
-        }
-        payload
     }
 
     /// The declaration of a new group's incident, uncommitted (its id and change):

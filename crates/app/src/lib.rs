@@ -5,6 +5,7 @@
 //! ([`lifecycle`], [`severity`], [`postmortem`]) and do no I/O.
 
 pub mod acklink;
+pub mod alert_records;
 pub mod alert_silence;
 mod app;
 pub mod approvals;

@@ -289,7 +289,10 @@ fn describe(e: &Event) -> String {
         },
         "checklist.ticked" | "checklist.unticked" => format!("“{}”", get("text")),
         "action.added" | "action.done" => format!("“{}”", get("title")),
-        "alert.firing" | "alert.resolved" => get("alertname").to_owned(),
+        "alert.firing" | "alert.resolved" => match crate::alert_records::alert_count(p) {
+            1 => get("alertname").to_owned(),
+            n => format!("{} ({n} alerts)", get("alertname")),
+        },
         "postmortem.edited" => format!("{} ({} bytes)", get("section"), get("text").len()),
         _ => String::new(),
     };

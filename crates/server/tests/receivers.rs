@@ -42,12 +42,33 @@ async fn alertmanager_opens_one_incident_and_repeats_change_nothing() {
     assert_eq!(v["changed"], 0);
     assert_eq!(v["unchanged"], 2);
     assert!(v["opened"].as_array().unwrap().is_empty());
-    let firing = types(&s.timeline(&id).await)
+    // The delivery's two new alerts are one sealed record that lists both.
+    let timeline = s.timeline(&id).await;
+    let firing: Vec<_> = timeline
         .iter()
-        .filter(|t| *t == "alert.firing")
-        .count();
-    assert_eq!(firing, 2);
+        .filter(|e| e["record"]["type"] == "alert.firing")
+        .collect();
+    assert_eq!(firing.len(), 1, "{firing:?}");
+    let p = &firing[0]["record"]["payload"];
+    assert_eq!(p["alerts"], "2");
+    assert_eq!(p["alertname"], "LocalServiceDown");
+    let labels = [&p["alert.00.labels"], &p["alert.01.labels"]];
+    assert!(
+        labels.iter().any(|l| l.as_str().unwrap().contains("web-1")),
+        "{p}"
+    );
+    assert!(
+        labels.iter().any(|l| l.as_str().unwrap().contains("web-2")),
+        "{p}"
+    );
     assert_eq!(s.incidents().await.len(), 1);
+    let page = s
+        .text(
+            &format!("/api/v1/incidents/{id}/postmortem"),
+            Some(&s.viewer),
+        )
+        .await;
+    assert!(page.contains("LocalServiceDown (2 alerts)"), "{page}");
 
     // Resolution is noted on the same incident, once.
     let resolved = alertmanager(
@@ -224,6 +245,22 @@ async fn a_storm_of_ten_thousand_alerts_opens_one_incident() {
     let id = incidents[0]["id"].as_str().unwrap();
     let (_, inc) = s.get(&format!("/api/v1/incidents/{id}"), &s.viewer).await;
     assert_eq!(inc["alerts"].as_array().unwrap().len(), 10_000);
+    // Sealed as lists of at most 32 alerts: every alert is in exactly one record.
+    let timeline = s.timeline(id).await;
+    let listed: Vec<usize> = timeline
+        .iter()
+        .filter(|e| e["record"]["type"] == "alert.firing")
+        .map(|e| {
+            e["record"]["payload"]["alerts"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(listed.iter().sum::<usize>(), 10_000);
+    assert!(listed.iter().all(|&n| n <= 32), "{listed:?}");
+    assert_eq!(listed.len(), 20 * 500_usize.div_ceil(32));
     s.stop().await;
 }
 

@@ -107,8 +107,7 @@ fn item(e: &Event) -> Option<Item> {
             "run",
             format!("approved {} for {}", get("step"), get("requested_by")),
         ),
-        "alert.firing" => ("alert", format!("alert {} is firing", get("alertname"))),
-        "alert.resolved" => ("alert", format!("alert {} resolved", get("alertname"))),
+        "alert.firing" | "alert.resolved" => ("alert", alerts_sentence(&r.event_type, p)),
         "silence.created" => (
             "alert",
             format!("silenced {} until {} UTC", get("matchers"), get("ends_at")),
@@ -278,6 +277,19 @@ pub(super) async fn timeline_fragment(
     Ok(Html(timeline_html(&st, events).await?.0).into_response())
 }
 
+/// "alert DiskFull is firing", or "12 alerts are firing: DiskFull, HighLatency" for a
+/// record listing several (`sitrep_app::alert_records`).
+fn alerts_sentence(kind: &str, p: &BTreeMap<String, String>) -> String {
+    let names = p.get("alertname").map_or("", String::as_str);
+    let firing = kind == "alert.firing";
+    match sitrep_app::alert_records::alert_count(p) {
+        1 if firing => format!("alert {names} is firing"),
+        1 => format!("alert {names} resolved"),
+        n if firing => format!("{n} alerts are firing: {names}"),
+        n => format!("{n} alerts resolved: {names}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,5 +304,29 @@ mod tests {
         assert!(more.starts_with("1\n2\n"), "{more}");
         assert!(more.contains("… 20 more line(s) …\n61\n"), "{more}");
         assert!(more.ends_with("\n100"), "{more}");
+    }
+
+    #[test]
+    fn alert_records_read_as_one_alert_or_as_a_list() {
+        let old = BTreeMap::from([("alertname".to_owned(), "DiskFull".to_owned())]);
+        assert_eq!(
+            alerts_sentence("alert.firing", &old),
+            "alert DiskFull is firing"
+        );
+        assert_eq!(
+            alerts_sentence("alert.resolved", &old),
+            "alert DiskFull resolved"
+        );
+        let mut list = old.clone();
+        list.insert("alerts".into(), "12".into());
+        list.insert("alertname".into(), "DiskFull, HighLatency".into());
+        assert_eq!(
+            alerts_sentence("alert.firing", &list),
+            "12 alerts are firing: DiskFull, HighLatency"
+        );
+        assert_eq!(
+            alerts_sentence("alert.resolved", &list),
+            "12 alerts resolved: DiskFull, HighLatency"
+        );
     }
 }
