@@ -9,41 +9,18 @@ use std::path::Path;
 use common::{Env, stderr, stdout};
 use serde_json::Value;
 
-/// On call at once, the boss after 30 minutes, for `local-svc`. Webhooks to a port
-/// nobody listens on: the CLI only queues pages, `sitrep serve` delivers them.
-const ESCALATION: &str = r#"
-[[people]]
-id = "oncall"
-name = "On Call"
-contacts = [{ id = "oncall-hook", webhook = "http://127.0.0.1:9/hook/oncall" }]
-
-[[people]]
-id = "boss"
-name = "The Boss"
-contacts = [{ id = "boss-hook", webhook = "http://127.0.0.1:9/hook/boss" }]
-
-[[people]]
-id = "nobody"
-name = "No Contact"
-
-[[policies]]
-id = "local"
-[[policies.levels]]
-delay = "0m"
-targets = ["person:oncall"]
-[[policies.levels]]
-delay = "30m"
-targets = ["person:boss"]
-
-[[services]]
-id = "local-svc"
-policy = "local"
-"#;
+/// On call at once, the boss after 30 minutes, for `local-svc`
+/// (`tests/data/escalation/local-svc.toml`). Webhooks to a port nobody listens on: the
+/// CLI only queues pages, `sitrep serve` delivers them.
+fn escalation() -> String {
+    include_str!("../../../tests/data/escalation/local-svc.toml")
+        .replace("HOOK", "http://127.0.0.1:9")
+}
 
 fn with_paging() -> Env {
     let env = Env::configured(|dir: &Path| {
         let file = dir.join("escalation.toml");
-        std::fs::write(&file, ESCALATION).unwrap();
+        std::fs::write(&file, escalation()).unwrap();
         format!("escalation = {:?}\n", file.display().to_string())
     });
     let inc = env.json(&[

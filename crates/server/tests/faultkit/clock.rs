@@ -18,32 +18,8 @@ pub async fn two_passes(s: &Server) {
     }
 }
 
-/// An escalation policy: the on-call at once, the boss after 30 minutes.
+/// An escalation policy (`tests/data/escalation/local-svc.toml`): the on-call at once,
+/// the boss after 30 minutes, webhooks under `hook`.
 pub fn policy(hook: &str) -> String {
-    format!(
-        r#"
-[[people]]
-id = "oncall"
-name = "On Call"
-contacts = [{{ id = "oncall-hook", webhook = "{hook}/hook/oncall" }}]
-
-[[people]]
-id = "boss"
-name = "The Boss"
-contacts = [{{ id = "boss-hook", webhook = "{hook}/hook/boss" }}]
-
-[[policies]]
-id = "local"
-[[policies.levels]]
-delay = "0m"
-targets = ["person:oncall"]
-[[policies.levels]]
-delay = "30m"
-targets = ["person:boss"]
-
-[[services]]
-id = "local-svc"
-policy = "local"
-"#
-    )
+    include_str!("../../../../tests/data/escalation/local-svc.toml").replace("HOOK", hook)
 }
