@@ -83,6 +83,10 @@ pub struct SkippedSilence {
     pub id: String,
     /// Why it was skipped.
     pub reason: String,
+    /// The silence, when it parsed but did not fit the regex budget: a later refresh
+    /// tries it again without parsing it again (it may fit once others are removed).
+    #[serde(skip)]
+    pub(crate) over_budget: Option<Silence>,
 }
 
 /// A delivery as stored: its id, the redacted bytes, and the parsed batch or why it
@@ -226,30 +230,9 @@ impl Ingestor {
     pub async fn load(app: App) -> Result<Ingestor, AppError> {
         let stored = app.store().silences().await?;
         let ing = Ingestor::new(app);
-        for (id, body) in stored {
-            if let Err(reason) = ing.load_stored(&body) {
-                tracing::warn!(silence = %id, %reason, "stored silence skipped");
-                ing.skipped
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .push(SkippedSilence { id, reason });
-            }
-        }
+        let edits = ing.silence_edits.load(std::sync::atomic::Ordering::Acquire);
+        ing.adopt_stored(edits, stored);
         Ok(ing)
-    }
-
-    fn load_stored(&self, body: &str) -> Result<(), String> {
-        // Parsing compiles at most one silence's capped regexes (`capped_matchers`).
-        let s: Silence = serde_json::from_str(body).map_err(|e| format!("does not parse: {e}"))?;
-        self.within_budget(&s)?;
-        let mut all = self
-            .silences
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !all.iter().any(|x| x.id == s.id) {
-            all.push(s);
-        }
-        Ok(())
     }
 
     pub(crate) fn silences_mut(&self) -> std::sync::RwLockWriteGuard<'_, Vec<Silence>> {

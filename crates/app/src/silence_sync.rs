@@ -33,9 +33,17 @@ impl Ingestor {
     pub async fn refresh_silences(&self) -> Result<bool, AppError> {
         let edits = self.silence_edits.load(Ordering::Acquire);
         let stored = self.app().store().silences().await?;
+        Ok(self.adopt_stored(edits, stored))
+    }
+
+    /// Puts the `stored` silences in force beside the configured ones, unless a silence
+    /// was made or removed here since `edits` was read (then returns false).
+    pub(crate) fn adopt_stored(&self, edits: u64, stored: Vec<(String, String)>) -> bool {
         // A stored silence never changes after it is made (ids are unique), so one read
         // before is not parsed again: parsing compiles its regexes, which the budget
-        // lets cost seconds, not something to redo every few seconds.
+        // lets cost seconds, not something to redo every few seconds. One that parsed
+        // but was over the budget is kept parsed and tried again: removing other
+        // silences may have made room for it.
         let (known, skipped_before) = (self.silences(), self.skipped_silences());
         let mut all: Vec<Silence> = self.app().config().server.silences.clone();
         let mut skipped = Vec::new();
@@ -43,24 +51,48 @@ impl Ingestor {
             if all.iter().any(|x| x.id == id) {
                 continue;
             }
-            if let Some(k) = skipped_before.iter().find(|k| k.id == id) {
-                skipped.push(k.clone());
-                continue;
-            }
-            let parsed = match known.iter().find(|s| s.id == id) {
-                Some(s) => Ok(s.clone()),
-                None => serde_json::from_str::<Silence>(&body)
-                    .map_err(|e| format!("does not parse: {e}")),
+            let before = skipped_before.iter().find(|k| k.id == id);
+            let parsed = match (known.iter().find(|s| s.id == id), before) {
+                (Some(s), _) => s.clone(),
+                (None, Some(k)) => match &k.over_budget {
+                    Some(s) => s.clone(),
+                    None => {
+                        skipped.push(k.clone());
+                        continue;
+                    }
+                },
+                (None, None) => match serde_json::from_str::<Silence>(&body) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let reason = format!("does not parse: {e}");
+                        tracing::warn!(silence = %id, %reason, "stored silence skipped");
+                        skipped.push(SkippedSilence {
+                            id,
+                            reason,
+                            over_budget: None,
+                        });
+                        continue;
+                    }
+                },
             };
-            match parsed.and_then(|s| self.fits(&all, &s).map(|()| s)) {
-                Ok(s) => all.push(s),
+            match self.fits(&all, &parsed) {
+                Ok(()) => all.push(parsed),
                 Err(reason) => {
-                    tracing::warn!(silence = %id, %reason, "stored silence skipped");
-                    skipped.push(SkippedSilence { id, reason });
+                    // Over one silence's own caps ("too costly") it never fits; over
+                    // the server's budget it may, later.
+                    let retry = (!reason.starts_with("too costly")).then_some(parsed);
+                    if before.is_none() {
+                        tracing::warn!(silence = %id, %reason, "stored silence skipped");
+                    }
+                    skipped.push(SkippedSilence {
+                        id,
+                        reason,
+                        over_budget: retry,
+                    });
                 }
             }
         }
-        Ok(self.replace_silences(edits, all, skipped))
+        self.replace_silences(edits, all, skipped)
     }
 
     /// Re-reads the stored silences every `every` until `closing` turns true; a failed

@@ -170,5 +170,20 @@ async fn the_regex_budget_refuses_new_silences_and_skips_stored_ones_at_start() 
         why("a")
     };
     assert!(over.contains("max_regexes"), "{skipped:?}");
+
+    // Removing the silence in force makes room: the next refresh puts the skipped one
+    // in force without a restart; the hostile one stays skipped.
+    let in_force = ing.silences()[0].id.clone();
+    let waiting = if in_force == "a" { "b" } else { "a" };
+    assert!(
+        ing.delete_silence(&in_force, &Principal::asserted("carl"))
+            .await
+            .unwrap()
+    );
+    assert!(ing.refresh_silences().await.unwrap());
+    let ids: Vec<String> = ing.silences().into_iter().map(|s| s.id).collect();
+    assert_eq!(ids, [waiting]);
+    let skipped: Vec<String> = ing.skipped_silences().into_iter().map(|s| s.id).collect();
+    assert_eq!(skipped, ["h"]);
     app.close().await;
 }
