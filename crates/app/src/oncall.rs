@@ -24,7 +24,8 @@ const HANDOVERS: usize = 3;
 /// Who was paged by hand, for the caller to say so.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Paged {
-    /// The level escalated to (0-based), when escalating.
+    /// The level escalated to, counted from 1 as on the timeline (`page.escalated`)
+    /// and in the 409 `no_level_left` message, when escalating.
     pub level: Option<usize>,
     /// People paged (a channel is named `channel:ID`).
     pub to: Vec<String>,
@@ -125,10 +126,11 @@ impl App {
         let st = self.engine_state(&inc, &service).await?;
         let now = now_ms();
         let pages = sitrep_escalation::escalate_now(cfg, &st, ts(now)).map_err(manual_error)?;
-        let level = pages.first().map(|p| p.level);
+        // The engine counts levels from 0; people (and every output) from 1.
+        let level = pages.first().map(|p| p.level + 1);
         let policy = pages.first().map(|p| p.policy.clone()).unwrap_or_default();
         let extra = vec![
-            ("level", level.map_or(0, |l| l + 1).to_string()),
+            ("level", level.unwrap_or(0).to_string()),
             ("policy", policy),
         ];
         self.enqueue_pages(&inc, pages, events::PAGE_ESCALATED, extra, actor, now)

@@ -17,9 +17,8 @@ pub async fn escalate(
     ctx: Ctx,
 ) -> Result<(), CliError> {
     let p = app.escalate_now(incident, actor).await.map_err(app_error)?;
-    // Counted from 1, as the `page.escalated` record and the timeline count levels.
     let what = match p.level {
-        Some(l) => format!("escalated to level {}", l + 1),
+        Some(l) => format!("escalated to level {l}"),
         None => "escalated".to_owned(),
     };
     say(&p, &what, ctx)
