@@ -328,10 +328,13 @@ fn render(v: &IncidentView, timeline: &[Event]) -> String {
                 |_| r.time_ms.to_string(),
                 |t| t.strftime("%Y-%m-%d %H:%M:%S").to_string(),
             );
+        // An alert record's per-alert fields (`alert.NN.*`) go on lines of their own.
         let detail: Vec<String> = r
             .payload
             .iter()
-            .filter(|(k, _)| !k.ends_with("sha256") && k.as_str() != "bound")
+            .filter(|(k, _)| {
+                !k.ends_with("sha256") && k.as_str() != "bound" && !k.starts_with("alert.")
+            })
             .map(|(k, v)| format!("{k}={}", v.lines().next().unwrap_or("")))
             .collect();
         let _ = writeln!(
@@ -342,6 +345,53 @@ fn render(v: &IncidentView, timeline: &[Event]) -> String {
             r.actor,
             detail.join(" ")
         );
+        for line in listed_alerts(&r.payload) {
+            let _ = writeln!(o, "{:>34}{line}", "");
+        }
     }
     o
+}
+
+/// One line per alert an alert record lists (`sitrep_app::alert_records`): its labels,
+/// and its summary when it has one.
+fn listed_alerts(payload: &std::collections::BTreeMap<String, String>) -> Vec<String> {
+    (0..sitrep_app::alert_records::PER_RECORD)
+        .map_while(|i| {
+            let labels = payload.get(&format!("alert.{i:02}.labels"))?;
+            let first = |s: &str| s.lines().next().unwrap_or("").to_owned();
+            Some(match payload.get(&format!("alert.{i:02}.summary")) {
+                Some(sum) => format!("{} · {}", first(labels), first(sum)),
+                None => first(labels),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listed_alerts;
+
+    #[test]
+    fn an_alert_record_lists_one_line_per_alert() {
+        let payload = [
+            ("alerts", "2"),
+            ("alertname", "DiskFull"),
+            ("alert.00.fingerprint", "00000000000000aa"),
+            ("alert.00.labels", "alertname=DiskFull, host=db-1"),
+            ("alert.00.summary", "disk 97% full\nmore"),
+            ("alert.01.fingerprint", "00000000000000bb"),
+            ("alert.01.labels", "alertname=DiskFull, host=db-2"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        assert_eq!(
+            listed_alerts(&payload),
+            [
+                "alertname=DiskFull, host=db-1 · disk 97% full",
+                "alertname=DiskFull, host=db-2"
+            ]
+        );
+        assert!(listed_alerts(&std::collections::BTreeMap::new()).is_empty());
+    }
 }
