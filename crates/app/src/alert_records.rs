@@ -30,18 +30,46 @@ pub(crate) struct Entry {
     pub summary: Option<String>,
 }
 
-impl Entry {
-    /// The entry's payload fields at position `i`, each value fitted to its budget.
+/// An entry with its values fitted to [`TEXT`] once, and its encoded size in a record.
+struct Fitted {
+    fingerprint: String,
+    labels: String,
+    summary: Option<String>,
+    alertname: Option<String>,
+    size: usize,
+}
+
+impl Fitted {
+    fn new(e: Entry) -> Fitted {
+        let (fingerprint, labels) = (fit(&e.fingerprint, TEXT), fit(&e.labels, TEXT));
+        let summary = e.summary.as_deref().map(|s| fit(s, TEXT));
+        // Each field costs its key (`alert.NN.labels`: at most 20 bytes), its value
+        // and four bytes of quotes, colon and comma.
+        let size = [Some(&fingerprint), Some(&labels), summary.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|v| 24 + encoded(v))
+            .sum();
+        Fitted {
+            fingerprint,
+            labels,
+            summary,
+            alertname: e.alertname,
+            size,
+        }
+    }
+
+    /// The entry's payload fields at position `i`.
     fn fields(&self, i: usize) -> Vec<(String, String)> {
         let mut out = vec![
             (
                 format!("alert.{i:02}.fingerprint"),
-                fit(&self.fingerprint, TEXT),
+                self.fingerprint.clone(),
             ),
-            (format!("alert.{i:02}.labels"), fit(&self.labels, TEXT)),
+            (format!("alert.{i:02}.labels"), self.labels.clone()),
         ];
         if let Some(s) = &self.summary {
-            out.push((format!("alert.{i:02}.summary"), fit(s, TEXT)));
+            out.push((format!("alert.{i:02}.summary"), s.clone()));
         }
         out
     }
@@ -50,7 +78,7 @@ impl Entry {
 /// A delivery group's alert changes, by event type and incident, in first-seen order.
 #[derive(Default)]
 pub(crate) struct AlertRecords {
-    lists: Vec<(&'static str, String, Vec<Entry>)>,
+    lists: Vec<(&'static str, String, Vec<Fitted>)>,
 }
 
 impl AlertRecords {
@@ -60,8 +88,10 @@ impl AlertRecords {
             .iter_mut()
             .find(|(k, i, _)| *k == kind && i == incident)
         {
-            Some((.., list)) => list.push(entry),
-            None => self.lists.push((kind, incident.to_owned(), vec![entry])),
+            Some((.., list)) => list.push(Fitted::new(entry)),
+            None => self
+                .lists
+                .push((kind, incident.to_owned(), vec![Fitted::new(entry)])),
         }
     }
 
@@ -80,15 +110,11 @@ impl AlertRecords {
 }
 
 /// `list` cut into runs of at most [`PER_RECORD`] entries and [`BUDGET`] bytes.
-fn chunks(list: &[Entry]) -> Vec<&[Entry]> {
+fn chunks(list: &[Fitted]) -> Vec<&[Fitted]> {
     let mut out = Vec::new();
     let (mut start, mut size) = (0, 0);
     for (i, entry) in list.iter().enumerate() {
-        let more: usize = entry
-            .fields(0)
-            .iter()
-            .map(|(k, v)| k.len() + encoded(v) + 4)
-            .sum();
+        let more = entry.size;
         let n = i - start;
         if n > 0 && (n == PER_RECORD || size + more > BUDGET) {
             out.push(&list[start..i]);
@@ -107,7 +133,7 @@ fn one(
     kind: &str,
     incident: &str,
     group: &str,
-    entries: &[Entry],
+    entries: &[Fitted],
     now: i64,
     actor: &Principal,
 ) -> Record {
